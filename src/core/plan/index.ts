@@ -1,0 +1,5 @@
+export * from "./armId.ts";
+export * from "./crossChecks.ts";
+export * from "./load.ts";
+export * from "./regions.ts";
+export * from "./schema.ts";

@@ -1,0 +1,195 @@
+import { z } from "zod";
+import { ArmIdError, parseArmIdOfType, type ArmResourceId } from "./armId.ts";
+import { isAzureRegion, suggestRegion } from "./regions.ts";
+
+/** ARM resource types a plan refers to. */
+export const ResourceTypes = {
+  sqlServer: "Microsoft.Sql/servers",
+  failoverGroup: "Microsoft.Sql/servers/failoverGroups",
+  storageAccount: "Microsoft.Storage/storageAccounts",
+  afdOriginGroup: "Microsoft.Cdn/profiles/originGroups",
+  classicFrontDoor: "Microsoft.Network/frontDoors",
+  site: "Microsoft.Web/sites",
+  vault: "Microsoft.KeyVault/vaults",
+} as const;
+
+const armId = (type: string) =>
+  z.string().transform((value, ctx): ArmResourceId => {
+    try {
+      return parseArmIdOfType(value, type);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: error instanceof ArmIdError ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+
+const regionName = z.string().superRefine((value, ctx) => {
+  if (!isAzureRegion(value)) {
+    const hint = suggestRegion(value);
+    ctx.addIssue({
+      code: "custom",
+      message: `"${value}" is not an Azure region name${hint ? ` (did you mean "${hint}"?)` : ""}`,
+    });
+  }
+});
+
+/** A name Azure accepts for most child resources (origins, pools, settings use their own rules). */
+const resourceName = z.string().min(1).max(260);
+
+const httpsUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+const healthEndpoint = z.strictObject({
+  url: httpsUrl,
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  timeoutMs: z.number().int().positive().max(60_000).default(5_000),
+});
+
+const region = z.strictObject({
+  name: regionName,
+  healthEndpoints: z.array(healthEndpoint).min(1, "name at least one health endpoint"),
+});
+
+/** A value for each region of the plan, keyed by region name; checked against the plan's regions below. */
+const perRegion = <T extends z.ZodType>(value: T) => z.record(z.string(), value);
+
+const sqlFailoverGroup = z.strictObject({
+  /** The failover group, under the server that is primary in the plan's primary region. */
+  failoverGroup: armId(ResourceTypes.failoverGroup),
+  /** The partner server in the secondary region. */
+  partnerServer: armId(ResourceTypes.sqlServer),
+  databases: z.array(resourceName).min(1).optional(),
+  /** Grace period before Azure's own automatic failover; Switchyard seeds the estate with it. */
+  gracePeriodMinutes: z.number().int().min(60).optional(),
+});
+
+const storageAccount = z.strictObject({
+  account: armId(ResourceTypes.storageAccount),
+  /** The account's redundancy in steady state (read-access variants keep the secondary readable). */
+  sku: z.enum(["Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS"]).default("Standard_RAGRS"),
+});
+
+const afdOriginGroup = z.strictObject({
+  originGroup: armId(ResourceTypes.afdOriginGroup),
+  /** The origin (by name, in this origin group) that serves each region. */
+  origins: perRegion(resourceName),
+});
+
+const classicFrontDoor = z.strictObject({
+  frontDoor: armId(ResourceTypes.classicFrontDoor),
+  backendPool: resourceName,
+  /** The backend address (host name) that serves each region. */
+  backends: perRegion(z.string().min(1)),
+});
+
+const siteSetting = z.strictObject({
+  name: z.string().min(1).regex(/^[^=]+$/, "a setting name has no '='"),
+  /** The value to use while each region is primary. */
+  values: perRegion(z.string()),
+});
+
+const connectionString = siteSetting.extend({
+  type: z
+    .enum(["SQLAzure", "SQLServer", "MySql", "PostgreSQL", "Custom", "RedisCache", "DocDb", "EventHub", "ServiceBus", "NotificationHub", "ApiHub"])
+    .default("Custom"),
+});
+
+const appService = z.strictObject({
+  site: armId(ResourceTypes.site),
+  appSettings: z.array(siteSetting).default([]),
+  connectionStrings: z.array(connectionString).default([]),
+});
+
+const secretSource = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("storageAccountKey"),
+    account: armId(ResourceTypes.storageAccount),
+  }),
+  z.strictObject({
+    kind: z.literal("generated"),
+    length: z.number().int().min(16).max(256).default(40),
+  }),
+]);
+
+const secret = z.strictObject({
+  vault: armId(ResourceTypes.vault),
+  name: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, "a Key Vault secret name is 1-127 letters, digits and dashes"),
+  source: secretSource,
+  /** Rotate when the secret is this close to expiry (Key Vault's SecretNearExpiry fires at 30 days). */
+  rotateDaysBeforeExpiry: z.number().int().min(1).max(365).default(30),
+  validityDays: z.number().int().min(1).max(3650).default(90),
+});
+
+const settingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an app setting name (letters, digits, _)");
+
+const notification = z.discriminatedUnion("kind", [
+  z.strictObject({
+    name: resourceName,
+    kind: z.literal("webhook"),
+    /** App setting that holds the URL: webhook URLs carry credentials and never live in a plan. */
+    urlSetting: settingName,
+  }),
+  z.strictObject({
+    name: resourceName,
+    kind: z.literal("teams"),
+    urlSetting: settingName,
+  }),
+  z.strictObject({
+    name: resourceName,
+    kind: z.literal("email"),
+    to: z.array(z.email()).min(1),
+    /** App setting with the Azure Communication Services endpoint. */
+    endpointSetting: settingName,
+    from: z.email(),
+  }),
+]);
+
+const autoFailover = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** N of the region's signals must report it down... */
+  quorum: z.number().int().min(1).default(2),
+  /** ...continuously for this long before it is declared down. */
+  downForSeconds: z.number().int().min(0).default(180),
+  /** A region declared down must look healthy this long before it is declared healthy again. */
+  healthyForSeconds: z.number().int().min(0).default(900),
+  cooldownMinutes: z.number().int().min(0).default(60),
+  maxPerDay: z.number().int().min(0).max(24).default(1),
+  /** How long a run waits for a human to approve a data-loss failover. */
+  approvalTimeoutMinutes: z.number().int().min(1).max(7 * 24 * 60).default(30),
+});
+
+export const planSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/, "3-40 lower-case letters, digits and dashes, starting with a letter"),
+    description: z.string().optional(),
+    regions: z.strictObject({ primary: region, secondary: region }),
+    objectives: z.strictObject({
+      rpoSeconds: z.number().int().min(0),
+      rtoMinutes: z.number().int().min(1),
+    }),
+    sql: z.array(sqlFailoverGroup).default([]),
+    storage: z.array(storageAccount).default([]),
+    frontDoor: z
+      .strictObject({
+        standard: z.array(afdOriginGroup).default([]),
+        classic: z.array(classicFrontDoor).default([]),
+      })
+      .default({ standard: [], classic: [] }),
+    appService: z.array(appService).default([]),
+    secrets: z.array(secret).default([]),
+    notifications: z.array(notification).default([]),
+    autoFailover: autoFailover.default(autoFailover.parse({})),
+  });
+
+/**
+ * Signals that can report a region down: each health endpoint, Front Door origin health, and Azure
+ * Monitor alerts (always possible).
+ */
+export function signalCount(healthEndpoints: number, afdOriginGroups: number): number {
+  return healthEndpoints + (afdOriginGroups > 0 ? 1 : 0) + 1;
+}
+
+export type PlanInput = z.input<typeof planSchema>;
+export type Plan = z.output<typeof planSchema>;
+export type RegionRole = "primary" | "secondary";
