@@ -1,0 +1,178 @@
+import { randomUUID } from "node:crypto";
+import type { EstateRequest, EstateResponse } from "./router.ts";
+import { EstateHttpError } from "./errors.ts";
+
+/** A long-running operation in flight, as ARM tracks it. Serialisable apart from `complete`. */
+export interface Operation {
+  readonly id: string;
+  /** The route operation that started it, e.g. `FailoverGroups_Failover`. */
+  readonly operationId: string;
+  readonly subscriptionId: string;
+  readonly namespace: string;
+  readonly location: string;
+  /** The resource the operation acts on. */
+  readonly resourceId: string;
+  status: "InProgress" | "Succeeded" | "Failed" | "Canceled";
+  readonly startTime: number;
+  readonly dueAt: number;
+  endTime?: number;
+  /** The final body served from the Location URL on success (none → 200 with an empty object). */
+  result?: unknown;
+  error?: { code: string; message: string };
+  /** HTTP status the Location URL answers with when the operation failed. */
+  errorStatus?: number;
+  readonly asyncSegment?: string;
+  readonly locationSegment?: string;
+  readonly complete: () => OperationOutcome;
+}
+
+export type OperationOutcome =
+  | { ok: true; result?: unknown }
+  | { ok: false; code: string; message: string; status?: number };
+
+export interface BeginOptions {
+  readonly req: EstateRequest;
+  readonly namespace: string;
+  readonly location: string;
+  readonly resourceId: string;
+  /** Path segment of the Azure-AsyncOperation URL; omit for Location-only operations. */
+  readonly asyncSegment?: string;
+  /** Path segment of the Location URL; omit for Azure-AsyncOperation-only operations. */
+  readonly locationSegment?: string;
+  /** Does the work when the operation's time is up. Must read state then, not at the start. */
+  readonly complete: () => OperationOutcome;
+  /** Body of the 202 (some services echo the resource with provisioningState Updating). */
+  readonly acceptedBody?: unknown;
+  /** Lower-case header names, as some services send them (`azure-asyncoperation`). */
+  readonly lowerCaseHeaders?: boolean;
+}
+
+export interface LroTiming {
+  /** How long each operation takes, by operation id; `default` for the rest. */
+  readonly durations: Record<string, number>;
+  /** Seconds sent in Retry-After on 202s. */
+  readonly retryAfterSeconds: number;
+}
+
+export class Operations {
+  private readonly operations = new Map<string, Operation>();
+  /** Operation ids whose next operation must end Failed (scenario control), with how many remain. */
+  private readonly failNext = new Map<string, number>();
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly timing: () => LroTiming,
+  ) {}
+
+  reset(): void {
+    this.operations.clear();
+    this.failNext.clear();
+  }
+
+  /** Makes the next `count` operations of `operationId` end Failed. */
+  failNextOf(operationId: string, count: number): void {
+    this.failNext.set(operationId, (this.failNext.get(operationId) ?? 0) + count);
+  }
+
+  begin(options: BeginOptions): EstateResponse {
+    const now = this.clock();
+    const { req } = options;
+    const timing = this.timing();
+    const duration = timing.durations[req.operationId] ?? timing.durations.default ?? 0;
+    const planted = this.failNext.get(req.operationId) ?? 0;
+    if (planted > 0) this.failNext.set(req.operationId, planted - 1);
+    const complete: () => OperationOutcome =
+      planted > 0
+        ? () => ({ ok: false, code: "InternalServerError", message: `The operation '${req.operationId}' failed (planted by the estate's fault scenario).`, status: 500 })
+        : options.complete;
+    const op: Operation = {
+      id: randomUUID(),
+      operationId: req.operationId,
+      subscriptionId: req.params.subscriptionId ?? "",
+      namespace: options.namespace,
+      location: options.location,
+      resourceId: options.resourceId,
+      status: "InProgress",
+      startTime: now,
+      dueAt: now + duration,
+      asyncSegment: options.asyncSegment,
+      locationSegment: options.locationSegment,
+      complete,
+    };
+    this.operations.set(op.id, op);
+    const apiVersion = req.url.searchParams.get("api-version") ?? "";
+    const url = (segment: string) =>
+      `${req.origin}/subscriptions/${op.subscriptionId}/providers/${op.namespace}/locations/${op.location}/${segment}/${op.id}?api-version=${apiVersion}`;
+    const headers: Record<string, string> = { "Retry-After": String(timing.retryAfterSeconds) };
+    if (options.asyncSegment) headers[options.lowerCaseHeaders ? "azure-asyncoperation" : "Azure-AsyncOperation"] = url(options.asyncSegment);
+    if (options.locationSegment) headers[options.lowerCaseHeaders ? "location" : "Location"] = url(options.locationSegment);
+    // An operation with no duration still answers 202 first, as Azure does; it completes on the first poll.
+    return { status: 202, headers, body: options.acceptedBody ?? {} };
+  }
+
+  /** Completes every operation whose time is up, oldest first. */
+  settle(): void {
+    const now = this.clock();
+    const due = [...this.operations.values()].filter((op) => op.status === "InProgress" && op.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
+    for (const op of due) this.finish(op, now);
+  }
+
+  private finish(op: Operation, now: number): void {
+    let outcome: OperationOutcome;
+    try {
+      outcome = op.complete();
+    } catch (error) {
+      outcome =
+        error instanceof EstateHttpError
+          ? { ok: false, code: error.code, message: error.message, status: error.status }
+          : { ok: false, code: "InternalServerError", message: String(error), status: 500 };
+    }
+    op.endTime = now;
+    if (outcome.ok) {
+      op.status = "Succeeded";
+      op.result = outcome.result;
+    } else {
+      op.status = "Failed";
+      op.error = { code: outcome.code, message: outcome.message };
+      op.errorStatus = outcome.status ?? 500;
+    }
+  }
+
+  get(id: string): Operation | undefined {
+    return this.operations.get(id);
+  }
+
+  list(): Operation[] {
+    return [...this.operations.values()];
+  }
+
+  /** Answers a poll of an operation URL (either style), per the ARM async-operations protocol. */
+  poll(req: EstateRequest, segment: string, id: string): EstateResponse {
+    const op = this.operations.get(id);
+    if (!op || op.subscriptionId.toLowerCase() !== (req.params.subscriptionId ?? "").toLowerCase()) {
+      throw new EstateHttpError(404, "OperationNotFound", `The operation '${id}' was not found.`);
+    }
+    const retryAfter = { "Retry-After": String(this.timing().retryAfterSeconds) };
+    const iso = (t?: number) => (t === undefined ? undefined : new Date(t).toISOString());
+    if (segment.toLowerCase() === op.asyncSegment?.toLowerCase()) {
+      return {
+        status: 200,
+        headers: op.status === "InProgress" ? retryAfter : {},
+        body: {
+          id: `${req.url.pathname}`,
+          name: op.id,
+          status: op.status,
+          startTime: iso(op.startTime),
+          ...(op.endTime !== undefined ? { endTime: iso(op.endTime) } : {}),
+          ...(op.error ? { error: op.error } : {}),
+        },
+      };
+    }
+    if (segment.toLowerCase() === op.locationSegment?.toLowerCase()) {
+      if (op.status === "InProgress") return { status: 202, headers: { ...retryAfter, Location: req.url.toString() } };
+      if (op.status === "Failed") throw new EstateHttpError(op.errorStatus ?? 500, op.error!.code, op.error!.message);
+      return op.result === undefined ? { status: 200, body: {} } : { status: 200, body: op.result };
+    }
+    throw new EstateHttpError(404, "OperationNotFound", `The operation '${id}' has no '${segment}' URL.`);
+  }
+}

@@ -1,0 +1,378 @@
+import { randomUUID } from "node:crypto";
+import { createServer as createHttpsServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Plan } from "../src/core/plan/index.ts";
+import { EstateHttpError, type ArmErrorBody } from "./errors.ts";
+import { Faults, type FaultSpec } from "./faults.ts";
+import { Operations, type LroTiming } from "./lro.ts";
+import { Router, type EstateRequest, type EstateResponse, type Route } from "./router.ts";
+import { EstateState, key } from "./state.ts";
+import { createCertificate, type EstateCertificate } from "./tls.ts";
+import { controlRoutes } from "./control.ts";
+import { serviceRoutes } from "./services/index.ts";
+import { snapshot } from "./snapshot.ts";
+
+/** The tenant the estate's Key Vault challenge names (any token is accepted). */
+export const ESTATE_TENANT_ID = "72f988bf-0000-4000-8000-00000e57a7e0";
+
+export interface EstateOptions {
+  /** Plans whose resources are seeded (more can be added later). */
+  readonly plans?: readonly Plan[];
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  readonly timing?: Partial<LroTiming>;
+  /** Injected clock (ms); defaults to Date.now. */
+  readonly clock?: () => number;
+  /** Folder for the CA file; a temporary folder by default. */
+  readonly certDir?: string;
+  /** Keep at most this many entries in the request log (oldest dropped first). */
+  readonly maxLoggedRequests?: number;
+}
+
+export interface LoggedRequest {
+  readonly seq: number;
+  readonly time: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly operationId: string;
+  readonly api: string;
+  readonly write: boolean;
+  readonly status: number;
+  readonly requestId: string;
+  readonly clientRequestId?: string;
+}
+
+interface RegionListener {
+  server: Server;
+  port: number;
+  sockets: Set<Duplex>;
+  listening: boolean;
+}
+
+/** The local estate: Azure's APIs that Switchyard uses, over HTTPS on loopback. */
+export class Estate {
+  readonly state: EstateState;
+  readonly operations: Operations;
+  readonly faults = new Faults();
+  readonly router = new Router();
+  private readonly plans: Plan[] = [];
+  private readonly log: LoggedRequest[] = [];
+  private seq = 0;
+  private timing: LroTiming;
+  private server?: Server;
+  private readonly regionListeners = new Map<string, RegionListener>();
+  private certificate?: EstateCertificate;
+  private baseUrl = "";
+  readonly clock: () => number;
+
+  constructor(private readonly options: EstateOptions = {}) {
+    this.clock = options.clock ?? Date.now;
+    this.timing = { durations: { default: 0, ...options.timing?.durations }, retryAfterSeconds: options.timing?.retryAfterSeconds ?? 0 };
+    this.state = new EstateState(this.clock);
+    this.operations = new Operations(this.clock, () => this.timing);
+    this.router.add(...serviceRoutes(), ...controlRoutes(this));
+    for (const plan of options.plans ?? []) this.seed(plan);
+  }
+
+  /** `https://127.0.0.1:PORT` once started. */
+  get url(): string {
+    if (!this.baseUrl) throw new Error("the estate is not started");
+    return this.baseUrl;
+  }
+
+  get ca(): EstateCertificate {
+    if (!this.certificate) throw new Error("the estate is not started");
+    return this.certificate;
+  }
+
+  async start(): Promise<this> {
+    this.certificate = await createCertificate(this.options.certDir);
+    const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.port ?? 0, "127.0.0.1", () => resolve());
+    });
+    this.server = server;
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("unexpected server address");
+    this.baseUrl = `https://127.0.0.1:${address.port}`;
+    for (const region of this.state.regions.keys()) await this.ensureRegionListener(region);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const listener of this.regionListeners.values()) await this.stopListener(listener);
+    this.regionListeners.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  seed(plan: Plan): void {
+    if (!this.plans.some((p) => p === plan)) this.plans.push(plan);
+    this.state.seed(plan);
+    if (this.server) for (const region of this.state.regions.keys()) void this.ensureRegionListener(region);
+  }
+
+  planNames(): string[] {
+    return this.plans.map((p) => p.name);
+  }
+
+  /** Back to the seeded state: resources, regions, faults, operations and the request log. */
+  async reset(): Promise<void> {
+    this.state.clear();
+    for (const plan of this.plans) this.state.seed(plan);
+    this.faults.reset();
+    this.operations.reset();
+    this.log.length = 0;
+    this.timing = { durations: { default: 0, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? 0 };
+    for (const region of this.state.regions.keys()) await this.applyRegionListener(region);
+  }
+
+  setTiming(timing: Partial<LroTiming>): void {
+    this.timing = {
+      durations: { ...this.timing.durations, ...timing.durations },
+      retryAfterSeconds: timing.retryAfterSeconds ?? this.timing.retryAfterSeconds,
+    };
+  }
+
+  getTiming(): LroTiming {
+    return this.timing;
+  }
+
+  /** Takes a region down (or brings it back). Its application health endpoints follow. */
+  async setRegion(region: string, update: { down: boolean; healthWhenDown?: "refused" | "503" }): Promise<void> {
+    const state = this.state.region(region);
+    state.down = update.down;
+    if (update.healthWhenDown) state.healthWhenDown = update.healthWhenDown;
+    await this.applyRegionListener(region);
+  }
+
+  /** Sets the replication lag of a failover group or storage account (by ARM id). */
+  setLag(resourceId: string, seconds: number): void {
+    const k = key(resourceId);
+    const group = this.state.failoverGroups.find((g) =>
+      [g.primaryServerId, g.secondaryServerId].some((s) => k === key(`${s}/failoverGroups/${g.name}`)),
+    );
+    if (group) {
+      group.lagSeconds = seconds;
+      return;
+    }
+    for (const accounts of this.state.storageAccounts.values()) {
+      const account = accounts.get(k);
+      if (account) {
+        account.lagSeconds = seconds;
+        return;
+      }
+    }
+    throw new EstateHttpError(404, "ResourceNotFound", `No failover group or storage account '${resourceId}' in the estate.`);
+  }
+
+  addFault(spec: FaultSpec): void {
+    if (spec.kind === "lroFailure") this.operations.failNextOf(spec.operationId, spec.count);
+    else this.faults.add(spec);
+  }
+
+  requests(filter: { since?: number; writesOnly?: boolean } = {}): LoggedRequest[] {
+    return this.log.filter((r) => r.seq > (filter.since ?? 0) && (!filter.writesOnly || r.write));
+  }
+
+  /** The URL of a region's application health listener (https://127.0.0.1:PORT). */
+  regionUrl(region: string): string {
+    const listener = this.regionListeners.get(region);
+    if (!listener) throw new Error(`no health listener for region ${region}`);
+    return `https://127.0.0.1:${listener.port}`;
+  }
+
+  snapshot() {
+    this.operations.settle();
+    return snapshot(this);
+  }
+
+  // ---- request handling -------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const origin = `https://${req.headers.host ?? "127.0.0.1"}`;
+    const url = new URL(req.url ?? "/", origin);
+    const method = (req.method ?? "GET").toUpperCase();
+    let operationId = "Unmatched";
+    let api = "arm";
+    let write = false;
+    let response: EstateResponse;
+    try {
+      const raw = await readBody(req);
+      const match = this.router.match(method, url.pathname);
+      if (!match) throw unmatched(url);
+      if ("allowed" in match) {
+        throw new EstateHttpError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`, { Allow: match.allowed.join(", ") });
+      }
+      const { route, params } = match;
+      operationId = route.operationId;
+      api = route.api;
+      write = route.write === true;
+      if (route.api !== "control") {
+        const latency = this.faults.latencyFor(operationId, url.pathname);
+        if (latency > 0) await sleep(latency);
+        this.checkAuth(route, req, url);
+        this.faults.check(operationId, url.pathname);
+      }
+      let body: unknown;
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          throw new EstateHttpError(400, route.api === "keyvault" ? "BadParameter" : "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+        }
+      }
+      this.operations.settle();
+      const request: EstateRequest = { method, url, params, headers: req.headers, body, operationId, origin };
+      response = await route.handler(request, { state: this.state, operations: this.operations, now: this.clock() });
+    } catch (error) {
+      response = errorResponse(error);
+    }
+    const clientRequestId = header(req, "x-ms-client-request-id");
+    this.record({ method, path: url.pathname, query: url.search, operationId, api, write, status: response.status, requestId, clientRequestId });
+    const headers: Record<string, string> = {
+      "x-ms-request-id": requestId,
+      "x-ms-correlation-request-id": header(req, "x-ms-correlation-request-id") ?? requestId,
+      ...(clientRequestId ? { "x-ms-client-request-id": clientRequestId } : {}),
+      ...response.headers,
+    };
+    if (response.body === undefined) {
+      res.writeHead(response.status, { ...headers, "Content-Length": "0" }).end();
+      return;
+    }
+    const text = JSON.stringify(response.body);
+    res.writeHead(response.status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": String(Buffer.byteLength(text)) });
+    res.end(text);
+  }
+
+  private checkAuth(route: Route, req: IncomingMessage, url: URL): void {
+    const authorization = header(req, "authorization");
+    const hasBearer = authorization !== undefined && /^Bearer\s+\S+/i.test(authorization);
+    if (route.api === "keyvault") {
+      if (!hasBearer) {
+        throw new EstateHttpError(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", {
+          "WWW-Authenticate": `Bearer authorization="https://login.microsoftonline.com/${ESTATE_TENANT_ID}", resource="https://vault.azure.net"`,
+        });
+      }
+      return;
+    }
+    if (!hasBearer) {
+      throw new EstateHttpError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
+    }
+    if (route.api === "arm" && !url.searchParams.get("api-version")) {
+      throw new EstateHttpError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+    }
+  }
+
+  private record(entry: Omit<LoggedRequest, "seq" | "time">): void {
+    this.log.push({ seq: ++this.seq, time: new Date(this.clock()).toISOString(), ...entry });
+    const max = this.options.maxLoggedRequests ?? 20_000;
+    if (this.log.length > max) this.log.splice(0, this.log.length - max);
+  }
+
+  // ---- regional application health endpoints ----------------------------------------------
+
+  private async ensureRegionListener(region: string): Promise<void> {
+    if (this.regionListeners.has(region) || !this.certificate) return;
+    const sockets = new Set<Duplex>();
+    const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => {
+      const state = this.state.region(region);
+      const healthy = !state.down;
+      const body = JSON.stringify({ status: healthy ? "Healthy" : "Unhealthy", region, path: req.url });
+      res.writeHead(healthy ? 200 : 503, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }).end(body);
+    });
+    server.on("connection", (socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    const listener: RegionListener = { server, port: 0, sockets, listening: false };
+    this.regionListeners.set(region, listener);
+    await this.listen(listener);
+    await this.applyRegionListener(region);
+  }
+
+  private async applyRegionListener(region: string): Promise<void> {
+    const listener = this.regionListeners.get(region);
+    if (!listener) {
+      if (this.server) await this.ensureRegionListener(region);
+      return;
+    }
+    const state = this.state.region(region);
+    const refuse = state.down && state.healthWhenDown === "refused";
+    if (refuse && listener.listening) await this.stopListener(listener);
+    if (!refuse && !listener.listening) await this.listen(listener);
+  }
+
+  private async listen(listener: RegionListener): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      listener.server.once("error", reject);
+      listener.server.listen(listener.port, "127.0.0.1", () => {
+        listener.server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = listener.server.address();
+    if (address && typeof address !== "string") listener.port = address.port;
+    listener.listening = true;
+  }
+
+  private async stopListener(listener: RegionListener): Promise<void> {
+    if (!listener.listening) return;
+    listener.listening = false;
+    for (const socket of listener.sockets) socket.destroy();
+    await new Promise<void>((resolve) => listener.server.close(() => resolve()));
+  }
+}
+
+export async function startEstate(options: EstateOptions = {}): Promise<Estate> {
+  return new Estate(options).start();
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 4 * 1024 * 1024) throw new EstateHttpError(413, "RequestEntityTooLarge", "The request body is larger than 4 MiB.");
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function unmatched(url: URL): EstateHttpError {
+  const path = url.pathname;
+  if (path.startsWith("/_estate/")) return new EstateHttpError(404, "NotFound", `No estate control endpoint at ${path}.`);
+  const provider = /\/providers\/([^/]+)\/([^/]+)/i.exec(path);
+  if (provider) {
+    return new EstateHttpError(
+      404,
+      "InvalidResourceType",
+      `The resource type '${provider[2]}' could not be found in the namespace '${provider[1]}' for api version '${url.searchParams.get("api-version") ?? ""}'.`,
+    );
+  }
+  return new EstateHttpError(404, "NotFound", `No route for ${path}.`);
+}
+
+function errorResponse(error: unknown): EstateResponse {
+  if (error instanceof EstateHttpError) {
+    const body: ArmErrorBody = error.body();
+    return { status: error.status, headers: error.headers, body };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { status: 500, body: { error: { code: "InternalServerError", message: `The estate failed: ${message}` } } };
+}

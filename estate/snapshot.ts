@@ -1,0 +1,51 @@
+import type { Estate } from "./server.ts";
+
+/** Every resource with its ARM id and state, for `GET /_estate/state` (secret values are left out). */
+export function snapshot(estate: Estate) {
+  const s = estate.state;
+  const flat = <T>(m: Map<string, Map<string, T>>) => [...m.values()].flatMap((inner) => [...inner.values()]);
+  return {
+    plans: estate.planNames(),
+    regions: Object.fromEntries([...s.regions].map(([name, r]) => [name, { ...r, healthUrl: safe(() => estate.regionUrl(name)) }])),
+    sqlServers: flat(s.sqlServers),
+    failoverGroups: s.failoverGroups.map((g) => ({
+      ids: [`${g.primaryServerId}/failoverGroups/${g.name}`, `${g.secondaryServerId}/failoverGroups/${g.name}`],
+      name: g.name,
+      primaryServerId: g.primaryServerId,
+      secondaryServerId: g.secondaryServerId,
+      databases: g.databases,
+      lagSeconds: g.lagSeconds,
+      dataLossSeconds: g.dataLossSeconds,
+    })),
+    storageAccounts: flat(s.storageAccounts).map((a) => ({
+      id: a.id,
+      primaryLocation: a.primaryLocation,
+      secondaryLocation: a.secondaryLocation ?? null,
+      sku: a.sku,
+      lagSeconds: a.lagSeconds,
+      failoverInProgress: a.failoverInProgress,
+      keys: a.keys.map((k) => ({ keyName: k.keyName, creationTime: k.creationTime })),
+    })),
+    afdOrigins: [...s.afdOrigins.values()],
+    frontDoors: [...s.frontDoors.values()].map((f) => ({ id: f.id, backendPools: (f.body.properties as { backendPools?: unknown }).backendPools })),
+    sites: [...s.sites.values()].map((site) => ({
+      id: site.id,
+      location: site.location,
+      appSettingNames: Object.keys(site.appSettings),
+      connectionStringNames: Object.keys(site.connectionStrings),
+    })),
+    vaults: [...s.vaults.values()].map((v) => ({
+      name: v.name,
+      secrets: [...v.secrets.values()].map((sec) => ({ name: sec.name, versions: sec.versions.map(({ value: _value, ...rest }) => rest) })),
+    })),
+    operations: estate.operations.list().map(({ complete: _complete, result: _result, ...op }) => op),
+  };
+}
+
+function safe<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
