@@ -191,6 +191,15 @@ export class Estate {
     return `https://127.0.0.1:${listener.port}`;
   }
 
+  /** What the client factory needs to send Switchyard's calls here (see src/azure/clients.ts). */
+  clientTarget(): { kind: "estate"; url: string; ca: string; hosts: Record<string, string> } {
+    const hosts: Record<string, string> = {};
+    for (const [host, { region }] of this.state.healthHosts) {
+      if (this.regionListeners.has(region)) hosts[host] = this.regionUrl(region);
+    }
+    return { kind: "estate", url: this.url, ca: this.ca.cert, hosts };
+  }
+
   snapshot() {
     this.operations.settle();
     return snapshot(this);

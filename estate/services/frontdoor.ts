@@ -1,0 +1,5 @@
+import type { Route } from "../router.ts";
+
+export function frontDoorRoutes(): Route[] {
+  return [];
+}

@@ -1,0 +1,182 @@
+import { CdnManagementClient } from "@azure/arm-cdn";
+import { FrontDoorManagementClient } from "@azure/arm-frontdoor";
+import { SqlManagementClient } from "@azure/arm-sql";
+import { StorageManagementClient } from "@azure/arm-storage";
+import { WebSiteManagementClient } from "@azure/arm-appservice";
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import type { PipelineOptions, PipelinePolicy } from "@azure/core-rest-pipeline";
+import { DefaultAzureCredential } from "@azure/identity";
+import { SecretClient } from "@azure/keyvault-secrets";
+import { MetricsClient } from "@azure/monitor-query-metrics";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { CLOUDS, type CloudName } from "./clouds.ts";
+import { estateRoutingPolicy } from "./estateRouting.ts";
+
+/** Where Switchyard's Azure calls go. */
+export type Target =
+  | {
+      readonly kind: "azure";
+      readonly cloud: CloudName;
+      /** Client id of the user-assigned managed identity (or any DefaultAzureCredential source when absent). */
+      readonly managedIdentityClientId?: string;
+      /** Overrides the credential (tests, or callers with their own). */
+      readonly credential?: TokenCredential;
+    }
+  | {
+      readonly kind: "estate";
+      /** `https://127.0.0.1:PORT` */
+      readonly url: string;
+      /** PEM of the estate's certificate; clients trust it and nothing else is relaxed. */
+      readonly ca: string;
+      /** Application host name (lower-case) → the estate's listener for that host's region. */
+      readonly hosts?: Readonly<Record<string, string>>;
+    };
+
+export interface BlobStoreOptions {
+  /** A storage connection string (Azurite's, locally) ... */
+  readonly connectionString?: string;
+  /** ... or the blob endpoint of an account reached with the target's credential. */
+  readonly accountUrl?: string;
+}
+
+export interface ClientFactoryOptions {
+  readonly target: Target;
+  readonly blobStore?: BlobStoreOptions;
+  /** Retries for transient failures (429, 5xx, timeouts); Retry-After is honoured by the SDK policies. */
+  readonly maxRetries?: number;
+}
+
+const USER_AGENT = "switchyard/0.1";
+
+/** The estate accepts any bearer token: this credential hands out a fixed one without a network call. */
+export class EstateCredential implements TokenCredential {
+  async getToken(): Promise<AccessToken> {
+    return { token: "switchyard-local-estate", expiresOnTimestamp: Date.now() + 60 * 60 * 1000, tokenType: "Bearer" };
+  }
+}
+
+/**
+ * The one place that constructs Azure SDK clients. Clients are made once per key and reused; they are
+ * safe to share across concurrent calls.
+ */
+export class ClientFactory {
+  readonly credential: TokenCredential;
+  private readonly cache = new Map<string, unknown>();
+  private readonly cloud;
+
+  constructor(private readonly options: ClientFactoryOptions) {
+    const target = options.target;
+    this.cloud = CLOUDS[target.kind === "azure" ? target.cloud : "AzurePublicCloud"];
+    this.credential =
+      target.kind === "estate"
+        ? new EstateCredential()
+        : (target.credential ??
+          new DefaultAzureCredential({
+            authorityHost: this.cloud.authorityHost,
+            ...(target.managedIdentityClientId ? { managedIdentityClientId: target.managedIdentityClientId } : {}),
+          }));
+  }
+
+  get target(): Target {
+    return this.options.target;
+  }
+
+  /** ARM endpoint for the target. */
+  get resourceManagerUrl(): string {
+    return this.options.target.kind === "estate" ? this.options.target.url : this.cloud.resourceManager;
+  }
+
+  sql(subscriptionId: string): SqlManagementClient {
+    return this.once(`sql:${subscriptionId}`, () => new SqlManagementClient(this.credential, subscriptionId, this.armOptions()));
+  }
+
+  storage(subscriptionId: string): StorageManagementClient {
+    return this.once(`storage:${subscriptionId}`, () => new StorageManagementClient(this.credential, subscriptionId, this.armOptions()));
+  }
+
+  cdn(subscriptionId: string): CdnManagementClient {
+    return this.once(`cdn:${subscriptionId}`, () => new CdnManagementClient(this.credential, subscriptionId, this.armOptions()));
+  }
+
+  frontDoor(subscriptionId: string): FrontDoorManagementClient {
+    return this.once(`frontdoor:${subscriptionId}`, () => new FrontDoorManagementClient(this.credential, subscriptionId, this.armOptions()));
+  }
+
+  web(subscriptionId: string): WebSiteManagementClient {
+    return this.once(`web:${subscriptionId}`, () => new WebSiteManagementClient(this.credential, subscriptionId, this.armOptions()));
+  }
+
+  /** Azure Monitor metrics (batch API) for resources in `region`. */
+  metrics(region: string): MetricsClient {
+    const target = this.options.target;
+    const endpoint = target.kind === "estate" ? target.url : `https://${region}.${this.cloud.metricsSuffix}`;
+    return this.once(`metrics:${region}`, () => new MetricsClient(endpoint, this.credential, { ...this.common(), audience: this.cloud.metricsAudience }));
+  }
+
+  /** The URL of a Key Vault by name: `https://{name}.vault.azure.net` in the public cloud. */
+  vaultUrl(vaultName: string): string {
+    return `https://${vaultName}.${this.cloud.keyVaultSuffix}`;
+  }
+
+  secrets(vaultName: string): SecretClient {
+    const target = this.options.target;
+    return this.once(`secrets:${vaultName.toLowerCase()}`, () => {
+      const options = this.common();
+      if (target.kind === "estate") {
+        options.additionalPolicies = [{ policy: estateRoutingPolicy(target.url, this.cloud.keyVaultSuffix), position: "perRetry" }];
+      }
+      return new SecretClient(this.vaultUrl(vaultName), this.credential, options);
+    });
+  }
+
+  blobService(): BlobServiceClient {
+    return this.once("blob", () => {
+      const store = this.options.blobStore;
+      if (store?.connectionString) return BlobServiceClient.fromConnectionString(store.connectionString, { userAgentOptions: { userAgentPrefix: USER_AGENT } });
+      if (store?.accountUrl) return new BlobServiceClient(store.accountUrl, this.credential, { userAgentOptions: { userAgentPrefix: USER_AGENT } });
+      throw new Error("no blob store configured: set SWITCHYARD_STORAGE_CONNECTION_STRING or SWITCHYARD_STORAGE_ACCOUNT_URL");
+    });
+  }
+
+  /**
+   * The URL to request for an application endpoint named in a plan: itself in Azure, the estate's
+   * listener for that host's region locally.
+   */
+  endpointUrl(url: string): string {
+    const target = this.options.target;
+    if (target.kind === "azure") return url;
+    const parsed = new URL(url);
+    const base = target.hosts?.[parsed.host.toLowerCase()] ?? target.hosts?.[parsed.hostname.toLowerCase()];
+    if (!base) throw new Error(`the local estate serves no application host '${parsed.host}'`);
+    return `${base}${parsed.pathname}${parsed.search}`;
+  }
+
+  private once<T>(key: string, make: () => T): T {
+    let client = this.cache.get(key) as T | undefined;
+    if (client === undefined) {
+      client = make();
+      this.cache.set(key, client);
+    }
+    return client;
+  }
+
+  private common(): PipelineOptions & { additionalPolicies?: { policy: PipelinePolicy; position: "perCall" | "perRetry" }[] } {
+    const target = this.options.target;
+    return {
+      userAgentOptions: { userAgentPrefix: USER_AGENT },
+      retryOptions: { maxRetries: this.options.maxRetries ?? 3 },
+      ...(target.kind === "estate" ? { tlsOptions: { ca: target.ca } } : {}),
+    };
+  }
+
+  /** Options both generations of ARM clients understand (endpoint + scopes spelled both ways). */
+  private armOptions(): PipelineOptions & Record<string, unknown> {
+    const scope = `${this.cloud.resourceManager}/.default`;
+    return {
+      ...this.common(),
+      endpoint: this.resourceManagerUrl,
+      credentialScopes: [scope],
+      credentials: { scopes: [scope] },
+    };
+  }
+}

@@ -1,0 +1,37 @@
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { ClientFactory } from "../../src/azure/clients.ts";
+import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
+import { startEstate, type Estate, type EstateOptions } from "../../estate/server.ts";
+
+export const EXAMPLE_PLAN = fileURLToPath(new URL("../../examples/contoso.plan.yaml", import.meta.url));
+export const CORPUS = fileURLToPath(new URL("../../../shared/azure-corpus/", import.meta.url));
+
+export interface EstateFixture {
+  estate: Estate;
+  clients: ClientFactory;
+  plan: Plan;
+}
+
+/**
+ * Starts one estate for the test file (seeded from the example plan unless told otherwise), resets it
+ * before each test, and hands out a client factory aimed at it. Use inside a describe block or file.
+ */
+export function useEstate(options: { planFile?: string; estate?: EstateOptions } = {}): EstateFixture {
+  const fixture = {} as EstateFixture;
+  beforeAll(async () => {
+    fixture.plan = await loadPlanFile(options.planFile ?? EXAMPLE_PLAN);
+    fixture.estate = await startEstate({ plans: [fixture.plan], ...options.estate });
+    fixture.clients = new ClientFactory({ target: fixture.estate.clientTarget(), maxRetries: 0 });
+  });
+  beforeEach(async () => {
+    await fixture.estate.reset();
+  });
+  afterAll(async () => {
+    await fixture.estate?.close();
+  });
+  return fixture;
+}
+
+/** Polling options for the SDK's long-running-operation pollers: no waiting between polls. */
+export const FAST_POLL = { updateIntervalInMs: 1 } as const;

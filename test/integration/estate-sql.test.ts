@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { FAST_POLL, useEstate } from "../helpers/estate.ts";
+
+describe("estate: SQL failover groups through @azure/arm-sql", () => {
+  const fx = useEstate();
+  const group = () => {
+    const g = fx.plan.sql[0]!;
+    return {
+      client: fx.clients.sql(g.failoverGroup.subscriptionId),
+      name: g.failoverGroup.name,
+      primary: { rg: g.failoverGroup.resourceGroup, server: g.failoverGroup.names[0]! },
+      partner: { rg: g.partnerServer.resourceGroup, server: g.partnerServer.name },
+    };
+  };
+
+  it("reads the group from either server with the roles seen from that server", async () => {
+    const { client, name, primary, partner } = group();
+    const fromPrimary = await client.failoverGroups.get(primary.rg, primary.server, name);
+    const fromPartner = await client.failoverGroups.get(partner.rg, partner.server, name);
+    expect(fromPrimary.replicationRole).toBe("Primary");
+    expect(fromPartner.replicationRole).toBe("Secondary");
+    expect(fromPrimary.partnerServers?.[0]?.replicationRole).toBe("Secondary");
+    expect(fromPrimary.location).toBe(fx.plan.regions.primary.name);
+  });
+
+  it("swaps roles on a planned failover posted to the secondary server", async () => {
+    const { client, name, primary, partner } = group();
+    await client.failoverGroups.beginFailoverAndWait(partner.rg, partner.server, name, FAST_POLL);
+    expect((await client.failoverGroups.get(partner.rg, partner.server, name)).replicationRole).toBe("Primary");
+    expect((await client.failoverGroups.get(primary.rg, primary.server, name)).replicationRole).toBe("Secondary");
+  });
+
+  it("fails a planned failover while the primary region is down, and lets a forced one through", async () => {
+    const { client, name, partner } = group();
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+    const planned = client.failoverGroups.beginFailoverAndWait(partner.rg, partner.server, name, FAST_POLL);
+    await expect(planned).rejects.toThrow(/FailoverGroupPartnerUnavailable/);
+    expect((await client.failoverGroups.get(partner.rg, partner.server, name)).replicationRole).toBe("Secondary");
+
+    await client.failoverGroups.beginForceFailoverAllowDataLossAndWait(partner.rg, partner.server, name, FAST_POLL);
+    expect((await client.failoverGroups.get(partner.rg, partner.server, name)).replicationRole).toBe("Primary");
+  });
+
+  it("records the lag lost by a forced failover", async () => {
+    const { client, name, primary, partner } = group();
+    fx.estate.setLag(`/subscriptions/${fx.plan.sql[0]!.failoverGroup.subscriptionId}/resourceGroups/${primary.rg}/providers/Microsoft.Sql/servers/${primary.server}/failoverGroups/${name}`, 42);
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+    await client.failoverGroups.beginForceFailoverAllowDataLossAndWait(partner.rg, partner.server, name, FAST_POLL);
+    const snapshot = fx.estate.snapshot();
+    expect(snapshot.failoverGroups.find((g) => g.name === name)?.dataLossSeconds).toBe(42);
+  });
+
+  it("lists replication links with the partner's role and location", async () => {
+    const { client, primary } = group();
+    const db = fx.plan.sql[0]!.databases![0]!;
+    const links = [];
+    for await (const link of client.replicationLinks.listByDatabase(primary.rg, primary.server, db)) links.push(link);
+    expect(links).toHaveLength(1);
+    expect(links[0]).toMatchObject({ role: "Primary", partnerRole: "Secondary", partnerLocation: fx.plan.regions.secondary.name, linkType: "GEO" });
+    const one = await client.replicationLinks.get(primary.rg, primary.server, db, links[0]!.name!);
+    expect(one.partnerDatabase).toBe(db);
+  });
+
+  it("answers an unknown failover group with 404 ResourceNotFound", async () => {
+    const { client, primary } = group();
+    await expect(client.failoverGroups.get(primary.rg, primary.server, "no-such-group")).rejects.toMatchObject({ statusCode: 404, code: "ResourceNotFound" });
+  });
+
+  it("ends the operation Failed when a failure is planted, leaving the roles as they were", async () => {
+    const { client, name, partner } = group();
+    fx.estate.addFault({ kind: "lroFailure", operationId: "FailoverGroups_Failover", count: 1 });
+    await expect(client.failoverGroups.beginFailoverAndWait(partner.rg, partner.server, name, FAST_POLL)).rejects.toThrow();
+    expect((await client.failoverGroups.get(partner.rg, partner.server, name)).replicationRole).toBe("Secondary");
+  });
+
+  it("throttles with 429 and Retry-After as planted", async () => {
+    const { client, name, primary } = group();
+    fx.estate.addFault({ kind: "throttle", operationId: "FailoverGroups_Get", count: 1, retryAfterSeconds: 0 });
+    await expect(client.failoverGroups.get(primary.rg, primary.server, name)).rejects.toMatchObject({ statusCode: 429 });
+    await expect(client.failoverGroups.get(primary.rg, primary.server, name)).resolves.toMatchObject({ name });
+  });
+});
