@@ -35,3 +35,10 @@ export function useEstate(options: { planFile?: string; estate?: EstateOptions }
 
 /** Polling options for the SDK's long-running-operation pollers: no waiting between polls. */
 export const FAST_POLL = { updateIntervalInMs: 1 } as const;
+
+/** Collects an async iterable (a pager) into an array (Array.fromAsync needs Node 22). */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FAST_POLL, useEstate } from "../helpers/estate.ts";
+import { captureRaw, corpusExample, shapeDiff } from "../helpers/conformance.ts";
+import { collect, FAST_POLL, useEstate } from "../helpers/estate.ts";
 
 describe("estate: SQL failover groups through @azure/arm-sql", () => {
   const fx = useEstate();
@@ -78,5 +79,43 @@ describe("estate: SQL failover groups through @azure/arm-sql", () => {
     fx.estate.addFault({ kind: "throttle", operationId: "FailoverGroups_Get", count: 1, retryAfterSeconds: 0 });
     await expect(client.failoverGroups.get(primary.rg, primary.server, name)).rejects.toMatchObject({ statusCode: 429 });
     await expect(client.failoverGroups.get(primary.rg, primary.server, name)).resolves.toMatchObject({ name });
+  });
+});
+
+describe("estate: SQL responses match the public REST examples", () => {
+  const fx = useEstate();
+
+  it("FailoverGroups_Get has the example's fields and types", async () => {
+    const g = fx.plan.sql[0]!;
+    const raw = captureRaw();
+    await fx.clients.sql(g.failoverGroup.subscriptionId).failoverGroups.get(g.failoverGroup.resourceGroup, g.failoverGroup.names[0]!, g.failoverGroup.name, raw.options);
+    const diff = shapeDiff(raw.last.body, corpusExample("sql/FailoverGroupGet.json").responses["200"]!.body);
+    expect(diff.missing).toEqual([]);
+    expect(diff.mismatched).toEqual([]);
+    expect(diff.extra).toEqual(["tags"]);
+  });
+
+  it("ReplicationLinks_Get has the example's fields and types", async () => {
+    const g = fx.plan.sql[0]!;
+    const client = fx.clients.sql(g.failoverGroup.subscriptionId);
+    const db = g.databases![0]!;
+    const [link] = await collect(client.replicationLinks.listByDatabase(g.failoverGroup.resourceGroup, g.failoverGroup.names[0]!, db));
+    const raw = captureRaw();
+    await client.replicationLinks.get(g.failoverGroup.resourceGroup, g.failoverGroup.names[0]!, db, link!.name!, raw.options);
+    const diff = shapeDiff(raw.last.body, corpusExample("sql/ReplicationLinkGet.json").responses["200"]!.body);
+    expect(diff.missing).toEqual([]);
+    expect(diff.mismatched).toEqual([]);
+  });
+
+  it("a failover's final result matches FailoverGroupFailover's 200 body", async () => {
+    const g = fx.plan.sql[0]!;
+    const client = fx.clients.sql(g.failoverGroup.subscriptionId);
+    const result = await client.failoverGroups.beginFailoverAndWait(g.partnerServer.resourceGroup, g.partnerServer.name, g.failoverGroup.name, FAST_POLL);
+    const raw = captureRaw();
+    await client.failoverGroups.get(g.partnerServer.resourceGroup, g.partnerServer.name, g.failoverGroup.name, raw.options);
+    const diff = shapeDiff(raw.last.body, corpusExample("sql/FailoverGroupFailover.json").responses["200"]!.body);
+    expect(diff.missing).toEqual([]);
+    expect(diff.mismatched).toEqual([]);
+    expect(result.replicationRole).toBe("Primary");
   });
 });
