@@ -3,20 +3,7 @@ import { parsePlan, PlanValidationError } from "../src/core/plan/index.ts";
 import { EstateHttpError } from "./errors.ts";
 import type { Route } from "./router.ts";
 import type { Estate } from "./server.ts";
-
-const faultSchema = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("throttle"), operationId: z.string().min(1), count: z.number().int().positive(), retryAfterSeconds: z.number().int().min(0).optional(), resourceId: z.string().optional() }),
-  z.strictObject({ kind: z.literal("serverError"), operationId: z.string().min(1), count: z.number().int().positive(), status: z.number().int().min(500).max(599).optional(), resourceId: z.string().optional() }),
-  z.strictObject({ kind: z.literal("lroFailure"), operationId: z.string().min(1), count: z.number().int().positive() }),
-  z.strictObject({ kind: z.literal("latency"), operationId: z.string().min(1), ms: z.number().int().min(0).max(600_000), count: z.number().int().positive().optional(), resourceId: z.string().optional() }),
-]);
-
-const regionSchema = z.strictObject({ down: z.boolean(), healthWhenDown: z.enum(["refused", "503"]).optional() });
-const lagSchema = z.strictObject({ resourceId: z.string().min(1), seconds: z.number().min(0) });
-const timingSchema = z.strictObject({
-  durations: z.record(z.string(), z.number().int().min(0)).optional(),
-  retryAfterSeconds: z.number().int().min(0).optional(),
-});
+import { applyScenario, faultSchema, lagSchema, regionSchema, scenarioSchema, ScenarioError, timingSchema } from "./scenario.ts";
 
 function body<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
@@ -70,6 +57,15 @@ export function controlRoutes(estate: Estate): Route[] {
     route("PUT", "/timing", "Estate_SetTiming", (req) => {
       estate.setTiming(body(timingSchema, req.body));
       return { status: 200, body: estate.getTiming() };
+    }),
+    route("POST", "/scenario", "Estate_ApplyScenario", async (req) => {
+      try {
+        await applyScenario(estate, body(scenarioSchema, req.body));
+      } catch (error) {
+        if (error instanceof ScenarioError) throw new EstateHttpError(400, "InvalidScenario", error.message);
+        throw error;
+      }
+      return { status: 200, body: estate.snapshot() };
     }),
     route("POST", "/plans", "Estate_SeedPlan", (req) => {
       try {

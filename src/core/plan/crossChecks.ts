@@ -1,3 +1,4 @@
+import { isAzureRegion } from "./regions.ts";
 import { signalCount } from "./schema.ts";
 
 type Path = (string | number)[];
@@ -28,7 +29,8 @@ export function crossChecks(document: unknown): RawIssue[] {
 
   const perRegion = (value: unknown, path: Path) => {
     const map = obj(value);
-    if (!map || regions.length < 2) return;
+    // A misspelt region is reported once, where it is named, not again under every per-region map.
+    if (!map || regions.length < 2 || !regions.every(isAzureRegion)) return;
     for (const key of Object.keys(map)) {
       if (!regions.includes(key)) add([...path, key], `"${key}" is not one of the plan's regions (${regions.join(", ")})`);
     }

@@ -1,0 +1,72 @@
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { formatPath } from "../src/core/plan/index.ts";
+import type { Estate } from "./server.ts";
+
+export const faultSchema = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("throttle"),
+    operationId: z.string().min(1),
+    count: z.number().int().positive(),
+    retryAfterSeconds: z.number().int().min(0).optional(),
+    resourceId: z.string().optional(),
+  }),
+  z.strictObject({
+    kind: z.literal("serverError"),
+    operationId: z.string().min(1),
+    count: z.number().int().positive(),
+    status: z.number().int().min(500).max(599).optional(),
+    resourceId: z.string().optional(),
+  }),
+  z.strictObject({ kind: z.literal("lroFailure"), operationId: z.string().min(1), count: z.number().int().positive() }),
+  z.strictObject({
+    kind: z.literal("latency"),
+    operationId: z.string().min(1),
+    ms: z.number().int().min(0).max(600_000),
+    count: z.number().int().positive().optional(),
+    resourceId: z.string().optional(),
+  }),
+]);
+
+export const regionSchema = z.strictObject({ down: z.boolean(), healthWhenDown: z.enum(["refused", "503"]).optional() });
+export const lagSchema = z.strictObject({ resourceId: z.string().min(1), seconds: z.number().min(0) });
+export const timingSchema = z.strictObject({
+  /** Milliseconds each long-running operation takes, by operation id (`default` for the rest). */
+  durations: z.record(z.string(), z.number().int().min(0)).optional(),
+  retryAfterSeconds: z.number().int().min(0).optional(),
+});
+
+/** A scenario file: the state of the world to set up on the estate (all parts optional). */
+export const scenarioSchema = z.strictObject({
+  regions: z.record(z.string(), regionSchema).optional(),
+  lag: z.array(lagSchema).optional(),
+  faults: z.array(faultSchema).optional(),
+  timing: timingSchema.optional(),
+});
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+
+export class ScenarioError extends Error {}
+
+export function parseScenario(document: unknown, source = "scenario"): Scenario {
+  const result = scenarioSchema.safeParse(document ?? {});
+  if (!result.success) {
+    throw new ScenarioError(`${source}: ${result.error.issues.map((i) => `${formatPath(i.path) || "(document)"}: ${i.message}`).join("; ")}`);
+  }
+  return result.data;
+}
+
+export async function loadScenarioFile(path: string): Promise<Scenario> {
+  return parseScenario(parseYaml(await readFile(path, "utf8")), path);
+}
+
+export async function applyScenario(estate: Estate, scenario: Scenario): Promise<void> {
+  if (scenario.timing) estate.setTiming(scenario.timing);
+  for (const [region, update] of Object.entries(scenario.regions ?? {})) {
+    if (!estate.state.regions.has(region)) throw new ScenarioError(`regions.${region}: the estate has no region '${region}' (its plans name ${[...estate.state.regions.keys()].join(", ")})`);
+    await estate.setRegion(region, update);
+  }
+  for (const lag of scenario.lag ?? []) estate.setLag(lag.resourceId, lag.seconds);
+  for (const fault of scenario.faults ?? []) estate.addFault(fault);
+}

@@ -1,0 +1,41 @@
+import { Command, InvalidArgumentError } from "commander";
+import { loadPlanFile } from "../core/plan/index.ts";
+import { startEstate } from "../../estate/server.ts";
+import { applyScenario, loadScenarioFile } from "../../estate/scenario.ts";
+
+const port = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port is 0-65535 (0 picks a free one)");
+  return n;
+};
+
+export function estateCommand(setCode: (code: number) => void): Command {
+  const estate = new Command("estate").description("The local estate: Azure's APIs that Switchyard uses, simulated on loopback.");
+  estate
+    .command("serve")
+    .description("Serve the estate, seeded from one or more plans, until interrupted.")
+    .requiredOption("--plan <file...>", "plan file(s) whose resources to seed")
+    .option("--port <n>", "HTTPS port (0 picks a free port)", port, 0)
+    .option("--scenario <file>", "scenario file to apply at start (regions, lag, faults, timing)")
+    .option("--cert-dir <dir>", "folder for the generated CA certificate (default: a temporary folder)")
+    .action(async (options: { plan: string[]; port: number; scenario?: string; certDir?: string }) => {
+      const plans = await Promise.all(options.plan.map((file) => loadPlanFile(file)));
+      const scenario = options.scenario ? await loadScenarioFile(options.scenario) : undefined;
+      const server = await startEstate({ plans, port: options.port, ...(options.certDir ? { certDir: options.certDir } : {}) });
+      if (scenario) await applyScenario(server, scenario);
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      out(`estate: ${server.url}`);
+      out(`ca: ${server.ca.caPath}`);
+      for (const region of server.state.regions.keys()) out(`region ${region}: ${server.regionUrl(region)}`);
+      out(`plans: ${server.planNames().join(", ")}`);
+      out(`state: ${server.url}/_estate/state (Ctrl+C stops)`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await server.close();
+      setCode(0);
+    });
+  return estate;
+}

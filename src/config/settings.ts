@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import type { ClientFactoryOptions } from "../azure/clients.ts";
+import { CLOUDS, type CloudName } from "../azure/clouds.ts";
+
+/**
+ * Every app setting Switchyard reads (Functions app settings in Azure, `local.settings.json` or the
+ * environment locally). Plans may name more settings: the ones holding notification URLs.
+ */
+export const SETTINGS = {
+  target: "SWITCHYARD_TARGET",
+  cloud: "SWITCHYARD_AZURE_CLOUD",
+  managedIdentityClientId: "AZURE_CLIENT_ID",
+  estateUrl: "SWITCHYARD_ESTATE_URL",
+  estateCaFile: "SWITCHYARD_ESTATE_CA_FILE",
+  storageConnectionString: "SWITCHYARD_STORAGE_CONNECTION_STRING",
+  storageAccountUrl: "SWITCHYARD_STORAGE_ACCOUNT_URL",
+  plansContainer: "SWITCHYARD_PLANS_CONTAINER",
+  journalContainer: "SWITCHYARD_JOURNAL_CONTAINER",
+  taskHub: "SWITCHYARD_TASK_HUB",
+} as const;
+
+const containerName = z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "a blob container name: 3-63 lower-case letters, digits and single dashes");
+
+const settingsSchema = z
+  .object({
+    [SETTINGS.target]: z.enum(["azure", "estate"]).default("azure"),
+    [SETTINGS.cloud]: z.enum(Object.keys(CLOUDS) as [CloudName, ...CloudName[]]).default("AzurePublicCloud"),
+    [SETTINGS.managedIdentityClientId]: z.guid("a managed identity client id is a GUID").optional(),
+    [SETTINGS.estateUrl]: z.url({ protocol: /^https$/, error: "the estate's https URL" }).optional(),
+    [SETTINGS.estateCaFile]: z.string().min(1).optional(),
+    [SETTINGS.storageConnectionString]: z.string().min(1).optional(),
+    [SETTINGS.storageAccountUrl]: z.url({ protocol: /^https?$/ }).optional(),
+    [SETTINGS.plansContainer]: containerName.default("switchyard-plans"),
+    [SETTINGS.journalContainer]: containerName.default("switchyard-journal"),
+    [SETTINGS.taskHub]: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,49}$/, "3-50 letters and digits, starting with a letter").default("switchyard"),
+  });
+
+/** Checks between settings, on the raw values so that they report together with the field checks. */
+function crossIssues(raw: Record<string, string | undefined>): string[] {
+  const issues: string[] = [];
+  if (raw[SETTINGS.target] === "estate") {
+    for (const name of [SETTINGS.estateUrl, SETTINGS.estateCaFile]) if (!raw[name]) issues.push(`${name}: required when SWITCHYARD_TARGET is estate`);
+  }
+  if (!raw[SETTINGS.storageConnectionString] && !raw[SETTINGS.storageAccountUrl]) {
+    issues.push(`${SETTINGS.storageAccountUrl}: set this or ${SETTINGS.storageConnectionString}`);
+  }
+  return issues;
+}
+
+export interface Settings {
+  readonly clients: ClientFactoryOptions;
+  readonly plansContainer: string;
+  readonly journalContainer: string;
+  readonly taskHub: string;
+}
+
+export class SettingsError extends Error {}
+
+/** Reads and checks the settings; the error names every bad or missing setting (never its value). */
+export function readSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
+  const raw = Object.fromEntries(Object.values(SETTINGS).map((name) => [name, env[name] === "" ? undefined : env[name]]));
+  const result = settingsSchema.safeParse(raw);
+  const issues = [...(result.success ? [] : result.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`)), ...crossIssues(raw)];
+  if (issues.length > 0 || !result.success) throw new SettingsError(`invalid settings: ${issues.join("; ")}`);
+  const s = result.data;
+  const blobStore = {
+    ...(s[SETTINGS.storageConnectionString] ? { connectionString: s[SETTINGS.storageConnectionString] } : {}),
+    ...(s[SETTINGS.storageAccountUrl] ? { accountUrl: s[SETTINGS.storageAccountUrl] } : {}),
+  };
+  let clients: ClientFactoryOptions;
+  if (s[SETTINGS.target] === "estate") {
+    let ca: string;
+    try {
+      ca = readFileSync(s[SETTINGS.estateCaFile]!, "utf8");
+    } catch {
+      throw new SettingsError(`invalid settings: ${SETTINGS.estateCaFile}: cannot read the file it names`);
+    }
+    clients = { target: { kind: "estate", url: s[SETTINGS.estateUrl]!, ca }, blobStore };
+  } else {
+    clients = {
+      target: {
+        kind: "azure",
+        cloud: s[SETTINGS.cloud],
+        ...(s[SETTINGS.managedIdentityClientId] ? { managedIdentityClientId: s[SETTINGS.managedIdentityClientId] } : {}),
+      },
+      blobStore,
+    };
+  }
+  return { clients, plansContainer: s[SETTINGS.plansContainer], journalContainer: s[SETTINGS.journalContainer], taskHub: s[SETTINGS.taskHub] };
+}

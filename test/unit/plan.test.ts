@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { parsePlan, parsePlanText, PlanValidationError, type PlanIssue } from "../../src/core/plan/index.ts";
+import { EXAMPLE_PLAN } from "../helpers/estate.ts";
+
+const exampleDoc = () => parse(readFileSync(EXAMPLE_PLAN, "utf8")) as Record<string, any>;
+
+function issuesOf(document: unknown): PlanIssue[] {
+  try {
+    parsePlan(document);
+  } catch (error) {
+    if (error instanceof PlanValidationError) return [...error.issues];
+    throw error;
+  }
+  throw new Error("the plan was accepted");
+}
+
+describe("plan validation", () => {
+  it("accepts the example plan and parses its ARM ids into typed parts", () => {
+    const plan = parsePlan(exampleDoc());
+    expect(plan.regions.primary.name).toBe("eastus2");
+    expect(plan.regions.secondary.name).toBe("centralus");
+    expect(plan.sql).toHaveLength(2);
+    expect(plan.sql[0]!.failoverGroup).toMatchObject({
+      subscriptionId: "6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+      resourceGroup: "contoso-orders-eastus2",
+      namespace: "Microsoft.Sql",
+      type: "Microsoft.Sql/servers/failoverGroups",
+      names: ["contoso-orders-sql-eastus2", "contoso-orders-fog"],
+      name: "contoso-orders-fog",
+    });
+    expect(plan.storage).toHaveLength(2);
+    expect(plan.frontDoor.standard).toHaveLength(1);
+    expect(plan.frontDoor.classic).toHaveLength(1);
+    expect(plan.appService).toHaveLength(2);
+    expect(plan.secrets).toHaveLength(2);
+    expect(plan.notifications).toHaveLength(2);
+  });
+
+  it("reports three planted errors at once, each with the path of its field", () => {
+    const doc = exampleDoc();
+    doc.sql[1].failoverGroup = doc.sql[1].failoverGroup.replace("/failoverGroups/", "/databases/");
+    doc.regions.secondary.name = "centralus2";
+    doc.objectives.rpoSeconds = "five minutes";
+    const issues = issuesOf(doc);
+    expect(issues.map((i) => i.path).sort()).toEqual(["objectives.rpoSeconds", "regions.secondary.name", "sql[1].failoverGroup"]);
+    expect(issues.find((i) => i.path === "regions.secondary.name")?.message).toMatch(/not an Azure region name \(did you mean "centralus"\?\)/);
+  });
+
+  it("reports cross-field errors together with field errors", () => {
+    const doc = exampleDoc();
+    doc.objectives.rtoMinutes = 0;
+    doc.frontDoor.standard[0].origins = { eastus2: "web-eastus2", westus: "web-westus" };
+    const paths = issuesOf(doc).map((i) => i.path);
+    expect(paths).toContain("objectives.rtoMinutes");
+    expect(paths).toContain("frontDoor.standard[0].origins.westus");
+    expect(paths).toContain("frontDoor.standard[0].origins");
+  });
+
+  it("names unknown fields instead of ignoring them", () => {
+    const doc = exampleDoc();
+    doc.storage[0].skuName = "Standard_LRS";
+    expect(issuesOf(doc)).toContainEqual({ path: "storage[0]", message: 'unknown field "skuName"' });
+  });
+
+  it("rejects the same region twice, duplicate resources and a quorum the signals cannot reach", () => {
+    const doc = exampleDoc();
+    doc.regions.secondary.name = "eastus2";
+    doc.storage.push({ ...doc.storage[0] });
+    doc.autoFailover.quorum = 9;
+    const paths = issuesOf(doc).map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(["regions.secondary.name", "storage[2].account", "autoFailover.quorum"]));
+  });
+
+  it("checks each ARM id's shape", () => {
+    const doc = exampleDoc();
+    doc.storage[0].account = "/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x";
+    doc.storage[1].account = "/subscriptions/6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts";
+    const issues = issuesOf(doc);
+    expect(issues.find((i) => i.path === "storage[0].account")?.message).toMatch(/not a GUID/);
+    expect(issues.find((i) => i.path === "storage[1].account")?.message).toMatch(/type\}\/\{name\} pairs/);
+  });
+
+  it("keeps secrets out of plans: a webhook channel names an app setting, not a URL", () => {
+    const doc = exampleDoc();
+    doc.notifications[0].url = "https://contoso.webhook.office.com/webhookb2/secret";
+    delete doc.notifications[0].urlSetting;
+    const paths = issuesOf(doc).map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(["notifications[0]", "notifications[0].urlSetting"]));
+  });
+
+  it("reads JSON as well as YAML, and reports syntax errors", () => {
+    const json = JSON.stringify(exampleDoc());
+    expect(parsePlanText(json, "plan.json").name).toBe("contoso-orders");
+    expect(() => parsePlanText("name: [unclosed", "plan.yaml")).toThrow(/YAML syntax/);
+  });
+
+  it("applies safe defaults: auto-failover off unless the plan turns it on", () => {
+    const doc = exampleDoc();
+    delete doc.autoFailover;
+    const plan = parsePlanText(stringify(doc));
+    expect(plan.autoFailover).toMatchObject({ enabled: false, cooldownMinutes: 60, maxPerDay: 1 });
+  });
+});
