@@ -1,0 +1,71 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const run = promisify(execFile);
+
+/** Starts `switchyard estate serve` and resolves with the lines it printed once it is ready. */
+function serve(args: string[]): Promise<{ child: ChildProcess; lines: Record<string, string> }> {
+  const child = spawn(process.execPath, ["bin/switchyard.mjs", "estate", "serve", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`estate serve did not start: ${out}`)), 30_000);
+    child.stderr!.on("data", (d) => (out += String(d)));
+    child.stdout!.on("data", (d) => {
+      out += String(d);
+      if (!out.includes("state: ")) return;
+      clearTimeout(timer);
+      const lines = Object.fromEntries(
+        out
+          .split("\n")
+          .filter((l) => l.includes(": "))
+          .map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)]),
+      );
+      resolve({ child, lines });
+    });
+    child.once("exit", (code) => reject(new Error(`estate serve exited ${code}: ${out}`)));
+  });
+}
+
+describe("switchyard estate serve, driven by the public SDK clients", () => {
+  let server: { child: ChildProcess; lines: Record<string, string> };
+  beforeAll(async () => {
+    server = await serve(["--plan", "test/fixtures/fabrikam.plan.json", "--port", "0"]);
+  });
+  afterAll(() => {
+    server?.child.kill("SIGTERM");
+  });
+
+  it("prints its URL, CA file and the regions of a plan it has never seen", () => {
+    expect(server.lines.estate).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.lines.ca).toMatch(/estate-ca\.pem$/);
+    expect(server.lines["region westeurope"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.lines["region northeurope"]).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it("serves every operation of the example client script, trusted through NODE_EXTRA_CA_CERTS", async () => {
+    const { stdout } = await run(process.execPath, ["examples/estate-client.mjs"], {
+      cwd: ROOT,
+      env: { ...process.env, ESTATE_URL: server.lines.estate, NODE_EXTRA_CA_CERTS: server.lines.ca },
+      timeout: 60_000,
+    });
+    const lines = stdout.trim().split("\n");
+    expect(lines.every((l) => l.startsWith("ok: "))).toBe(true);
+    expect(stdout).toContain("ok: after failover claims is primary on fab-claims-neu");
+    expect(stdout).toContain("ok: storage locations swapped to northeurope/westeurope");
+    expect(stdout).toContain("ok: AFD origin claims-weu disabled");
+    expect(stdout).toContain("ok: classic backend");
+    expect(stdout).toContain("ok: app setting written on fab-claims-neu");
+    expect(stdout).toContain("ok: secret set and read back in fab-claims-kv");
+    expect(stdout).toContain("ok: unknown resource: 404 ResourceNotFound");
+  });
+
+  it("is refused by a client that was not given the estate's certificate", async () => {
+    const script = `fetch(process.argv[1] + "/_estate/state").then(() => process.exit(0), (e) => { console.log(e.cause?.code ?? e.message); process.exit(3); })`;
+    const result = await run(process.execPath, ["-e", script, server.lines.estate!], { cwd: ROOT }).catch((e) => e as { code: number; stdout: string });
+    expect(result).toMatchObject({ code: 3 });
+    expect((result as { stdout: string }).stdout).toMatch(/SELF_SIGNED|CERT/);
+  });
+});
