@@ -42,3 +42,43 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   for await (const item of items) out.push(item);
   return out;
 }
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+}
+
+/** A plain HTTPS request to the estate (or any URL it serves), trusting only its certificate. */
+export async function rawRequest(
+  estate: Estate,
+  method: string,
+  urlOrPath: string,
+  options: { body?: unknown; auth?: boolean; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  const { request } = await import("node:https");
+  const url = new URL(urlOrPath, estate.url);
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        ca: estate.ca.cert,
+        agent: false, // a fresh connection each time: a pooled one would hide a refused connection
+        headers: {
+          ...(options.auth === false ? {} : { Authorization: "Bearer test" }),
+          ...(payload ? { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(payload)) } : {}),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk) => (text += String(chunk)));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
