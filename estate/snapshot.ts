@@ -1,4 +1,5 @@
 import type { Estate } from "./server.ts";
+import { storageFailoverInProgress } from "./services/storage.ts";
 
 /** Every resource with its ARM id and state, for `GET /_estate/state` (secret values are left out). */
 export function snapshot(estate: Estate) {
@@ -23,7 +24,8 @@ export function snapshot(estate: Estate) {
       secondaryLocation: a.secondaryLocation ?? null,
       sku: a.sku,
       lagSeconds: a.lagSeconds,
-      failoverInProgress: a.failoverInProgress,
+      dataLossSeconds: a.dataLossSeconds,
+      failoverInProgress: storageFailoverInProgress(estate.operations, a.id),
       keys: a.keys.map((k) => ({ keyName: k.keyName, creationTime: k.creationTime })),
     })),
     afdOrigins: [...s.afdOrigins.values()],

@@ -49,7 +49,8 @@ export interface StorageAccount {
   keys: StorageKey[];
   /** When the last failover finished (ms), for `lastGeoFailoverTime`. */
   lastGeoFailoverTime?: number;
-  failoverInProgress: boolean;
+  /** Seconds of writes lost by unplanned failovers so far (an estate-only record, shown in /_estate/state). */
+  dataLossSeconds: number;
   creationTime: string;
 }
 
@@ -64,6 +65,8 @@ export interface AfdOrigin {
   priority: number;
   weight: number;
   enabledState: "Enabled" | "Disabled";
+  /** Absent means true (Azure's default). */
+  enforceCertificateNameCheck?: boolean;
   /** The plan region this origin serves, if known (drives health metrics). */
   region?: string;
 }
@@ -228,7 +231,7 @@ export class EstateState {
           { keyName: "key1", value: newStorageKey(), creationTime: created },
           { keyName: "key2", value: newStorageKey(), creationTime: created },
         ],
-        failoverInProgress: false,
+        dataLossSeconds: 0,
         creationTime: created,
       });
     }

@@ -1,5 +1,120 @@
-import type { Route } from "../router.ts";
+import { badRequest, EstateHttpError, notFound } from "../errors.ts";
+import type { EstateContext } from "../context.ts";
+import type { EstateRequest, Route } from "../router.ts";
+import { key, type Site } from "../state.ts";
+import { ok, resourceId } from "./common.ts";
+
+const SITE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}";
+
+/** The connection string types App Service accepts (ConnectionStringType), in their canonical spelling. */
+const CONNECTION_STRING_TYPES = ["MySql", "SQLServer", "SQLAzure", "Custom", "NotificationHub", "ServiceBus", "EventHub", "ApiHub", "DocDb", "RedisCache", "PostgreSQL"];
+
+function site(req: EstateRequest, ctx: EstateContext): Site {
+  const found = ctx.state.sites.get(key(resourceId(req, "Microsoft.Web", ["sites", "name"])));
+  if (!found) throw notFound("Microsoft.Web/sites", req.params.name!, req.params.resourceGroupName);
+  return found;
+}
+
+/** A write goes to the site's own region: refused while that region is down. */
+function assertWritable(ctx: EstateContext, s: Site): void {
+  if (ctx.state.isDown(s.location)) {
+    throw new EstateHttpError(503, "ServiceUnavailable", `Site '${s.name}' cannot be updated: its region '${s.location}' is unavailable.`);
+  }
+}
+
+/** The sites/config resource (StringDictionary / ConnectionStringDictionary) around `properties`. */
+function config(s: Site, name: "appsettings" | "connectionstrings", properties: unknown) {
+  return { id: `${s.id}/config/${name}`, name, type: "Microsoft.Web/sites/config", kind: "app", properties };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** `properties` of a PUT body, which must be a JSON object (the whole new set). */
+function properties(req: EstateRequest): Record<string, unknown> {
+  const body = req.body;
+  if (!isObject(body) || !isObject(body.properties)) {
+    throw badRequest("BadRequest", "The request body must be an object with a 'properties' object holding the complete set.");
+  }
+  for (const name of Object.keys(body.properties)) {
+    if (name.trim() === "") throw badRequest("BadRequest", "A name in 'properties' is empty.");
+  }
+  return body.properties;
+}
+
+function appSettingsFrom(req: EstateRequest): Record<string, string> {
+  const props = properties(req);
+  for (const [name, value] of Object.entries(props)) {
+    if (typeof value !== "string") throw badRequest("BadRequest", `The value of app setting '${name}' must be a string.`);
+  }
+  return { ...(props as Record<string, string>) };
+}
+
+function connectionStringsFrom(req: EstateRequest): Site["connectionStrings"] {
+  const result: Site["connectionStrings"] = {};
+  for (const [name, entry] of Object.entries(properties(req))) {
+    if (!isObject(entry) || typeof entry.value !== "string" || typeof entry.type !== "string") {
+      throw badRequest("BadRequest", `Connection string '${name}' must be an object with string 'value' and 'type'.`);
+    }
+    const wanted = entry.type.toLowerCase();
+    const type = CONNECTION_STRING_TYPES.find((t) => t.toLowerCase() === wanted);
+    if (!type) throw badRequest("BadRequest", `Connection string '${name}' has type '${entry.type}'; allowed: ${CONNECTION_STRING_TYPES.join(", ")}.`);
+    result[name] = { value: entry.value, type };
+  }
+  return result;
+}
+
+const connectionStringsView = (s: Site) =>
+  Object.fromEntries(Object.entries(s.connectionStrings).map(([name, { value, type }]) => [name, { value, type }]));
 
 export function webRoutes(): Route[] {
-  return [];
+  return [
+    {
+      method: "POST",
+      path: `${SITE}/config/appsettings/list`,
+      operationId: "WebApps_ListApplicationSettings",
+      api: "arm",
+      handler: (req, ctx) => {
+        const s = site(req, ctx);
+        return ok(config(s, "appsettings", { ...s.appSettings }));
+      },
+    },
+    {
+      method: "PUT",
+      path: `${SITE}/config/appsettings`,
+      operationId: "WebApps_UpdateApplicationSettings",
+      api: "arm",
+      write: true,
+      handler: (req, ctx) => {
+        const s = site(req, ctx);
+        const settings = appSettingsFrom(req);
+        assertWritable(ctx, s);
+        s.appSettings = settings;
+        return ok(config(s, "appsettings", { ...s.appSettings }));
+      },
+    },
+    {
+      method: "POST",
+      path: `${SITE}/config/connectionstrings/list`,
+      operationId: "WebApps_ListConnectionStrings",
+      api: "arm",
+      handler: (req, ctx) => {
+        const s = site(req, ctx);
+        return ok(config(s, "connectionstrings", connectionStringsView(s)));
+      },
+    },
+    {
+      method: "PUT",
+      path: `${SITE}/config/connectionstrings`,
+      operationId: "WebApps_UpdateConnectionStrings",
+      api: "arm",
+      write: true,
+      handler: (req, ctx) => {
+        const s = site(req, ctx);
+        const strings = connectionStringsFrom(req);
+        assertWritable(ctx, s);
+        s.connectionStrings = strings;
+        return ok(config(s, "connectionstrings", connectionStringsView(s)));
+      },
+    },
+  ];
 }

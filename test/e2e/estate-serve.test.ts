@@ -15,7 +15,7 @@ function serve(args: string[]): Promise<{ child: ChildProcess; lines: Record<str
     child.stderr!.on("data", (d) => (out += String(d)));
     child.stdout!.on("data", (d) => {
       out += String(d);
-      if (!out.includes("state: ")) return;
+      if (!/^state: /m.test(out)) return;
       clearTimeout(timer);
       const lines = Object.fromEntries(
         out
