@@ -68,11 +68,11 @@ check(disabled.enabledState === "Disabled", `AFD origin ${o.names[2]} disabled`)
 const door = parts(state.frontDoors[0].id);
 const fd = new FrontDoorManagementClient(credential, door.sub, options);
 const fdoor = await fd.frontDoors.get(door.rg, door.names[0]);
-const backend = fdoor.properties.backendPools[0].properties.backends[0];
+const backend = fdoor.backendPools[0].backends[0];
 backend.priority = 5;
 await fd.frontDoors.createOrUpdate(door.rg, door.names[0], fdoor, poll);
 const updated = await fd.frontDoors.get(door.rg, door.names[0]);
-check(updated.properties.backendPools[0].properties.backends[0].priority === 5, `classic backend ${backend.address} priority 5`);
+check(updated.backendPools[0].backends[0].priority === 5, `classic backend ${backend.address} priority 5`);
 
 // App Service: replace the app settings, read them back.
 const site = parts(state.sites[0].id);
