@@ -9,14 +9,20 @@ export function estateRoutingPolicy(estateUrl: string, keyVaultSuffix: string): 
   const suffix = `.${keyVaultSuffix}`.toLowerCase();
   return {
     name: "switchyardEstateRouting",
-    sendRequest(request, next) {
-      const url = new URL(request.url);
+    async sendRequest(request, next) {
+      const original = request.url;
+      const url = new URL(original);
       const host = url.hostname.toLowerCase();
-      if (host.endsWith(suffix)) {
-        const vault = host.slice(0, -suffix.length);
-        request.url = `${estateUrl}/keyvault/${vault}${url.pathname}${url.search}`;
+      if (!host.endsWith(suffix)) return next(request);
+      const vault = host.slice(0, -suffix.length);
+      request.url = `${estateUrl}/keyvault/${vault}${url.pathname}${url.search}`;
+      try {
+        return await next(request);
+      } finally {
+        // The Key Vault challenge policy runs before this one and checks the challenge's resource
+        // against request.url when the 401 comes back: it must see the Azure URL again.
+        request.url = original;
       }
-      return next(request);
     },
   };
 }

@@ -1,0 +1,231 @@
+import type { MetricsQueryResourcesOptions, MetricsQueryResult } from "@azure/monitor-query-metrics";
+import { describe, expect, it } from "vitest";
+import { ancestorId } from "../../src/core/plan/index.ts";
+import { captureRaw, corpusExample, shapeDiff } from "../helpers/conformance.ts";
+import { useEstate, type EstateFixture } from "../helpers/estate.ts";
+
+const CDN = "Microsoft.Cdn/profiles";
+
+/** The Front Door Standard/Premium profile of the example plan, and its origins' host names by region. */
+function afd(fx: EstateFixture) {
+  const group = fx.plan.frontDoor.standard[0]!;
+  const hostOf = (region: string) => fx.estate.snapshot().afdOrigins.find((o) => o.region === region && o.name === group.origins[region])!.hostName;
+  return {
+    profileId: ancestorId(group.originGroup, 1),
+    primaryHost: hostOf(fx.plan.regions.primary.name),
+    secondaryHost: hostOf(fx.plan.regions.secondary.name),
+  };
+}
+
+function sqlDatabases(fx: EstateFixture) {
+  const g = fx.plan.sql[0]!;
+  const db = g.databases![0]!;
+  return { primary: `${ancestorId(g.failoverGroup, 1)}/databases/${db}`, secondary: `${g.partnerServer.id}/databases/${db}` };
+}
+
+/** The last data point's value of each time series, keyed by its first dimension value ("" when unsplit). */
+function lastValues(result: MetricsQueryResult, agg: "average" | "total" = "average"): Record<string, number | undefined> {
+  const metric = result.metrics[0]!;
+  return Object.fromEntries(metric.timeseries.map((ts) => [ts.metadatavalues?.[0]?.value ?? "", ts.data?.at(-1)?.[agg]]));
+}
+
+describe("estate: Azure Monitor metrics batch through @azure/monitor-query-metrics", () => {
+  const fx = useEstate();
+
+  it("reports each Front Door origin healthy, then 0 for the primary's origin once its region is down", async () => {
+    const { profileId, primaryHost, secondaryHost } = afd(fx);
+    const client = fx.clients.metrics("global");
+    const query = () => client.queryResources([profileId], ["OriginHealthPercentage"], CDN, { filter: "Origin eq '*'" });
+
+    const before = await query();
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+    const after = await query();
+
+    expect(lastValues(before[0]!)).toEqual({ [primaryHost]: 100, [secondaryHost]: 100 });
+    expect(lastValues(after[0]!)).toEqual({ [primaryHost]: 0, [secondaryHost]: 100 });
+    expect(after[0]!.metrics[0]!.timeseries[0]!.metadatavalues).toEqual([{ name: "origin", value: primaryHost }]);
+  });
+
+  it("is unhealthy for the whole queried window, not just the latest minute", async () => {
+    const { profileId, primaryHost } = afd(fx);
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+
+    const [result] = await fx.clients.metrics("global").queryResources([profileId], ["OriginHealthPercentage"], CDN, { filter: `Origin eq '${primaryHost}'` });
+
+    const points = result!.metrics[0]!.timeseries[0]!.data!.filter((p) => p.average !== undefined);
+    expect(points.length).toBeGreaterThanOrEqual(59);
+    expect(new Set(points.map((p) => p.average))).toEqual(new Set([0]));
+  });
+
+  it("averages origins when not split, and counts 5XX only when no enabled origin can serve", async () => {
+    const { profileId, secondaryHost } = afd(fx);
+    const client = fx.clients.metrics("global");
+    const query = () => client.queryResources([profileId], ["OriginHealthPercentage", "Percentage5XX"], CDN);
+
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+    const failedOver = await query();
+    // Active/passive: the secondary origin is disabled, so Front Door has nowhere to send traffic.
+    const secondary = [...fx.estate.state.afdOrigins.values()].find((o) => o.hostName === secondaryHost)!;
+    secondary.enabledState = "Disabled";
+    const stranded = await query();
+
+    expect(failedOver[0]!.metrics.map((m) => m.timeseries[0]!.data!.at(-1)!.average)).toEqual([50, 0]);
+    expect(stranded[0]!.metrics.map((m) => m.timeseries[0]!.data!.at(-1)!.average)).toEqual([0, 100]);
+  });
+
+  it("orders split series and keeps the top ones", async () => {
+    const { profileId, primaryHost } = afd(fx);
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+
+    const [result] = await fx.clients
+      .metrics("global")
+      .queryResources([profileId], ["OriginHealthPercentage"], CDN, { filter: "Origin eq '*'", orderBy: "average asc", top: 1 });
+
+    expect(lastValues(result!)).toEqual({ [primaryHost]: 0 });
+  });
+
+  it("rolls a filtered dimension up instead of splitting by it", async () => {
+    const { profileId } = afd(fx);
+    const group = fx.plan.frontDoor.standard[0]!.originGroup.name;
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+
+    const [result] = await fx.clients
+      .metrics("global")
+      .queryResources([profileId], ["OriginHealthPercentage"], CDN, { filter: `Origin eq '*' and OriginGroup eq '${group}'`, rollUpBy: "Origin" });
+
+    expect(lastValues(result!)).toEqual({ [group]: 50 });
+    expect(result!.metrics[0]!.timeseries[0]!.metadatavalues).toEqual([{ name: "origingroup", value: group }]);
+  });
+
+  it("splits RequestCount by HttpStatusGroup: 2XX while healthy, 5XX when both regions are down", async () => {
+    const { profileId } = afd(fx);
+    const client = fx.clients.metrics("global");
+    const query = () => client.queryResources([profileId], ["RequestCount"], CDN, { filter: "HttpStatusGroup eq '*'", interval: "PT5M" });
+
+    const healthy = await query();
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+    await fx.estate.setRegion(fx.plan.regions.secondary.name, { down: true });
+    const down = await query();
+
+    expect(Object.keys(lastValues(healthy[0]!, "total"))).toEqual(["2XX"]);
+    expect(Object.keys(lastValues(down[0]!, "total"))).toEqual(["5XX"]);
+    expect(lastValues(down[0]!, "total")["5XX"]).toBeGreaterThan(0);
+  });
+
+  it("reports SQL database availability by the server's region", async () => {
+    const { primary, secondary } = sqlDatabases(fx);
+    const primaryRegion = fx.plan.regions.primary.name;
+    const query = (id: string, region: string) => fx.clients.metrics(region).queryResources([id], ["availability"], "Microsoft.Sql/servers/databases");
+
+    const before = await query(primary, primaryRegion);
+    await fx.estate.setRegion(primaryRegion, { down: true });
+    const after = await query(primary, primaryRegion);
+    const partner = await query(secondary, fx.plan.regions.secondary.name);
+
+    expect(lastValues(before[0]!)).toEqual({ "": 100 });
+    expect(lastValues(after[0]!)).toEqual({ "": 0 });
+    expect(lastValues(partner[0]!)).toEqual({ "": 100 });
+    expect(after[0]).toMatchObject({ resourceId: primary, resourceRegion: primaryRegion, granularity: "PT1M" });
+    expect(after[0]!.metrics[0]!.unit).toBe("Percent");
+  });
+
+  it("reports storage account Availability by the primary location", async () => {
+    const accounts = fx.plan.storage.map((s) => s.account.id);
+    const primaryRegion = fx.plan.regions.primary.name;
+    const query = () =>
+      fx.clients.metrics(primaryRegion).queryResources(accounts, ["Availability"], "Microsoft.Storage/storageAccounts", { aggregation: "average,minimum,maximum" });
+
+    const before = await query();
+    await fx.estate.setRegion(primaryRegion, { down: true });
+    const after = await query();
+
+    expect(before.map((r) => r.resourceId)).toEqual(accounts);
+    expect(before.map((r) => lastValues(r)[""])).toEqual([100, 100]);
+    expect(after.map((r) => r.metrics[0]!.timeseries[0]!.data!.at(-1))).toEqual([
+      expect.objectContaining({ average: 0, minimum: 0, maximum: 0 }),
+      expect.objectContaining({ average: 0, minimum: 0, maximum: 0 }),
+    ]);
+  });
+
+  it("reports classic Front Door backend health per backend", async () => {
+    const fd = fx.plan.frontDoor.classic[0]!;
+    const primaryBackend = fd.backends[fx.plan.regions.primary.name]!;
+    const secondaryBackend = fd.backends[fx.plan.regions.secondary.name]!;
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+
+    const [result] = await fx.clients
+      .metrics("global")
+      .queryResources([fd.frontDoor.id], ["BackendHealthPercentage"], "Microsoft.Network/frontDoors", { filter: "Backend eq '*'" });
+
+    expect(lastValues(result!)).toEqual({ [primaryBackend]: 0, [secondaryBackend]: 100 });
+  });
+
+  it("buckets the requested window by the requested interval", async () => {
+    const { primary } = sqlDatabases(fx);
+    const endTime = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+    const startTime = new Date(endTime.getTime() - 3_600_000);
+
+    const [result] = await fx.clients
+      .metrics(fx.plan.regions.primary.name)
+      .queryResources([primary], ["availability"], "Microsoft.Sql/servers/databases", { startTime, endTime, interval: "PT15M", aggregation: "average,count" });
+
+    const data = result!.metrics[0]!.timeseries[0]!.data!;
+    expect(data.map((p) => p.timeStamp.getTime() - startTime.getTime())).toEqual([0, 15, 30, 45].map((m) => m * 60_000));
+    expect(data[0]).toMatchObject({ average: 100, count: 15 });
+    expect(result!.timespan).toEqual({ startTime, endTime });
+    expect(result!.granularity).toBe("PT15M");
+  });
+});
+
+describe("estate: metrics batch errors", () => {
+  const fx = useEstate();
+
+  it("answers an unknown metric name with 400 BadRequest, wrapped in 'error'", async () => {
+    const { profileId } = afd(fx);
+    const call = fx.clients.metrics("global").queryResources([profileId], ["NoSuchMetric"], CDN);
+    await expect(call).rejects.toMatchObject({ statusCode: 400, code: "BadRequest", details: { error: { code: "BadRequest" } } });
+    await expect(call).rejects.toThrow(/Failed to find metric configuration.*NoSuchMetric/);
+  });
+
+  it("answers an unknown metric namespace with 400 BadRequest", async () => {
+    const { profileId } = afd(fx);
+    await expect(fx.clients.metrics("global").queryResources([profileId], ["RequestCount"], "Microsoft.Nope/things")).rejects.toMatchObject({
+      statusCode: 400,
+      code: "BadRequest",
+    });
+  });
+
+  it("answers a dimension the metric does not have with 400 BadRequest", async () => {
+    const { profileId } = afd(fx);
+    const call = fx.clients.metrics("global").queryResources([profileId], ["RequestCount"], CDN, { filter: "Origin eq '*'" });
+    await expect(call).rejects.toThrow(/does not support requested dimension combination: Origin/);
+  });
+
+  it("answers a resource the estate does not know with 404", async () => {
+    const { profileId } = afd(fx);
+    await expect(fx.clients.metrics("global").queryResources([`${profileId}-missing`], ["RequestCount"], CDN)).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it("refuses a batch that spans two regions", async () => {
+    const { primary, secondary } = sqlDatabases(fx);
+    const call = fx.clients.metrics(fx.plan.regions.primary.name).queryResources([primary, secondary], ["availability"], "Microsoft.Sql/servers/databases");
+    await expect(call).rejects.toMatchObject({ statusCode: 400, code: "BadRequest" });
+  });
+});
+
+describe("estate: metrics responses match the public REST example", () => {
+  const fx = useEstate();
+
+  it("a batch entry has the Metrics_List example's fields and types (with starttime/endtime for timespan and cost)", async () => {
+    const { profileId } = afd(fx);
+    const raw = captureRaw();
+    const options: MetricsQueryResourcesOptions = Object.assign({ filter: "Origin eq '*'", aggregation: "average,minimum,maximum", interval: "PT1H" }, raw.options);
+    await fx.clients.metrics("global").queryResources([profileId], ["OriginHealthPercentage"], CDN, options);
+
+    const body = raw.last.body as { values: Record<string, unknown>[] };
+    const diff = shapeDiff(body.values[0], corpusExample("monitor/GetMetric.json").responses["200"]!.body);
+    expect(diff.missing).toEqual(["cost", "timespan"]);
+    expect(diff.mismatched).toEqual([]);
+    expect(diff.extra.sort()).toEqual(["endtime", "resourceid", "starttime"]);
+  });
+});
