@@ -58,19 +58,22 @@ export function corpusExample(relative: string): { parameters: Record<string, un
 }
 
 /**
- * Captures the raw JSON body of the last response an SDK call received. Pass `raw.options` as (part
- * of) the operation options: both generations of Azure SDK clients call `onResponse`.
+ * Captures the raw responses an SDK call receives (for a long-running operation: the 202, the polls,
+ * the final GET). Pass `raw.options` as (part of) the operation options: both generations of Azure SDK
+ * clients call `onResponse`.
  */
 export function captureRaw() {
-  let last: { status: number; body: unknown; headers: Record<string, string> } | undefined;
+  const seen: { status: number; body: unknown; headers: Record<string, string> }[] = [];
   return {
+    seen,
     options: {
       onResponse: (response: { status: number; bodyAsText?: string | null; headers: { toJSON(): Record<string, string> } }) => {
         const text = response.bodyAsText;
-        last = { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers.toJSON() };
+        seen.push({ status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers.toJSON() });
       },
     },
     get last() {
+      const last = seen.at(-1);
       if (!last) throw new Error("no response captured");
       return last;
     },

@@ -15,20 +15,6 @@ function originGroup(fx: EstateFixture) {
   };
 }
 
-/** Every raw response an SDK call receives (an LRO: the 202, the polls, the final GET). */
-function captureAll() {
-  const seen: { status: number; body: unknown; headers: Record<string, string> }[] = [];
-  return {
-    seen,
-    options: {
-      onResponse: (response: { status: number; bodyAsText?: string | null; headers: { toJSON(): Record<string, string> } }) => {
-        const text = response.bodyAsText;
-        seen.push({ status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers.toJSON() });
-      },
-    },
-  };
-}
-
 describe("estate: AFD origin groups and origins through @azure/arm-cdn", () => {
   const fx = useEstate();
 
@@ -163,7 +149,7 @@ describe("estate: AFD responses match the public REST examples", () => {
   it("AFDOrigins_Update answers 202 with azure-asyncoperation and an Updating body, then the 200 body", async () => {
     const { client, rg, profile, group, primary } = originGroup(fx);
     const example = corpusExample("cdn/2025-06-01/AFDOrigins_Update.json");
-    const all = captureAll();
+    const all = captureRaw();
 
     await client.afdOrigins.beginUpdateAndWait(rg, profile, group, primary, { enabledState: "Disabled" }, { ...FAST_POLL, ...all.options });
 

@@ -58,20 +58,6 @@ function exampleFrontDoor(id: string): FrontDoor {
   return toModel(JSON.parse(JSON.stringify(rest).replaceAll(EXAMPLE_ID, id))) as FrontDoor;
 }
 
-/** Every raw response an SDK call receives through its operation options. */
-function captureAll() {
-  const seen: { status: number; body: unknown; headers: Record<string, string> }[] = [];
-  return {
-    seen,
-    options: {
-      onResponse: (response: { status: number; bodyAsText?: string | null; headers: { toJSON(): Record<string, string> } }) => {
-        const text = response.bodyAsText;
-        seen.push({ status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers.toJSON() });
-      },
-    },
-  };
-}
-
 describe("estate: Front Door classic through @azure/arm-frontdoor", () => {
   const fx = useEstate();
 
@@ -143,7 +129,7 @@ describe("estate: Front Door classic through @azure/arm-frontdoor", () => {
 
   it("creates a Front Door: 201 with Azure-AsyncOperation, then it can be read", async () => {
     const { client, id, rg, name } = classic(fx);
-    const all = captureAll();
+    const all = captureRaw();
 
     await client.frontDoors.beginCreateOrUpdateAndWait(rg, "created-fd", exampleFrontDoor(sibling(id, "created-fd")), { ...FAST_POLL, ...all.options });
 
@@ -226,7 +212,7 @@ describe("estate: Front Door classic responses match the public REST examples", 
   /** Creates FrontdoorCreate's Front Door (as `frontDoor1`, next to the plan's) and returns what the calls saw. */
   async function createExample() {
     const { client, id, rg } = classic(fx);
-    const all = captureAll();
+    const all = captureRaw();
     await client.frontDoors.beginCreateOrUpdateAndWait(rg, "frontDoor1", exampleFrontDoor(sibling(id, "frontDoor1")), { ...FAST_POLL, ...all.options });
     return { client, rg, created: all.seen[0]! };
   }
@@ -256,7 +242,7 @@ describe("estate: Front Door classic responses match the public REST examples", 
     const { client, rg } = await createExample();
     const fd = await client.frontDoors.get(rg, "frontDoor1");
     fd.backendPools![0]!.backends![0]!.enabledState = "Disabled";
-    const all = captureAll();
+    const all = captureRaw();
 
     await client.frontDoors.beginCreateOrUpdateAndWait(rg, "frontDoor1", fd, { ...FAST_POLL, ...all.options });
 
