@@ -1,0 +1,24 @@
+import type { ClientFactory } from "../azure/clients.ts";
+import type { Journal } from "../journal/journal.ts";
+import type { ProbeResult } from "../core/run/model.ts";
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Probes an application endpoint named in a plan (the factory maps it onto the estate locally). */
+export type Probe = (url: string, options: { expectStatus: number; timeoutMs: number }) => Promise<ProbeResult>;
+
+/** What every activity may use. One composition root builds it (src/activities/wiring.ts). */
+export interface ActivityDeps {
+  readonly clients: ClientFactory;
+  readonly journal: Journal;
+  readonly probe: Probe;
+  readonly log: Logger;
+  /** Read "now" once per operation. */
+  readonly clock: () => Date;
+  /** Interval between polls of long-running operations (ms); near zero in tests. */
+  readonly pollIntervalMs: number;
+}

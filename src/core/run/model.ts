@@ -1,0 +1,194 @@
+import type { Plan } from "../plan/index.ts";
+
+/** Activity names: the orchestrations call these, `src/functions` registers them. */
+export const Activities = {
+  assessRegions: "assessRegions",
+  measureReplication: "measureReplication",
+  failoverSqlGroup: "failoverSqlGroup",
+  failoverStorageAccount: "failoverStorageAccount",
+  reprotectStorageAccount: "reprotectStorageAccount",
+  switchFrontDoorStandard: "switchFrontDoorStandard",
+  switchFrontDoorClassic: "switchFrontDoorClassic",
+  switchAppService: "switchAppService",
+  verifyPrimary: "verifyPrimary",
+  checkReprotection: "checkReprotection",
+  notify: "notify",
+  journal: "journal",
+} as const;
+export type ActivityName = (typeof Activities)[keyof typeof Activities];
+
+export const Orchestrations = {
+  failover: "failoverRun",
+  failback: "failbackRun",
+} as const;
+
+/** The external event a paused run waits for. */
+export const APPROVAL_EVENT = "approval";
+export interface ApprovalEvent {
+  readonly approve: boolean;
+  readonly by: string;
+  readonly reason: string;
+}
+
+export type RunKind = "failover" | "failback";
+/** `planned` never loses data; `auto` fails over planned when it can and forced when the gates allow. */
+export type FailoverMode = "planned" | "auto";
+
+export interface RunTrigger {
+  readonly source: "alert" | "manual" | "drill" | "timer";
+  /** Who (or which alert rule) started it. */
+  readonly by: string;
+  readonly reason: string;
+  /** When the outage was detected (ISO): the start of the measured RTO. */
+  readonly detectedAt: string;
+}
+
+export interface RunInput {
+  readonly runId: string;
+  readonly kind: RunKind;
+  readonly mode: FailoverMode;
+  readonly plan: Plan;
+  /** The region that is primary now, and the region to make primary. */
+  readonly from: string;
+  readonly to: string;
+  readonly trigger: RunTrigger;
+}
+
+/** One instance per plan: a second start while it runs is refused with the running run's id. */
+export function instanceIdFor(planName: string): string {
+  return `switchyard-${planName}`;
+}
+
+// ---- activity inputs and results -------------------------------------------------------------
+
+export interface ActivityInput {
+  readonly runId: string;
+  readonly plan: Plan;
+}
+
+export interface ProbeResult {
+  readonly url: string;
+  readonly ok: boolean;
+  readonly status?: number;
+  readonly error?: string;
+  readonly ms: number;
+}
+
+export interface RegionHealth {
+  readonly healthy: boolean;
+  readonly probes: readonly ProbeResult[];
+}
+
+export interface AssessRegionsInput extends ActivityInput {
+  readonly regions: readonly string[];
+}
+export interface AssessRegionsResult {
+  readonly at: string;
+  readonly regions: Record<string, RegionHealth>;
+}
+
+export interface MeasureReplicationInput extends ActivityInput {
+  /** The region that would become primary. */
+  readonly to: string;
+}
+export interface SqlReplication {
+  readonly failoverGroup: string;
+  /** Seconds behind, or null when Azure cannot tell (SQL reports lag only inside the primary database). */
+  readonly lagSeconds: number | null;
+  readonly replicationState: string;
+  readonly roleInTarget: "Primary" | "Secondary";
+}
+export interface StorageReplication {
+  readonly account: string;
+  readonly lagSeconds: number | null;
+  readonly lastSyncTime: string | null;
+  readonly status: string;
+  readonly canPlannedFailover: boolean;
+  readonly canFailover: boolean;
+  readonly primaryLocation: string;
+}
+export interface MeasureReplicationResult {
+  readonly at: string;
+  readonly sql: readonly SqlReplication[];
+  readonly storage: readonly StorageReplication[];
+  /** The largest measured lag; null when any resource's lag could not be measured. */
+  readonly maxLagSeconds: number | null;
+}
+
+export interface DataTierInput extends ActivityInput {
+  /** Index into plan.sql or plan.storage. */
+  readonly index: number;
+  readonly to: string;
+  /** Whether a data-loss (forced/unplanned) failover is allowed: only the RPO gate or an approval sets it. */
+  readonly allowDataLoss: boolean;
+}
+export interface DataTierResult {
+  readonly resourceId: string;
+  readonly changed: boolean;
+  /** What was done: nothing (already there), a planned or a forced/unplanned failover. */
+  readonly method: "none" | "planned" | "forced";
+  /** Request ids of the Azure writes made (for the journal and the report). */
+  readonly requestIds: readonly string[];
+}
+
+export interface SwitchInput extends ActivityInput {
+  readonly index: number;
+  readonly to: string;
+  /** Whether the region being left should stop taking traffic (it is unhealthy), or stay on standby. */
+  readonly disableOther: boolean;
+}
+export interface SwitchResult {
+  readonly resourceId: string;
+  readonly changed: boolean;
+  readonly requestIds: readonly string[];
+}
+
+export interface RegionInput extends ActivityInput {
+  readonly region: string;
+}
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly checks: readonly { readonly what: string; readonly ok: boolean; readonly detail: string }[];
+}
+
+export interface NotifyInput extends ActivityInput {
+  readonly event: string;
+  readonly severity: "info" | "warning" | "critical";
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+}
+
+// ---- run output --------------------------------------------------------------------------------
+
+export type RunOutcome =
+  | "completed"
+  | "refused-target-unhealthy"
+  | "refused-not-reprotected"
+  | "stopped-approval-timeout"
+  | "stopped-aborted"
+  | "failed";
+
+export interface StepRecord {
+  readonly step: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly outcome: "ok" | "failed" | "skipped";
+  readonly detail?: string;
+}
+
+export interface RunOutput {
+  readonly runId: string;
+  readonly kind: RunKind;
+  readonly outcome: RunOutcome;
+  readonly from: string;
+  readonly to: string;
+  readonly steps: readonly StepRecord[];
+  /** Outage detected → new primary verified, in seconds (null when the run did not get there). */
+  readonly rtoSeconds: number | null;
+  readonly rtoTargetSeconds: number;
+  /** Replication lag at the switch, in seconds: the data a forced failover put at risk (0 for planned). */
+  readonly rpoExposureSeconds: number | null;
+  readonly rpoBudgetSeconds: number;
+  readonly dataLossAllowedBy: "none" | "rpo-gate" | "approval";
+  readonly message: string;
+}
