@@ -52,12 +52,29 @@ export interface RunInput {
   readonly from: string;
   readonly to: string;
   readonly trigger: RunTrigger;
+  readonly options?: RunOptions;
+}
+
+export interface RunOptions {
+  /** Retries of failed steps (Retry-After is honoured on top). */
+  readonly retry?: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
+  /** Overrides the plan's autoFailover.approvalTimeoutMinutes (drills, tests). */
+  readonly approvalTimeoutSeconds?: number;
+  /** Failback: how often and how long apart to re-check re-protection before refusing. */
+  readonly reprotectionChecks?: number;
+  readonly reprotectionIntervalSeconds?: number;
 }
 
 /** One instance per plan: a second start while it runs is refused with the running run's id. */
 export function instanceIdFor(planName: string): string {
   return `switchyard-${planName}`;
 }
+
+/**
+ * What every activity returns across the Durable boundary: failures travel as data (an envelope), so
+ * the orchestrator decides on retries from facts, not from parsing exception text.
+ */
+export type ActivityResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: import("../errors.ts").ErrorEnvelope };
 
 // ---- activity inputs and results -------------------------------------------------------------
 

@@ -1,0 +1,57 @@
+/**
+ * The safety gates, as pure decisions: each returns what to do and the facts it used, so the journal
+ * and the notifications can say why.
+ */
+import type { FailoverMode } from "./model.ts";
+
+export interface DataLossGateInput {
+  readonly mode: FailoverMode;
+  /** Is the region being left (the current primary) reachable? */
+  readonly primaryHealthy: boolean;
+  /** Largest measured replication lag; null when it could not be measured. */
+  readonly maxLagSeconds: number | null;
+  readonly rpoSeconds: number;
+}
+
+export type DataLossDecision =
+  | { readonly kind: "planned"; readonly why: string }
+  | { readonly kind: "forced"; readonly by: "rpo-gate"; readonly why: string }
+  | { readonly kind: "needs-approval"; readonly why: string };
+
+/**
+ * Planned (no data loss) whenever the primary is reachable or the mode says planned; a forced failover
+ * only when every lag was measured and is within the RPO; otherwise a human must approve.
+ */
+export function decideDataLoss(input: DataLossGateInput): DataLossDecision {
+  if (input.primaryHealthy) return { kind: "planned", why: "the current primary region is reachable, so a planned failover loses no data" };
+  if (input.mode === "planned") {
+    return { kind: "planned", why: "the run was started in planned mode: no data-loss failover, even with the primary unreachable" };
+  }
+  if (input.maxLagSeconds === null) {
+    return {
+      kind: "needs-approval",
+      why: `the primary region is unreachable and the replication lag could not be measured for every resource, so the data at risk is unknown (RPO budget ${input.rpoSeconds} s)`,
+    };
+  }
+  if (input.maxLagSeconds <= input.rpoSeconds) {
+    return { kind: "forced", by: "rpo-gate", why: `the primary region is unreachable and the measured lag ${input.maxLagSeconds} s is within the RPO budget of ${input.rpoSeconds} s` };
+  }
+  return {
+    kind: "needs-approval",
+    why: `the primary region is unreachable and the measured lag ${input.maxLagSeconds} s exceeds the RPO budget of ${input.rpoSeconds} s`,
+  };
+}
+
+export interface RetryPolicy {
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 2_000, maxDelayMs: 60_000 };
+
+/** Delay before attempt `attempt + 1`: exponential backoff, never shorter than Azure's Retry-After. */
+export function retryDelayMs(policy: RetryPolicy, attempt: number, retryAfterSeconds: number | undefined): number {
+  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.max(backoff, (retryAfterSeconds ?? 0) * 1000);
+}

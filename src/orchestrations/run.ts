@@ -1,0 +1,338 @@
+/**
+ * The failover and failback orchestration. Deterministic: time only from context.df.currentUtcDateTime,
+ * waits only with durable timers, every effect through an activity. Each activity is idempotent, so
+ * a replay or a retry never writes twice.
+ */
+import type * as df from "durable-functions";
+import { decodeEnvelope, type ErrorEnvelope } from "../core/errors.ts";
+import { decideDataLoss, DEFAULT_RETRY, retryDelayMs, type RetryPolicy } from "../core/run/gates.ts";
+import {
+  Activities,
+  type ActivityResult,
+  APPROVAL_EVENT,
+  type ApprovalEvent,
+  type AssessRegionsResult,
+  type CheckResult,
+  type DataTierResult,
+  type MeasureReplicationResult,
+  type RunInput,
+  type RunOutcome,
+  type RunOutput,
+  type StepRecord,
+  type SwitchResult,
+} from "../core/run/model.ts";
+import type { JournalEntry, JournalEntryKind } from "../journal/journal.ts";
+
+type Ctx = df.OrchestrationContext;
+type Gen<T> = Generator<df.Task, T, any>;
+
+/** What the orchestration shows as custom status while it runs. */
+export interface RunStatus {
+  readonly runId: string;
+  readonly kind: RunInput["kind"];
+  readonly step: string;
+  readonly stepStartedAt: string;
+  readonly waitingFor?: "approval" | "retry" | "reprotection";
+}
+
+class StepFailed extends Error {
+  constructor(
+    readonly step: string,
+    readonly envelope: ErrorEnvelope,
+  ) {
+    super(envelope.message);
+  }
+}
+
+/** The run's bookkeeping: steps, journal entries (flushed through the journal activity), status. */
+class Run {
+  readonly steps: StepRecord[] = [];
+  private pending: JournalEntry[] = [];
+
+  constructor(
+    readonly context: Ctx,
+    readonly input: RunInput,
+  ) {}
+
+  get now(): string {
+    return this.context.df.currentUtcDateTime.toISOString();
+  }
+
+  note(kind: JournalEntryKind, message: string, data?: Record<string, unknown>, step?: string): void {
+    this.pending.push({ runId: this.input.runId, at: this.now, kind, message, ...(step ? { step } : {}), ...(data ? { data } : {}) });
+  }
+
+  *flush(): Gen<void> {
+    if (this.pending.length === 0) return;
+    const entries = this.pending;
+    this.pending = [];
+    yield this.context.df.callActivity(Activities.journal, { runId: this.input.runId, entries });
+  }
+
+  status(step: string, waitingFor?: RunStatus["waitingFor"]): void {
+    const status: RunStatus = { runId: this.input.runId, kind: this.input.kind, step, stepStartedAt: this.now, ...(waitingFor ? { waitingFor } : {}) };
+    this.context.df.setCustomStatus(status);
+  }
+
+  /** Runs one step: status, journal boundaries and timing around `body`. */
+  *step<T>(name: string, body: () => Gen<T>): Gen<T> {
+    const startedAt = this.now;
+    this.status(name);
+    this.note("step-started", `${name} started`, undefined, name);
+    yield* this.flush();
+    try {
+      const result = yield* body();
+      this.steps.push({ step: name, startedAt, endedAt: this.now, outcome: "ok" });
+      this.note("step-finished", `${name} finished`, { durationMs: Date.parse(this.now) - Date.parse(startedAt) }, name);
+      return result;
+    } catch (error) {
+      const detail = error instanceof StepFailed ? error.envelope.message : error instanceof Error ? error.message : String(error);
+      this.steps.push({ step: name, startedAt, endedAt: this.now, outcome: "failed", detail });
+      this.note("step-finished", `${name} failed: ${detail}`, { durationMs: Date.parse(this.now) - Date.parse(startedAt), error: detail }, name);
+      throw error;
+    }
+  }
+
+  get retry(): RetryPolicy {
+    return this.input.options?.retry ?? DEFAULT_RETRY;
+  }
+
+  /** Calls one activity, retrying retryable failures with backoff that honours Retry-After. */
+  *call<T>(step: string, name: string, input: unknown): Gen<T> {
+    const [result] = yield* this.callAll<T>(step, [{ name, input }]);
+    return result!;
+  }
+
+  /**
+   * Calls activities in parallel, in rounds: every call of a round is scheduled at once; the calls that
+   * failed retryably are retried together after a durable timer (backoff that honours Retry-After).
+   * A call that fails for good fails the step.
+   */
+  *callAll<T>(step: string, calls: readonly { name: string; input: unknown }[]): Gen<T[]> {
+    const df = this.context.df;
+    const results: T[] = new Array(calls.length);
+    let pending = calls.map((call, index) => ({ call, index, attempt: 1 }));
+    while (pending.length > 0) {
+      let outcomes: ActivityResult<T>[];
+      try {
+        outcomes = yield df.Task.all(pending.map((p) => df.callActivity(p.call.name, p.call.input)));
+      } catch (error) {
+        // An activity failed outside its wrapper (it never should): not retried, the step fails.
+        throw new StepFailed(step, decodeEnvelope(error instanceof Error ? error.message : String(error)));
+      }
+      const retry: typeof pending = [];
+      let delay = 0;
+      let failure: StepFailed | undefined;
+      outcomes.forEach((outcome, i) => {
+        const p = pending[i]!;
+        if (outcome.ok) {
+          results[p.index] = outcome.value;
+          return;
+        }
+        const envelope = outcome.error;
+        if (envelope.retryable && p.attempt < this.retry.maxAttempts) {
+          const wait = retryDelayMs(this.retry, p.attempt, envelope.retryAfterSeconds);
+          delay = Math.max(delay, wait);
+          this.note("wait", `${p.call.name} attempt ${p.attempt} failed (${envelope.message}); retrying`, { activity: p.call.name, attempt: p.attempt, code: envelope.code, ...(envelope.retryAfterSeconds !== undefined ? { retryAfterSeconds: envelope.retryAfterSeconds } : {}) }, step);
+          retry.push({ ...p, attempt: p.attempt + 1 });
+        } else {
+          failure ??= new StepFailed(step, envelope);
+        }
+      });
+      if (failure) throw failure;
+      if (retry.length > 0) {
+        this.status(step, "retry");
+        this.note("wait", `retrying ${retry.length} call(s) in ${delay} ms`, { delayMs: delay }, step);
+        yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + delay));
+      }
+      pending = retry;
+    }
+    return results;
+  }
+
+  /** Notifies stakeholders. A notification that cannot be delivered is journaled, never fatal to the run. */
+  *notify(event: string, severity: "info" | "warning" | "critical", message: string, details?: Record<string, unknown>): Gen<void> {
+    try {
+      yield* this.call<void>("notify", Activities.notify, { runId: this.input.runId, plan: this.input.plan, event, severity, message, ...(details ? { details } : {}) });
+    } catch (error) {
+      const detail = error instanceof StepFailed ? error.envelope.message : String(error);
+      this.note("notification", `notification ${event} could not be delivered: ${detail}`, { event, delivered: false });
+    }
+  }
+}
+
+function seconds(fromIso: string, toIso: string): number {
+  return Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 100) / 10;
+}
+
+/** The orchestration: failover or failback, by `input.kind`. */
+export function* runOrchestration(context: Ctx): Gen<RunOutput> {
+  const input = context.df.getInput<RunInput>();
+  const run = new Run(context, input);
+  const { plan, from, to, runId } = input;
+  const base = { runId, plan };
+  let outcome: RunOutcome = "completed";
+  let message = "";
+  let rtoSeconds: number | null = null;
+  let rpoExposure: number | null = null;
+  let dataLossAllowedBy: RunOutput["dataLossAllowedBy"] = "none";
+
+  run.note("run-started", `${input.kind} of ${plan.name} from ${from} to ${to} (${input.mode}), started by ${input.trigger.by}: ${input.trigger.reason}`, {
+    kind: input.kind,
+    mode: input.mode,
+    plan: plan.name,
+    from,
+    to,
+    trigger: input.trigger,
+  });
+  yield* run.notify(`${input.kind}-started`, "warning", `Switchyard ${input.kind} of ${plan.name}: ${from} → ${to} started (${input.trigger.reason})`);
+
+  try {
+    if (input.kind === "failback") {
+      yield* run.step("reprotect", function* () {
+        yield* run.callAll<DataTierResult>("reprotect", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+      });
+      const ready = yield* run.step("check-reprotection", function* () {
+        const checks = input.options?.reprotectionChecks ?? 10;
+        const interval = input.options?.reprotectionIntervalSeconds ?? 30;
+        for (let attempt = 1; ; attempt++) {
+          const result = yield* run.call<CheckResult>("check-reprotection", Activities.checkReprotection, { ...base, region: to });
+          run.note("decision", result.ok ? `${to} is re-protected: failback may proceed` : `${to} is not re-protected yet (check ${attempt} of ${checks})`, { checks: result.checks }, "check-reprotection");
+          if (result.ok) return true;
+          if (attempt >= checks) return false;
+          run.status("check-reprotection", "reprotection");
+          yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + interval * 1000));
+        }
+      });
+      if (!ready) {
+        outcome = "refused-not-reprotected";
+        message = `Failback to ${to} refused: re-protection checks did not pass (storage geo-redundancy and SQL partner health are required first).`;
+        return yield* finish();
+      }
+    }
+
+    const health = yield* run.step("assess", function* () {
+      return yield* run.call<AssessRegionsResult>("assess", Activities.assessRegions, { ...base, regions: [from, to] });
+    });
+    const primaryHealthy = health.regions[from]?.healthy ?? false;
+    const targetHealthy = health.regions[to]?.healthy ?? false;
+    run.note("decision", targetHealthy ? `target ${to} is healthy` : `target ${to} is unhealthy: refusing to fail over into it`, { regions: health.regions, at: health.at }, "assess");
+    if (!targetHealthy) {
+      outcome = "refused-target-unhealthy";
+      message = `Refused: the target region ${to} is not healthy, and Switchyard never fails over into an unhealthy region.`;
+      return yield* finish();
+    }
+
+    const replication = yield* run.step("measure", function* () {
+      return yield* run.call<MeasureReplicationResult>("measure", Activities.measureReplication, { ...base, to });
+    });
+
+    const decision = decideDataLoss({
+      mode: input.kind === "failback" ? "planned" : input.mode,
+      primaryHealthy,
+      maxLagSeconds: replication.maxLagSeconds,
+      rpoSeconds: plan.objectives.rpoSeconds,
+    });
+    run.note("decision", `data-loss gate: ${decision.kind} — ${decision.why}`, {
+      decision: decision.kind,
+      primaryHealthy,
+      maxLagSeconds: replication.maxLagSeconds,
+      rpoSeconds: plan.objectives.rpoSeconds,
+      sql: replication.sql,
+      storage: replication.storage,
+    }, "gate");
+    let allowDataLoss = decision.kind === "forced";
+    if (decision.kind === "forced") dataLossAllowedBy = "rpo-gate";
+
+    if (decision.kind === "needs-approval") {
+      const approval = yield* run.step("approval", function* () {
+        const timeoutSeconds = input.options?.approvalTimeoutSeconds ?? plan.autoFailover.approvalTimeoutMinutes * 60;
+        const deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutSeconds * 1000);
+        yield* run.notify("approval-needed", "critical", `Switchyard ${plan.name}: a data-loss failover to ${to} needs approval within ${timeoutSeconds} s — ${decision.why}. Approve or abort run ${runId}.`);
+        run.note("wait", `waiting up to ${timeoutSeconds} s for approval of a data-loss failover`, { until: deadline.toISOString(), why: decision.why }, "approval");
+        yield* run.flush();
+        run.status("approval", "approval");
+        const timer = context.df.createTimer(deadline);
+        const event = context.df.waitForExternalEvent(APPROVAL_EVENT);
+        const winner: df.Task = yield context.df.Task.any([event, timer]);
+        if (winner === timer) return undefined;
+        timer.cancel();
+        return event.result as ApprovalEvent;
+      });
+      if (!approval) {
+        outcome = "stopped-approval-timeout";
+        message = `Stopped: no approval for a data-loss failover arrived in time. Nothing was failed over with data loss; the data tier is unchanged.`;
+        run.note("decision", "approval timed out: no forced failover", {}, "approval");
+        return yield* finish();
+      }
+      run.note("decision", `${approval.approve ? "approved" : "aborted"} by ${approval.by}: ${approval.reason}`, { ...approval }, "approval");
+      if (!approval.approve) {
+        outcome = "stopped-aborted";
+        message = `Stopped: ${approval.by} aborted the data-loss failover (${approval.reason}). The data tier is unchanged.`;
+        return yield* finish();
+      }
+      allowDataLoss = true;
+      dataLossAllowedBy = "approval";
+    }
+
+    const dataTier = yield* run.step("data-tier", function* () {
+      return yield* run.callAll<DataTierResult>("data-tier", [
+        ...plan.sql.map((_, index) => ({ name: Activities.failoverSqlGroup, input: { ...base, index, to, allowDataLoss } })),
+        ...plan.storage.map((_, index) => ({ name: Activities.failoverStorageAccount, input: { ...base, index, to, allowDataLoss } })),
+      ]);
+    });
+    const forced = dataTier.some((r) => r.method === "forced");
+    rpoExposure = forced ? replication.maxLagSeconds : 0;
+    run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { results: dataTier }, "data-tier");
+
+    yield* run.step("traffic-and-settings", function* () {
+      const sw = (name: string) => (_: unknown, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
+      return yield* run.callAll<SwitchResult>("traffic-and-settings", [
+        ...plan.frontDoor.standard.map(sw(Activities.switchFrontDoorStandard)),
+        ...plan.frontDoor.classic.map(sw(Activities.switchFrontDoorClassic)),
+        ...plan.appService.map(sw(Activities.switchAppService)),
+      ]);
+    });
+
+    const verification = yield* run.step("verify", function* () {
+      return yield* run.call<CheckResult>("verify", Activities.verifyPrimary, { ...base, region: to });
+    });
+    run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { checks: verification.checks }, "verify");
+    if (!verification.ok) {
+      outcome = "failed";
+      message = `The switch to ${to} completed but verification failed: ${verification.checks.filter((c) => !c.ok).map((c) => c.what).join("; ")}.`;
+      return yield* finish();
+    }
+    rtoSeconds = seconds(input.trigger.detectedAt, run.now);
+    message = `${input.kind === "failover" ? "Failed over" : "Failed back"} to ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? `up to ${rpoExposure ?? "an unmeasured number of"} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)` : "no data loss"}.`;
+    return yield* finish();
+  } catch (error) {
+    outcome = "failed";
+    const envelope = error instanceof StepFailed ? error.envelope : decodeEnvelope(error instanceof Error ? error.message : String(error));
+    const step = error instanceof StepFailed ? error.step : "run";
+    message = `Failed in ${step}: ${envelope.message}. Resources already switched stay switched; a new run resumes from the current state (every step checks before it writes).`;
+    return yield* finish();
+  }
+
+  function* finish(): Gen<RunOutput> {
+    const output: RunOutput = {
+      runId,
+      kind: input.kind,
+      outcome,
+      from,
+      to,
+      steps: run.steps,
+      rtoSeconds,
+      rtoTargetSeconds: plan.objectives.rtoMinutes * 60,
+      rpoExposureSeconds: rpoExposure,
+      rpoBudgetSeconds: plan.objectives.rpoSeconds,
+      dataLossAllowedBy,
+      message,
+    };
+    run.status("finished");
+    run.note("run-finished", message, { output });
+    yield* run.flush();
+    yield* run.notify(`${input.kind}-${outcome === "completed" ? "completed" : "stopped"}`, outcome === "completed" ? "info" : "critical", `Switchyard ${plan.name}: ${message}`);
+    return output;
+  }
+}

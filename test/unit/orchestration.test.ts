@@ -1,0 +1,240 @@
+import { createRequire } from "node:module";
+import * as df from "durable-functions";
+import { describe, expect, it } from "vitest";
+import { PreconditionError, SwitchyardError } from "../../src/core/errors.ts";
+import { parsePlanText, type Plan } from "../../src/core/plan/index.ts";
+import { Activities, APPROVAL_EVENT, Orchestrations, type RunInput, type RunOutput } from "../../src/core/run/model.ts";
+import { wrapActivity } from "../../src/activities/wrap.ts";
+import { InstanceRunningError, LocalDurableHost, type CrashPoint } from "../../src/local/durableHost.ts";
+import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
+import { runOrchestration } from "../../src/orchestrations/run.ts";
+import { readFileSync } from "node:fs";
+import { EXAMPLE_PLAN } from "../helpers/estate.ts";
+
+const plan: Plan = parsePlanText(readFileSync(EXAMPLE_PLAN, "utf8"));
+const P = plan.regions.primary.name;
+const S = plan.regions.secondary.name;
+
+function input(overrides: Partial<RunInput> = {}): RunInput {
+  return {
+    runId: "run-1",
+    kind: "failover",
+    mode: "auto",
+    plan,
+    from: P,
+    to: S,
+    trigger: { source: "manual", by: "ops@contoso.com", reason: "test", detectedAt: "2026-01-01T00:00:00.000Z" },
+    options: { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 }, approvalTimeoutSeconds: 60 },
+    ...overrides,
+  };
+}
+
+interface World {
+  primaryHealthy: boolean;
+  targetHealthy: boolean;
+  maxLagSeconds: number | null;
+  calls: { name: string; input: any }[];
+  failures: Record<string, Error[]>;
+}
+
+/** Activities that record their calls and answer from a small model of the world (no Azure). */
+function activities(world: World) {
+  const record = (name: string, answer: (input: any) => unknown) =>
+    wrapActivity(name, async (i: any) => {
+      world.calls.push({ name, input: i });
+      const planted = world.failures[name]?.shift();
+      if (planted) throw planted;
+      return answer(i);
+    });
+  const ok = { resourceId: "x", changed: true, requestIds: [] };
+  return {
+    [Activities.journal]: record(Activities.journal, () => null),
+    [Activities.notify]: record(Activities.notify, () => null),
+    [Activities.assessRegions]: record(Activities.assessRegions, () => ({ at: "t", regions: { [P]: { healthy: world.primaryHealthy, probes: [] }, [S]: { healthy: world.targetHealthy, probes: [] } } })),
+    [Activities.measureReplication]: record(Activities.measureReplication, () => ({ at: "t", sql: [], storage: [], maxLagSeconds: world.maxLagSeconds })),
+    [Activities.failoverSqlGroup]: record(Activities.failoverSqlGroup, (i) => ({ ...ok, method: i.allowDataLoss && !world.primaryHealthy ? "forced" : "planned" })),
+    [Activities.failoverStorageAccount]: record(Activities.failoverStorageAccount, (i) => ({ ...ok, method: i.allowDataLoss && !world.primaryHealthy ? "forced" : "planned" })),
+    [Activities.reprotectStorageAccount]: record(Activities.reprotectStorageAccount, () => ({ ...ok, method: "none" })),
+    [Activities.switchFrontDoorStandard]: record(Activities.switchFrontDoorStandard, () => ok),
+    [Activities.switchFrontDoorClassic]: record(Activities.switchFrontDoorClassic, () => ok),
+    [Activities.switchAppService]: record(Activities.switchAppService, () => ok),
+    [Activities.verifyPrimary]: record(Activities.verifyPrimary, () => ({ ok: true, checks: [] })),
+    [Activities.checkReprotection]: record(Activities.checkReprotection, () => ({ ok: true, checks: [] })),
+  };
+}
+
+function world(overrides: Partial<World> = {}): World {
+  return { primaryHealthy: true, targetHealthy: true, maxLagSeconds: 0, calls: [], failures: {}, ...overrides };
+}
+
+function host(w: World, store = new MemoryInstanceStore(), crashAt?: (p: CrashPoint) => boolean) {
+  return new LocalDurableHost({ store, orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: activities(w) as never, ...(crashAt ? { crashAt } : {}) });
+}
+
+async function runToEnd(w: World, runInput: RunInput = input()): Promise<RunOutput> {
+  const h = host(w);
+  await h.start(Orchestrations.failover, runInput, "i1");
+  const status = await h.waitForCompletion("i1");
+  expect(status.runtimeStatus).toBe("Completed");
+  return status.output as RunOutput;
+}
+
+const names = (w: World) => w.calls.map((c) => c.name).filter((n) => n !== Activities.journal && n !== Activities.notify);
+
+describe("failover orchestration (real durable-functions orchestrator, local host)", () => {
+  it("fails over planned when the primary is reachable: data tier, then traffic and settings, then verify", async () => {
+    const w = world();
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("completed");
+    expect(output.dataLossAllowedBy).toBe("none");
+    expect(output.rpoExposureSeconds).toBe(0);
+    const order = names(w);
+    const lastData = Math.max(order.lastIndexOf(Activities.failoverSqlGroup), order.lastIndexOf(Activities.failoverStorageAccount));
+    const firstTraffic = Math.min(order.indexOf(Activities.switchFrontDoorStandard), order.indexOf(Activities.switchAppService));
+    expect(lastData).toBeLessThan(firstTraffic);
+    expect(order.at(-1)).toBe(Activities.verifyPrimary);
+    expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).map((c) => c.input.allowDataLoss)).toEqual([false, false]);
+    expect(output.steps.map((s) => s.step)).toEqual(["assess", "measure", "data-tier", "traffic-and-settings", "verify"]);
+  });
+
+  it("never fails over into an unhealthy target", async () => {
+    const w = world({ targetHealthy: false });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("refused-target-unhealthy");
+    expect(names(w)).toEqual([Activities.assessRegions]);
+  });
+
+  it("forces a failover without asking when the measured lag is within the RPO", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: 12 });
+    const output = await runToEnd(w);
+    expect(output.dataLossAllowedBy).toBe("rpo-gate");
+    expect(output.rpoExposureSeconds).toBe(12);
+    expect(w.calls.filter((c) => c.name === Activities.failoverStorageAccount).every((c) => c.input.allowDataLoss)).toBe(true);
+  });
+
+  it("waits for approval when the lag exceeds the RPO, and continues when approved", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: 3600 });
+    const h = host(w);
+    await h.start(Orchestrations.failover, input(), "i1");
+    await until(async () => (await h.getStatus("i1"))?.customStatus && ((await h.getStatus("i1"))!.customStatus as { waitingFor?: string }).waitingFor === "approval");
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: true, by: "oncall@contoso.com", reason: "region gone for good" });
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output).toMatchObject({ outcome: "completed", dataLossAllowedBy: "approval" });
+    expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).every((c) => c.input.allowDataLoss)).toBe(true);
+  });
+
+  it("stops without a data-loss failover when approval times out, and says so", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: null });
+    const output = await runToEnd(w, input({ options: { approvalTimeoutSeconds: 0.05 } }));
+    expect(output.outcome).toBe("stopped-approval-timeout");
+    expect(output.message).toMatch(/no approval/i);
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+    expect(names(w)).not.toContain(Activities.failoverStorageAccount);
+  });
+
+  it("stops when the approver aborts", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: null });
+    const h = host(w);
+    await h.start(Orchestrations.failover, input(), "i1");
+    await until(async () => ((await h.getStatus("i1"))?.customStatus as { waitingFor?: string } | undefined)?.waitingFor === "approval");
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: false, by: "oncall", reason: "primary coming back" });
+    expect(((await h.waitForCompletion("i1")).output as RunOutput).outcome).toBe("stopped-aborted");
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+  });
+
+  it("retries a throttled step after the Retry-After and completes", async () => {
+    const throttled = () => new SwitchyardError("429", { code: "AzureRequestFailed", retryable: true, retryAfterSeconds: 0 });
+    const w = world({ failures: { [Activities.switchAppService]: [throttled(), throttled()] } });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("completed");
+    const journaled = w.calls.filter((c) => c.name === Activities.journal).flatMap((c) => c.input.entries);
+    expect(journaled.filter((e: { kind: string }) => e.kind === "wait").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("ends in a named failed state when a step fails for good, without running later steps", async () => {
+    const w = world({ failures: { [Activities.failoverSqlGroup]: [new PreconditionError("planned failover impossible", "PlannedFailoverImpossible")] } });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("failed");
+    expect(output.message).toMatch(/data-tier: planned failover impossible/);
+    expect(names(w)).not.toContain(Activities.switchFrontDoorStandard);
+  });
+
+  it("refuses a second run of the same plan while one is running", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: null });
+    const h = host(w);
+    await h.start(Orchestrations.failover, input(), "i1");
+    await expect(h.start(Orchestrations.failover, input({ runId: "run-2" }), "i1")).rejects.toBeInstanceOf(InstanceRunningError);
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: false, by: "t", reason: "t" });
+    await h.waitForCompletion("i1");
+  });
+
+  it("resumes after a crash right after a step's write: the step runs again and the run completes", async () => {
+    const w = world();
+    const store = new MemoryInstanceStore();
+    const first = host(w, store, (p) => p.afterActivity === Activities.failoverSqlGroup);
+    await first.start(Orchestrations.failover, input(), "i1");
+    await until(async () => first.crashPoint !== undefined);
+    const sqlCallsBefore = w.calls.filter((c) => c.name === Activities.failoverSqlGroup).length;
+
+    const second = host(w, store);
+    expect(await second.resume()).toEqual(["i1"]);
+    const status = await second.waitForCompletion("i1");
+    expect(status.runtimeStatus).toBe("Completed");
+    expect((status.output as RunOutput).outcome).toBe("completed");
+    expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).length).toBeGreaterThan(sqlCallsBefore);
+  });
+});
+
+describe("failover orchestration replay", () => {
+  const require = createRequire(import.meta.url);
+  const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orchestrator.js");
+  const handler = new Orchestrator(runOrchestration).listen();
+  const T0 = "2026-01-01T00:00:00.000Z";
+  const trigger = (history: unknown[]) => ({
+    history: structuredClone(history),
+    input: input(),
+    instanceId: "i1",
+    isReplaying: false,
+    parentInstanceId: "",
+    upperSchemaVersion: 3,
+    longRunningTimerIntervalDuration: "3.00:00:00",
+    maximumShortTimerDuration: "6.00:00:00",
+    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+  });
+  const started = [
+    { EventType: 12, EventId: -1, IsPlayed: false, Timestamp: T0 },
+    { EventType: 0, EventId: -1, IsPlayed: false, Timestamp: T0, Name: Orchestrations.failover, Input: JSON.stringify(input()) },
+  ];
+
+  it("schedules the start notification first", async () => {
+    const state = await handler(trigger(started), new df.DummyOrchestrationContext());
+    const [first] = state.actions.flat().flatMap((x: { compoundActions?: unknown[] }) => x.compoundActions ?? [x]);
+    expect(first).toMatchObject({ actionType: 0, functionName: Activities.notify });
+    expect(first.input.event).toBe("failover-started");
+  });
+
+  it("replays the same history to the same actions (determinism)", async () => {
+    const history = [
+      ...started,
+      { EventType: 4, EventId: 0, IsPlayed: false, Timestamp: T0, Name: Activities.notify },
+      { EventType: 13, EventId: -1, IsPlayed: false, Timestamp: T0 },
+      { EventType: 12, EventId: -1, IsPlayed: false, Timestamp: "2026-01-01T00:00:01.000Z" },
+      { EventType: 5, EventId: -1, IsPlayed: false, Timestamp: "2026-01-01T00:00:01.000Z", TaskScheduledId: 0, Result: JSON.stringify({ ok: true, value: null }) },
+    ];
+    const a = await handler(trigger(history), new df.DummyOrchestrationContext());
+    const b = await handler(trigger(history), new df.DummyOrchestrationContext());
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    const names = a.actions.flat().flatMap((x: { compoundActions?: unknown[] }) => x.compoundActions ?? [x]).map((x: { functionName?: string }) => x.functionName);
+    expect(names).toEqual([Activities.notify, Activities.journal]);
+    expect(a.customStatus).toMatchObject({ runId: "run-1", step: "assess", stepStartedAt: "2026-01-01T00:00:01.000Z" });
+  });
+});
+
+async function until(condition: () => Promise<unknown> | unknown, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setImmediate(r));
+  }
+}
