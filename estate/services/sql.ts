@@ -60,9 +60,18 @@ function view(ctx: EstateContext, g: FailoverGroup, srv: SqlServer) {
 
 type FailoverKind = "planned" | "forced" | "tryPlanned";
 
+/** Azure refuses a failover sent to the server that is already primary (FailoverGroupFailoverRequestOnPrimary). */
+function onPrimary(g: FailoverGroup, srv: SqlServer) {
+  return {
+    code: "FailoverGroupFailoverRequestOnPrimary",
+    message: `The failover request should be initiated on the secondary server of failover group '${g.name}'; '${srv.name}' is its primary.`,
+    status: 400,
+  };
+}
+
 /** Makes `srv` the primary of `g`. Checks the regions when the operation completes, not when it starts. */
 function failover(ctx: EstateContext, g: FailoverGroup, srv: SqlServer, kind: FailoverKind): OperationOutcome {
-  if (role(g, srv) === "Primary") return { ok: true, result: view(ctx, g, srv) };
+  if (role(g, srv) === "Primary") return { ok: false, ...onPrimary(g, srv) };
   const partner = partnerOf(ctx, g, srv);
   if (ctx.state.isDown(srv.location)) {
     return { ok: false, code: "ServiceUnavailable", message: `Server '${srv.name}' in region '${srv.location}' is unavailable.`, status: 503 };
@@ -93,6 +102,10 @@ function failoverRoute(path: string, operationId: string, kind: FailoverKind): R
     handler: (req, ctx) => {
       const srv = server(req, ctx);
       const g = group(req, ctx, srv);
+      if (role(g, srv) === "Primary") {
+        const refusal = onPrimary(g, srv);
+        throw new EstateHttpError(refusal.status, refusal.code, refusal.message);
+      }
       return ctx.operations.begin({
         req,
         namespace: NS,

@@ -5,7 +5,8 @@ import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
 import { startEstate, type Estate, type EstateOptions } from "../../estate/server.ts";
 
 export const EXAMPLE_PLAN = fileURLToPath(new URL("../../examples/contoso.plan.yaml", import.meta.url));
-export const CORPUS = fileURLToPath(new URL("../../../shared/azure-corpus/", import.meta.url));
+/** Public Azure payloads (a verbatim copy; see test/fixtures/README.md). */
+export const CORPUS = fileURLToPath(new URL("../fixtures/azure-corpus/", import.meta.url));
 
 export interface EstateFixture {
   estate: Estate;

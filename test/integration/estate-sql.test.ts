@@ -119,3 +119,15 @@ describe("estate: SQL responses match the public REST examples", () => {
     expect(result.replicationRole).toBe("Primary");
   });
 });
+
+describe("estate: SQL refusals", () => {
+  const fx = useEstate();
+
+  it("refuses a failover sent to the server that is already primary", async () => {
+    const g = fx.plan.sql[0]!;
+    const client = fx.clients.sql(g.failoverGroup.subscriptionId);
+    const attempt = client.failoverGroups.beginFailoverAndWait(g.failoverGroup.resourceGroup, g.failoverGroup.names[0]!, g.failoverGroup.name, FAST_POLL);
+    await expect(attempt).rejects.toMatchObject({ statusCode: 400, code: "FailoverGroupFailoverRequestOnPrimary" });
+    expect(fx.estate.snapshot().operations).toHaveLength(0);
+  });
+});
