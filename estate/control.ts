@@ -67,10 +67,10 @@ export function controlRoutes(estate: Estate): Route[] {
       }
       return { status: 200, body: estate.snapshot() };
     }),
-    route("POST", "/plans", "Estate_SeedPlan", (req) => {
+    route("POST", "/plans", "Estate_SeedPlan", async (req) => {
       try {
         const plan = parsePlan(req.body, "plan");
-        estate.seed(plan);
+        await estate.seed(plan);
         return { status: 201, body: { plans: estate.planNames() } };
       } catch (error) {
         if (error instanceof PlanValidationError) throw new EstateHttpError(400, "InvalidPlan", error.message);

@@ -66,6 +66,7 @@ export class Estate {
   private readonly regionListeners = new Map<string, RegionListener>();
   private certificate?: EstateCertificate;
   private baseUrl = "";
+  private listenerQueue: Promise<void> = Promise.resolve();
   readonly clock: () => number;
 
   constructor(private readonly options: EstateOptions = {}) {
@@ -74,7 +75,10 @@ export class Estate {
     this.state = new EstateState(this.clock);
     this.operations = new Operations(this.clock, () => this.timing);
     this.router.add(...serviceRoutes(), ...controlRoutes(this));
-    for (const plan of options.plans ?? []) this.seed(plan);
+    for (const plan of options.plans ?? []) {
+      this.plans.push(plan);
+      this.state.seed(plan);
+    }
   }
 
   /** `https://127.0.0.1:PORT` once started. */
@@ -100,7 +104,7 @@ export class Estate {
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("unexpected server address");
     this.baseUrl = `https://127.0.0.1:${address.port}`;
-    for (const region of this.state.regions.keys()) await this.ensureRegionListener(region);
+    for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
     return this;
   }
 
@@ -115,10 +119,11 @@ export class Estate {
     }
   }
 
-  seed(plan: Plan): void {
+  /** Seeds a plan's resources; resolves once the health listeners of its regions answer. */
+  async seed(plan: Plan): Promise<void> {
     if (!this.plans.some((p) => p === plan)) this.plans.push(plan);
     this.state.seed(plan);
-    if (this.server) for (const region of this.state.regions.keys()) void this.ensureRegionListener(region);
+    if (this.server) for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
   }
 
   planNames(): string[] {
@@ -133,7 +138,7 @@ export class Estate {
     this.operations.reset();
     this.log.length = 0;
     this.timing = { durations: { default: 0, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? 0 };
-    for (const region of this.state.regions.keys()) await this.applyRegionListener(region);
+    for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
   }
 
   setTiming(timing: Partial<LroTiming>): void {
@@ -152,7 +157,7 @@ export class Estate {
     const state = this.state.region(region);
     state.down = update.down;
     if (update.healthWhenDown) state.healthWhenDown = update.healthWhenDown;
-    await this.applyRegionListener(region);
+    await this.syncRegionListener(region);
   }
 
   /** Sets the replication lag of a failover group or storage account (by ARM id). */
@@ -291,30 +296,33 @@ export class Estate {
 
   // ---- regional application health endpoints ----------------------------------------------
 
-  private async ensureRegionListener(region: string): Promise<void> {
-    if (this.regionListeners.has(region) || !this.certificate) return;
-    const sockets = new Set<Duplex>();
-    const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => {
-      const state = this.state.region(region);
-      const healthy = !state.down;
-      const body = JSON.stringify({ status: healthy ? "Healthy" : "Unhealthy", region, path: req.url });
-      res.writeHead(healthy ? 200 : 503, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }).end(body);
-    });
-    server.on("connection", (socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-    });
-    const listener: RegionListener = { server, port: 0, sockets, listening: false };
-    this.regionListeners.set(region, listener);
-    await this.listen(listener);
-    await this.applyRegionListener(region);
+  /**
+   * Brings a region's health listener in line with the region's state. Changes are applied one at a
+   * time, each reading the state when it runs, so overlapping calls end in the state last set.
+   */
+  private syncRegionListener(region: string): Promise<void> {
+    const next = this.listenerQueue.then(() => this.applyRegionListener(region));
+    this.listenerQueue = next.catch(() => undefined);
+    return next;
   }
 
   private async applyRegionListener(region: string): Promise<void> {
-    const listener = this.regionListeners.get(region);
+    if (!this.certificate || !this.server) return;
+    let listener = this.regionListeners.get(region);
     if (!listener) {
-      if (this.server) await this.ensureRegionListener(region);
-      return;
+      const sockets = new Set<Duplex>();
+      const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => {
+        const healthy = !this.state.region(region).down;
+        const body = JSON.stringify({ status: healthy ? "Healthy" : "Unhealthy", region, path: req.url });
+        res.writeHead(healthy ? 200 : 503, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }).end(body);
+      });
+      server.on("connection", (socket) => {
+        sockets.add(socket);
+        socket.on("close", () => sockets.delete(socket));
+      });
+      listener = { server, port: 0, sockets, listening: false };
+      this.regionListeners.set(region, listener);
+      await this.listen(listener); // takes the region's port for good, even if it starts down
     }
     const state = this.state.region(region);
     const refuse = state.down && state.healthWhenDown === "refused";

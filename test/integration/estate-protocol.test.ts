@@ -175,3 +175,27 @@ describe("estate: regional application health endpoints", () => {
     expect((await rawRequest(fx.estate, "GET", secondary, { auth: false })).status).toBe(200);
   });
 });
+
+describe("estate: health listeners under overlapping changes", () => {
+  const fx = useEstate();
+
+  it("ends in the state set last when changes overlap", async () => {
+    const region = fx.plan.regions.primary.name;
+    await fx.estate.setRegion(region, { down: true, healthWhenDown: "503" });
+    await Promise.all([fx.estate.setRegion(region, { down: false }), fx.estate.setRegion(region, { down: true, healthWhenDown: "refused" })]);
+    const url = fx.clients.endpointUrl(fx.plan.regions.primary.healthEndpoints[0]!.url);
+    await expect(rawRequest(fx.estate, "GET", url, { auth: false })).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  });
+
+  it("serves the health endpoints of a plan seeded after start as soon as the seeding call returns", async () => {
+    const { parsePlanText } = await import("../../src/core/plan/index.ts");
+    const { readFileSync } = await import("node:fs");
+    const plan = parsePlanText(readFileSync(new URL("../fixtures/fabrikam.plan.json", import.meta.url), "utf8"));
+    const res = await rawRequest(fx.estate, "POST", "/_estate/plans", { body: JSON.parse(readFileSync(new URL("../fixtures/fabrikam.plan.json", import.meta.url), "utf8")) });
+    expect(res.status).toBe(201);
+    const target = fx.estate.clientTarget();
+    const host = new URL(plan.regions.secondary.healthEndpoints[0]!.url).host;
+    expect(target.hosts[host]).toMatch(/^https:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    expect((await rawRequest(fx.estate, "GET", `${target.hosts[host]}/health`, { auth: false })).status).toBe(200);
+  });
+});
