@@ -7,7 +7,7 @@ import { EstateHttpError } from "./errors.ts";
 export type FaultSpec =
   | { kind: "throttle"; operationId: string; count: number; retryAfterSeconds?: number; resourceId?: string }
   | { kind: "serverError"; operationId: string; count: number; status?: number; resourceId?: string }
-  | { kind: "lroFailure"; operationId: string; count: number }
+  | { kind: "lroFailure"; operationId: string; count: number; resourceId?: string; outcome?: "Failed" | "Canceled"; code?: string }
   | { kind: "latency"; operationId: string; ms: number; count?: number; resourceId?: string };
 
 interface Planted {
@@ -68,7 +68,14 @@ export class Faults {
         p.remaining > 0 &&
         kinds.includes(p.spec.kind) &&
         (p.spec.operationId === "*" || p.spec.operationId.toLowerCase() === operationId.toLowerCase()) &&
-        (!("resourceId" in p.spec) || !p.spec.resourceId || lowerPath.includes(p.spec.resourceId.toLowerCase())),
+        (!("resourceId" in p.spec) || !p.spec.resourceId || pathNamesResource(lowerPath, p.spec.resourceId)),
     );
   }
+}
+
+/** True when `path` is the resource's own path or one below it (not merely a longer name). */
+export function pathNamesResource(path: string, resourceId: string): boolean {
+  const p = path.toLowerCase().replace(/\/+$/, "");
+  const id = resourceId.toLowerCase().replace(/\/+$/, "");
+  return p === id || p.startsWith(`${id}/`);
 }

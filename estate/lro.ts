@@ -28,7 +28,16 @@ export interface Operation {
 
 export type OperationOutcome =
   | { ok: true; result?: unknown }
-  | { ok: false; code: string; message: string; status?: number };
+  | { ok: false; code: string; message: string; status?: number; canceled?: boolean };
+
+/** A planted failure for upcoming operations (scenario control). */
+export interface PlantedLroFailure {
+  readonly operationId: string;
+  readonly resourceId?: string;
+  readonly outcome?: "Failed" | "Canceled";
+  readonly code?: string;
+  remaining: number;
+}
 
 export interface BeginOptions {
   readonly req: EstateRequest;
@@ -56,8 +65,8 @@ export interface LroTiming {
 
 export class Operations {
   private readonly operations = new Map<string, Operation>();
-  /** Operation ids whose next operation must end Failed (scenario control), with how many remain. */
-  private readonly failNext = new Map<string, number>();
+  /** Planted failures for upcoming operations (scenario control). */
+  private failNext: PlantedLroFailure[] = [];
 
   constructor(
     private readonly clock: () => number,
@@ -66,12 +75,12 @@ export class Operations {
 
   reset(): void {
     this.operations.clear();
-    this.failNext.clear();
+    this.failNext = [];
   }
 
-  /** Makes the next `count` operations of `operationId` end Failed. */
-  failNextOf(operationId: string, count: number): void {
-    this.failNext.set(operationId, (this.failNext.get(operationId) ?? 0) + count);
+  /** Makes the next `count` operations of `operationId` (on `resourceId`, if given) end Failed or Canceled. */
+  failNextOf(operationId: string, count: number, options: { resourceId?: string; outcome?: "Failed" | "Canceled"; code?: string } = {}): void {
+    this.failNext.push({ operationId, remaining: count, ...options });
   }
 
   begin(options: BeginOptions): EstateResponse {
@@ -79,12 +88,19 @@ export class Operations {
     const { req } = options;
     const timing = this.timing();
     const duration = timing.durations[req.operationId] ?? timing.durations.default ?? 0;
-    const planted = this.failNext.get(req.operationId) ?? 0;
-    if (planted > 0) this.failNext.set(req.operationId, planted - 1);
-    const complete: () => OperationOutcome =
-      planted > 0
-        ? () => ({ ok: false, code: "InternalServerError", message: `The operation '${req.operationId}' failed (planted by the estate's fault scenario).`, status: 500 })
-        : options.complete;
+    const planted = this.failNext.find(
+      (f) =>
+        f.remaining > 0 &&
+        f.operationId.toLowerCase() === req.operationId.toLowerCase() &&
+        (!f.resourceId || f.resourceId.replace(/\/+$/, "").toLowerCase() === options.resourceId.replace(/\/+$/, "").toLowerCase()),
+    );
+    if (planted) planted.remaining--;
+    const complete: () => OperationOutcome = planted
+      ? () =>
+          planted.outcome === "Canceled"
+            ? { ok: false, code: planted.code ?? "Canceled", message: `The operation '${req.operationId}' was canceled (planted by the estate's fault scenario).`, status: 409, canceled: true }
+            : { ok: false, code: planted.code ?? "InternalServerError", message: `The operation '${req.operationId}' failed (planted by the estate's fault scenario).`, status: 500 }
+      : options.complete;
     const op: Operation = {
       id: randomUUID(),
       operationId: req.operationId,
@@ -132,7 +148,7 @@ export class Operations {
       op.status = "Succeeded";
       op.result = outcome.result;
     } else {
-      op.status = "Failed";
+      op.status = outcome.canceled ? "Canceled" : "Failed";
       op.error = { code: outcome.code, message: outcome.message };
       op.errorStatus = outcome.status ?? 500;
     }
@@ -170,7 +186,7 @@ export class Operations {
     }
     if (segment.toLowerCase() === op.locationSegment?.toLowerCase()) {
       if (op.status === "InProgress") return { status: 202, headers: { ...retryAfter, Location: req.url.toString() } };
-      if (op.status === "Failed") throw new EstateHttpError(op.errorStatus ?? 500, op.error!.code, op.error!.message);
+      if (op.status === "Failed" || op.status === "Canceled") throw new EstateHttpError(op.errorStatus ?? 500, op.error!.code, op.error!.message);
       return op.result === undefined ? { status: 200, body: {} } : { status: 200, body: op.result };
     }
     throw new EstateHttpError(404, "OperationNotFound", `The operation '${id}' has no '${segment}' URL.`);

@@ -19,7 +19,14 @@ export const faultSchema = z.discriminatedUnion("kind", [
     status: z.number().int().min(500).max(599).optional(),
     resourceId: z.string().optional(),
   }),
-  z.strictObject({ kind: z.literal("lroFailure"), operationId: z.string().min(1), count: z.number().int().positive() }),
+  z.strictObject({
+    kind: z.literal("lroFailure"),
+    operationId: z.string().min(1),
+    count: z.number().int().positive(),
+    resourceId: z.string().optional(),
+    outcome: z.enum(["Failed", "Canceled"]).optional(),
+    code: z.string().min(1).optional(),
+  }),
   z.strictObject({
     kind: z.literal("latency"),
     operationId: z.string().min(1),

@@ -181,7 +181,13 @@ export class Estate {
   }
 
   addFault(spec: FaultSpec): void {
-    if (spec.kind === "lroFailure") this.operations.failNextOf(spec.operationId, spec.count);
+    if (spec.kind === "lroFailure") {
+      this.operations.failNextOf(spec.operationId, spec.count, {
+        ...(spec.resourceId ? { resourceId: spec.resourceId } : {}),
+        ...(spec.outcome ? { outcome: spec.outcome } : {}),
+        ...(spec.code ? { code: spec.code } : {}),
+      });
+    }
     else this.faults.add(spec);
   }
 

@@ -131,3 +131,21 @@ describe("estate: SQL refusals", () => {
     expect(fx.estate.snapshot().operations).toHaveLength(0);
   });
 });
+
+describe("estate: planted long-running operation failures", () => {
+  const fx = useEstate();
+
+  it("fails only the operation on the named resource, and can end it Canceled", async () => {
+    const [first, second] = fx.plan.sql;
+    const client = fx.clients.sql(first!.failoverGroup.subscriptionId);
+    const onPartner = (g: typeof first) => `${g!.partnerServer.id}/failoverGroups/${g!.failoverGroup.name}`;
+    fx.estate.addFault({ kind: "lroFailure", operationId: "FailoverGroups_Failover", count: 1, resourceId: onPartner(second), outcome: "Canceled" });
+
+    await client.failoverGroups.beginFailoverAndWait(first!.partnerServer.resourceGroup, first!.partnerServer.name, first!.failoverGroup.name, FAST_POLL);
+    const canceled = client.failoverGroups.beginFailoverAndWait(second!.partnerServer.resourceGroup, second!.partnerServer.name, second!.failoverGroup.name, FAST_POLL);
+
+    await expect(canceled).rejects.toThrow(/cancel/i);
+    expect(fx.estate.snapshot().operations.map((o) => o.status).sort()).toEqual(["Canceled", "Succeeded"]);
+    expect((await client.failoverGroups.get(second!.partnerServer.resourceGroup, second!.partnerServer.name, second!.failoverGroup.name)).replicationRole).toBe("Secondary");
+  });
+});
