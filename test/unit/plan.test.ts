@@ -103,3 +103,21 @@ describe("plan validation", () => {
     expect(plan.autoFailover).toMatchObject({ enabled: false, cooldownMinutes: 60, maxPerDay: 1 });
   });
 });
+
+describe("plan validation: cross-field checks", () => {
+  it.each([
+    ["the same health URL for both regions", (d: any) => (d.regions.secondary.healthEndpoints[0].url = d.regions.primary.healthEndpoints[0].url), "regions.secondary.healthEndpoints[0].url"],
+    ["a function key in a health URL", (d: any) => (d.regions.primary.healthEndpoints[0].url += "?code=abc123"), "regions.primary.healthEndpoints[0].url"],
+    ["the same AFD origin for both regions", (d: any) => (d.frontDoor.standard[0].origins.centralus = "web-eastus2"), "frontDoor.standard[0].origins"],
+    ["the same classic backend for both regions", (d: any) => (d.frontDoor.classic[0].backends.centralus = d.frontDoor.classic[0].backends.eastus2), "frontDoor.classic[0].backends"],
+    ["a duplicate app setting", (d: any) => d.appService[0].appSettings.push({ ...d.appService[0].appSettings[0] }), "appService[0].appSettings[2].name"],
+    ["a duplicate database", (d: any) => d.sql[0].databases.push("orders"), "sql[0].databases[2]"],
+    ["a server on both sides", (d: any) => (d.sql[1].partnerServer = d.sql[0].failoverGroup.split("/failoverGroups/")[0]), "sql[1].partnerServer"],
+    ["rotation due before the secret is even valid", (d: any) => (d.secrets[1].rotateDaysBeforeExpiry = 60), "secrets[1].rotateDaysBeforeExpiry"],
+    ["regions of two clouds", (d: any) => (d.regions.secondary.name = "usgovvirginia"), "regions.secondary.name"],
+  ])("rejects %s", (_what, plant, path) => {
+    const doc = exampleDoc();
+    plant(doc);
+    expect(issuesOf(doc).map((i) => i.path)).toContain(path);
+  });
+});

@@ -1,4 +1,4 @@
-import { isAzureRegion } from "./regions.ts";
+import { AZURE_REGIONS, isAzureRegion } from "./regions.ts";
 import { signalCount } from "./schema.ts";
 
 type Path = (string | number)[];
@@ -71,6 +71,68 @@ export function crossChecks(document: unknown): RawIssue[] {
   unique(arr(plan.notifications), (n) => str(n.name), "name", "notification channel name", ["notifications"]);
   unique(arr(plan.appService), (s) => str(s.site), "site", "site", ["appService"]);
 
+  // Regions of one cloud: a failover between clouds is not something Azure offers.
+  if (primary && secondary && isAzureRegion(primary) && isAzureRegion(secondary)) {
+    const cloudOf = (r: string) => Object.entries(AZURE_REGIONS).find(([, list]) => (list as readonly string[]).includes(r))?.[0];
+    if (cloudOf(primary) !== cloudOf(secondary)) add(["regions", "secondary", "name"], `must be in the same Azure cloud as the primary (${primary} is in ${cloudOf(primary)}, ${secondary} in ${cloudOf(secondary)})`);
+  }
+
+  // Health endpoints: distinct per region, and no credentials in them (plans hold no secrets).
+  const urlsOf = (role: string) => arr(obj(regionsNode?.[role])?.healthEndpoints).map((e) => str(obj(e)?.url));
+  const primaryUrls = new Set(urlsOf("primary").filter((u): u is string => u !== undefined).map((u) => u.toLowerCase()));
+  urlsOf("secondary").forEach((url, i) => {
+    if (url && primaryUrls.has(url.toLowerCase())) add(["regions", "secondary", "healthEndpoints", i, "url"], "is also a primary health endpoint: each region needs its own");
+  });
+  for (const role of ["primary", "secondary"]) {
+    urlsOf(role).forEach((url, i) => {
+      if (url && hasCredentials(url)) add(["regions", role, "healthEndpoints", i, "url"], "carries a credential (a key, signature or password in the URL); plans hold no secrets");
+    });
+  }
+
+  // A switch between two identical targets switches nothing.
+  const distinctValues = (map: unknown, path: Path, what: string) => {
+    const values = Object.values(obj(map) ?? {}).map((v) => (typeof v === "string" ? v.toLowerCase() : v));
+    if (values.length === 2 && values[0] === values[1]) add(path, `both regions name the same ${what}, so a failover would switch nothing`);
+  };
+  arr(frontDoor?.standard).forEach((g, i) => distinctValues(obj(g)?.origins, ["frontDoor", "standard", i, "origins"], "origin"));
+  arr(frontDoor?.classic).forEach((f, i) => distinctValues(obj(f)?.backends, ["frontDoor", "classic", i, "backends"], "backend"));
+
+  arr(plan.appService).forEach((site, i) => {
+    for (const list of ["appSettings", "connectionStrings"] as const) {
+      unique(arr(obj(site)?.[list]), (s) => str(s.name), "name", list === "appSettings" ? "app setting" : "connection string", ["appService", i, list]);
+    }
+  });
+  arr(plan.sql).forEach((g, i) => {
+    const dbs = arr(obj(g)?.databases).map((d, j) => ({ name: str(d), j }));
+    const seen = new Set<string>();
+    for (const { name, j } of dbs) {
+      if (!name) continue;
+      if (seen.has(name.toLowerCase())) add(["sql", i, "databases", j], `duplicate database "${name}"`);
+      seen.add(name.toLowerCase());
+    }
+  });
+
+  // A server is primary-side in one entry and partner-side in another: the roles contradict each other.
+  const serverOf = (id: string | undefined) => id?.split("/").slice(0, 9).join("/").toLowerCase();
+  const primaries = new Map<string, number>();
+  arr(plan.sql).forEach((g, i) => {
+    const s = serverOf(str(obj(g)?.failoverGroup));
+    if (s) primaries.set(s, i);
+  });
+  arr(plan.sql).forEach((g, i) => {
+    const partner = serverOf(str(obj(g)?.partnerServer));
+    const clash = partner ? primaries.get(partner) : undefined;
+    if (clash !== undefined) add(["sql", i, "partnerServer"], `is the primary-region server of sql[${clash}]: a server cannot be on both sides`);
+  });
+
+  arr(plan.secrets).forEach((s, i) => {
+    const rotate = obj(s)?.rotateDaysBeforeExpiry ?? 30;
+    const validity = obj(s)?.validityDays ?? 90;
+    if (typeof rotate === "number" && typeof validity === "number" && rotate >= validity) {
+      add(["secrets", i, "rotateDaysBeforeExpiry"], `must be less than validityDays (${validity}), or every new version would be due for rotation at once`);
+    }
+  });
+
   const quorum = obj(plan.autoFailover)?.quorum;
   if (typeof quorum === "number") {
     const endpoints = Math.min(
@@ -81,4 +143,15 @@ export function crossChecks(document: unknown): RawIssue[] {
     if (quorum > available) add(["autoFailover", "quorum"], `needs ${quorum} signals but a region of this plan has at most ${available}`);
   }
   return issues;
+}
+
+/** A URL that carries a credential: user info, or a query parameter that is a key or signature. */
+function hasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) return true;
+    return [...u.searchParams.keys()].some((k) => /^(code|sig|key|apikey|api-key|token|access_token|password|secret)$/i.test(k));
+  } catch {
+    return false;
+  }
 }
