@@ -1,0 +1,77 @@
+import type { JournalEntry } from "../../journal/journal.ts";
+import type { NotifyInput, RunInput, RunOutput, StepRecord } from "./model.ts";
+
+/**
+ * The shapes of the run-level journal entries that the report reads. Writers should build them with
+ * these helpers so that `switchyard report` finds kind, plan, regions, trigger and the run's output.
+ */
+
+export interface RunStartedData {
+  readonly kind: RunInput["kind"];
+  readonly mode: RunInput["mode"];
+  /** The plan's name (never the whole plan). */
+  readonly plan: string;
+  readonly from: string;
+  readonly to: string;
+  readonly trigger: RunInput["trigger"];
+  readonly rtoTargetSeconds: number;
+  readonly rpoBudgetSeconds: number;
+}
+
+export interface RunFinishedData {
+  readonly outcome: RunOutput["outcome"];
+  /** The run's output, whole: the report renders RTO, RPO and step durations from it. */
+  readonly output: RunOutput;
+}
+
+export function runStartedEntry(input: RunInput, at: string): JournalEntry {
+  const data: RunStartedData = {
+    kind: input.kind,
+    mode: input.mode,
+    plan: input.plan.name,
+    from: input.from,
+    to: input.to,
+    trigger: input.trigger,
+    rtoTargetSeconds: input.plan.objectives.rtoMinutes * 60,
+    rpoBudgetSeconds: input.plan.objectives.rpoSeconds,
+  };
+  return {
+    runId: input.runId,
+    at,
+    kind: "run-started",
+    message: `${input.kind} of ${input.plan.name} from ${input.from} to ${input.to} started (${input.trigger.source} by ${input.trigger.by}: ${input.trigger.reason})`,
+    data: { ...data },
+  };
+}
+
+export function runFinishedEntry(output: RunOutput, at: string): JournalEntry {
+  const data: RunFinishedData = { outcome: output.outcome, output };
+  return { runId: output.runId, at, kind: "run-finished", message: `${output.kind} ${output.outcome}: ${output.message}`, data: { ...data } };
+}
+
+export function stepStartedEntry(runId: string, step: string, at: string, message = `${step} started`): JournalEntry {
+  return { runId, at, kind: "step-started", step, message };
+}
+
+export function stepFinishedEntry(runId: string, record: StepRecord, message = `${record.step} ${record.outcome}${record.detail ? `: ${record.detail}` : ""}`): JournalEntry {
+  return {
+    runId,
+    at: record.endedAt,
+    kind: "step-finished",
+    step: record.step,
+    message,
+    data: { outcome: record.outcome, ...(record.detail !== undefined ? { detail: record.detail } : {}) },
+  };
+}
+
+/** The entry a notification leaves: what was said, to whom it matters (severity) and about which event. */
+export function notificationEntry(n: NotifyInput, at: string, extra?: Record<string, unknown>): JournalEntry {
+  return {
+    runId: n.runId,
+    at,
+    kind: "notification",
+    step: "notify",
+    message: `${n.severity} ${n.event}: ${n.message}`,
+    data: { event: n.event, severity: n.severity, plan: n.plan.name, ...(n.details ? { details: n.details } : {}), ...extra },
+  };
+}

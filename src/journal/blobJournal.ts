@@ -1,0 +1,89 @@
+import type { AppendBlobClient, ContainerClient } from "@azure/storage-blob";
+import { assertRunId, assertStorableEntry, isValidRunId } from "./guard.ts";
+import type { Journal, JournalEntry } from "./journal.ts";
+import { encodeEntry, newestFirst, parseJournalText, type ParsedJournal } from "./lines.ts";
+
+const PREFIX = "runs/";
+const SUFFIX = ".jsonl";
+/** Blob metadata key holding the `at` of the entry that created the run's blob (for newest-first listing). */
+const FIRST_AT = "firstentryat";
+
+interface RestErrorLike {
+  statusCode?: number;
+  code?: string;
+}
+
+/**
+ * The journal in blob storage (Azurite locally, a container in Azure): one append blob per run,
+ * `runs/{runId}.jsonl`, one JSON entry per line. Each entry is one Append Block, which Azure commits
+ * atomically at the end of the blob, so any number of writers (activities on several instances,
+ * re-runs) can append to the same run at once without losing or interleaving entries. No read-modify-
+ * write, no lease. A trailing partial line (only an outside writer can leave one: blocks commit whole)
+ * is ignored on read, and an entry appended after it is still recovered (see parseJournalText).
+ *
+ * The container is created on the first append if it is missing. An append blob holds at most 50,000
+ * blocks, so a run holds at most 50,000 entries.
+ */
+export class BlobJournal implements Journal {
+  constructor(readonly container: ContainerClient) {}
+
+  /** The blob name of a run's journal. */
+  static blobName(runId: string): string {
+    assertRunId(runId);
+    return `${PREFIX}${runId}${SUFFIX}`;
+  }
+
+  async append(entry: JournalEntry): Promise<void> {
+    assertStorableEntry(entry);
+    const blob = this.container.getAppendBlobClient(BlobJournal.blobName(entry.runId));
+    const body = Buffer.from(encodeEntry(entry), "utf8");
+    try {
+      await blob.appendBlock(body, body.length);
+      return;
+    } catch (error) {
+      if ((error as RestErrorLike).statusCode !== 404) throw error;
+    }
+    // The run's blob (or the container) does not exist yet: create it, then append. Creating is
+    // idempotent, so two writers racing to start the same run both succeed.
+    await this.container.createIfNotExists();
+    await blob.createIfNotExists({ metadata: { [FIRST_AT]: entry.at }, blobHTTPHeaders: { blobContentType: "application/x-ndjson; charset=utf-8" } });
+    await blob.appendBlock(body, body.length);
+  }
+
+  async read(runId: string): Promise<JournalEntry[]> {
+    return (await this.readDetailed(runId)).entries;
+  }
+
+  /** The run's entries and any lines that were skipped as unfinished or damaged. */
+  async readDetailed(runId: string): Promise<ParsedJournal> {
+    const blob: AppendBlobClient = this.container.getAppendBlobClient(BlobJournal.blobName(runId));
+    let text: string;
+    try {
+      text = (await blob.downloadToBuffer()).toString("utf8");
+    } catch (error) {
+      if ((error as RestErrorLike).statusCode === 404) return { entries: [], skipped: [] };
+      throw error;
+    }
+    return parseJournalText(text, runId);
+  }
+
+  async listRuns(): Promise<string[]> {
+    const runs: { runId: string; firstAt?: string; createdMs?: number }[] = [];
+    try {
+      for await (const item of this.container.listBlobsFlat({ prefix: PREFIX, includeMetadata: true })) {
+        if (!item.name.endsWith(SUFFIX)) continue;
+        const runId = item.name.slice(PREFIX.length, -SUFFIX.length);
+        if (!isValidRunId(runId)) continue;
+        runs.push({
+          runId,
+          ...(item.metadata?.[FIRST_AT] ? { firstAt: item.metadata[FIRST_AT] } : {}),
+          ...(item.properties.createdOn ? { createdMs: item.properties.createdOn.getTime() } : {}),
+        });
+      }
+    } catch (error) {
+      if ((error as RestErrorLike).statusCode === 404) return [];
+      throw error;
+    }
+    return newestFirst(runs);
+  }
+}

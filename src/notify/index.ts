@@ -1,0 +1,3 @@
+export * from "./notifier.ts";
+export * from "./journalNotifier.ts";
+export * from "./consoleNotifier.ts";

@@ -1,0 +1,89 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { loadPlanFile } from "../../src/core/plan/index.ts";
+import { renderReport } from "../../src/core/run/report.ts";
+import { FileJournal } from "../../src/journal/fileJournal.ts";
+import type { JournalEntry } from "../../src/journal/journal.ts";
+import { failoverJournal } from "../helpers/runJournal.ts";
+
+let dir: string;
+let entries: JournalEntry[];
+const RUN = "contoso-orders-20250301T100000Z";
+const OLDER = "contoso-orders-20250201T100000Z";
+
+beforeAll(async () => {
+  const plan = await loadPlanFile(new URL("../../examples/contoso.plan.yaml", import.meta.url).pathname);
+  entries = failoverJournal(plan, RUN).entries;
+});
+
+let stdout: string[];
+let stderr: string[];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "switchyard-cli-report-"));
+  stdout = [];
+  stderr = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function seed(): Promise<void> {
+  const journal = new FileJournal(dir);
+  await journal.append({ runId: OLDER, at: "2025-02-01T10:00:00.000Z", kind: "run-started", message: "older drill" });
+  for (const e of entries) await journal.append(e);
+}
+
+describe("switchyard report", () => {
+  it("prints the run's report from a local journal folder", async () => {
+    await seed();
+    expect(await main(["node", "switchyard", "report", RUN, "--journal-dir", dir])).toBe(0);
+    const printed = stdout.join("");
+    expect(printed).toBe(renderReport(entries));
+    expect(printed.split("\n")[0]).toBe(`# Switchyard run \`${RUN}\``);
+    expect(printed).toContain("**met** (24 min 30 s to spare)");
+    expect(stderr.join("")).toBe("");
+  });
+
+  it("writes the report to --out and prints the file's path", async () => {
+    await seed();
+    const out = join(dir, "reports", `${RUN}.md`);
+    expect(await main(["node", "switchyard", "report", RUN, "--journal-dir", dir, "--out", out])).toBe(0);
+    expect(stdout.join("")).toBe(`${out}\n`);
+    expect(await readFile(out, "utf8")).toBe(renderReport(entries));
+  });
+
+  it("exits 1 for an unknown run and lists the recent runs, newest first", async () => {
+    await seed();
+    expect(await main(["node", "switchyard", "report", "no-such-run", "--journal-dir", dir])).toBe(1);
+    expect(stdout.join("")).toBe("");
+    expect(stderr.join("")).toBe(`switchyard: no run 'no-such-run' in the journal folder ${dir}. Recent runs (newest first): ${RUN}, ${OLDER}\n`);
+  });
+
+  it("says so when the journal holds no runs at all", async () => {
+    expect(await main(["node", "switchyard", "report", "no-such-run", "--journal-dir", join(dir, "missing")])).toBe(1);
+    expect(stderr.join("")).toMatch(/no run 'no-such-run' in the journal folder .*missing\. It holds no runs\.\n$/);
+  });
+
+  it("refuses a run id that is not one, naming it", async () => {
+    expect(await main(["node", "switchyard", "report", "../../etc/passwd", "--journal-dir", dir])).toBe(1);
+    expect(stderr.join("")).toMatch(/^switchyard: runId: '\.\.\/\.\.\/etc\/passwd' is not a run id/);
+  });
+
+  it("without --journal-dir and without a blob store in the settings, says what to set", async () => {
+    const saved = { ...process.env };
+    delete process.env.SWITCHYARD_STORAGE_CONNECTION_STRING;
+    delete process.env.SWITCHYARD_STORAGE_ACCOUNT_URL;
+    try {
+      expect(await main(["node", "switchyard", "report", RUN])).toBe(1);
+    } finally {
+      process.env = saved;
+    }
+    expect(stderr.join("")).toMatch(/SWITCHYARD_STORAGE_ACCOUNT_URL: set this or SWITCHYARD_STORAGE_CONNECTION_STRING.*--journal-dir/);
+  });
+});
