@@ -43,6 +43,11 @@ export interface StorageAccount {
   primaryLocation: string;
   /** undefined while the account is LRS/ZRS (after an unplanned failover). */
   secondaryLocation: string | undefined;
+  /**
+   * The plan's two regions, fixed at seed time: whichever is not primary is the account's paired
+   * location, the secondary that re-protection (a change back to a geo-redundant SKU) restores.
+   */
+  readonly regionPair: readonly [string, string];
   sku: string;
   kind: string;
   lagSeconds: number;
@@ -224,6 +229,7 @@ export class EstateState {
         name: account.account.name,
         primaryLocation: primary,
         secondaryLocation: secondary,
+        regionPair: [primary, secondary],
         sku: account.sku,
         kind: "StorageV2",
         lagSeconds: 0,

@@ -176,6 +176,47 @@ function failover(req: EstateRequest, ctx: EstateContext) {
   return { status: accepted.status, headers: accepted.headers };
 }
 
+/** SKUs an account may be changed to here, and which of them replicate to a second region. */
+const SKUS = new Set(["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS", "Premium_LRS", "Premium_ZRS"]);
+const geoRedundant = (sku: string) => /GRS$|GZRS$/i.test(sku);
+
+/**
+ * StorageAccounts_Update: only `sku` is modelled. A change to a geo-redundant SKU re-protects an
+ * account that an unplanned failover left without a secondary (its paired region becomes the
+ * secondary again, immediately `Live`); a change to a local SKU drops the secondary.
+ */
+function update(req: EstateRequest, ctx: EstateContext) {
+  const a = account(req, ctx);
+  const body = req.body;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("InvalidRequestContent", "The request body must be a JSON object.");
+  for (const [name, value] of Object.entries(body)) {
+    if (name !== "sku" && value !== null && value !== undefined) {
+      throw badRequest("InvalidRequestPropertyValue", `The local estate does not support changing '${name}' of a storage account: only 'sku' is modelled.`);
+    }
+  }
+  const requested = (body as { sku?: { name?: unknown } }).sku?.name;
+  if (requested === undefined) return ok(view(ctx, a, false));
+  const sku = typeof requested === "string" ? [...SKUS].find((s) => s.toLowerCase() === requested.toLowerCase()) : undefined;
+  if (sku === undefined) throw badRequest("InvalidRequestPropertyValue", `The value '${String(requested)}' is not valid for property 'sku.name'.`);
+  if (sku.startsWith("Premium") !== a.sku.startsWith("Premium")) {
+    throw badRequest("InvalidRequestPropertyValue", `Storage account '${a.name}' cannot change from ${a.sku} to ${sku}: the performance tier cannot change.`);
+  }
+  if (storageFailoverInProgress(ctx.operations, a.id)) {
+    throw conflict("FailoverInProgress", `A failover of storage account '${a.name}' is in progress; its SKU cannot change until it completes.`);
+  }
+  if (ctx.state.isDown(a.primaryLocation)) {
+    throw new EstateHttpError(503, "ServiceUnavailable", `Storage account '${a.name}' cannot be updated: its primary region '${a.primaryLocation}' is unavailable.`);
+  }
+  if (geoRedundant(sku) && a.secondaryLocation === undefined) {
+    a.secondaryLocation = a.regionPair.find((r) => r !== a.primaryLocation);
+    a.lagSeconds = 0;
+  } else if (!geoRedundant(sku)) {
+    a.secondaryLocation = undefined;
+  }
+  a.sku = sku;
+  return ok(view(ctx, a, false));
+}
+
 const keysBody = (a: StorageAccount) => ({
   keys: a.keys.map((k) => ({ keyName: k.keyName, value: k.value, permissions: "Full", creationTime: k.creationTime })),
 });
@@ -199,6 +240,7 @@ function regenerateKey(req: EstateRequest, ctx: EstateContext) {
 export function storageRoutes(): Route[] {
   return [
     { method: "GET", path: ACCOUNT, operationId: "StorageAccounts_GetProperties", api: "arm", handler: getProperties },
+    { method: "PATCH", path: ACCOUNT, operationId: "StorageAccounts_Update", api: "arm", write: true, handler: update },
     { method: "POST", path: `${ACCOUNT}/failover`, operationId: FAILOVER, api: "arm", write: true, handler: failover },
     { method: "POST", path: `${ACCOUNT}/listKeys`, operationId: "StorageAccounts_ListKeys", api: "arm", handler: (req, ctx) => ok(keysBody(account(req, ctx))) },
     { method: "POST", path: `${ACCOUNT}/regenerateKey`, operationId: "StorageAccounts_RegenerateKey", api: "arm", write: true, handler: regenerateKey },

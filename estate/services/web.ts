@@ -66,8 +66,40 @@ function connectionStringsFrom(req: EstateRequest): Site["connectionStrings"] {
 const connectionStringsView = (s: Site) =>
   Object.fromEntries(Object.entries(s.connectionStrings).map(([name, { value, type }]) => [name, { value, type }]));
 
+/**
+ * The site as WebApps_Get returns it: the fields Switchyard reads (its region) and the usual identity
+ * fields. State, host names and availability are fixed values: a region outage does not show here.
+ */
+function siteView(s: Site) {
+  const host = `${s.name.toLowerCase()}.azurewebsites.net`;
+  return {
+    id: s.id,
+    name: s.name,
+    type: "Microsoft.Web/sites",
+    kind: "app",
+    location: s.location,
+    tags: {},
+    properties: {
+      state: "Running",
+      hostNames: [host],
+      enabled: true,
+      enabledHostNames: [host, `${s.name.toLowerCase()}.scm.azurewebsites.net`],
+      availabilityState: "Normal",
+      defaultHostName: host,
+      httpsOnly: true,
+    },
+  };
+}
+
 export function webRoutes(): Route[] {
   return [
+    {
+      method: "GET",
+      path: SITE,
+      operationId: "WebApps_Get",
+      api: "arm",
+      handler: (req, ctx) => ok(siteView(site(req, ctx))),
+    },
     {
       method: "POST",
       path: `${SITE}/config/appsettings/list`,

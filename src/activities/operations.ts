@@ -66,7 +66,7 @@ export async function trackedOperation<T>(
 }
 
 /** The resume token of this run's operation on this resource that was accepted but never finished. */
-async function findInFlight(deps: ActivityDeps, key: OperationKey): Promise<string | undefined> {
+export async function findInFlight(deps: ActivityDeps, key: OperationKey): Promise<string | undefined> {
   const entries = await deps.journal.read(key.runId);
   let token: string | undefined;
   for (const entry of entries) {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { planCommand } from "./plan.ts";
 import { estateCommand } from "./estate.ts";
+import { drillCommand } from "./drill.ts";
 import { reportCommand } from "./report.ts";
 
 /** Runs the CLI; resolves to the exit code. Commands that serve keep the process alive until a signal. */
@@ -14,6 +15,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const setCode = (c: number) => (code = c);
   program.addCommand(planCommand(setCode));
   program.addCommand(estateCommand(setCode));
+  program.addCommand(drillCommand(setCode));
   program.addCommand(reportCommand(setCode));
   try {
     await program.parseAsync(argv);

@@ -66,8 +66,11 @@ export class BlobInstanceStore implements InstanceStore {
   async get(instanceId: string) {
     await this.ensure();
     try {
-      const buffer = await this.blob(instanceId).downloadToBuffer();
-      return JSON.parse(buffer.toString("utf8")) as InstanceState;
+      // One GET: a parallel ranged download could stitch together two versions of a blob being replaced.
+      const response = await this.blob(instanceId).download(0);
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.from(chunk as Buffer));
+      return JSON.parse(Buffer.concat(chunks).toString("utf8")) as InstanceState;
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
       throw error;

@@ -191,6 +191,56 @@ describe("estate: storage accounts through @azure/arm-storage", () => {
     expect(retried.primaryLocation).toBe(secondary());
   });
 
+  it("re-protects an account an unplanned failover left LRS: a geo-redundant SKU makes the other region a Live secondary again", async () => {
+    const { data } = accounts(fx);
+    await fx.estate.setRegion(primary(), { down: true });
+    await data.client.storageAccounts.failover(data.rg, data.name, FAST_POLL);
+    await fx.estate.setRegion(primary(), { down: false });
+
+    const updated = await data.client.storageAccounts.update(data.rg, data.name, { sku: { name: "Standard_RAGRS" } });
+
+    const account = await data.client.storageAccounts.getProperties(data.rg, data.name, GEO);
+    expect(updated.sku).toEqual({ name: "Standard_RAGRS", tier: "Standard" });
+    expect(updated.secondaryLocation).toBe(primary());
+    expect(updated.geoReplicationStats).toBeUndefined();
+    expect(account.primaryLocation).toBe(secondary());
+    expect(account.secondaryLocation).toBe(primary());
+    expect(account.secondaryEndpoints?.blob).toBe(`https://${data.name}-secondary.blob.core.windows.net/`);
+    expect(account.geoReplicationStats).toMatchObject({ status: "Live", lastSyncTime: new Date(T0), canFailover: true, canPlannedFailover: true });
+    expect(fx.estate.requests({ writesOnly: true }).map((r) => `${r.method} ${r.operationId} ${r.status}`).at(-1)).toBe("PATCH StorageAccounts_Update 200");
+  });
+
+  it("drops the secondary when the SKU becomes local, and refuses what it does not model", async () => {
+    const { data, media } = accounts(fx);
+
+    const local = await data.client.storageAccounts.update(data.rg, data.name, { sku: { name: "Standard_LRS" } });
+    const otherProperty = media.client.storageAccounts.update(media.rg, media.name, { accessTier: "Cool" });
+    const unknownSku = media.client.storageAccounts.update(media.rg, media.name, { sku: { name: "Standard_XRS" } });
+    const premium = media.client.storageAccounts.update(media.rg, media.name, { sku: { name: "Premium_LRS" } });
+
+    expect(local.secondaryLocation).toBeUndefined();
+    expect(storedAccount(data.id)).toMatchObject({ sku: "Standard_LRS", secondaryLocation: null });
+    await expect(otherProperty).rejects.toMatchObject({ statusCode: 400, code: "InvalidRequestPropertyValue" });
+    await expect(unknownSku).rejects.toMatchObject({ statusCode: 400, code: "InvalidRequestPropertyValue" });
+    await expect(premium).rejects.toMatchObject({ statusCode: 400, code: "InvalidRequestPropertyValue" });
+    expect(storedAccount(media.id)).toMatchObject({ sku: "Standard_GZRS", secondaryLocation: secondary() });
+  });
+
+  it("refuses a SKU change while a failover runs, and while the primary region is down", async () => {
+    const { data, media } = accounts(fx);
+    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 60_000 } });
+    await data.client.storageAccounts.failover(data.rg, data.name, PLANNED).submitted();
+
+    const during = data.client.storageAccounts.update(data.rg, data.name, { sku: { name: "Standard_GRS" } });
+    await expect(during).rejects.toMatchObject({ statusCode: 409, code: "FailoverInProgress" });
+    await fx.estate.setRegion(primary(), { down: true });
+    const down = media.client.storageAccounts.update(media.rg, media.name, { sku: { name: "Standard_RAGZRS" } });
+
+    await expect(down).rejects.toMatchObject({ statusCode: 503 });
+    expect(storedAccount(data.id).sku).toBe("Standard_RAGRS");
+    expect(storedAccount(media.id).sku).toBe("Standard_GZRS");
+  });
+
   it("lists both keys with full permissions", async () => {
     const { data } = accounts(fx);
 

@@ -99,6 +99,19 @@ describe("estate: App Service settings through @azure/arm-appservice", () => {
     expect(Object.keys((await east.client.webApps.listConnectionStrings(east.rg, east.name)).properties ?? {})).toEqual(["Cache"]);
   });
 
+  it("reads each site with its region (WebApps_Get), also while that region is down", async () => {
+    const { east, central } = sites(fx);
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+
+    const eastSite = await east.client.webApps.get(east.rg, east.name);
+    const centralSite = await central.client.webApps.get(central.rg, central.name);
+
+    expect(eastSite).toMatchObject({ name: east.name, type: "Microsoft.Web/sites", kind: "app", location: fx.plan.regions.primary.name, state: "Running" });
+    expect(centralSite.location).toBe(fx.plan.regions.secondary.name);
+    expect(eastSite.defaultHostName).toBe(`${east.name}.azurewebsites.net`);
+    await expect(east.client.webApps.get(east.rg, "no-such-site")).rejects.toMatchObject({ statusCode: 404, code: "ResourceNotFound" });
+  });
+
   it("answers an unknown site with 404 ResourceNotFound", async () => {
     const { east } = sites(fx);
     const notFound = { statusCode: 404, code: "ResourceNotFound" };

@@ -1,0 +1,59 @@
+import type { MeasureReplicationInput, MeasureReplicationResult, SqlReplication, StorageReplication } from "../core/run/model.ts";
+import type { ActivityDeps } from "./deps.ts";
+import { planRegion } from "./health.ts";
+import { readFailoverGroup, sqlGroupIn } from "./sql.ts";
+import { accountRef, readAccount } from "./storage.ts";
+
+/**
+ * Measures how far each replica in `input.to` is behind: the input of the RPO gate. Read-only, and it
+ * journals nothing: the orchestrator journals the gate's decision with these numbers.
+ *
+ * - SQL: Azure reports geo-replication lag only inside the primary database
+ *   (`sys.dm_geo_replication_link_status`), not through ARM, so `lagSeconds` is null; the group's role
+ *   in the target region and its replication state are read from the failover group on the server there.
+ * - Storage: lag = now − `lastSyncTime` (rounded up to whole seconds, never understating the data at
+ *   risk); null when Azure has no last sync time (an account with no secondary).
+ * `maxLagSeconds` is null as soon as any lag is unknown, so a plan with SQL groups never passes the RPO
+ * gate on measurement alone.
+ */
+export async function measureReplication(input: MeasureReplicationInput, deps: ActivityDeps): Promise<MeasureReplicationResult> {
+  const { plan, to } = input;
+  planRegion(plan, to); // refuses a region the plan does not name
+  const now = deps.clock();
+
+  const sql = Promise.all(
+    plan.sql.map(async (_, index): Promise<SqlReplication> => {
+      const group = sqlGroupIn(plan, index, to);
+      const fg = await readFailoverGroup(deps, group);
+      return {
+        failoverGroup: group.groupId,
+        lagSeconds: null,
+        replicationState: fg.replicationState ?? "unknown",
+        roleInTarget: fg.replicationRole === "Primary" ? "Primary" : "Secondary",
+      };
+    }),
+  );
+
+  const storage = Promise.all(
+    plan.storage.map(async (_, index): Promise<StorageReplication> => {
+      const ref = accountRef(plan, index);
+      const account = await readAccount(deps, ref, true);
+      const stats = account.geoReplicationStats;
+      const lastSync = stats?.lastSyncTime;
+      return {
+        account: ref.id,
+        lagSeconds: lastSync ? Math.max(0, Math.ceil((now.getTime() - lastSync.getTime()) / 1000)) : null,
+        lastSyncTime: lastSync ? lastSync.toISOString() : null,
+        status: stats?.status ?? (account.secondaryLocation ? "Unknown" : "NoSecondary"),
+        canPlannedFailover: stats?.canPlannedFailover === true,
+        canFailover: stats?.canFailover === true,
+        primaryLocation: account.primaryLocation ?? "unknown",
+      };
+    }),
+  );
+
+  const [sqlResults, storageResults] = await Promise.all([sql, storage]);
+  const lags = [...sqlResults, ...storageResults].map((r) => r.lagSeconds);
+  const maxLagSeconds = lags.some((lag) => lag === null) ? null : Math.max(0, ...(lags as number[]));
+  return { at: now.toISOString(), sql: sqlResults, storage: storageResults, maxLagSeconds };
+}

@@ -1,0 +1,35 @@
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { loadPlanFile } from "../core/plan/index.ts";
+import { loadScenarioFile } from "../../estate/scenario.ts";
+import { formatDrillSummary, runDrill } from "../local/drill.ts";
+
+const EXAMPLE = fileURLToPath(new URL("../../examples/contoso.plan.yaml", import.meta.url));
+
+export function drillCommand(setCode: (code: number) => void): Command {
+  return new Command("drill")
+    .description("Run a full DR drill on the local estate: outage, failover, verify, failback, report. No Azure account needed.")
+    .option("--plan <file>", "plan file", EXAMPLE)
+    .option("--scenario <file>", "scenario file: outage, replication lag, faults, timing (default: the primary region down)")
+    .option("--no-failback", "stop after the failover")
+    .option("--no-approve", "do not approve a data-loss failover when the run asks (it then times out)")
+    .option("--approval-timeout <seconds>", "how long a run waits for approval", (v) => Number(v), 120)
+    .option("--out <dir>", "where reports and the drill log go", ".switchyard")
+    .option("--json", "print the result as JSON instead of text")
+    .action(async (o: { plan: string; scenario?: string; failback: boolean; approve: boolean; approvalTimeout: number; out: string; json?: boolean }) => {
+      const plan = await loadPlanFile(o.plan);
+      const scenario = o.scenario ? await loadScenarioFile(o.scenario) : undefined;
+      const write = (line: string) => process.stdout.write(`${line}\n`);
+      const result = await runDrill({
+        plan,
+        ...(scenario ? { scenario } : {}),
+        failback: o.failback,
+        approve: o.approve,
+        approvalTimeoutSeconds: o.approvalTimeout,
+        outputDir: o.out,
+        ...(o.json ? {} : { progress: write }),
+      });
+      write(o.json ? JSON.stringify(result, null, 2) : formatDrillSummary(result));
+      setCode(result.ok ? 0 : 1);
+    });
+}

@@ -1,0 +1,34 @@
+import type { ApprovalEvent, RunInput, RunOutput } from "./model.ts";
+
+/** A run as triggers and operators see it. */
+export interface RunView {
+  readonly instanceId: string;
+  readonly runId: string;
+  readonly status: "pending" | "running" | "completed" | "failed" | "terminated";
+  readonly kind: RunInput["kind"];
+  readonly from: string;
+  readonly to: string;
+  /** The orchestration's custom status: current step, since when, what it waits for. */
+  readonly progress?: unknown;
+  readonly output?: RunOutput;
+  readonly error?: string;
+}
+
+/** A plan already has a run in progress: the one-run-per-plan interlock. */
+export class RunInProgressError extends Error {
+  constructor(readonly planName: string, readonly runningRunId: string) {
+    super(`plan ${planName} already has run ${runningRunId} in progress`);
+    this.name = "RunInProgressError";
+  }
+}
+
+/**
+ * How triggers start and query runs. Two implementations: the Durable client in Azure
+ * (src/functions/durableRuns.ts), the local durable host locally (src/local/localRuns.ts).
+ */
+export interface RunPort {
+  /** Starts a run; refused with RunInProgressError while the plan has one in progress. */
+  start(input: RunInput): Promise<RunView>;
+  get(planName: string): Promise<RunView | undefined>;
+  approve(planName: string, approval: ApprovalEvent): Promise<void>;
+}

@@ -1,0 +1,40 @@
+import type * as df from "durable-functions";
+import { APPROVAL_EVENT, instanceIdFor, Orchestrations, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+
+const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
+
+/** The run port over the Durable Functions client (in Azure). */
+export class DurableRuns implements RunPort {
+  constructor(private readonly client: df.DurableClient) {}
+
+  async start(input: RunInput): Promise<RunView> {
+    const instanceId = instanceIdFor(input.plan.name);
+    const existing = await this.client.getStatus(instanceId).catch(() => undefined);
+    if (existing && ACTIVE.has(String(existing.runtimeStatus))) {
+      throw new RunInProgressError(input.plan.name, (existing.input as RunInput).runId);
+    }
+    await this.client.startNew(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, { instanceId, input });
+    return { instanceId, runId: input.runId, status: "pending", kind: input.kind, from: input.from, to: input.to };
+  }
+
+  async get(planName: string): Promise<RunView | undefined> {
+    const status = await this.client.getStatus(instanceIdFor(planName)).catch(() => undefined);
+    if (!status?.input) return undefined;
+    const input = status.input as RunInput;
+    return {
+      instanceId: status.instanceId,
+      runId: input.runId,
+      status: String(status.runtimeStatus).toLowerCase() as RunView["status"],
+      kind: input.kind,
+      from: input.from,
+      to: input.to,
+      ...(status.customStatus !== undefined ? { progress: status.customStatus } : {}),
+      ...(status.output ? { output: status.output as RunOutput } : {}),
+    };
+  }
+
+  async approve(planName: string, approval: ApprovalEvent): Promise<void> {
+    await this.client.raiseEvent(instanceIdFor(planName), APPROVAL_EVENT, approval);
+  }
+}

@@ -1,0 +1,48 @@
+import { instanceIdFor, Orchestrations, APPROVAL_EVENT, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "./durableHost.ts";
+
+/** The run port over the local durable host. */
+export class LocalRuns implements RunPort {
+  constructor(private readonly host: LocalDurableHost) {}
+
+  async start(input: RunInput): Promise<RunView> {
+    const instanceId = instanceIdFor(input.plan.name);
+    try {
+      const status = await this.host.start(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, input, instanceId);
+      return view(status);
+    } catch (error) {
+      if (error instanceof InstanceRunningError) throw new RunInProgressError(input.plan.name, (error.existing.input as RunInput).runId);
+      throw error;
+    }
+  }
+
+  async get(planName: string): Promise<RunView | undefined> {
+    const status = await this.host.getStatus(instanceIdFor(planName));
+    return status ? view(status) : undefined;
+  }
+
+  async approve(planName: string, approval: ApprovalEvent): Promise<void> {
+    await this.host.raiseEvent(instanceIdFor(planName), APPROVAL_EVENT, approval);
+  }
+
+  /** Resolves with the finished run (local tools: the drill, tests). */
+  async waitFor(planName: string): Promise<RunView> {
+    return view(await this.host.waitForCompletion(instanceIdFor(planName)));
+  }
+}
+
+export function view(status: InstanceStatus): RunView {
+  const input = status.input as RunInput;
+  return {
+    instanceId: status.instanceId,
+    runId: input.runId,
+    status: status.runtimeStatus.toLowerCase() as RunView["status"],
+    kind: input.kind,
+    from: input.from,
+    to: input.to,
+    ...(status.customStatus !== undefined ? { progress: status.customStatus } : {}),
+    ...(status.output !== undefined ? { output: status.output as RunOutput } : {}),
+    ...(status.error !== undefined ? { error: status.error } : {}),
+  };
+}
