@@ -161,6 +161,19 @@ class Run {
   }
 }
 
+/** Indexes of classic Front Door entries in waves: at most one entry per Front Door in each wave. */
+export function classicWaves(frontDoorIds: readonly string[]): number[][] {
+  const waves: number[][] = [];
+  const seen = new Map<string, number>();
+  frontDoorIds.forEach((id, index) => {
+    const key = id.toLowerCase();
+    const wave = seen.get(key) ?? 0;
+    seen.set(key, wave + 1);
+    (waves[wave] ??= []).push(index);
+  });
+  return waves;
+}
+
 function seconds(fromIso: string, toIso: string): number {
   return Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 100) / 10;
 }
@@ -286,12 +299,21 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { results: dataTier }, "data-tier");
 
     yield* run.step("traffic-and-settings", function* () {
-      const sw = (name: string) => (_: unknown, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
-      return yield* run.callAll<SwitchResult>("traffic-and-settings", [
-        ...plan.frontDoor.standard.map(sw(Activities.switchFrontDoorStandard)),
-        ...plan.frontDoor.classic.map(sw(Activities.switchFrontDoorClassic)),
-        ...plan.appService.map(sw(Activities.switchAppService)),
-      ]);
+      const sw = (name: string, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
+      // A classic Front Door is written whole (GET + PUT): two entries on one Front Door go one after
+      // the other, or the second PUT would undo the first. Everything else switches at once.
+      const waves = classicWaves(plan.frontDoor.classic.map((c) => c.frontDoor.id));
+      const results: SwitchResult[] = [];
+      for (let wave = 0; wave < Math.max(1, waves.length); wave++) {
+        results.push(
+          ...(yield* run.callAll<SwitchResult>("traffic-and-settings", [
+            ...(wave === 0 ? plan.frontDoor.standard.map((_, i) => sw(Activities.switchFrontDoorStandard, i)) : []),
+            ...(waves[wave] ?? []).map((i) => sw(Activities.switchFrontDoorClassic, i)),
+            ...(wave === 0 ? plan.appService.map((_, i) => sw(Activities.switchAppService, i)) : []),
+          ])),
+        );
+      }
+      return results;
     });
 
     const verification = yield* run.step("verify", function* () {

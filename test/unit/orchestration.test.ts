@@ -238,3 +238,11 @@ async function until(condition: () => Promise<unknown> | unknown, timeoutMs = 10
     await new Promise((r) => setImmediate(r));
   }
 }
+
+describe("classic Front Door waves", () => {
+  it("puts at most one entry per Front Door in each wave, keeping plan order", async () => {
+    const { classicWaves } = await import("../../src/orchestrations/run.ts");
+    expect(classicWaves(["/a", "/b", "/A", "/c", "/a"])).toEqual([[0, 1, 3], [2], [4]]);
+    expect(classicWaves([])).toEqual([]);
+  });
+});
