@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { createServer as createHttpsServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -117,6 +118,7 @@ export class Estate {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    if (this.certificate?.tempDir) await rm(this.certificate.tempDir, { recursive: true, force: true });
   }
 
   /** Seeds a plan's resources; resolves once the health listeners of its regions answer. */
@@ -155,6 +157,8 @@ export class Estate {
   /** Takes a region down (or brings it back). Its application health endpoints follow. */
   async setRegion(region: string, update: { down: boolean; healthWhenDown?: "refused" | "503" }): Promise<void> {
     const state = this.state.region(region);
+    if (update.down && !state.down) state.downSince = this.clock();
+    if (!update.down) delete state.downSince;
     state.down = update.down;
     if (update.healthWhenDown) state.healthWhenDown = update.healthWhenDown;
     await this.syncRegionListener(region);

@@ -123,6 +123,8 @@ export interface Vault {
 
 export interface RegionState {
   down: boolean;
+  /** When the region went down (ms): replication from it stops then. */
+  downSince?: number;
   /** What the region's application health endpoints answer while it is down. */
   healthWhenDown: "refused" | "503";
 }

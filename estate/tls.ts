@@ -8,6 +8,8 @@ export interface EstateCertificate {
   readonly key: string;
   /** A file holding `cert`, for `NODE_EXTRA_CA_CERTS` or a client's `ca` option. */
   readonly caPath: string;
+  /** The temporary folder made for the CA file (removed on close), when no folder was given. */
+  readonly tempDir?: string;
 }
 
 /**
@@ -39,5 +41,5 @@ export async function createCertificate(dir?: string): Promise<EstateCertificate
   const folder = dir ?? (await mkdtemp(join(tmpdir(), "switchyard-estate-")));
   const caPath = join(folder, "estate-ca.pem");
   await writeFile(caPath, pems.cert, { mode: 0o644 });
-  return { cert: pems.cert, key: pems.private, caPath };
+  return { cert: pems.cert, key: pems.private, caPath, ...(dir ? {} : { tempDir: folder }) };
 }

@@ -43,7 +43,8 @@ function geoReplicationStats(ctx: EstateContext, a: StorageAccount, inProgress: 
   const secondaryUp = !ctx.state.isDown(a.secondaryLocation);
   return {
     status: secondaryUp ? "Live" : "Unavailable",
-    lastSyncTime: isoSeconds(ctx.now - a.lagSeconds * 1000),
+    // Replication stops when the primary goes down: the last sync time freezes and the gap to now grows.
+    lastSyncTime: isoSeconds((ctx.state.regions.get(a.primaryLocation)?.downSince ?? ctx.now) - a.lagSeconds * 1000),
     canFailover: !inProgress && secondaryUp,
     canPlannedFailover: !inProgress && secondaryUp && primaryUp,
     postFailoverRedundancy: POST_FAILOVER_SKU,

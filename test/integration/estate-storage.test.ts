@@ -392,3 +392,22 @@ describe("estate: storage responses match the public REST examples", () => {
     expect(diff.extra).toEqual(["keys[0].creationTime"]);
   });
 });
+
+describe("estate: storage replication stops with the primary region", () => {
+  let now = Date.parse("2026-03-01T12:00:00Z");
+  const fx = useEstate({ estate: { clock: () => now } });
+
+  it("freezes the last sync time when the primary goes down, so the measured lag grows", async () => {
+    const a = fx.plan.storage[0]!.account;
+    const client = fx.clients.storage(a.subscriptionId);
+    fx.estate.setLag(a.id, 30);
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+    const atOutage = (await client.storageAccounts.getProperties(a.resourceGroup, a.name, { expand: "geoReplicationStats" })).geoReplicationStats?.lastSyncTime;
+
+    now += 600_000;
+    const later = (await client.storageAccounts.getProperties(a.resourceGroup, a.name, { expand: "geoReplicationStats" })).geoReplicationStats?.lastSyncTime;
+
+    expect(later?.toISOString()).toBe(atOutage?.toISOString());
+    expect(later?.toISOString()).toBe("2026-03-01T11:59:30.000Z");
+  });
+});
