@@ -300,7 +300,7 @@ export class EstateState {
 
     for (const site of plan.appService) {
       if (this.sites.has(key(site.site.id))) continue;
-      const location = [secondary, primary].find((r) => site.site.name.toLowerCase().includes(r) || site.site.resourceGroup.toLowerCase().includes(r)) ?? primary;
+      const location = site.region ?? [secondary, primary].find((r) => site.site.name.toLowerCase().includes(r) || site.site.resourceGroup.toLowerCase().includes(r)) ?? primary;
       this.sites.set(key(site.site.id), {
         id: site.site.id,
         subscriptionId: site.site.subscriptionId,

@@ -121,3 +121,12 @@ describe("plan validation: cross-field checks", () => {
     expect(issuesOf(doc).map((i) => i.path)).toContain(path);
   });
 });
+
+describe("plan validation: App Service regions", () => {
+  it("accepts a site region that is one of the plan's and rejects another", () => {
+    const doc = exampleDoc();
+    expect(parsePlan(doc).appService[1]!.region).toBe("centralus");
+    doc.appService[1].region = "westus";
+    expect(issuesOf(doc)).toContainEqual(expect.objectContaining({ path: "appService[1].region" }));
+  });
+});

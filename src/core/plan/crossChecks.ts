@@ -44,6 +44,12 @@ export function crossChecks(document: unknown): RawIssue[] {
       arr(obj(site)?.[list]).forEach((s, j) => perRegion(obj(s)?.values, ["appService", i, list, j, "values"]));
     }
   });
+  arr(plan.appService).forEach((site, i) => {
+    const region = str(obj(site)?.region);
+    if (region && regions.length === 2 && regions.every(isAzureRegion) && isAzureRegion(region) && !regions.includes(region)) {
+      add(["appService", i, "region"], `"${region}" is not one of the plan's regions (${regions.join(", ")})`);
+    }
+  });
 
   arr(plan.sql).forEach((g, i) => {
     const group = str(obj(g)?.failoverGroup)?.split("/");

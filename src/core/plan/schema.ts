@@ -95,6 +95,8 @@ const connectionString = siteSetting.extend({
 
 const appService = z.strictObject({
   site: armId(ResourceTypes.site),
+  /** The region the site runs in (one of the plan's). */
+  region: regionName.optional(),
   appSettings: z.array(siteSetting).default([]),
   connectionStrings: z.array(connectionString).default([]),
 });
