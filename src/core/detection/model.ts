@@ -1,0 +1,66 @@
+/**
+ * Detection: health signals about a plan's regions, the quorum that turns them into a verdict, and
+ * the auto-failover policy that turns a verdict into a run (or a reason not to start one).
+ */
+
+/** Where a signal comes from. */
+export type SignalSource = "probe" | "frontdoor" | "alert";
+
+/** One observation: this signal says the region is up or down, as of `at`. */
+export interface Signal {
+  readonly plan: string;
+  readonly region: string;
+  readonly source: SignalSource;
+  /** Stable name of the signal within its region: the probe URL, `afd:<origin group>`, `alert:<rule id>`. */
+  readonly name: string;
+  readonly status: "up" | "down";
+  /** ISO time of the observation. */
+  readonly at: string;
+  /** One line for people (never a secret). */
+  readonly detail?: string;
+}
+
+/** What the store keeps per signal: its current status and since when it has held continuously. */
+export interface SignalState {
+  readonly source: SignalSource;
+  readonly status: "up" | "down";
+  /** ISO time since which the status has held without interruption. */
+  readonly since: string;
+  /** ISO time of the latest observation. */
+  readonly lastSeen: string;
+  /** Consecutive failed observations (probes count several failures before they say "down"). */
+  readonly consecutiveFailures: number;
+  readonly detail?: string;
+}
+
+export type RegionHealthState = "healthy" | "down";
+
+export interface RegionVerdictState {
+  readonly state: RegionHealthState;
+  /** ISO time the region entered this state. */
+  readonly since: string;
+}
+
+/** The kill switch and the counters the auto-failover policy needs. */
+export interface PolicyState {
+  readonly paused?: { readonly by: string; readonly reason: string; readonly at: string };
+  /** ISO times of automatic failovers started (kept for 24 h). */
+  readonly autoFailovers: readonly string[];
+  /** ISO time the last run (of any kind) finished or was started, for the cooldown. */
+  readonly lastRunAt?: string;
+}
+
+/** Everything kept per plan (one blob per plan in Azure; optimistic concurrency on updates). */
+export interface PlanState {
+  readonly plan: string;
+  /** region → signal name → state */
+  readonly signals: Record<string, Record<string, SignalState>>;
+  readonly regions: Record<string, RegionVerdictState>;
+  readonly policy: PolicyState;
+  /** Alert dedupe keys (`alertId:monitorCondition`) seen recently, with when. */
+  readonly seenAlerts: Record<string, string>;
+}
+
+export function emptyPlanState(plan: string): PlanState {
+  return { plan, signals: {}, regions: {}, policy: { autoFailovers: [] }, seenAlerts: {} };
+}
