@@ -12,7 +12,7 @@ import { createProbe } from "../activities/probe.ts";
 import { jsonLogger } from "../app/composition.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
-import { Orchestrations } from "../core/run/model.ts";
+import { newRunId, Orchestrations } from "../core/run/model.ts";
 import { renderReport } from "../core/run/report.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -109,10 +109,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     };
     host = new LocalDurableHost({ store, orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never }, activities: activities as never, onStatus });
     const runs = new LocalRuns(host);
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 
     const execute = async (kind: RunInput["kind"], from: string, to: string, reason: string, detectedAt: string): Promise<DrillRun> => {
-      const runId = `drill-${plan.name}-${stamp}-${kind}`;
+      const runId = newRunId(plan.name, `drill-${kind}`, new Date());
       const input: RunInput = {
         runId,
         kind,

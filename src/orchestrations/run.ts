@@ -255,7 +255,7 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       storage: replication.storage,
     }, "gate");
     let allowDataLoss = decision.kind === "forced";
-    if (decision.kind === "forced") dataLossAllowedBy = "rpo-gate";
+    if (decision.kind === "forced") dataLossAllowedBy = decision.by;
 
     if (decision.kind === "needs-approval") {
       const approval = yield* run.step("approval", function* () {

@@ -246,3 +246,24 @@ describe("classic Front Door waves", () => {
     expect(classicWaves([])).toEqual([]);
   });
 });
+
+describe("run ids", () => {
+  it("name their plan, time and kind, and give the plan back", async () => {
+    const { newRunId, planOfRunId } = await import("../../src/core/run/model.ts");
+    const id = newRunId("contoso-orders", "failover", new Date("2026-11-28T13:51:29.951Z"), () => 0.5);
+    expect(id).toBe("contoso-orders.20261128T135129Z.failover-8000");
+    expect(planOfRunId(id)).toBe("contoso-orders");
+    expect(planOfRunId("../etc/passwd")).toBeUndefined();
+  });
+});
+
+describe("data-loss gate", () => {
+  it("lets an operator's forced request through only while the primary is unreachable", async () => {
+    const { decideDataLoss } = await import("../../src/core/run/gates.ts");
+    expect(decideDataLoss({ mode: "forced", primaryHealthy: true, maxLagSeconds: null, rpoSeconds: 60 }).kind).toBe("planned");
+    expect(decideDataLoss({ mode: "forced", primaryHealthy: false, maxLagSeconds: null, rpoSeconds: 60 })).toMatchObject({ kind: "forced", by: "operator" });
+    expect(decideDataLoss({ mode: "auto", primaryHealthy: false, maxLagSeconds: 61, rpoSeconds: 60 }).kind).toBe("needs-approval");
+    expect(decideDataLoss({ mode: "auto", primaryHealthy: false, maxLagSeconds: 60, rpoSeconds: 60 })).toMatchObject({ kind: "forced", by: "rpo-gate" });
+    expect(decideDataLoss({ mode: "planned", primaryHealthy: false, maxLagSeconds: 0, rpoSeconds: 60 }).kind).toBe("planned");
+  });
+});

@@ -15,7 +15,7 @@ export interface DataLossGateInput {
 
 export type DataLossDecision =
   | { readonly kind: "planned"; readonly why: string }
-  | { readonly kind: "forced"; readonly by: "rpo-gate"; readonly why: string }
+  | { readonly kind: "forced"; readonly by: "rpo-gate" | "operator"; readonly why: string }
   | { readonly kind: "needs-approval"; readonly why: string };
 
 /**
@@ -26,6 +26,13 @@ export function decideDataLoss(input: DataLossGateInput): DataLossDecision {
   if (input.primaryHealthy) return { kind: "planned", why: "the current primary region is reachable, so a planned failover loses no data" };
   if (input.mode === "planned") {
     return { kind: "planned", why: "the run was started in planned mode: no data-loss failover, even with the primary unreachable" };
+  }
+  if (input.mode === "forced") {
+    return {
+      kind: "forced",
+      by: "operator",
+      why: `the primary region is unreachable and an operator requested a forced failover (measured lag: ${input.maxLagSeconds ?? "unknown"} s, RPO budget ${input.rpoSeconds} s)`,
+    };
   }
   if (input.maxLagSeconds === null) {
     return {

@@ -31,8 +31,12 @@ export interface ApprovalEvent {
 }
 
 export type RunKind = "failover" | "failback";
-/** `planned` never loses data; `auto` fails over planned when it can and forced when the gates allow. */
-export type FailoverMode = "planned" | "auto";
+/**
+ * `planned` never loses data; `auto` fails over planned when it can and forced only when the RPO gate
+ * or an approval allows; `forced` is an operator's explicit request that pre-approves data loss (still
+ * planned while the primary is reachable).
+ */
+export type FailoverMode = "planned" | "auto" | "forced";
 
 export interface RunTrigger {
   readonly source: "alert" | "manual" | "drill" | "timer";
@@ -63,6 +67,19 @@ export interface RunOptions {
   /** Failback: how often and how long apart to re-check re-protection before refusing. */
   readonly reprotectionChecks?: number;
   readonly reprotectionIntervalSeconds?: number;
+}
+
+/** A new run id: `{plan}.{yyyymmddThhmmssZ}.{kind}-{4 hex}` (the plan name has no dots). */
+export function newRunId(planName: string, kind: string, at: Date, random: () => number = Math.random): string {
+  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const suffix = Math.floor(random() * 0x10000).toString(16).padStart(4, "0");
+  return `${planName}.${stamp}.${kind}-${suffix}`;
+}
+
+/** The plan a run id belongs to, or undefined for an id Switchyard did not make. */
+export function planOfRunId(runId: string): string | undefined {
+  const match = /^([a-z][a-z0-9-]{1,38}[a-z0-9])\.\d{8}T\d{6}Z\.[a-z-]+-[0-9a-f]{4}$/.exec(runId);
+  return match?.[1];
 }
 
 /** One instance per plan: a second start while it runs is refused with the running run's id. */
@@ -206,6 +223,6 @@ export interface RunOutput {
   /** Replication lag at the switch, in seconds: the data a forced failover put at risk (0 for planned). */
   readonly rpoExposureSeconds: number | null;
   readonly rpoBudgetSeconds: number;
-  readonly dataLossAllowedBy: "none" | "rpo-gate" | "approval";
+  readonly dataLossAllowedBy: "none" | "rpo-gate" | "approval" | "operator";
   readonly message: string;
 }
