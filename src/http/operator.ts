@@ -1,0 +1,173 @@
+/**
+ * The manual override API: start a failover or failback, approve or abort a paused run, pause or
+ * resume auto-failover, read a plan's or a run's state. Host-agnostic handlers over ports; every
+ * override is journaled with who and why, refusals included.
+ */
+import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import { z } from "zod";
+import type { Plan } from "../core/plan/index.ts";
+import { newRunId, planOfRunId, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import type { Journal } from "../journal/journal.ts";
+import type { PlanCatalog } from "../plans/catalog.ts";
+import { callerOf, requireOperator, type Caller } from "./auth.ts";
+import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
+
+/** The detection side the API reads and switches (auto-failover on/off, health, policy). */
+export interface DetectionControl {
+  setAutoFailover(plan: Plan, change: { enabled: boolean; by: string; reason: string; at: string }): Promise<unknown>;
+  status(plan: Plan): Promise<unknown>;
+}
+
+export interface OperatorDeps {
+  readonly plans: PlanCatalog;
+  readonly runs: RunPort;
+  readonly journal: Journal;
+  readonly clock: () => Date;
+  /** App Service authentication is on: override routes need the Switchyard.Operator role. */
+  readonly appServiceAuthOn: boolean;
+  readonly detection?: DetectionControl;
+}
+
+const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500);
+const failoverBody = z.strictObject({ mode: z.enum(["planned", "forced"]).default("planned"), reason });
+const failbackBody = z.strictObject({ reason });
+const decisionBody = z.strictObject({ reason });
+const autoFailoverBody = z.strictObject({ enabled: z.boolean(), reason });
+
+type Handler = (request: HttpRequest) => Promise<HttpResponseInit>;
+
+export function operatorHandlers(deps: OperatorDeps) {
+  const now = () => deps.clock();
+
+  /** Journals an override (and its outcome) in the plan's operator journal for the day. */
+  const journalOverride = async (plan: string, caller: Caller, action: string, why: string, outcome: string, data: Record<string, unknown> = {}) => {
+    const at = now();
+    await deps.journal.append({
+      runId: `operator-${plan}-${at.toISOString().slice(0, 10).replace(/-/g, "")}`,
+      at: at.toISOString(),
+      kind: "decision",
+      step: "override",
+      message: `${action} by ${caller.name}: ${outcome} — ${why}`,
+      data: { action, by: caller.name, authenticated: caller.authenticated, reason: why, outcome, ...data },
+    });
+  };
+
+  const planOf = async (name: string | undefined): Promise<Plan> => {
+    const plan = name ? await deps.plans.get(name) : undefined;
+    if (!plan) throw new ApiError(404, "PlanNotFound", `no plan named '${name ?? ""}'`);
+    return plan;
+  };
+
+  /** The region that is primary now: where the last completed run left it, else the plan's primary. */
+  const currentPrimary = (plan: Plan, last: RunView | undefined): string => (last?.status === "completed" && last.output?.outcome === "completed" ? last.to : plan.regions.primary.name);
+
+  const guarded = (needsOperator: boolean, body: (request: HttpRequest, caller: Caller) => Promise<HttpResponseInit>): Handler => {
+    return async (request) => {
+      try {
+        const caller = callerOf(request.headers);
+        if (needsOperator) requireOperator(caller, deps.appServiceAuthOn);
+        return await body(request, caller);
+      } catch (error) {
+        if (error instanceof ApiError) return errorResponse(error);
+        if (error instanceof RunInProgressError) {
+          return errorResponse(new ApiError(409, "RunInProgress", error.message, { runningRunId: error.runningRunId, statusUrl: `/api/runs/${error.runningRunId}` }));
+        }
+        throw error;
+      }
+    };
+  };
+
+  const start = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: RunInput["mode"], why: string): Promise<HttpResponseInit> => {
+    const last = await deps.runs.get(plan.name);
+    const primary = currentPrimary(plan, last);
+    const other = primary === plan.regions.primary.name ? plan.regions.secondary.name : plan.regions.primary.name;
+    const [from, to] = kind === "failover" ? [primary, other] : [primary, plan.regions.primary.name];
+    if (kind === "failback" && primary === plan.regions.primary.name) {
+      await journalOverride(plan.name, caller, kind, why, "refused: nothing to fail back");
+      throw new ApiError(409, "NothingToFailBack", `${plan.regions.primary.name} is already the primary of ${plan.name}`);
+    }
+    const at = now();
+    const input: RunInput = {
+      runId: newRunId(plan.name, kind, at),
+      kind,
+      mode,
+      plan,
+      from,
+      to,
+      trigger: { source: "manual", by: caller.name, reason: why, detectedAt: at.toISOString() },
+    };
+    try {
+      const view = await deps.runs.start(input);
+      await journalOverride(plan.name, caller, kind, why, `started run ${input.runId}`, { runId: input.runId, mode, from, to });
+      return json(202, { runId: view.runId, status: view.status, kind, mode, from, to, statusUrl: `/api/runs/${view.runId}` }, { Location: `/api/runs/${view.runId}` });
+    } catch (error) {
+      if (error instanceof RunInProgressError) await journalOverride(plan.name, caller, kind, why, `refused: run ${error.runningRunId} is in progress`, { runningRunId: error.runningRunId });
+      throw error;
+    }
+  };
+
+  const runOf = async (runId: string | undefined): Promise<{ plan: string; current?: RunView }> => {
+    const plan = runId ? planOfRunId(runId) : undefined;
+    if (!runId || !plan) throw new ApiError(404, "RunNotFound", `no run '${runId ?? ""}'`);
+    const current = await deps.runs.get(plan);
+    return { plan, ...(current?.runId === runId ? { current } : {}) };
+  };
+
+  const decide = (approve: boolean) =>
+    guarded(true, async (request, caller) => {
+      const { reason: why } = validate(decisionBody, await readJson(request));
+      const { plan, current } = await runOf(request.params.id);
+      const action = approve ? "approve" : "abort";
+      if (!current || current.status !== "running" || (current.progress as { waitingFor?: string } | undefined)?.waitingFor !== "approval") {
+        await journalOverride(plan, caller, action, why, `refused: run ${request.params.id} is not waiting for approval`, { runId: request.params.id });
+        throw new ApiError(409, "NotWaitingForApproval", `run ${request.params.id} is not waiting for approval`);
+      }
+      await deps.runs.approve(plan, { approve, by: caller.name, reason: why });
+      await journalOverride(plan, caller, action, why, approve ? "approved the data-loss failover" : "aborted the run", { runId: current.runId });
+      return json(202, { runId: current.runId, decision: action });
+    });
+
+  return {
+    failover: guarded(true, async (request, caller) => {
+      const plan = await planOf(request.params.plan);
+      const body = validate(failoverBody, await readJson(request));
+      return start(plan, caller, "failover", body.mode, body.reason);
+    }),
+    failback: guarded(true, async (request, caller) => {
+      const plan = await planOf(request.params.plan);
+      const body = validate(failbackBody, await readJson(request));
+      return start(plan, caller, "failback", "planned", body.reason);
+    }),
+    approve: decide(true),
+    abort: decide(false),
+    autoFailover: guarded(true, async (request, caller) => {
+      const plan = await planOf(request.params.plan);
+      const body = validate(autoFailoverBody, await readJson(request));
+      if (!deps.detection) throw new ApiError(501, "NotAvailable", "auto-failover control is not configured");
+      const state = await deps.detection.setAutoFailover(plan, { enabled: body.enabled, by: caller.name, reason: body.reason, at: now().toISOString() });
+      await journalOverride(plan.name, caller, body.enabled ? "resume-auto-failover" : "pause-auto-failover", body.reason, body.enabled ? "auto-failover resumed" : "auto-failover paused");
+      return json(200, { plan: plan.name, autoFailover: body.enabled ? "enabled" : "paused", state });
+    }),
+    getPlan: guarded(false, async (request) => {
+      const plan = await planOf(request.params.plan);
+      const run = await deps.runs.get(plan.name);
+      return json(200, {
+        plan: plan.name,
+        regions: { primary: plan.regions.primary.name, secondary: plan.regions.secondary.name, currentPrimary: currentPrimary(plan, run) },
+        autoFailoverConfigured: plan.autoFailover.enabled,
+        detection: deps.detection ? await deps.detection.status(plan) : null,
+        currentRun: run ?? null,
+      });
+    }),
+    getRun: guarded(false, async (request) => {
+      const { current } = await runOf(request.params.id);
+      if (current) return json(200, current);
+      const entries = await deps.journal.read(request.params.id!);
+      const finished = entries.findLast((e) => e.kind === "run-finished");
+      if (!finished && entries.length === 0) throw new ApiError(404, "RunNotFound", `no run '${request.params.id}'`);
+      const output = finished?.data?.output as RunOutput | undefined;
+      return json(200, { runId: request.params.id, status: finished ? "completed" : "unknown", ...(output ? { output } : {}) });
+    }),
+  };
+}

@@ -1,0 +1,135 @@
+import { readFileSync } from "node:fs";
+import { HttpRequest } from "@azure/functions";
+import { describe, expect, it } from "vitest";
+import { parsePlanText } from "../../src/core/plan/index.ts";
+import type { ApprovalEvent, RunInput } from "../../src/core/run/model.ts";
+import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
+import { OPERATOR_ROLE } from "../../src/http/auth.ts";
+import { operatorHandlers } from "../../src/http/operator.ts";
+import { MemoryJournal } from "../../src/journal/journal.ts";
+import { StaticPlanCatalog } from "../../src/plans/catalog.ts";
+import { EXAMPLE_PLAN } from "../helpers/estate.ts";
+
+const plan = parsePlanText(readFileSync(EXAMPLE_PLAN, "utf8"));
+
+/** A run port that keeps runs in memory (the port is Switchyard's own interface). */
+class MemoryRuns implements RunPort {
+  readonly started: RunInput[] = [];
+  readonly approvals: ApprovalEvent[] = [];
+  current?: RunView;
+  async start(input: RunInput): Promise<RunView> {
+    if (this.current && this.current.status === "running") throw new RunInProgressError(input.plan.name, this.current.runId);
+    this.started.push(input);
+    this.current = { instanceId: `switchyard-${input.plan.name}`, runId: input.runId, status: "running", kind: input.kind, from: input.from, to: input.to };
+    return this.current;
+  }
+  async get(): Promise<RunView | undefined> {
+    return this.current;
+  }
+  async approve(_plan: string, approval: ApprovalEvent): Promise<void> {
+    this.approvals.push(approval);
+  }
+}
+
+function setup(options: { auth?: boolean } = {}) {
+  const runs = new MemoryRuns();
+  const journal = new MemoryJournal();
+  const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal, clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: options.auth ?? false });
+  return { runs, journal, api };
+}
+
+function principal(name: string, roles: string[]): string {
+  return Buffer.from(JSON.stringify({ auth_typ: "aad", claims: [{ typ: "name", val: name }, ...roles.map((r) => ({ typ: "roles", val: r }))] })).toString("base64");
+}
+
+function request(params: Record<string, string>, body?: unknown, headers: Record<string, string> = {}): HttpRequest {
+  return new HttpRequest({
+    method: "POST",
+    url: "http://localhost/api/x",
+    params,
+    headers: { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: { string: typeof body === "string" ? body : JSON.stringify(body) } }),
+  });
+}
+
+const body = (r: { jsonBody?: unknown }) => r.jsonBody as any;
+
+describe("manual override API", () => {
+  it("starts a planned failover to the secondary and says where to follow it", async () => {
+    const { api, runs } = setup();
+    const res = await api.failover(request({ plan: plan.name }, { reason: "eastus2 degraded" }));
+    expect(res.status).toBe(202);
+    expect(body(res)).toMatchObject({ kind: "failover", mode: "planned", from: "eastus2", to: "centralus" });
+    expect(body(res).statusUrl).toBe(`/api/runs/${runs.started[0]!.runId}`);
+    expect(runs.started[0]!.trigger).toMatchObject({ source: "manual", by: "function-key caller", reason: "eastus2 degraded" });
+  });
+
+  it("refuses a second run while one is in progress, naming it, and journals the refusal", async () => {
+    const { api, runs, journal } = setup();
+    await api.failover(request({ plan: plan.name }, { reason: "first" }));
+    const res = await api.failover(request({ plan: plan.name }, { reason: "second", mode: "forced" }));
+    expect(res.status).toBe(409);
+    expect(body(res).error).toMatchObject({ code: "RunInProgress", details: { runningRunId: runs.started[0]!.runId } });
+    const entries = await journal.read("operator-contoso-orders-20261128");
+    expect(entries.map((e) => e.data?.outcome)).toEqual([`started run ${runs.started[0]!.runId}`, `refused: run ${runs.started[0]!.runId} is in progress`]);
+  });
+
+  it("answers a bad body with 400 naming every bad field, and starts nothing", async () => {
+    const { api, runs } = setup();
+    const res = await api.failover(request({ plan: plan.name }, { mode: "yolo", reason: "", extra: 1 }));
+    expect(res.status).toBe(400);
+    const paths = body(res).error.details.map((d: { path: string }) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(["mode", "reason", "(body)"]));
+    expect(runs.started).toEqual([]);
+    for (const raw of ["", "{", "[]", "null", "42"]) expect((await api.failover(request({ plan: plan.name }, raw))).status).toBe(400);
+  });
+
+  it("answers an unknown plan with 404", async () => {
+    const { api } = setup();
+    const res = await api.failover(request({ plan: "nope" }, { reason: "x y z" }));
+    expect(res.status).toBe(404);
+    expect(body(res).error.code).toBe("PlanNotFound");
+  });
+
+  it("with App Service authentication on, refuses callers without the operator role (403) and changes nothing", async () => {
+    const { api, runs, journal } = setup({ auth: true });
+    const unsigned = await api.failover(request({ plan: plan.name }, { reason: "try" }));
+    const reader = await api.failover(request({ plan: plan.name }, { reason: "try" }, { "x-ms-client-principal": principal("reader@contoso.com", ["Reader"]) }));
+    expect([unsigned.status, reader.status]).toEqual([401, 403]);
+    expect(runs.started).toEqual([]);
+    expect(await journal.listRuns()).toEqual([]);
+
+    const ok = await api.failover(request({ plan: plan.name }, { reason: "outage" }, { "x-ms-client-principal": principal("oncall@contoso.com", [OPERATOR_ROLE]) }));
+    expect(ok.status).toBe(202);
+    expect(runs.started[0]!.trigger.by).toBe("oncall@contoso.com");
+  });
+
+  it("approves a run only while it waits for approval", async () => {
+    const { api, runs } = setup();
+    await api.failover(request({ plan: plan.name }, { reason: "outage" }));
+    const runId = runs.started[0]!.runId;
+    expect((await api.approve(request({ id: runId }, { reason: "go ahead" }))).status).toBe(409);
+    runs.current = { ...runs.current!, progress: { step: "approval", waitingFor: "approval" } };
+    const res = await api.approve(request({ id: runId }, { reason: "region lost" }));
+    expect(res.status).toBe(202);
+    expect(runs.approvals).toEqual([{ approve: true, by: "function-key caller", reason: "region lost" }]);
+    expect((await api.abort(request({ id: "not-a-run" }, { reason: "x y z" }))).status).toBe(404);
+  });
+
+  it("refuses a failback when the plan's primary is already primary", async () => {
+    const { api } = setup();
+    const res = await api.failback(request({ plan: plan.name }, { reason: "back home" }));
+    expect(res.status).toBe(409);
+    expect(body(res).error.code).toBe("NothingToFailBack");
+  });
+
+  it("reads a finished run from its journal", async () => {
+    const { api, journal } = setup();
+    const runId = "contoso-orders.20261128T090000Z.failover-abcd";
+    await journal.append({ runId, at: "2026-11-28T09:00:05Z", kind: "run-finished", message: "done", data: { output: { outcome: "completed", rtoSeconds: 42 } } });
+    const res = await api.getRun(request({ id: runId }));
+    expect(res.status).toBe(200);
+    expect(body(res)).toMatchObject({ runId, status: "completed", output: { rtoSeconds: 42 } });
+    expect((await api.getRun(request({ id: "contoso-orders.20261128T090000Z.failover-ffff" }))).status).toBe(404);
+  });
+});
