@@ -51,6 +51,13 @@ export function crossChecks(document: unknown): RawIssue[] {
     }
   });
 
+  arr(plan.alertRules).forEach((r, i) => {
+    const region = str(obj(r)?.region);
+    if (region && regions.length === 2 && regions.every(isAzureRegion) && isAzureRegion(region) && !regions.includes(region)) {
+      add(["alertRules", i, "region"], `"${region}" is not one of the plan's regions (${regions.join(", ")})`);
+    }
+  });
+
   arr(plan.sql).forEach((g, i) => {
     const group = str(obj(g)?.failoverGroup)?.split("/");
     const partner = str(obj(g)?.partnerServer)?.split("/");
@@ -76,6 +83,7 @@ export function crossChecks(document: unknown): RawIssue[] {
   unique(arr(plan.secrets), (s) => (str(s.vault) && str(s.name) ? `${str(s.vault)}|${str(s.name)}` : undefined), "name", "secret", ["secrets"]);
   unique(arr(plan.notifications), (n) => str(n.name), "name", "notification channel name", ["notifications"]);
   unique(arr(plan.appService), (s) => str(s.site), "site", "site", ["appService"]);
+  unique(arr(plan.alertRules), (r) => str(r.rule)?.trim(), "rule", "alert rule (a rule speaks for one region)", ["alertRules"]);
 
   // Regions of one cloud: a failover between clouds is not something Azure offers.
   if (primary && secondary && isAzureRegion(primary) && isAzureRegion(secondary)) {

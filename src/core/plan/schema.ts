@@ -145,6 +145,16 @@ const notification = z.discriminatedUnion("kind", [
   }),
 ]);
 
+/**
+ * An Azure Monitor alert rule whose alerts speak for one region of the plan, whatever they target
+ * (a log search over a workspace, a Prometheus rule group, a Service Health rule...).
+ */
+const alertRule = z.strictObject({
+  /** The alert rule's name as the alert's `essentials.alertRule` carries it (compared case-insensitively). */
+  rule: z.string().trim().min(1).max(260),
+  region: regionName,
+});
+
 const autoFailover = z.strictObject({
   enabled: z.boolean().default(false),
   /** N of the region's signals must report it down... */
@@ -181,6 +191,7 @@ export const planSchema = z
     appService: z.array(appService).default([]),
     secrets: z.array(secret).default([]),
     notifications: z.array(notification).default([]),
+    alertRules: z.array(alertRule).default([]),
     autoFailover: autoFailover.default(autoFailover.parse({})),
   });
 
