@@ -22,6 +22,7 @@ import {
   type SwitchResult,
 } from "../core/run/model.ts";
 import type { JournalEntry, JournalEntryKind } from "../journal/journal.ts";
+import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
 
 type Ctx = df.OrchestrationContext;
 type Gen<T> = Generator<df.Task, T, any>;
@@ -56,6 +57,10 @@ class Run {
 
   get now(): string {
     return this.context.df.currentUtcDateTime.toISOString();
+  }
+
+  add(entry: JournalEntry): void {
+    this.pending.push(entry);
   }
 
   note(kind: JournalEntryKind, message: string, data?: Record<string, unknown>, step?: string): void {
@@ -190,14 +195,8 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
   let rpoExposure: number | null = null;
   let dataLossAllowedBy: RunOutput["dataLossAllowedBy"] = "none";
 
-  run.note("run-started", `${input.kind} of ${plan.name} from ${from} to ${to} (${input.mode}), started by ${input.trigger.by}: ${input.trigger.reason}`, {
-    kind: input.kind,
-    mode: input.mode,
-    plan: plan.name,
-    from,
-    to,
-    trigger: input.trigger,
-  });
+  run.add(runStartedEntry(input, run.now));
+  yield* run.flush();
   yield* run.notify(`${input.kind}-started`, "warning", `Switchyard ${input.kind} of ${plan.name}: ${from} → ${to} started (${input.trigger.reason})`);
 
   try {
@@ -326,7 +325,7 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       return yield* finish();
     }
     rtoSeconds = seconds(input.trigger.detectedAt, run.now);
-    message = `${input.kind === "failover" ? "Failed over" : "Failed back"} to ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? `up to ${rpoExposure ?? "an unmeasured number of"} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)` : "no data loss"}.`;
+    message = `${input.kind === "failover" ? "Failed over" : "Failed back"} to ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? (rpoExposure === null ? `writes not yet replicated when the outage began may be lost; the lag could not be measured (RPO budget ${plan.objectives.rpoSeconds} s)` : `up to ${rpoExposure} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)`) : "no data loss"}.`;
     return yield* finish();
   } catch (error) {
     outcome = "failed";
@@ -352,7 +351,7 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       message,
     };
     run.status("finished");
-    run.note("run-finished", message, { output });
+    run.add(runFinishedEntry(output, run.now));
     yield* run.flush();
     yield* run.notify(`${input.kind}-${outcome === "completed" ? "completed" : "stopped"}`, outcome === "completed" ? "info" : "critical", `Switchyard ${plan.name}: ${message}`);
     return output;

@@ -207,17 +207,17 @@ describe("failover orchestration replay", () => {
     { EventType: 0, EventId: -1, IsPlayed: false, Timestamp: T0, Name: Orchestrations.failover, Input: JSON.stringify(input()) },
   ];
 
-  it("schedules the start notification first", async () => {
+  it("journals the run's start first, before anything else", async () => {
     const state = await handler(trigger(started), new df.DummyOrchestrationContext());
     const [first] = state.actions.flat().flatMap((x: { compoundActions?: unknown[] }) => x.compoundActions ?? [x]);
-    expect(first).toMatchObject({ actionType: 0, functionName: Activities.notify });
-    expect(first.input.event).toBe("failover-started");
+    expect(first).toMatchObject({ actionType: 0, functionName: Activities.journal });
+    expect(first.input.entries[0]).toMatchObject({ kind: "run-started", data: { plan: plan.name, rtoTargetSeconds: plan.objectives.rtoMinutes * 60 } });
   });
 
   it("replays the same history to the same actions (determinism)", async () => {
     const history = [
       ...started,
-      { EventType: 4, EventId: 0, IsPlayed: false, Timestamp: T0, Name: Activities.notify },
+      { EventType: 4, EventId: 0, IsPlayed: false, Timestamp: T0, Name: Activities.journal },
       { EventType: 13, EventId: -1, IsPlayed: false, Timestamp: T0 },
       { EventType: 12, EventId: -1, IsPlayed: false, Timestamp: "2026-01-01T00:00:01.000Z" },
       { EventType: 5, EventId: -1, IsPlayed: false, Timestamp: "2026-01-01T00:00:01.000Z", TaskScheduledId: 0, Result: JSON.stringify({ ok: true, value: null }) },
@@ -226,8 +226,8 @@ describe("failover orchestration replay", () => {
     const b = await handler(trigger(history), new df.DummyOrchestrationContext());
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
     const names = a.actions.flat().flatMap((x: { compoundActions?: unknown[] }) => x.compoundActions ?? [x]).map((x: { functionName?: string }) => x.functionName);
-    expect(names).toEqual([Activities.notify, Activities.journal]);
-    expect(a.customStatus).toMatchObject({ runId: "run-1", step: "assess", stepStartedAt: "2026-01-01T00:00:01.000Z" });
+    expect(names).toEqual([Activities.journal, Activities.notify]);
+    expect(a.customStatus).toBeUndefined();
   });
 });
 
