@@ -15,7 +15,7 @@ export class DurableRuns implements RunPort {
       throw new RunInProgressError(input.plan.name, (existing.input as RunInput).runId);
     }
     await this.client.startNew(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, { instanceId, input });
-    return { instanceId, runId: input.runId, status: "pending", kind: input.kind, from: input.from, to: input.to };
+    return { instanceId, runId: input.runId, status: "pending", kind: input.kind, from: input.from, to: input.to, trigger: input.trigger };
   }
 
   async get(planName: string): Promise<RunView | undefined> {
@@ -29,6 +29,7 @@ export class DurableRuns implements RunPort {
       kind: input.kind,
       from: input.from,
       to: input.to,
+      trigger: input.trigger,
       ...(status.customStatus !== undefined ? { progress: status.customStatus } : {}),
       ...(status.output ? { output: status.output as RunOutput } : {}),
     };

@@ -41,6 +41,7 @@ export function view(status: InstanceStatus): RunView {
     kind: input.kind,
     from: input.from,
     to: input.to,
+    trigger: input.trigger,
     ...(status.customStatus !== undefined ? { progress: status.customStatus } : {}),
     ...(status.output !== undefined ? { output: status.output as RunOutput } : {}),
     ...(status.error !== undefined ? { error: status.error } : {}),

@@ -39,6 +39,11 @@ export interface RegionVerdictState {
   readonly state: RegionHealthState;
   /** ISO time the region entered this state. */
   readonly since: string;
+  /**
+   * While the region is down: the ISO time (of the evaluation) since which fewer than `quorum` of its
+   * signals have been down without interruption. Recovery needs it to hold for `healthyForSeconds`.
+   */
+  readonly belowQuorumSince?: string;
 }
 
 /** The kill switch and the counters the auto-failover policy needs. */
@@ -48,6 +53,17 @@ export interface PolicyState {
   readonly autoFailovers: readonly string[];
   /** ISO time the last run (of any kind) finished or was started, for the cooldown. */
   readonly lastRunAt?: string;
+  /** The last automatic failover started (for the journal and status pages). */
+  readonly lastAutoFailover?: { readonly runId: string; readonly at: string; readonly from: string; readonly to: string };
+}
+
+/** Which region serves now, when a completed run moved it away from the plan's `regions.primary`. */
+export interface PrimaryState {
+  readonly region: string;
+  /** ISO time it became primary. */
+  readonly since: string;
+  /** The run that made it primary. */
+  readonly runId?: string;
 }
 
 /** Everything kept per plan (one blob per plan in Azure; optimistic concurrency on updates). */
@@ -59,6 +75,45 @@ export interface PlanState {
   readonly policy: PolicyState;
   /** Alert dedupe keys (`alertId:monitorCondition`) seen recently, with when. */
   readonly seenAlerts: Record<string, string>;
+  /** The current primary when it is not the plan's `regions.primary` (absent: the plan's). */
+  readonly primary?: PrimaryState;
+}
+
+/** A signal as a decision quotes it: which signal, what it said, since when. */
+export interface DecidingSignal {
+  readonly name: string;
+  readonly source: SignalSource;
+  readonly status: "up" | "down";
+  readonly since: string;
+  readonly lastSeen: string;
+  /** Whether the signal was too old to count (it then counts as not down). */
+  readonly stale: boolean;
+  readonly detail?: string;
+}
+
+/** The thresholds a region verdict was reached with. */
+export interface QuorumThresholds {
+  readonly quorum: number;
+  readonly downForSeconds: number;
+  readonly healthyForSeconds: number;
+  /** A signal not observed for longer than this counts as not down. */
+  readonly staleAfterSeconds: number;
+}
+
+/** A region verdict that changed in one evaluation, with the signals that decided it. */
+export interface RegionChange {
+  readonly plan: string;
+  readonly region: string;
+  readonly from: RegionHealthState;
+  readonly to: RegionHealthState;
+  /** ISO time of the evaluation that changed the verdict (the outage's detection time when `to` is down). */
+  readonly at: string;
+  /**
+   * To down: the signals that had been down for at least `downForSeconds` (at least `quorum` of them).
+   * To healthy: every signal of the region, as it stood (fewer than `quorum` of them down).
+   */
+  readonly signals: readonly DecidingSignal[];
+  readonly thresholds: QuorumThresholds;
 }
 
 export function emptyPlanState(plan: string): PlanState {

@@ -8,6 +8,8 @@ export interface RunView {
   readonly kind: RunInput["kind"];
   readonly from: string;
   readonly to: string;
+  /** Who or what started the run (a drill, an alert, an operator). */
+  readonly trigger?: RunInput["trigger"];
   /** The orchestration's custom status: current step, since when, what it waits for. */
   readonly progress?: unknown;
   readonly output?: RunOutput;

@@ -1,0 +1,253 @@
+import type { Plan } from "../plan/index.ts";
+import type { RunTrigger } from "../run/model.ts";
+import type { RunView } from "../run/port.ts";
+import type { DecidingSignal, PlanState, PolicyState, RegionChange } from "./model.ts";
+import { describeSignals as signalsOf, quorumThresholds, regionVerdict } from "./quorum.ts";
+
+/*
+ * The auto-failover policy: whether a region verdict starts a failover, and the bookkeeping it needs
+ * (kill switch, cooldown, daily cap, the current primary). Pure.
+ *
+ * The policy is level-triggered: it considers starting whenever the CURRENT primary's verdict is down,
+ * not only in the evaluation where the verdict changed, so that a start blocked for a while (a run in
+ * progress, a drill being pre-empted, the cooldown, a failed start) is retried at the next evaluation
+ * while the outage lasts. Starting twice is prevented by the run singleton, the cooldown after every
+ * run (lastRunAt is updated when a start is reserved and whenever a run is seen running or finishing),
+ * and the daily cap.
+ *
+ * Checks, in order (the first that applies is the answer):
+ *   not-down         the current primary's verdict is not down (and no change says a region went down)
+ *   not-primary      a region went down, but it is not the current primary (or the primary is fine)
+ *   disabled         plan.autoFailover.enabled is false
+ *   paused           the kill switch is on (policy.paused: by, reason, at)
+ *   target-down      the region to fail over to is itself down
+ *   run-in-progress  a run of this plan is in progress (a drill: `preemptDrill` is set, see below)
+ *   cooldown         now − policy.lastRunAt < cooldownMinutes
+ *   daily-cap        maxPerDay automatic failovers started in the last 24 h (maxPerDay 0: never)
+ */
+
+export type PolicyCode = "not-down" | "paused" | "disabled" | "cooldown" | "daily-cap" | "run-in-progress" | "target-down" | "not-primary";
+
+export type PolicyDecision =
+  | {
+      readonly start: true;
+      readonly from: string;
+      readonly to: string;
+      readonly reason: string;
+      /** When the outage was detected: the primary's down verdict's `since` (the start of the RTO). */
+      readonly detectedAt: string;
+      /** The primary's down signals, as they stand now. */
+      readonly signals: readonly DecidingSignal[];
+    }
+  | {
+      readonly start: false;
+      readonly code: PolicyCode;
+      readonly reason: string;
+      /** Set with `run-in-progress` when the run is a drill and the primary is down: the caller pre-empts it. */
+      readonly preemptDrill?: true;
+    };
+
+export interface PolicyInput {
+  readonly plan: Plan;
+  readonly state: PlanState;
+  /** The change of this evaluation that concerns the decision, if any (for the reason it gives). */
+  readonly change: RegionChange | undefined;
+  /** The run id of the plan's run in progress, if any. */
+  readonly runInProgress: string | undefined;
+  /** What started the run in progress (a drill is pre-empted by an incident). */
+  readonly runInProgressSource?: RunTrigger["source"];
+  readonly now: Date;
+  /** The quorum's stale window, when not the default (only for quoting the primary's down signals). */
+  readonly staleAfterSeconds?: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const ms = (iso: string) => Date.parse(iso);
+
+/** The region that serves now: the plan's primary unless a completed run moved it. */
+export function currentPrimary(plan: Plan, state: PlanState): string {
+  const recorded = state.primary?.region;
+  return recorded === plan.regions.secondary.name || recorded === plan.regions.primary.name ? recorded : plan.regions.primary.name;
+}
+
+/** The plan's other region. */
+export function otherRegionOf(plan: Plan, region: string): string {
+  return region === plan.regions.primary.name ? plan.regions.secondary.name : plan.regions.primary.name;
+}
+
+/** Automatic failovers started within 24 h before `now`. */
+export function recentAutoFailovers(policy: PolicyState, now: Date): string[] {
+  const t = now.getTime();
+  return policy.autoFailovers.filter((at) => t - ms(at) < DAY_MS && ms(at) <= t);
+}
+
+function describeSignals(signals: readonly DecidingSignal[]): string {
+  return signals.map((s) => `${s.name} (${s.status} since ${s.since}${s.detail ? `: ${s.detail}` : ""})`).join(", ");
+}
+
+export function decideAutoFailover(input: PolicyInput): PolicyDecision {
+  const { plan, state, change, now } = input;
+  const primary = currentPrimary(plan, state);
+  const target = otherRegionOf(plan, primary);
+  const verdict = state.regions[primary];
+  const auto = plan.autoFailover;
+
+  if (verdict?.state !== "down") {
+    if (change?.to === "down") {
+      return { start: false, code: "not-primary", reason: `${change.region} is down, but ${primary} is the primary and it is not down: nothing to fail over` };
+    }
+    return { start: false, code: "not-down", reason: `the primary ${primary} is not down` };
+  }
+  const primaryChange = change?.region === primary && change.to === "down" ? change : undefined;
+  const signals: readonly DecidingSignal[] =
+    primaryChange?.signals ??
+    signalsOf(state, primary, quorumThresholds(plan, input.staleAfterSeconds !== undefined ? { staleAfterSeconds: input.staleAfterSeconds } : {}), now)
+      .filter((s) => s.activeDown)
+      .map(({ activeDown: _a, heldDown: _h, ...s }) => s);
+  const why = `the primary ${primary} is down since ${verdict.since}${signals.length > 0 ? ` (${describeSignals(signals)})` : ""}`;
+
+  if (!auto.enabled) return { start: false, code: "disabled", reason: `${why}; automatic failover is disabled in the plan` };
+  if (state.policy.paused) {
+    const p = state.policy.paused;
+    return { start: false, code: "paused", reason: `${why}; automatic failover is paused by ${p.by} since ${p.at}: ${p.reason}` };
+  }
+  if (regionVerdict(state, target) === "down") {
+    return { start: false, code: "target-down", reason: `${why}; the target ${target} is down too (since ${state.regions[target]?.since}): never fail over into an unhealthy region` };
+  }
+  if (input.runInProgress !== undefined) {
+    const drill = input.runInProgressSource === "drill";
+    return {
+      start: false,
+      code: "run-in-progress",
+      reason: `${why}; run ${input.runInProgress} is in progress${drill ? " (a drill: the incident pre-empts it)" : ""}`,
+      ...(drill ? { preemptDrill: true as const } : {}),
+    };
+  }
+  const lastRunAt = state.policy.lastRunAt;
+  if (lastRunAt !== undefined) {
+    const elapsed = now.getTime() - ms(lastRunAt);
+    if (elapsed < auto.cooldownMinutes * 60_000) {
+      const until = new Date(ms(lastRunAt) + auto.cooldownMinutes * 60_000).toISOString();
+      return { start: false, code: "cooldown", reason: `${why}; in the ${auto.cooldownMinutes}-minute cooldown after the run at ${lastRunAt} (until ${until})` };
+    }
+  }
+  const recent = recentAutoFailovers(state.policy, now);
+  if (recent.length >= auto.maxPerDay) {
+    return {
+      start: false,
+      code: "daily-cap",
+      reason: `${why}; ${recent.length} automatic failover(s) started in the last 24 h (${recent.join(", ") || "none"}), the plan allows ${auto.maxPerDay}`,
+    };
+  }
+  return {
+    start: true,
+    from: primary,
+    to: target,
+    detectedAt: verdict.since,
+    signals,
+    reason: `${why}; ${target} is healthy, no run in progress, cooldown and daily cap (${recent.length}/${auto.maxPerDay}) allow it`,
+  };
+}
+
+/** Records an automatic failover started at `at` (counts toward the daily cap; starts the cooldown). */
+export function recordAutoFailover(state: PlanState, at: Date | string, run?: { runId: string; from: string; to: string }): PlanState {
+  const iso = typeof at === "string" ? at : at.toISOString();
+  const now = new Date(iso);
+  const policy: PolicyState = {
+    ...state.policy,
+    autoFailovers: [...recentAutoFailovers(state.policy, now), iso],
+    lastRunAt: laterOf(state.policy.lastRunAt, iso),
+    ...(run ? { lastAutoFailover: { ...run, at: iso } } : {}),
+  };
+  return { ...state, policy };
+}
+
+/**
+ * Undoes a `recordAutoFailover` whose start the run port refused: the reserved entry no longer counts
+ * toward the daily cap, and the cooldown goes back to `previousLastRunAt` unless `keepCooldown` (a run
+ * is in progress: cooldown from now is right).
+ */
+export function unrecordAutoFailover(state: PlanState, at: string, previous: Pick<PolicyState, "lastRunAt" | "lastAutoFailover">, keepCooldown: boolean): PlanState {
+  const index = state.policy.autoFailovers.lastIndexOf(at);
+  const autoFailovers = index < 0 ? state.policy.autoFailovers : [...state.policy.autoFailovers.slice(0, index), ...state.policy.autoFailovers.slice(index + 1)];
+  const { lastRunAt: _l, lastAutoFailover: _a, ...rest } = state.policy;
+  const lastRunAt = keepCooldown || state.policy.lastRunAt !== at ? state.policy.lastRunAt : previous.lastRunAt;
+  const lastAutoFailover = state.policy.lastAutoFailover?.at === at ? previous.lastAutoFailover : state.policy.lastAutoFailover;
+  return {
+    ...state,
+    policy: { ...rest, autoFailovers, ...(lastRunAt !== undefined ? { lastRunAt } : {}), ...(lastAutoFailover !== undefined ? { lastAutoFailover } : {}) },
+  };
+}
+
+/** Records that a run (of any kind, e.g. a manual override) started or finished at `at`: the cooldown counts from it. */
+export function recordRun(state: PlanState, at: Date | string): PlanState {
+  const iso = typeof at === "string" ? at : at.toISOString();
+  const lastRunAt = laterOf(state.policy.lastRunAt, iso);
+  return lastRunAt === state.policy.lastRunAt ? state : { ...state, policy: { ...state.policy, lastRunAt } };
+}
+
+/** The kill switch: automatic failover stops until `resume`. Pausing again replaces who and why. */
+export function pause(state: PlanState, by: { by: string; reason: string; at: Date | string }): PlanState {
+  const at = typeof by.at === "string" ? by.at : by.at.toISOString();
+  return { ...state, policy: { ...state.policy, paused: { by: by.by, reason: by.reason, at } } };
+}
+
+/** Lifts the kill switch (who and why belong in the journal entry the caller writes). */
+export function resume(state: PlanState, _by?: { by: string; reason: string; at: Date | string }): PlanState {
+  if (!state.policy.paused) return state;
+  const { paused: _p, ...policy } = state.policy;
+  return { ...state, policy };
+}
+
+/** Records the region that serves now (after a completed failover or failback). */
+export function setPrimary(state: PlanState, plan: Plan, region: string, at: Date | string, runId?: string): PlanState {
+  if (region !== plan.regions.primary.name && region !== plan.regions.secondary.name) throw new Error(`'${region}' is not a region of plan ${plan.name}`);
+  if (state.primary ? state.primary.region === region && (runId === undefined || state.primary.runId === runId) : region === plan.regions.primary.name) return state;
+  const since = typeof at === "string" ? at : at.toISOString();
+  return { ...state, primary: { region, since, ...(runId !== undefined ? { runId } : {}) } };
+}
+
+const ACTIVE = new Set<RunView["status"]>(["pending", "running"]);
+
+/** Whether the view shows a run in progress. */
+export function isRunActive(view: RunView | undefined): view is RunView & { status: "pending" | "running" } {
+  return view !== undefined && ACTIVE.has(view.status);
+}
+
+/**
+ * Folds what the run port says about the plan's latest run into the state: a run seen in progress
+ * keeps the cooldown from starting (lastRunAt = now); a finished run's last step end is when it
+ * finished (lastRunAt); a completed failover or failback makes its target the current primary.
+ * Drills (`source` "drill") do not start the cooldown: an incident pre-empts them and fails over at once.
+ */
+export function observeRun(state: PlanState, plan: Plan, view: RunView | undefined, now: Date, source?: RunTrigger["source"]): PlanState {
+  if (!view) return state;
+  const cools = source !== "drill";
+  if (isRunActive(view)) return cools ? recordRun(state, now) : state;
+  const endedAt = view.output?.steps.at(-1)?.endedAt;
+  let next = cools && endedAt !== undefined && Number.isFinite(ms(endedAt)) ? recordRun(state, endedAt) : state;
+  if (view.status === "completed" && view.output?.outcome === "completed" && (view.to === plan.regions.primary.name || view.to === plan.regions.secondary.name)) {
+    if (state.primary?.runId !== view.runId) next = setPrimary(next, plan, view.to, endedAt ?? now, view.runId);
+  }
+  return next;
+}
+
+/**
+ * Whether a running drill is to be pre-empted: an incident (a region of the plan going down) pre-empts
+ * a drill. `decideAutoFailover` sets `preemptDrill` on its run-in-progress answer for the case that
+ * matters (the current primary is down); this is the same rule for callers that only have a change.
+ */
+export function shouldPreemptDrill(runningSource: RunTrigger["source"] | undefined, change: RegionChange | undefined): boolean {
+  return runningSource === "drill" && change?.to === "down";
+}
+
+/** Drills never start during an incident: any region of the plan with a down verdict forbids one. */
+export function mayStartDrill(state: PlanState, plan: Plan): { ok: true } | { ok: false; reason: string } {
+  const down = [plan.regions.primary.name, plan.regions.secondary.name].filter((r) => regionVerdict(state, r) === "down");
+  if (down.length > 0) return { ok: false, reason: `incident in progress: ${down.join(", ")} down` };
+  return { ok: true };
+}
+
+function laterOf(a: string | undefined, b: string): string {
+  return a !== undefined && ms(a) >= ms(b) ? a : b;
+}

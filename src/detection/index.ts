@@ -1,0 +1,3 @@
+export * from "./collect.ts";
+export * from "./evaluate.ts";
+export * from "./stateStore.ts";

@@ -1,0 +1,245 @@
+import type { ContainerClient } from "@azure/storage-blob";
+import { emptyPlanState, type PlanState } from "../core/detection/model.ts";
+
+/*
+ * The per-plan detection state (signals, verdicts, policy counters, alert dedupe keys), one document
+ * per plan, updated with optimistic concurrency: read with its ETag, apply a pure change, write only if
+ * the ETag still matches (or, for a plan with no document yet, only if none exists); on a conflict,
+ * read again and re-apply the change. `change` may therefore run several times and must be pure.
+ * A change that returns the state object it was given writes nothing.
+ */
+
+export interface PlanStateStore {
+  /** The plan's state (an empty one, without an ETag, when none is stored). */
+  get(plan: string): Promise<{ state: PlanState; etag?: string }>;
+  /** Applies `change` atomically (retrying on conflicts) and returns the state as stored. */
+  update(plan: string, change: (state: PlanState) => PlanState): Promise<PlanState>;
+  /**
+   * Records an alert dedupe key (`alertId:monitorCondition`) seen at `at`, in the same atomic update,
+   * and says whether it was new (not seen in the last 24 h). Keys older than 24 h are pruned.
+   */
+  markAlertSeen(plan: string, key: string, at: Date | string): Promise<boolean>;
+}
+
+/** The store gave up after `attempts` conflicting writes. */
+export class StateConflictError extends Error {
+  constructor(readonly plan: string, readonly attempts: number) {
+    super(`the detection state of plan ${plan} kept changing under ${attempts} attempts to update it`);
+    this.name = "StateConflictError";
+  }
+}
+
+export class InvalidStateError extends Error {
+  constructor(readonly plan: string, problem: string) {
+    super(`the stored detection state of plan ${plan} is unreadable: ${problem}`);
+    this.name = "InvalidStateError";
+  }
+}
+
+/** How long an alert dedupe key is remembered. */
+export const ALERT_DEDUPE_MS = 24 * 60 * 60 * 1000;
+/** Plan names are 3-40 lower-case letters, digits and dashes (plan schema); checked before naming a blob. */
+const PLAN_NAME = /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/;
+
+export interface StoreOptions {
+  /** Attempts before StateConflictError (each concurrent writer wins at least once per round). Default 100. */
+  readonly maxAttempts?: number;
+  /** Waits between attempts (attempt = 1, 2, ...); default a short random backoff (up to 5 ms × attempt, at most 50 ms). */
+  readonly backoff?: (attempt: number) => Promise<void>;
+}
+
+const defaultBackoff = (attempt: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 5 * attempt)));
+
+/** The pure part of markAlertSeen: prunes keys older than 24 h before `at`, then records `key`. */
+export function seeAlert(state: PlanState, key: string, at: Date | string): { state: PlanState; isNew: boolean } {
+  const iso = typeof at === "string" ? at : at.toISOString();
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) throw new Error(`markAlertSeen: '${iso}' is not an ISO time`);
+  const kept = Object.entries(state.seenAlerts).filter(([, seen]) => t - Date.parse(seen) < ALERT_DEDUPE_MS);
+  const previous = kept.find(([k]) => k === key);
+  if (previous) {
+    // Already seen: nothing to write unless old keys were pruned.
+    return { state: kept.length === Object.keys(state.seenAlerts).length ? state : { ...state, seenAlerts: Object.fromEntries(kept) }, isNew: false };
+  }
+  return { state: { ...state, seenAlerts: { ...Object.fromEntries(kept), [key]: iso } }, isNew: true };
+}
+
+/** Fills in fields a state written by an older version lacks. */
+function normalise(plan: string, raw: unknown): PlanState {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new InvalidStateError(plan, "not a JSON object");
+  const doc = raw as Partial<PlanState>;
+  if (doc.plan !== undefined && doc.plan !== plan) throw new InvalidStateError(plan, `it names plan '${String(doc.plan)}'`);
+  const empty = emptyPlanState(plan);
+  return {
+    ...empty,
+    ...doc,
+    plan,
+    signals: doc.signals ?? {},
+    regions: doc.regions ?? {},
+    policy: { ...empty.policy, ...doc.policy, autoFailovers: doc.policy?.autoFailovers ?? [] },
+    seenAlerts: doc.seenAlerts ?? {},
+  };
+}
+
+/** The optimistic-concurrency loop shared by both stores; subclasses read and conditionally write. */
+abstract class OptimisticStore implements PlanStateStore {
+  private readonly maxAttempts: number;
+  private readonly backoff: (attempt: number) => Promise<void>;
+
+  constructor(options: StoreOptions = {}) {
+    this.maxAttempts = options.maxAttempts ?? 100;
+    this.backoff = options.backoff ?? defaultBackoff;
+  }
+
+  protected abstract read(plan: string): Promise<{ state: PlanState; etag?: string }>;
+  /** Writes when `etag` still matches (undefined: only when nothing is stored); false on a conflict. */
+  protected abstract write(plan: string, state: PlanState, etag: string | undefined): Promise<boolean>;
+
+  async get(plan: string): Promise<{ state: PlanState; etag?: string }> {
+    assertPlanName(plan);
+    return this.read(plan);
+  }
+
+  async update(plan: string, change: (state: PlanState) => PlanState): Promise<PlanState> {
+    assertPlanName(plan);
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const { state, etag } = await this.read(plan);
+      const next = change(state);
+      if (next === state) return state;
+      if (next.plan !== plan) throw new Error(`a state change for plan ${plan} returned the state of plan ${next.plan}`);
+      if (await this.write(plan, next, etag)) return next;
+      if (attempt < this.maxAttempts) await this.backoff(attempt);
+    }
+    throw new StateConflictError(plan, this.maxAttempts);
+  }
+
+  async markAlertSeen(plan: string, key: string, at: Date | string): Promise<boolean> {
+    let isNew = false;
+    // The flag of the last application is the one that matches what was stored.
+    await this.update(plan, (state) => {
+      const seen = seeAlert(state, key, at);
+      isNew = seen.isNew;
+      return seen.state;
+    });
+    return isNew;
+  }
+}
+
+function assertPlanName(plan: string): void {
+  if (typeof plan !== "string" || !PLAN_NAME.test(plan)) throw new Error(`'${String(plan).slice(0, 60)}' is not a plan name`);
+}
+
+// ---- blob storage ---------------------------------------------------------------------------------
+
+interface RestErrorLike {
+  statusCode?: number;
+  code?: string;
+}
+
+/**
+ * The state in blob storage: `state/{plan}.json` in the given container (created on first write).
+ * Writes are conditional uploads: `If-Match: <etag>` to replace, `If-None-Match: *` to create. A
+ * conflict answers 412 (ConditionNotMet) or 409 (BlobAlreadyExists); both mean "re-read and retry".
+ */
+export class BlobPlanStateStore extends OptimisticStore {
+  constructor(readonly container: ContainerClient, options: StoreOptions = {}) {
+    super(options);
+  }
+
+  static blobName(plan: string): string {
+    assertPlanName(plan);
+    return `state/${plan}.json`;
+  }
+
+  protected async read(plan: string): Promise<{ state: PlanState; etag?: string }> {
+    const blob = this.container.getBlockBlobClient(BlobPlanStateStore.blobName(plan));
+    let text: string;
+    let etag: string | undefined;
+    try {
+      const response = await blob.download();
+      etag = response.etag;
+      text = (await streamToBuffer(response.readableStreamBody)).toString("utf8");
+    } catch (error) {
+      if ((error as RestErrorLike).statusCode === 404) return { state: emptyPlanState(plan) };
+      throw error;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new InvalidStateError(plan, error instanceof Error ? error.message : String(error));
+    }
+    return { state: normalise(plan, parsed), ...(etag ? { etag } : {}) };
+  }
+
+  protected async write(plan: string, state: PlanState, etag: string | undefined): Promise<boolean> {
+    const blob = this.container.getBlockBlobClient(BlobPlanStateStore.blobName(plan));
+    const body = Buffer.from(JSON.stringify(state), "utf8");
+    const options = {
+      conditions: etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" },
+      blobHTTPHeaders: { blobContentType: "application/json; charset=utf-8" },
+    };
+    for (let created = false; ; created = true) {
+      try {
+        await blob.upload(body, body.length, options);
+        return true;
+      } catch (error) {
+        const status = (error as RestErrorLike).statusCode;
+        if (status === 412 || status === 409) return false;
+        if (status === 404 && !created && (error as RestErrorLike).code === "ContainerNotFound") {
+          await this.container.createIfNotExists();
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+}
+
+async function streamToBuffer(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+// ---- memory ---------------------------------------------------------------------------------------
+
+/**
+ * The state in memory, with the same version checks as the blob store: every read hands out a
+ * version, every write is refused unless the version is still current, and a read and its write are
+ * separated by a turn of the event loop, so that concurrent updates really interleave and a missing
+ * retry shows in unit tests. States are copied in and out (JSON), as the blob store does.
+ */
+export class MemoryPlanStateStore extends OptimisticStore {
+  private readonly docs = new Map<string, { text: string; version: number }>();
+  private nextVersion = 1;
+  /** Writes made, and writes refused as conflicts (for tests). */
+  readonly stats = { writes: 0, conflicts: 0 };
+
+  constructor(options: StoreOptions = {}) {
+    super({ backoff: async () => undefined, ...options });
+  }
+
+  protected async read(plan: string): Promise<{ state: PlanState; etag?: string }> {
+    await yieldTurn();
+    const doc = this.docs.get(plan);
+    if (!doc) return { state: emptyPlanState(plan) };
+    return { state: normalise(plan, JSON.parse(doc.text)), etag: `"${doc.version}"` };
+  }
+
+  protected async write(plan: string, state: PlanState, etag: string | undefined): Promise<boolean> {
+    await yieldTurn();
+    const doc = this.docs.get(plan);
+    const current = doc ? `"${doc.version}"` : undefined;
+    if (current !== etag) {
+      this.stats.conflicts++;
+      return false;
+    }
+    this.docs.set(plan, { text: JSON.stringify(state), version: this.nextVersion++ });
+    this.stats.writes++;
+    return true;
+  }
+}
+
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
