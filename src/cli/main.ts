@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { planCommand } from "./plan.ts";
 import { estateCommand } from "./estate.ts";
 import { drillCommand } from "./drill.ts";
+import { serveCommand } from "./serve.ts";
 import { reportCommand } from "./report.ts";
 
 /** Runs the CLI; resolves to the exit code. Commands that serve keep the process alive until a signal. */
@@ -16,6 +17,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(planCommand(setCode));
   program.addCommand(estateCommand(setCode));
   program.addCommand(drillCommand(setCode));
+  program.addCommand(serveCommand(setCode));
   program.addCommand(reportCommand(setCode));
   try {
     await program.parseAsync(argv);

@@ -1,5 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { HttpRequest } from "@azure/functions";
+import azureFunctions from "@azure/functions";
+
+// @azure/functions is CommonJS without detectable named exports: take them off the default export.
+const { HttpRequest } = azureFunctions;
 import { matchRoute, type HttpRoute } from "./routes.ts";
 
 /**

@@ -1,0 +1,57 @@
+import { Command, InvalidArgumentError } from "commander";
+import { jsonLogger } from "../app/composition.ts";
+import { loadPlanFile } from "../core/plan/index.ts";
+import { serveHttp } from "../http/server.ts";
+import { startLocalApp } from "../local/app.ts";
+import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
+
+const number = (what: string, min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${what} is ${min}-${max}`);
+  return n;
+};
+
+export function serveCommand(setCode: (code: number) => void): Command {
+  return new Command("serve")
+    .description("Serve Switchyard's HTTP functions on loopback (alert webhook, override API), backed by the local estate, Azurite and the local durable host; runs the health timer.")
+    .requiredOption("--plan <file...>", "plan file(s)")
+    .option("--port <n>", "HTTP port (0 picks a free one)", number("a port", 0, 65535), 0)
+    .option("--probe-interval <seconds>", "how often the health timer runs", number("the interval", 0.1, 3600), 60)
+    .action(async (o: { plan: string[]; port: number; probeInterval: number }) => {
+      const plans = await Promise.all(o.plan.map((f) => loadPlanFile(f)));
+      const log = jsonLogger((line) => process.stderr.write(`${line}\n`));
+      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr) });
+      const http = await serveHttp(app.routes, { port: o.port });
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      out(`serving: ${http.url}`);
+      out(`estate: ${app.estate.url}`);
+      out(`ca: ${app.estate.ca.caPath}`);
+      out(`plans: ${plans.map((p) => p.name).join(", ")}`);
+      out(`health timer: every ${o.probeInterval} s (Ctrl+C stops)`);
+      let running = false;
+      const tick = async () => {
+        if (running) return;
+        running = true;
+        try {
+          for (const summary of await app.checkHealth()) {
+            for (const change of summary.changes) log.info(`region ${change.region} is now ${change.to}`, { plan: summary.plan, region: change.region });
+            if (summary.started) log.info(`automatic failover ${summary.started.runId} started`, { plan: summary.plan, runId: summary.started.runId });
+          }
+        } catch (error) {
+          log.error("health check failed", { error: error instanceof Error ? error.message : String(error) });
+        } finally {
+          running = false;
+        }
+      };
+      const timer = setInterval(() => void tick(), o.probeInterval * 1000);
+      void tick();
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      clearInterval(timer);
+      await http.close();
+      await app.stop();
+      setCode(0);
+    });
+}

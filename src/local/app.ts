@@ -1,0 +1,97 @@
+/**
+ * Switchyard assembled locally: the estate (Azure), Azurite (blob storage), the local durable host
+ * (runs), the journal, detection state, and the HTTP handlers — the same parts the Functions app
+ * wires in Azure, for `switchyard serve` and tests.
+ */
+import { ClientFactory } from "../azure/clients.ts";
+import { createActivities } from "../activities/registry.ts";
+import type { Logger } from "../activities/deps.ts";
+import { createProbe } from "../activities/probe.ts";
+import type { Plan } from "../core/plan/index.ts";
+import { Orchestrations } from "../core/run/model.ts";
+import { checkPlanHealth } from "../detection/collect.ts";
+import { detectionControl } from "../detection/control.ts";
+import type { EvaluationSummary } from "../detection/evaluate.ts";
+import { BlobPlanStateStore } from "../detection/stateStore.ts";
+import { alertWebhook } from "../http/alerts.ts";
+import { operatorHandlers } from "../http/operator.ts";
+import { httpRoutes, type HttpRoute } from "../http/routes.ts";
+import { BlobJournal } from "../journal/blobJournal.ts";
+import type { Notifier } from "../notify/notifier.ts";
+import { runOrchestration } from "../orchestrations/run.ts";
+import { StaticPlanCatalog } from "../plans/catalog.ts";
+import { startEstate, type Estate } from "../../estate/server.ts";
+import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
+import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
+import { BlobInstanceStore } from "./instanceStore.ts";
+import { LocalRuns } from "./localRuns.ts";
+
+export interface LocalAppOptions {
+  readonly plans: readonly Plan[];
+  /** Long-running operation durations on the estate, by operation id (ms). */
+  readonly durations?: Record<string, number>;
+  readonly log: Logger;
+  readonly notifier: Notifier;
+  readonly onStatus?: (status: InstanceStatus) => void;
+  readonly clock?: () => Date;
+  readonly pollIntervalMs?: number;
+  readonly estatePort?: number;
+}
+
+export interface LocalApp {
+  readonly estate: Estate;
+  readonly azurite: AzuriteBlob;
+  readonly clients: ClientFactory;
+  readonly journal: BlobJournal;
+  readonly store: BlobPlanStateStore;
+  readonly host: LocalDurableHost;
+  readonly runs: LocalRuns;
+  readonly plans: StaticPlanCatalog;
+  readonly routes: HttpRoute[];
+  /** One health check of every plan: probes, Front Door health, quorum, policy (the healthProbe timer). */
+  checkHealth(): Promise<EvaluationSummary[]>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
+  const clock = options.clock ?? (() => new Date());
+  const [estate, azurite] = await Promise.all([
+    startEstate({ plans: options.plans, ...(options.estatePort !== undefined ? { port: options.estatePort } : {}), timing: { durations: { default: 100, ...options.durations } } }),
+    startAzuriteBlob(),
+  ]);
+  const clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 3 });
+  const blob = clients.blobService();
+  const journal = new BlobJournal(blob.getContainerClient("switchyard-journal"));
+  const store = new BlobPlanStateStore(blob.getContainerClient("switchyard-state"));
+  const probe = createProbe(clients);
+  const activities = createActivities({ clients, journal, probe, log: options.log, clock, pollIntervalMs: options.pollIntervalMs ?? 25, notifier: options.notifier });
+  const host = new LocalDurableHost({
+    store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
+    orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never },
+    activities: activities as never,
+    ...(options.onStatus ? { onStatus: options.onStatus } : {}),
+  });
+  await host.resume();
+  const runs = new LocalRuns(host);
+  const plans = new StaticPlanCatalog(options.plans);
+  const detectionDeps = { store, journal, runs, clock, log: options.log };
+  const operator = operatorHandlers({ plans, runs, journal, clock, appServiceAuthOn: false, detection: detectionControl(store, clock) });
+  const routes = httpRoutes({ ...operator, alerts: alertWebhook({ ...detectionDeps, plans }) });
+  return {
+    estate,
+    azurite,
+    clients,
+    journal,
+    store,
+    host,
+    runs,
+    plans,
+    routes,
+    checkHealth: async () => Promise.all((await plans.list()).map((plan) => checkPlanHealth(plan, { ...detectionDeps, probe, clients }))),
+    async stop() {
+      host.stop();
+      await estate.close();
+      await azurite.stop();
+    },
+  };
+}
