@@ -2,29 +2,54 @@ import type { InvocationContext } from "@azure/functions";
 import { ClientFactory } from "../azure/clients.ts";
 import { readSettings, type Settings } from "../config/settings.ts";
 import { createActivities, type ActivityHandlers } from "../activities/registry.ts";
-import type { Logger } from "../activities/deps.ts";
+import type { Logger, Probe } from "../activities/deps.ts";
 import { createProbe } from "../activities/probe.ts";
+import { BlobPlanStateStore } from "../detection/stateStore.ts";
+import { createEntraTokenValidator } from "../http/entraToken.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
+import { BlobPlanCatalog } from "../plans/catalog.ts";
 
-/**
- * The composition root of the Functions app: settings → clients → activity dependencies. Built once
- * per worker process on first use.
- */
-let built: { settings: Settings; activities: ActivityHandlers } | undefined;
+/** Everything the Functions app's handlers share, built once per worker process on first use. */
+export interface AppServices {
+  readonly settings: Settings;
+  readonly clients: ClientFactory;
+  readonly journal: BlobJournal;
+  readonly store: BlobPlanStateStore;
+  readonly plans: BlobPlanCatalog;
+  readonly probe: Probe;
+  readonly log: Logger;
+  readonly activities: ActivityHandlers;
+  readonly validateToken?: ReturnType<typeof createEntraTokenValidator>;
+}
+
+let built: AppServices | undefined;
+
+/** The composition root of the Functions app: settings → clients → stores → activity dependencies. */
+export function appServices(): AppServices {
+  if (built) return built;
+  const settings = readSettings();
+  const clients = new ClientFactory(settings.clients);
+  const blob = clients.blobService();
+  const journal = new BlobJournal(blob.getContainerClient(settings.journalContainer));
+  const log = jsonLogger();
+  const probe = createProbe(clients);
+  built = {
+    settings,
+    clients,
+    journal,
+    store: new BlobPlanStateStore(blob.getContainerClient(settings.stateContainer)),
+    plans: new BlobPlanCatalog(blob.getContainerClient(settings.plansContainer), (name, error) => log.error(`plan ${name} is invalid and is not used`, { blob: name, errors: error.issues.length })),
+    probe,
+    log,
+    activities: createActivities({ clients, journal, probe, log, clock: () => new Date(), pollIntervalMs: 5_000, notifier: new ConsoleNotifier() }),
+    ...(settings.alertToken ? { validateToken: createEntraTokenValidator({ tenantId: settings.alertToken.tenantId, audience: settings.alertToken.audience }) } : {}),
+  };
+  return built;
+}
 
 export function appActivities(): ActivityHandlers {
-  if (!built) {
-    const settings = readSettings();
-    const clients = new ClientFactory(settings.clients);
-    const journal = new BlobJournal(clients.blobService().getContainerClient(settings.journalContainer));
-    const log = jsonLogger();
-    built = {
-      settings,
-      activities: createActivities({ clients, journal, probe: createProbe(clients), log, clock: () => new Date(), pollIntervalMs: 5_000, notifier: new ConsoleNotifier() }),
-    };
-  }
-  return built.activities;
+  return appServices().activities;
 }
 
 /** Structured JSON lines: every line carries the fields it was given (plan, run, resource). */

@@ -18,6 +18,11 @@ export const SETTINGS = {
   plansContainer: "SWITCHYARD_PLANS_CONTAINER",
   journalContainer: "SWITCHYARD_JOURNAL_CONTAINER",
   taskHub: "SWITCHYARD_TASK_HUB",
+  stateContainer: "SWITCHYARD_STATE_CONTAINER",
+  alertTenantId: "SWITCHYARD_ALERT_TENANT_ID",
+  alertAudience: "SWITCHYARD_ALERT_AUDIENCE",
+  /** Set by App Service when its authentication is on: the override API then needs the operator role. */
+  appServiceAuth: "WEBSITE_AUTH_ENABLED",
 } as const;
 
 const containerName = z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "a blob container name: 3-63 lower-case letters, digits and single dashes");
@@ -34,6 +39,10 @@ const settingsSchema = z
     [SETTINGS.plansContainer]: containerName.default("switchyard-plans"),
     [SETTINGS.journalContainer]: containerName.default("switchyard-journal"),
     [SETTINGS.taskHub]: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,49}$/, "3-50 letters and digits, starting with a letter").default("switchyard"),
+    [SETTINGS.stateContainer]: containerName.default("switchyard-state"),
+    [SETTINGS.alertTenantId]: z.guid("a tenant id is a GUID").optional(),
+    [SETTINGS.alertAudience]: z.string().min(1).optional(),
+    [SETTINGS.appServiceAuth]: z.enum(["true", "True", "TRUE", "false", "False", "FALSE"]).optional(),
   });
 
 /** Checks between settings, on the raw values so that they report together with the field checks. */
@@ -41,6 +50,9 @@ function crossIssues(raw: Record<string, string | undefined>): string[] {
   const issues: string[] = [];
   if (raw[SETTINGS.target] === "estate") {
     for (const name of [SETTINGS.estateUrl, SETTINGS.estateCaFile]) if (!raw[name]) issues.push(`${name}: required when SWITCHYARD_TARGET is estate`);
+  }
+  if (!!raw[SETTINGS.alertTenantId] !== !!raw[SETTINGS.alertAudience]) {
+    issues.push(`${SETTINGS.alertAudience}: the secure webhook needs both ${SETTINGS.alertTenantId} and ${SETTINGS.alertAudience}`);
   }
   if (!raw[SETTINGS.storageConnectionString] && !raw[SETTINGS.storageAccountUrl]) {
     issues.push(`${SETTINGS.storageAccountUrl}: set this or ${SETTINGS.storageConnectionString}`);
@@ -52,7 +64,11 @@ export interface Settings {
   readonly clients: ClientFactoryOptions;
   readonly plansContainer: string;
   readonly journalContainer: string;
+  readonly stateContainer: string;
   readonly taskHub: string;
+  /** Secure webhook: validate Azure Monitor's Entra token for this tenant and audience. */
+  readonly alertToken?: { readonly tenantId: string; readonly audience: string };
+  readonly appServiceAuthOn: boolean;
 }
 
 export class SettingsError extends Error {}
@@ -87,5 +103,13 @@ export function readSettings(env: Readonly<Record<string, string | undefined>> =
       blobStore,
     };
   }
-  return { clients, plansContainer: s[SETTINGS.plansContainer], journalContainer: s[SETTINGS.journalContainer], taskHub: s[SETTINGS.taskHub] };
+  return {
+    clients,
+    plansContainer: s[SETTINGS.plansContainer],
+    journalContainer: s[SETTINGS.journalContainer],
+    stateContainer: s[SETTINGS.stateContainer],
+    taskHub: s[SETTINGS.taskHub],
+    ...(s[SETTINGS.alertTenantId] && s[SETTINGS.alertAudience] ? { alertToken: { tenantId: s[SETTINGS.alertTenantId]!, audience: s[SETTINGS.alertAudience]! } } : {}),
+    appServiceAuthOn: (s[SETTINGS.appServiceAuth] ?? "false").toLowerCase() === "true",
+  };
 }
