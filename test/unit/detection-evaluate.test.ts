@@ -1,29 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { Signal } from "../../src/core/detection/model.ts";
 import { pause } from "../../src/core/detection/policy.ts";
-import { parsePlan, type Plan, type PlanInput } from "../../src/core/plan/index.ts";
+import type { Plan, PlanInput } from "../../src/core/plan/index.ts";
 import type { RunInput } from "../../src/core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
 import { autoRunId, detectionJournalId, evaluatePlan, type EvaluateDeps } from "../../src/detection/evaluate.ts";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { assertStorableEntry } from "../../src/journal/guard.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
+import { PRIMARY, SECONDARY, T0, iso, testPlan } from "../helpers/detectionPlan.ts";
 
-const PRIMARY = "eastus2";
-const SECONDARY = "centralus";
-const T0 = Date.parse("2030-01-01T00:00:00.000Z");
-const iso = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
 
-function testPlan(autoFailover: PlanInput["autoFailover"] = {}): Plan {
-  const endpoints = (region: string) => ["a", "b", "c"].map((n) => ({ url: `https://${n}-${region}.app.example/healthz` }));
-  return parsePlan({
-    name: "detect-test",
-    regions: { primary: { name: PRIMARY, healthEndpoints: endpoints(PRIMARY) }, secondary: { name: SECONDARY, healthEndpoints: endpoints(SECONDARY) } },
-    objectives: { rpoSeconds: 300, rtoMinutes: 30 },
-    storage: [{ account: "/subscriptions/0c6f4e2d-8b1a-4c3e-9f5d-2a7b6c8d9e0f/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/detecttest" }],
-    autoFailover: { enabled: true, quorum: 2, downForSeconds: 180, healthyForSeconds: 900, cooldownMinutes: 60, maxPerDay: 1, ...autoFailover },
-  });
-}
 
 /** One round of probe observations: the primary's endpoints as given, the secondary's all up. */
 function round(plan: Plan, seconds: number, primaryDown: boolean): Signal[] {

@@ -16,29 +16,15 @@ import {
   type PolicyInput,
 } from "../../src/core/detection/policy.ts";
 import { planHealthView } from "../../src/core/detection/view.ts";
-import { parsePlan, type Plan, type PlanInput } from "../../src/core/plan/index.ts";
+import type { PlanInput } from "../../src/core/plan/index.ts";
 import type { RunView } from "../../src/core/run/port.ts";
+import { PRIMARY, SECONDARY, T0, iso, at, testPlan } from "../helpers/detectionPlan.ts";
 
 // ---- fixtures (an injected clock: every time is T0 + seconds) ----------------------------------------
 
-const PRIMARY = "eastus2";
-const SECONDARY = "centralus";
-const T0 = Date.parse("2030-01-01T00:00:00.000Z");
-const iso = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
-const at = (seconds: number) => new Date(T0 + seconds * 1000);
 const MIN = 60;
 const HOUR = 3600;
 
-function testPlan(autoFailover: PlanInput["autoFailover"] = {}): Plan {
-  const endpoints = (region: string) => ["a", "b", "c"].map((n) => ({ url: `https://${n}-${region}.app.example/healthz` }));
-  return parsePlan({
-    name: "detect-test",
-    regions: { primary: { name: PRIMARY, healthEndpoints: endpoints(PRIMARY) }, secondary: { name: SECONDARY, healthEndpoints: endpoints(SECONDARY) } },
-    objectives: { rpoSeconds: 300, rtoMinutes: 30 },
-    storage: [{ account: "/subscriptions/0c6f4e2d-8b1a-4c3e-9f5d-2a7b6c8d9e0f/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/detecttest" }],
-    autoFailover: { enabled: true, quorum: 2, downForSeconds: 180, healthyForSeconds: 900, cooldownMinutes: 60, maxPerDay: 1, ...autoFailover },
-  });
-}
 
 /** The evaluation happens at NOW; the primary went down at DOWN_AT. */
 const NOW = 10 * HOUR;
