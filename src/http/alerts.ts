@@ -70,7 +70,8 @@ export function alertWebhook(deps: AlertWebhookDeps) {
       deps.log.error("alert could not be recorded", { ...about, error: error instanceof Error ? error.message : String(error) });
       return json(503, { status: "retry", error: { code: "TemporarilyUnavailable", message: "the alert could not be recorded; retry" } }, { "Retry-After": "10" });
     }
-    if (results.length > 0 && results.every((r) => r.duplicate)) {
+    // A retry records nothing, but its evaluation may start the run an earlier delivery could not (level-triggered): then 202.
+    if (results.length > 0 && results.every((r) => r.duplicate && !r.started)) {
       return json(200, { status: "ignored", reason: "duplicate: this alert and condition were already recorded", ...about });
     }
     const started = results.find((r) => r.started)?.started;
