@@ -1,7 +1,9 @@
 /**
  * The manual override API: start a failover or failback, approve or abort a paused run, pause or
- * resume auto-failover, read a plan's or a run's state. Host-agnostic handlers over ports; every
- * override is journaled with who and why, refusals included.
+ * resume auto-failover, read a plan's or a run's state. Host-agnostic handlers over ports. Every
+ * override is journaled with who and why, and so is a refusal of an authorised caller (a run already in
+ * progress, nothing to fail back, no approval pending); a caller without the right to override changes
+ * nothing and is answered 401/403 without an entry.
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { z } from "zod";
