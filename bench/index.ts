@@ -1,2 +1,4 @@
 // `npm run bench`: every benchmark, one after another.
 await import("./estate.ts");
+await import("./drill.ts");
+await import("./webhook.ts");

@@ -7,7 +7,7 @@ import { Activities, type SwitchInput, type SwitchResult } from "../core/run/mod
 import { azureCall, requestIdOf } from "./azureCall.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { trackedOperation, type TrackedPoller } from "./operations.ts";
+import { readInFlight, trackedOperation, type InFlight, type TrackedPoller } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 /*
@@ -70,16 +70,12 @@ interface TrackedWrite {
   readonly details: Record<string, unknown>;
   /** Starts the operation, or restores its poller from `resumeFrom` without sending it again. */
   readonly start: (resumeFrom: string | undefined, options: ReturnType<typeof captureRequestIds>["options"]) => Promise<TrackedPoller<unknown>>;
+  /** This run's operations in flight, as read by this attempt before it could have started this one. */
+  readonly inFlight: InFlight;
 }
 
 /** Whether this run journaled an operation on the resource that was accepted and never finished. */
-async function hasInFlight(deps: ActivityDeps, runId: string, trackedId: string, operation: string): Promise<boolean> {
-  let running = false;
-  for (const e of await deps.journal.read(runId)) {
-    if (e.kind === "operation" && e.data?.resourceId === trackedId && e.data?.operation === operation) running = e.data.status === "running";
-  }
-  return running;
-}
+const hasInFlight = (inFlight: InFlight, trackedId: string, operation: string) => inFlight.tokenOf({ resourceId: trackedId, operation }) !== undefined;
 
 /**
  * Runs one long-running write through trackedOperation (resuming one in flight), journals it with its
@@ -94,7 +90,7 @@ async function trackedWrite(deps: ActivityDeps, w: TrackedWrite): Promise<{ resu
     ({ resumed } = await trackedOperation(deps, { runId: w.runId, step: w.step, resourceId: w.trackedId, operation: w.operation }, async (resumeFrom) => {
       const poller = await sdk(() => w.start(resumeFrom, capture.options));
       return { serialize: () => poller.serialize(), wait: () => sdk(() => poller.wait()) };
-    }));
+    }, w.inFlight));
   } catch (error) {
     if (!(error instanceof SwitchyardError)) throw error;
     const id = requestIdOf(error);
@@ -152,11 +148,17 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
   const client = deps.clients.cdn(group.subscriptionId);
   const targets = targetsFor(input.plan, spec.origins, input.to, input.disableOther, `origin group ${group.id}`);
 
-  const origins = await azureCall("AFDOrigins_ListByOriginGroup", group.id, async () => {
-    const list: AFDOrigin[] = [];
-    for await (const origin of client.afdOrigins.listByOriginGroup(rg, profile, groupName)) list.push(origin);
-    return list;
-  });
+  // The origins, and this run's operations in flight, read side by side. One read of the journal serves
+  // every origin: nothing this attempt does to one origin starts an operation on another.
+  const [origins, firstRead] = await Promise.all([
+    azureCall("AFDOrigins_ListByOriginGroup", group.id, async () => {
+      const list: AFDOrigin[] = [];
+      for await (const origin of client.afdOrigins.listByOriginGroup(rg, profile, groupName)) list.push(origin);
+      return list;
+    }),
+    readInFlight(deps, input.runId, { shared: true }),
+  ]);
+  let inFlight = firstRead;
   const byName = (name: string) => {
     const found = origins.find((o) => o.name?.toLowerCase() === name.toLowerCase());
     if (!found) throw new PreconditionError(`origin group ${group.id} has no origin '${name}'`, "OriginNotFound");
@@ -173,7 +175,7 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
     let state: { priority?: number; enabledState?: string; provisioningState?: string } = current;
     // At most twice: a resumed operation (sent by an earlier attempt) may have carried another change.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const pending = await hasInFlight(deps, input.runId, originId, "AFDOrigins_Update");
+      const pending = hasInFlight(inFlight, originId, "AFDOrigins_Update");
       if (!pending) state = await settled(deps, { runId: input.runId, step, resourceId: originId, what: `origin ${originName}` }, state, getOrigin);
       const change = difference(state, target);
       if (isEmpty(change) && !pending) break;
@@ -185,6 +187,7 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
         resourceId: originId,
         operation: "AFDOrigins_Update",
         details: { region, origin: originName, change },
+        inFlight,
         start: async (resumeFrom, capture) => {
           const options = { updateIntervalInMs: deps.pollIntervalMs, ...capture };
           const poller = resumeFrom
@@ -197,7 +200,8 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
       changed = true;
       deps.log.info(`origin ${originName} (${region}) of ${group.name}: ${resumed ? "resumed the operation in flight" : summarise(change)}`, { runId: input.runId, resourceId: originId });
       if (!resumed) break;
-      state = await getOrigin();
+      // The resumed operation has ended (and may have carried another change): look again.
+      [state, inFlight] = await Promise.all([getOrigin(), readInFlight(deps, input.runId)]);
     }
   }
   if (!changed) deps.log.info(`origin group ${group.name} already sends traffic to ${input.to}`, { runId: input.runId, resourceId: group.id });
@@ -250,9 +254,9 @@ export async function switchFrontDoorClassic(input: SwitchInput, deps: ActivityD
 
   const requestIds: string[] = [];
   let changed = false;
-  let fd = await get();
+  let [fd, inFlight] = await Promise.all([get(), readInFlight(deps, input.runId, { shared: true })]);
   for (let attempt = 0; attempt < 2; attempt++) {
-    const pending = await hasInFlight(deps, input.runId, poolId, "FrontDoors_CreateOrUpdate");
+    const pending = hasInFlight(inFlight, poolId, "FrontDoors_CreateOrUpdate");
     if (!pending) fd = await settled(deps, { runId: input.runId, step, resourceId: fdRef.id, what: `Front Door ${fdRef.name}` }, fd, get);
     const changes = applyTargets(fd, spec.backendPool, fdRef.id, targets);
     if (changes.length === 0 && !pending) break;
@@ -264,6 +268,7 @@ export async function switchFrontDoorClassic(input: SwitchInput, deps: ActivityD
       resourceId: fdRef.id,
       operation: "FrontDoors_CreateOrUpdate",
       details: { backendPool: spec.backendPool, changes },
+      inFlight,
       start: async (resumeFrom, capture) => {
         const poller = resumeFrom
           ? restorePoller(client, resumeFrom, client.frontDoors.createOrUpdate, { updateIntervalInMs: deps.pollIntervalMs })
@@ -279,7 +284,7 @@ export async function switchFrontDoorClassic(input: SwitchInput, deps: ActivityD
       { runId: input.runId, resourceId: fdRef.id },
     );
     if (!resumed) break;
-    fd = await get();
+    [fd, inFlight] = await Promise.all([get(), readInFlight(deps, input.runId)]);
   }
   if (!changed) deps.log.info(`backend pool ${spec.backendPool} of ${fdRef.name} already sends traffic to ${input.to}`, { runId: input.runId, resourceId: fdRef.id });
   return { resourceId: fdRef.id, changed, requestIds };

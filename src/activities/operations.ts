@@ -1,3 +1,4 @@
+import type { JournalEntry } from "../journal/journal.ts";
 import type { ActivityDeps } from "./deps.ts";
 
 /** A long-running Azure operation in flight, as the activity drives it. */
@@ -23,13 +24,17 @@ export interface OperationKey {
  *
  * `start(resumeFrom)` must begin the operation when `resumeFrom` is undefined, and otherwise restore
  * the poller from the token without sending the request again.
+ *
+ * `known`: the operations in flight as this attempt of the activity already read them (readInFlight),
+ * when nothing it did since could have started this one; spares reading the journal again.
  */
 export async function trackedOperation<T>(
   deps: ActivityDeps,
   key: OperationKey,
   start: (resumeFrom: string | undefined) => Promise<TrackedPoller<T>>,
+  known?: InFlight,
 ): Promise<{ result: T; resumed: boolean }> {
-  const inFlight = await findInFlight(deps, key);
+  const inFlight = known ? known.tokenOf(key) : await findInFlight(deps, key);
   const poller = await start(inFlight);
   if (!inFlight) {
     await deps.journal.append({
@@ -65,13 +70,51 @@ export async function trackedOperation<T>(
   }
 }
 
+/** This run's long-running operations that were accepted but never finished, as of one read of the journal. */
+export interface InFlight {
+  /** The resume token of the operation on `key.resourceId` named `key.operation`, if it is in flight. */
+  tokenOf(key: Pick<OperationKey, "resourceId" | "operation">): string | undefined;
+}
+
+/**
+ * Reads of a run's journal in progress, per journal: the activities of a step start together and each
+ * first reads the journal; they share one read instead of each downloading the whole run. Only a read
+ * still in flight is shared, and only by an activity's first read (`shared`): an operation on a resource
+ * is only ever started by the activity for that resource, and its earlier attempts ended before the
+ * orchestrator scheduled this one, so a read started since then holds all of them; entries other
+ * activities append meanwhile never change the answer about this resource. A read after the activity's
+ * own appends must not join an older read: it would miss them.
+ */
+const readsInProgress = new WeakMap<object, Map<string, Promise<readonly JournalEntry[]>>>();
+
+function sharedRead(deps: ActivityDeps, runId: string): Promise<readonly JournalEntry[]> {
+  let reads = readsInProgress.get(deps.journal);
+  if (!reads) readsInProgress.set(deps.journal, (reads = new Map()));
+  const pending = reads.get(runId);
+  if (pending) return pending;
+  const read = deps.journal.read(runId).finally(() => reads.delete(runId));
+  reads.set(runId, read);
+  return read;
+}
+
+/**
+ * Reads the run's journal once, for any number of in-flight questions about it. `shared`: this is the
+ * activity's first read (nothing appended by this attempt yet), which may join a read in progress.
+ */
+export async function readInFlight(deps: ActivityDeps, runId: string, options: { shared?: boolean } = {}): Promise<InFlight> {
+  const entries = options.shared ? await sharedRead(deps, runId) : await deps.journal.read(runId);
+  const tokens = new Map<string, string | undefined>();
+  const keyOf = (resourceId: string, operation: string) => JSON.stringify([resourceId, operation]);
+  for (const entry of entries) {
+    const resourceId = entry.data?.resourceId;
+    const operation = entry.data?.operation;
+    if (entry.kind !== "operation" || typeof resourceId !== "string" || typeof operation !== "string") continue;
+    tokens.set(keyOf(resourceId, operation), entry.data!.status === "running" ? String(entry.data!.resumeToken) : undefined);
+  }
+  return { tokenOf: (key) => tokens.get(keyOf(key.resourceId, key.operation)) };
+}
+
 /** The resume token of this run's operation on this resource that was accepted but never finished. */
 export async function findInFlight(deps: ActivityDeps, key: OperationKey): Promise<string | undefined> {
-  const entries = await deps.journal.read(key.runId);
-  let token: string | undefined;
-  for (const entry of entries) {
-    if (entry.kind !== "operation" || entry.data?.resourceId !== key.resourceId || entry.data?.operation !== key.operation) continue;
-    token = entry.data.status === "running" ? String(entry.data.resumeToken) : undefined;
-  }
-  return token;
+  return (await readInFlight(deps, key.runId)).tokenOf(key);
 }

@@ -6,7 +6,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { findInFlight, trackedOperation, type OperationKey, type TrackedPoller } from "./operations.ts";
+import { readInFlight, trackedOperation, type InFlight, type OperationKey, type TrackedPoller } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
@@ -67,8 +67,11 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
 
   // An operation an earlier attempt of this run started is resumed even when the group already looks
   // failed over: that attempt's write then gets its outcome journaled and the result says what was done.
-  const forcedInFlight = (await findInFlight(deps, keyOf(FORCED))) !== undefined;
-  const plannedInFlight = !forcedInFlight && (await findInFlight(deps, keyOf(PLANNED))) !== undefined;
+  // One read of the journal answers for both operations, and for the failovers below (nothing this
+  // attempt does before them can start one).
+  const inFlight = await readInFlight(deps, input.runId, { shared: true });
+  const forcedInFlight = inFlight.tokenOf(keyOf(FORCED)) !== undefined;
+  const plannedInFlight = !forcedInFlight && inFlight.tokenOf(keyOf(PLANNED)) !== undefined;
   if (!forcedInFlight && !plannedInFlight) {
     const current = await readFailoverGroup(deps, group);
     if (current.replicationRole === "Primary") {
@@ -79,7 +82,7 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
 
   if (!forcedInFlight) {
     try {
-      await failover(deps, input, group, keyOf(PLANNED), requestIds);
+      await failover(deps, input, group, keyOf(PLANNED), requestIds, inFlight);
       return result("planned");
     } catch (error) {
       const failure = error as SwitchyardError;
@@ -94,7 +97,7 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
       deps.log.warn(`planned failover of ${group.name} refused (primary unreachable); forcing it, data loss allowed`, log);
     }
   }
-  await failover(deps, input, group, keyOf(FORCED), requestIds);
+  await failover(deps, input, group, keyOf(FORCED), requestIds, inFlight);
   return result("forced");
 }
 
@@ -102,7 +105,7 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
  * One failover request (or the resumption of the one in flight) through trackedOperation, journaled as
  * a write whose request ids are also added to `requestIds`. Failures are normalised.
  */
-async function failover(deps: ActivityDeps, input: DataTierInput, group: SqlGroupInRegion, key: OperationKey, requestIds: string[]): Promise<void> {
+async function failover(deps: ActivityDeps, input: DataTierInput, group: SqlGroupInRegion, key: OperationKey, requestIds: string[], inFlight: InFlight): Promise<void> {
   const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
   const operation = key.operation;
   const capture = captureRequestIds();
@@ -133,7 +136,7 @@ async function failover(deps: ActivityDeps, input: DataTierInput, group: SqlGrou
         if (resumeFrom !== undefined || isOperationFailure(error)) return endedPoller(error);
         throw error;
       }
-    });
+    }, inFlight);
     await write(resumed ? "succeeded (resumed the operation a previous attempt started)" : "succeeded", capture.ids, resumed);
     requestIds.push(...capture.ids);
     deps.log.info(`${operation} of ${group.name} to ${input.to} succeeded${resumed ? " (resumed)" : ""}`, { runId: input.runId, resourceId: group.groupId, region: input.to });

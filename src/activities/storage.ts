@@ -7,7 +7,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { azureCodeOf, idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion, sameRegion } from "./health.ts";
-import { findInFlight, trackedOperation, type OperationKey } from "./operations.ts";
+import { readInFlight, trackedOperation, type InFlight, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 const FAILOVER = "StorageAccounts_Failover";
@@ -83,9 +83,11 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
   const requestIds: string[] = [];
   const result = (method: DataTierResult["method"]): DataTierResult => ({ resourceId: ref.id, changed: method !== "none", method, requestIds });
 
-  // An operation an earlier attempt of this run started is resumed first (see failoverSqlGroup).
-  const unplannedInFlight = (await findInFlight(deps, keyOf(UNPLANNED))) !== undefined;
-  const plannedInFlight = !unplannedInFlight && (await findInFlight(deps, keyOf(PLANNED))) !== undefined;
+  // An operation an earlier attempt of this run started is resumed first (see failoverSqlGroup). One
+  // read of the journal answers for both, and for the failovers below.
+  const inFlight = await readInFlight(deps, input.runId, { shared: true });
+  const unplannedInFlight = inFlight.tokenOf(keyOf(UNPLANNED)) !== undefined;
+  const plannedInFlight = !unplannedInFlight && inFlight.tokenOf(keyOf(PLANNED)) !== undefined;
   let kind: "planned" | "unplanned" = unplannedInFlight ? "unplanned" : "planned";
 
   if (!unplannedInFlight && !plannedInFlight) {
@@ -136,7 +138,7 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
 
   if (kind === "planned") {
     try {
-      await failover(deps, input, ref, keyOf(PLANNED), requestIds);
+      await failover(deps, input, ref, keyOf(PLANNED), requestIds, inFlight);
       return result("planned");
     } catch (error) {
       // Both regions were up when we read the account; one may have gone down since.
@@ -151,7 +153,7 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
       deps.log.warn(`planned failover of ${ref.name} refused; failing over unplanned, data loss allowed`, log);
     }
   }
-  await failover(deps, input, ref, keyOf(UNPLANNED), requestIds);
+  await failover(deps, input, ref, keyOf(UNPLANNED), requestIds, inFlight);
   return result("forced");
 }
 
@@ -160,7 +162,7 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
  * a write whose request ids are also added to `requestIds`. Failures are normalised; an operation that
  * ended without failing the account over is a non-retryable error.
  */
-async function failover(deps: ActivityDeps, input: DataTierInput, ref: AccountRef, key: OperationKey, requestIds: string[]): Promise<void> {
+async function failover(deps: ActivityDeps, input: DataTierInput, ref: AccountRef, key: OperationKey, requestIds: string[], inFlight: InFlight): Promise<void> {
   const client: StorageManagementClient = deps.clients.storage(ref.subscriptionId);
   const planned = key.operation === PLANNED;
   const capture = captureRequestIds();
@@ -198,7 +200,7 @@ async function failover(deps: ActivityDeps, input: DataTierInput, ref: AccountRe
           }
         },
       };
-    });
+    }, inFlight);
     await write(resumed ? "succeeded (resumed the operation a previous attempt started)" : "succeeded", capture.ids, resumed);
     requestIds.push(...capture.ids);
     deps.log.info(`${key.operation} of ${ref.name} to ${input.to} succeeded${resumed ? " (resumed)" : ""}`, { runId: input.runId, resourceId: ref.id, region: input.to });

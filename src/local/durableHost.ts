@@ -97,6 +97,15 @@ export class LocalDurableHost {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly waiters = new Map<string, Set<(status: InstanceStatus) => void>>();
   private readonly inFlight = new Set<string>();
+  /**
+   * The state this host last kept (or read to change) of each instance, as JSON. Every change to an
+   * instance goes through this host's `mutate`, so what it kept is what the store holds: reading it
+   * back from here spares a download of the whole instance at every change. The store is read on a
+   * miss (after a restart, or an instance this host never changed).
+   */
+  private readonly kept = new Map<string, string>();
+  /** The status of each kept instance, made on the first query after it was kept (status polls are frequent). */
+  private readonly keptStatus = new Map<string, InstanceStatus>();
   private readonly clock: () => number;
   private dead = false;
   private crashed?: CrashPoint;
@@ -115,7 +124,7 @@ export class LocalDurableHost {
   async start(name: string, input: unknown, instanceId: string): Promise<InstanceStatus> {
     if (!this.handlers.has(name)) throw new Error(`no orchestration named ${name}`);
     return this.mutate(instanceId, async () => {
-      const existing = await this.options.store.get(instanceId);
+      const existing = await this.load(instanceId);
       if (existing && (existing.runtimeStatus === "Running" || existing.runtimeStatus === "Pending")) {
         throw new InstanceRunningError(instanceId, statusOf(existing));
       }
@@ -131,7 +140,7 @@ export class LocalDurableHost {
         inbox: [{ EventType: EventType.ExecutionStarted, EventId: -1, IsPlayed: false, Timestamp: now, Name: name, Input: JSON.stringify(input ?? null) }],
         canceledTimers: [],
       };
-      await this.options.store.put(state);
+      await this.keep(state);
       this.schedule(instanceId);
       return statusOf(state);
     });
@@ -139,16 +148,23 @@ export class LocalDurableHost {
 
   async raiseEvent(instanceId: string, eventName: string, data: unknown): Promise<void> {
     await this.mutate(instanceId, async () => {
-      const state = await this.options.store.get(instanceId);
+      const state = await this.load(instanceId);
       if (!state) throw new Error(`no instance ${instanceId}`);
       if (state.runtimeStatus !== "Running" && state.runtimeStatus !== "Pending") throw new Error(`instance ${instanceId} is ${state.runtimeStatus.toLowerCase()}`);
       state.inbox.push({ EventType: EventType.EventRaised, EventId: -1, IsPlayed: false, Timestamp: this.iso(), Name: eventName, Input: JSON.stringify(data ?? null) });
-      await this.options.store.put(state);
+      await this.keep(state);
       this.schedule(instanceId);
     });
   }
 
   async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
+    const kept = this.kept.get(instanceId);
+    if (kept !== undefined) {
+      let status = this.keptStatus.get(instanceId);
+      if (!status) this.keptStatus.set(instanceId, (status = statusOf(JSON.parse(kept) as InstanceState)));
+      return status;
+    }
+    // Not remembered on a miss: an instance this host does not change may be changing elsewhere.
     const state = await this.options.store.get(instanceId);
     return state ? statusOf(state) : undefined;
   }
@@ -171,7 +187,7 @@ export class LocalDurableHost {
       if (state.runtimeStatus !== "Running" && state.runtimeStatus !== "Pending") continue;
       resumed.push(state.instanceId);
       await this.mutate(state.instanceId, async () => {
-        const fresh = (await this.options.store.get(state.instanceId))!;
+        const fresh = (await this.load(state.instanceId))!;
         this.restartWork(fresh);
       });
       this.schedule(state.instanceId);
@@ -192,6 +208,27 @@ export class LocalDurableHost {
     return new Date(this.clock()).toISOString();
   }
 
+  /** The instance as this host last kept it, else as the store holds it. A fresh copy: callers change it. */
+  private async load(instanceId: string): Promise<InstanceState | undefined> {
+    const kept = this.kept.get(instanceId);
+    if (kept !== undefined) return JSON.parse(kept) as InstanceState;
+    const state = await this.options.store.get(instanceId);
+    if (state) this.remember(instanceId, JSON.stringify(state));
+    return state;
+  }
+
+  /** Writes the instance to the store, then remembers it (only once the store has it). */
+  private async keep(state: InstanceState): Promise<void> {
+    const text = JSON.stringify(state);
+    await this.options.store.put(state, text);
+    this.remember(state.instanceId, text);
+  }
+
+  private remember(instanceId: string, json: string): void {
+    this.kept.set(instanceId, json);
+    this.keptStatus.delete(instanceId);
+  }
+
   /** Serialises every change to one instance. */
   private mutate<T>(instanceId: string, change: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(instanceId) ?? Promise.resolve();
@@ -204,9 +241,12 @@ export class LocalDurableHost {
     void this.mutate(instanceId, () => this.episode(instanceId)).catch(() => undefined);
   }
 
-  /** One orchestrator execution over the whole history plus what arrived since the last one. */
-  private async episode(instanceId: string): Promise<void> {
-    const state = await this.options.store.get(instanceId);
+  /**
+   * One orchestrator execution over the whole history plus what arrived since the last one. `loaded`:
+   * the instance as the caller (inside `mutate`) just loaded and changed it, not yet kept.
+   */
+  private async episode(instanceId: string, loaded?: InstanceState): Promise<void> {
+    const state = loaded ?? (await this.load(instanceId));
     if (!state || state.inbox.length === 0 || isFinal(state.runtimeStatus)) return;
     const handler = this.handlers.get(state.name)!;
     for (const event of state.history) event.IsPlayed = true;
@@ -239,7 +279,7 @@ export class LocalDurableHost {
       state.error = failure.state?.error ?? failure.message ?? String(error);
       state.customStatus = failure.state?.customStatus ?? state.customStatus;
       state.lastUpdatedTime = now;
-      await this.options.store.put(state);
+      await this.keep(state);
       this.announce(state);
       return;
     }
@@ -280,7 +320,7 @@ export class LocalDurableHost {
       for (const id of [...this.timers.keys()].filter((k) => k.startsWith(`${instanceId}#`))) this.clearTimer(instanceId, Number(id.split("#")[1]));
     }
     // Kept before any activity starts: a crash from here on re-runs the activities (at least once).
-    await this.options.store.put(state);
+    await this.keep(state);
     this.announce(state);
     if (result.isDone) return;
     for (const work of toRun) this.runActivity(instanceId, work.eventId, work.name, work.input);
@@ -321,14 +361,14 @@ export class LocalDurableHost {
           this.announceCrash(instanceId);
           return;
         }
+        // The result is kept by the episode it starts, in one write of the instance: a crash before that
+        // write loses it, and the activity runs again on resume (activities run at least once anyway).
         void this.mutate(instanceId, async () => {
-          const state = await this.options.store.get(instanceId);
+          const state = await this.load(instanceId);
           if (!state || isFinal(state.runtimeStatus)) return;
           state.inbox.push(event);
-          await this.options.store.put(state);
-        })
-          .then(() => this.schedule(instanceId))
-          .catch(() => undefined);
+          await this.episode(instanceId, state);
+        }).catch(() => undefined);
       });
   }
 
@@ -340,10 +380,10 @@ export class LocalDurableHost {
       this.timers.delete(key);
       if (this.dead) return;
       void this.mutate(instanceId, async () => {
-        const state = await this.options.store.get(instanceId);
+        const state = await this.load(instanceId);
         if (!state || isFinal(state.runtimeStatus) || state.canceledTimers.includes(eventId)) return;
         state.inbox.push({ EventType: EventType.TimerFired, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TimerId: eventId, FireAt: fireAt });
-        await this.options.store.put(state);
+        await this.keep(state);
       })
         .then(() => this.schedule(instanceId))
         .catch(() => undefined);

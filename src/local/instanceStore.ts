@@ -31,7 +31,8 @@ export interface InstanceState {
 
 export interface InstanceStore {
   get(instanceId: string): Promise<InstanceState | undefined>;
-  put(state: InstanceState): Promise<void>;
+  /** `json`: `JSON.stringify(state)` when the caller already made it (it is not made twice). */
+  put(state: InstanceState, json?: string): Promise<void>;
   list(): Promise<InstanceState[]>;
 }
 
@@ -41,8 +42,8 @@ export class MemoryInstanceStore implements InstanceStore {
     const text = this.items.get(instanceId);
     return text === undefined ? undefined : (JSON.parse(text) as InstanceState);
   }
-  async put(state: InstanceState) {
-    this.items.set(state.instanceId, JSON.stringify(state));
+  async put(state: InstanceState, json?: string) {
+    this.items.set(state.instanceId, json ?? JSON.stringify(state));
   }
   async list() {
     return [...this.items.values()].map((t) => JSON.parse(t) as InstanceState);
@@ -77,9 +78,9 @@ export class BlobInstanceStore implements InstanceStore {
     }
   }
 
-  async put(state: InstanceState) {
+  async put(state: InstanceState, json?: string) {
     await this.ensure();
-    const body = Buffer.from(JSON.stringify(state));
+    const body = Buffer.from(json ?? JSON.stringify(state));
     await this.blob(state.instanceId).upload(body, body.length, { blobHTTPHeaders: { blobContentType: "application/json" } });
   }
 
