@@ -38,4 +38,8 @@ export class DurableRuns implements RunPort {
   async approve(planName: string, approval: ApprovalEvent): Promise<void> {
     await this.client.raiseEvent(instanceIdFor(planName), APPROVAL_EVENT, approval);
   }
+
+  async terminate(planName: string, reason: string): Promise<void> {
+    await this.client.terminate(instanceIdFor(planName), reason);
+  }
 }

@@ -12,6 +12,7 @@ import { alertWebhook } from "../http/alerts.ts";
 import { operatorHandlers } from "../http/operator.ts";
 import { httpRoutes, type HttpHandlers } from "../http/routes.ts";
 import { DurableRuns } from "./durableRuns.ts";
+import { preemptWith } from "../detection/preempt.ts";
 
 const { app } = azureFunctions;
 
@@ -29,7 +30,7 @@ function handlersFor(context: InvocationContext): HttpHandlers {
   });
   return {
     ...operator,
-    alerts: alertWebhook({ store: services.store, journal: services.journal, runs, clock, log: services.log, plans: services.plans, ...(services.validateToken ? { validateToken: services.validateToken } : {}) }),
+    alerts: alertWebhook({ store: services.store, journal: services.journal, runs, clock, log: services.log, plans: services.plans, preemptDrill: preemptWith(runs), ...(services.validateToken ? { validateToken: services.validateToken } : {}) }),
   };
 }
 
@@ -53,7 +54,7 @@ app.timer("healthProbe", {
     const services = appServices();
     const runs = new DurableRuns(df.getClient(context));
     for (const plan of await services.plans.list()) {
-      const summary = await checkPlanHealth(plan, { store: services.store, journal: services.journal, runs, clock: () => new Date(), log: services.log, probe: services.probe, clients: services.clients });
+      const summary = await checkPlanHealth(plan, { store: services.store, journal: services.journal, runs, clock: () => new Date(), log: services.log, probe: services.probe, clients: services.clients, preemptDrill: preemptWith(runs) });
       for (const change of summary.changes) context.info(`region ${change.region} of ${plan.name} is now ${change.to}`);
       if (summary.started) context.warn(`automatic failover ${summary.started.runId} of ${plan.name} started`);
     }

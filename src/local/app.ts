@@ -9,6 +9,7 @@ import type { Logger } from "../activities/deps.ts";
 import { createProbe } from "../activities/probe.ts";
 import type { Plan } from "../core/plan/index.ts";
 import { Orchestrations } from "../core/run/model.ts";
+import { preemptWith } from "../detection/preempt.ts";
 import { checkPlanHealth } from "../detection/collect.ts";
 import { detectionControl } from "../detection/control.ts";
 import type { EvaluationSummary } from "../detection/evaluate.ts";
@@ -74,7 +75,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   await host.resume();
   const runs = new LocalRuns(host);
   const plans = new StaticPlanCatalog(options.plans);
-  const detectionDeps = { store, journal, runs, clock, log: options.log };
+  const detectionDeps = { store, journal, runs, clock, log: options.log, preemptDrill: preemptWith(runs) };
   const operator = operatorHandlers({ plans, runs, journal, clock, appServiceAuthOn: false, detection: detectionControl(store, clock) });
   const routes = httpRoutes({ ...operator, alerts: alertWebhook({ ...detectionDeps, plans }) });
   return {

@@ -180,6 +180,24 @@ export class LocalDurableHost {
     });
   }
 
+  /**
+   * Ends a pending or running instance now (Durable's terminate): it records the reason, stops its
+   * timers, and drops the results of its activities still in flight. No-op for a finished instance.
+   */
+  async terminate(instanceId: string, reason: string): Promise<InstanceStatus | undefined> {
+    return this.mutate(instanceId, async () => {
+      const state = await this.load(instanceId);
+      if (!state || isFinal(state.runtimeStatus)) return state ? statusOf(state) : undefined;
+      state.runtimeStatus = "Terminated";
+      state.error = reason;
+      state.lastUpdatedTime = this.iso();
+      for (const key of [...this.timers.keys()].filter((k) => k.startsWith(`${instanceId}#`))) this.clearTimer(instanceId, Number(key.split("#")[1]));
+      await this.keep(state);
+      this.announce(state);
+      return statusOf(state);
+    });
+  }
+
   /** Picks up every instance the store holds as pending or running (after a restart). */
   async resume(): Promise<string[]> {
     const resumed: string[] = [];

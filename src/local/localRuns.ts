@@ -26,9 +26,15 @@ export class LocalRuns implements RunPort {
     await this.host.raiseEvent(instanceIdFor(planName), APPROVAL_EVENT, approval);
   }
 
-  /** Resolves with the finished run (local tools: the drill, tests). */
+  async terminate(planName: string, reason: string): Promise<void> {
+    await this.host.terminate(instanceIdFor(planName), reason);
+  }
+
+  /** Resolves with the finished run (local tools: the drill, tests); rejects if the host stopped first. */
   async waitFor(planName: string): Promise<RunView> {
-    return view(await this.host.waitForCompletion(instanceIdFor(planName)));
+    const status = await this.host.waitForCompletion(instanceIdFor(planName));
+    if (status.input === undefined) throw new Error(`the local durable host stopped before the run of ${planName} finished`);
+    return view(status);
   }
 }
 

@@ -134,6 +134,9 @@ describe("evaluatePlan: an estate outage through to one automatic failover", () 
     const starts: RunInput[] = [];
     let current: RunView | undefined;
     const port: RunPort = {
+      async terminate() {
+        if (current) current = { ...current, status: "terminated" };
+      },
       async start(input) {
         if (current?.status === "running") throw new RunInProgressError(input.plan.name, current.runId);
         starts.push(input);

@@ -31,6 +31,9 @@ function fakeRuns(options: { failStart?: Error } = {}) {
   let current: RunView | undefined;
   let failStart = options.failStart;
   const port: RunPort = {
+    async terminate() {
+      if (current) current = { ...current, status: "terminated" };
+    },
     async start(input) {
       if (failStart) {
         const error = failStart;

@@ -29,6 +29,9 @@ class MemoryRuns implements RunPort {
   async approve(_plan: string, approval: ApprovalEvent): Promise<void> {
     this.approvals.push(approval);
   }
+  async terminate(): Promise<void> {
+    if (this.current) this.current = { ...this.current, status: "terminated" };
+  }
 }
 
 function setup(options: { auth?: boolean } = {}) {

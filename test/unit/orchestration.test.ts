@@ -267,3 +267,22 @@ describe("data-loss gate", () => {
     expect(decideDataLoss({ mode: "planned", primaryHealthy: false, maxLagSeconds: 0, rpoSeconds: 60 }).kind).toBe("planned");
   });
 });
+
+describe("terminating a run", () => {
+  it("ends a run waiting for approval at once: nothing further runs, and waiters hear of it", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: null });
+    const h = host(w);
+    await h.start(Orchestrations.failover, input(), "i1");
+    await until(async () => ((await h.getStatus("i1"))?.customStatus as { waitingFor?: string } | undefined)?.waitingFor === "approval");
+    const finished = h.waitForCompletion("i1");
+
+    await h.terminate("i1", "an incident pre-empts this drill");
+
+    expect(await finished).toMatchObject({ runtimeStatus: "Terminated", error: "an incident pre-empts this drill" });
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: true, by: "late", reason: "too late" }).catch(() => undefined);
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+    await h.start(Orchestrations.failover, input({ runId: "run-2" }), "i1");
+    expect((await h.getStatus("i1"))?.runtimeStatus).toMatch(/Pending|Running/);
+    await h.terminate("i1", "cleanup");
+  });
+});

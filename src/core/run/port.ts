@@ -33,4 +33,6 @@ export interface RunPort {
   start(input: RunInput): Promise<RunView>;
   get(planName: string): Promise<RunView | undefined>;
   approve(planName: string, approval: ApprovalEvent): Promise<void>;
+  /** Ends the plan's run in progress (an incident pre-empting a drill). */
+  terminate(planName: string, reason: string): Promise<void>;
 }
