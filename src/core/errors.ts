@@ -57,6 +57,9 @@ export interface ErrorEnvelope {
 
 const MARK = "switchyard-error:";
 
+/** Errors that no retry can fix (a refused journal entry, bad input): never retried as "unexpected". */
+const PERMANENT = new Set(["SecretInJournalError", "InvalidEntryError", "InvalidRunIdError", "TypeError", "RangeError", "SyntaxError"]);
+
 export function toEnvelope(error: unknown): ErrorEnvelope {
   if (error instanceof SwitchyardError) {
     const details = error instanceof AzureRequestError ? error.details : undefined;
@@ -72,7 +75,8 @@ export function toEnvelope(error: unknown): ErrorEnvelope {
     };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { name: error instanceof Error ? error.name : "Error", code: "Unexpected", message, retryable: true };
+  const name = error instanceof Error ? error.name : "Error";
+  return { name, code: PERMANENT.has(name) ? name : "Unexpected", message, retryable: !PERMANENT.has(name) };
 }
 
 /** Encodes an envelope into an error message (the only thing Durable carries across reliably). */

@@ -1,4 +1,4 @@
-import { pause, resume } from "../core/detection/policy.ts";
+import { currentPrimary, pause, resume } from "../core/detection/policy.ts";
 import { planHealthView } from "../core/detection/view.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { DetectionControl } from "../http/operator.ts";
@@ -10,6 +10,10 @@ export function detectionControl(store: PlanStateStore, clock: () => Date): Dete
     async setAutoFailover(plan: Plan, change) {
       const state = await store.update(plan.name, (s) => (change.enabled ? resume(s, change) : pause(s, change)));
       return planHealthView(plan, state, clock()).policy;
+    },
+    async currentPrimary(plan: Plan) {
+      const { state } = await store.get(plan.name);
+      return currentPrimary(plan, state);
     },
     async status(plan: Plan) {
       const { state } = await store.get(plan.name);

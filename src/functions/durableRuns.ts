@@ -14,7 +14,14 @@ export class DurableRuns implements RunPort {
     if (existing && ACTIVE.has(String(existing.runtimeStatus))) {
       throw new RunInProgressError(input.plan.name, (existing.input as RunInput).runId);
     }
-    await this.client.startNew(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, { instanceId, input });
+    try {
+      await this.client.startNew(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, { instanceId, input });
+    } catch (error) {
+      // Lost the race to another start: the extension refuses to overwrite a running instance.
+      const now = await this.client.getStatus(instanceId).catch(() => undefined);
+      if (now && ACTIVE.has(String(now.runtimeStatus))) throw new RunInProgressError(input.plan.name, (now.input as RunInput).runId);
+      throw error;
+    }
     return { instanceId, runId: input.runId, status: "pending", kind: input.kind, from: input.from, to: input.to, trigger: input.trigger };
   }
 
@@ -25,7 +32,7 @@ export class DurableRuns implements RunPort {
     return {
       instanceId: status.instanceId,
       runId: input.runId,
-      status: String(status.runtimeStatus).toLowerCase() as RunView["status"],
+      status: statusOf(String(status.runtimeStatus)),
       kind: input.kind,
       from: input.from,
       to: input.to,
@@ -41,5 +48,24 @@ export class DurableRuns implements RunPort {
 
   async terminate(planName: string, reason: string): Promise<void> {
     await this.client.terminate(instanceIdFor(planName), reason);
+  }
+}
+
+/** Durable's runtime statuses in the run port's terms. */
+function statusOf(runtimeStatus: string): RunView["status"] {
+  switch (runtimeStatus) {
+    case "Pending":
+      return "pending";
+    case "Running":
+    case "ContinuedAsNew":
+    case "Suspended":
+      return "running";
+    case "Completed":
+      return "completed";
+    case "Terminated":
+    case "Canceled":
+      return "terminated";
+    default:
+      return "failed";
   }
 }

@@ -44,7 +44,8 @@ export async function readJson(request: { text(): Promise<string>; headers: { ge
   if (text.trim() === "") throw new ApiError(400, "EmptyBody", "a JSON body is required");
   try {
     return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ApiError(400, "InvalidJson", `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  } catch {
+    // The parser's message quotes the body: say only that it is not JSON.
+    throw new ApiError(400, "InvalidJson", "the body is not valid JSON");
   }
 }

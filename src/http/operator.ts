@@ -12,6 +12,7 @@ import { newRunId, planOfRunId, type RunInput, type RunOutput } from "../core/ru
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { PlanCatalog } from "../plans/catalog.ts";
+import { secretRule } from "../journal/guard.ts";
 import { callerOf, requireOperator, type Caller } from "./auth.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 
@@ -19,6 +20,8 @@ import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 export interface DetectionControl {
   setAutoFailover(plan: Plan, change: { enabled: boolean; by: string; reason: string; at: string }): Promise<unknown>;
   status(plan: Plan): Promise<unknown>;
+  /** The region detection records as primary (kept up to date from the runs it observes). */
+  currentPrimary(plan: Plan): Promise<string>;
 }
 
 export interface OperatorDeps {
@@ -31,7 +34,12 @@ export interface OperatorDeps {
   readonly detection?: DetectionControl;
 }
 
-const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500);
+const reason = z
+  .string()
+  .trim()
+  .min(3, "say why (at least 3 characters)")
+  .max(500)
+  .refine((text) => secretRule(undefined, text) === undefined, "looks like it holds a credential: a reason goes to the journal and notifications, leave secrets out");
 const failoverBody = z.strictObject({ mode: z.enum(["planned", "forced"]).default("planned"), reason });
 const failbackBody = z.strictObject({ reason });
 const decisionBody = z.strictObject({ reason });
@@ -61,8 +69,14 @@ export function operatorHandlers(deps: OperatorDeps) {
     return plan;
   };
 
-  /** The region that is primary now: where the last completed run left it, else the plan's primary. */
-  const currentPrimary = (plan: Plan, last: RunView | undefined): string => (last?.status === "completed" && last.output?.outcome === "completed" ? last.to : plan.regions.primary.name);
+  /**
+   * The region that is primary now: where the last run left it when it completed its switch; otherwise
+   * what detection records (it follows every run it observes); else the plan's primary.
+   */
+  const currentPrimary = async (plan: Plan, last: RunView | undefined): Promise<string> => {
+    if (last?.status === "completed" && last.output?.outcome === "completed") return last.to;
+    return deps.detection ? deps.detection.currentPrimary(plan) : plan.regions.primary.name;
+  };
 
   const guarded = (needsOperator: boolean, body: (request: HttpRequest, caller: Caller) => Promise<HttpResponseInit>): Handler => {
     return async (request) => {
@@ -82,13 +96,18 @@ export function operatorHandlers(deps: OperatorDeps) {
 
   const start = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: RunInput["mode"], why: string): Promise<HttpResponseInit> => {
     const last = await deps.runs.get(plan.name);
-    const primary = currentPrimary(plan, last);
-    const other = primary === plan.regions.primary.name ? plan.regions.secondary.name : plan.regions.primary.name;
-    const [from, to] = kind === "failover" ? [primary, other] : [primary, plan.regions.primary.name];
-    if (kind === "failback" && primary === plan.regions.primary.name) {
+    const primary = await currentPrimary(plan, last);
+    const home = plan.regions.primary.name;
+    if (kind === "failback" && primary === home) {
       await journalOverride(plan.name, caller, kind, why, "refused: nothing to fail back");
-      throw new ApiError(409, "NothingToFailBack", `${plan.regions.primary.name} is already the primary of ${plan.name}`);
+      throw new ApiError(409, "NothingToFailBack", `${home} is already the primary of ${plan.name}`);
     }
+    if (kind === "failover" && primary !== home) {
+      // Going back to the plan's primary is a failback: it must pass the re-protection checks first.
+      await journalOverride(plan.name, caller, kind, why, "refused: use failback to return to the plan's primary");
+      throw new ApiError(409, "UseFailback", `${primary} is serving ${plan.name}; returning to ${home} is a failback (POST /api/plans/${plan.name}/failback), which re-protects first`);
+    }
+    const [from, to] = kind === "failover" ? [home, plan.regions.secondary.name] : [primary, home];
     const at = now();
     const input: RunInput = {
       runId: newRunId(plan.name, kind, at),
@@ -101,7 +120,9 @@ export function operatorHandlers(deps: OperatorDeps) {
     };
     try {
       const view = await deps.runs.start(input);
-      await journalOverride(plan.name, caller, kind, why, `started run ${input.runId}`, { runId: input.runId, mode, from, to });
+      // The run has started: a journal that fails now must not turn that into an error for the caller
+      // (the run's own journal records who started it and why).
+      await journalOverride(plan.name, caller, kind, why, `started run ${input.runId}`, { runId: input.runId, mode, from, to }).catch(() => undefined);
       return json(202, { runId: view.runId, status: view.status, kind, mode, from, to, statusUrl: `/api/runs/${view.runId}` }, { Location: `/api/runs/${view.runId}` });
     } catch (error) {
       if (error instanceof RunInProgressError) await journalOverride(plan.name, caller, kind, why, `refused: run ${error.runningRunId} is in progress`, { runningRunId: error.runningRunId });
@@ -156,7 +177,7 @@ export function operatorHandlers(deps: OperatorDeps) {
       const run = await deps.runs.get(plan.name);
       return json(200, {
         plan: plan.name,
-        regions: { primary: plan.regions.primary.name, secondary: plan.regions.secondary.name, currentPrimary: currentPrimary(plan, run) },
+        regions: { primary: plan.regions.primary.name, secondary: plan.regions.secondary.name, currentPrimary: await currentPrimary(plan, run) },
         autoFailoverConfigured: plan.autoFailover.enabled,
         detection: deps.detection ? await deps.detection.status(plan) : null,
         currentRun: run ?? null,

@@ -41,7 +41,9 @@ export async function serveHttp(routes: readonly HttpRoute[], options: { port?: 
         if (response.jsonBody !== undefined) return send(status, response.jsonBody, outHeaders);
         res.writeHead(status, outHeaders).end(typeof response.body === "string" ? response.body : "");
       } catch (error) {
-        send(500, { error: { code: "InternalError", message: error instanceof Error ? error.message : String(error) } });
+        // Never echo an internal error's text: it may quote a request or a setting.
+        process.stderr.write(`switchyard serve: ${req.method} ${url.pathname} failed: ${error instanceof Error ? error.name : "error"}\n`);
+        send(500, { error: { code: "InternalError", message: "the request failed inside Switchyard; see the server log" } });
       }
     })();
   });

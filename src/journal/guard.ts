@@ -85,7 +85,7 @@ const SECRET_PATTERNS: readonly { rule: string; test: RegExp }[] = [
   { rule: "a storage account key (AccountKey=)", test: /AccountKey\s*=/i },
   { rule: "a shared access signature (SharedAccessSignature)", test: /SharedAccessSignature/i },
   { rule: "a shared access key (SharedAccessKey=)", test: /SharedAccessKey\s*=/i },
-  { rule: "a password in a connection string (Password=)", test: /(?:^|[;\s])(?:Password|Pwd)\s*=\s*[^;\s]/i },
+  { rule: "a password in a connection string (Password=)", test: /(?:^|[;,\s])(?:Password|Pwd)\s*=\s*[^;,\s]/i },
   { rule: "a SAS signature in a URL (sig=)", test: /[?&]sig=[^&\s]/i },
   { rule: "a bearer token", test: /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/i },
   { rule: "a JSON web token", test: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/ },

@@ -67,11 +67,12 @@ class Run {
     this.pending.push({ runId: this.input.runId, at: this.now, kind, message, ...(step ? { step } : {}), ...(data ? { data } : {}) });
   }
 
+  /** Writes the pending entries (retried like any step); a journal that refuses them fails the step. */
   *flush(): Gen<void> {
     if (this.pending.length === 0) return;
     const entries = this.pending;
     this.pending = [];
-    yield this.context.df.callActivity(Activities.journal, { runId: this.input.runId, entries });
+    yield* this.call<null>("journal", Activities.journal, { runId: this.input.runId, entries });
   }
 
   status(step: string, waitingFor?: RunStatus["waitingFor"]): void {
@@ -352,7 +353,13 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     };
     run.status("finished");
     run.add(runFinishedEntry(output, run.now));
-    yield* run.flush();
+    try {
+      yield* run.flush();
+    } catch (error) {
+      // The run's outcome stands; the journal could not take its last entries (the output still has them).
+      const detail = error instanceof StepFailed ? error.envelope.message : String(error);
+      return { ...output, message: `${output.message} The journal could not record the end of the run: ${detail}` };
+    }
     yield* run.notify(`${input.kind}-${outcome === "completed" ? "completed" : "stopped"}`, outcome === "completed" ? "info" : "critical", `Switchyard ${plan.name}: ${message}`);
     return output;
   }

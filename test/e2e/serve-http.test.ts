@@ -163,8 +163,8 @@ describe("real Azure Monitor payloads (the public corpus, fragments wrapped)", (
   it("a malformed body answers 400 with the reason (and the field), never 5xx", async () => {
     const valid = corpusBody("metric-alert-static-threshold.alertContext.json");
     const cases: { body: unknown; reason: RegExp; path?: string }[] = [
-      { body: "", reason: /not JSON/ },
-      { body: "{not json", reason: /not JSON/ },
+      { body: "", reason: /not valid JSON/ },
+      { body: "{not json", reason: /not valid JSON/ },
       { body: "[]", reason: /must be a JSON object/ },
       { body: "42", reason: /must be a JSON object/ },
       { body: {}, reason: /schemaId: required/, path: "schemaId" },

@@ -222,7 +222,7 @@ describe("parseAlert", () => {
       expect(result.ok).toBe(false);
       expect(result.ok ? "" : result.reason).toMatch(/must be a JSON object/);
     }
-    expect(parseAlertText("{not json")).toMatchObject({ ok: false, reason: expect.stringMatching(/not JSON/) });
+    expect(parseAlertText("{not json")).toMatchObject({ ok: false, reason: expect.stringMatching(/not valid JSON/) });
     expect(parseAlertText(JSON.stringify({ ...readJson(RESOLVED_SAMPLE), pad: "x".repeat(300 * 1024) }))).toMatchObject({ ok: false, reason: expect.stringMatching(/larger than 256 KiB/) });
     expect(parseAlertText(JSON.stringify(readJson(RESOLVED_SAMPLE))).ok).toBe(true);
   });

@@ -98,3 +98,11 @@ describe("run ids and entry shape", () => {
     expect(() => assertStorableEntry(base)).not.toThrow();
   });
 });
+
+describe("secret guard: connection string forms", () => {
+  it("finds a password in a Redis-style connection string (comma separated)", async () => {
+    const { secretRule } = await import("../../src/journal/guard.ts");
+    expect(secretRule(undefined, "contoso.redis.cache.windows.net:6380,password=abc123,ssl=True")).toMatch(/password/i);
+    expect(secretRule(undefined, "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x)")).toBeUndefined();
+  });
+});

@@ -136,3 +136,37 @@ describe("manual override API", () => {
     expect((await api.getRun(request({ id: "contoso-orders.20261128T090000Z.failover-ffff" }))).status).toBe(404);
   });
 });
+
+describe("manual override API: which way a run goes", () => {
+  it("refuses a failover while the secondary serves: going home is a failback, which re-protects first", async () => {
+    const { api, runs } = setup();
+    await api.failover(request({ plan: plan.name }, { reason: "outage" }));
+    runs.current = { ...runs.current!, status: "completed", output: { outcome: "completed" } as never };
+    const res = await api.failover(request({ plan: plan.name }, { reason: "secondary degraded" }));
+    expect(res.status).toBe(409);
+    expect(body(res).error.code).toBe("UseFailback");
+    expect(runs.started).toHaveLength(1);
+    const back = await api.failback(request({ plan: plan.name }, { reason: "primary recovered" }));
+    expect(back.status).toBe(202);
+    expect(runs.started[1]).toMatchObject({ kind: "failback", from: "centralus", to: "eastus2" });
+  });
+
+  it("takes the current primary from detection when the last run did not complete its switch", async () => {
+    const runs = new MemoryRuns();
+    const detection = { setAutoFailover: async () => undefined, status: async () => undefined, currentPrimary: async () => "centralus" };
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal: new MemoryJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: false, detection });
+    runs.current = { instanceId: "i", runId: "contoso-orders.20261128T090000Z.failback-0001", status: "completed", kind: "failback", from: "centralus", to: "eastus2", output: { outcome: "refused-not-reprotected" } as never };
+    const res = await api.failback(request({ plan: plan.name }, { reason: "try again" }));
+    expect(res.status).toBe(202);
+    expect(runs.started[0]).toMatchObject({ kind: "failback", from: "centralus", to: "eastus2" });
+  });
+
+  it("refuses a reason that carries a credential before anything starts or is journaled", async () => {
+    const { api, runs, journal } = setup();
+    const res = await api.failover(request({ plan: plan.name }, { reason: "again Password=hunter2 test" }));
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(body(res))).not.toContain("hunter2");
+    expect(runs.started).toEqual([]);
+    expect(await journal.listRuns()).toEqual([]);
+  });
+});

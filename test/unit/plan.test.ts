@@ -130,3 +130,14 @@ describe("plan validation: App Service regions", () => {
     expect(issuesOf(doc)).toContainEqual(expect.objectContaining({ path: "appService[1].region" }));
   });
 });
+
+describe("plan validation: no credentials in switched values", () => {
+  it("rejects a connection string with a password and accepts a Key Vault reference", () => {
+    const doc = exampleDoc();
+    doc.appService[0].connectionStrings[0].values.centralus = "contoso-orders-cache-centralus.redis.cache.windows.net:6380,password=abc123,ssl=True";
+    doc.appService[0].appSettings[0].values.eastus2 = "@Microsoft.KeyVault(SecretUri=https://contoso-orders-kv.vault.azure.net/secrets/x)";
+    const issues = issuesOf(doc);
+    expect(issues.map((i) => i.path)).toEqual(["appService[0].connectionStrings[0].values.centralus"]);
+    expect(JSON.stringify(issues)).not.toContain("abc123");
+  });
+});

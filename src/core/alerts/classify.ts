@@ -92,8 +92,9 @@ export function parseAlertText(text: string): ParseAlertResult {
   let body: unknown;
   try {
     body = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, reason: `the body is not JSON: ${error instanceof Error ? error.message.slice(0, 120) : "syntax error"}` };
+  } catch {
+    // The parser's message quotes the body, which may hold anything: name the problem only.
+    return { ok: false, reason: "the body is not valid JSON" };
   }
   return parseAlert(body);
 }

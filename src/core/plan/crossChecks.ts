@@ -1,3 +1,4 @@
+import { secretRule } from "../../journal/guard.ts";
 import { AZURE_REGIONS, isAzureRegion } from "./regions.ts";
 import { signalCount } from "./schema.ts";
 
@@ -42,6 +43,18 @@ export function crossChecks(document: unknown): RawIssue[] {
   arr(plan.appService).forEach((site, i) => {
     for (const list of ["appSettings", "connectionStrings"] as const) {
       arr(obj(site)?.[list]).forEach((s, j) => perRegion(obj(s)?.values, ["appService", i, list, j, "values"]));
+    }
+  });
+  // Values the plan switches are written to Durable history and journals: no credentials in them.
+  arr(plan.appService).forEach((site, i) => {
+    for (const list of ["appSettings", "connectionStrings"] as const) {
+      arr(obj(site)?.[list]).forEach((setting, j) => {
+        for (const [region, value] of Object.entries(obj(obj(setting)?.values) ?? {})) {
+          if (typeof value === "string" && secretRule(undefined, value)) {
+            add(["appService", i, list, j, "values", region], "looks like it holds a credential: name a Key Vault reference (@Microsoft.KeyVault(SecretUri=...)) instead, plans hold no secrets");
+          }
+        }
+      });
     }
   });
   arr(plan.appService).forEach((site, i) => {
