@@ -286,3 +286,47 @@ describe("terminating a run", () => {
     await h.terminate("i1", "cleanup");
   });
 });
+
+describe("failover orchestration replay of a whole recorded run", () => {
+  const require = createRequire(import.meta.url);
+  const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orchestrator.js");
+  const handler = new Orchestrator(runOrchestration).listen();
+  const flatten = (actions: any[]): any[] => actions.flatMap((a) => (a.compoundActions ? flatten(a.compoundActions) : [a]));
+
+  it("replays every episode of a run (approval wait, throttled retries, parallel data tier) to exactly the recorded schedule, twice", async () => {
+    // Record: a forced failover that waits for approval, with a throttled step retried on a timer.
+    const throttled = () => new SwitchyardError("429", { code: "AzureRequestFailed", retryable: true, retryAfterSeconds: 0 });
+    const w = world({ primaryHealthy: false, maxLagSeconds: null, failures: { [Activities.switchFrontDoorStandard]: [throttled()] } });
+    const store = new MemoryInstanceStore();
+    const h = host(w, store);
+    const runInput = input();
+    await h.start(Orchestrations.failover, runInput, "i1");
+    await until(async () => ((await h.getStatus("i1"))?.customStatus as { waitingFor?: string } | undefined)?.waitingFor === "approval");
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: true, by: "oncall", reason: "region lost" });
+    expect(((await h.waitForCompletion("i1")).output as RunOutput).outcome).toBe("completed");
+    const history = (await store.get("i1"))!.history;
+
+    // The schedule as recorded: every TaskScheduled / TimerCreated, in order.
+    const scheduling = (e: { EventType: number }) => e.EventType === 4 || e.EventType === 10;
+    const recorded = history.filter(scheduling).map((e: any) => (e.EventType === 4 ? e.Name : "timer"));
+    expect(recorded).toContain("timer");
+
+    // Replay each episode from the history it was given, and compare with what was recorded by then.
+    const starts = history.flatMap((e: any, i: number) => (e.EventType === 12 ? [i] : []));
+    let episodes = 0;
+    for (const start of starts) {
+      let end = start + 1;
+      while (end < history.length && !scheduling(history[end]!) && history[end]!.EventType !== 13) end++;
+      const given = history.slice(0, end).map((e: any) => ({ ...e }));
+      const trigger = { history: given, input: runInput, instanceId: "i1", isReplaying: false, parentInstanceId: "", upperSchemaVersion: 3, longRunningTimerIntervalDuration: "3.00:00:00", maximumShortTimerDuration: "6.00:00:00", defaultHttpAsyncRequestSleepTimeMillseconds: 30000 };
+      const a = await handler(structuredClone(trigger), new df.DummyOrchestrationContext());
+      const b = await handler(structuredClone(trigger), new df.DummyOrchestrationContext());
+      expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+      const replayed = flatten(a.actions.flat()).filter((x) => x.actionType !== 6).map((x) => (x.actionType === 5 ? "timer" : x.functionName));
+      const scheduledByThen = history.slice(0, history.findIndex((e: any, i: number) => i >= end && e.EventType === 13) + 1).filter(scheduling).length;
+      expect(replayed).toEqual(recorded.slice(0, scheduledByThen));
+      episodes++;
+    }
+    expect(episodes).toBeGreaterThan(10);
+  });
+});
