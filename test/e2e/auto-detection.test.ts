@@ -186,32 +186,35 @@ describe("automatic detection and failover from the health timer", () => {
     expect(shown.body).toMatchObject({ regions: { currentPrimary: secondary }, currentRun: { runId: d.runId, status: "completed" }, detection: { regions: { [primary]: { state: "down" } } } });
   }, 45_000);
 
-  it("a probe that flaps (down 1 s, up 1 s) with downForSeconds 2 never starts a run; held down, the same plan fails over", async ({ annotate }) => {
+  it("a probe that flaps (down 3 checks, up 3 checks) with downForSeconds 2 never starts a run; held down, the same plan fails over", async ({ annotate }) => {
     const plan = world.plan("tailspin-flap");
     const primary = plan.regions.primary.name;
     world.app.estate.setLag(plan.storage[0]!.account.id, LAG_SECONDS);
 
-    // Flap for ~6 s while the timer runs.
-    let flapping = true;
-    const flapper = (async () => {
-      for (let i = 0; i < 6; i++) {
-        await world.app.estate.setRegion(primary, { down: i % 2 === 0, healthWhenDown: "refused" });
-        await sleep(1_000);
-      }
-      flapping = false;
-    })();
+    // Flap with the health checks, not the wall clock: down for 3 checks, up for 3, eight times. A probe
+    // counts as down from its second failure, so it is held down for about 2 checks (~0.5 s) each time,
+    // far from the 2 s window even if the machine stalls a check or two.
+    const PHASE = 3;
+    const CHECKS = 8 * PHASE;
+    await world.app.estate.setRegion(primary, { down: true, healthWhenDown: "refused" });
     /** Per tick: how many of the primary's probe signals were down (as stored after the tick). */
     const signalsDown: number[] = [];
+    let k = 0;
     const ticks = await timer(plan.name, {
       maxMs: 60_000,
       stop: async () => {
         const state = await world.state(plan.name);
         signalsDown.push(Object.values(state.signals[primary] ?? {}).filter((s) => s.status === "down").length);
-        return !flapping;
+        k++;
+        if (k >= CHECKS) {
+          await world.app.estate.setRegion(primary, { down: false });
+          return true;
+        }
+        await world.app.estate.setRegion(primary, { down: Math.floor(k / PHASE) % 2 === 0, healthWhenDown: "refused" });
+        return false;
       },
     });
-    await flapper;
-    expect(ticks.length).toBeGreaterThanOrEqual(20);
+    expect(ticks.length).toBe(CHECKS);
     // The probes did report it down (a quorum of them, in each down phase), but never for the window.
     expect(signalsDown.filter((n) => n >= plan.autoFailover.quorum).length, `signals down per tick: ${signalsDown.join(" ")}`).toBeGreaterThanOrEqual(3);
     expect(ticks.map((t) => [t.summary.regions[primary]?.state, code(t.summary)]).filter(([state, c]) => state !== "healthy" || c !== "not-down")).toEqual([]);
