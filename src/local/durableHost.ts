@@ -277,17 +277,7 @@ export class LocalDurableHost {
     try {
       const context = new df.DummyOrchestrationContext(state.name, `${instanceId}:${state.history.length}`, () => undefined);
       result = await handler(
-        {
-          history: structuredClone(state.history),
-          input: state.input,
-          instanceId,
-          isReplaying: false,
-          parentInstanceId: "",
-          upperSchemaVersion: 3,
-          longRunningTimerIntervalDuration: "3.00:00:00",
-          maximumShortTimerDuration: "6.00:00:00",
-          defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-        },
+        orchestratorTrigger(structuredClone(state.history), state.input, instanceId),
         context,
       );
     } catch (error) {
@@ -433,6 +423,24 @@ export class LocalDurableHost {
       resolve({ instanceId, name: "", runtimeStatus: "Running", input: undefined, createdTime: "", lastUpdatedTime: "", error: "the host crashed (simulated)" });
     }
   }
+}
+
+/**
+ * What the Durable extension hands an orchestrator: the history, the input, and the replay settings
+ * (schema V4: compound actions for Task.all / Task.any).
+ */
+export function orchestratorTrigger(history: readonly unknown[], input: unknown, instanceId: string) {
+  return {
+    history,
+    input,
+    instanceId,
+    isReplaying: false,
+    parentInstanceId: "",
+    upperSchemaVersion: 3,
+    longRunningTimerIntervalDuration: "3.00:00:00",
+    maximumShortTimerDuration: "6.00:00:00",
+    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+  };
 }
 
 function flatten(actions: OrchestratorAction[]): OrchestratorAction[] {

@@ -27,6 +27,7 @@ import type { JournalEntry } from "../../src/journal/journal.ts";
 import { alertIdOf, corpusAlertFiles, corpusBody, CORPUS_RULE, metricAlert } from "../helpers/alertBodies.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 import { httpRequest, operatorJournalId, principal, storagePlan, useServeWorld, type HttpAnswer } from "../helpers/serveWorld.ts";
+import { mutate, mutationOf } from "../helpers/mutate.ts";
 
 const QUICK = { enabled: true, quorum: 1, downForSeconds: 0, healthyForSeconds: 5, cooldownMinutes: 60, maxPerDay: 5 };
 
@@ -186,40 +187,6 @@ describe("real Azure Monitor payloads (the public corpus, fragments wrapped)", (
 
 // ---- fuzzing -------------------------------------------------------------------------------------
 
-type JsonPath = (string | number)[];
-function pathsOf(value: unknown, prefix: JsonPath = [], out: JsonPath[] = []): JsonPath[] {
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      const p = [...prefix, Array.isArray(value) ? Number(k) : k];
-      out.push(p);
-      pathsOf(v, p, out);
-    }
-  }
-  return out;
-}
-
-type Mutation = { op: "delete" | "replace" | "swap"; pick: number; value?: unknown };
-function mutate(body: unknown, mutations: readonly Mutation[]): unknown {
-  const copy = structuredClone(body) as any;
-  for (const m of mutations) {
-    const paths = pathsOf(copy);
-    if (paths.length === 0) break;
-    const path = paths[m.pick % paths.length]!;
-    let parent = copy;
-    for (const key of path.slice(0, -1)) parent = parent[key];
-    const key = path[path.length - 1]!;
-    if (m.op === "delete") {
-      if (Array.isArray(parent)) parent.splice(Number(key), 1);
-      else delete parent[key];
-    } else if (m.op === "replace") parent[key] = m.value;
-    else {
-      const v = parent[key];
-      parent[key] = typeof v === "string" ? v.length : typeof v === "number" ? String(v) : Array.isArray(v) ? { ...v } : v && typeof v === "object" ? Object.values(v) : { v };
-    }
-  }
-  return copy;
-}
-
 /** Dates a fuzzed alert may carry: at least a day old, or in the future (clamped to now: a signal held for 0 s). */
 const DAY = 86_400_000;
 const fuzzDate = fc.oneof(fc.date({ min: new Date("2000-01-01"), max: new Date(Date.now() - DAY), noInvalidDate: true }), fc.date({ min: new Date(Date.now() + DAY), max: new Date("2100-01-01"), noInvalidDate: true }));
@@ -233,11 +200,7 @@ describe("fuzzing the webhook body over HTTP (fast-check, 1,000 cases)", () => {
       { weight: 2, arbitrary: fuzzDate.map((d) => d.toISOString()) },
       { weight: 1, arbitrary: fc.oneof(fc.constant("x".repeat(300_000)), fc.string({ minLength: 2_049, maxLength: 4_000 })) },
     );
-    const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-      fc.record({ op: fc.constant("delete" as const), pick: fc.nat() }),
-      fc.record({ op: fc.constant("replace" as const), pick: fc.nat(), value: replacement }),
-      fc.record({ op: fc.constant("swap" as const), pick: fc.nat() }),
-    );
+    const mutation = mutationOf(replacement);
     const shaped = fc.record(
       {
         schemaId: fc.oneof(fc.constant("azureMonitorCommonAlertSchema"), fc.jsonValue()),

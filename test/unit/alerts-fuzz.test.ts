@@ -6,6 +6,7 @@ import { describe, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { ALERT_KINDS, classifyAlert, parseAlert, parseAlertText, type ParseAlertResult } from "../../src/core/alerts/index.ts";
 import { parsePlan, parsePlanText, type Plan } from "../../src/core/plan/index.ts";
+import { mutate, mutationOf } from "../helpers/mutate.ts";
 
 const CORPUS = join(import.meta.dirname, "../fixtures/azure-corpus/alerts");
 const EXAMPLE = join(import.meta.dirname, "../../examples/contoso.plan.yaml");
@@ -112,25 +113,6 @@ function checkClassify(result: Extract<ParseAlertResult, { ok: true }>) {
 
 // ---- mutations of valid payloads ----------------------------------------------------------------
 
-type Path = (string | number)[];
-
-function pathsOf(value: unknown, prefix: Path = [], out: Path[] = []): Path[] {
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      const p = [...prefix, Array.isArray(value) ? Number(k) : k];
-      out.push(p);
-      pathsOf(v, p, out);
-    }
-  }
-  return out;
-}
-
-function setAt(root: any, path: Path, mutate: (parent: any, key: string | number) => void) {
-  let node = root;
-  for (const key of path.slice(0, -1)) node = node[key];
-  mutate(node, path[path.length - 1]!);
-}
-
 const hugeString = fc.oneof(
   fc.constant("x".repeat(300_000)),
   fc.string({ minLength: 2_049, maxLength: 5_000 }),
@@ -138,32 +120,7 @@ const hugeString = fc.oneof(
 );
 const replacement = fc.oneof(fc.jsonValue({ maxDepth: 3 }), hugeString, fc.constantFrom(null, "", 0, -1, true, [], {}, "Fired", "Resolved", "Sev9", "not a date"));
 
-const mutation = fc.oneof(
-  fc.record({ op: fc.constant("delete" as const), pick: fc.nat() }),
-  fc.record({ op: fc.constant("replace" as const), pick: fc.nat(), value: replacement }),
-  fc.record({ op: fc.constant("swap" as const), pick: fc.nat() }),
-);
-
-function applyMutations(body: Record<string, any>, mutations: { op: "delete" | "replace" | "swap"; pick: number; value?: unknown }[]) {
-  const copy = structuredClone(body);
-  for (const m of mutations) {
-    const paths = pathsOf(copy);
-    if (paths.length === 0) break;
-    const path = paths[m.pick % paths.length]!;
-    setAt(copy, path, (parent, key) => {
-      if (m.op === "delete") {
-        if (Array.isArray(parent)) parent.splice(Number(key), 1);
-        else delete parent[key];
-      } else if (m.op === "replace") parent[key] = m.value;
-      else {
-        // Swap the type: strings become numbers, numbers strings, objects arrays, arrays objects.
-        const v = parent[key];
-        parent[key] = typeof v === "string" ? v.length : typeof v === "number" ? String(v) : Array.isArray(v) ? { ...v } : v && typeof v === "object" ? Object.values(v) : { v };
-      }
-    });
-  }
-  return copy;
-}
+const mutation = mutationOf(replacement);
 
 describe("alert parsing under fuzzing", () => {
   it("never throws on arbitrary values (fc.anything), and refuses what is not an alert with a reason", () => {
@@ -217,7 +174,7 @@ describe("alert parsing under fuzzing", () => {
   it("handles mutated corpus payloads (deleted fields, swapped types, huge strings): a reason when refused, a consistent decision when accepted", () => {
     fc.assert(
       fc.property(fc.constantFrom(...VALID), fc.array(mutation, { minLength: 1, maxLength: 4 }), (body, mutations) => {
-        void checkParse(applyMutations(body, mutations));
+        void checkParse(mutate(body, mutations));
       }),
       RUNS,
     );
@@ -229,10 +186,11 @@ describe("alert parsing under fuzzing", () => {
       fc.property(fc.constantFrom(...VALID), fc.constantFrom(...strict), fc.constantFrom("delete", "null", "number"), (body, field, how) => {
         const copy = structuredClone(body);
         const path = field.split(".");
-        setAt(copy, path, (parent, key) => {
-          if (how === "delete") delete parent[key];
-          else parent[key] = how === "null" ? null : 12;
-        });
+        let parent: any = copy;
+        for (const key of path.slice(0, -1)) parent = parent[key];
+        const key = path[path.length - 1]!;
+        if (how === "delete") delete parent[key];
+        else parent[key] = how === "null" ? null : 12;
         const result = parseAlert(copy);
         assert.equal(result.ok, false);
         if (!result.ok) assert.equal(result.path, field, result.reason);

@@ -5,7 +5,7 @@ import { PreconditionError, SwitchyardError } from "../../src/core/errors.ts";
 import { parsePlanText, type Plan } from "../../src/core/plan/index.ts";
 import { Activities, APPROVAL_EVENT, Orchestrations, type RunInput, type RunOutput } from "../../src/core/run/model.ts";
 import { wrapActivity } from "../../src/activities/wrap.ts";
-import { InstanceRunningError, LocalDurableHost, type CrashPoint } from "../../src/local/durableHost.ts";
+import { InstanceRunningError, LocalDurableHost, orchestratorTrigger, type CrashPoint } from "../../src/local/durableHost.ts";
 import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
 import { runOrchestration } from "../../src/orchestrations/run.ts";
 import { readFileSync } from "node:fs";
@@ -191,17 +191,7 @@ describe("failover orchestration replay", () => {
   const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orchestrator.js");
   const handler = new Orchestrator(runOrchestration).listen();
   const T0 = "2026-01-01T00:00:00.000Z";
-  const trigger = (history: unknown[]) => ({
-    history: structuredClone(history),
-    input: input(),
-    instanceId: "i1",
-    isReplaying: false,
-    parentInstanceId: "",
-    upperSchemaVersion: 3,
-    longRunningTimerIntervalDuration: "3.00:00:00",
-    maximumShortTimerDuration: "6.00:00:00",
-    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-  });
+  const trigger = (history: unknown[]) => orchestratorTrigger(structuredClone(history), input(), "i1");
   const started = [
     { EventType: 12, EventId: -1, IsPlayed: false, Timestamp: T0 },
     { EventType: 0, EventId: -1, IsPlayed: false, Timestamp: T0, Name: Orchestrations.failover, Input: JSON.stringify(input()) },
@@ -318,7 +308,7 @@ describe("failover orchestration replay of a whole recorded run", () => {
       let end = start + 1;
       while (end < history.length && !scheduling(history[end]!) && history[end]!.EventType !== 13) end++;
       const given = history.slice(0, end).map((e: any) => ({ ...e }));
-      const trigger = { history: given, input: runInput, instanceId: "i1", isReplaying: false, parentInstanceId: "", upperSchemaVersion: 3, longRunningTimerIntervalDuration: "3.00:00:00", maximumShortTimerDuration: "6.00:00:00", defaultHttpAsyncRequestSleepTimeMillseconds: 30000 };
+      const trigger = orchestratorTrigger(given, runInput, "i1");
       const a = await handler(structuredClone(trigger), new df.DummyOrchestrationContext());
       const b = await handler(structuredClone(trigger), new df.DummyOrchestrationContext());
       expect(JSON.stringify(b)).toBe(JSON.stringify(a));
