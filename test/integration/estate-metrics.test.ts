@@ -222,7 +222,11 @@ describe("estate: metrics responses match the public REST example", () => {
     const options: MetricsQueryResourcesOptions = Object.assign({ filter: "Origin eq '*'", aggregation: "average,minimum,maximum", interval: "PT1H" }, raw.options);
     await fx.clients.metrics("global").queryResources([profileId], ["OriginHealthPercentage"], CDN, options);
 
-    const body = raw.last.body as { values: Record<string, unknown>[] };
+    const body = raw.last.body as { values: { value: { timeseries: { data: Record<string, unknown>[] }[] }[] }[] };
+    // A bucket with no minutes inside the window carries no aggregates (as in Azure); compare one with data.
+    const series = body.values[0]!.value[0]!.timeseries[0]!;
+    series.data = series.data.filter((d) => "average" in d);
+    expect(series.data.length).toBeGreaterThan(0);
     const diff = shapeDiff(body.values[0], corpusExample("monitor/GetMetric.json").responses["200"]!.body);
     expect(diff.missing).toEqual(["cost", "timespan"]);
     expect(diff.mismatched).toEqual([]);
