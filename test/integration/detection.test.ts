@@ -2,14 +2,14 @@ import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProbe } from "../../src/activities/probe.ts";
 import type { Signal } from "../../src/core/detection/model.ts";
-import type { RunInput } from "../../src/core/run/model.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
+import type { RunPort } from "../../src/core/run/port.ts";
 import { checkPlanHealth, collectSignals } from "../../src/detection/collect.ts";
 import { detectionJournalId } from "../../src/detection/evaluate.ts";
 import { BlobPlanStateStore, InvalidStateError } from "../../src/detection/stateStore.ts";
 import { BlobJournal } from "../../src/journal/blobJournal.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { useEstate } from "../helpers/estate.ts";
+import { MemoryRuns } from "../helpers/memoryRuns.ts";
 
 /** One clock for the estate (its metrics are computed at its "now") and for Switchyard: tests move it. */
 let nowMs = Math.floor(Date.now() / 60_000) * 60_000;
@@ -129,26 +129,9 @@ describe("BlobPlanStateStore on Azurite", () => {
 });
 
 describe("evaluatePlan: an estate outage through to one automatic failover", () => {
-  /** A fake of our own RunPort (not an SDK): records starts and keeps one run per plan. */
   function fakeRuns() {
-    const starts: RunInput[] = [];
-    let current: RunView | undefined;
-    const port: RunPort = {
-      async terminate() {
-        if (current) current = { ...current, status: "terminated" };
-      },
-      async start(input) {
-        if (current?.status === "running") throw new RunInProgressError(input.plan.name, current.runId);
-        starts.push(input);
-        current = { instanceId: `switchyard-${input.plan.name}`, runId: input.runId, status: "running", kind: input.kind, from: input.from, to: input.to };
-        return current;
-      },
-      async get() {
-        return current;
-      },
-      async approve() {},
-    };
-    return { port, starts };
+    const runs = new MemoryRuns();
+    return { port: runs as RunPort, starts: runs.started };
   }
 
   it("detects the outage after W and starts exactly one failover; later evaluations start no second", async () => {

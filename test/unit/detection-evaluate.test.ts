@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { Signal } from "../../src/core/detection/model.ts";
 import { pause } from "../../src/core/detection/policy.ts";
 import type { Plan, PlanInput } from "../../src/core/plan/index.ts";
-import type { RunInput } from "../../src/core/run/model.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
+import type { RunPort, RunView } from "../../src/core/run/port.ts";
 import { autoRunId, detectionJournalId, evaluatePlan, type EvaluateDeps } from "../../src/detection/evaluate.ts";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { assertStorableEntry } from "../../src/journal/guard.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
 import { PRIMARY, SECONDARY, T0, iso, testPlan } from "../helpers/detectionPlan.ts";
+import { MemoryRuns } from "../helpers/memoryRuns.ts";
 
 
 
@@ -24,64 +24,16 @@ function round(plan: Plan, seconds: number, primaryDown: boolean): Signal[] {
   return signals;
 }
 
-/** A fake of our own RunPort: records starts, one run per plan at a time, and lets the test finish runs. */
+/** The run port in memory, under the names these tests use (`port`, `starts`, `set`). */
 function fakeRuns(options: { failStart?: Error } = {}) {
-  const starts: RunInput[] = [];
-  const refused: string[] = [];
-  let current: RunView | undefined;
-  let failStart = options.failStart;
-  const port: RunPort = {
-    async terminate() {
-      if (current) current = { ...current, status: "terminated" };
-    },
-    async start(input) {
-      if (failStart) {
-        const error = failStart;
-        failStart = undefined;
-        throw error;
-      }
-      if (current && (current.status === "running" || current.status === "pending")) {
-        refused.push(input.runId);
-        throw new RunInProgressError(input.plan.name, current.runId);
-      }
-      starts.push(input);
-      current = { instanceId: `switchyard-${input.plan.name}`, runId: input.runId, status: "running", kind: input.kind, from: input.from, to: input.to };
-      return current;
-    },
-    async get() {
-      return current;
-    },
-    async approve() {},
-  };
-  return {
-    port,
-    starts,
-    refused,
+  const runs = new MemoryRuns(options.failStart);
+  return Object.assign(runs, {
+    port: runs as RunPort,
+    starts: runs.started,
     set(view: RunView | undefined) {
-      current = view;
+      runs.current = view;
     },
-    complete(endedAt: string) {
-      if (!current) throw new Error("no run");
-      current = {
-        ...current,
-        status: "completed",
-        output: {
-          runId: current.runId,
-          kind: current.kind,
-          outcome: "completed",
-          from: current.from,
-          to: current.to,
-          steps: [{ step: "verify", startedAt: endedAt, endedAt, outcome: "ok" }],
-          rtoSeconds: 1,
-          rtoTargetSeconds: 1800,
-          rpoExposureSeconds: 0,
-          rpoBudgetSeconds: 300,
-          dataLossAllowedBy: "none",
-          message: "done",
-        },
-      };
-    },
-  };
+  });
 }
 
 /** A memory journal that applies the blob journal's guard to every entry. */

@@ -2,37 +2,14 @@ import { readFileSync } from "node:fs";
 import { HttpRequest } from "@azure/functions";
 import { describe, expect, it } from "vitest";
 import { parsePlanText } from "../../src/core/plan/index.ts";
-import type { ApprovalEvent, RunInput } from "../../src/core/run/model.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
 import { OPERATOR_ROLE } from "../../src/http/auth.ts";
 import { operatorHandlers } from "../../src/http/operator.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
 import { StaticPlanCatalog } from "../../src/plans/catalog.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
+import { MemoryRuns } from "../helpers/memoryRuns.ts";
 
 const plan = parsePlanText(readFileSync(EXAMPLE_PLAN, "utf8"));
-
-/** A run port that keeps runs in memory (the port is Switchyard's own interface). */
-class MemoryRuns implements RunPort {
-  readonly started: RunInput[] = [];
-  readonly approvals: ApprovalEvent[] = [];
-  current?: RunView;
-  async start(input: RunInput): Promise<RunView> {
-    if (this.current && this.current.status === "running") throw new RunInProgressError(input.plan.name, this.current.runId);
-    this.started.push(input);
-    this.current = { instanceId: `switchyard-${input.plan.name}`, runId: input.runId, status: "running", kind: input.kind, from: input.from, to: input.to };
-    return this.current;
-  }
-  async get(): Promise<RunView | undefined> {
-    return this.current;
-  }
-  async approve(_plan: string, approval: ApprovalEvent): Promise<void> {
-    this.approvals.push(approval);
-  }
-  async terminate(): Promise<void> {
-    if (this.current) this.current = { ...this.current, status: "terminated" };
-  }
-}
 
 function setup(options: { auth?: boolean } = {}) {
   const runs = new MemoryRuns();

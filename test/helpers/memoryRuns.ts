@@ -1,0 +1,68 @@
+import type { ApprovalEvent, RunInput } from "../../src/core/run/model.ts";
+import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
+
+/**
+ * A run port that keeps one run in memory (the port is Switchyard's own interface, not an SDK):
+ * records starts, refusals and approvals, refuses a start while a run is pending or running, and lets a
+ * test set or finish the current run.
+ */
+export class MemoryRuns implements RunPort {
+  readonly started: RunInput[] = [];
+  readonly refused: string[] = [];
+  readonly approvals: ApprovalEvent[] = [];
+  current?: RunView;
+
+  /** The next start throws `failStart` (once). */
+  constructor(private failStart?: Error) {}
+
+  async start(input: RunInput): Promise<RunView> {
+    if (this.failStart) {
+      const error = this.failStart;
+      this.failStart = undefined;
+      throw error;
+    }
+    if (this.current && (this.current.status === "running" || this.current.status === "pending")) {
+      this.refused.push(input.runId);
+      throw new RunInProgressError(input.plan.name, this.current.runId);
+    }
+    this.started.push(input);
+    this.current = { instanceId: `switchyard-${input.plan.name}`, runId: input.runId, status: "running", kind: input.kind, from: input.from, to: input.to };
+    return this.current;
+  }
+
+  async get(): Promise<RunView | undefined> {
+    return this.current;
+  }
+
+  async approve(_plan: string, approval: ApprovalEvent): Promise<void> {
+    this.approvals.push(approval);
+  }
+
+  async terminate(): Promise<void> {
+    if (this.current) this.current = { ...this.current, status: "terminated" };
+  }
+
+  /** Finishes the current run as a completed switch at `endedAt`. */
+  complete(endedAt: string): void {
+    const run = this.current;
+    if (!run) throw new Error("no run");
+    this.current = {
+      ...run,
+      status: "completed",
+      output: {
+        runId: run.runId,
+        kind: run.kind,
+        outcome: "completed",
+        from: run.from,
+        to: run.to,
+        steps: [{ step: "verify", startedAt: endedAt, endedAt, outcome: "ok" }],
+        rtoSeconds: 1,
+        rtoTargetSeconds: 1800,
+        rpoExposureSeconds: 0,
+        rpoBudgetSeconds: 300,
+        dataLossAllowedBy: "none",
+        message: "done",
+      },
+    };
+  }
+}
