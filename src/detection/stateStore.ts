@@ -105,7 +105,9 @@ abstract class OptimisticStore implements PlanStateStore {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const { state, etag } = await this.read(plan);
       const next = change(state);
-      if (next === state) return state;
+      // Nothing to write when the change changed nothing (a duplicate alert, a quiet evaluation builds a
+      // new but equal state): no write, no ETag conflict for concurrent writers.
+      if (next === state || JSON.stringify(next) === JSON.stringify(state)) return state;
       if (next.plan !== plan) throw new Error(`a state change for plan ${plan} returned the state of plan ${next.plan}`);
       if (await this.write(plan, next, etag)) return next;
       if (attempt < this.maxAttempts) await this.backoff(attempt);

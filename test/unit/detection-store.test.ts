@@ -108,3 +108,16 @@ describe("alert dedupe (markAlertSeen)", () => {
     expect(() => seeAlert(s0, "k", "not a time")).toThrow(/not an ISO time/);
   });
 });
+
+describe("plan state store: unchanged state", () => {
+  it("writes nothing when a change returns an equal state", async () => {
+    const { MemoryPlanStateStore } = await import("../../src/detection/stateStore.ts");
+    const store = new MemoryPlanStateStore();
+    await store.markAlertSeen("detect-test", "alert-1:Fired", "2030-01-01T00:00:00.000Z");
+    const before = await store.get("detect-test");
+    await store.update("detect-test", (s) => structuredClone(s));
+    expect(await store.markAlertSeen("detect-test", "alert-1:Fired", "2030-01-01T00:00:01.000Z")).toBe(false);
+    const after = await store.get("detect-test");
+    expect(after.etag).toBe(before.etag);
+  });
+});
