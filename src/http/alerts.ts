@@ -41,7 +41,8 @@ export function alertWebhook(deps: AlertWebhookDeps) {
     if (!parsed.ok) return json(400, { status: "invalid", error: { code: "InvalidAlert", message: parsed.reason, ...(parsed.path ? { path: parsed.path } : {}) } });
     const alert = parsed.alert;
     const now = deps.clock();
-    const decision = classifyAlert(alert, await deps.plans.list(), now);
+    const plans = await deps.plans.list();
+    const decision = classifyAlert(alert, plans, now);
     const about = { alertId: alert.essentials.alertId, kind: decision.kind, monitorCondition: alert.essentials.monitorCondition };
     if (decision.ignoredReason) {
       deps.log.info("alert ignored", { ...about, reason: decision.ignoredReason });
@@ -52,7 +53,7 @@ export function alertWebhook(deps: AlertWebhookDeps) {
     for (const signal of decision.signals) byPlan.set(signal.plan, [...(byPlan.get(signal.plan) ?? []), signal]);
     try {
       for (const [planName, signals] of byPlan) {
-        const plan = await deps.plans.get(planName);
+        const plan = plans.find((p) => p.name === planName);
         if (!plan) continue;
         const summary: EvaluationSummary = await evaluatePlan(plan, signals, deps, { trigger: "alert", dedupeKey: decision.dedupeKey });
         for (const s of signals) {

@@ -28,12 +28,29 @@ export class StaticPlanCatalog implements PlanCatalog {
  * does not validate is skipped and reported through `onInvalid` (never used half-valid).
  */
 export class BlobPlanCatalog implements PlanCatalog {
+  private cached?: { at: number; plans: Promise<Plan[]> };
+
+  /** Plans are read again at most every `ttlMs` (an alert storm must not download every plan per alert). */
   constructor(
     private readonly container: ContainerClient,
     private readonly onInvalid: (blob: string, error: PlanValidationError) => void = () => undefined,
+    private readonly ttlMs = 60_000,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   async list(): Promise<Plan[]> {
+    const now = this.clock();
+    if (!this.cached || now - this.cached.at >= this.ttlMs) {
+      const plans = this.readAll();
+      this.cached = { at: now, plans };
+      plans.catch(() => {
+        if (this.cached?.plans === plans) this.cached = undefined;
+      });
+    }
+    return this.cached.plans;
+  }
+
+  private async readAll(): Promise<Plan[]> {
     const plans: Plan[] = [];
     for await (const item of this.container.listBlobsFlat()) {
       if (!/\.(ya?ml|json)$/i.test(item.name)) continue;
