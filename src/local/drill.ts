@@ -6,23 +6,16 @@
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ClientFactory } from "../azure/clients.ts";
-import { createActivities } from "../activities/registry.ts";
-import { createProbe } from "../activities/probe.ts";
 import { jsonLogger } from "../app/composition.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
-import { newRunId, Orchestrations } from "../core/run/model.ts";
+import { newRunId } from "../core/run/model.ts";
 import { renderReport } from "../core/run/report.ts";
-import { BlobJournal } from "../journal/blobJournal.ts";
 import type { Notifier } from "../notify/notifier.ts";
-import { runOrchestration } from "../orchestrations/run.ts";
-import { startEstate, type Estate } from "../../estate/server.ts";
 import { applyScenario, type Scenario } from "../../estate/scenario.ts";
-import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
-import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
-import { BlobInstanceStore } from "./instanceStore.ts";
-import { LocalRuns } from "./localRuns.ts";
+import { startLocalApp, type LocalApp } from "./app.ts";
+import type { InstanceStatus } from "./durableHost.ts";
+import type { LocalRuns } from "./localRuns.ts";
 
 /** Milliseconds each long-running Azure operation takes in a drill (real ones take minutes). */
 export const DRILL_DURATIONS: Record<string, number> = {
@@ -79,26 +72,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   const secondary = plan.regions.secondary.name;
   await mkdir(join(options.outputDir, "reports"), { recursive: true });
   const logFile = createWriteStream(join(options.outputDir, "drill.log"), { flags: "a" });
-  let estate: Estate | undefined;
-  let azurite: AzuriteBlob | undefined;
-  let host: LocalDurableHost | undefined;
+  let app: LocalApp | undefined;
   try {
-    [estate, azurite] = await Promise.all([
-      startEstate({ plans: [plan], timing: { durations: { ...DRILL_DURATIONS, ...options.durations } } }),
-      startAzuriteBlob(),
-    ]);
-    const clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 3 });
-    const journal = new BlobJournal(clients.blobService().getContainerClient("switchyard-journal"));
-    const store = new BlobInstanceStore(clients.blobService().getContainerClient("switchyard-durable"));
-    const activities = createActivities({
-      clients,
-      journal,
-      probe: createProbe(clients),
-      log: jsonLogger((line) => logFile.write(`${line}\n`)),
-      clock: () => new Date(),
-      pollIntervalMs: options.pollIntervalMs ?? 25,
-      notifier: new DrillNotifier(options.progress),
-    });
     let lastStep = "";
     let runStarted = Date.now();
     const onStatus = (status: InstanceStatus) => {
@@ -107,8 +82,15 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       lastStep = step;
       options.progress?.(`  [${((Date.now() - runStarted) / 1000).toFixed(1).padStart(5)} s] ${(status.input as RunInput).kind} · ${step}`);
     };
-    host = new LocalDurableHost({ store, orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never }, activities: activities as never, onStatus });
-    const runs = new LocalRuns(host);
+    app = await startLocalApp({
+      plans: [plan],
+      durations: { ...DRILL_DURATIONS, ...options.durations },
+      log: jsonLogger((line) => logFile.write(`${line}\n`)),
+      notifier: new DrillNotifier(options.progress),
+      onStatus,
+      pollIntervalMs: options.pollIntervalMs ?? 25,
+    });
+    const { estate, journal, runs } = app;
 
     const execute = async (kind: RunInput["kind"], from: string, to: string, reason: string, detectedAt: string): Promise<DrillRun> => {
       const runId = newRunId(plan.name, `drill-${kind}`, new Date());
@@ -156,9 +138,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     const ok = failover.output.outcome === "completed" && (!options.failback || failback?.output.outcome === "completed");
     return { plan: plan.name, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok };
   } finally {
-    host?.stop();
-    await estate?.close();
-    await azurite?.stop();
+    await app?.stop();
     await new Promise<void>((resolve) => logFile.end(() => resolve()));
   }
 }
