@@ -11,6 +11,7 @@ import { Operations, type LroTiming } from "./lro.ts";
 import { Router, type EstateRequest, type EstateResponse, type Route } from "./router.ts";
 import { EstateState, key } from "./state.ts";
 import { createCertificate, type EstateCertificate } from "./tls.ts";
+import { AZURE_PROFILE, INSTANT_EFFECTS, scaleProfile, type EffectName, type ScaledProfile } from "./profile.ts";
 import { controlRoutes } from "./control.ts";
 import { serviceRoutes } from "./services/index.ts";
 import { snapshot } from "./snapshot.ts";
@@ -30,6 +31,12 @@ export interface EstateOptions {
   readonly certDir?: string;
   /** Keep at most this many entries in the request log (oldest dropped first). */
   readonly maxLoggedRequests?: number;
+  /**
+   * Azure time: every request latency, long-running operation and after-effect takes its real-world
+   * duration (estate/profile.ts) divided by this. Unset: no latency, operations end on their first
+   * poll, effects are immediate (fast tests that do not look at time). `timing` overrides durations.
+   */
+  readonly timeScale?: number;
 }
 
 export interface LoggedRequest {
@@ -69,10 +76,16 @@ export class Estate {
   private baseUrl = "";
   private listenerQueue: Promise<void> = Promise.resolve();
   readonly clock: () => number;
+  /** The Azure time profile at this estate's scale, when one is set. */
+  readonly profile?: ScaledProfile;
 
   constructor(private readonly options: EstateOptions = {}) {
     this.clock = options.clock ?? Date.now;
-    this.timing = { durations: { default: 0, ...options.timing?.durations }, retryAfterSeconds: options.timing?.retryAfterSeconds ?? 0 };
+    if (options.timeScale !== undefined) this.profile = scaleProfile(AZURE_PROFILE, options.timeScale);
+    this.timing = {
+      durations: { default: 0, ...this.profile?.durationsMs, ...options.timing?.durations },
+      retryAfterSeconds: options.timing?.retryAfterSeconds ?? 0,
+    };
     this.state = new EstateState(this.clock);
     this.operations = new Operations(this.clock, () => this.timing);
     this.router.add(...serviceRoutes(), ...controlRoutes(this));
@@ -139,7 +152,7 @@ export class Estate {
     this.faults.reset();
     this.operations.reset();
     this.log.length = 0;
-    this.timing = { durations: { default: 0, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? 0 };
+    this.timing = { durations: { default: 0, ...this.profile?.durationsMs, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? 0 };
     for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
   }
 
@@ -152,6 +165,17 @@ export class Estate {
 
   getTiming(): LroTiming {
     return this.timing;
+  }
+
+  /** How long an after-effect of a write lasts on this estate (ms): the profile's, scaled; 0 without one. */
+  effectMs(effect: EffectName): number {
+    return (this.profile?.effectsMs ?? INSTANT_EFFECTS)[effect];
+  }
+
+  /** The profile's latency for a request (ms): its operation's, else the `*` figure; 0 without a profile. */
+  private profileLatencyMs(operationId: string): number {
+    const latency = this.profile?.latencyMs;
+    return latency ? (latency[operationId] ?? latency["*"] ?? 0) : 0;
   }
 
   /** Takes a region down (or brings it back). Its application health endpoints follow. */
@@ -243,7 +267,7 @@ export class Estate {
       api = route.api;
       write = route.write === true;
       if (route.api !== "control") {
-        const latency = this.faults.latencyFor(operationId, url.pathname);
+        const latency = this.profileLatencyMs(operationId) + this.faults.latencyFor(operationId, url.pathname);
         if (latency > 0) await sleep(latency);
         this.checkAuth(route, req, url);
         this.faults.check(operationId, url.pathname);
@@ -258,7 +282,7 @@ export class Estate {
       }
       this.operations.settle();
       const request: EstateRequest = { method, url, params, headers: req.headers, body, operationId, origin };
-      response = await route.handler(request, { state: this.state, operations: this.operations, now: this.clock() });
+      response = await route.handler(request, { state: this.state, operations: this.operations, now: this.clock(), effectMs: (effect) => this.effectMs(effect) });
     } catch (error) {
       response = errorResponse(error);
     }
