@@ -12,6 +12,11 @@ export const Activities = {
   switchAppService: "switchAppService",
   verifyPrimary: "verifyPrimary",
   checkReprotection: "checkReprotection",
+  /** Read-only: polls one long-running operation a step started (the Durable monitor pattern). */
+  pollSqlFailover: "pollSqlFailover",
+  pollStorageFailover: "pollStorageFailover",
+  pollFrontDoorStandard: "pollFrontDoorStandard",
+  pollFrontDoorClassic: "pollFrontDoorClassic",
   notify: "notify",
   journal: "journal",
 } as const;
@@ -67,6 +72,12 @@ export interface RunOptions {
   /** Failback: how often and how long apart to re-check re-protection before refusing. */
   readonly reprotectionChecks?: number;
   readonly reprotectionIntervalSeconds?: number;
+  /**
+   * Azure time divided by this (local runs at a time scale): every wait the run derives from Azure's
+   * durations (poll intervals, operation deadlines, re-protection horizon) is divided by it. Default 1.
+   * Human time (the approval timeout) is not scaled.
+   */
+  readonly timeScale?: number;
 }
 
 /** A new run id: `{plan}.{yyyymmddThhmmssZ}.{kind}-{4 hex}` (the plan name has no dots). */
@@ -163,6 +174,46 @@ export interface DataTierResult {
   readonly method: "none" | "planned" | "forced";
   /** Request ids of the Azure writes made (for the journal and the report). */
   readonly requestIds: readonly string[];
+  /** The long-running operation started (or found in flight) that the run must now watch. */
+  readonly pending?: PendingOperation;
+}
+
+/**
+ * A long-running Azure operation a step started, which the orchestration watches on durable timers
+ * (the Durable monitor pattern): no activity ever waits for Azure longer than one request. Small and
+ * serialisable: it travels through durable history.
+ */
+export interface PendingOperation {
+  /** The read-only activity that polls it once (one of the `poll…` activities). */
+  readonly poll: ActivityName;
+  readonly resourceId: string;
+  /** The operation as the journal names it, e.g. `StorageAccounts_Failover (Planned)`. */
+  readonly operation: string;
+  /** The SDK poller's serialised state: enough to poll the operation from any process. */
+  readonly resumeToken: string;
+  /** When Azure accepted it (ISO), from the activity's clock. */
+  readonly startedAt: string;
+  /** Seconds of Azure time between polls for this kind of operation (a longer Retry-After wins). */
+  readonly pollSeconds: number;
+  /** Seconds of Azure time after `startedAt` past which the run stops waiting and fails the step. */
+  readonly deadlineSeconds: number;
+  /** What the poll activity needs besides (index into the plan's list, target region, kind of failover). */
+  readonly context: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface OperationPollInput extends ActivityInput {
+  readonly pending: PendingOperation;
+}
+
+/** One poll of a pending operation. An operation that ended Failed or Canceled comes back as the activity's error. */
+export interface OperationPollResult {
+  readonly status: "running" | "succeeded";
+  /** Retry-After of the poll's answer, in seconds, when Azure sent one. */
+  readonly retryAfterSeconds?: number;
+  /** Request ids of the polls and the final read (for the report). */
+  readonly requestIds: readonly string[];
+  /** For a data-tier operation that succeeded: how it failed over. */
+  readonly method?: DataTierResult["method"];
 }
 
 export interface SwitchInput extends ActivityInput {
@@ -175,6 +226,10 @@ export interface SwitchResult {
   readonly resourceId: string;
   readonly changed: boolean;
   readonly requestIds: readonly string[];
+  /** The long-running operation started (Front Door updates) that the run must now watch. */
+  readonly pending?: PendingOperation;
+  /** App Service: the write restarts the site; traffic waits until its region answers healthy. */
+  readonly restarts?: boolean;
 }
 
 export interface RegionInput extends ActivityInput {
@@ -182,7 +237,12 @@ export interface RegionInput extends ActivityInput {
 }
 export interface CheckResult {
   readonly ok: boolean;
-  readonly checks: readonly { readonly what: string; readonly ok: boolean; readonly detail: string }[];
+  readonly checks: readonly { readonly what: string; readonly ok: boolean; readonly detail: string; readonly settling?: boolean }[];
+  /**
+   * True when every failed check is one that settles by itself (Front Door still propagating, a site
+   * still restarting): the run checks again after a while instead of failing.
+   */
+  readonly settling?: boolean;
 }
 
 export interface NotifyInput extends ActivityInput {
