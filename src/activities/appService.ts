@@ -56,7 +56,7 @@ function secretsOf(spec: AppServiceSpec, ...stores: Readonly<Record<string, unkn
 /**
  * Activity: sets the plan's app settings and connection strings of site `plan.appService[index]` to
  * their values for `input.to`. At most one PUT of the app settings and one of the connection strings,
- * each only when a value (or a connection string's type) differs. With `disableOther` (the region being
+ * each only when a value (or a connection string's type) differs (each write restarts the app). With `disableOther` (the region being
  * left is down), a site located in that region is skipped (a journaled decision): it cannot be written.
  */
 export async function switchAppService(input: SwitchInput, deps: ActivityDeps): Promise<SwitchResult> {
@@ -96,18 +96,16 @@ export async function switchAppService(input: SwitchInput, deps: ActivityDeps): 
     deps.log.info(`${operation} on ${site.name}: set ${names.join(", ")} for ${input.to}`, { runId: input.runId, resourceId: site.id, names });
   };
 
-  // A site in the region being left, while that region is down, cannot take a write (Azure answers
-  // 503 until the region is back) and takes no traffic: it keeps its settings, and the failback run,
-  // which switches every site back, finds them already right.
+  // A site in the region being left, while that region is down, cannot take a write (its control plane
+  // may be down with it) and takes no traffic: it keeps its settings, and the failback run, which
+  // switches every site back, finds them already right. Where the site runs comes from the plan: the
+  // run never asks the down region.
   const leaving = otherRegion(input.plan, input.to);
-  if (input.disableOther && (settingTargets.size > 0 || stringTargets.size > 0)) {
-    const location = (await call("WebApps_Get", () => client.webApps.get(site.resourceGroup, site.name))).location;
-    if (sameRegion(location, leaving)) {
-      const message = `site ${site.name} is in ${leaving}, which is down: its settings stay as they are until failback`;
-      await deps.journal.append({ runId: input.runId, at: deps.clock().toISOString(), kind: "decision", step, message, data: { resourceId: site.id, skipped: true, siteRegion: leaving, names: [...settingTargets.keys(), ...stringTargets.keys()] } });
-      deps.log.warn(message, { runId: input.runId, resourceId: site.id });
-      return { resourceId: site.id, changed: false, requestIds };
-    }
+  if (input.disableOther && sameRegion(spec.region, leaving) && (settingTargets.size > 0 || stringTargets.size > 0)) {
+    const message = `site ${site.name} is in ${leaving}, which is down: its settings stay as they are until failback`;
+    await deps.journal.append({ runId: input.runId, at: deps.clock().toISOString(), kind: "decision", step, message, data: { resourceId: site.id, skipped: true, siteRegion: leaving, names: [...settingTargets.keys(), ...stringTargets.keys()] } });
+    deps.log.warn(message, { runId: input.runId, resourceId: site.id });
+    return { resourceId: site.id, changed: false, requestIds };
   }
 
   let changed = false;
@@ -130,5 +128,7 @@ export async function switchAppService(input: SwitchInput, deps: ActivityDeps): 
     }
   }
   if (!changed) deps.log.info(`site ${site.name} already has its settings for ${input.to}`, { runId: input.runId, resourceId: site.id });
-  return { resourceId: site.id, changed, requestIds };
+  // App Service restarts the app after a settings or connection strings write: the run waits for the
+  // site's region to answer healthy before it sends traffic there.
+  return { resourceId: site.id, changed, requestIds, ...(changed ? { restarts: true } : {}) };
 }

@@ -1,4 +1,5 @@
 import type { JournalEntry } from "../journal/journal.ts";
+import type { PendingOperation } from "../core/run/model.ts";
 import type { ActivityDeps } from "./deps.ts";
 
 /** A long-running Azure operation in flight, as the activity drives it. */
@@ -117,4 +118,38 @@ export async function readInFlight(deps: ActivityDeps, runId: string, options: {
 /** The resume token of this run's operation on this resource that was accepted but never finished. */
 export async function findInFlight(deps: ActivityDeps, key: OperationKey): Promise<string | undefined> {
   return (await readInFlight(deps, key.runId)).tokenOf(key);
+}
+
+// ---- the monitor pattern: start in one activity, poll in others ------------------------------
+
+/**
+ * Journals a long-running operation Azure has just accepted, with its resume token, so that any later
+ * activity (a poll, or a re-run of the start after a crash) finds it instead of starting another.
+ */
+export async function journalAccepted(deps: ActivityDeps, key: OperationKey, resumeToken: string): Promise<void> {
+  await deps.journal.append({
+    runId: key.runId,
+    at: deps.clock().toISOString(),
+    kind: "operation",
+    step: key.step,
+    message: `${key.operation} accepted for ${key.resourceId}`,
+    data: { resourceId: key.resourceId, operation: key.operation, status: "running", resumeToken },
+  });
+}
+
+/** Journals the end of a long-running operation, as a poll saw it. */
+export async function journalEnded(deps: ActivityDeps, key: OperationKey, outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
+  await deps.journal.append({
+    runId: key.runId,
+    at: deps.clock().toISOString(),
+    kind: "operation",
+    step: key.step,
+    message: `${key.operation} ${outcome.ok ? "succeeded" : "failed"} for ${key.resourceId}`,
+    data: { resourceId: key.resourceId, operation: key.operation, status: outcome.ok ? "succeeded" : "failed", ...(outcome.ok ? {} : { error: outcome.error.split("\n")[0] }) },
+  });
+}
+
+/** The journal key of a pending operation (the step that started it, the resource, the operation). */
+export function keyOfPending(runId: string, pending: PendingOperation): OperationKey {
+  return { runId, step: String(pending.context.step ?? ""), resourceId: pending.resourceId, operation: pending.operation };
 }

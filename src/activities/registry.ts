@@ -6,8 +6,8 @@ import { switchAppService } from "./appService.ts";
 import { switchFrontDoorClassic, switchFrontDoorStandard } from "./frontdoor.ts";
 import { assessRegions } from "./health.ts";
 import { measureReplication } from "./replication.ts";
-import { failoverSqlGroup } from "./sql.ts";
-import { failoverStorageAccount, reprotectStorageAccount } from "./storage.ts";
+import { failoverSqlGroup, pollSqlFailover } from "./sql.ts";
+import { failoverStorageAccount, pollStorageFailover, reprotectStorageAccount } from "./storage.ts";
 import { checkReprotection, verifyPrimary } from "./verify.ts";
 import { wrapActivity } from "./wrap.ts";
 
@@ -33,6 +33,8 @@ export function createActivities(deps: NotifyDeps): ActivityHandlers {
     [Activities.switchAppService]: bind(Activities.switchAppService, switchAppService),
     [Activities.verifyPrimary]: bind(Activities.verifyPrimary, verifyPrimary),
     [Activities.checkReprotection]: bind(Activities.checkReprotection, checkReprotection),
+    [Activities.pollSqlFailover]: bind(Activities.pollSqlFailover, pollSqlFailover),
+    [Activities.pollStorageFailover]: bind(Activities.pollStorageFailover, pollStorageFailover),
     [Activities.notify]: bind(Activities.notify, notifyActivity),
     [Activities.journal]: bind(Activities.journal, journalActivity),
   } as ActivityHandlers;

@@ -1,18 +1,35 @@
 import type { FailoverGroup, SqlManagementClient } from "@azure/arm-sql";
-import { PreconditionError, type SwitchyardError } from "../core/errors.ts";
+import { createPipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
+import { AzureRequestError, PreconditionError, SwitchyardError } from "../core/errors.ts";
 import { ancestorId, type Plan } from "../core/plan/index.ts";
-import { Activities, type DataTierInput, type DataTierResult } from "../core/run/model.ts";
+import { Activities, type DataTierInput, type DataTierResult, type OperationPollInput, type OperationPollResult, type PendingOperation } from "../core/run/model.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { readInFlight, trackedOperation, type InFlight, type OperationKey, type TrackedPoller } from "./operations.ts";
+import { journalAccepted, journalEnded, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
 const PLANNED = "FailoverGroups_Failover";
+const TRY_PLANNED = "FailoverGroups_TryPlannedBeforeForcedFailover";
 const FORCED = "FailoverGroups_ForceFailoverAllowDataLoss";
-type FailoverOperation = typeof PLANNED | typeof FORCED;
+type FailoverOperation = typeof PLANNED | typeof TRY_PLANNED | typeof FORCED;
+
+/**
+ * The api-version in which Azure made `tryPlannedBeforeForcedFailover` generally available (the first
+ * stable Microsoft.Sql version whose FailoverGroups spec has it). @azure/arm-sql 10 has no method for
+ * it, so it is sent through the SDK client's own pipeline (same credential, retries and endpoint).
+ */
+export const TRY_PLANNED_API_VERSION = "2023-08-01";
+
+/**
+ * Polling a failover group operation: Azure says a friendly failover typically completes within a
+ * minute and a forced one in about 30 s, so every 10 s of Azure time; the run stops waiting after
+ * 15 minutes (grace beyond any documented duration) and fails the step, which a new run resumes.
+ */
+const POLL_SECONDS = 10;
+const DEADLINE_SECONDS = 15 * 60;
 
 /** A failover group of the plan, as seen from the server in one region. */
 export interface SqlGroupInRegion {
@@ -45,129 +62,204 @@ export async function readFailoverGroup(deps: ActivityDeps, group: SqlGroupInReg
   }
 }
 
+const methodOf = (operation: FailoverOperation): DataTierResult["method"] => (operation === PLANNED ? "planned" : "forced");
+
 /**
- * Makes the failover group primary on its server in `input.to`. Idempotent: reads the group from that
- * server first and does nothing when it is already primary there.
+ * Starts the failover that makes the group primary on its server in `input.to`, and returns it as a
+ * pending operation for the run to poll; never waits for it. Every request goes to the server in the
+ * target region (the one Azure designs failover for), so it works while the other region's control
+ * plane is down.
  *
- * Planned (no data loss) first. When Azure refuses the planned failover because the current primary is
- * unreachable, a forced failover (forceFailoverAllowDataLoss) follows only when `input.allowDataLoss`;
- * otherwise PreconditionError `PlannedFailoverImpossible`. This is "try planned before forced" done here,
- * in two steps, because @azure/arm-sql 10.0.0 has no tryPlannedBeforeForcedFailover method; doing it
- * ourselves also lets each step be journaled and resumed on its own.
- *
- * Each failover runs through trackedOperation: a re-run after a crash resumes the operation in flight
- * instead of posting a second failover.
+ * - An operation an earlier attempt of this run started (journaled with its resume token) is returned
+ *   as pending again: never sent twice.
+ * - Already primary in `input.to`: nothing to do.
+ * - Data loss not allowed: a planned failover (`FailoverGroups_Failover`), which Azure only completes
+ *   with both servers reachable.
+ * - Data loss allowed (RPO gate or approval): `tryPlannedBeforeForcedFailover`, which is planned while
+ *   the partner answers and forced otherwise. The decision is Azure's: Switchyard never reads an error's
+ *   wording to choose between them.
  */
 export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps): Promise<DataTierResult> {
   const group = sqlGroupIn(input.plan, input.index, input.to);
-  const log = { runId: input.runId, plan: input.plan.name, resourceId: group.groupId, region: input.to };
   const keyOf = (operation: FailoverOperation): OperationKey => ({ runId: input.runId, step: STEP, resourceId: group.groupId, operation });
-  const requestIds: string[] = [];
-  const result = (method: DataTierResult["method"]): DataTierResult => ({ resourceId: group.groupId, changed: method !== "none", method, requestIds });
-
-  // An operation an earlier attempt of this run started is resumed even when the group already looks
-  // failed over: that attempt's write then gets its outcome journaled and the result says what was done.
-  // One read of the journal answers for both operations, and for the failovers below (nothing this
-  // attempt does before them can start one).
   const inFlight = await readInFlight(deps, input.runId, { shared: true });
-  const forcedInFlight = inFlight.tokenOf(keyOf(FORCED)) !== undefined;
-  const plannedInFlight = !forcedInFlight && inFlight.tokenOf(keyOf(PLANNED)) !== undefined;
-  if (!forcedInFlight && !plannedInFlight) {
-    const current = await readFailoverGroup(deps, group);
-    if (current.replicationRole === "Primary") {
-      deps.log.info(`failover group ${group.name} is already primary in ${input.to}`, log);
-      return result("none");
+  for (const operation of [TRY_PLANNED, FORCED, PLANNED] as const) {
+    const token = inFlight.tokenOf(keyOf(operation));
+    if (token !== undefined) {
+      deps.log.info(`${operation} of ${group.name} is in flight: watching it`, logFields(input, group));
+      return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [], pending: pendingOf(input, group, operation, token, deps) };
     }
   }
-
-  if (!forcedInFlight) {
-    try {
-      await failover(deps, input, group, keyOf(PLANNED), requestIds, inFlight);
-      return result("planned");
-    } catch (error) {
-      const failure = error as SwitchyardError;
-      if (!partnerUnavailable(failure)) throw failure;
-      if (!input.allowDataLoss) {
-        throw new PreconditionError(
-          `planned failover of ${group.name} to ${input.to} is impossible: the current primary is unreachable, and a forced failover (possible data loss) is not allowed for this run`,
-          "PlannedFailoverImpossible",
-          failure,
-        );
-      }
-      deps.log.warn(`planned failover of ${group.name} refused (primary unreachable); forcing it, data loss allowed`, log);
-    }
+  const current = await readFailoverGroup(deps, group);
+  if (current.replicationRole === "Primary") {
+    deps.log.info(`failover group ${group.name} is already primary in ${input.to}`, logFields(input, group));
+    return { resourceId: group.groupId, changed: false, method: "none", requestIds: [] };
   }
-  await failover(deps, input, group, keyOf(FORCED), requestIds, inFlight);
-  return result("forced");
-}
-
-/**
- * One failover request (or the resumption of the one in flight) through trackedOperation, journaled as
- * a write whose request ids are also added to `requestIds`. Failures are normalised.
- */
-async function failover(deps: ActivityDeps, input: DataTierInput, group: SqlGroupInRegion, key: OperationKey, requestIds: string[], inFlight: InFlight): Promise<void> {
-  const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
-  const operation = key.operation;
+  const operation: FailoverOperation = input.allowDataLoss ? TRY_PLANNED : PLANNED;
   const capture = captureRequestIds();
-  const write = (result: string, ids: readonly string[], resumed: boolean) =>
-    journalWrite(deps, {
-      runId: input.runId,
-      step: STEP,
-      resourceId: group.groupId,
-      operation,
-      requestIds: ids,
-      result,
-      details: { server: group.serverId, region: input.to, allowDataLoss: input.allowDataLoss, ...(resumed ? { resumed: true } : {}) },
-    });
-  let resumedFrom = false;
+  const write = (result: string, ids: readonly string[]) =>
+    journalWrite(deps, { runId: input.runId, step: STEP, resourceId: group.groupId, operation, requestIds: ids, result, details: { server: group.serverId, region: input.to, allowDataLoss: input.allowDataLoss } });
+  let token: string;
   try {
-    const { resumed } = await trackedOperation(deps, key, async (resumeFrom): Promise<TrackedPoller<unknown>> => {
-      resumedFrom = resumeFrom !== undefined;
-      const options = { updateIntervalInMs: deps.pollIntervalMs, ...capture.options, ...(resumeFrom ? { resumeFrom } : {}) };
-      try {
-        const poller =
-          operation === PLANNED
-            ? await client.failoverGroups.beginFailover(group.resourceGroup, group.server, group.name, options)
-            : await client.failoverGroups.beginForceFailoverAllowDataLoss(group.resourceGroup, group.server, group.name, options);
-        return { serialize: () => poller.toString(), wait: () => poller.pollUntilDone() };
-      } catch (error) {
-        // arm-sql polls once inside begin…: an operation that already ended (or a resumed one whose
-        // poll fails) is reported as the operation's outcome, not as a request that never got through.
-        if (resumeFrom !== undefined || isOperationFailure(error)) return endedPoller(error);
-        throw error;
-      }
-    }, inFlight);
-    await write(resumed ? "succeeded (resumed the operation a previous attempt started)" : "succeeded", capture.ids, resumed);
-    requestIds.push(...capture.ids);
-    deps.log.info(`${operation} of ${group.name} to ${input.to} succeeded${resumed ? " (resumed)" : ""}`, { runId: input.runId, resourceId: group.groupId, region: input.to });
+    token = operation === TRY_PLANNED ? await beginTryPlanned(deps, group, capture.ids) : await beginPlanned(deps, group, capture.options);
   } catch (error) {
-    // An operation that ended Failed is normalised as non-retryable: retrying would send a new failover.
     const failure = normaliseAzureError(error, operation, `${group.serverId}/failoverGroups/${group.name}`);
     const ids = idsWith(capture.ids, failure);
-    requestIds.push(...ids);
-    // A request that reached Azure is a write, refused or not; nothing reached it when there is no id.
-    if (ids.length > 0 || resumedFrom) await write(`failed: ${failure.message}`, ids, resumedFrom);
+    if (ids.length > 0) await write(`refused: ${failure.message}`, ids);
+    if (operation === PLANNED && !failure.retryable) {
+      throw new PreconditionError(
+        `planned failover of ${group.name} to ${input.to} was refused, and a forced failover (possible data loss) is not allowed for this run: ${failure.message}`,
+        "PlannedFailoverImpossible",
+        failure,
+      );
+    }
     throw failure;
   }
-}
-
-/** Azure refused a planned failover because the current primary (the partner) cannot be reached. */
-function partnerUnavailable(error: SwitchyardError): boolean {
-  // FailoverGroupPartnerUnavailable is the local estate's code (Azure's exact code is not documented);
-  // the wording covers Azure's messages that the partner/primary is unreachable or unavailable.
-  return /FailoverGroupPartnerUnavailable|partner\b[^.]*\b(unavailable|unreachable|not reachable)/i.test(error.message);
-}
-
-/** An SDK error saying that a long-running operation Azure had accepted ended Failed (core-lro's wording). */
-function isOperationFailure(error: unknown): boolean {
-  const e = error as { statusCode?: unknown; message?: unknown } | undefined;
-  return e?.statusCode === undefined && typeof e?.message === "string" && /long-running operation has failed/i.test(e.message);
+  await journalAccepted(deps, keyOf(operation), token);
+  await write("accepted", capture.ids);
+  deps.log.info(`${operation} of ${group.name} to ${input.to} accepted`, logFields(input, group));
+  return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [...capture.ids], pending: pendingOf(input, group, operation, token, deps) };
 }
 
 /**
- * A poller that reports `error` as the operation's outcome: for an operation whose end the SDK reported
- * before handing out a poller, so that trackedOperation journals it as ended instead of leaving it running.
+ * Polls a failover group operation once. Succeeded → journals the end and says how the group failed
+ * over (a try-planned that Azure had to force is reported as forced: it may have lost data). Failed
+ * or Canceled → journals the end and throws a non-retryable error (a retry would be a new failover,
+ * which is a new run's decision). A poll that could not be answered is retryable.
  */
-function endedPoller(error: unknown): TrackedPoller<unknown> {
-  return { serialize: () => "", wait: () => Promise.reject(error) };
+export async function pollSqlFailover(input: OperationPollInput, deps: ActivityDeps): Promise<OperationPollResult> {
+  const { pending } = input;
+  const operation = pending.operation as FailoverOperation;
+  const index = Number(pending.context.index);
+  const to = String(pending.context.to);
+  const group = sqlGroupIn(input.plan, index, to);
+  const key = keyOfPending(input.runId, pending);
+  const resourceId = `${group.serverId}/failoverGroups/${group.name}`;
+  const capture = captureRequestIds();
+  let state: { done: false; retryAfterSeconds?: number } | { done: true };
+  try {
+    state = operation === TRY_PLANNED ? await pollTryPlanned(deps, group, pending.resumeToken, capture.ids) : await pollSdk(deps, group, operation, pending.resumeToken, capture.options);
+  } catch (error) {
+    const failure = normaliseAzureError(error, operation, resourceId);
+    if (failure.retryable) throw failure;
+    await journalEnded(deps, key, { ok: false, error: failure.message });
+    throw new AzureRequestError(`${operation} of ${group.name} to ${to} ended without failing over: ${failure.message}`, failure instanceof AzureRequestError ? failure.details : { operation, resourceId }, { retryable: false, cause: failure });
+  }
+  if (!state.done) return { status: "running", requestIds: [...capture.ids], ...(state.retryAfterSeconds !== undefined ? { retryAfterSeconds: state.retryAfterSeconds } : {}) };
+  // The operation says Succeeded; the group, read from the target server, says whether it is primary
+  // there (and whether Azure had to force it: the replication state shows no partner in sync).
+  const group2 = await readFailoverGroup(deps, group);
+  if (group2.replicationRole !== "Primary") {
+    await journalEnded(deps, key, { ok: false, error: "the operation succeeded but the group is not primary in the target region" });
+    throw new SwitchyardError(`${operation} of ${group.name} ended, but ${group.server} is not primary`, { code: "FailoverNotApplied", retryable: false });
+  }
+  await journalEnded(deps, key, { ok: true });
+  deps.log.info(`${operation} of ${group.name} to ${to} succeeded`, logFields({ runId: input.runId, plan: input.plan, to }, group));
+  return { status: "succeeded", requestIds: [...capture.ids], method: methodOf(operation) };
+}
+
+function pendingOf(input: DataTierInput, group: SqlGroupInRegion, operation: FailoverOperation, token: string, deps: ActivityDeps): PendingOperation {
+  return {
+    poll: Activities.pollSqlFailover,
+    resourceId: group.groupId,
+    operation,
+    resumeToken: token,
+    startedAt: deps.clock().toISOString(),
+    pollSeconds: POLL_SECONDS,
+    deadlineSeconds: DEADLINE_SECONDS,
+    context: { step: STEP, index: input.index, to: input.to },
+  };
+}
+
+function logFields(input: { runId: string; plan: Plan; to: string }, group: SqlGroupInRegion) {
+  return { runId: input.runId, plan: input.plan.name, resourceId: group.groupId, region: input.to };
+}
+
+// ---- FailoverGroups_Failover / _ForceFailoverAllowDataLoss through the SDK's poller ---------------
+
+async function beginPlanned(deps: ActivityDeps, group: SqlGroupInRegion, options: object): Promise<string> {
+  const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
+  const poller = await client.failoverGroups.beginFailover(group.resourceGroup, group.server, group.name, { ...options, updateIntervalInMs: 0 });
+  return poller.toString();
+}
+
+/** Restores the SDK's poller from its token (arm-sql polls once while restoring) and reports where it is. */
+async function pollSdk(deps: ActivityDeps, group: SqlGroupInRegion, operation: FailoverOperation, token: string, options: object): Promise<{ done: boolean }> {
+  const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
+  const restore = { ...options, resumeFrom: token, updateIntervalInMs: 0 };
+  const poller =
+    operation === FORCED
+      ? await client.failoverGroups.beginForceFailoverAllowDataLoss(group.resourceGroup, group.server, group.name, restore)
+      : await client.failoverGroups.beginFailover(group.resourceGroup, group.server, group.name, restore);
+  return { done: poller.isDone() };
+}
+
+// ---- FailoverGroups_TryPlannedBeforeForcedFailover through the client's pipeline ----------------
+
+interface TryPlannedToken {
+  readonly kind: "tryPlannedBeforeForcedFailover";
+  /** The Location URL Azure handed out (absent when Azure answered 200 at once). */
+  readonly location?: string;
+}
+
+async function beginTryPlanned(deps: ActivityDeps, group: SqlGroupInRegion, ids: string[]): Promise<string> {
+  const client = deps.clients.sql(group.subscriptionId);
+  const url = `${deps.clients.resourceManagerUrl}${group.serverId}/failoverGroups/${encodeURIComponent(group.name)}/tryPlannedBeforeForcedFailover?api-version=${TRY_PLANNED_API_VERSION}`;
+  const response = await client.sendRequest(createPipelineRequest({ url, method: "POST" }));
+  noteRequestId(response, ids);
+  if (response.status === 200) return JSON.stringify({ kind: "tryPlannedBeforeForcedFailover" } satisfies TryPlannedToken);
+  if (response.status === 202) {
+    const location = response.headers.get("location") ?? response.headers.get("azure-asyncoperation");
+    if (!location) throw new SwitchyardError(`${TRY_PLANNED} was accepted without a Location to poll`, { code: "UnexpectedResponse", retryable: false });
+    return JSON.stringify({ kind: "tryPlannedBeforeForcedFailover", location } satisfies TryPlannedToken);
+  }
+  throw armError(response, TRY_PLANNED);
+}
+
+/**
+ * One poll of the Location URL: 202 while running, 200 when it succeeded, the failure's status and ARM
+ * error body when it failed. A 5xx there is ambiguous (a passing fault, or the operation's end): it is
+ * retryable, and the orchestration's retry limit bounds how often it is asked again.
+ */
+async function pollTryPlanned(deps: ActivityDeps, group: SqlGroupInRegion, token: string, ids: string[]): Promise<{ done: false; retryAfterSeconds?: number } | { done: true }> {
+  const parsed = parseToken(token);
+  if (!parsed.location) return { done: true };
+  const client = deps.clients.sql(group.subscriptionId);
+  const response = await client.sendRequest(createPipelineRequest({ url: parsed.location, method: "GET" }));
+  noteRequestId(response, ids);
+  if (response.status === 202) {
+    const retryAfter = response.headers.get("retry-after");
+    return { done: false, ...(retryAfter && /^\d+$/.test(retryAfter) ? { retryAfterSeconds: Number(retryAfter) } : {}) };
+  }
+  if (response.status === 200 || response.status === 204) return { done: true };
+  throw armError(response, TRY_PLANNED);
+}
+
+function parseToken(token: string): TryPlannedToken {
+  try {
+    const value = JSON.parse(token) as Partial<TryPlannedToken>;
+    if (value.kind === "tryPlannedBeforeForcedFailover" && (value.location === undefined || typeof value.location === "string")) return value as TryPlannedToken;
+  } catch {
+    // falls through
+  }
+  throw new SwitchyardError("the resume token of a try-planned failover is not one Switchyard wrote", { code: "InvalidInput", retryable: false });
+}
+
+function noteRequestId(response: PipelineResponse, ids: string[]): void {
+  const id = response.headers.get("x-ms-request-id");
+  if (id && !ids.includes(id)) ids.push(id);
+}
+
+/** An ARM error answer as the SDK would raise it (status, code, message, headers), for normaliseAzureError. */
+function armError(response: PipelineResponse, operation: string): Error {
+  let code: string | undefined;
+  let message = `${operation} answered ${response.status}`;
+  try {
+    const body = JSON.parse(response.bodyAsText ?? "") as { error?: { code?: unknown; message?: unknown } };
+    if (typeof body.error?.code === "string") code = body.error.code;
+    if (typeof body.error?.message === "string") message = body.error.message;
+  } catch {
+    // not JSON: the status says enough
+  }
+  return Object.assign(new Error(message), { statusCode: response.status, code, response: { headers: response.headers } });
 }

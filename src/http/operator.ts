@@ -142,9 +142,13 @@ export function operatorHandlers(deps: OperatorDeps) {
       const { reason: why } = validate(decisionBody, await readJson(request));
       const { plan, current } = await runOf(request.params.id);
       const action = approve ? "approve" : "abort";
-      if (!current || current.status !== "running" || (current.progress as { waitingFor?: string } | undefined)?.waitingFor !== "approval") {
+      const waitingFor = (current?.progress as { waitingFor?: string } | undefined)?.waitingFor;
+      // A failback waiting (possibly hours) for storage re-protection can be aborted too; only a
+      // data-loss failover is approved.
+      const answerable = waitingFor === "approval" || (!approve && waitingFor === "reprotection");
+      if (!current || current.status !== "running" || !answerable) {
         await journalOverride(plan, caller, action, why, `refused: run ${request.params.id} is not waiting for approval`, { runId: request.params.id });
-        throw new ApiError(409, "NotWaitingForApproval", `run ${request.params.id} is not waiting for approval`);
+        throw new ApiError(409, "NotWaitingForApproval", `run ${request.params.id} is not waiting for approval${approve ? "" : " or re-protection"}`);
       }
       await deps.runs.approve(plan, { approve, by: caller.name, reason: why });
       await journalOverride(plan, caller, action, why, approve ? "approved the data-loss failover" : "aborted the run", { runId: current.runId });

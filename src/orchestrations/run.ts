@@ -15,6 +15,9 @@ import {
   type CheckResult,
   type DataTierResult,
   type MeasureReplicationResult,
+  type OperationPollResult,
+  type PendingOperation,
+  type ReprotectProgress,
   type RunInput,
   type RunOutcome,
   type RunOutput,
@@ -33,7 +36,7 @@ export interface RunStatus {
   readonly kind: RunInput["kind"];
   readonly step: string;
   readonly stepStartedAt: string;
-  readonly waitingFor?: "approval" | "retry" | "reprotection";
+  readonly waitingFor?: "approval" | "retry" | "reprotection" | "operation" | "restart" | "propagation";
 }
 
 class StepFailed extends Error {
@@ -156,6 +159,106 @@ class Run {
     return results;
   }
 
+  /** Azure time is divided by this in local runs (RunOptions.timeScale); 1 in Azure. */
+  get timeScale(): number {
+    const scale = this.input.options?.timeScale;
+    return scale !== undefined && Number.isFinite(scale) && scale >= 1 ? scale : 1;
+  }
+
+  /** Milliseconds of orchestration time for `seconds` of Azure time (at least 1 ms). */
+  azureMs(seconds: number): number {
+    return Math.max(1, Math.round((seconds * 1000) / this.timeScale));
+  }
+
+  /** A durable timer `ms` from now. */
+  *sleep(ms: number): Gen<void> {
+    const df = this.context.df;
+    yield df.createTimer(new Date(df.currentUtcDateTime.getTime() + ms));
+  }
+
+  /**
+   * Calls activities that may start long-running Azure operations, then watches what they started on
+   * durable timers (the monitor pattern) and calls each again once its operations ended, until none
+   * starts anything more: a second call reads the state and finds it done, or takes the next step (a
+   * Front Door whose other origin could only change after the first). Each call's result is the first
+   * one it gave (what it did), with the request ids of every call and poll.
+   */
+  *converge<T extends { readonly pending?: PendingOperation; readonly alsoPending?: readonly PendingOperation[]; readonly requestIds: readonly string[] }>(
+    step: string,
+    calls: readonly { name: string; input: unknown }[],
+    maxRounds = 4,
+  ): Gen<T[]> {
+    const first = yield* this.callAll<T>(step, calls);
+    const ids = first.map((r) => [...r.requestIds]);
+    let latest = first;
+    let open = calls.map((_, i) => i);
+    for (let round = 1; ; round++) {
+      open = open.filter((i) => pendingOf(latest[i]!).length > 0);
+      if (open.length === 0) break;
+      if (round > maxRounds) {
+        throw new StepFailed(step, { name: "SwitchyardError", message: `${step}: still starting operations after ${maxRounds} rounds`, code: "DidNotConverge", retryable: false });
+      }
+      const polled = yield* this.awaitOperations(step, open.flatMap((i) => pendingOf(latest[i]!)));
+      polled.forEach((p) => ids[open.findIndex((i) => pendingOf(latest[i]!).some((q) => q.resourceId === p.resourceId))]?.push(...p.requestIds));
+      const again = yield* this.callAll<T>(step, open.map((i) => calls[i]!));
+      const next = [...latest];
+      open.forEach((i, k) => {
+        next[i] = again[k]!;
+        ids[i]!.push(...again[k]!.requestIds);
+      });
+      latest = next;
+    }
+    return first.map((r, i) => ({ ...r, pending: undefined, alsoPending: undefined, requestIds: [...new Set(ids[i])] }));
+  }
+
+  /**
+   * Polls long-running operations on durable timers until each has ended: each at its own interval
+   * (Azure time, a longer Retry-After wins), divided by the time scale. An operation past its deadline
+   * fails the step (retryable by a new run, which finds it in the journal). Returns each poll's result.
+   */
+  *awaitOperations(step: string, pendings: readonly PendingOperation[]): Gen<(OperationPollResult & { resourceId: string })[]> {
+    const df = this.context.df;
+    const start = df.currentUtcDateTime.getTime();
+    const watch = pendings.map((pending) => ({ pending, nextAt: start + this.azureMs(pending.pollSeconds), deadlineAt: start + this.azureMs(pending.deadlineSeconds), ids: [] as string[], ended: false }));
+    const done: (OperationPollResult & { resourceId: string })[] = [];
+    this.note("wait", `watching ${pendings.length} Azure operation(s): ${pendings.map((p) => `${p.operation} on ${p.resourceId}`).join("; ")}`, { operations: pendings.map((p) => ({ operation: p.operation, resourceId: p.resourceId, pollSeconds: p.pollSeconds, deadlineSeconds: p.deadlineSeconds })) }, step);
+    yield* this.flush();
+    let open = watch;
+    while (open.length > 0) {
+      const wakeAt = Math.min(...open.map((w) => w.nextAt));
+      const now = df.currentUtcDateTime.getTime();
+      if (wakeAt > now) {
+        this.status(step, "operation");
+        yield df.createTimer(new Date(wakeAt));
+      }
+      const at = df.currentUtcDateTime.getTime();
+      const due = open.filter((w) => w.nextAt <= at);
+      const results = yield* this.callAll<OperationPollResult>(step, due.map((w) => ({ name: w.pending.poll, input: { runId: this.input.runId, plan: this.input.plan, pending: w.pending } })));
+      const after = df.currentUtcDateTime.getTime();
+      due.forEach((w, k) => {
+        const result = results[k]!;
+        w.ids.push(...result.requestIds);
+        if (result.status === "succeeded") {
+          w.ended = true;
+          done.push({ ...result, requestIds: w.ids, resourceId: w.pending.resourceId });
+          return;
+        }
+        if (after >= w.deadlineAt) {
+          throw new StepFailed(step, {
+            name: "SwitchyardError",
+            message: `${w.pending.operation} on ${w.pending.resourceId} did not end within ${w.pending.deadlineSeconds} s of Azure time; it may still complete, and a new run picks it up from the journal`,
+            code: "OperationDeadlineExceeded",
+            retryable: false,
+          });
+        }
+        w.nextAt = after + this.azureMs(Math.max(w.pending.pollSeconds, result.retryAfterSeconds ?? 0));
+      });
+      open = open.filter((w) => !w.ended);
+    }
+    this.note("wait", `${pendings.length} Azure operation(s) ended`, { operations: done.map((d) => ({ resourceId: d.resourceId, status: d.status, ...(d.method ? { method: d.method } : {}) })) }, step);
+    return done;
+  }
+
   /** Notifies stakeholders. A notification that cannot be delivered is journaled, never fatal to the run. */
   *notify(event: string, severity: "info" | "warning" | "critical", message: string, details?: Record<string, unknown>): Gen<void> {
     try {
@@ -166,6 +269,15 @@ class Run {
     }
   }
 }
+
+/** Azure time the run gives storage re-protection (zone conversion + initial geo sync) before refusing a failback. */
+export const REPROTECTION_HORIZON_SECONDS = 72 * 60 * 60;
+/** After settings writes: how often and how long to wait for the target region's sites to answer again. */
+const RESTART_POLL_SECONDS = 15;
+const RESTART_SETTLE_SECONDS = 10 * 60;
+/** Verification: how often and how long to re-check what settles by itself (Front Door propagation, restarts). */
+const VERIFY_POLL_SECONDS = 30;
+const VERIFY_SETTLE_SECONDS = 20 * 60;
 
 /** Indexes of classic Front Door entries in waves: at most one entry per Front Door in each wave. */
 export function classicWaves(frontDoorIds: readonly string[]): number[][] {
@@ -178,6 +290,10 @@ export function classicWaves(frontDoorIds: readonly string[]): number[][] {
     (waves[wave] ??= []).push(index);
   });
   return waves;
+}
+
+function pendingOf(result: { readonly pending?: PendingOperation; readonly alsoPending?: readonly PendingOperation[] }): PendingOperation[] {
+  return [...(result.pending ? [result.pending] : []), ...(result.alsoPending ?? [])];
 }
 
 function seconds(fromIso: string, toIso: string): number {
@@ -202,9 +318,17 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
 
   try {
     if (input.kind === "failback") {
-      yield* run.step("reprotect", function* () {
-        yield* run.callAll<DataTierResult>("reprotect", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+      const reprotected = yield* run.step("reprotect", function* () {
+        return yield* reprotectAll();
       });
+      if (reprotected !== "protected") {
+        outcome = reprotected === "aborted" ? "stopped-aborted" : "refused-not-reprotected";
+        message =
+          reprotected === "aborted"
+            ? `Stopped: the failback was aborted while it waited for storage re-protection. Nothing was failed back.`
+            : `Failback to ${to} refused: storage re-protection did not complete within ${reprotectionHorizonSeconds()} s of Azure time (geo-redundancy must be back and in sync first).`;
+        return yield* finish();
+      }
       const ready = yield* run.step("check-reprotection", function* () {
         const checks = input.options?.reprotectionChecks ?? 10;
         const interval = input.options?.reprotectionIntervalSeconds ?? 30;
@@ -214,7 +338,7 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
           if (result.ok) return true;
           if (attempt >= checks) return false;
           run.status("check-reprotection", "reprotection");
-          yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + interval * 1000));
+          yield* run.sleep(run.azureMs(interval));
         }
       });
       if (!ready) {
@@ -289,7 +413,7 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     }
 
     const dataTier = yield* run.step("data-tier", function* () {
-      return yield* run.callAll<DataTierResult>("data-tier", [
+      return yield* run.converge<DataTierResult>("data-tier", [
         ...plan.sql.map((_, index) => ({ name: Activities.failoverSqlGroup, input: { ...base, index, to, allowDataLoss } })),
         ...plan.storage.map((_, index) => ({ name: Activities.failoverStorageAccount, input: { ...base, index, to, allowDataLoss } })),
       ]);
@@ -298,26 +422,41 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     rpoExposure = forced ? replication.maxLagSeconds : 0;
     run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { results: dataTier }, "data-tier");
 
-    yield* run.step("traffic-and-settings", function* () {
-      const sw = (name: string, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
+    const sw = (name: string, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
+    if (plan.appService.length > 0) {
+      // Settings first: each write restarts its site, and the restart is over before traffic arrives.
+      yield* run.step("settings", function* () {
+        const results = yield* run.callAll<SwitchResult>("settings", plan.appService.map((_, i) => sw(Activities.switchAppService, i)));
+        if (results.some((r) => r.restarts)) yield* awaitHealthy("settings");
+        return results;
+      });
+    }
+
+    yield* run.step("traffic", function* () {
       // A classic Front Door is written whole (GET + PUT): two entries on one Front Door go one after
       // the other, or the second PUT would undo the first. Everything else switches at once.
       const waves = classicWaves(plan.frontDoor.classic.map((c) => c.frontDoor.id));
       const results: SwitchResult[] = [];
       for (let wave = 0; wave < Math.max(1, waves.length); wave++) {
-        results.push(
-          ...(yield* run.callAll<SwitchResult>("traffic-and-settings", [
-            ...(wave === 0 ? plan.frontDoor.standard.map((_, i) => sw(Activities.switchFrontDoorStandard, i)) : []),
-            ...(waves[wave] ?? []).map((i) => sw(Activities.switchFrontDoorClassic, i)),
-            ...(wave === 0 ? plan.appService.map((_, i) => sw(Activities.switchAppService, i)) : []),
-          ])),
-        );
+        const calls = [
+          ...(wave === 0 ? plan.frontDoor.standard.map((_, i) => sw(Activities.switchFrontDoorStandard, i)) : []),
+          ...(waves[wave] ?? []).map((i) => sw(Activities.switchFrontDoorClassic, i)),
+        ];
+        if (calls.length > 0) results.push(...(yield* run.converge<SwitchResult>("traffic", calls)));
       }
       return results;
     });
 
     const verification = yield* run.step("verify", function* () {
-      return yield* run.call<CheckResult>("verify", Activities.verifyPrimary, { ...base, region: to });
+      // Front Door propagation and site restarts settle by themselves: checked again until they do or
+      // VERIFY_SETTLE_SECONDS of Azure time have passed.
+      const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(VERIFY_SETTLE_SECONDS);
+      for (;;) {
+        const result = yield* run.call<CheckResult>("verify", Activities.verifyPrimary, { ...base, region: to });
+        if (result.ok || !result.settling || context.df.currentUtcDateTime.getTime() >= deadline) return result;
+        run.status("verify", "propagation");
+        yield* run.sleep(run.azureMs(VERIFY_POLL_SECONDS));
+      }
     });
     run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { checks: verification.checks }, "verify");
     if (!verification.ok) {
@@ -334,6 +473,63 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     const step = error instanceof StepFailed ? error.step : "run";
     message = `Failed in ${step}: ${envelope.message}. Resources already switched stay switched; a new run resumes from the current state (every step checks before it writes).`;
     return yield* finish();
+  }
+
+  function reprotectionHorizonSeconds(): number {
+    return input.options?.reprotectionHorizonSeconds ?? REPROTECTION_HORIZON_SECONDS;
+  }
+
+  /**
+   * Re-protects every storage account, one step per account per round (an SKU change, a zone
+   * conversion, or nothing while Azure converts or geo-replication bootstraps), on durable timers,
+   * until every account is back to the plan's redundancy and in sync, the horizon passes, or an
+   * operator aborts the wait.
+   */
+  function* reprotectAll(): Gen<"protected" | "timeout" | "aborted"> {
+    if (plan.storage.length === 0) return "protected";
+    const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(reprotectionHorizonSeconds());
+    const said = new Map<string, string>();
+    // One wait for the operator's abort across every round: a wait made per round would stay open after
+    // its round and take the event instead of the round that is waiting.
+    const abort = context.df.waitForExternalEvent(APPROVAL_EVENT);
+    for (;;) {
+      const progress = yield* run.callAll<ReprotectProgress>("reprotect", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+      const waiting = progress.filter((p) => p.state !== "protected");
+      for (const p of progress) {
+        if (said.get(p.resourceId) === p.why) continue;
+        said.set(p.resourceId, p.why);
+        run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, "reprotect");
+      }
+      if (waiting.length === 0) return "protected";
+      if (context.df.currentUtcDateTime.getTime() >= deadline) return "timeout";
+      yield* run.flush();
+      run.status("reprotect", "reprotection");
+      const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(Math.min(...waiting.map((p) => p.pollSeconds)))));
+      const winner: df.Task = yield context.df.Task.any([timer, abort]);
+      if (winner === abort) {
+        const event = abort.result as ApprovalEvent;
+        run.note("decision", `aborted by ${event.by} while waiting for re-protection: ${event.reason}`, { ...event }, "reprotect");
+        return "aborted";
+      }
+    }
+  }
+
+  /** After settings writes restarted sites: waits until `to` answers healthy (bounded), or fails the step. */
+  function* awaitHealthy(step: string): Gen<void> {
+    const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(RESTART_SETTLE_SECONDS);
+    run.note("wait", `settings written: waiting for ${to} to answer healthy after its sites restart`, { region: to, limitSeconds: RESTART_SETTLE_SECONDS }, step);
+    for (;;) {
+      run.status(step, "restart");
+      yield* run.sleep(run.azureMs(RESTART_POLL_SECONDS));
+      const health = yield* run.call<AssessRegionsResult>(step, Activities.assessRegions, { ...base, regions: [to] });
+      if (health.regions[to]?.healthy) {
+        run.note("decision", `${to} answers healthy after the restart`, { regions: health.regions, at: health.at }, step);
+        return;
+      }
+      if (context.df.currentUtcDateTime.getTime() >= deadline) {
+        throw new StepFailed(step, { name: "SwitchyardError", code: "RestartNotSettled", retryable: false, message: `${to} did not answer healthy within ${RESTART_SETTLE_SECONDS} s of Azure time after its settings changed; traffic was not switched to it` });
+      }
+    }
   }
 
   function* finish(): Gen<RunOutput> {

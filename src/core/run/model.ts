@@ -72,6 +72,8 @@ export interface RunOptions {
   /** Failback: how often and how long apart to re-check re-protection before refusing. */
   readonly reprotectionChecks?: number;
   readonly reprotectionIntervalSeconds?: number;
+  /** Failback: how much Azure time storage re-protection may take before the failback is refused (default 72 h). */
+  readonly reprotectionHorizonSeconds?: number;
   /**
    * Azure time divided by this (local runs at a time scale): every wait the run derives from Azure's
    * durations (poll intervals, operation deadlines, re-protection horizon) is divided by it. Default 1.
@@ -214,6 +216,21 @@ export interface OperationPollResult {
   readonly requestIds: readonly string[];
   /** For a data-tier operation that succeeded: how it failed over. */
   readonly method?: DataTierResult["method"];
+}
+
+/** One step of storage re-protection (an activity call): where the account stands, and what was done. */
+export interface ReprotectProgress {
+  readonly resourceId: string;
+  readonly state: "protected" | "waiting";
+  /** E.g. `geo-redundancy`, `zone-conversion`, `initial-sync`, `done`. */
+  readonly stage: string;
+  /** In words, for the journal and the notification. */
+  readonly why: string;
+  /** Whether this call wrote to Azure. */
+  readonly changed: boolean;
+  readonly requestIds: readonly string[];
+  /** Seconds of Azure time until it is worth asking again. */
+  readonly pollSeconds: number;
 }
 
 export interface SwitchInput extends ActivityInput {
