@@ -1,8 +1,8 @@
 import { fileURLToPath } from "node:url";
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { loadScenarioFile } from "../../estate/scenario.ts";
-import { formatDrillSummary, runDrill } from "../local/drill.ts";
+import { DEFAULT_DRILL_TIME_SCALE, formatDrillSummary, runDrill } from "../local/drill.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/contoso.plan.yaml", import.meta.url));
 
@@ -14,9 +14,10 @@ export function drillCommand(setCode: (code: number) => void): Command {
     .option("--no-failback", "stop after the failover")
     .option("--no-approve", "do not approve a data-loss failover when the run asks (it then times out)")
     .option("--approval-timeout <seconds>", "how long a run waits for approval", (v) => Number(v), 120)
+    .option("--time-scale <n>", `divide every Azure duration by N (default ${DEFAULT_DRILL_TIME_SCALE}: an Azure hour in one second)`, parseTimeScale, DEFAULT_DRILL_TIME_SCALE)
     .option("--out <dir>", "where reports and the drill log go", ".switchyard")
     .option("--json", "print the result as JSON instead of text")
-    .action(async (o: { plan: string; scenario?: string; failback: boolean; approve: boolean; approvalTimeout: number; out: string; json?: boolean }) => {
+    .action(async (o: { plan: string; scenario?: string; failback: boolean; approve: boolean; approvalTimeout: number; timeScale: number; out: string; json?: boolean }) => {
       const plan = await loadPlanFile(o.plan);
       const scenario = o.scenario ? await loadScenarioFile(o.scenario) : undefined;
       const write = (line: string) => process.stdout.write(`${line}\n`);
@@ -26,10 +27,20 @@ export function drillCommand(setCode: (code: number) => void): Command {
         failback: o.failback,
         approve: o.approve,
         approvalTimeoutSeconds: o.approvalTimeout,
+        timeScale: o.timeScale,
         outputDir: o.out,
         ...(o.json ? {} : { progress: write }),
       });
       write(o.json ? JSON.stringify(result, null, 2) : formatDrillSummary(result));
       setCode(result.ok ? 0 : 1);
     });
+}
+
+/** `--time-scale`: a number from 1 (Azure's own durations) to 1,000,000. */
+export function parseTimeScale(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n) || n < 1 || n > 1_000_000) {
+    throw new InvalidArgumentError(`--time-scale must be a number from 1 to 1000000, got '${value}'`);
+  }
+  return n;
 }

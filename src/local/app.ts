@@ -24,6 +24,7 @@ import { StaticPlanCatalog } from "../plans/catalog.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
 import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
+import { functionTimeoutMs } from "./hostJson.ts";
 import { BlobInstanceStore } from "./instanceStore.ts";
 import { LocalRuns } from "./localRuns.ts";
 
@@ -37,6 +38,12 @@ export interface LocalAppOptions {
   readonly clock?: () => Date;
   readonly pollIntervalMs?: number;
   readonly estatePort?: number;
+  /**
+   * Azure time divided by this: the estate takes Azure's real durations ÷ N (estate/profile.ts), and
+   * the local durable host stops an activity after host.json's functionTimeout ÷ N, as the Functions
+   * host would. Runs started on this app should carry the same scale in their options (timeScale).
+   */
+  readonly timeScale?: number;
 }
 
 export interface LocalApp {
@@ -57,7 +64,12 @@ export interface LocalApp {
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
   const clock = options.clock ?? (() => new Date());
   const [estate, azurite] = await Promise.all([
-    startEstate({ plans: options.plans, ...(options.estatePort !== undefined ? { port: options.estatePort } : {}), timing: { durations: { default: 100, ...options.durations } } }),
+    startEstate({
+      plans: options.plans,
+      ...(options.estatePort !== undefined ? { port: options.estatePort } : {}),
+      ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
+      ...(options.timeScale === undefined || options.durations ? { timing: { durations: { ...(options.timeScale === undefined ? { default: 100 } : {}), ...options.durations } } } : {}),
+    }),
     startAzuriteBlob(),
   ]);
   const clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 3 });
@@ -71,6 +83,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never },
     activities: activities as never,
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
+    ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),
   });
   await host.resume();
   const runs = new LocalRuns(host);

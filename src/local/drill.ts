@@ -17,15 +17,13 @@ import { startLocalApp, type LocalApp } from "./app.ts";
 import type { InstanceStatus } from "./durableHost.ts";
 import type { LocalRuns } from "./localRuns.ts";
 
-/** Milliseconds each long-running Azure operation takes in a drill (real ones take minutes). */
-export const DRILL_DURATIONS: Record<string, number> = {
-  default: 100,
-  FailoverGroups_Failover: 600,
-  FailoverGroups_ForceFailoverAllowDataLoss: 400,
-  StorageAccounts_Failover: 800,
-  AFDOrigins_Update: 300,
-  FrontDoors_CreateOrUpdate: 300,
-};
+/**
+ * The time scale `switchyard drill` uses unless told otherwise: one hour of Azure time in one second.
+ * At this scale the example plan's failover (a storage account failover takes about an hour) and its
+ * failback (storage re-protection through a zone conversion and the initial geo sync, then planned
+ * failovers back) end within a minute; every figure is also printed projected back to Azure time.
+ */
+export const DEFAULT_DRILL_TIME_SCALE = 3600;
 
 export interface DrillOptions {
   readonly plan: Plan;
@@ -38,18 +36,24 @@ export interface DrillOptions {
   readonly outputDir: string;
   /** Progress lines (step changes with elapsed time); nothing when undefined. */
   readonly progress?: (line: string) => void;
+  /** Long-running operation durations on the estate (ms), overriding the scaled profile. */
   readonly durations?: Record<string, number>;
   readonly pollIntervalMs?: number;
+  /** Azure time ÷ this (default DEFAULT_DRILL_TIME_SCALE). */
+  readonly timeScale?: number;
 }
 
 export interface DrillRun {
   readonly output: RunOutput;
+  /** The time scale the run ran at: local seconds × this = Azure seconds. */
+  readonly timeScale: number;
   readonly reportPath: string;
   readonly wallSeconds: number;
 }
 
 export interface DrillResult {
   readonly plan: string;
+  readonly timeScale: number;
   readonly failover: DrillRun;
   readonly failback?: DrillRun;
   readonly wallSeconds: number;
@@ -68,6 +72,7 @@ class DrillNotifier implements Notifier {
 export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   const started = Date.now();
   const plan = options.plan;
+  const timeScale = options.timeScale ?? DEFAULT_DRILL_TIME_SCALE;
   const primary = plan.regions.primary.name;
   const secondary = plan.regions.secondary.name;
   await mkdir(join(options.outputDir, "reports"), { recursive: true });
@@ -84,7 +89,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     };
     app = await startLocalApp({
       plans: [plan],
-      durations: { ...DRILL_DURATIONS, ...options.durations },
+      timeScale,
+      ...(options.durations ? { durations: options.durations } : {}),
       log: jsonLogger((line) => logFile.write(`${line}\n`)),
       notifier: new DrillNotifier(options.progress),
       onStatus,
@@ -105,8 +111,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
         options: {
           retry: { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 4_000 },
           approvalTimeoutSeconds: options.approvalTimeoutSeconds ?? 120,
-          reprotectionChecks: 20,
-          reprotectionIntervalSeconds: 0.5,
+          timeScale,
         },
       };
       lastStep = "";
@@ -120,7 +125,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       const report = renderReport(await journal.read(runId), output);
       const reportPath = join(options.outputDir, "reports", `${runId}.md`);
       await writeFile(reportPath, report);
-      return { output, reportPath, wallSeconds: (Date.now() - runStarted) / 1000 };
+      return { output, timeScale, reportPath, wallSeconds: (Date.now() - runStarted) / 1000 };
     };
 
     if (options.scenario) await applyScenario(estate, options.scenario);
@@ -136,7 +141,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       failback = await execute("failback", secondary, primary, "DR drill: fail back after recovery", new Date().toISOString());
     }
     const ok = failover.output.outcome === "completed" && (!options.failback || failback?.output.outcome === "completed");
-    return { plan: plan.name, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok };
+    return { plan: plan.name, timeScale, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok };
   } finally {
     await app?.stop();
     await new Promise<void>((resolve) => logFile.end(() => resolve()));
@@ -184,12 +189,15 @@ export function formatDrillSummary(result: DrillResult): string {
   const lines: string[] = [];
   const show = (label: string, run: DrillRun) => {
     const o = run.output;
-    lines.push(`${label}: ${o.outcome} (${o.from} → ${o.to}) in ${run.wallSeconds.toFixed(1)} s`);
+    const scale = run.timeScale;
+    lines.push(`${label}: ${o.outcome} (${o.from} → ${o.to}) in ${run.wallSeconds.toFixed(1)} s (time scale ${scale}: ${azureDuration(run.wallSeconds * scale)} of Azure time)`);
+    lines.push(`  ${"step".padEnd(22)} ${"local".padStart(9)}  ${"at Azure durations".padStart(18)}`);
     for (const s of o.steps) {
-      const ms = Date.parse(s.endedAt) - Date.parse(s.startedAt);
-      lines.push(`  ${s.step.padEnd(22)} ${(ms / 1000).toFixed(2).padStart(7)} s  ${s.outcome}`);
+      const seconds = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
+      lines.push(`  ${s.step.padEnd(22)} ${`${seconds.toFixed(2)} s`.padStart(9)}  ${azureDuration(seconds * scale).padStart(18)}  ${s.outcome}`);
     }
-    lines.push(`  RTO: ${o.rtoSeconds === null ? "not reached" : `${o.rtoSeconds} s`} (target ${o.rtoTargetSeconds} s)${o.rtoSeconds !== null && o.rtoSeconds <= o.rtoTargetSeconds ? " — met" : ""}`);
+    const projected = o.rtoSeconds === null ? null : o.rtoSeconds * scale;
+    lines.push(`  RTO: ${o.rtoSeconds === null ? "not reached" : `${o.rtoSeconds} s local, projected ${azureDuration(projected!)} at Azure durations`} (target ${azureDuration(o.rtoTargetSeconds)})${projected !== null ? (projected <= o.rtoTargetSeconds ? " — met" : " — missed") : ""}`);
     lines.push(`  RPO exposure: ${o.rpoExposureSeconds === null ? "unknown (lag not measurable)" : `${o.rpoExposureSeconds} s`} (budget ${o.rpoBudgetSeconds} s; data loss allowed by: ${o.dataLossAllowedBy})`);
     lines.push(`  ${o.message}`);
     lines.push(`  report: ${run.reportPath}`);
@@ -198,4 +206,12 @@ export function formatDrillSummary(result: DrillResult): string {
   if (result.failback) show("failback", result.failback);
   lines.push(`drill ${result.ok ? "passed" : "FAILED"} in ${result.wallSeconds.toFixed(1)} s`);
   return lines.join("\n");
+}
+
+/** A duration of Azure time for people: `42 s`, `12 min 5 s`, `3 h 20 min`. */
+export function azureDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }

@@ -11,6 +11,7 @@
 import { createRequire } from "node:module";
 import * as df from "durable-functions";
 import { encodeEnvelope, toEnvelope } from "../core/errors.ts";
+import { formatTimeSpan } from "./hostJson.ts";
 import type { HistoryEvent, InstanceState, InstanceStore, RuntimeStatus } from "./instanceStore.ts";
 
 const require = createRequire(import.meta.url);
@@ -89,6 +90,14 @@ export interface LocalDurableHostOptions {
   readonly onStatus?: (status: InstanceStatus) => void;
   /** Return true to make the host stop dead at that point (crash simulation). */
   readonly crashAt?: (point: CrashPoint) => boolean;
+  /**
+   * The Functions host's `functionTimeout` as it applies here (host.json's, divided by the time scale):
+   * an activity still running after it fails with the host's timeout error, and whatever it returns
+   * later is dropped, as when the Functions host gives up on an invocation. Unset: no limit.
+   */
+  readonly activityTimeoutMs?: number;
+  /** The unscaled functionTimeout the error message names (default: activityTimeoutMs). */
+  readonly functionTimeoutMs?: number;
 }
 
 export class LocalDurableHost {
@@ -354,7 +363,8 @@ export class LocalDurableHost {
     if (this.inFlight.has(key)) return;
     this.inFlight.add(key);
     const activity = this.options.activities[name];
-    const run = activity ? activity(input) : Promise.reject(new Error(`no activity named ${name}`));
+    const started = activity ? activity(input) : Promise.reject(new Error(`no activity named ${name}`));
+    const run = this.withTimeout(name, started);
     void run
       .then(
         (value) => ({ EventType: EventType.TaskCompleted, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TaskScheduledId: eventId, Result: JSON.stringify(value ?? null) }),
@@ -378,6 +388,26 @@ export class LocalDurableHost {
           await this.episode(instanceId, state);
         }).catch(() => undefined);
       });
+  }
+
+  /**
+   * The Functions host's limit on one invocation: past `functionTimeout` it fails the invocation with a
+   * FunctionTimeoutException ("Timeout value of hh:mm:ss was exceeded by function: Functions.<name>")
+   * and the orchestration sees the activity failed; nothing it produces afterwards is kept.
+   */
+  private withTimeout(name: string, run: Promise<unknown>): Promise<unknown> {
+    const limit = this.options.activityTimeoutMs;
+    if (limit === undefined || !Number.isFinite(limit)) return run;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const named = formatTimeSpan(this.options.functionTimeoutMs ?? limit);
+        reject(Object.assign(new Error(`Timeout value of ${named} was exceeded by function: Functions.${name}`), { name: "FunctionTimeoutException" }));
+      }, limit);
+      timer.unref?.();
+    });
+    run.catch(() => undefined);
+    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
   }
 
   private armTimer(instanceId: string, eventId: number, fireAt: string): void {
