@@ -24,7 +24,7 @@ function input(overrides: Partial<RunInput> = {}): RunInput {
     from: P,
     to: S,
     trigger: { source: "manual", by: "ops@contoso.com", reason: "test", detectedAt: "2026-01-01T00:00:00.000Z" },
-    options: { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 }, approvalTimeoutSeconds: 60 },
+    options: { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 }, approvalTimeoutSeconds: 60, timeScale: 1000 },
     ...overrides,
   };
 }
@@ -35,6 +35,14 @@ interface World {
   maxLagSeconds: number | null;
   calls: { name: string; input: any }[];
   failures: Record<string, Error[]>;
+  /** Data-tier starts return a pending operation, polled `running` this many times before it succeeds. */
+  pollsUntilDone?: number;
+  /** App Service writes restart the sites; the target answers unhealthy this many assessments after that. */
+  restartAssessments?: number;
+  /** Verification reports a settling failure this many times first. */
+  settlingVerifies?: number;
+  /** Re-protection reports `waiting` this many rounds first. */
+  reprotectRounds?: number;
 }
 
 /** Activities that record their calls and answer from a small model of the world (no Azure). */
@@ -47,18 +55,53 @@ function activities(world: World) {
       return answer(i);
     });
   const ok = { resourceId: "x", changed: true, requestIds: [] };
+  const started = new Set<string>();
+  const polls = new Map<string, number>();
+  let restarted = false;
+  let unhealthyAfterRestart = world.restartAssessments ?? 0;
+  let settling = world.settlingVerifies ?? 0;
+  let reprotectRounds = world.reprotectRounds ?? 0;
+  /** A data-tier start: the first call per resource starts an operation when the world says so. */
+  const dataTier = (activity: string, poll: string) => (i: any) => {
+    const resourceId = `${activity}-${i.index}`;
+    const method = i.allowDataLoss && !world.primaryHealthy ? "forced" : "planned";
+    if (world.pollsUntilDone === undefined) return { ...ok, resourceId, method };
+    if (started.has(resourceId)) return { ...ok, resourceId, changed: false, method: "none" };
+    started.add(resourceId);
+    const pending = { poll, resourceId, operation: `${activity}-op`, resumeToken: "t", startedAt: "2026-01-01T00:00:00.000Z", pollSeconds: 10, deadlineSeconds: 600, context: { index: i.index } };
+    return { ...ok, resourceId, method, pending };
+  };
+  const poll = (i: any) => {
+    const n = (polls.get(i.pending.resourceId) ?? 0) + 1;
+    polls.set(i.pending.resourceId, n);
+    return n > (world.pollsUntilDone ?? 0) ? { status: "succeeded", requestIds: [`poll-${n}`] } : { status: "running", requestIds: [] };
+  };
   return {
     [Activities.journal]: record(Activities.journal, () => null),
     [Activities.notify]: record(Activities.notify, () => null),
-    [Activities.assessRegions]: record(Activities.assessRegions, () => ({ at: "t", regions: { [P]: { healthy: world.primaryHealthy, probes: [] }, [S]: { healthy: world.targetHealthy, probes: [] } } })),
+    [Activities.assessRegions]: record(Activities.assessRegions, () => {
+      const targetHealthy = world.targetHealthy && !(restarted && unhealthyAfterRestart-- > 0);
+      return { at: "t", regions: { [P]: { healthy: world.primaryHealthy, probes: [] }, [S]: { healthy: targetHealthy, probes: [] } } };
+    }),
     [Activities.measureReplication]: record(Activities.measureReplication, () => ({ at: "t", sql: [], storage: [], maxLagSeconds: world.maxLagSeconds })),
-    [Activities.failoverSqlGroup]: record(Activities.failoverSqlGroup, (i) => ({ ...ok, method: i.allowDataLoss && !world.primaryHealthy ? "forced" : "planned" })),
-    [Activities.failoverStorageAccount]: record(Activities.failoverStorageAccount, (i) => ({ ...ok, method: i.allowDataLoss && !world.primaryHealthy ? "forced" : "planned" })),
-    [Activities.reprotectStorageAccount]: record(Activities.reprotectStorageAccount, () => ({ ...ok, method: "none" })),
+    [Activities.failoverSqlGroup]: record(Activities.failoverSqlGroup, dataTier(Activities.failoverSqlGroup, Activities.pollSqlFailover)),
+    [Activities.failoverStorageAccount]: record(Activities.failoverStorageAccount, dataTier(Activities.failoverStorageAccount, Activities.pollStorageFailover)),
+    [Activities.pollSqlFailover]: record(Activities.pollSqlFailover, poll),
+    [Activities.pollStorageFailover]: record(Activities.pollStorageFailover, poll),
+    [Activities.reprotectStorageAccount]: record(Activities.reprotectStorageAccount, (i: any) =>
+      (i.index === plan.storage.length - 1 ? reprotectRounds-- : reprotectRounds) > 0
+        ? { resourceId: `acct-${i.index}`, state: "waiting", stage: "initial-sync", why: "geo-replication is Bootstrap", changed: false, requestIds: [], pollSeconds: 300 }
+        : { resourceId: `acct-${i.index}`, state: "protected", stage: "done", why: "geo-replication is Live", changed: false, requestIds: [], pollSeconds: 300 },
+    ),
     [Activities.switchFrontDoorStandard]: record(Activities.switchFrontDoorStandard, () => ok),
     [Activities.switchFrontDoorClassic]: record(Activities.switchFrontDoorClassic, () => ok),
-    [Activities.switchAppService]: record(Activities.switchAppService, () => ok),
-    [Activities.verifyPrimary]: record(Activities.verifyPrimary, () => ({ ok: true, checks: [] })),
+    [Activities.switchAppService]: record(Activities.switchAppService, () => {
+      if (world.restartAssessments !== undefined) restarted = true;
+      return { ...ok, ...(world.restartAssessments !== undefined ? { restarts: true } : {}) };
+    }),
+    [Activities.verifyPrimary]: record(Activities.verifyPrimary, () =>
+      settling-- > 0 ? { ok: false, settling: true, checks: [{ what: "Front Door deployment", ok: false, detail: "InProgress", settling: true }] } : { ok: true, checks: [] },
+    ),
     [Activities.checkReprotection]: record(Activities.checkReprotection, () => ({ ok: true, checks: [] })),
   };
 }
@@ -82,7 +125,7 @@ async function runToEnd(w: World, runInput: RunInput = input()): Promise<RunOutp
 const names = (w: World) => w.calls.map((c) => c.name).filter((n) => n !== Activities.journal && n !== Activities.notify);
 
 describe("failover orchestration (real durable-functions orchestrator, local host)", () => {
-  it("fails over planned when the primary is reachable: data tier, then traffic and settings, then verify", async () => {
+  it("fails over planned when the primary is reachable: data tier, then settings, then traffic, then verify", async () => {
     const w = world();
     const output = await runToEnd(w);
     expect(output.outcome).toBe("completed");
@@ -90,11 +133,13 @@ describe("failover orchestration (real durable-functions orchestrator, local hos
     expect(output.rpoExposureSeconds).toBe(0);
     const order = names(w);
     const lastData = Math.max(order.lastIndexOf(Activities.failoverSqlGroup), order.lastIndexOf(Activities.failoverStorageAccount));
-    const firstTraffic = Math.min(order.indexOf(Activities.switchFrontDoorStandard), order.indexOf(Activities.switchAppService));
-    expect(lastData).toBeLessThan(firstTraffic);
+    const firstSettings = order.indexOf(Activities.switchAppService);
+    const firstTraffic = Math.min(order.indexOf(Activities.switchFrontDoorStandard), order.indexOf(Activities.switchFrontDoorClassic));
+    expect(lastData).toBeLessThan(firstSettings);
+    expect(order.lastIndexOf(Activities.switchAppService)).toBeLessThan(firstTraffic);
     expect(order.at(-1)).toBe(Activities.verifyPrimary);
     expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).map((c) => c.input.allowDataLoss)).toEqual([false, false]);
-    expect(output.steps.map((s) => s.step)).toEqual(["assess", "measure", "data-tier", "traffic-and-settings", "verify"]);
+    expect(output.steps.map((s) => s.step)).toEqual(["assess", "measure", "data-tier", "settings", "traffic", "verify"]);
   });
 
   it("never fails over into an unhealthy target", async () => {
@@ -183,6 +228,111 @@ describe("failover orchestration (real durable-functions orchestrator, local hos
     expect(status.runtimeStatus).toBe("Completed");
     expect((status.output as RunOutput).outcome).toBe("completed");
     expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).length).toBeGreaterThan(sqlCallsBefore);
+  });
+});
+
+describe("long-running operations (the Durable monitor pattern)", () => {
+  it("polls each started operation on durable timers until it succeeds, then calls its step again, which finds nothing left to do", async () => {
+    const w = world({ pollsUntilDone: 2 });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("completed");
+    const sqlStarts = w.calls.filter((c) => c.name === Activities.failoverSqlGroup);
+    const sqlPolls = w.calls.filter((c) => c.name === Activities.pollSqlFailover);
+    const storagePolls = w.calls.filter((c) => c.name === Activities.pollStorageFailover);
+    expect(sqlStarts).toHaveLength(plan.sql.length * 2);
+    expect(sqlPolls).toHaveLength(plan.sql.length * 3);
+    expect(storagePolls).toHaveLength(plan.storage.length * 3);
+    const order = names(w);
+    expect(order.lastIndexOf(Activities.pollStorageFailover)).toBeLessThan(order.indexOf(Activities.switchAppService));
+  });
+
+  it("keeps the method of the first call (what was done) in the data tier's result", async () => {
+    const w = world({ pollsUntilDone: 0, primaryHealthy: false, maxLagSeconds: 12 });
+    const output = await runToEnd(w);
+    expect(output).toMatchObject({ outcome: "completed", dataLossAllowedBy: "rpo-gate", rpoExposureSeconds: 12 });
+  });
+
+  it("fails the step when an operation outlives its deadline, without switching traffic", async () => {
+    const w = world({ pollsUntilDone: 10_000 });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("failed");
+    expect(output.message).toMatch(/did not end within 600 s of Azure time/);
+    expect(names(w)).not.toContain(Activities.switchFrontDoorStandard);
+  });
+});
+
+describe("settings before traffic", () => {
+  it("waits for the target to answer healthy after a settings write restarts its sites, before any traffic switch", async () => {
+    const w = world({ restartAssessments: 2 });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("completed");
+    const order = names(w);
+    const lastSettings = order.lastIndexOf(Activities.switchAppService);
+    const assessesAfter = order.slice(lastSettings).filter((n) => n === Activities.assessRegions);
+    expect(assessesAfter).toHaveLength(3);
+    expect(order.lastIndexOf(Activities.assessRegions)).toBeLessThan(order.indexOf(Activities.switchFrontDoorStandard));
+  });
+
+  it("fails the run without switching traffic when the target never answers healthy after its restart", async () => {
+    const w = world({ restartAssessments: 1_000_000 });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("failed");
+    expect(output.message).toMatch(/did not answer healthy/);
+    expect(names(w)).not.toContain(Activities.switchFrontDoorStandard);
+  });
+});
+
+describe("verification that settles", () => {
+  it("checks again while Front Door propagates, and completes once it has", async () => {
+    const w = world({ settlingVerifies: 3 });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("completed");
+    expect(w.calls.filter((c) => c.name === Activities.verifyPrimary)).toHaveLength(4);
+  });
+});
+
+describe("failback re-protection", () => {
+  const failback = () => input({ kind: "failback", mode: "planned", from: S, to: P });
+
+  it("re-protects in rounds on durable timers until every account is protected, then fails back", async () => {
+    const w = world({ reprotectRounds: 2 });
+    const output = await runToEnd(w, failback());
+    const rounds = w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length / plan.storage.length;
+    expect(output.outcome).toBe("completed");
+    expect(rounds).toBe(3);
+    expect(names(w).lastIndexOf(Activities.reprotectStorageAccount)).toBeLessThan(names(w).indexOf(Activities.failoverSqlGroup));
+  });
+
+  it("stops with the failback aborted when an operator aborts the wait", async () => {
+    const w = world({ reprotectRounds: 1_000_000 });
+    const h = host(w);
+    await h.start(Orchestrations.failover, { ...failback(), options: { ...failback().options, reprotectionHorizonSeconds: 10 ** 9 } }, "i1");
+    await until(async () => ((await h.getStatus("i1"))?.customStatus as { waitingFor?: string } | undefined)?.waitingFor === "reprotection");
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: false, by: "oncall@contoso.com", reason: "stay in the secondary for now" });
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output.outcome).toBe("stopped-aborted");
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+  });
+
+  it("refuses the failback when re-protection does not finish within its horizon", async () => {
+    const w = world({ reprotectRounds: 1_000_000 });
+    const output = await runToEnd(w, { ...failback(), options: { ...failback().options, reprotectionHorizonSeconds: 1200 } });
+    expect(output.outcome).toBe("refused-not-reprotected");
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+  });
+});
+
+describe("the Functions host's activity timeout, locally", () => {
+  it("fails an activity that runs longer than functionTimeout ÷ the time scale, and the run fails in that step", async () => {
+    const w = world();
+    const acts = activities(w);
+    const slow = { ...acts, [Activities.measureReplication]: () => new Promise((resolve) => setTimeout(() => resolve({ ok: true, value: { at: "t", sql: [], storage: [], maxLagSeconds: 0 } }), 300)) };
+    const h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: slow as never, activityTimeoutMs: 50, functionTimeoutMs: 30 * 60_000 });
+    await h.start(Orchestrations.failover, input(), "i1");
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output.outcome).toBe("failed");
+    expect(output.message).toContain("Timeout value of 00:30:00 was exceeded by function: Functions.measureReplication");
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
   });
 });
 
