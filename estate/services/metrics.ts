@@ -9,6 +9,15 @@ import { ok } from "./common.ts";
  * The Azure Monitor metrics batch API (`POST /subscriptions/{sub}/metrics:getBatch`, api-version
  * 2024-02-01), as `MetricsClient.queryResources` from @azure/monitor-query-metrics calls it.
  *
+ * Azure serves it per region, at `https://{region}.metrics.monitor.azure.com`, and `global` for global
+ * resources such as Front Door profiles (the `endpoint` parameter of the REST spec, metricBatch.json).
+ * The estate serves each regional endpoint under `/metrics/{region}`: a batch posted to
+ * `/metrics/westeurope/subscriptions/{sub}/metrics:getBatch` is one sent to westeurope. Its batching
+ * rules are those of "Migrate from the metrics API to the getBatch API": up to 50 unique resource ids,
+ * all in the subscription the path names, all of the metric namespace's resource type, all in one
+ * region; the estate also refuses resources that are not in the endpoint's region (the spec says the
+ * region should match theirs; what Azure answers when it does not is not public).
+ *
  * Values are computed from the estate's region state, not recorded: a resource in a region that is
  * down is unhealthy for the whole queried window, otherwise healthy. Metric names, units, default
  * aggregations and dimensions are those of the Azure Monitor "supported metrics" reference
@@ -516,7 +525,12 @@ function resourceIds(req: EstateRequest): string[] {
   return unique;
 }
 
+/** A region name as the host of a regional metrics endpoint spells it (`westeurope`, `global`). */
+const ENDPOINT_REGION = /^[a-z0-9]{2,40}$/;
+
 function batch(req: EstateRequest, ctx: EstateContext): EstateResponse {
+  const endpointRegion = req.params.region!.toLowerCase();
+  if (!ENDPOINT_REGION.test(endpointRegion)) throw new EstateHttpError(404, "NotFound", `There is no metrics endpoint for region '${req.params.region}'.`);
   if (!query(req, "api-version")) throw badRequest("The api-version query parameter is required, for example api-version=2024-02-01.");
   const namespaceRaw = query(req, "metricnamespace");
   if (!namespaceRaw) throw badRequest("The metricnamespace query parameter is required.");
@@ -561,6 +575,12 @@ function batch(req: EstateRequest, ctx: EstateContext): EstateResponse {
   if (regions.length > 1) {
     throw badRequest(`All resources in a batch must be in the same region; this batch spans ${regions.join(", ")}.`);
   }
+  const elsewhere = resources.find((r) => r.region.toLowerCase() !== endpointRegion);
+  if (elsewhere) {
+    throw badRequest(
+      `Resource '${elsewhere.id}' is in region '${elsewhere.region}', but this is the metrics endpoint of '${endpointRegion}': query it at its own region's endpoint (https://${elsewhere.region.toLowerCase()}.metrics.monitor.azure.com).`,
+    );
+  }
 
   return ok({
     values: resources.map((r) => ({
@@ -575,14 +595,30 @@ function batch(req: EstateRequest, ctx: EstateContext): EstateResponse {
   });
 }
 
+/** The batch API has no endpoint outside a region: Resource Manager's host does not serve it. */
+function notRegional(): EstateResponse {
+  throw new EstateHttpError(
+    404,
+    "NotFound",
+    "metrics:getBatch is served by the regional metrics endpoints (https://{region}.metrics.monitor.azure.com, 'global' for global resources); on the estate, POST /metrics/{region}/subscriptions/{subscriptionId}/metrics:getBatch.",
+  );
+}
+
 export function metricsRoutes(): Route[] {
   return [
     {
       method: "POST",
-      path: "/subscriptions/{subscriptionId}/metrics:getBatch",
+      path: "/metrics/{region}/subscriptions/{subscriptionId}/metrics:getBatch",
       operationId: "MetricsBatch_Batch",
       api: "metrics",
       handler: batch,
+    },
+    {
+      method: "POST",
+      path: "/subscriptions/{subscriptionId}/metrics:getBatch",
+      operationId: "MetricsBatch_NotRegional",
+      api: "metrics",
+      handler: notRegional,
     },
   ];
 }

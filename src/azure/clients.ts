@@ -106,11 +106,42 @@ export class ClientFactory {
     return this.once(`web:${subscriptionId}`, () => new WebSiteManagementClient(this.credential, subscriptionId, this.armOptions()));
   }
 
-  /** Azure Monitor metrics (batch API) for resources in `region`. */
+  /**
+   * Azure Monitor metrics (batch API) for resources in `region`: the regional endpoint
+   * `https://{region}.metrics.monitor.azure.com` (`global` for global resources such as Front Door).
+   * Every resource of one batch must be in that region (and one subscription, one resource type).
+   *
+   * The token is asked for `{audience}/.default` explicitly: the client library passes its `audience`
+   * option to the credential as the scope unchanged, and without one asks for Resource Manager's.
+   * On the estate the client still addresses the regional host; each request is re-routed to the
+   * estate's `/metrics/{region}` after authentication, as Key Vault requests are.
+   */
   metrics(region: string): MetricsClient {
+    const name = region.toLowerCase();
+    if (!/^[a-z0-9]+$/.test(name)) throw new Error(`'${region}' is not a region name for an Azure Monitor metrics endpoint`);
     const target = this.options.target;
-    const endpoint = target.kind === "estate" ? target.url : `https://${region}.${this.cloud.metricsSuffix}`;
-    return this.once(`metrics:${region}`, () => new MetricsClient(endpoint, this.credential, { ...this.common(), audience: this.cloud.metricsAudience }));
+    const host = `${name}.${this.cloud.metricsSuffix}`;
+    return this.once(`metrics:${name}`, () => {
+      const options = this.common();
+      if (target.kind === "estate") {
+        const routing: PipelinePolicy = {
+          name: "switchyardEstateMetricsRouting",
+          async sendRequest(request, next) {
+            const original = request.url;
+            const url = new URL(original);
+            if (url.hostname.toLowerCase() !== host) return next(request);
+            request.url = `${target.url}/metrics/${name}${url.pathname}${url.search}`;
+            try {
+              return await next(request);
+            } finally {
+              request.url = original;
+            }
+          },
+        };
+        options.additionalPolicies = [{ policy: routing, position: "perRetry" }];
+      }
+      return new MetricsClient(`https://${host}`, this.credential, { ...options, credentials: { scopes: [`${this.cloud.metricsAudience}/.default`] } });
+    });
   }
 
   /** The URL of a Key Vault by name: `https://{name}.vault.azure.net` in the public cloud. */

@@ -5,8 +5,9 @@ export interface CloudEndpoints {
   readonly authorityHost: string;
   /** Key Vault DNS suffix: a vault's URL is `https://{name}.{suffix}`. */
   readonly keyVaultSuffix: string;
-  /** Azure Monitor metrics data plane: `https://{region}.{suffix}`. */
+  /** Azure Monitor metrics data plane: `https://{region}.{suffix}` (`global` for global resources). */
   readonly metricsSuffix: string;
+  /** The metrics data plane's token audience (one for every region); the scope is `{audience}/.default`. */
   readonly metricsAudience: string;
   readonly storageSuffix: string;
 }

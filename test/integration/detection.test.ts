@@ -79,20 +79,36 @@ describe("collectSignals against the local estate", () => {
     expect(probe).toMatchObject({ status: "down", detail: "expected 200, got 503" });
   });
 
-  it("metrics or origin list failures give no Front Door signal and never throw", async () => {
+  it("a failed metrics read or origin list gives unknown Front Door signals (never up, never down), logged, and never throws", async () => {
     fx.estate.addFault({ kind: "serverError", operationId: "MetricsBatch_Batch", count: 100, status: 500 });
     const warnings: string[] = [];
     const log = { info: () => undefined, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(m) };
     const signals = await collectSignals(fx.plan, { ...deps(), log });
-    expect(signals.filter((s) => s.source === "frontdoor")).toEqual([]);
-    expect(signals.filter((s) => s.source === "probe")).toHaveLength(4);
+    const frontDoor = signals.filter((s) => s.source === "frontdoor");
+    expect(frontDoor).toHaveLength(4);
+    expect(frontDoor.every((s) => s.status === "unknown")).toBe(true);
+    expect(byName(frontDoor)["afd:web/web-eastus2"]).toMatchObject({ region: "eastus2", detail: expect.stringMatching(/^OriginHealthPercentage could not be read: /) });
+    expect(signals.filter((s) => s.source === "probe").every((s) => s.status === "up")).toBe(true);
     expect(warnings.some((w) => /metrics OriginHealthPercentage could not be read/.test(w))).toBe(true);
+    expect(warnings.some((w) => /metrics BackendHealthPercentage could not be read/.test(w))).toBe(true);
 
     await fx.estate.reset();
     fx.estate.addFault({ kind: "serverError", operationId: "AFDOrigins_ListByOriginGroup", count: 100, status: 500 });
     const again = await collectSignals(fx.plan, { ...deps(), log });
-    expect(again.filter((s) => s.name.startsWith("afd:"))).toEqual([]);
-    expect(again.filter((s) => s.name.startsWith("fdclassic:"))).toHaveLength(2);
+    expect(again.filter((s) => s.name.startsWith("afd:")).map((s) => [s.status, s.detail?.startsWith("the origins of web could not be listed")])).toEqual([
+      ["unknown", true],
+      ["unknown", true],
+    ]);
+    expect(again.filter((s) => s.name.startsWith("fdclassic:")).map((s) => s.status)).toEqual(["up", "up"]);
+  });
+
+  it("reads Front Door metrics at the global endpoint only: every batch the estate received was accepted", async () => {
+    await collectSignals(fx.plan, deps());
+    const batches = fx.estate.requests().filter((r) => r.operationId.startsWith("MetricsBatch"));
+    expect(batches.map((r) => [r.operationId, r.path.split("/").slice(0, 3).join("/"), r.status])).toEqual([
+      ["MetricsBatch_Batch", "/metrics/global", 200],
+      ["MetricsBatch_Batch", "/metrics/global", 200],
+    ]);
   });
 });
 

@@ -1,8 +1,12 @@
+import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
+import { createHttpHeaders, type PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { MetricsQueryResourcesOptions, MetricsQueryResult } from "@azure/monitor-query-metrics";
 import { describe, expect, it } from "vitest";
+import { ClientFactory } from "../../src/azure/clients.ts";
+import type { CloudName } from "../../src/azure/clouds.ts";
 import { ancestorId } from "../../src/core/plan/index.ts";
 import { captureRaw, corpusExample, shapeDiff } from "../helpers/conformance.ts";
-import { useEstate, type EstateFixture } from "../helpers/estate.ts";
+import { rawRequest, useEstate, type EstateFixture } from "../helpers/estate.ts";
 
 const CDN = "Microsoft.Cdn/profiles";
 
@@ -210,6 +214,128 @@ describe("estate: metrics batch errors", () => {
     const { primary, secondary } = sqlDatabases(fx);
     const call = fx.clients.metrics(fx.plan.regions.primary.name).queryResources([primary, secondary], ["availability"], "Microsoft.Sql/servers/databases");
     await expect(call).rejects.toMatchObject({ statusCode: 400, code: "BadRequest" });
+  });
+});
+
+describe("estate: regional metrics endpoints and Azure's batching rules", () => {
+  const fx = useEstate();
+  const SQL_DB = "Microsoft.Sql/servers/databases";
+
+  it("serves each region at its own endpoint: the factory's requests arrive under /metrics/{region}", async () => {
+    const { primary, secondary } = sqlDatabases(fx);
+    const { profileId } = afd(fx);
+    const [p, s] = [fx.plan.regions.primary.name, fx.plan.regions.secondary.name];
+
+    const [atPrimary] = await fx.clients.metrics(p).queryResources([primary], ["availability"], SQL_DB);
+    const [atSecondary] = await fx.clients.metrics(s).queryResources([secondary], ["availability"], SQL_DB);
+    const [atGlobal] = await fx.clients.metrics("global").queryResources([profileId], ["OriginHealthPercentage"], CDN);
+
+    expect([atPrimary!.resourceRegion, atSecondary!.resourceRegion, atGlobal!.resourceRegion]).toEqual([p, s, "global"]);
+    const subscription = fx.plan.sql[0]!.failoverGroup.subscriptionId;
+    expect(fx.estate.requests().map((r) => [r.operationId, r.path, r.status])).toEqual([
+      ["MetricsBatch_Batch", `/metrics/${p}/subscriptions/${subscription}/metrics:getBatch`, 200],
+      ["MetricsBatch_Batch", `/metrics/${s}/subscriptions/${subscription}/metrics:getBatch`, 200],
+      ["MetricsBatch_Batch", `/metrics/global/subscriptions/${afd(fx).profileId.split("/")[2]}/metrics:getBatch`, 200],
+    ]);
+  });
+
+  it("refuses a resource that is not in the endpoint's region: Front Door at a regional endpoint, a database at its partner's region", async () => {
+    const { primary } = sqlDatabases(fx);
+    const { profileId } = afd(fx);
+    const [p, s] = [fx.plan.regions.primary.name, fx.plan.regions.secondary.name];
+
+    const frontDoorAtRegion = fx.clients.metrics(p).queryResources([profileId], ["OriginHealthPercentage"], CDN);
+    await expect(frontDoorAtRegion).rejects.toMatchObject({ statusCode: 400, code: "BadRequest", details: { error: { code: "BadRequest" } } });
+    await expect(frontDoorAtRegion).rejects.toThrow(`is in region 'global', but this is the metrics endpoint of '${p}'`);
+    await expect(fx.clients.metrics(s).queryResources([primary], ["availability"], SQL_DB)).rejects.toThrow(`is in region '${p}', but this is the metrics endpoint of '${s}'`);
+    await expect(fx.clients.metrics(s).queryResources([primary], ["availability"], SQL_DB)).rejects.toMatchObject({ statusCode: 400, code: "BadRequest" });
+  });
+
+  it("refuses a batch across subscriptions", async () => {
+    const { profileId } = afd(fx);
+    const subscription = profileId.split("/")[2]!;
+    const other = profileId.replace(subscription, "0f0e0d0c-0b0a-4909-8807-060504030201");
+    const call = fx.clients.metrics("global").queryResources([profileId, other], ["OriginHealthPercentage"], CDN);
+    await expect(call).rejects.toMatchObject({ statusCode: 400, code: "BadRequest" });
+    await expect(call).rejects.toThrow(`is not in subscription '${subscription}'`);
+  });
+
+  it("refuses a batch of two resource types (the namespace names one)", async () => {
+    const { profileId } = afd(fx);
+    const call = fx.clients.metrics("global").queryResources([profileId, fx.plan.frontDoor.classic[0]!.frontDoor.id], ["OriginHealthPercentage"], CDN);
+    await expect(call).rejects.toMatchObject({ statusCode: 400, code: "BadRequest" });
+    await expect(call).rejects.toThrow(/is of type 'Microsoft.Network\/frontDoors', not 'Microsoft.Cdn\/profiles'/);
+  });
+
+  it("counts unique ids: 51 distinct ids are refused, 60 copies of one id are one resource", async () => {
+    const { profileId } = afd(fx);
+    const distinct = Array.from({ length: 51 }, (_, i) => `${profileId}${i}`);
+    await expect(fx.clients.metrics("global").queryResources(distinct, ["OriginHealthPercentage"], CDN)).rejects.toThrow(/At most 50 resource ids .* got 51/);
+    const copies = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? profileId : profileId.toUpperCase().replace(/^\/SUBSCRIPTIONS\//, "/subscriptions/")));
+    const results = await fx.clients.metrics("global").queryResources(copies, ["OriginHealthPercentage"], CDN);
+    expect(results).toHaveLength(1);
+  });
+
+  it("a batch sent without a region (to Resource Manager's host) answers 404", async () => {
+    const subscription = afd(fx).profileId.split("/")[2]!;
+    const res = await rawRequest(fx.estate, "POST", `/subscriptions/${subscription}/metrics:getBatch?api-version=2024-02-01&metricnamespace=${encodeURIComponent(CDN)}&metricnames=RequestCount`, {
+      body: { resourceids: [afd(fx).profileId] },
+    });
+    expect(res.status).toBe(404);
+    expect(res.body.error.message).toMatch(/regional metrics endpoints/);
+  });
+});
+
+describe("the client factory's metrics clients in Azure", () => {
+  /** Records the scopes asked for; a policy after authentication records the URL and answers without a network. */
+  function capture(cloud: CloudName, region: string) {
+    const scopes: string[][] = [];
+    const urls: string[] = [];
+    const credential: TokenCredential = {
+      async getToken(requested: string | string[], _options?: GetTokenOptions): Promise<AccessToken> {
+        scopes.push([requested].flat());
+        return { token: "token", expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    };
+    const clients = new ClientFactory({ target: { kind: "azure", cloud, credential }, maxRetries: 0 });
+    const client = clients.metrics(region);
+    const answer: PipelinePolicy = {
+      name: "answerLocally",
+      async sendRequest(request) {
+        urls.push(request.url);
+        return { request, status: 200, headers: createHttpHeaders({ "content-type": "application/json" }), bodyAsText: JSON.stringify({ values: [] }) };
+      },
+    };
+    client.pipeline.addPolicy(answer, { afterPhase: "Sign" });
+    return { client, scopes, urls };
+  }
+
+  const ids = ["/subscriptions/6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct"];
+
+  it("address the region's endpoint with a token for https://metrics.monitor.azure.com/.default", async () => {
+    const { client, scopes, urls } = capture("AzurePublicCloud", "WestEurope");
+    await client.queryResources(ids, ["Availability"], "Microsoft.Storage/storageAccounts");
+    expect(scopes).toEqual([["https://metrics.monitor.azure.com/.default"]]);
+    expect(new URL(urls[0]!).origin + new URL(urls[0]!).pathname).toBe(
+      "https://westeurope.metrics.monitor.azure.com/subscriptions/6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/metrics:getBatch",
+    );
+  });
+
+  it("use the global endpoint as a region, and the sovereign clouds' hosts and audiences", async () => {
+    const global = capture("AzurePublicCloud", "global");
+    await global.client.queryResources(ids, ["Availability"], "Microsoft.Storage/storageAccounts");
+    expect(new URL(global.urls[0]!).host).toBe("global.metrics.monitor.azure.com");
+
+    const gov = capture("AzureUSGovernment", "usgovvirginia");
+    await gov.client.queryResources(ids, ["Availability"], "Microsoft.Storage/storageAccounts");
+    expect([new URL(gov.urls[0]!).host, gov.scopes[0]]).toEqual(["usgovvirginia.metrics.monitor.azure.us", ["https://metrics.monitor.azure.us/.default"]]);
+
+    const china = capture("AzureChinaCloud", "chinanorth3");
+    await china.client.queryResources(ids, ["Availability"], "Microsoft.Storage/storageAccounts");
+    expect([new URL(china.urls[0]!).host, china.scopes[0]]).toEqual(["chinanorth3.metrics.monitor.azure.cn", ["https://metrics.monitor.azure.cn/.default"]]);
+
+    const factory = new ClientFactory({ target: { kind: "azure", cloud: "AzurePublicCloud", credential: { getToken: async () => null } } });
+    expect(() => factory.metrics("evil.example/x")).toThrow(/not a region name/);
   });
 });
 

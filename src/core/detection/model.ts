@@ -6,14 +6,20 @@
 /** Where a signal comes from. */
 export type SignalSource = "probe" | "frontdoor" | "alert";
 
-/** One observation: this signal says the region is up or down, as of `at`. */
+/**
+ * What a signal says about its region. `unknown`: the observation could not be made (the metrics read
+ * behind it failed), so it says neither up nor down; the quorum never lets it change a verdict.
+ */
+export type SignalStatus = "up" | "down" | "unknown";
+
+/** One observation: this signal says the region is up or down (or could not tell), as of `at`. */
 export interface Signal {
   readonly plan: string;
   readonly region: string;
   readonly source: SignalSource;
   /** Stable name of the signal within its region: the probe URL, `afd:<origin group>`, `alert:<rule id>`. */
   readonly name: string;
-  readonly status: "up" | "down";
+  readonly status: SignalStatus;
   /** ISO time of the observation. */
   readonly at: string;
   /** One line for people (never a secret). */
@@ -23,7 +29,7 @@ export interface Signal {
 /** What the store keeps per signal: its current status and since when it has held continuously. */
 export interface SignalState {
   readonly source: SignalSource;
-  readonly status: "up" | "down";
+  readonly status: SignalStatus;
   /** ISO time since which the status has held without interruption. */
   readonly since: string;
   /** ISO time of the latest observation. */
@@ -83,7 +89,7 @@ export interface PlanState {
 export interface DecidingSignal {
   readonly name: string;
   readonly source: SignalSource;
-  readonly status: "up" | "down";
+  readonly status: SignalStatus;
   readonly since: string;
   readonly lastSeen: string;
   /** Whether the signal was too old to count (it then counts as not down). */
@@ -110,7 +116,7 @@ export interface RegionChange {
   readonly at: string;
   /**
    * To down: the signals that had been down for at least `downForSeconds` (at least `quorum` of them).
-   * To healthy: every signal of the region, as it stood (fewer than `quorum` of them down).
+   * To healthy: every signal of the region, as it stood (fewer than `quorum` of them down or unknown).
    */
   readonly signals: readonly DecidingSignal[];
   readonly thresholds: QuorumThresholds;

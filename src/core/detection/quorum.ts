@@ -17,6 +17,8 @@ import type {
  * - a probe turns down only after `failuresBeforeDown` consecutive failed observations; one success
  *   turns it up again and resets the count;
  * - Front Door and alert signals take the status they report at once;
+ * - an `unknown` observation (the read behind the signal failed) makes the signal unknown at once and
+ *   leaves a probe's failure count as it was: it is neither a success nor a failure;
  * - `since` moves only when the status changes (so it is the time of the observation that changed it:
  *   for a probe, the failure that reached `failuresBeforeDown`);
  * - an observation older than the signal's `lastSeen` is out of order and ignored.
@@ -27,10 +29,12 @@ import type {
  *   (a probe that stopped reporting, an alert that fired long ago and never resolved);
  * - a signal is active-down when its status is down and it is not stale;
  * - a signal is held-down when it is active-down and now − since ≥ W;
+ * - a signal is active-unknown when its status is unknown and it is not stale: it can change no verdict,
+ *   so it counts as not down on the way down and as possibly down on the way back;
  * - HEALTHY → DOWN when at least N signals of the region are held-down (the change is dated `now`);
- * - DOWN → HEALTHY when fewer than N signals are active-down, and that has been so at every evaluation
- *   since `belowQuorumSince` (the first evaluation that saw it), with now − belowQuorumSince ≥ H. Any
- *   evaluation that sees N or more active-down signals clears `belowQuorumSince`.
+ * - DOWN → HEALTHY when fewer than N signals are active-down or active-unknown, and that has been so at
+ *   every evaluation since `belowQuorumSince` (the first evaluation that saw it), with
+ *   now − belowQuorumSince ≥ H. Any evaluation that sees N or more of them clears `belowQuorumSince`.
  * A region never evaluated is healthy. Signals of regions the plan does not name are ignored, and
  * signals not observed for 24 hours are dropped from the state.
  */
@@ -60,9 +64,10 @@ export function recordSignal(state: PlanState, signal: Signal, options: RecordOp
   const previous = region[signal.name];
   if (previous && ms(signal.at) < ms(previous.lastSeen)) return state;
 
-  const failures = signal.status === "down" ? (previous?.consecutiveFailures ?? 0) + 1 : 0;
+  const failures =
+    signal.status === "down" ? (previous?.consecutiveFailures ?? 0) + 1 : signal.status === "unknown" ? (previous?.consecutiveFailures ?? 0) : 0;
   let status: SignalState["status"];
-  if (signal.status === "up") status = "up";
+  if (signal.status === "up" || signal.status === "unknown") status = signal.status;
   else if (signal.source === "probe") status = failures >= failuresBeforeDown ? "down" : (previous?.status ?? "up");
   else status = "down";
 
@@ -125,7 +130,8 @@ export function evaluateRegions(state: PlanState, plan: Plan, now: Date, options
     const current: RegionVerdictState = regions[region] ?? { state: "healthy", since: at };
     const signals = describeSignals(state, region, thresholds, now);
     const held = signals.filter((s) => s.heldDown);
-    const active = signals.filter((s) => s.activeDown);
+    // On the way back an unknown signal may still be down: it keeps the region down like a down one.
+    const possiblyDown = signals.filter((s) => s.activeDown || (s.status === "unknown" && !s.stale));
     let next: RegionVerdictState = current;
 
     if (current.state === "healthy") {
@@ -133,7 +139,7 @@ export function evaluateRegions(state: PlanState, plan: Plan, now: Date, options
         next = { state: "down", since: at };
         changes.push({ plan: plan.name, region, from: "healthy", to: "down", at, signals: held.map(strip), thresholds });
       }
-    } else if (active.length >= thresholds.quorum) {
+    } else if (possiblyDown.length >= thresholds.quorum) {
       if (current.belowQuorumSince !== undefined) next = { state: "down", since: current.since };
     } else {
       const below = current.belowQuorumSince ?? at;

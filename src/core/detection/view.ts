@@ -24,6 +24,11 @@ export interface RegionHealthView {
   /** Signals down and not stale now / of those, down for at least downForSeconds. */
   readonly signalsDown: number;
   readonly signalsHeldDown: number;
+  /**
+   * Signals that could not be observed (their read failed) and are not stale: they say neither up nor
+   * down, count toward no outage, and hold a down region down (see core/detection/quorum.ts).
+   */
+  readonly signalsUnknown: number;
   readonly signals: readonly (DecidingSignal & { readonly activeDown: boolean; readonly heldDown: boolean })[];
 }
 
@@ -54,6 +59,7 @@ export function planHealthView(plan: Plan, state: PlanState, now: Date, options:
       ...(verdict?.belowQuorumSince ? { belowQuorumSince: verdict.belowQuorumSince } : {}),
       signalsDown: signals.filter((s) => s.activeDown).length,
       signalsHeldDown: signals.filter((s) => s.heldDown).length,
+      signalsUnknown: signals.filter((s) => s.status === "unknown" && !s.stale).length,
       signals,
     };
   };
