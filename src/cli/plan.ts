@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { formatIssue, loadPlanFile, PlanValidationError } from "../core/plan/index.ts";
+import { formatIssue, loadPlanFile, planWarnings, PlanValidationError } from "../core/plan/index.ts";
 
 export function planCommand(setCode: (code: number) => void): Command {
   const plan = new Command("plan").description("Work with plan files.");
@@ -11,8 +11,9 @@ export function planCommand(setCode: (code: number) => void): Command {
       let failed = false;
       for (const file of files) {
         try {
-          await loadPlanFile(file);
+          const warnings = planWarnings(await loadPlanFile(file));
           process.stdout.write(files.length > 1 ? `${file}: OK\n` : "OK\n");
+          for (const warning of warnings) process.stdout.write(`  warning: ${formatIssue(warning)}\n`);
         } catch (error) {
           if (!(error instanceof PlanValidationError)) throw error;
           failed = true;

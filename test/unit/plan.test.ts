@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { parsePlan, parsePlanText, PlanValidationError, type PlanIssue } from "../../src/core/plan/index.ts";
+import { parsePlan, parsePlanText, planWarnings, PlanValidationError, type PlanIssue } from "../../src/core/plan/index.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 
 const exampleDoc = () => parse(readFileSync(EXAMPLE_PLAN, "utf8")) as Record<string, any>;
@@ -139,5 +139,27 @@ describe("plan validation: no credentials in switched values", () => {
     const issues = issuesOf(doc);
     expect(issues.map((i) => i.path)).toEqual(["appService[0].connectionStrings[0].values.centralus"]);
     expect(JSON.stringify(issues)).not.toContain("abc123");
+  });
+});
+
+describe("plan warnings", () => {
+  const base = () => parsePlanText(readFileSync(EXAMPLE_PLAN, "utf8"));
+
+  it("has none for the example plan", () => {
+    expect(planWarnings(base())).toEqual([]);
+  });
+
+  it("names an app setting that switches to a storage -secondary host, by path, without the rest of the value", () => {
+    const plan = base();
+    const site = plan.appService[0]!;
+    const changed = {
+      ...plan,
+      appService: [{ ...site, appSettings: [...site.appSettings, { name: "BLOBS", values: { eastus2: "https://acct1.blob.core.windows.net/x?sig=abc", centralus: "https://acct1-secondary.blob.core.windows.net/x?sig=abc" } }] }, ...plan.appService.slice(1)],
+    };
+    const warnings = planWarnings(changed);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.path).toBe(`appService[0].appSettings[${site.appSettings.length}].values.centralus`);
+    expect(warnings[0]!.message).toContain("acct1-secondary.blob.core.windows.net");
+    expect(warnings[0]!.message).not.toContain("sig=abc");
   });
 });
