@@ -85,7 +85,8 @@ describe.each([
       ["measure", "ok"],
       ["approval", "ok"],
       ["data-tier", "ok"],
-      ["traffic-and-settings", "ok"],
+      ["settings", "ok"],
+      ["traffic", "ok"],
       ["verify", "ok"],
     ]);
 
@@ -145,7 +146,7 @@ describe.each([
     const backOut = back.output as RunOutput;
     expect(backOut).toMatchObject({ kind: "failback", outcome: "completed", from: secondary, to: primary, dataLossAllowedBy: "none", rpoExposureSeconds: 0 });
     expect(backOut.rtoSeconds).toEqual(expect.any(Number));
-    expect(backOut.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", "traffic-and-settings", "verify"]);
+    expect(backOut.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", "settings", "traffic", "verify"]);
     const home = expectPrimaryIn(plan, primary, { enabledState: "Enabled" });
     plan.storage.forEach((spec, i) => expect(home.storage[i]).toMatchObject({ sku: spec.sku, secondaryLocation: secondary }));
     plan.appService.forEach((_, i) => {

@@ -19,7 +19,7 @@ interface StepCase {
   /** The activity that makes the write. */
   readonly activity: string;
   /** The orchestrator's step the activity runs in. */
-  readonly step: "data-tier" | "traffic-and-settings";
+  readonly step: "data-tier" | "settings" | "traffic";
   /** The estate operation id of the write (a planned failover: never FailoverGroups_ForceFailoverAllowDataLoss). */
   readonly operationId: string;
   /** A synchronous write: there is no long-running operation to fail. */
@@ -29,9 +29,9 @@ interface StepCase {
 const STEPS: StepCase[] = [
   { label: "SQL failover group", activity: Activities.failoverSqlGroup, step: "data-tier", operationId: "FailoverGroups_Failover" },
   { label: "storage account failover", activity: Activities.failoverStorageAccount, step: "data-tier", operationId: "StorageAccounts_Failover" },
-  { label: "Front Door Standard/Premium origins", activity: Activities.switchFrontDoorStandard, step: "traffic-and-settings", operationId: "AFDOrigins_Update" },
-  { label: "Front Door classic backends", activity: Activities.switchFrontDoorClassic, step: "traffic-and-settings", operationId: "FrontDoors_CreateOrUpdate" },
-  { label: "App Service settings", activity: Activities.switchAppService, step: "traffic-and-settings", operationId: "WebApps_UpdateApplicationSettings", sync: true },
+  { label: "Front Door Standard/Premium origins", activity: Activities.switchFrontDoorStandard, step: "traffic", operationId: "AFDOrigins_Update" },
+  { label: "Front Door classic backends", activity: Activities.switchFrontDoorClassic, step: "traffic", operationId: "FrontDoors_CreateOrUpdate" },
+  { label: "App Service settings", activity: Activities.switchAppService, step: "settings", operationId: "WebApps_UpdateApplicationSettings", sync: true },
 ];
 
 type Fault = "429 ×3" | "one 500" | "LRO ends Failed" | "killed after the write";
@@ -85,8 +85,9 @@ describe.each(STEPS)("fault matrix: $label", (c) => {
       expect(out.steps.find((s) => s.step === c.step)).toMatchObject({ outcome: "failed" });
       expect(out.rtoSeconds).toBeNull();
       if (c.step === "data-tier") {
-        // Traffic and settings switch only after the data tier is writable.
-        expect(out.steps.map((s) => s.step)).not.toContain("traffic-and-settings");
+        // Settings and traffic switch only after the data tier is writable.
+        expect(out.steps.map((s) => s.step)).not.toContain("settings");
+        expect(out.steps.map((s) => s.step)).not.toContain("traffic");
         expect(world.estate.requests({ writesOnly: true }).filter((r) => /^(AFDOrigins|FrontDoors|WebApps)_/.test(r.operationId))).toEqual([]);
       }
     } else {
