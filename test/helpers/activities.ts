@@ -1,4 +1,6 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { ActivityDeps, Logger } from "../../src/activities/deps.ts";
+import type { ActivityInput, OperationPollInput, OperationPollResult, PendingOperation } from "../../src/core/run/model.ts";
 import { createProbe } from "../../src/activities/probe.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
 import type { EstateFixture } from "./estate.ts";
@@ -27,4 +29,67 @@ export function writesSince(fx: EstateFixture, since: number): string[] {
 /** The estate's current request sequence number (take before acting, pass to writesSince after). */
 export function requestMark(fx: EstateFixture): number {
   return fx.estate.requests().at(-1)?.seq ?? 0;
+}
+
+/** What driving a long-running step the way the orchestration does produced. */
+export interface DrivenOperation<R> {
+  /** The first start call's result: what the step did. */
+  readonly first: R;
+  /** Every poll's result, in order, across all rounds. */
+  readonly polls: readonly OperationPollResult[];
+  /** The last start call's result: the one with nothing pending. */
+  readonly final: R;
+  /** How many times the start activity was called (first and final included). */
+  readonly starts: number;
+}
+
+/**
+ * Drives a step the way the orchestration's `converge`/`awaitOperations` do (the Durable monitor
+ * pattern): call `start`; while its result has a pending operation, `poll` it until it says succeeded
+ * (a poll that throws ends the drive with that error), then call `start` again. The estate's operations
+ * last a few ms, so polls are only `pollDelayMs` apart (real time); `maxPolls` and `maxRounds` bound a
+ * drive that would never end.
+ */
+export async function driveOperation<R extends { readonly pending?: PendingOperation }>(
+  start: () => Promise<R>,
+  poll: (pending: PendingOperation) => Promise<OperationPollResult>,
+  options: { pollDelayMs?: number; maxPolls?: number; maxRounds?: number } = {},
+): Promise<DrivenOperation<R>> {
+  const { pollDelayMs = 5, maxPolls = 400, maxRounds = 4 } = options;
+  const first = await start();
+  const polls: OperationPollResult[] = [];
+  let latest = first;
+  let starts = 1;
+  while (latest.pending) {
+    if (starts > maxRounds) throw new Error(`driveOperation: still pending after ${maxRounds} start calls`);
+    polls.push(...(await pollUntilDone(poll, latest.pending, { pollDelayMs, maxPolls: maxPolls - polls.length })));
+    latest = await start();
+    starts++;
+  }
+  return { first, polls, final: latest, starts };
+}
+
+/**
+ * Polls one pending operation until a poll says succeeded, `pollDelayMs` apart (real time), and returns
+ * every poll's result; a poll that throws ends it with that error.
+ */
+export async function pollUntilDone(
+  poll: (pending: PendingOperation) => Promise<OperationPollResult>,
+  pending: PendingOperation,
+  options: { pollDelayMs?: number; maxPolls?: number } = {},
+): Promise<OperationPollResult[]> {
+  const { pollDelayMs = 5, maxPolls = 400 } = options;
+  const polls: OperationPollResult[] = [];
+  for (;;) {
+    if (polls.length >= maxPolls) throw new Error(`pollUntilDone: ${pending.operation} still running after ${maxPolls} polls`);
+    await delay(pollDelayMs);
+    const result = await poll(pending);
+    polls.push(result);
+    if (result.status === "succeeded") return polls;
+  }
+}
+
+/** The poll input the orchestration builds for a pending operation of a step's input. */
+export function pollInputOf(input: ActivityInput, pending: PendingOperation): OperationPollInput {
+  return { runId: input.runId, plan: input.plan, pending };
 }

@@ -1,25 +1,14 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { measureReplication } from "../../src/activities/replication.ts";
-import { failoverSqlGroup } from "../../src/activities/sql.ts";
-import { failoverStorageAccount, reprotectStorageAccount } from "../../src/activities/storage.ts";
+import { failoverSqlGroup, pollSqlFailover } from "../../src/activities/sql.ts";
+import { failoverStorageAccount, pollStorageFailover } from "../../src/activities/storage.ts";
 import { AzureRequestError, PreconditionError, SwitchyardError } from "../../src/core/errors.ts";
-import type { DataTierInput } from "../../src/core/run/model.ts";
+import type { DataTierInput, PendingOperation } from "../../src/core/run/model.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
-import { activityDeps, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
+import { activityDeps, driveOperation, pollInputOf, pollUntilDone, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
 import { FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
 
 const RUN = "run-data-1";
-
-/** A journal that runs `hook` right after each operation is journaled as accepted (running). */
-class HookedJournal extends MemoryJournal {
-  constructor(private readonly hook: (entry: JournalEntry) => Promise<void>) {
-    super();
-  }
-  override async append(entry: JournalEntry): Promise<void> {
-    await super.append(entry);
-    if (entry.kind === "operation" && entry.data?.status === "running") await this.hook(entry);
-  }
-}
 
 /**
  * The process dies right after Azure accepted the operation and its resume token was journaled:
@@ -66,12 +55,41 @@ function storedAccount(fx: EstateFixture, index = 0) {
   return fx.estate.snapshot().storageAccounts.find((a) => a.id === id)!;
 }
 
+/** Drives the SQL step as the orchestration does: start, poll until done, start again. */
+const driveSql = (input: DataTierInput, deps: TestDeps) =>
+  driveOperation(
+    () => failoverSqlGroup(input, deps),
+    (pending) => pollSqlFailover(pollInputOf(input, pending), deps),
+  );
+const pollSql = (input: DataTierInput, deps: TestDeps, pending: PendingOperation) => pollUntilDone((p) => pollSqlFailover(pollInputOf(input, p), deps), pending);
+
+/** Drives the storage step as the orchestration does: start, poll until done, start again. */
+const driveStorage = (input: DataTierInput, deps: TestDeps) =>
+  driveOperation(
+    () => failoverStorageAccount(input, deps),
+    (pending) => pollStorageFailover(pollInputOf(input, pending), deps),
+  );
+const pollStorage = (input: DataTierInput, deps: TestDeps, pending: PendingOperation) => pollUntilDone((p) => pollStorageFailover(pollInputOf(input, p), deps), pending);
+
+/**
+ * The same pending operation as `pending` (same poll activity, resource, operation, resume token,
+ * intervals and context); `startedAt` is the activity's clock at the call, so it is not compared.
+ */
+const samePending = (pending: PendingOperation | undefined) => ({ ...pending!, startedAt: expect.any(String) });
+
 const writeEntries = (journal: MemoryJournal) => journal.read(RUN).then((entries) => entries.filter((e) => e.kind === "write"));
 const operationStatuses = (journal: MemoryJournal) =>
   journal.read(RUN).then((entries) => entries.filter((e) => e.kind === "operation").map((e) => `${String(e.data?.operation)} ${String(e.data?.status)}`));
 
-/** The request id the estate logged for each write since `mark`. */
-const loggedWriteIds = (fx: EstateFixture, mark: number) => fx.estate.requests({ since: mark, writesOnly: true }).map((r) => r.requestId);
+/** The operations whose last journaled status is running: what a later attempt would resume. */
+async function stillRunning(journal: MemoryJournal): Promise<string[]> {
+  const last = new Map<string, string>();
+  for (const e of await journal.read(RUN)) if (e.kind === "operation") last.set(String(e.data?.operation), String(e.data?.status));
+  return [...last].filter(([, status]) => status === "running").map(([operation]) => operation);
+}
+
+/** The requests the estate logged as writes since `mark`. */
+const loggedWrites = (fx: EstateFixture, mark: number) => fx.estate.requests({ since: mark, writesOnly: true });
 
 async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
   try {
@@ -87,123 +105,194 @@ async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
 
 describe("failoverSqlGroup", () => {
   const fx = useEstate();
+  const groupId = () => fx.plan.sql[0]!.failoverGroup.id;
 
-  it("fails the group over planned to the partner server, journals the write with its request id, and a second run writes nothing", async () => {
+  it("starts a planned failover and returns it pending, for pollSqlFailover to watch", async () => {
+    const started = await failoverSqlGroup(dataInput(fx), depsWith(fx));
+
+    expect(started).toMatchObject({
+      resourceId: groupId(),
+      changed: true,
+      method: "planned",
+      pending: { poll: "pollSqlFailover", resourceId: groupId(), operation: "FailoverGroups_Failover", resumeToken: expect.any(String), context: { index: 0, to: regions(fx).secondary } },
+    });
+  });
+
+  it("posts exactly one FailoverGroups_Failover, to the partner server, from start to finish", async () => {
+    const mark = requestMark(fx);
+
+    const { polls } = await driveSql(dataInput(fx), depsWith(fx));
+
+    const writes = loggedWrites(fx, mark);
+    expect(writes.map((w) => `${w.method} ${w.operationId}`)).toEqual(["POST FailoverGroups_Failover"]);
+    expect(writes[0]!.path).toContain(`/servers/${fx.plan.sql[0]!.partnerServer.name}/failoverGroups/${fx.plan.sql[0]!.failoverGroup.name}/failover`);
+    expect(polls.at(-1)).toMatchObject({ status: "succeeded", method: "planned" });
+    expect(partnerIsPrimary(fx)).toBe(true);
+  });
+
+  it("journals the write as accepted with the request id the estate logged, and the operation running then succeeded", async () => {
     const deps = depsWith(fx);
     const mark = requestMark(fx);
 
-    const first = await failoverSqlGroup(dataInput(fx), deps);
-    const afterFirst = requestMark(fx);
-    const second = await failoverSqlGroup(dataInput(fx), deps);
+    const { first } = await driveSql(dataInput(fx), deps);
 
-    expect(first).toMatchObject({ resourceId: fx.plan.sql[0]!.failoverGroup.id, changed: true, method: "planned" });
-    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
-    expect(fx.estate.requests({ since: mark, writesOnly: true })[0]!.path).toContain(`/servers/${fx.plan.sql[0]!.partnerServer.name}/`);
-    expect(partnerIsPrimary(fx)).toBe(true);
+    const [post] = loggedWrites(fx, mark);
     const [write, ...more] = await writeEntries(deps.journal);
     expect(more).toEqual([]);
-    expect(write!.data).toMatchObject({ operation: "FailoverGroups_Failover", result: "succeeded" });
-    expect(write!.data!.requestIds).toContain(loggedWriteIds(fx, mark)[0]);
-    expect(first.requestIds).toContain(loggedWriteIds(fx, mark)[0]);
-    expect(second).toEqual({ resourceId: fx.plan.sql[0]!.failoverGroup.id, changed: false, method: "none", requestIds: [] });
-    expect(writesSince(fx, afterFirst)).toEqual([]);
+    expect(write!.data).toMatchObject({ resourceId: groupId(), operation: "FailoverGroups_Failover", result: "accepted", requestIds: expect.arrayContaining([post!.requestId]) });
+    expect(first.requestIds).toContain(post!.requestId);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+  });
+
+  it("polls running while the failover lasts, then succeeded", async () => {
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 200 } });
+
+    const { polls } = await driveSql(dataInput(fx), depsWith(fx));
+
+    expect(polls.length).toBeGreaterThan(1);
+    expect(polls.slice(0, -1).map((p) => p.status)).toEqual(polls.slice(0, -1).map(() => "running"));
+    expect(polls.at(-1)).toMatchObject({ status: "succeeded", method: "planned" });
+  });
+
+  it("returns the same pending operation, and writes nothing, when started again while it is in flight", async () => {
+    const deps = depsWith(fx);
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 100 } });
+    const first = await failoverSqlGroup(dataInput(fx), deps);
+    const mark = requestMark(fx);
+
+    const again = await failoverSqlGroup(dataInput(fx), deps);
+
+    expect(writesSince(fx, mark)).toEqual([]);
+    expect(again).toEqual({ resourceId: groupId(), changed: true, method: "planned", requestIds: [], pending: samePending(first.pending) });
+    expect(await writeEntries(deps.journal)).toHaveLength(1);
+  });
+
+  it("finds the group primary in the target after the operation succeeded: method none, nothing written", async () => {
+    const mark = requestMark(fx);
+
+    const { final, starts } = await driveSql(dataInput(fx), depsWith(fx));
+
+    expect(starts).toBe(2);
+    expect(final).toEqual({ resourceId: groupId(), changed: false, method: "none", requestIds: [] });
+    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
   });
 
   it("fails back by posting to the plan's primary server", async () => {
     const deps = depsWith(fx);
-    await failoverSqlGroup(dataInput(fx), deps);
+    await driveSql(dataInput(fx), deps);
     const mark = requestMark(fx);
 
-    const back = await failoverSqlGroup(dataInput(fx, { to: regions(fx).primary }), deps);
+    const back = await driveSql(dataInput(fx, { to: regions(fx).primary }), deps);
 
-    expect(back).toMatchObject({ changed: true, method: "planned" });
-    expect(fx.estate.requests({ since: mark, writesOnly: true }).map((r) => r.path)).toEqual([
-      expect.stringContaining(`/servers/${fx.plan.sql[0]!.failoverGroup.names[0]}/failoverGroups/`),
+    expect(back.first).toMatchObject({ changed: true, method: "planned" });
+    expect(loggedWrites(fx, mark).map((r) => `${r.method} ${r.path}`)).toEqual([
+      expect.stringMatching(new RegExp(`^POST .*/servers/${fx.plan.sql[0]!.failoverGroup.names[0]}/failoverGroups/${fx.plan.sql[0]!.failoverGroup.name}/failover$`)),
     ]);
     expect(partnerIsPrimary(fx)).toBe(false);
   });
 
-  it("stays planned when data loss is allowed but the primary is reachable", async () => {
+  it("posts tryPlannedBeforeForcedFailover (api-version 2023-08-01), never a forced failover, when data loss is allowed", async () => {
     const mark = requestMark(fx);
 
-    const result = await failoverSqlGroup(dataInput(fx, { allowDataLoss: true }), depsWith(fx));
+    await driveSql(dataInput(fx, { allowDataLoss: true }), depsWith(fx));
 
-    expect(result.method).toBe("planned");
-    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
-    expect(storedGroup(fx).dataLossSeconds).toBe(0);
+    const writes = loggedWrites(fx, mark);
+    expect(writes.map((w) => `${w.method} ${w.operationId}`)).toEqual(["POST FailoverGroups_TryPlannedBeforeForcedFailover"]);
+    expect(writes[0]!.path).toMatch(/\/tryPlannedBeforeForcedFailover$/);
+    expect(new URLSearchParams(writes[0]!.query).get("api-version")).toBe("2023-08-01");
+    expect(partnerIsPrimary(fx)).toBe(true);
   });
 
-  it("refuses with PlannedFailoverImpossible, and never forces, when the primary region is down and data loss is not allowed", async () => {
+  it("ends with the partner primary and the lag lost when data loss is allowed and the primary region is down", async () => {
     const deps = depsWith(fx);
-    await fx.estate.setRegion(regions(fx).primary, { down: true });
+    fx.estate.setLag(groupId(), 42);
+    await fx.estate.setRegion(regions(fx).primary, { down: true, controlPlane: "down" });
     const mark = requestMark(fx);
 
-    const error = await rejection(failoverSqlGroup(dataInput(fx), deps));
+    const { first, polls, final } = await driveSql(dataInput(fx, { allowDataLoss: true }), deps);
 
-    expect(error).toBeInstanceOf(PreconditionError);
-    expect(error).toMatchObject({ code: "PlannedFailoverImpossible", retryable: false });
-    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
-    expect(partnerIsPrimary(fx)).toBe(false);
-    const writes = await writeEntries(deps.journal);
-    expect(writes.map((w) => [w.data?.operation, String(w.data?.result).startsWith("failed")])).toEqual([["FailoverGroups_Failover", true]]);
-  });
-
-  it("tries planned, then forces when data loss is allowed and the primary region is down; a second run writes nothing", async () => {
-    const deps = depsWith(fx);
-    fx.estate.setLag(fx.plan.sql[0]!.failoverGroup.id, 42);
-    await fx.estate.setRegion(regions(fx).primary, { down: true });
-    const mark = requestMark(fx);
-
-    const first = await failoverSqlGroup(dataInput(fx, { allowDataLoss: true }), deps);
-    const afterFirst = requestMark(fx);
-    const second = await failoverSqlGroup(dataInput(fx, { allowDataLoss: true }), deps);
-
-    expect(first).toMatchObject({ changed: true, method: "forced" });
-    expect(first.requestIds).toEqual(expect.arrayContaining(loggedWriteIds(fx, mark)));
-    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover", "POST FailoverGroups_ForceFailoverAllowDataLoss"]);
+    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_TryPlannedBeforeForcedFailover"]);
     expect(partnerIsPrimary(fx)).toBe(true);
     expect(storedGroup(fx).dataLossSeconds).toBe(42);
-    const writes = await writeEntries(deps.journal);
-    expect(writes.map((w) => w.data?.operation)).toEqual(["FailoverGroups_Failover", "FailoverGroups_ForceFailoverAllowDataLoss"]);
-    expect(writes[1]!.data).toMatchObject({ result: "succeeded", requestIds: expect.arrayContaining([loggedWriteIds(fx, mark)[1]]) });
-    expect(second).toMatchObject({ changed: false, method: "none" });
-    expect(writesSince(fx, afterFirst)).toEqual([]);
+    expect(first).toMatchObject({ changed: true, method: "forced" });
+    expect(polls.at(-1)).toMatchObject({ status: "succeeded", method: "forced" });
+    expect(final).toMatchObject({ changed: false, method: "none" });
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_TryPlannedBeforeForcedFailover running", "FailoverGroups_TryPlannedBeforeForcedFailover succeeded"]);
   });
 
-  it("resumes the operation a crashed attempt started instead of posting a second failover", async () => {
-    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 100 } });
-    const journal = new CrashingJournal();
+  it("fails without retry, and never forces, when the primary region is down and data loss is not allowed", async () => {
+    const deps = depsWith(fx);
+    await fx.estate.setRegion(regions(fx).primary, { down: true });
     const mark = requestMark(fx);
 
-    await expect(failoverSqlGroup(dataInput(fx), depsWith(fx, journal))).rejects.toThrow("process killed");
-    const resumed = await failoverSqlGroup(dataInput(fx), depsWith(fx, journal.restart()));
-    const again = await failoverSqlGroup(dataInput(fx), depsWith(fx, journal));
+    // Azure may refuse the planned failover at once or accept it and end it Failed: either way it fails here.
+    const error = await rejection(driveSql(dataInput(fx), deps));
 
-    expect(resumed).toMatchObject({ changed: true, method: "planned" });
-    expect(again).toMatchObject({ changed: false, method: "none" });
-    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
-    expect(partnerIsPrimary(fx)).toBe(true);
-    expect(await operationStatuses(journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
-    const writes = await writeEntries(journal);
-    expect(writes).toHaveLength(1);
-    expect(writes[0]!.data).toMatchObject({ resumed: true, result: expect.stringContaining("succeeded") });
+    expect(error.retryable).toBe(false);
+    const writes = writesSince(fx, mark);
+    expect(writes.length).toBeLessThanOrEqual(1);
+    expect(writes.filter((w) => w !== "POST FailoverGroups_Failover")).toEqual([]);
+    expect(partnerIsPrimary(fx)).toBe(false);
+    expect(await stillRunning(deps.journal)).toEqual([]);
   });
 
-  it("surfaces a throttled failover request as a retryable error with Retry-After, and journals the refused write", async () => {
+  it("resumes the operation a crashed attempt started, without a second POST, and polling completes it", async () => {
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
+    const journal = new CrashingJournal();
+    const mark = requestMark(fx);
+    await expect(failoverSqlGroup(dataInput(fx), depsWith(fx, journal))).rejects.toThrow("process killed");
+    const [accepted] = (await journal.read(RUN)).filter((e) => e.kind === "operation");
+
+    const { first, final } = await driveSql(dataInput(fx), depsWith(fx, journal.restart()));
+
+    expect(first).toMatchObject({ changed: true, method: "planned", requestIds: [], pending: { operation: "FailoverGroups_Failover", resumeToken: accepted!.data!.resumeToken } });
+    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
+    expect(partnerIsPrimary(fx)).toBe(true);
+    expect(final).toMatchObject({ changed: false, method: "none" });
+    expect(await operationStatuses(journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+  });
+
+  it("surfaces a throttled failover request as a retryable error with Retry-After, and journals the refused write with its request id", async () => {
     const deps = depsWith(fx);
     fx.estate.addFault({ kind: "throttle", operationId: "FailoverGroups_Failover", count: 1, retryAfterSeconds: 7 });
     const mark = requestMark(fx);
 
     const error = await rejection(failoverSqlGroup(dataInput(fx), deps));
-    const retried = await failoverSqlGroup(dataInput(fx), deps);
 
     expect(error).toBeInstanceOf(AzureRequestError);
     expect(error).toMatchObject({ retryable: true, retryAfterSeconds: 7, details: { status: 429 } });
-    expect(retried.method).toBe("planned");
-    const writes = await writeEntries(deps.journal);
-    expect(writes.map((w) => String(w.data?.result).split(":")[0])).toEqual(["failed", "succeeded"]);
-    expect(writes[0]!.data!.requestIds).toEqual([loggedWriteIds(fx, mark)[0]]);
+    const [write, ...more] = await writeEntries(deps.journal);
+    expect(more).toEqual([]);
+    expect(write!.data).toMatchObject({ operation: "FailoverGroups_Failover", result: expect.stringMatching(/^refused/), requestIds: [loggedWrites(fx, mark)[0]!.requestId] });
+    expect(await operationStatuses(deps.journal)).toEqual([]);
+  });
+
+  it("fails over on a later start after a throttled one", async () => {
+    const deps = depsWith(fx);
+    fx.estate.addFault({ kind: "throttle", operationId: "FailoverGroups_Failover", count: 1, retryAfterSeconds: 7 });
+    const mark = requestMark(fx);
+    await rejection(failoverSqlGroup(dataInput(fx), deps));
+
+    const { first } = await driveSql(dataInput(fx), deps);
+
+    expect(first).toMatchObject({ changed: true, method: "planned" });
+    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover", "POST FailoverGroups_Failover"]);
+    expect(partnerIsPrimary(fx)).toBe(true);
     expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+  });
+
+  it("throws a non-retryable error from the poll when the operation ends Failed, and the journal shows it failed", async () => {
+    const deps = depsWith(fx);
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
+    fx.estate.addFault({ kind: "lroFailure", operationId: "FailoverGroups_Failover", count: 1 });
+    const started = await failoverSqlGroup(dataInput(fx), deps);
+
+    const error = await rejection(pollSql(dataInput(fx), deps, started.pending!));
+
+    expect(error).toBeInstanceOf(AzureRequestError);
+    expect(error.retryable).toBe(false);
+    expect(partnerIsPrimary(fx)).toBe(false);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover failed"]);
   });
 
   it("surfaces a throttled read as a retryable error without writing", async () => {
@@ -225,26 +314,7 @@ describe("failoverSqlGroup", () => {
     expect(partnerIsPrimary(fx)).toBe(false);
   });
 
-  it.each([
-    ["at once", 0],
-    ["after a while", 30],
-  ])("reports an operation that ends Failed (%s) as non-retryable, and the journal shows it failed", async (_, ms) => {
-    const deps = depsWith(fx);
-    fx.estate.setTiming({ durations: { FailoverGroups_Failover: ms } });
-    fx.estate.addFault({ kind: "lroFailure", operationId: "FailoverGroups_Failover", count: 1 });
-
-    const error = await rejection(failoverSqlGroup(dataInput(fx), deps));
-
-    expect(error).toBeInstanceOf(AzureRequestError);
-    expect(error.retryable).toBe(false);
-    expect(partnerIsPrimary(fx)).toBe(false);
-    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover failed"]);
-    const [write] = await writeEntries(deps.journal);
-    expect(write!.data).toMatchObject({ operation: "FailoverGroups_Failover", result: expect.stringMatching(/^failed/) });
-    expect((write!.data!.requestIds as string[]).length).toBeGreaterThan(0);
-  });
-
-  it("refuses a region the plan does not name, without reading or writing", async () => {
+  it("refuses a region the plan does not name, without any request", async () => {
     const mark = requestMark(fx);
 
     const error = await rejection(failoverSqlGroup(dataInput(fx, { to: "westeurope" }), depsWith(fx)));
@@ -258,45 +328,80 @@ describe("failoverSqlGroup", () => {
 
 describe("failoverStorageAccount", () => {
   const fx = useEstate();
+  const accountId = () => fx.plan.storage[0]!.account.id;
 
-  it("fails over planned while both regions are up, and a second run writes nothing", async () => {
+  it("starts a planned failover (failoverType=Planned) while both regions are up, and returns it pending", async () => {
     const deps = depsWith(fx);
     const mark = requestMark(fx);
 
-    const first = await failoverStorageAccount(dataInput(fx), deps);
-    const afterFirst = requestMark(fx);
-    const second = await failoverStorageAccount(dataInput(fx), deps);
+    const started = await failoverStorageAccount(dataInput(fx), deps);
 
-    expect(first).toMatchObject({ resourceId: fx.plan.storage[0]!.account.id, changed: true, method: "planned" });
-    const [post] = fx.estate.requests({ since: mark, writesOnly: true });
-    expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover"]);
-    expect(post!.query).toContain("failoverType=Planned");
-    expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).secondary, secondaryLocation: regions(fx).primary, sku: "Standard_RAGRS" });
-    const [write, ...more] = await writeEntries(deps.journal);
-    expect(more).toEqual([]);
-    expect(write!.data).toMatchObject({ failoverType: "Planned", result: "succeeded", requestIds: [post!.requestId] });
-    expect(second).toEqual({ resourceId: fx.plan.storage[0]!.account.id, changed: false, method: "none", requestIds: [] });
-    expect(writesSince(fx, afterFirst)).toEqual([]);
+    const writes = loggedWrites(fx, mark);
+    expect(writes.map((w) => `${w.method} ${w.operationId}`)).toEqual(["POST StorageAccounts_Failover"]);
+    expect(new URLSearchParams(writes[0]!.query).get("failoverType")).toBe("Planned");
+    expect(started).toMatchObject({
+      resourceId: accountId(),
+      changed: true,
+      method: "planned",
+      requestIds: [writes[0]!.requestId],
+      pending: { poll: "pollStorageFailover", resourceId: accountId(), resumeToken: expect.any(String), context: { index: 0, to: regions(fx).secondary } },
+    });
+    expect((await writeEntries(deps.journal)).map((w) => w.data)).toEqual([
+      expect.objectContaining({ failoverType: "Planned", result: "accepted", requestIds: [writes[0]!.requestId] }),
+    ]);
   });
 
-  it("fails over unplanned when the primary region is down and data loss is allowed; a second run writes nothing", async () => {
+  it("polls the planned failover to its end: the account is primary in the target and still geo-redundant", async () => {
     const deps = depsWith(fx);
-    fx.estate.setLag(fx.plan.storage[0]!.account.id, 42);
+    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 200 } });
+
+    const { polls } = await driveStorage(dataInput(fx), deps);
+
+    expect(polls[0]).toMatchObject({ status: "running" });
+    expect(polls.at(-1)).toMatchObject({ status: "succeeded", method: "planned" });
+    expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).secondary, secondaryLocation: regions(fx).primary, sku: "Standard_RAGRS", failoverInProgress: false });
+    expect(await operationStatuses(deps.journal)).toEqual(["StorageAccounts_Failover (Planned) running", "StorageAccounts_Failover (Planned) succeeded"]);
+  });
+
+  it("returns the same pending operation, and writes nothing, when started again while it is in flight", async () => {
+    const deps = depsWith(fx);
+    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 100 } });
+    const first = await failoverStorageAccount(dataInput(fx), deps);
+    const mark = requestMark(fx);
+
+    const again = await failoverStorageAccount(dataInput(fx), deps);
+
+    expect(writesSince(fx, mark)).toEqual([]);
+    expect(again).toEqual({ resourceId: accountId(), changed: true, method: "planned", requestIds: [], pending: samePending(first.pending) });
+    expect(await writeEntries(deps.journal)).toHaveLength(1);
+  });
+
+  it("finds the account primary in the target after the failover succeeded: method none, nothing written", async () => {
+    const mark = requestMark(fx);
+
+    const { final, starts } = await driveStorage(dataInput(fx), depsWith(fx));
+
+    expect(starts).toBe(2);
+    expect(final).toEqual({ resourceId: accountId(), changed: false, method: "none", requestIds: [] });
+    expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover"]);
+  });
+
+  it("fails over unplanned when the primary region is down and data loss is allowed: the account ends LRS with the lag lost", async () => {
+    const deps = depsWith(fx);
+    fx.estate.setLag(accountId(), 42);
     await fx.estate.setRegion(regions(fx).primary, { down: true });
     const mark = requestMark(fx);
 
-    const first = await failoverStorageAccount(dataInput(fx, { allowDataLoss: true }), deps);
-    const afterFirst = requestMark(fx);
-    const second = await failoverStorageAccount(dataInput(fx, { allowDataLoss: true }), deps);
+    const { first, polls, final } = await driveStorage(dataInput(fx, { allowDataLoss: true }), deps);
 
+    const writes = loggedWrites(fx, mark);
+    expect(writes.map((w) => `${w.method} ${w.operationId}`)).toEqual(["POST StorageAccounts_Failover"]);
+    expect(new URLSearchParams(writes[0]!.query).has("failoverType")).toBe(false);
     expect(first).toMatchObject({ changed: true, method: "forced" });
-    const [post] = fx.estate.requests({ since: mark, writesOnly: true });
-    expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover"]);
-    expect(post!.query).not.toContain("failoverType");
+    expect(polls.at(-1)).toMatchObject({ status: "succeeded", method: "forced" });
+    expect(final).toMatchObject({ changed: false, method: "none" });
     expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).secondary, secondaryLocation: null, sku: "Standard_LRS", dataLossSeconds: 42 });
-    expect((await writeEntries(deps.journal))[0]!.data).toMatchObject({ failoverType: "Unplanned", requestIds: [post!.requestId] });
-    expect(second).toMatchObject({ changed: false, method: "none" });
-    expect(writesSince(fx, afterFirst)).toEqual([]);
+    expect((await writeEntries(deps.journal)).map((w) => w.data)).toEqual([expect.objectContaining({ failoverType: "Unplanned", result: "accepted", requestIds: [writes[0]!.requestId] })]);
   });
 
   it("refuses an unplanned failover without data loss allowed, before sending anything", async () => {
@@ -317,41 +422,29 @@ describe("failoverStorageAccount", () => {
 
     const error = await rejection(failoverStorageAccount(dataInput(fx, { allowDataLoss: true }), depsWith(fx)));
 
-    expect(error).toMatchObject({ code: "FailoverImpossible" });
+    expect(error).toMatchObject({ code: "FailoverImpossible", retryable: false });
     expect(writesSince(fx, mark)).toEqual([]);
   });
 
-  it("waits for a failover already in progress instead of sending another", async () => {
+  it("watches a failover someone else started instead of sending another, and decides anew once it ended", async () => {
     const deps = depsWith(fx);
     const a = fx.plan.storage[0]!.account;
-    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 100 } });
+    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 200 } });
     await fx.clients.storage(a.subscriptionId).storageAccounts.failover(a.resourceGroup, a.name, { ...FAST_POLL, failoverType: "Planned" }).submitted();
     const mark = requestMark(fx);
 
-    const result = await failoverStorageAccount(dataInput(fx), deps);
+    const { first, polls, final } = await driveStorage(dataInput(fx), deps);
 
-    expect(result).toMatchObject({ changed: false, method: "none" });
     expect(writesSince(fx, mark)).toEqual([]);
-    expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).secondary, failoverInProgress: false });
-    const entries = await deps.journal.read(RUN);
-    expect(entries.map((e) => e.kind)).toEqual(["wait"]);
+    expect(first).toMatchObject({ changed: false, method: "none", requestIds: [], pending: { poll: "pollStorageFailover", resourceId: accountId() } });
+    expect(polls[0]).toMatchObject({ status: "running" });
+    expect(polls.at(-1)).toMatchObject({ status: "succeeded" });
+    expect(final).toEqual({ resourceId: accountId(), changed: false, method: "none", requestIds: [] });
+    expect(storedAccount(fx).primaryLocation).toBe(regions(fx).secondary);
+    expect((await deps.journal.read(RUN)).map((e) => e.kind)).toEqual(["wait"]);
   });
 
-  it("gives up waiting for someone else's failover after its limit, with a retryable error", async () => {
-    const a = fx.plan.storage[0]!.account;
-    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 3_600_000 } });
-    await fx.clients.storage(a.subscriptionId).storageAccounts.failover(a.resourceGroup, a.name, { ...FAST_POLL, failoverType: "Planned" }).submitted();
-    let hours = 0;
-    const deps = { ...depsWith(fx), clock: () => new Date(Date.now() + hours++ * 3_600_000) };
-    const mark = requestMark(fx);
-
-    const error = await rejection(failoverStorageAccount(dataInput(fx), deps));
-
-    expect(error).toMatchObject({ code: "FailoverStillInProgress", retryable: true });
-    expect(writesSince(fx, mark)).toEqual([]);
-  });
-
-  it("surfaces a throttled failover request as a retryable error with Retry-After, and journals the refused write", async () => {
+  it("surfaces a throttled failover request as a retryable error with Retry-After, and journals the refused write with its request id", async () => {
     const deps = depsWith(fx);
     fx.estate.addFault({ kind: "throttle", operationId: "StorageAccounts_Failover", count: 1, retryAfterSeconds: 5 });
     const mark = requestMark(fx);
@@ -361,7 +454,9 @@ describe("failoverStorageAccount", () => {
     expect(error).toBeInstanceOf(AzureRequestError);
     expect(error).toMatchObject({ retryable: true, retryAfterSeconds: 5, details: { status: 429 } });
     expect(await operationStatuses(deps.journal)).toEqual([]);
-    expect((await writeEntries(deps.journal))[0]!.data).toMatchObject({ result: expect.stringMatching(/^failed/), requestIds: [loggedWriteIds(fx, mark)[0]] });
+    expect((await writeEntries(deps.journal)).map((w) => w.data)).toEqual([
+      expect.objectContaining({ result: expect.stringMatching(/^refused/), requestIds: [loggedWrites(fx, mark)[0]!.requestId] }),
+    ]);
     expect(storedAccount(fx).primaryLocation).toBe(regions(fx).primary);
   });
 
@@ -373,112 +468,49 @@ describe("failoverStorageAccount", () => {
     expect(error).toMatchObject({ retryable: true, details: { status: 500 } });
   });
 
-  it("reports an operation that ends Failed as non-retryable, and the journal shows it failed", async () => {
+  it("throws a non-retryable error from the poll when the operation ends Failed, and the journal shows it failed", async () => {
     const deps = depsWith(fx);
     fx.estate.addFault({ kind: "lroFailure", operationId: "StorageAccounts_Failover", count: 1 });
+    const started = await failoverStorageAccount(dataInput(fx), deps);
 
-    const error = await rejection(failoverStorageAccount(dataInput(fx), deps));
+    const error = await rejection(pollStorage(dataInput(fx), deps, started.pending!));
 
     expect(error).toBeInstanceOf(AzureRequestError);
     expect(error.retryable).toBe(false);
     expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).primary, failoverInProgress: false });
     expect(await operationStatuses(deps.journal)).toEqual(["StorageAccounts_Failover (Planned) running", "StorageAccounts_Failover (Planned) failed"]);
-    expect((await writeEntries(deps.journal))[0]!.data).toMatchObject({ result: expect.stringMatching(/^failed/) });
   });
-});
 
-describe("failoverStorageAccount on the estate's clock", () => {
-  const T0 = Date.parse("2025-03-01T12:00:00Z");
-  let now = T0;
-  beforeEach(() => {
-    now = T0;
-  });
-  const fx = useEstate({ estate: { clock: () => now } });
-
-  it("resumes the failover a crashed attempt started instead of sending a second one", async () => {
-    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 60_000 } });
+  it("resumes the failover a crashed attempt started, without a second POST, and polling completes it", async () => {
+    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 50 } });
     const journal = new CrashingJournal();
     const mark = requestMark(fx);
-
     await expect(failoverStorageAccount(dataInput(fx), depsWith(fx, journal))).rejects.toThrow("process killed");
-    now += 60_000;
-    const resumed = await failoverStorageAccount(dataInput(fx), depsWith(fx, journal.restart()));
+    const [accepted] = (await journal.read(RUN)).filter((e) => e.kind === "operation");
 
-    expect(resumed).toMatchObject({ changed: true, method: "planned" });
+    const { first, final } = await driveStorage(dataInput(fx), depsWith(fx, journal.restart()));
+
+    expect(first).toMatchObject({ changed: true, method: "planned", requestIds: [], pending: { resumeToken: accepted!.data!.resumeToken } });
     expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover"]);
     expect(storedAccount(fx).primaryLocation).toBe(regions(fx).secondary);
+    expect(final).toMatchObject({ changed: false, method: "none" });
     expect(await operationStatuses(journal)).toEqual(["StorageAccounts_Failover (Planned) running", "StorageAccounts_Failover (Planned) succeeded"]);
   });
 
-  it.each([
-    [false, "PlannedFailoverImpossible"],
-    [true, undefined],
-  ])("when the primary region goes down during a planned failover (data loss allowed: %s)", async (allowDataLoss, code) => {
-    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 60_000 } });
-    // Each failover the activity sends completes one estate minute later; the first finds the primary down.
-    const journal = new HookedJournal(async () => {
-      await fx.estate.setRegion(regions(fx).primary, { down: true });
-      now += 60_000;
-    });
-    const mark = requestMark(fx);
-
-    const outcome = failoverStorageAccount(dataInput(fx, { allowDataLoss }), depsWith(fx, journal));
-
-    if (code) {
-      expect(await rejection(outcome)).toMatchObject({ code });
-      expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover"]);
-      expect(storedAccount(fx).primaryLocation).toBe(regions(fx).primary);
-    } else {
-      expect(await outcome).toMatchObject({ changed: true, method: "forced" });
-      expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover", "POST StorageAccounts_Failover"]);
-      expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).secondary, sku: "Standard_LRS" });
-    }
-  });
-});
-
-describe("reprotectStorageAccount", () => {
-  const fx = useEstate();
-
-  it("sets the plan's geo-redundant SKU back after an unplanned failover; a second run writes nothing", async () => {
+  it.each([false, true])("ends the poll with a non-retryable error when the primary region goes down during a planned failover (data loss allowed: %s)", async (allowDataLoss) => {
     const deps = depsWith(fx);
+    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 100 } });
+    const mark = requestMark(fx);
+    const started = await failoverStorageAccount(dataInput(fx, { allowDataLoss }), deps);
     await fx.estate.setRegion(regions(fx).primary, { down: true });
-    await failoverStorageAccount(dataInput(fx, { allowDataLoss: true }), deps);
-    await fx.estate.setRegion(regions(fx).primary, { down: false });
-    const mark = requestMark(fx);
 
-    const first = await reprotectStorageAccount(dataInput(fx), deps);
-    const second = await reprotectStorageAccount(dataInput(fx), deps);
+    const error = await rejection(pollStorage(dataInput(fx, { allowDataLoss }), deps, started.pending!));
 
-    expect(first).toMatchObject({ changed: true, method: "none" });
-    expect(second).toMatchObject({ changed: false, method: "none", requestIds: [] });
-    expect(writesSince(fx, mark)).toEqual(["PATCH StorageAccounts_Update"]);
-    expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).secondary, secondaryLocation: regions(fx).primary, sku: "Standard_RAGRS" });
-    const writes = (await writeEntries(deps.journal)).filter((w) => w.data?.operation === "StorageAccounts_Update");
-    expect(writes).toHaveLength(1);
-    expect(writes[0]!.data).toMatchObject({ result: "succeeded", sku: "Standard_RAGRS", from: "Standard_LRS", requestIds: loggedWriteIds(fx, mark) });
-    expect(first.requestIds).toEqual(loggedWriteIds(fx, mark));
-  });
-
-  it("writes nothing for an account that is still geo-redundant", async () => {
-    const mark = requestMark(fx);
-
-    const result = await reprotectStorageAccount(dataInput(fx, { index: 1 }), depsWith(fx));
-
-    expect(result).toMatchObject({ changed: false, resourceId: fx.plan.storage[1]!.account.id });
-    expect(writesSince(fx, mark)).toEqual([]);
-  });
-
-  it("surfaces a throttled update as a retryable error and journals the refused write", async () => {
-    const deps = depsWith(fx);
-    const media = fx.plan.storage[1]!.account;
-    await fx.clients.storage(media.subscriptionId).storageAccounts.failover(media.resourceGroup, media.name, FAST_POLL);
-    fx.estate.addFault({ kind: "throttle", operationId: "StorageAccounts_Update", count: 1, retryAfterSeconds: 2 });
-
-    const error = await rejection(reprotectStorageAccount(dataInput(fx, { index: 1 }), deps));
-
-    expect(error).toMatchObject({ retryable: true, retryAfterSeconds: 2, details: { status: 429 } });
-    expect((await writeEntries(deps.journal))[0]!.data).toMatchObject({ operation: "StorageAccounts_Update", result: expect.stringMatching(/^failed/) });
-    expect(storedAccount(fx, 1).sku).toBe("Standard_LRS");
+    expect(started.method).toBe("planned");
+    expect(error.retryable).toBe(false);
+    expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover"]);
+    expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).primary, failoverInProgress: false });
+    expect(await stillRunning(deps.journal)).toEqual([]);
   });
 });
 
