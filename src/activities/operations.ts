@@ -126,14 +126,15 @@ export async function findInFlight(deps: ActivityDeps, key: OperationKey): Promi
  * Journals a long-running operation Azure has just accepted, with its resume token, so that any later
  * activity (a poll, or a re-run of the start after a crash) finds it instead of starting another.
  */
-export async function journalAccepted(deps: ActivityDeps, key: OperationKey, resumeToken: string): Promise<void> {
+export async function journalAccepted(deps: ActivityDeps, key: OperationKey, resumeToken: string, requestIds: readonly string[] = []): Promise<void> {
   await deps.journal.append({
     runId: key.runId,
     at: deps.clock().toISOString(),
     kind: "operation",
     step: key.step,
     message: `${key.operation} accepted for ${key.resourceId}`,
-    data: { resourceId: key.resourceId, operation: key.operation, status: "running", resumeToken },
+    // The request ids travel with the token: one append records both, whatever happens next.
+    data: { resourceId: key.resourceId, operation: key.operation, status: "running", resumeToken, requestIds: [...requestIds] },
   });
 }
 

@@ -8,7 +8,7 @@ import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
 import { journalAccepted, journalEnded, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
-import { captureRequestIds, journalWrite } from "./writes.ts";
+import { journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
 const PLANNED = "FailoverGroups_Failover";
@@ -96,17 +96,17 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
     return { resourceId: group.groupId, changed: false, method: "none", requestIds: [] };
   }
   const operation: FailoverOperation = input.allowDataLoss ? TRY_PLANNED : PLANNED;
-  const capture = captureRequestIds();
+  const capture = { ids: [] as string[] };
   const write = (result: string, ids: readonly string[]) =>
     journalWrite(deps, { runId: input.runId, step: STEP, resourceId: group.groupId, operation, requestIds: ids, result, details: { server: group.serverId, region: input.to, allowDataLoss: input.allowDataLoss } });
   let token: string;
   try {
-    token = operation === TRY_PLANNED ? await beginTryPlanned(deps, group, capture.ids) : await beginPlanned(deps, group, capture.options);
+    token = await beginFailover(deps, group, operation, capture.ids);
   } catch (error) {
     const failure = normaliseAzureError(error, operation, `${group.serverId}/failoverGroups/${group.name}`);
     const ids = idsWith(capture.ids, failure);
     if (ids.length > 0) await write(`refused: ${failure.message}`, ids);
-    if (operation === PLANNED && !failure.retryable) {
+    if (operation === PLANNED && !failure.retryable && failure instanceof AzureRequestError && failure.details.status !== undefined && failure.details.status < 500) {
       throw new PreconditionError(
         `planned failover of ${group.name} to ${input.to} was refused, and a forced failover (possible data loss) is not allowed for this run: ${failure.message}`,
         "PlannedFailoverImpossible",
@@ -115,7 +115,7 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
     }
     throw failure;
   }
-  await journalAccepted(deps, keyOf(operation), token);
+  await journalAccepted(deps, keyOf(operation), token, capture.ids);
   await write("accepted", capture.ids);
   deps.log.info(`${operation} of ${group.name} to ${input.to} accepted`, logFields(input, group));
   return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [...capture.ids], pending: pendingOf(input, group, operation, token, deps) };
@@ -135,10 +135,10 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
   const group = sqlGroupIn(input.plan, index, to);
   const key = keyOfPending(input.runId, pending);
   const resourceId = `${group.serverId}/failoverGroups/${group.name}`;
-  const capture = captureRequestIds();
+  const capture = { ids: [] as string[] };
   let state: { done: false; retryAfterSeconds?: number } | { done: true };
   try {
-    state = operation === TRY_PLANNED ? await pollTryPlanned(deps, group, pending.resumeToken, capture.ids) : await pollSdk(deps, group, operation, pending.resumeToken, capture.options);
+    state = await pollFailover(deps, group, pending.resumeToken, capture.ids);
   } catch (error) {
     const failure = normaliseAzureError(error, operation, resourceId);
     if (failure.retryable) throw failure;
@@ -175,74 +175,102 @@ function logFields(input: { runId: string; plan: Plan; to: string }, group: SqlG
   return { runId: input.runId, plan: input.plan.name, resourceId: group.groupId, region: input.to };
 }
 
-// ---- FailoverGroups_Failover / _ForceFailoverAllowDataLoss through the SDK's poller ---------------
+// ---- the failover requests, through the SDK client's own pipeline ---------------------------------
+//
+// One request starts the operation and nothing polls inside the start: a poll there that failed (a
+// 429 or 5xx after Azure had accepted the POST) would lose the accepted operation and send it again.
+// @azure/arm-sql 10 has no method for tryPlannedBeforeForcedFailover, and its begin… methods poll once
+// before returning, so all three go through the client's pipeline (same credential, retries, endpoint).
 
-async function beginPlanned(deps: ActivityDeps, group: SqlGroupInRegion, options: object): Promise<string> {
-  const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
-  const poller = await client.failoverGroups.beginFailover(group.resourceGroup, group.server, group.name, { ...options, updateIntervalInMs: 0 });
-  return poller.toString();
-}
+const ACTIONS: Record<FailoverOperation, string> = {
+  [PLANNED]: "failover",
+  [FORCED]: "forceFailoverAllowDataLoss",
+  [TRY_PLANNED]: "tryPlannedBeforeForcedFailover",
+};
 
-/** Restores the SDK's poller from its token (arm-sql polls once while restoring) and reports where it is. */
-async function pollSdk(deps: ActivityDeps, group: SqlGroupInRegion, operation: FailoverOperation, token: string, options: object): Promise<{ done: boolean }> {
-  const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
-  const restore = { ...options, resumeFrom: token, updateIntervalInMs: 0 };
-  const poller =
-    operation === FORCED
-      ? await client.failoverGroups.beginForceFailoverAllowDataLoss(group.resourceGroup, group.server, group.name, restore)
-      : await client.failoverGroups.beginFailover(group.resourceGroup, group.server, group.name, restore);
-  return { done: poller.isDone() };
-}
-
-// ---- FailoverGroups_TryPlannedBeforeForcedFailover through the client's pipeline ----------------
-
-interface TryPlannedToken {
-  readonly kind: "tryPlannedBeforeForcedFailover";
-  /** The Location URL Azure handed out (absent when Azure answered 200 at once). */
+interface FailoverToken {
+  readonly kind: "sqlFailover";
+  readonly operation: FailoverOperation;
+  /** The Azure-AsyncOperation URL, when Azure sent one (status in the body). */
+  readonly asyncUrl?: string;
+  /** The Location URL (202 while running, 200 when done, the failure's status when failed). */
   readonly location?: string;
 }
 
-async function beginTryPlanned(deps: ActivityDeps, group: SqlGroupInRegion, ids: string[]): Promise<string> {
-  const client = deps.clients.sql(group.subscriptionId);
-  const url = `${deps.clients.resourceManagerUrl}${group.serverId}/failoverGroups/${encodeURIComponent(group.name)}/tryPlannedBeforeForcedFailover?api-version=${TRY_PLANNED_API_VERSION}`;
+async function beginFailover(deps: ActivityDeps, group: SqlGroupInRegion, operation: FailoverOperation, ids: string[]): Promise<string> {
+  const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
+  const url = `${deps.clients.resourceManagerUrl}${group.serverId}/failoverGroups/${encodeURIComponent(group.name)}/${ACTIONS[operation]}?api-version=${TRY_PLANNED_API_VERSION}`;
   const response = await client.sendRequest(createPipelineRequest({ url, method: "POST" }));
   noteRequestId(response, ids);
-  if (response.status === 200) return JSON.stringify({ kind: "tryPlannedBeforeForcedFailover" } satisfies TryPlannedToken);
+  if (response.status === 200) return JSON.stringify({ kind: "sqlFailover", operation } satisfies FailoverToken);
   if (response.status === 202) {
-    const location = response.headers.get("location") ?? response.headers.get("azure-asyncoperation");
-    if (!location) throw new SwitchyardError(`${TRY_PLANNED} was accepted without a Location to poll`, { code: "UnexpectedResponse", retryable: false });
-    return JSON.stringify({ kind: "tryPlannedBeforeForcedFailover", location } satisfies TryPlannedToken);
+    const asyncUrl = response.headers.get("azure-asyncoperation");
+    const location = response.headers.get("location");
+    if (!asyncUrl && !location) throw new SwitchyardError(`${operation} was accepted without a URL to poll`, { code: "UnexpectedResponse", retryable: false });
+    return JSON.stringify({ kind: "sqlFailover", operation, ...(asyncUrl ? { asyncUrl } : {}), ...(location ? { location } : {}) } satisfies FailoverToken);
   }
-  throw armError(response, TRY_PLANNED);
+  throw armError(response, operation);
 }
 
 /**
- * One poll of the Location URL: 202 while running, 200 when it succeeded, the failure's status and ARM
- * error body when it failed. A 5xx there is ambiguous (a passing fault, or the operation's end): it is
- * retryable, and the orchestration's retry limit bounds how often it is asked again.
+ * One poll. With an Azure-AsyncOperation URL the body's status decides (Failed/Canceled end it for
+ * good). With only a Location URL: 202 running, 200 done; a 4xx with an ARM error ended it; a 5xx is
+ * ambiguous (a passing fault, or the operation's end), so the group itself says: primary in the target
+ * region → done; otherwise retryable, and the orchestration's retry limit bounds how often it is asked.
  */
-async function pollTryPlanned(deps: ActivityDeps, group: SqlGroupInRegion, token: string, ids: string[]): Promise<{ done: false; retryAfterSeconds?: number } | { done: true }> {
+async function pollFailover(deps: ActivityDeps, group: SqlGroupInRegion, token: string, ids: string[]): Promise<{ done: false; retryAfterSeconds?: number } | { done: true }> {
   const parsed = parseToken(token);
+  const client: SqlManagementClient = deps.clients.sql(group.subscriptionId);
+  const retryAfterOf = (response: PipelineResponse) => {
+    const value = response.headers.get("retry-after");
+    return value && /^\d+$/.test(value) ? { retryAfterSeconds: Number(value) } : {};
+  };
+  if (parsed.asyncUrl) {
+    const response = await client.sendRequest(createPipelineRequest({ url: parsed.asyncUrl, method: "GET" }));
+    noteRequestId(response, ids);
+    if (response.status !== 200) throw armError(response, parsed.operation);
+    const body = parseJson(response.bodyAsText ?? undefined) as { status?: unknown; error?: { code?: unknown; message?: unknown } } | undefined;
+    const status = typeof body?.status === "string" ? body.status.toLowerCase() : "";
+    if (status === "succeeded") return { done: true };
+    if (status === "failed" || status === "canceled" || status === "cancelled") {
+      const code = typeof body?.error?.code === "string" ? body.error.code : status;
+      const message = typeof body?.error?.message === "string" ? body.error.message : `the operation ended ${body?.status as string}`;
+      throw new AzureRequestError(`${parsed.operation} ended ${String(body?.status)}: ${code}: ${message}`, { operation: parsed.operation, azureCode: code }, { retryable: false });
+    }
+    return { done: false, ...retryAfterOf(response) };
+  }
   if (!parsed.location) return { done: true };
-  const client = deps.clients.sql(group.subscriptionId);
   const response = await client.sendRequest(createPipelineRequest({ url: parsed.location, method: "GET" }));
   noteRequestId(response, ids);
-  if (response.status === 202) {
-    const retryAfter = response.headers.get("retry-after");
-    return { done: false, ...(retryAfter && /^\d+$/.test(retryAfter) ? { retryAfterSeconds: Number(retryAfter) } : {}) };
-  }
+  if (response.status === 202) return { done: false, ...retryAfterOf(response) };
   if (response.status === 200 || response.status === 204) return { done: true };
-  throw armError(response, TRY_PLANNED);
+  if (response.status >= 500) {
+    const current = await readFailoverGroup(deps, group);
+    if (current.replicationRole === "Primary") return { done: true };
+    throw armError(response, parsed.operation);
+  }
+  const failure = armError(response, parsed.operation);
+  throw new AzureRequestError(`${parsed.operation} ended failed: ${failure.message}`, { operation: parsed.operation, status: response.status }, { retryable: false });
 }
 
-function parseToken(token: string): TryPlannedToken {
+function parseJson(text: string | undefined): unknown {
   try {
-    const value = JSON.parse(token) as Partial<TryPlannedToken>;
-    if (value.kind === "tryPlannedBeforeForcedFailover" && (value.location === undefined || typeof value.location === "string")) return value as TryPlannedToken;
+    return JSON.parse(text ?? "");
   } catch {
-    // falls through
+    return undefined;
   }
-  throw new SwitchyardError("the resume token of a try-planned failover is not one Switchyard wrote", { code: "InvalidInput", retryable: false });
+}
+
+function parseToken(token: string): FailoverToken {
+  const value = parseJson(token) as Partial<FailoverToken> | undefined;
+  const ok =
+    value?.kind === "sqlFailover" &&
+    typeof value.operation === "string" &&
+    value.operation in ACTIONS &&
+    (value.asyncUrl === undefined || typeof value.asyncUrl === "string") &&
+    (value.location === undefined || typeof value.location === "string");
+  if (ok) return value as FailoverToken;
+  throw new SwitchyardError("the resume token of a SQL failover is not one Switchyard wrote", { code: "InvalidInput", retryable: false });
 }
 
 function noteRequestId(response: PipelineResponse, ids: string[]): void {

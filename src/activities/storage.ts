@@ -155,7 +155,7 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
     }
     throw failure;
   }
-  await journalAccepted(deps, keyOf(operation), token);
+  await journalAccepted(deps, keyOf(operation), token, capture.ids);
   await journalWrite(deps, { runId: input.runId, step, resourceId: ref.id, operation, requestIds: capture.ids, result: "accepted", details });
   deps.log.info(`${operation} of ${ref.name} to ${input.to} accepted`, log);
   return { resourceId: ref.id, changed: true, method: operation === PLANNED ? "planned" : "forced", requestIds: [...capture.ids], pending: pendingOf(input, ref, operation, token, deps) };
