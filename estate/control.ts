@@ -1,8 +1,10 @@
 import { z } from "zod";
 import { parsePlan, PlanValidationError } from "../src/core/plan/index.ts";
 import { EstateHttpError } from "./errors.ts";
+import type { Operations } from "./lro.ts";
 import type { Route } from "./router.ts";
 import type { Estate } from "./server.ts";
+import { key, type ControlPlane, type EstateState } from "./state.ts";
 import { applyScenario, faultSchema, lagSchema, regionSchema, scenarioSchema, ScenarioError, timingSchema } from "./scenario.ts";
 
 function body<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -78,4 +80,68 @@ export function controlRoutes(estate: Estate): Route[] {
       }
     }),
   ];
+}
+
+// ---- the control plane of a region ------------------------------------------------------------
+
+/**
+ * Operations Azure designs for use while a region is down: a storage account failover (and the polls
+ * of its operation) is served whatever the state of the account's regions' control planes. A failover
+ * group failover needs no exception: it is posted to the server in the healthy region.
+ */
+const OUTAGE_OPERATIONS = new Set(["StorageAccounts_Failover"]);
+
+const serves = (plane: ControlPlane, write: boolean) => plane === "up" || (write && plane === "reads-fail");
+
+/**
+ * Whether a region's control plane refuses this request: `reads-fail` refuses reads of the ARM resources
+ * located in that region (GET, list, and the POST actions that only read, such as listKeys), `down` their
+ * writes too. Where a resource is located comes from the estate's state: a SQL server's region, a site's
+ * region, a vault's region, the region an operation-status URL names, and for a storage account its ARM
+ * `location` (the region it was created in: its resource provider does not fail over). A storage
+ * account is readable while any region holding it (location, primary or secondary) serves reads, as
+ * Azure's failover procedure needs (read the last sync time, then fail over during the outage).
+ * Global resources (Front Door profiles, classic Front Doors) and the metrics API are never refused.
+ * The answer is 503 `ServiceUnavailable` (Azure documents no code for a region's resource provider
+ * being unavailable; this one is the estate's own).
+ */
+export function controlPlaneRefusal(state: EstateState, operations: Operations, route: Route, params: Record<string, string>): EstateHttpError | undefined {
+  if (route.api === "control" || route.api === "metrics" || OUTAGE_OPERATIONS.has(route.operationId)) return undefined;
+  const write = route.write === true;
+  const plane = (region: string) => state.regions.get(region)?.controlPlane ?? "up";
+  const refuse = (region: string, what: string) => {
+    const p = plane(region);
+    return serves(p, write)
+      ? undefined
+      : new EstateHttpError(503, "ServiceUnavailable", `The resource provider in region '${region}' is unavailable: ${what} cannot be ${write ? "changed" : "read"} now (control plane ${p}).`);
+  };
+  const rg = `/subscriptions/${params.subscriptionId}/resourceGroups/${params.resourceGroupName}/providers`;
+
+  if (route.operationId === "Operations_GetStatus") {
+    const op = operations.get(params.operationId ?? "");
+    if (op && OUTAGE_OPERATIONS.has(op.operationId)) return undefined;
+    return state.regions.has(params.location ?? "") ? refuse(params.location!, `operation ${params.operationId}`) : undefined;
+  }
+  if (route.api === "keyvault") {
+    const vault = state.vaults.get((params.vaultName ?? "").toLowerCase());
+    return vault?.location ? refuse(vault.location, `key vault '${vault.name}'`) : undefined;
+  }
+  if (params.serverName && route.path.includes("/Microsoft.Sql/")) {
+    const server = state.sqlServer(`${rg}/Microsoft.Sql/servers/${params.serverName}`);
+    return server ? refuse(server.location, `SQL server '${server.name}' and what it holds`) : undefined;
+  }
+  if (params.accountName && route.path.includes("/Microsoft.Storage/")) {
+    const account = state.storageAccount(`${rg}/Microsoft.Storage/storageAccounts/${params.accountName}`);
+    if (!account) return undefined;
+    const location = account.regionPair[0];
+    const what = `storage account '${account.name}'`;
+    if (write) return refuse(location, what);
+    const holders = [location, account.primaryLocation, account.secondaryLocation].filter((r): r is string => r !== undefined);
+    return holders.some((r) => serves(plane(r), false)) ? undefined : refuse(location, what);
+  }
+  if (params.name && route.path.includes("/Microsoft.Web/sites/")) {
+    const site = state.sites.get(key(`${rg}/Microsoft.Web/sites/${params.name}`));
+    return site ? refuse(site.location, `site '${site.name}'`) : undefined;
+  }
+  return undefined;
 }

@@ -38,6 +38,17 @@ export type EffectName =
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
+/**
+ * A customer-initiated zone conversion (GRS → GZRS). Azure's redundancy-migration doc: it "could take up
+ * to 72 hours to begin", with no SLA for completion; its redundancy-change FAQ: conversions typically
+ * begin within a few days and might take weeks to complete.
+ */
+const ZONE_CONVERSION: Timed = {
+  ms: 72 * HOUR,
+  source:
+    "Azure's redundancy-migration doc: a customer-initiated conversion can take up to 72 hours to begin, no SLA for completion; redundancy-change FAQ: typically within a few days, possibly weeks. 72 hours assumed (the documented start delay; the conversion itself is taken as done by then), 7.2 minutes at time scale 600",
+};
+
 /** Azure's durations as public material gives them (or as assumed, where it gives none). */
 export const AZURE_PROFILE: AzureTimeProfile = {
   name: "azure",
@@ -61,13 +72,17 @@ export const AZURE_PROFILE: AzureTimeProfile = {
     StorageAccounts_Failover: { ms: HOUR, source: "Azure Storage disaster recovery guidance and planned failover docs: a failover typically takes about an hour" },
     AFDOrigins_Update: { ms: 5 * MINUTE, source: "Front Door FAQ: a configuration update reaches every POP in about 3 to 5 minutes (upper end)" },
     FrontDoors_CreateOrUpdate: { ms: 5 * MINUTE, source: "Front Door FAQ: a configuration update reaches every POP in about 3 to 5 minutes (upper end)" },
-    StorageAccounts_CustomerInitiatedMigration: { ms: 24 * HOUR, source: "see effects.storageZoneConversion" },
+    StorageAccounts_CustomerInitiatedMigration: { ms: ZONE_CONVERSION.ms, source: "see effects.storageZoneConversion" },
   },
   effects: {
     appRestart: { ms: 60_000, source: "assumption: App Service restarts the app when app settings or connection strings change (documented); how long a cold start takes depends on the app — one minute assumed" },
     frontDoorPropagation: { ms: 5 * MINUTE, source: "Front Door FAQ: about 3 to 5 minutes to reach every POP (upper end)" },
-    storageInitialGeoSync: { ms: 2 * HOUR, source: "assumption: Azure says the initial sync after geo-redundancy is enabled depends on the account's size and can take hours; two hours assumed" },
-    storageZoneConversion: { ms: 24 * HOUR, source: "assumption: Azure gives no completion time or SLA for a customer-initiated conversion and says it can take days for large accounts; one day assumed" },
+    storageInitialGeoSync: {
+      ms: 24 * HOUR,
+      source:
+        "assumption: Azure publishes no duration and no SLA for the geo conversion (LRS → GRS) after a failover; its storage failover FAQ says it depends on the number and size of objects and the replication resources, and its redundancy-change FAQ says SKU conversions typically complete within a few days and can take weeks. One day assumed (the short end, so a failback drill at time scale 600 waits 2.4 minutes); a large account takes longer",
+    },
+    storageZoneConversion: ZONE_CONVERSION,
   },
 };
 

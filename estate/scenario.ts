@@ -36,7 +36,18 @@ export const faultSchema = z.discriminatedUnion("kind", [
   }),
 ]);
 
-export const regionSchema = z.strictObject({ down: z.boolean(), healthWhenDown: z.enum(["refused", "503"]).optional() });
+/**
+ * A region's state: `down` is its data plane and application (health endpoints, replication);
+ * `controlPlane` is its regional resource providers: `reads-fail` fails reads of the ARM resources located
+ * there, `down` their writes too. The two are set independently (an outage usually takes both).
+ */
+export const regionSchema = z
+  .strictObject({
+    down: z.boolean().optional(),
+    healthWhenDown: z.enum(["refused", "503"]).optional(),
+    controlPlane: z.enum(["up", "reads-fail", "down"]).optional(),
+  })
+  .refine((r) => r.down !== undefined || r.controlPlane !== undefined || r.healthWhenDown !== undefined, "set down, controlPlane or healthWhenDown");
 export const lagSchema = z.strictObject({ resourceId: z.string().min(1), seconds: z.number().min(0) });
 export const timingSchema = z.strictObject({
   /** Milliseconds each long-running operation takes, by operation id (`default` for the rest). */

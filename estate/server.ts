@@ -9,10 +9,10 @@ import { EstateHttpError, type ArmErrorBody } from "./errors.ts";
 import { Faults, type FaultSpec } from "./faults.ts";
 import { Operations, type LroTiming } from "./lro.ts";
 import { Router, type EstateRequest, type EstateResponse, type Route } from "./router.ts";
-import { EstateState, key } from "./state.ts";
+import { EstateState, key, type ControlPlane } from "./state.ts";
 import { createCertificate, type EstateCertificate } from "./tls.ts";
 import { AZURE_PROFILE, INSTANT_EFFECTS, scaleProfile, type EffectName, type ScaledProfile } from "./profile.ts";
-import { controlRoutes } from "./control.ts";
+import { controlPlaneRefusal, controlRoutes } from "./control.ts";
 import { serviceRoutes } from "./services/index.ts";
 import { snapshot } from "./snapshot.ts";
 
@@ -178,13 +178,19 @@ export class Estate {
     return latency ? (latency[operationId] ?? latency["*"] ?? 0) : 0;
   }
 
-  /** Takes a region down (or brings it back). Its application health endpoints follow. */
-  async setRegion(region: string, update: { down: boolean; healthWhenDown?: "refused" | "503" }): Promise<void> {
+  /**
+   * Takes a region down (or brings it back): `down` is its data plane (its application health endpoints
+   * follow), `controlPlane` its regional resource providers. What an update leaves out stays as it was.
+   */
+  async setRegion(region: string, update: { down?: boolean; healthWhenDown?: "refused" | "503"; controlPlane?: ControlPlane }): Promise<void> {
     const state = this.state.region(region);
-    if (update.down && !state.down) state.downSince = this.clock();
-    if (!update.down) delete state.downSince;
-    state.down = update.down;
+    if (update.down !== undefined) {
+      if (update.down && !state.down) state.downSince = this.clock();
+      if (!update.down) delete state.downSince;
+      state.down = update.down;
+    }
     if (update.healthWhenDown) state.healthWhenDown = update.healthWhenDown;
+    if (update.controlPlane) state.controlPlane = update.controlPlane;
     await this.syncRegionListener(region);
   }
 
@@ -281,6 +287,9 @@ export class Estate {
         }
       }
       this.operations.settle();
+      // A region's control plane decides whether requests for the resources located there are served.
+      const refusal = controlPlaneRefusal(this.state, this.operations, route, params);
+      if (refusal) throw refusal;
       const request: EstateRequest = { method, url, params, headers: req.headers, body, operationId, origin };
       response = await route.handler(request, { state: this.state, operations: this.operations, now: this.clock(), effectMs: (effect) => this.effectMs(effect) });
     } catch (error) {

@@ -57,6 +57,12 @@ export interface StorageAccount {
   /** Seconds of writes lost by unplanned failovers so far (an estate-only record, shown in /_estate/state). */
   dataLossSeconds: number;
   creationTime: string;
+  /** The SKU the account was created with (an unplanned failback to its first region restores its zone redundancy). */
+  readonly originalSku: string;
+  /** Geo-redundancy turned (back) on: the initial sync to the secondary runs from `startedAt` until `until` (ms). */
+  geoSync?: { readonly startedAt: number; readonly until: number };
+  /** The last customer-initiated migration (zone conversion); its state is its long-running operation's. */
+  migration?: { readonly targetSku: string; readonly operationId: string; readonly startedAt: number };
 }
 
 export interface AfdOrigin {
@@ -117,9 +123,17 @@ export interface SecretVersion {
 
 export interface Vault {
   readonly name: string;
+  /** The region the vault is located in (its control plane), when a plan names it. */
+  location?: string;
   /** Secret name (lower-case) → versions, oldest first. */
   readonly secrets: Map<string, { name: string; versions: SecretVersion[] }>;
 }
+
+/**
+ * A region's control plane: the regional resource providers that ARM hands requests for resources
+ * located there to. `reads-fail`: reads of those resources fail; `down`: writes fail too.
+ */
+export type ControlPlane = "up" | "reads-fail" | "down";
 
 export interface RegionState {
   down: boolean;
@@ -127,6 +141,8 @@ export interface RegionState {
   downSince?: number;
   /** What the region's application health endpoints answer while it is down. */
   healthWhenDown: "refused" | "503";
+  /** Its control plane (independent of `down`, which is the data plane and the application). */
+  controlPlane: ControlPlane;
 }
 
 /** Everything the estate holds. Resources are keyed by subscription, then by lower-case ARM id. */
@@ -162,7 +178,7 @@ export class EstateState {
   region(name: string): RegionState {
     let state = this.regions.get(name);
     if (!state) {
-      state = { down: false, healthWhenDown: "refused" };
+      state = { down: false, healthWhenDown: "refused", controlPlane: "up" };
       this.regions.set(name, state);
     }
     return state;
@@ -241,6 +257,7 @@ export class EstateState {
         ],
         dataLossSeconds: 0,
         creationTime: created,
+        originalSku: account.sku,
       });
     }
 
@@ -314,6 +331,8 @@ export class EstateState {
 
     for (const secret of plan.secrets) {
       const vault = this.vault(secret.vault.name);
+      // Plans name no vault region: taken from the vault's name or resource group, else the primary region.
+      vault.location ??= [secondary, primary].find((r) => [secret.vault.name, secret.vault.resourceGroup].some((n) => n.toLowerCase().includes(r))) ?? primary;
       if (vault.secrets.has(secret.name.toLowerCase())) continue;
       const created = now - 30 * 86_400_000;
       vault.secrets.set(secret.name.toLowerCase(), {

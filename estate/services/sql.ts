@@ -78,11 +78,12 @@ function failover(ctx: EstateContext, g: FailoverGroup, srv: SqlServer, kind: Fa
   }
   const partnerReachable = !ctx.state.isDown(partner.location);
   if (kind === "planned" && !partnerReachable) {
+    // Azure publishes no code for this failure: a generic one (Switchyard must not depend on it).
     return {
       ok: false,
-      code: "FailoverGroupPartnerUnavailable",
+      code: "Conflict",
       message: `Planned failover of failover group '${g.name}' needs the primary server '${partner.name}' in '${partner.location}', which is unavailable. A forced failover (forceFailoverAllowDataLoss) can proceed with possible data loss.`,
-      status: 400,
+      status: 409,
     };
   }
   const forced = kind === "forced" || (kind === "tryPlanned" && !partnerReachable);

@@ -8,6 +8,7 @@ import { iso, ok, resourceId } from "./common.ts";
 const NS = "Microsoft.Storage";
 const ACCOUNT = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts/{accountName}";
 const FAILOVER = "StorageAccounts_Failover";
+const MIGRATION = "StorageAccounts_CustomerInitiatedMigration";
 /** Endpoints a StorageV2 account publishes, and the subset Azure publishes for internet routing. */
 const SERVICES = ["web", "dfs", "blob", "file", "queue", "table"] as const;
 const INTERNET_SERVICES = ["web", "dfs", "blob", "file"] as const;
@@ -28,9 +29,31 @@ export function storageFailoverInProgress(operations: Operations, accountId: str
   return runningFailover(operations, accountId) !== undefined;
 }
 
-/** Every geo SKU becomes this: Azure's REST reference says an unplanned failover converts the account to LRS. */
-const POST_FAILOVER_SKU = "Standard_LRS";
+/** The account's last customer-initiated migration and where it stands (from its long-running operation). */
+function migrationOf(ctx: EstateContext, a: StorageAccount) {
+  if (!a.migration) return undefined;
+  const op = ctx.operations.get(a.migration.operationId);
+  const status = !op || op.status === "InProgress" ? "InProgress" : op.status === "Succeeded" ? "Complete" : "Failed";
+  return { ...a.migration, status, error: op?.error } as const;
+}
+const migrating = (ctx: EstateContext, a: StorageAccount) => migrationOf(ctx, a)?.status === "InProgress";
+
+/** Geo-redundancy was just turned (back) on and the initial copy to the secondary is still running. */
+const bootstrapping = (ctx: EstateContext, a: StorageAccount) => a.secondaryLocation !== undefined && a.geoSync !== undefined && ctx.now < a.geoSync.until;
+
+/**
+ * What an unplanned failover leaves: Azure's REST reference says the account is converted to LRS; its
+ * failover FAQ adds that an account created zone-redundant (GZRS) that fails back to its first region
+ * (LRS → GRS → failover back) comes back ZRS there.
+ */
+function postFailoverSku(a: StorageAccount): string {
+  return a.secondaryLocation === a.regionPair[0] && zoneRedundant(a.originalSku) ? "Standard_ZRS" : "Standard_LRS";
+}
 const readAccess = (sku: string) => /_RA/i.test(sku);
+/** The three independent parts of a SKU: tier, zone redundancy in the primary region, geo-redundancy (with or without read access). */
+const zoneRedundant = (sku: string) => /ZRS$/i.test(sku);
+const geoRedundant = (sku: string) => /GRS$|GZRS$/i.test(sku);
+const tierOf = (sku: string) => (sku.startsWith("Premium") ? "Premium" : "Standard");
 const isoSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 /** `https://{account}{suffix}.{service}.core.windows.net/` for each service (hosts stay the same across failovers). */
@@ -41,15 +64,31 @@ function endpoints(name: string, suffix = "", services: readonly string[] = SERV
 function geoReplicationStats(ctx: EstateContext, a: StorageAccount, inProgress: boolean) {
   const primaryUp = !ctx.state.isDown(a.primaryLocation);
   const secondaryUp = !ctx.state.isDown(a.secondaryLocation);
+  // While the initial sync runs there is no last sync time and no failover of either kind (Azure: a
+  // failover cannot be initiated until the data is synchronised between the two regions).
+  const bootstrap = secondaryUp && bootstrapping(ctx, a);
+  const ready = !inProgress && secondaryUp && !bootstrap;
   return {
-    status: secondaryUp ? "Live" : "Unavailable",
+    status: !secondaryUp ? "Unavailable" : bootstrap ? "Bootstrap" : "Live",
     // Replication stops when the primary goes down: the last sync time freezes and the gap to now grows.
-    lastSyncTime: isoSeconds((ctx.state.regions.get(a.primaryLocation)?.downSince ?? ctx.now) - a.lagSeconds * 1000),
-    canFailover: !inProgress && secondaryUp,
-    canPlannedFailover: !inProgress && secondaryUp && primaryUp,
-    postFailoverRedundancy: POST_FAILOVER_SKU,
+    ...(bootstrap ? {} : { lastSyncTime: isoSeconds((ctx.state.regions.get(a.primaryLocation)?.downSince ?? ctx.now) - a.lagSeconds * 1000) }),
+    canFailover: ready,
+    canPlannedFailover: ready && primaryUp,
+    postFailoverRedundancy: postFailoverSku(a),
     postPlannedFailoverRedundancy: a.sku,
   };
+}
+
+/**
+ * `storageAccountSkuConversionStatus` while a conversion runs: the initial sync after geo-redundancy was
+ * added (the SKU already reads the new one, as in the 2025-08-01 example), or a customer-initiated
+ * migration (the SKU changes when it completes).
+ */
+function skuConversionStatus(ctx: EstateContext, a: StorageAccount) {
+  const migration = migrationOf(ctx, a);
+  if (migration?.status === "InProgress") return { skuConversionStatus: "InProgress", targetSkuName: migration.targetSku, startTime: iso(migration.startedAt) };
+  if (bootstrapping(ctx, a)) return { skuConversionStatus: "InProgress", targetSkuName: a.sku, startTime: iso(a.geoSync!.startedAt) };
+  return undefined;
 }
 
 /** The account as StorageAccounts_GetProperties returns it. */
@@ -58,10 +97,13 @@ function view(ctx: EstateContext, a: StorageAccount, expandStats: boolean) {
   const status = (region: string) => (ctx.state.isDown(region) ? "unavailable" : "available");
   const keyTime = (name: string) => a.keys.find((k) => k.keyName === name)!.creationTime;
   const secondary = a.secondaryLocation;
+  const conversion = skuConversionStatus(ctx, a);
+  const migration = migrating(ctx, a);
   return {
     id: a.id,
     kind: a.kind,
-    location: a.primaryLocation,
+    // The storage resource provider does not fail over: `location` stays the region the account was created in.
+    location: a.regionPair[0],
     name: a.name,
     properties: {
       keyCreationTime: { key1: keyTime("key1"), key2: keyTime("key2") },
@@ -96,8 +138,9 @@ function view(ctx: EstateContext, a: StorageAccount, expandStats: boolean) {
       ...(a.lastGeoFailoverTime !== undefined ? { lastGeoFailoverTime: iso(a.lastGeoFailoverTime) } : {}),
       ...(inProgress ? { failoverInProgress: true } : {}),
       supportsHttpsTrafficOnly: true,
-      isSkuConversionBlocked: false,
-      accountMigrationInProgress: false,
+      ...(conversion ? { storageAccountSkuConversionStatus: conversion } : {}),
+      isSkuConversionBlocked: migration,
+      accountMigrationInProgress: migration,
     },
     sku: { name: a.sku, tier: a.sku.startsWith("Premium") ? "Premium" : "Standard" },
     tags: {},
@@ -142,10 +185,11 @@ function completeFailover(ctx: EstateContext, a: StorageAccount, planned: boolea
     [a.primaryLocation, a.secondaryLocation] = [secondary, a.primaryLocation];
   } else {
     a.dataLossSeconds += a.lagSeconds;
+    a.sku = postFailoverSku(a);
     a.primaryLocation = secondary;
     a.secondaryLocation = undefined;
-    a.sku = POST_FAILOVER_SKU;
   }
+  delete a.geoSync;
   a.lagSeconds = 0;
   a.lastGeoFailoverTime = finishedAt;
   return { ok: true };
@@ -163,6 +207,9 @@ function failover(req: EstateRequest, ctx: EstateContext) {
   if (storageFailoverInProgress(ctx.operations, a.id)) {
     throw conflict("FailoverInProgress", `A failover of storage account '${a.name}' is already in progress.`);
   }
+  if (bootstrapping(ctx, a)) {
+    throw conflict("Conflict", `Storage account '${a.name}' cannot fail over yet: the initial geo-replication sync to '${a.secondaryLocation}' has not completed.`);
+  }
   const planned = type !== null;
   const accepted = ctx.operations.begin({
     req,
@@ -177,14 +224,23 @@ function failover(req: EstateRequest, ctx: EstateContext) {
   return { status: accepted.status, headers: accepted.headers };
 }
 
-/** SKUs an account may be changed to here, and which of them replicate to a second region. */
+/** SKUs an account may have here. */
 const SKUS = new Set(["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS", "Premium_LRS", "Premium_ZRS"]);
-const geoRedundant = (sku: string) => /GRS$|GZRS$/i.test(sku);
+const skuNamed = (name: unknown) => (typeof name === "string" ? [...SKUS].find((s) => s.toLowerCase() === name.toLowerCase()) : undefined);
 
 /**
- * StorageAccounts_Update: only `sku` is modelled. A change to a geo-redundant SKU re-protects an
- * account that an unplanned failover left without a secondary (its paired region becomes the
- * secondary again, immediately `Live`); a change to a local SKU drops the secondary.
+ * The refusal Azure answers a SKU change with that it does not make by update (users report it for
+ * LRS → ZRS and ZRS → GZRS attempts: 400 InvalidValuesForRequestParameters, "Values for request
+ * parameters are invalid: sku.").
+ */
+const invalidSku = () => badRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: sku.");
+
+/**
+ * StorageAccounts_Update: only `sku` is modelled, and only as Azure changes it by update: geo-redundancy
+ * and read access, never zone redundancy (that is a conversion: StorageAccounts_CustomerInitiatedMigration),
+ * so LRS ↔ GRS ↔ RA-GRS and ZRS ↔ GZRS ↔ RA-GZRS. Adding geo-redundancy makes the paired region the
+ * secondary again and starts the initial sync (`Bootstrap` for the profile's `storageInitialGeoSync`);
+ * removing it drops the secondary.
  */
 function update(req: EstateRequest, ctx: EstateContext) {
   const a = account(req, ctx);
@@ -197,13 +253,17 @@ function update(req: EstateRequest, ctx: EstateContext) {
   }
   const requested = (body as { sku?: { name?: unknown } }).sku?.name;
   if (requested === undefined) return ok(view(ctx, a, false));
-  const sku = typeof requested === "string" ? [...SKUS].find((s) => s.toLowerCase() === requested.toLowerCase()) : undefined;
+  const sku = skuNamed(requested);
   if (sku === undefined) throw badRequest("InvalidRequestPropertyValue", `The value '${String(requested)}' is not valid for property 'sku.name'.`);
-  if (sku.startsWith("Premium") !== a.sku.startsWith("Premium")) {
+  if (tierOf(sku) !== tierOf(a.sku)) {
     throw badRequest("InvalidRequestPropertyValue", `Storage account '${a.name}' cannot change from ${a.sku} to ${sku}: the performance tier cannot change.`);
   }
+  if (zoneRedundant(sku) !== zoneRedundant(a.sku)) throw invalidSku();
   if (storageFailoverInProgress(ctx.operations, a.id)) {
     throw conflict("FailoverInProgress", `A failover of storage account '${a.name}' is in progress; its SKU cannot change until it completes.`);
+  }
+  if (migrating(ctx, a)) {
+    throw conflict("Conflict", `Storage account '${a.name}' is being migrated to ${a.migration!.targetSku}; its SKU cannot change until the migration completes.`);
   }
   if (ctx.state.isDown(a.primaryLocation)) {
     throw new EstateHttpError(503, "ServiceUnavailable", `Storage account '${a.name}' cannot be updated: its primary region '${a.primaryLocation}' is unavailable.`);
@@ -211,11 +271,87 @@ function update(req: EstateRequest, ctx: EstateContext) {
   if (geoRedundant(sku) && a.secondaryLocation === undefined) {
     a.secondaryLocation = a.regionPair.find((r) => r !== a.primaryLocation);
     a.lagSeconds = 0;
+    a.geoSync = { startedAt: ctx.now, until: ctx.now + ctx.effectMs("storageInitialGeoSync") };
   } else if (!geoRedundant(sku)) {
     a.secondaryLocation = undefined;
+    delete a.geoSync;
   }
   a.sku = sku;
   return ok(view(ctx, a, false));
+}
+
+/**
+ * StorageAccounts_CustomerInitiatedMigration (`POST …/startAccountMigration`, body
+ * `{ properties: { targetSkuName } }`): a zone-redundancy conversion, the one change an update does not
+ * make (LRS ↔ ZRS, GRS ↔ GZRS, RA-GRS ↔ RA-GZRS). Long-running: 202 with a `location` header; it lasts
+ * the profile's `storageZoneConversion` and the SKU changes when it completes. Azure supports no zonal
+ * conversion of an account that has failed over until it has failed back to its first region.
+ */
+function startMigration(req: EstateRequest, ctx: EstateContext) {
+  const a = account(req, ctx);
+  const target = skuNamed((req.body as { properties?: { targetSkuName?: unknown } } | undefined)?.properties?.targetSkuName);
+  if (target === undefined) throw badRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: properties.targetSkuName.");
+  const zoneOnly =
+    target !== a.sku && tierOf(target) === tierOf(a.sku) && zoneRedundant(target) !== zoneRedundant(a.sku) && geoRedundant(target) === geoRedundant(a.sku) && readAccess(target) === readAccess(a.sku);
+  if (!zoneOnly) {
+    throw badRequest(
+      "InvalidValuesForRequestParameters",
+      `Values for request parameters are invalid: properties.targetSkuName. A migration changes zone redundancy only; ${a.sku} to ${target} is not such a change.`,
+    );
+  }
+  if (storageFailoverInProgress(ctx.operations, a.id)) throw conflict("FailoverInProgress", `A failover of storage account '${a.name}' is in progress.`);
+  if (migrating(ctx, a)) throw conflict("Conflict", `A migration of storage account '${a.name}' to ${a.migration!.targetSku} is already in progress.`);
+  if (bootstrapping(ctx, a)) throw conflict("Conflict", `Storage account '${a.name}' is still converting to ${a.sku} (initial geo-replication sync); one conversion at a time.`);
+  if (zoneRedundant(target) && a.primaryLocation !== a.regionPair[0]) {
+    throw conflict(
+      "Conflict",
+      `Storage account '${a.name}' has failed over to '${a.primaryLocation}': adding zone redundancy is not supported until it fails back to '${a.regionPair[0]}'.`,
+    );
+  }
+  if (ctx.state.isDown(a.primaryLocation)) {
+    throw new EstateHttpError(503, "ServiceUnavailable", `Storage account '${a.name}' cannot be migrated: its primary region '${a.primaryLocation}' is unavailable.`);
+  }
+  const primaryAtStart = a.primaryLocation;
+  const accepted = ctx.operations.begin({
+    req,
+    namespace: NS,
+    location: a.primaryLocation,
+    resourceId: a.id,
+    // final-state-via location; the example's 202 names it in a lower-case `location` header.
+    locationSegment: "operationResults",
+    lowerCaseHeaders: true,
+    complete: () => {
+      if (a.primaryLocation !== primaryAtStart) {
+        return { ok: false, code: "Failed", message: `Storage account '${a.name}' failed over while it was being migrated to ${target}.`, status: 409 };
+      }
+      a.sku = target;
+      return { ok: true };
+    },
+  });
+  const op = ctx.operations.list().filter((o) => o.operationId === MIGRATION && key(o.resourceId) === key(a.id)).at(-1)!;
+  a.migration = { targetSku: target, operationId: op.id, startedAt: ctx.now };
+  // The 202 has no body.
+  return { status: accepted.status, headers: accepted.headers };
+}
+
+/** StorageAccounts_GetCustomerInitiatedMigration (`GET …/accountMigrations/default`), shaped as the public examples. */
+function getMigration(req: EstateRequest, ctx: EstateContext) {
+  const a = account(req, ctx);
+  if (req.params.migrationName !== "default") {
+    throw badRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: migrationName. It should always be 'default'.");
+  }
+  const migration = migrationOf(ctx, a);
+  if (!migration) throw notFound("Microsoft.Storage/storageAccounts/accountMigrations", `${a.name}/default`, req.params.resourceGroupName);
+  return ok({
+    name: "default",
+    type: "Microsoft.Storage/storageAccounts/accountMigrations",
+    id: `${a.id}/accountMigrations/default`,
+    properties: {
+      ...(migration.status === "Failed" ? { migrationFailedDetailedReason: migration.error?.message ?? "The migration failed.", migrationFailedReason: migration.error?.code ?? "Failed" } : {}),
+      migrationStatus: migration.status,
+      targetSkuName: migration.targetSku,
+    },
+  });
 }
 
 const keysBody = (a: StorageAccount) => ({
@@ -243,6 +379,8 @@ export function storageRoutes(): Route[] {
     { method: "GET", path: ACCOUNT, operationId: "StorageAccounts_GetProperties", api: "arm", handler: getProperties },
     { method: "PATCH", path: ACCOUNT, operationId: "StorageAccounts_Update", api: "arm", write: true, handler: update },
     { method: "POST", path: `${ACCOUNT}/failover`, operationId: FAILOVER, api: "arm", write: true, handler: failover },
+    { method: "POST", path: `${ACCOUNT}/startAccountMigration`, operationId: MIGRATION, api: "arm", write: true, handler: startMigration },
+    { method: "GET", path: `${ACCOUNT}/accountMigrations/{migrationName}`, operationId: "StorageAccounts_GetCustomerInitiatedMigration", api: "arm", handler: getMigration },
     { method: "POST", path: `${ACCOUNT}/listKeys`, operationId: "StorageAccounts_ListKeys", api: "arm", handler: (req, ctx) => ok(keysBody(account(req, ctx))) },
     { method: "POST", path: `${ACCOUNT}/regenerateKey`, operationId: "StorageAccounts_RegenerateKey", api: "arm", write: true, handler: regenerateKey },
   ];

@@ -103,10 +103,10 @@ describe("estate: long-running operations follow the estate's clock", () => {
     now += 30_000;
     const done = await rawRequest(estate, "GET", String(started.headers["azure-asyncoperation"]));
     expect(done.body.status).toBe("Failed");
-    expect(done.body.error.code).toBe("FailoverGroupPartnerUnavailable");
+    expect(done.body.error.code).toBe("Conflict");
     const location = await rawRequest(estate, "GET", String(started.headers.location));
-    expect(location.status).toBe(400);
-    expect(location.body.error.code).toBe("FailoverGroupPartnerUnavailable");
+    expect(location.status).toBe(409);
+    expect(location.body.error.code).toBe("Conflict");
   });
 });
 

@@ -92,7 +92,8 @@ describe("estate: storage accounts through @azure/arm-storage", () => {
     const account = await data.client.storageAccounts.getProperties(data.rg, data.name, GEO);
     expect(account.primaryLocation).toBe(secondary());
     expect(account.secondaryLocation).toBe(primary());
-    expect(account.location).toBe(secondary());
+    // The storage resource provider does not fail over: `location` stays the region the account was created in.
+    expect(account.location).toBe(primary());
     expect(account.sku?.name).toBe("Standard_RAGRS");
     expect(account.lastGeoFailoverTime).toEqual(new Date(T0));
     expect(account.geoReplicationStats?.lastSyncTime).toEqual(new Date(T0));
@@ -114,7 +115,7 @@ describe("estate: storage accounts through @azure/arm-storage", () => {
     expect(unchanged.statusOfPrimary).toBe("unavailable");
     expect(unchanged.geoReplicationStats).toMatchObject({ canFailover: true, canPlannedFailover: false });
     expect(account.primaryLocation).toBe(secondary());
-    expect(account.location).toBe(secondary());
+    expect(account.location).toBe(primary());
     expect(account.secondaryLocation).toBeUndefined();
     expect(account.statusOfSecondary).toBeUndefined();
     expect(account.secondaryEndpoints).toBeUndefined();
