@@ -15,6 +15,7 @@ import { AZURE_PROFILE, INSTANT_EFFECTS, scaleProfile, type EffectName, type Sca
 import { controlPlaneRefusal, controlRoutes } from "./control.ts";
 import { serviceRoutes } from "./services/index.ts";
 import { snapshot } from "./snapshot.ts";
+import { answerAtEdge, edgeHostNames } from "./edge.ts";
 
 /** The tenant the estate's Key Vault challenge names (any token is accepted). */
 export const ESTATE_TENANT_ID = "72f988bf-0000-4000-8000-00000e57a7e0";
@@ -72,6 +73,8 @@ export class Estate {
   private timing: LroTiming;
   private server?: Server;
   private readonly regionListeners = new Map<string, RegionListener>();
+  /** Front Door's edge: every AFD endpoint and classic frontend host, under `/<host>/<path>`. */
+  private edgeListener?: RegionListener;
   private certificate?: EstateCertificate;
   private baseUrl = "";
   private listenerQueue: Promise<void> = Promise.resolve();
@@ -119,12 +122,15 @@ export class Estate {
     if (address === null || typeof address === "string") throw new Error("unexpected server address");
     this.baseUrl = `https://127.0.0.1:${address.port}`;
     for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
+    await this.startEdgeListener();
     return this;
   }
 
   async close(): Promise<void> {
     for (const listener of this.regionListeners.values()) await this.stopListener(listener);
     this.regionListeners.clear();
+    if (this.edgeListener) await this.stopListener(this.edgeListener);
+    this.edgeListener = undefined;
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -236,12 +242,23 @@ export class Estate {
     return `https://127.0.0.1:${listener.port}`;
   }
 
-  /** What the client factory needs to send Switchyard's calls here (see src/azure/clients.ts). */
+  /** The URL of Front Door's edge listener; a request for `https://<host>/<path>` goes to `<edgeUrl>/<host>/<path>`. */
+  get edgeUrl(): string {
+    if (!this.edgeListener) throw new Error("the estate is not started");
+    return `https://127.0.0.1:${this.edgeListener.port}`;
+  }
+
+  /**
+   * What the client factory needs to send Switchyard's calls here (see src/azure/clients.ts): the
+   * application hosts map to their region's health listener, Front Door hosts (AFD endpoints, classic
+   * frontend endpoints) to the edge listener.
+   */
   clientTarget(): { kind: "estate"; url: string; ca: string; hosts: Record<string, string> } {
     const hosts: Record<string, string> = {};
     for (const [host, { region }] of this.state.healthHosts) {
       if (this.regionListeners.has(region)) hosts[host] = this.regionUrl(region);
     }
+    if (this.edgeListener) for (const host of edgeHostNames(this.state)) hosts[host] = `${this.edgeUrl}/${host}`;
     return { kind: "estate", url: this.url, ca: this.ca.cert, hosts };
   }
 
@@ -355,8 +372,11 @@ export class Estate {
     if (!listener) {
       const sockets = new Set<Duplex>();
       const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => {
-        const healthy = !this.state.region(region).down;
-        const body = JSON.stringify({ status: healthy ? "Healthy" : "Unhealthy", region, path: req.url });
+        // An app of the region restarting after a settings write answers 503 until its restart ends.
+        const down = this.state.region(region).down;
+        const restarting = !down && this.state.restarting(region, this.clock());
+        const healthy = !down && !restarting;
+        const body = JSON.stringify({ status: healthy ? "Healthy" : restarting ? "Restarting" : "Unhealthy", region, path: req.url });
         res.writeHead(healthy ? 200 : 503, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }).end(body);
       });
       server.on("connection", (socket) => {
@@ -371,6 +391,26 @@ export class Estate {
     const refuse = state.down && state.healthWhenDown === "refused";
     if (refuse && listener.listening) await this.stopListener(listener);
     if (!refuse && !listener.listening) await this.listen(listener);
+  }
+
+  /** Front Door's edge (estate/edge.ts): never refuses (Front Door is global); answers per the live configuration. */
+  private async startEdgeListener(): Promise<void> {
+    if (!this.certificate || this.edgeListener) return;
+    const sockets = new Set<Duplex>();
+    const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => {
+      const url = new URL(req.url ?? "/", "https://edge.invalid");
+      const [, host = "", ...rest] = url.pathname.split("/");
+      this.operations.settle();
+      const answer = answerAtEdge(this.state, this.clock(), decodeURIComponent(host), `/${rest.join("/")}`);
+      const body = JSON.stringify(answer.body);
+      res.writeHead(answer.status, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }).end(body);
+    });
+    server.on("connection", (socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    this.edgeListener = { server, port: 0, sockets, listening: false };
+    await this.listen(this.edgeListener);
   }
 
   private async listen(listener: RegionListener): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { ancestorId, parseArmId, type Plan } from "../src/core/plan/index.ts";
+import { afdEndpointHostName, Edge } from "./edge.ts";
 
 /** Ids are compared case-insensitively, as ARM does. */
 export const key = (id: string) => id.replace(/\/+$/, "").toLowerCase();
@@ -88,6 +89,15 @@ export interface AfdOriginGroup {
   readonly profileId: string;
 }
 
+/** An AFD endpoint (`<name>-<hash>.z01.azurefd.net`) and its routes, each to one origin group. */
+export interface AfdEndpoint {
+  readonly id: string;
+  readonly name: string;
+  readonly profileId: string;
+  readonly hostName: string;
+  readonly routes: { readonly name: string; readonly originGroupId: string; readonly patternsToMatch: readonly string[] }[];
+}
+
 /** A classic Front Door is kept as the ARM body it was PUT with (properties and all). */
 export interface ClassicFrontDoor {
   readonly id: string;
@@ -107,6 +117,8 @@ export interface Site {
   readonly location: string;
   appSettings: Record<string, string>;
   connectionStrings: Record<string, { value: string; type: string }>;
+  /** Until when (ms) the app restarts after a settings write: its region's health endpoints answer 503. */
+  restartingUntil?: number;
 }
 
 export interface SecretVersion {
@@ -153,7 +165,10 @@ export class EstateState {
   readonly storageAccounts = new Map<string, Map<string, StorageAccount>>();
   readonly afdOriginGroups = new Map<string, AfdOriginGroup>();
   readonly afdOrigins = new Map<string, AfdOrigin>();
+  readonly afdEndpoints = new Map<string, AfdEndpoint>();
   readonly frontDoors = new Map<string, ClassicFrontDoor>();
+  /** Front Door as users reach it: the configuration that has propagated to the edge. */
+  readonly edge = new Edge();
   readonly sites = new Map<string, Site>();
   readonly vaults = new Map<string, Vault>();
   /** Host name (lower-case) of an application health endpoint → its region and path. */
@@ -169,7 +184,9 @@ export class EstateState {
     this.storageAccounts.clear();
     this.afdOriginGroups.clear();
     this.afdOrigins.clear();
+    this.afdEndpoints.clear();
     this.frontDoors.clear();
+    this.edge.clear();
     this.sites.clear();
     this.vaults.clear();
     this.healthHosts.clear();
@@ -186,6 +203,14 @@ export class EstateState {
 
   isDown(region: string | undefined): boolean {
     return region !== undefined && this.regions.get(region)?.down === true;
+  }
+
+  /** Is an app of this region restarting at `now` (after a settings write)? */
+  restarting(region: string, now: number): boolean {
+    for (const site of this.sites.values()) {
+      if (site.location === region && site.restartingUntil !== undefined && site.restartingUntil > now) return true;
+    }
+    return false;
   }
 
   sqlServer(id: string): SqlServer | undefined {
@@ -265,6 +290,18 @@ export class EstateState {
       const groupId = group.originGroup.id;
       if (!this.afdOriginGroups.has(key(groupId))) {
         this.afdOriginGroups.set(key(groupId), { id: groupId, name: group.originGroup.name, profileId: ancestorId(group.originGroup, 1) });
+      }
+      // Each origin group is served by one endpoint of its profile, named after it, through one route.
+      const profileId = ancestorId(group.originGroup, 1);
+      const endpointId = `${profileId}/afdEndpoints/${group.originGroup.name}`;
+      if (!this.afdEndpoints.has(key(endpointId))) {
+        this.afdEndpoints.set(key(endpointId), {
+          id: endpointId,
+          name: group.originGroup.name,
+          profileId,
+          hostName: afdEndpointHostName(endpointId, group.originGroup.name),
+          routes: [{ name: `${group.originGroup.name}-route`, originGroupId: groupId, patternsToMatch: ["/*"] }],
+        });
       }
       for (const [region, originName] of Object.entries(group.origins)) {
         const originId = `${groupId}/origins/${originName}`;

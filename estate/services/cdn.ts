@@ -1,21 +1,31 @@
 import { badRequest, notFound } from "../errors.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
-import { key, type AfdOrigin, type AfdOriginGroup } from "../state.ts";
+import type { LiveOrigin } from "../edge.ts";
+import type { Operation } from "../lro.ts";
+import { key, type AfdEndpoint, type AfdOrigin, type AfdOriginGroup } from "../state.ts";
 import { ok, resourceId } from "./common.ts";
 
 /*
- * Azure Front Door Standard/Premium (Microsoft.Cdn profiles): origin groups and origins, as
- * @azure/arm-cdn calls them (afdx.json). Profiles exist here only as the parents of seeded origin
- * groups. Origins are data in the global profile: a region outage does not stop these calls.
+ * Azure Front Door Standard/Premium (Microsoft.Cdn profiles): origin groups, origins, endpoints and
+ * their routes, as @azure/arm-cdn calls them (afdx.json). Profiles exist here only as the parents of
+ * seeded origin groups. Origins are data in the global profile: a region outage does not stop these calls.
+ *
+ * An origin update is an ARM operation; once it has committed, the change propagates to the edge
+ * (estate/edge.ts) for the profile's `frontDoorPropagation` time, queued behind the profile's earlier
+ * changes. From the PATCH until the change is live, the origin, its origin group and the profile's
+ * endpoints and routes show `deploymentStatus: InProgress`; then `Succeeded`. Seeded resources show
+ * `NotStarted`, as the public examples of resources that exist do.
  */
 
 const NS = "Microsoft.Cdn";
 const PROFILE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Cdn/profiles/{profileName}";
 const GROUP = `${PROFILE}/originGroups/{originGroupName}`;
 const ORIGIN = `${GROUP}/origins/{originName}`;
+const ENDPOINT = `${PROFILE}/afdEndpoints/{endpointName}`;
+const ROUTE = `${ENDPOINT}/routes/{routeName}`;
 
-type ProvisioningState = "Succeeded" | "Updating";
+type ProvisioningState = "Succeeded" | "Updating" | "Failed";
 
 function profileId(req: EstateRequest, ctx: EstateContext): string {
   const id = resourceId(req, NS, ["profiles", "profileName"]);
@@ -44,7 +54,36 @@ function updating(ctx: EstateContext, id: string): boolean {
   return ctx.operations.list().some((op) => op.status === "InProgress" && key(op.resourceId) === key(id));
 }
 
-function groupView(g: AfdOriginGroup) {
+/** Updating while an operation on it runs; Failed when its last operation failed (ARM's terminal state); else Succeeded. */
+function provisioning(ctx: EstateContext, id: string): ProvisioningState {
+  const last = ctx.operations.list().filter((op) => key(op.resourceId) === key(id)).at(-1);
+  if (last?.status === "InProgress") return "Updating";
+  return last?.status === "Failed" || last?.status === "Canceled" ? "Failed" : "Succeeded";
+}
+
+const originsOf = (ctx: EstateContext, g: AfdOriginGroup) => [...ctx.state.afdOrigins.values()].filter((o) => key(o.originGroupId) === key(g.id));
+const endpointsOf = (ctx: EstateContext, profile: string) => [...ctx.state.afdEndpoints.values()].filter((e) => key(e.profileId) === key(profile));
+
+/** `deploymentStatus` of an origin: InProgress from its PATCH until the change is live at the edge. */
+function originDeployment(ctx: EstateContext, o: AfdOrigin): string {
+  ctx.state.edge.settle(ctx.now);
+  return updating(ctx, o.id) ? "InProgress" : ctx.state.edge.status(o.id);
+}
+
+function groupDeployment(ctx: EstateContext, g: AfdOriginGroup): string {
+  if (originsOf(ctx, g).some((o) => originDeployment(ctx, o) === "InProgress")) return "InProgress";
+  return ctx.state.edge.status(g.id);
+}
+
+/** An endpoint (and its routes) deploys every change of its profile: each is a global operation. */
+function endpointDeployment(ctx: EstateContext, e: AfdEndpoint): string {
+  ctx.state.edge.settle(ctx.now);
+  const groups = [...ctx.state.afdOriginGroups.values()].filter((g) => key(g.profileId) === key(e.profileId));
+  const running = groups.some((g) => originsOf(ctx, g).some((o) => updating(ctx, o.id)));
+  return running || ctx.state.edge.scopePropagating(e.profileId) ? "InProgress" : ctx.state.edge.status(e.id);
+}
+
+function groupView(ctx: EstateContext, g: AfdOriginGroup) {
   // The estate does not model origin group settings: these are fixed, Azure-like values.
   return {
     id: g.id,
@@ -55,12 +94,12 @@ function groupView(g: AfdOriginGroup) {
       healthProbeSettings: { probePath: "/", probeRequestType: "HEAD", probeProtocol: "Https", probeIntervalInSeconds: 100 },
       trafficRestorationTimeToHealedOrNewEndpointsInMinutes: 10,
       provisioningState: "Succeeded",
-      deploymentStatus: "NotStarted",
+      deploymentStatus: groupDeployment(ctx, g),
     },
   };
 }
 
-function originView(o: AfdOrigin, g: AfdOriginGroup, provisioningState: ProvisioningState) {
+function originView(o: AfdOrigin, g: AfdOriginGroup, provisioningState: ProvisioningState, deploymentStatus: string) {
   return {
     id: o.id,
     type: "Microsoft.Cdn/profiles/origingroups/origins",
@@ -74,7 +113,7 @@ function originView(o: AfdOrigin, g: AfdOriginGroup, provisioningState: Provisio
       weight: o.weight,
       enabledState: o.enabledState,
       provisioningState,
-      deploymentStatus: "NotStarted",
+      deploymentStatus,
       originGroupName: g.name,
       sharedPrivateLinkResource: null,
       enforceCertificateNameCheck: o.enforceCertificateNameCheck ?? true,
@@ -142,11 +181,16 @@ function parsePatch(body: unknown): OriginPatch {
   return patch;
 }
 
+const liveOf = (o: AfdOrigin): LiveOrigin => ({ enabledState: o.enabledState, priority: o.priority, weight: o.weight });
+
 function updateOrigin(req: EstateRequest, ctx: EstateContext) {
   const g = group(req, ctx);
   const o = origin(req, ctx, g);
   const patch = parsePatch(req.body);
-  return ctx.operations.begin({
+  const edge = ctx.state.edge;
+  const propagationMs = ctx.effectMs("frontDoorPropagation");
+  let operation: Operation | undefined;
+  const response = ctx.operations.begin({
     req,
     namespace: NS,
     location: "global",
@@ -155,12 +199,77 @@ function updateOrigin(req: EstateRequest, ctx: EstateContext) {
     locationSegment: "operationresultlocations",
     lowerCaseHeaders: true,
     // The 202 echoes the origin as it will be, still Updating (AFDOrigins_Update example).
-    acceptedBody: originView({ ...o, ...patch }, g, "Updating"),
+    acceptedBody: originView({ ...o, ...patch }, g, "Updating", "InProgress"),
     complete: () => {
+      // The edge keeps serving what it had until this change has propagated.
+      if (!edge.origins.has(key(o.id))) edge.origins.set(key(o.id), liveOf(o));
       Object.assign(o, patch);
-      return { ok: true, result: originView(o, g, "Succeeded") };
+      const next = liveOf(o);
+      const endpoints = endpointsOf(ctx, g.profileId);
+      edge.propagate({
+        scope: g.profileId,
+        resources: [o.id, g.id, ...endpoints.map((e) => e.id), ...endpoints.flatMap((e) => e.routes.map((r) => `${e.id}/routes/${r.name}`))],
+        committedAt: operation?.dueAt ?? ctx.now,
+        durationMs: propagationMs,
+        apply: () => edge.origins.set(key(o.id), next),
+      });
+      return { ok: true, result: originView(o, g, "Succeeded", "InProgress") };
     },
   });
+  // The operation just begun (the last one); its due time is when the change commits.
+  operation = ctx.operations.list().at(-1);
+  return response;
+}
+
+// ---- endpoints and routes --------------------------------------------------------------------------
+
+function endpoint(req: EstateRequest, ctx: EstateContext): AfdEndpoint {
+  const profile = profileId(req, ctx);
+  const found = ctx.state.afdEndpoints.get(key(`${profile}/afdEndpoints/${req.params.endpointName}`));
+  if (!found) throw notFound("Microsoft.Cdn/profiles/afdEndpoints", `${req.params.profileName}/${req.params.endpointName}`, req.params.resourceGroupName);
+  return found;
+}
+
+/** AFDEndpoints_Get's body, shaped as the public example (2025-12-01). */
+function endpointView(ctx: EstateContext, e: AfdEndpoint) {
+  return {
+    name: e.name,
+    type: "Microsoft.Cdn/profiles/afdendpoints",
+    id: e.id,
+    location: "global",
+    properties: {
+      autoGeneratedDomainNameLabelScope: "TenantReuse",
+      deploymentStatus: endpointDeployment(ctx, e),
+      enabledState: "Enabled",
+      hostName: e.hostName,
+      provisioningState: "Succeeded",
+    },
+    tags: {},
+  };
+}
+
+function routeView(ctx: EstateContext, e: AfdEndpoint, r: AfdEndpoint["routes"][number]) {
+  return {
+    id: `${e.id}/routes/${r.name}`,
+    type: "Microsoft.Cdn/profiles/afdendpoints/routes",
+    name: r.name,
+    properties: {
+      endpointName: e.name,
+      customDomains: [],
+      originGroup: { id: r.originGroupId },
+      originPath: null,
+      ruleSets: [],
+      supportedProtocols: ["Http", "Https"],
+      patternsToMatch: [...r.patternsToMatch],
+      cacheConfiguration: null,
+      forwardingProtocol: "MatchRequest",
+      linkToDefaultDomain: "Enabled",
+      httpsRedirect: "Enabled",
+      enabledState: "Enabled",
+      provisioningState: "Succeeded",
+      deploymentStatus: endpointDeployment(ctx, e),
+    },
+  };
 }
 
 export function cdnRoutes(): Route[] {
@@ -173,7 +282,7 @@ export function cdnRoutes(): Route[] {
       handler: (req, ctx) => {
         const profile = profileId(req, ctx);
         const groups = [...ctx.state.afdOriginGroups.values()].filter((g) => key(g.profileId) === key(profile));
-        return ok({ value: groups.map(groupView) });
+        return ok({ value: groups.map((g) => groupView(ctx, g)) });
       },
     },
     {
@@ -181,7 +290,7 @@ export function cdnRoutes(): Route[] {
       path: GROUP,
       operationId: "AFDOriginGroups_Get",
       api: "arm",
-      handler: (req, ctx) => ok(groupView(group(req, ctx))),
+      handler: (req, ctx) => ok(groupView(ctx, group(req, ctx))),
     },
     {
       method: "GET",
@@ -190,8 +299,7 @@ export function cdnRoutes(): Route[] {
       api: "arm",
       handler: (req, ctx) => {
         const g = group(req, ctx);
-        const origins = [...ctx.state.afdOrigins.values()].filter((o) => key(o.originGroupId) === key(g.id));
-        return ok({ value: origins.map((o) => originView(o, g, updating(ctx, o.id) ? "Updating" : "Succeeded")) });
+        return ok({ value: originsOf(ctx, g).map((o) => originView(o, g, provisioning(ctx, o.id), originDeployment(ctx, o))) });
       },
     },
     {
@@ -202,9 +310,45 @@ export function cdnRoutes(): Route[] {
       handler: (req, ctx) => {
         const g = group(req, ctx);
         const o = origin(req, ctx, g);
-        return ok(originView(o, g, updating(ctx, o.id) ? "Updating" : "Succeeded"));
+        return ok(originView(o, g, provisioning(ctx, o.id), originDeployment(ctx, o)));
       },
     },
     { method: "PATCH", path: ORIGIN, operationId: "AFDOrigins_Update", api: "arm", write: true, handler: updateOrigin },
+    {
+      method: "GET",
+      path: `${PROFILE}/afdEndpoints`,
+      operationId: "AFDEndpoints_ListByProfile",
+      api: "arm",
+      handler: (req, ctx) => ok({ value: endpointsOf(ctx, profileId(req, ctx)).map((e) => endpointView(ctx, e)) }),
+    },
+    {
+      method: "GET",
+      path: ENDPOINT,
+      operationId: "AFDEndpoints_Get",
+      api: "arm",
+      handler: (req, ctx) => ok(endpointView(ctx, endpoint(req, ctx))),
+    },
+    {
+      method: "GET",
+      path: `${ENDPOINT}/routes`,
+      operationId: "Routes_ListByEndpoint",
+      api: "arm",
+      handler: (req, ctx) => {
+        const e = endpoint(req, ctx);
+        return ok({ value: e.routes.map((r) => routeView(ctx, e, r)) });
+      },
+    },
+    {
+      method: "GET",
+      path: ROUTE,
+      operationId: "Routes_Get",
+      api: "arm",
+      handler: (req, ctx) => {
+        const e = endpoint(req, ctx);
+        const r = e.routes.find((x) => x.name.toLowerCase() === req.params.routeName!.toLowerCase());
+        if (!r) throw notFound("Microsoft.Cdn/profiles/afdEndpoints/routes", `${req.params.profileName}/${e.name}/${req.params.routeName}`, req.params.resourceGroupName);
+        return ok(routeView(ctx, e, r));
+      },
+    },
   ];
 }

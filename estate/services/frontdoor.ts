@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { badRequest, notFound } from "../errors.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
+import type { Operation } from "../lro.ts";
 import { key, type ClassicFrontDoor } from "../state.ts";
 import { ok, resourceId } from "./common.ts";
 
@@ -9,6 +10,11 @@ import { ok, resourceId } from "./common.ts";
  * Front Door classic (Microsoft.Network/frontDoors) as @azure/arm-frontdoor calls it. A Front Door is
  * kept as the ARM body it was PUT with, completed with what Azure adds (sub-resource ids, states, cname).
  * Backends are data in the global resource: a region outage does not stop these calls.
+ *
+ * An update commits when its operation ends; then it propagates to the edge (estate/edge.ts) for the
+ * `frontDoorPropagation` time, queued behind the Front Door's earlier changes, while the edge keeps
+ * serving the previous body. Classic has no `deploymentStatus`: the estate shows the whole time, from
+ * the PUT until the change is live, as `provisioningState: Updating` (`resourceState` stays Enabled).
  */
 
 const NS = "Microsoft.Network";
@@ -36,8 +42,11 @@ function view(ctx: EstateContext, fd: ClassicFrontDoor): Json {
   const body = structuredClone(fd.body);
   const props = body.properties as Json;
   props.rulesEngines ??= [];
-  const running = ctx.operations.list().some((op) => op.status === "InProgress" && key(op.resourceId) === key(fd.id));
-  if (running) props.provisioningState = "Updating";
+  ctx.state.edge.settle(ctx.now);
+  // Updating from the PUT until the change is live; Failed when the last update failed (ARM's terminal state).
+  const last = ctx.operations.list().filter((op) => key(op.resourceId) === key(fd.id)).at(-1);
+  if (last?.status === "InProgress" || ctx.state.edge.propagating(fd.id)) props.provisioningState = "Updating";
+  else if (last?.status === "Failed" || last?.status === "Canceled") props.provisioningState = "Failed";
   return body;
 }
 
@@ -198,6 +207,9 @@ function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
   // FrontdoorCreate example: a new Front Door is Creating/Provisioning; an update is Updating.
   if (existing) acceptedProps.provisioningState = "Updating";
   else Object.assign(acceptedProps, { resourceState: "Creating", provisioningState: "Provisioning" });
+  const edge = ctx.state.edge;
+  const propagationMs = ctx.effectMs("frontDoorPropagation");
+  let operation: Operation | undefined;
   const response = ctx.operations.begin({
     req,
     namespace: NS,
@@ -207,8 +219,13 @@ function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
     acceptedBody: accepted,
     complete: () => {
       const current = ctx.state.frontDoors.get(key(id));
-      if (current) current.body = body;
-      else {
+      if (current) {
+        // The edge keeps serving the body it has until this one has propagated.
+        if (!edge.frontDoors.has(key(id))) edge.frontDoors.set(key(id), structuredClone(current.body));
+        current.body = body;
+        const live = structuredClone(body);
+        edge.propagate({ scope: id, resources: [id], committedAt: operation?.dueAt ?? ctx.now, durationMs: propagationMs, apply: () => edge.frontDoors.set(key(id), live) });
+      } else {
         ctx.state.frontDoors.set(key(id), {
           id,
           subscriptionId: req.params.subscriptionId!,
@@ -221,6 +238,8 @@ function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
       return { ok: true, result: structuredClone(body) };
     },
   });
+  // The operation just begun (the last one); its due time is when the change commits.
+  operation = ctx.operations.list().at(-1);
   return existing ? response : { ...response, status: 201 };
 }
 

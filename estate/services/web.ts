@@ -22,6 +22,24 @@ function assertWritable(ctx: EstateContext, s: Site): void {
   }
 }
 
+/**
+ * App Service restarts the app when its app settings (or connection strings) change ("When you add,
+ * remove, or edit app settings, App Service triggers an app restart": Configure an App Service app).
+ * A write that changes nothing adds, removes and edits nothing: the estate does not restart for it.
+ * While the app restarts, its region's health endpoints answer 503 (estate/server.ts).
+ */
+function restartIfChanged(ctx: EstateContext, s: Site, before: unknown, after: unknown): void {
+  if (JSON.stringify(sorted(before)) === JSON.stringify(sorted(after))) return;
+  const ms = ctx.effectMs("appRestart");
+  if (ms > 0) s.restartingUntil = ctx.now + ms;
+}
+
+/** An object with its keys in order (for comparing two settings sets). */
+function sorted(value: unknown): unknown {
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sorted(value[k])]));
+}
+
 /** The sites/config resource (StringDictionary / ConnectionStringDictionary) around `properties`. */
 function config(s: Site, name: "appsettings" | "connectionstrings", properties: unknown) {
   return { id: `${s.id}/config/${name}`, name, type: "Microsoft.Web/sites/config", kind: "app", properties };
@@ -120,6 +138,7 @@ export function webRoutes(): Route[] {
         const s = site(req, ctx);
         const settings = appSettingsFrom(req);
         assertWritable(ctx, s);
+        restartIfChanged(ctx, s, s.appSettings, settings);
         s.appSettings = settings;
         return ok(config(s, "appsettings", { ...s.appSettings }));
       },
@@ -144,6 +163,7 @@ export function webRoutes(): Route[] {
         const s = site(req, ctx);
         const strings = connectionStringsFrom(req);
         assertWritable(ctx, s);
+        restartIfChanged(ctx, s, s.connectionStrings, strings);
         s.connectionStrings = strings;
         return ok(config(s, "connectionstrings", connectionStringsView(s)));
       },

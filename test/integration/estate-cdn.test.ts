@@ -83,14 +83,17 @@ describe("estate: AFD origin groups and origins through @azure/arm-cdn", () => {
     expect((await client.afdOrigins.get(rg, profile, group, primary)).enabledState).toBe("Disabled");
   });
 
-  it("ends the operation Failed when a failure is planted, leaving the origin as it was", async () => {
+  it("ends the operation Failed when a failure is planted, leaving the origin as it was but provisioningState Failed", async () => {
     const { client, rg, profile, group, primary } = originGroup(fx);
     fx.estate.addFault({ kind: "lroFailure", operationId: "AFDOrigins_Update", count: 1 });
 
     const attempt = client.afdOrigins.beginUpdateAndWait(rg, profile, group, primary, { enabledState: "Disabled" }, FAST_POLL);
 
     await expect(attempt).rejects.toThrow();
-    expect(await client.afdOrigins.get(rg, profile, group, primary)).toMatchObject({ enabledState: "Enabled", provisioningState: "Succeeded" });
+    expect(await client.afdOrigins.get(rg, profile, group, primary)).toMatchObject({ enabledState: "Enabled", provisioningState: "Failed" });
+    // The next update that succeeds clears it.
+    await client.afdOrigins.beginUpdateAndWait(rg, profile, group, primary, { enabledState: "Disabled" }, FAST_POLL);
+    expect(await client.afdOrigins.get(rg, profile, group, primary)).toMatchObject({ enabledState: "Disabled", provisioningState: "Succeeded" });
   });
 });
 

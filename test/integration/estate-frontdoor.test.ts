@@ -150,7 +150,7 @@ describe("estate: Front Door classic through @azure/arm-frontdoor", () => {
     expect(backend(await client.frontDoors.get(rg, name), pool, primary).enabledState).toBe("Disabled");
   });
 
-  it("ends the operation Failed when a failure is planted, leaving the Front Door as it was", async () => {
+  it("ends the operation Failed when a failure is planted, leaving the backends as they were and provisioningState Failed", async () => {
     const { client, rg, name, pool, primary } = classic(fx);
     fx.estate.addFault({ kind: "lroFailure", operationId: "FrontDoors_CreateOrUpdate", count: 1 });
     const fd = await client.frontDoors.get(rg, name);
@@ -159,7 +159,8 @@ describe("estate: Front Door classic through @azure/arm-frontdoor", () => {
     const attempt = client.frontDoors.beginCreateOrUpdateAndWait(rg, name, fd, FAST_POLL);
 
     await expect(attempt).rejects.toThrow();
-    expect(backend(await client.frontDoors.get(rg, name), pool, primary).enabledState).toBe("Enabled");
+    const after = await client.frontDoors.get(rg, name);
+    expect([backend(after, pool, primary).enabledState, after.provisioningState, after.resourceState]).toEqual(["Enabled", "Failed", "Enabled"]);
   });
 });
 
