@@ -3,11 +3,12 @@ import type { JournalEntry } from "../journal/journal.ts";
 import type { NotifyDeps } from "./notify.ts";
 import { notifyActivity } from "./notify.ts";
 import { switchAppService } from "./appService.ts";
-import { switchFrontDoorClassic, switchFrontDoorStandard } from "./frontdoor.ts";
+import { pollFrontDoorClassic, pollFrontDoorStandard, switchFrontDoorClassic, switchFrontDoorStandard } from "./frontdoor.ts";
 import { assessRegions } from "./health.ts";
 import { measureReplication } from "./replication.ts";
 import { failoverSqlGroup, pollSqlFailover } from "./sql.ts";
-import { failoverStorageAccount, pollStorageFailover, reprotectStorageAccount } from "./storage.ts";
+import { reprotectStorageAccount } from "./reprotect.ts";
+import { failoverStorageAccount, pollStorageFailover } from "./storage.ts";
 import { checkReprotection, verifyPrimary } from "./verify.ts";
 import { wrapActivity } from "./wrap.ts";
 
@@ -35,6 +36,8 @@ export function createActivities(deps: NotifyDeps): ActivityHandlers {
     [Activities.checkReprotection]: bind(Activities.checkReprotection, checkReprotection),
     [Activities.pollSqlFailover]: bind(Activities.pollSqlFailover, pollSqlFailover),
     [Activities.pollStorageFailover]: bind(Activities.pollStorageFailover, pollStorageFailover),
+    [Activities.pollFrontDoorStandard]: bind(Activities.pollFrontDoorStandard, pollFrontDoorStandard),
+    [Activities.pollFrontDoorClassic]: bind(Activities.pollFrontDoorClassic, pollFrontDoorClassic),
     [Activities.notify]: bind(Activities.notify, notifyActivity),
     [Activities.journal]: bind(Activities.journal, journalActivity),
   } as ActivityHandlers;

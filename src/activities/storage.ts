@@ -1,7 +1,7 @@
 import { restorePoller, type StorageAccount, type StorageManagementClient } from "@azure/arm-storage";
 import { AzureRequestError, PreconditionError, SwitchyardError } from "../core/errors.ts";
 import type { Plan } from "../core/plan/index.ts";
-import { Activities, type DataTierInput, type DataTierResult, type OperationPollInput, type OperationPollResult, type PendingOperation, type ReprotectProgress } from "../core/run/model.ts";
+import { Activities, type DataTierInput, type DataTierResult, type OperationPollInput, type OperationPollResult, type PendingOperation } from "../core/run/model.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import { azureCodeOf, idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
@@ -150,9 +150,6 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
     const failure = normaliseAzureError(error, FAILOVER, ref.id);
     const ids = idsWith(capture.ids, failure);
     if (ids.length > 0) await journalWrite(deps, { runId: input.runId, step, resourceId: ref.id, operation, requestIds: ids, result: `refused: ${failure.message}`, details });
-    if (operation === PLANNED && azureCodeOf(error) === "PlannedFailoverNotPossible" && !input.allowDataLoss) {
-      throw new PreconditionError(`planned failover of ${ref.name} to ${input.to} was refused (the primary region became unavailable), and an unplanned failover (possible data loss) is not allowed for this run`, "PlannedFailoverImpossible", failure);
-    }
     throw failure;
   }
   await journalAccepted(deps, keyOf(operation), token, capture.ids);
@@ -214,36 +211,6 @@ function pendingOf(input: DataTierInput, ref: AccountRef, operation: string, tok
     deadlineSeconds: DEADLINE_SECONDS,
     context: { step: Activities.failoverStorageAccount, index: input.index, to: input.to },
   };
-}
-
-/**
- * One step of re-protection (interim: an SKU change back to the plan's SKU, then waiting for Azure to
- * report geo-replication Live). Never waits.
- */
-export async function reprotectStorageAccount(input: DataTierInput, deps: ActivityDeps): Promise<ReprotectProgress> {
-  const ref = accountRef(input.plan, input.index);
-  const step = Activities.reprotectStorageAccount;
-  const progress = (state: ReprotectProgress["state"], stage: string, why: string, changed = false, requestIds: string[] = []): ReprotectProgress => ({ resourceId: ref.id, state, stage, why, changed, requestIds, pollSeconds: 300 });
-  const account = await readAccount(deps, ref, true);
-  if (account.failoverInProgress) return progress("waiting", "failover", `a failover of ${ref.name} is in progress`);
-  const current = account.sku?.name;
-  if (isGeoRedundant(current)) {
-    const status = account.geoReplicationStats?.status;
-    return status === "Live" ? progress("protected", "done", `${ref.name} is ${current} and geo-replication is Live`) : progress("waiting", "initial-sync", `${ref.name} is ${current}; geo-replication is ${status ?? "unknown"}`);
-  }
-  const operation = "StorageAccounts_Update";
-  const capture = captureRequestIds();
-  const details = { region: account.primaryLocation, from: current, sku: ref.sku };
-  try {
-    await deps.clients.storage(ref.subscriptionId).storageAccounts.update(ref.resourceGroup, ref.name, { sku: { name: ref.sku } }, capture.options);
-    await journalWrite(deps, { runId: input.runId, step, resourceId: ref.id, operation, requestIds: capture.ids, result: "succeeded", details });
-    return progress("waiting", "geo-redundancy", `${ref.name} changed from ${current} to ${ref.sku}`, true, [...capture.ids]);
-  } catch (error) {
-    const failure = normaliseAzureError(error, operation, ref.id);
-    const ids = idsWith(capture.ids, failure);
-    if (ids.length > 0) await journalWrite(deps, { runId: input.runId, step, resourceId: ref.id, operation, requestIds: ids, result: `failed: ${failure.message}`, details });
-    throw failure;
-  }
 }
 
 /**

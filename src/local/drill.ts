@@ -129,14 +129,14 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     };
 
     if (options.scenario) await applyScenario(estate, options.scenario);
-    else await estate.setRegion(primary, { down: true, healthWhenDown: "refused" });
+    else await estate.setRegion(primary, { down: true, healthWhenDown: "refused", controlPlane: "down" });
     const outageAt = new Date().toISOString();
     options.progress?.(`outage: ${Object.entries(estate.snapshot().regions).filter(([, r]) => r.down).map(([name]) => name).join(", ") || "none"} down`);
     const failover = await execute("failover", primary, secondary, `DR drill: ${primary} taken down`, outageAt);
 
     let failback: DrillRun | undefined;
     if (options.failback && failover.output.outcome === "completed") {
-      for (const region of estate.state.regions.keys()) await estate.setRegion(region, { down: false });
+      for (const region of estate.state.regions.keys()) await estate.setRegion(region, { down: false, controlPlane: "up" });
       options.progress?.(`recovery: every region back up`);
       failback = await execute("failback", secondary, primary, "DR drill: fail back after recovery", new Date().toISOString());
     }

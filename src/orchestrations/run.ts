@@ -465,6 +465,15 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       return yield* finish();
     }
     rtoSeconds = seconds(input.trigger.detectedAt, run.now);
+    if (input.kind === "failback" && plan.storage.length > 0) {
+      // Zone redundancy can only come back once an account is home again (Azure refuses a zone
+      // conversion of an account that failed over): started here, after the failback is verified,
+      // and left to Azure (it can take days); the run says so and does not wait for it.
+      const restored = yield* run.step("restore-redundancy", function* () {
+        return yield* run.callAll<ReprotectProgress>("restore-redundancy", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+      });
+      for (const p of restored) run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, "restore-redundancy");
+    }
     message = `${input.kind === "failover" ? "Failed over" : "Failed back"} to ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? (rpoExposure === null ? `writes not yet replicated when the outage began may be lost; the lag could not be measured (RPO budget ${plan.objectives.rpoSeconds} s)` : `up to ${rpoExposure} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)`) : "no data loss"}.`;
     return yield* finish();
   } catch (error) {
