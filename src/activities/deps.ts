@@ -11,6 +11,15 @@ export interface Logger {
 /** Probes an application endpoint named in a plan (the factory maps it onto the estate locally). */
 export type Probe = (url: string, options: { expectStatus: number; timeoutMs: number }) => Promise<ProbeResult>;
 
+/**
+ * A lease on one classic Front Door, in Switchyard's own blob storage: writers that share a Front Door
+ * (a full PUT with no ETag) hold it from their GET to their PUT, so that one does not undo another.
+ */
+export interface FrontDoorLease {
+  /** Waits (briefly) for the lease; rejects with a retryable error when another writer keeps it. */
+  acquire(frontDoorId: string): Promise<{ release(): Promise<void> }>;
+}
+
 /** What every activity may use. One composition root builds it (src/activities/wiring.ts). */
 export interface ActivityDeps {
   readonly clients: ClientFactory;
@@ -21,4 +30,6 @@ export interface ActivityDeps {
   readonly clock: () => Date;
   /** Interval between polls of long-running operations (ms); near zero in tests. */
   readonly pollIntervalMs: number;
+  /** Leases of classic Front Doors (src/activities/frontDoorLease.ts); without it, classic switches take none. */
+  readonly frontDoorLease?: FrontDoorLease;
 }

@@ -1,9 +1,10 @@
-import type { AFDOrigin } from "@azure/arm-cdn";
+import type { AFDEndpoint, AFDOrigin, Route } from "@azure/arm-cdn";
 import { ancestorId, type Plan } from "../core/plan/index.ts";
 import type { CheckResult, RegionHealth, RegionInput } from "../core/run/model.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import { withoutSecrets } from "./azureCall.ts";
 import type { ActivityDeps } from "./deps.ts";
+import { requestThroughFrontDoor } from "./frontdoor.ts";
 import { otherRegion, planRegion, probeRegion, sameRegion } from "./health.ts";
 
 /*
@@ -27,18 +28,43 @@ async function check(what: string, operation: string, resourceId: string, run: (
   }
 }
 
+/** Every check passed; or, when some failed, whether each of those settles by itself (check again later). */
 function result(checks: Check[]): CheckResult {
-  return { ok: checks.length > 0 && checks.every((c) => c.ok), checks };
+  const ok = checks.length > 0 && checks.every((c) => c.ok);
+  const failed = checks.filter((c) => !c.ok);
+  return { ok, checks, ...(!ok && failed.length > 0 && failed.every((c) => c.settling === true) ? { settling: true } : {}) };
 }
 
-function healthCheck(region: string, health: RegionHealth): Check {
+/**
+ * The region's health endpoints. Endpoints that answer 503 while an app of the region restarts after
+ * this run's settings writes (App Service restarts the app on every change of its settings) are a
+ * failure that settles by itself.
+ */
+function healthCheck(region: string, health: RegionHealth, restarting = false): Check {
   const answering = health.probes.filter((p) => p.ok).length;
-  const failures = health.probes.filter((p) => !p.ok).map((p) => `${p.url}: ${p.error ?? `status ${p.status}`}`);
+  const failed = health.probes.filter((p) => !p.ok);
+  const failures = failed.map((p) => `${p.url}: ${p.error ?? `status ${p.status}`}`);
+  const settling = !health.healthy && restarting && failed.every((p) => p.status === 503);
   return {
     what: `health endpoints of ${region}`,
     ok: health.healthy,
-    detail: `${answering} of ${health.probes.length} answer${failures.length > 0 ? `; ${failures.join("; ")}` : ""}`,
+    detail: `${answering} of ${health.probes.length} answer${failures.length > 0 ? `; ${failures.join("; ")}` : ""}${settling ? " (restarting after this run's settings writes)" : ""}`,
+    ...(settling ? { settling } : {}),
   };
+}
+
+/** Settings and connection strings writes: each restarts its site. */
+const RESTARTING_WRITES = new Set(["WebApps_UpdateApplicationSettings", "WebApps_UpdateConnectionStrings"]);
+
+/** Did this run write settings of a site the plan puts in `region` (so that its app restarted)? */
+async function restartedByRun(plan: Plan, region: string, runId: string, deps: ActivityDeps): Promise<boolean> {
+  const sites = new Set(plan.appService.filter((s) => sameRegion(s.region, region)).map((s) => s.site.id.toLowerCase()));
+  if (sites.size === 0) return false;
+  const entries = await deps.journal.read(runId);
+  return entries.some((e) => {
+    const d = e.data;
+    return e.kind === "write" && RESTARTING_WRITES.has(String(d?.operation)) && sites.has(String(d?.resourceId).toLowerCase()) && !String(d?.result).startsWith("failed");
+  });
 }
 
 /** The SQL server of a plan failover group in `region`: the group's own server in the primary region, the partner in the secondary. */
@@ -76,29 +102,118 @@ function sqlChecks(plan: Plan, region: string, judge: (group: { replicationRole?
   });
 }
 
-function frontDoorChecks(plan: Plan, region: string, deps: ActivityDeps): Promise<Check>[] {
-  const standard = plan.frontDoor.standard.map((spec) => {
-    const group = spec.originGroup;
-    return check(`Front Door origin group ${group.names[0]}/${group.name}`, "AFDOrigins_ListByOriginGroup", group.id, async () => {
-      const mine = spec.origins[region];
-      if (mine === undefined) return { ok: false, detail: `the plan names no origin for ${region}` };
-      const origins: AFDOrigin[] = [];
-      for await (const o of deps.clients.cdn(group.subscriptionId).afdOrigins.listByOriginGroup(group.resourceGroup, group.names[0]!, group.name)) origins.push(o);
-      return servesFirst(origins.map((o) => ({ key: o.name ?? "", priority: o.priority, enabledState: o.enabledState })), mine);
-    });
+/** Whether Azure shows the resource busy with an operation (Updating, Creating, ...). */
+const busy = (r: { provisioningState?: string }) => r.provisioningState !== undefined && !["Succeeded", "Failed", "Canceled"].includes(r.provisioningState);
+
+/** What users are sent through Front Door to check the region: the path of its first health endpoint. */
+function edgeRequestOf(plan: Plan, region: string): { path: string; expectStatus: number; timeoutMs: number } {
+  const endpoint = planRegion(plan, region).healthEndpoints[0];
+  if (!endpoint) return { path: "/", expectStatus: 200, timeoutMs: 5000 };
+  const url = new URL(endpoint.url);
+  return { path: `${url.pathname}${url.search}`, expectStatus: endpoint.expectStatus, timeoutMs: endpoint.timeoutMs };
+}
+
+/**
+ * A request through a Front Door host, as a user sends it: passes when it answers as the region's
+ * health endpoint should and, when the answer names the region that served it, that is `region`.
+ * With the Front Door's configuration already right (`configured`), a failure is Front Door's edge
+ * catching up (propagation) or the app restarting: it settles by itself.
+ */
+async function edgeCheck(what: string, host: string, plan: Plan, region: string, configured: boolean, deps: ActivityDeps): Promise<Check> {
+  const { path, expectStatus, timeoutMs } = edgeRequestOf(plan, region);
+  const answer = await requestThroughFrontDoor(deps.clients, `https://${host}${path}`, timeoutMs);
+  const served = answer.region === undefined || sameRegion(answer.region, region);
+  const ok = answer.status === expectStatus && served;
+  const detail =
+    answer.status === undefined
+      ? `no answer: ${answer.error ?? "unknown error"}`
+      : `answers ${answer.status}${answer.region ? ` from ${answer.region}` : " (the answer does not say which region served it)"}${ok ? "" : `, expected ${expectStatus} from ${region}`}`;
+  return { what, ok, detail: `${path}: ${detail}${!ok && configured ? " (the configuration is right: still propagating to the edge, or the app is restarting)" : ""}`, ...(!ok && configured ? { settling: true } : {}) };
+}
+
+/** Collects a pager, normalising its failure. */
+async function collected<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+/**
+ * AFD Standard/Premium: the origin group sends traffic first to the region's origin (ARM), every change
+ * has reached the edge (`deploymentStatus` not InProgress: Azure deploys a change for minutes after its
+ * operation ends), and a request through each endpoint that routes to the group is served by the region.
+ */
+async function standardChecks(plan: Plan, region: string, spec: Plan["frontDoor"]["standard"][number], deps: ActivityDeps): Promise<Check[]> {
+  const group = spec.originGroup;
+  const [rg, profile] = [group.resourceGroup, group.names[0]!];
+  const client = deps.clients.cdn(group.subscriptionId);
+  const what = `Front Door origin group ${profile}/${group.name}`;
+  const config = await check(what, "AFDOrigins_ListByOriginGroup", group.id, async () => {
+    const mine = spec.origins[region];
+    if (mine === undefined) return { ok: false, detail: `the plan names no origin for ${region}` };
+    const [origins, g] = await Promise.all([collected<AFDOrigin>(client.afdOrigins.listByOriginGroup(rg, profile, group.name)), client.afdOriginGroups.get(rg, profile, group.name)]);
+    const serves = servesFirst(origins.map((o) => ({ key: o.name ?? "", priority: o.priority, enabledState: o.enabledState })), mine);
+    const inFlight = origins.filter(busy).map((o) => `${o.name} ${o.provisioningState}`);
+    if (inFlight.length > 0) return { ok: false, settling: true, detail: `${serves.detail}; an update is in flight (${inFlight.join(", ")})` };
+    if (!serves.ok) return serves;
+    const resources = [g, ...origins];
+    const failed = resources.filter((r) => r.deploymentStatus === "Failed").map((r) => r.name);
+    if (failed.length > 0) return { ok: false, detail: `${serves.detail}; deploymentStatus Failed: ${failed.join(", ")}` };
+    const deploying = resources.filter((r) => r.deploymentStatus === "InProgress").map((r) => r.name);
+    if (deploying.length > 0) return { ok: false, settling: true, detail: `${serves.detail}; still deploying to the edge (deploymentStatus InProgress: ${deploying.join(", ")})` };
+    return serves;
   });
-  const classic = plan.frontDoor.classic.map((spec) => {
-    const fdRef = spec.frontDoor;
-    return check(`Front Door (classic) ${fdRef.name} backend pool ${spec.backendPool}`, "FrontDoors_Get", fdRef.id, async () => {
-      const mine = spec.backends[region];
-      if (mine === undefined) return { ok: false, detail: `the plan names no backend for ${region}` };
-      const fd = await deps.clients.frontDoor(fdRef.subscriptionId).frontDoors.get(fdRef.resourceGroup, fdRef.name);
-      const pool = fd.backendPools?.find((p) => p.name?.toLowerCase() === spec.backendPool.toLowerCase());
-      if (!pool) return { ok: false, detail: `no backend pool '${spec.backendPool}'` };
-      return servesFirst((pool.backends ?? []).map((b) => ({ key: b.address ?? "", priority: b.priority, enabledState: b.enabledState })), mine);
-    });
+  const configured = config.ok || config.settling === true;
+
+  // The endpoints that route to the group (AFD endpoints and their routes are global, like the profile).
+  let hosts: string[];
+  try {
+    const endpoints = await collected<AFDEndpoint>(client.afdEndpoints.listByProfile(rg, profile));
+    const serving = await Promise.all(
+      endpoints.map(async (e) => {
+        const routes = await collected<Route>(client.routes.listByEndpoint(rg, profile, e.name ?? ""));
+        return routes.some((r) => r.originGroup?.id?.toLowerCase() === group.id.toLowerCase()) ? [e.hostName ?? ""] : [];
+      }),
+    );
+    hosts = serving.flat().filter((h) => h.length > 0);
+  } catch (error) {
+    const normalised = normaliseAzureError(error, "AFDEndpoints_ListByProfile", ancestorId(group, 1));
+    if (normalised.retryable) throw normalised;
+    return [config, { what: `Front Door endpoints routing to ${profile}/${group.name}`, ok: false, detail: normalised.message }];
+  }
+  const edge = await Promise.all(hosts.map((host) => edgeCheck(`Front Door endpoint ${host} (origin group ${group.name})`, host, plan, region, configured, deps)));
+  return [config, ...edge];
+}
+
+/**
+ * Front Door classic: the pool sends traffic first to the region's backend (ARM), no update is still on
+ * its way (classic has no deploymentStatus: the Front Door's provisioningState), and a request through
+ * each frontend host whose routing rules forward to the pool is served by the region.
+ */
+async function classicChecks(plan: Plan, region: string, spec: Plan["frontDoor"]["classic"][number], deps: ActivityDeps): Promise<Check[]> {
+  const fdRef = spec.frontDoor;
+  let hosts: string[] = [];
+  const config = await check(`Front Door (classic) ${fdRef.name} backend pool ${spec.backendPool}`, "FrontDoors_Get", fdRef.id, async () => {
+    const mine = spec.backends[region];
+    if (mine === undefined) return { ok: false, detail: `the plan names no backend for ${region}` };
+    const fd = await deps.clients.frontDoor(fdRef.subscriptionId).frontDoors.get(fdRef.resourceGroup, fdRef.name);
+    const pool = fd.backendPools?.find((p) => p.name?.toLowerCase() === spec.backendPool.toLowerCase());
+    if (!pool) return { ok: false, detail: `no backend pool '${spec.backendPool}'` };
+    const rules = (fd.routingRules ?? []).filter((r) => (r.routeConfiguration as { backendPool?: { id?: string } } | undefined)?.backendPool?.id?.toLowerCase() === pool.id?.toLowerCase());
+    const frontends = new Set(rules.flatMap((r) => (r.frontendEndpoints ?? []).map((f) => f.id?.toLowerCase() ?? "")));
+    hosts = (fd.frontendEndpoints ?? []).filter((f) => frontends.has(f.id?.toLowerCase() ?? "")).map((f) => f.hostName ?? "").filter((h) => h.length > 0);
+    const serves = servesFirst((pool.backends ?? []).map((b) => ({ key: b.address ?? "", priority: b.priority, enabledState: b.enabledState })), mine);
+    if (busy(fd)) return { ok: false, settling: true, detail: `${serves.detail}; the Front Door is ${fd.provisioningState} (an update is still on its way)` };
+    if (fd.provisioningState === "Failed") return { ok: false, detail: `${serves.detail}; the last update of the Front Door failed (provisioningState Failed)` };
+    return serves;
   });
-  return [...standard, ...classic];
+  const configured = config.ok || config.settling === true;
+  const edge = await Promise.all(hosts.map((host) => edgeCheck(`Front Door (classic) ${fdRef.name} frontend ${host}`, host, plan, region, configured, deps)));
+  return [config, ...edge];
+}
+
+function frontDoorChecks(plan: Plan, region: string, deps: ActivityDeps): Promise<Check[]>[] {
+  return [...plan.frontDoor.standard.map((spec) => standardChecks(plan, region, spec, deps)), ...plan.frontDoor.classic.map((spec) => classicChecks(plan, region, spec, deps))];
 }
 
 /** Compares the names' stored values with the plan's, and says only which names differ. */
@@ -114,7 +229,8 @@ function compareNames(expected: ReadonlyMap<string, string>, stored: Readonly<Re
 /**
  * The settings checks of every plan site. A site located in the other region while that region is
  * down is not checked: the switch leaves it alone (it cannot be written, and takes no traffic), and
- * the failback brings it in line. Its check passes and says so.
+ * the failback brings it in line. Its check passes and says so. Where a site runs comes from the plan
+ * (`appService[].region`), never from reading the site: that read would go to the down region.
  */
 function appServiceChecks(plan: Plan, region: string, deps: ActivityDeps): Promise<Check>[] {
   if (plan.appService.length === 0) return [];
@@ -129,9 +245,8 @@ function appServiceChecks(plan: Plan, region: string, deps: ActivityDeps): Promi
     /** Why the site is not checked, if it is not. */
     const skip = () =>
       (skipped ??= (async () => {
-        if (!(await otherDown())) return undefined;
-        const location = (await client().get(site.resourceGroup, site.name)).location;
-        return sameRegion(location, other) ? `not checked: the site is in ${other}, which is down; its settings are brought in line at failback` : undefined;
+        if (!sameRegion(spec.region, other) || !(await otherDown())) return undefined;
+        return `not checked: the site is in ${other}, which is down; its settings are brought in line at failback`;
       })());
     const checks: Promise<Check>[] = [];
     if (spec.appSettings.length > 0) {
@@ -167,15 +282,21 @@ function appServiceChecks(plan: Plan, region: string, deps: ActivityDeps): Promi
 /**
  * Activity: is `input.region` the working primary, end to end? Its health endpoints answer; every SQL
  * failover group is Primary on the region's server; every storage account's primary is there; every
- * Front Door origin group / classic pool sends traffic first to the region's origin / backend; every
+ * Front Door origin group / classic pool sends traffic first to the region's origin / backend, the
+ * change has reached the edge, and a request through each Front Door host that serves it (AFD
+ * endpoints routing to the group, classic frontends routing to the pool) is served by the region; every
  * plan app setting and connection string has the region's value (sites in the other region while it is
  * down excepted, as the switch leaves them alone). Read-only.
+ *
+ * What settles by itself is said so (`settling`): a Front Door change still deploying, the edge not yet
+ * serving a configuration that is right, the region's apps restarting after this run's settings writes.
+ * When every failed check is of that kind, the result is `settling` and the run checks again later.
  */
 export async function verifyPrimary(input: RegionInput, deps: ActivityDeps): Promise<CheckResult> {
   const { plan, region } = input;
   planRegion(plan, region);
   const checks = await Promise.all([
-    probeRegion(plan, region, deps).then((health) => healthCheck(region, health)),
+    probeRegion(plan, region, deps).then(async (health) => healthCheck(region, health, !health.healthy && (await restartedByRun(plan, region, input.runId, deps)))),
     ...sqlChecks(plan, region, (g) => ({ ok: g.replicationRole === "Primary", detail: `role ${g.replicationRole ?? "unknown"}, replication ${g.replicationState ?? "unknown"}` }), deps),
     ...plan.storage.map((spec) => {
       const account = spec.account;
@@ -187,8 +308,8 @@ export async function verifyPrimary(input: RegionInput, deps: ActivityDeps): Pro
     ...frontDoorChecks(plan, region, deps),
     ...appServiceChecks(plan, region, deps),
   ]);
-  const outcome = result(checks);
-  deps.log.info(`verify ${region} as primary: ${outcome.ok ? "ok" : "FAILED"}`, { runId: input.runId, region, failed: checks.filter((c) => !c.ok).map((c) => c.what) });
+  const outcome = result(checks.flat());
+  deps.log.info(`verify ${region} as primary: ${outcome.ok ? "ok" : outcome.settling ? "settling" : "FAILED"}`, { runId: input.runId, region, failed: outcome.checks.filter((c) => !c.ok).map((c) => c.what) });
   return outcome;
 }
 

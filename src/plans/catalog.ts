@@ -1,6 +1,42 @@
 import type { ContainerClient } from "@azure/storage-blob";
 import { loadPlanFile, parsePlanText, PlanValidationError, type Plan } from "../core/plan/index.ts";
 
+/** Logs a warning about the plans (a structured logger's `warn`). */
+export type CatalogWarn = (message: string, fields?: Record<string, unknown>) => void;
+
+const consoleWarn: CatalogWarn = (message) => console.warn(message);
+
+/** Classic Front Doors (by ARM id, case-insensitively) that more than one plan switches, with those plans. */
+export function sharedClassicFrontDoors(plans: readonly Plan[]): { frontDoor: string; plans: string[] }[] {
+  const byId = new Map<string, { frontDoor: string; plans: Set<string> }>();
+  for (const plan of plans) {
+    for (const entry of plan.frontDoor.classic) {
+      const id = entry.frontDoor.id;
+      const found = byId.get(id.toLowerCase()) ?? { frontDoor: id, plans: new Set<string>() };
+      found.plans.add(plan.name);
+      byId.set(id.toLowerCase(), found);
+    }
+  }
+  return [...byId.values()].filter((f) => f.plans.size > 1).map((f) => ({ frontDoor: f.frontDoor, plans: [...f.plans].sort() }));
+}
+
+/**
+ * Warns once per set of sharing plans: a classic Front Door is written whole (a PUT with no ETag), so
+ * plans that share one take its lease for each switch and switch one after the other.
+ */
+function sharedWarner(warn: CatalogWarn): (plans: readonly Plan[]) => void {
+  let last = "";
+  return (plans) => {
+    const shared = sharedClassicFrontDoors(plans);
+    const now = JSON.stringify(shared);
+    if (now === last) return;
+    last = now;
+    for (const s of shared) {
+      warn(`plans ${s.plans.join(", ")} share the classic Front Door ${s.frontDoor}: each switch takes the Front Door's lease, so concurrent runs switch it one after the other`, { frontDoor: s.frontDoor, plans: s.plans });
+    }
+  };
+}
+
 /** Where the plans live: files locally, a blob container in Azure. */
 export interface PlanCatalog {
   get(name: string): Promise<Plan | undefined>;
@@ -9,11 +45,13 @@ export interface PlanCatalog {
 
 export class StaticPlanCatalog implements PlanCatalog {
   private readonly plans: Map<string, Plan>;
-  constructor(plans: readonly Plan[]) {
+  /** `warn`: told when two plans share a classic Front Door. */
+  constructor(plans: readonly Plan[], warn: CatalogWarn = consoleWarn) {
     this.plans = new Map(plans.map((p) => [p.name, p]));
+    sharedWarner(warn)([...this.plans.values()]);
   }
-  static async fromFiles(files: readonly string[]): Promise<StaticPlanCatalog> {
-    return new StaticPlanCatalog(await Promise.all(files.map((f) => loadPlanFile(f))));
+  static async fromFiles(files: readonly string[], warn?: CatalogWarn): Promise<StaticPlanCatalog> {
+    return new StaticPlanCatalog(await Promise.all(files.map((f) => loadPlanFile(f))), warn);
   }
   async get(name: string) {
     return this.plans.get(name);
@@ -29,14 +67,21 @@ export class StaticPlanCatalog implements PlanCatalog {
  */
 export class BlobPlanCatalog implements PlanCatalog {
   private cached?: { at: number; plans: Promise<Plan[]> };
+  private readonly warnShared: (plans: readonly Plan[]) => void;
 
-  /** Plans are read again at most every `ttlMs` (an alert storm must not download every plan per alert). */
+  /**
+   * Plans are read again at most every `ttlMs` (an alert storm must not download every plan per alert).
+   * `warn` is told when two plans share a classic Front Door (once per change of who shares what).
+   */
   constructor(
     private readonly container: ContainerClient,
     private readonly onInvalid: (blob: string, error: PlanValidationError) => void = () => undefined,
     private readonly ttlMs = 60_000,
     private readonly clock: () => number = Date.now,
-  ) {}
+    warn: CatalogWarn = consoleWarn,
+  ) {
+    this.warnShared = sharedWarner(warn);
+  }
 
   async list(): Promise<Plan[]> {
     const now = this.clock();
@@ -62,6 +107,7 @@ export class BlobPlanCatalog implements PlanCatalog {
         else throw error;
       }
     }
+    this.warnShared(plans);
     return plans;
   }
 

@@ -7,9 +7,10 @@ import { checkReprotection, verifyPrimary } from "../../src/activities/verify.ts
 import { AzureRequestError, PreconditionError, toEnvelope } from "../../src/core/errors.ts";
 import { parseArmIdOfType, ResourceTypes, type Plan } from "../../src/core/plan/index.ts";
 import type { SwitchInput } from "../../src/core/run/model.ts";
-import type { Journal, JournalEntry } from "../../src/journal/journal.ts";
+import type { JournalEntry } from "../../src/journal/journal.ts";
 import { activityDeps, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
-import { collect, FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
+import { FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
+import { converge } from "../helpers/frontDoor.ts";
 
 const RUN = "run-traffic";
 
@@ -18,39 +19,6 @@ const secondary = (fx: EstateFixture) => fx.plan.regions.secondary.name;
 
 function switchInput(fx: EstateFixture, to: string, disableOther: boolean, extra: Partial<SwitchInput> = {}): SwitchInput {
   return { runId: RUN, plan: fx.plan, index: 0, to, disableOther, ...extra };
-}
-
-/** The plan's AFD origins as [priority, enabledState], by region. */
-async function afdOrigins(fx: EstateFixture): Promise<Record<string, [number | undefined, string | undefined]>> {
-  const spec = fx.plan.frontDoor.standard[0]!;
-  const g = spec.originGroup;
-  const origins = await collect(fx.clients.cdn(g.subscriptionId).afdOrigins.listByOriginGroup(g.resourceGroup, g.names[0]!, g.name));
-  return Object.fromEntries(
-    Object.entries(spec.origins).map(([region, name]) => {
-      const o = origins.find((x) => x.name === name)!;
-      return [region, [o.priority, o.enabledState]];
-    }),
-  );
-}
-
-async function afdOrigin(fx: EstateFixture, region: string) {
-  const spec = fx.plan.frontDoor.standard[0]!;
-  const g = spec.originGroup;
-  return fx.clients.cdn(g.subscriptionId).afdOrigins.get(g.resourceGroup, g.names[0]!, g.name, spec.origins[region]!);
-}
-
-/** The plan's classic backends as [priority, enabledState], by region, and the whole Front Door. */
-async function classicBackends(fx: EstateFixture) {
-  const spec = fx.plan.frontDoor.classic[0]!;
-  const fd = await fx.clients.frontDoor(spec.frontDoor.subscriptionId).frontDoors.get(spec.frontDoor.resourceGroup, spec.frontDoor.name);
-  const pool = fd.backendPools!.find((p) => p.name === spec.backendPool)!;
-  const byRegion = Object.fromEntries(
-    Object.entries(spec.backends).map(([region, address]) => {
-      const b = pool.backends!.find((x) => x.address === address)!;
-      return [region, [b.priority, b.enabledState]];
-    }),
-  ) as Record<string, [number | undefined, string | undefined]>;
-  return { byRegion, fd };
 }
 
 function site(fx: EstateFixture, index: number) {
@@ -70,21 +38,6 @@ async function journaled(deps: TestDeps, kind: JournalEntry["kind"]) {
   return (await deps.journal.read(RUN)).filter((e) => e.kind === kind);
 }
 
-/** A journal that stores an entry and then "kills the process" right after an operation was accepted. */
-class KilledAfterAccept implements Journal {
-  constructor(private readonly inner: Journal) {}
-  async append(entry: JournalEntry): Promise<void> {
-    await this.inner.append(entry);
-    if (entry.kind === "operation" && entry.data?.status === "running") throw new Error("process killed right after the write was accepted");
-  }
-  read(runId: string) {
-    return this.inner.read(runId);
-  }
-  listRuns() {
-    return this.inner.listRuns();
-  }
-}
-
 /** The data tier's part of a switch, done directly with the SDK (the data-tier activities are not under test here). */
 async function failOverDataTier(fx: EstateFixture, to: string, forced: boolean) {
   for (const g of fx.plan.sql) {
@@ -102,8 +55,9 @@ async function failOverDataTier(fx: EstateFixture, to: string, forced: boolean) 
 /** Every traffic and configuration switch of the plan, as the orchestrator runs them. */
 async function switchAll(fx: EstateFixture, deps: TestDeps, to: string, disableOther: boolean, plan: Plan = fx.plan) {
   const inputs = (n: number) => Array.from({ length: n }, (_, index) => ({ runId: RUN, plan, index, to, disableOther }));
-  for (const i of inputs(plan.frontDoor.standard.length)) await switchFrontDoorStandard(i, deps);
-  for (const i of inputs(plan.frontDoor.classic.length)) await switchFrontDoorClassic(i, deps);
+  // As the orchestration does: each Front Door switch is called again after what it started has ended.
+  for (const i of inputs(plan.frontDoor.standard.length)) await converge(switchFrontDoorStandard, i, deps);
+  for (const i of inputs(plan.frontDoor.classic.length)) await converge(switchFrontDoorClassic, i, deps);
   for (const i of inputs(plan.appService.length)) await switchAppService(i, deps);
 }
 
@@ -195,319 +149,6 @@ describe("assessRegions", () => {
   });
 });
 
-// ---- Front Door Standard/Premium ----------------------------------------------------------------
-
-describe("switchFrontDoorStandard", () => {
-  const fx = useEstate();
-
-  it("takes the secondary's origin to priority 1 and disables the unhealthy primary's; a second call writes nothing", async () => {
-    const deps = activityDeps(fx);
-    const mark = requestMark(fx);
-
-    const first = await switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-    const afterFirst = requestMark(fx);
-    const second = await switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-
-    expect(await afdOrigins(fx)).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-    const patches = fx.estate.requests({ since: mark, writesOnly: true });
-    expect(patches.map((r) => `${r.method} ${r.operationId}`)).toEqual(["PATCH AFDOrigins_Update", "PATCH AFDOrigins_Update"]);
-    // The target's origin first: traffic has somewhere to go before the other is taken out.
-    const origins = fx.plan.frontDoor.standard[0]!.origins;
-    expect(patches.map((r) => r.path.split("/").pop())).toEqual([origins[secondary(fx)], origins[primary(fx)]]);
-    expect(first).toMatchObject({ resourceId: fx.plan.frontDoor.standard[0]!.originGroup.id, changed: true });
-    expect(first.requestIds).toEqual(expect.arrayContaining(patches.map((r) => r.requestId)));
-    expect(second).toEqual({ resourceId: first.resourceId, changed: false, requestIds: [] });
-    expect(writesSince(fx, afterFirst)).toEqual([]);
-    const writes = await journaled(deps, "write");
-    expect(writes.map((w) => [w.data?.operation, w.data?.origin, w.data?.result])).toEqual([
-      ["AFDOrigins_Update", origins[secondary(fx)], "succeeded"],
-      ["AFDOrigins_Update", origins[primary(fx)], "succeeded"],
-    ]);
-    expect(writes.every((w) => (w.data?.requestIds as string[]).length > 0)).toBe(true);
-  });
-
-  it("keeps the healthy primary enabled as a standby when disableOther is false, and switches back", async () => {
-    const deps = activityDeps(fx);
-
-    await switchFrontDoorStandard(switchInput(fx, secondary(fx), false), deps);
-    const away = await afdOrigins(fx);
-    const back = await switchFrontDoorStandard(switchInput(fx, primary(fx), false), deps);
-
-    expect(away).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Enabled"] });
-    expect(back.changed).toBe(true);
-    expect(await afdOrigins(fx)).toEqual({ [primary(fx)]: [1, "Enabled"], [secondary(fx)]: [2, "Enabled"] });
-  });
-
-  it("re-enables the other origin on a later call with disableOther false, with one PATCH", async () => {
-    const deps = activityDeps(fx);
-    await switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-    const mark = requestMark(fx);
-
-    const result = await switchFrontDoorStandard(switchInput(fx, secondary(fx), false), deps);
-
-    expect(result.changed).toBe(true);
-    expect(writesSince(fx, mark)).toEqual(["PATCH AFDOrigins_Update"]);
-    expect(await afdOrigins(fx)).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Enabled"] });
-  });
-
-  it("turns a 429 into a retryable error with Retry-After, journals the failed write, and changes nothing", async () => {
-    const deps = activityDeps(fx);
-    fx.estate.addFault({ kind: "throttle", operationId: "AFDOrigins_Update", count: 1, retryAfterSeconds: 7 });
-
-    const attempt = switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-
-    await expect(attempt).rejects.toBeInstanceOf(AzureRequestError);
-    await expect(attempt).rejects.toMatchObject({ retryable: true, retryAfterSeconds: 7, details: { status: 429, operation: "AFDOrigins_Update" } });
-    expect(await afdOrigins(fx)).toEqual({ [primary(fx)]: [1, "Enabled"], [secondary(fx)]: [2, "Enabled"] });
-    expect((await journaled(deps, "write")).map((w) => w.data?.result)).toEqual([expect.stringMatching(/^failed: AFDOrigins_Update on .+ failed: 429 TooManyRequests/)]);
-  });
-
-  it("turns a 429 on the read into a retryable error before any write", async () => {
-    const deps = activityDeps(fx);
-    fx.estate.addFault({ kind: "throttle", operationId: "AFDOrigins_ListByOriginGroup", count: 1 });
-    const mark = requestMark(fx);
-
-    await expect(switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps)).rejects.toMatchObject({ retryable: true, details: { status: 429 } });
-    expect(writesSince(fx, mark)).toEqual([]);
-  });
-
-  it("fails non-retryably when the operation ends Failed, journals it, and a rerun succeeds with exactly one more write", async () => {
-    const deps = activityDeps(fx);
-    await switchFrontDoorStandard(switchInput(fx, secondary(fx), false), deps);
-    fx.estate.addFault({ kind: "lroFailure", operationId: "AFDOrigins_Update", count: 1 });
-
-    const attempt = switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-
-    await expect(attempt).rejects.toBeInstanceOf(AzureRequestError);
-    await expect(attempt).rejects.toMatchObject({ retryable: false });
-    expect(await afdOrigins(fx)).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Enabled"] });
-    const primaryOriginId = `${fx.plan.frontDoor.standard[0]!.originGroup.id}/origins/${fx.plan.frontDoor.standard[0]!.origins[primary(fx)]}`;
-    const writes = (await journaled(deps, "write")).filter((e) => e.data?.resourceId === primaryOriginId);
-    expect(writes.map((e) => e.data?.result)).toEqual(["succeeded", expect.stringMatching(/^failed: AFDOrigins_Update on .+ failed: operation failed/)]);
-    // No resume token is left behind for the failed operation: a rerun sends a new PATCH.
-    expect((await journaled(deps, "operation")).filter((e) => e.data?.resourceId === primaryOriginId).at(-1)?.data?.status).not.toBe("running");
-
-    const mark = requestMark(fx);
-    const rerun = await switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-
-    expect(rerun.changed).toBe(true);
-    expect(writesSince(fx, mark)).toEqual(["PATCH AFDOrigins_Update"]);
-    expect(await afdOrigins(fx)).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-  });
-
-  it("refuses, before any write, a plan origin the group does not have", async () => {
-    const deps = activityDeps(fx);
-    const spec = fx.plan.frontDoor.standard[0]!;
-    const plan: Plan = { ...fx.plan, frontDoor: { ...fx.plan.frontDoor, standard: [{ ...spec, origins: { ...spec.origins, [primary(fx)]: "no-such-origin" } }] } };
-    const mark = requestMark(fx);
-
-    const attempt = switchFrontDoorStandard({ ...switchInput(fx, secondary(fx), true), plan }, deps);
-
-    await expect(attempt).rejects.toMatchObject({ code: "OriginNotFound", retryable: false });
-    expect(writesSince(fx, mark)).toEqual([]);
-  });
-});
-
-// ---- Front Door classic -----------------------------------------------------------------------
-
-describe("switchFrontDoorClassic", () => {
-  const fx = useEstate();
-
-  it("switches the pool with one GET and one PUT, keeping the rest of the Front Door; a second call writes nothing", async () => {
-    const deps = activityDeps(fx);
-    const before = await classicBackends(fx);
-    const mark = requestMark(fx);
-
-    const first = await switchFrontDoorClassic(switchInput(fx, secondary(fx), true), deps);
-    const afterFirst = requestMark(fx);
-    const second = await switchFrontDoorClassic(switchInput(fx, secondary(fx), true), deps);
-
-    const after = await classicBackends(fx);
-    expect(after.byRegion).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-    const firstCalls = fx.estate.requests({ since: mark }).filter((r) => r.seq <= afterFirst);
-    // One read, one write (the poller's final GET of the resource after the operation is the SDK's).
-    expect(firstCalls.map((r) => r.operationId).slice(0, 2)).toEqual(["FrontDoors_Get", "FrontDoors_CreateOrUpdate"]);
-    expect(writesSince(fx, mark)).toEqual(["PUT FrontDoors_CreateOrUpdate"]);
-    expect(writesSince(fx, afterFirst)).toEqual([]);
-    expect(first.changed).toBe(true);
-    expect(first.requestIds).toContain(firstCalls.find((r) => r.method === "PUT")!.requestId);
-    expect(second).toEqual({ resourceId: fx.plan.frontDoor.classic[0]!.frontDoor.id, changed: false, requestIds: [] });
-    const routes = (fd: typeof before.fd) => fd.routingRules?.map((r) => [r.name, r.patternsToMatch, r.acceptedProtocols, r.frontendEndpoints, (r.routeConfiguration as { backendPool?: unknown }).backendPool]);
-    expect(routes(after.fd)).toEqual(routes(before.fd));
-    expect(after.fd.frontendEndpoints?.map((f) => [f.name, f.hostName])).toEqual(before.fd.frontendEndpoints?.map((f) => [f.name, f.hostName]));
-    expect(after.fd.backendPools?.map((p) => [p.name, p.backends?.map((b) => [b.address, b.weight, b.httpsPort])])).toEqual(
-      before.fd.backendPools?.map((p) => [p.name, p.backends?.map((b) => [b.address, b.weight, b.httpsPort])]),
-    );
-    expect(after.fd.frontdoorId).toBe(before.fd.frontdoorId);
-  });
-
-  it("keeps the other backend enabled on standby when disableOther is false, and switches back", async () => {
-    const deps = activityDeps(fx);
-
-    await switchFrontDoorClassic(switchInput(fx, secondary(fx), false), deps);
-    const away = (await classicBackends(fx)).byRegion;
-    const mark = requestMark(fx);
-    await switchFrontDoorClassic(switchInput(fx, primary(fx), false), deps);
-
-    expect(away).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Enabled"] });
-    expect((await classicBackends(fx)).byRegion).toEqual({ [primary(fx)]: [1, "Enabled"], [secondary(fx)]: [2, "Enabled"] });
-    expect(writesSince(fx, mark)).toEqual(["PUT FrontDoors_CreateOrUpdate"]);
-  });
-
-  it("turns a 429 into a retryable error", async () => {
-    const deps = activityDeps(fx);
-    fx.estate.addFault({ kind: "throttle", operationId: "FrontDoors_CreateOrUpdate", count: 1, retryAfterSeconds: 3 });
-
-    const attempt = switchFrontDoorClassic(switchInput(fx, secondary(fx), true), deps);
-
-    await expect(attempt).rejects.toMatchObject({ retryable: true, retryAfterSeconds: 3, details: { status: 429, operation: "FrontDoors_CreateOrUpdate" } });
-    expect((await classicBackends(fx)).byRegion).toEqual({ [primary(fx)]: [1, "Enabled"], [secondary(fx)]: [2, "Enabled"] });
-  });
-
-  it("fails non-retryably when the PUT ends Failed, journals it, and a rerun succeeds with exactly one more write", async () => {
-    const deps = activityDeps(fx);
-    fx.estate.addFault({ kind: "lroFailure", operationId: "FrontDoors_CreateOrUpdate", count: 1 });
-
-    const attempt = switchFrontDoorClassic(switchInput(fx, secondary(fx), true), deps);
-
-    await expect(attempt).rejects.toMatchObject({ retryable: false, details: { operation: "FrontDoors_CreateOrUpdate" } });
-    expect((await classicBackends(fx)).byRegion).toEqual({ [primary(fx)]: [1, "Enabled"], [secondary(fx)]: [2, "Enabled"] });
-    expect((await journaled(deps, "operation")).map((e) => e.data?.status)).toEqual(["running", "failed"]);
-    expect((await journaled(deps, "write")).map((e) => e.data?.result)).toEqual([expect.stringMatching(/^failed: .*operation failed/)]);
-
-    const mark = requestMark(fx);
-    const rerun = await switchFrontDoorClassic(switchInput(fx, secondary(fx), true), deps);
-
-    expect(rerun.changed).toBe(true);
-    expect(writesSince(fx, mark)).toEqual(["PUT FrontDoors_CreateOrUpdate"]);
-    expect((await classicBackends(fx)).byRegion).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-  });
-
-  it("refuses, before any write, a backend pool the Front Door does not have", async () => {
-    const deps = activityDeps(fx);
-    const spec = fx.plan.frontDoor.classic[0]!;
-    const plan: Plan = { ...fx.plan, frontDoor: { ...fx.plan.frontDoor, classic: [{ ...spec, backendPool: "no-such-pool" }] } };
-    const mark = requestMark(fx);
-
-    await expect(switchFrontDoorClassic({ ...switchInput(fx, secondary(fx), true), plan }, deps)).rejects.toMatchObject({ code: "BackendPoolNotFound" });
-    expect(writesSince(fx, mark)).toEqual([]);
-  });
-});
-
-// ---- crash and resume of a long-running write -----------------------------------------------------
-
-describe("traffic switches killed after Azure accepted the write", () => {
-  let now = Date.parse("2025-05-01T08:00:00Z");
-  const fx = useEstate({ estate: { clock: () => now } });
-
-  it("AFD: a rerun resumes the PATCH in flight instead of sending it again", async () => {
-    const deps = activityDeps(fx);
-    const origins = fx.plan.frontDoor.standard[0]!.origins;
-    fx.estate.setTiming({ durations: { AFDOrigins_Update: 60_000 } });
-
-    const killed = switchFrontDoorStandard(switchInput(fx, secondary(fx), true), { ...deps, journal: new KilledAfterAccept(deps.journal) });
-    await expect(killed).rejects.toThrow("process killed");
-    const during = await afdOrigin(fx, secondary(fx));
-    // The operation is still running in Azure; new operations from here on complete at once.
-    fx.estate.setTiming({ durations: { AFDOrigins_Update: 0 } });
-    now += 60_000;
-    const mark = requestMark(fx);
-    const rerun = await switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-
-    expect(during).toMatchObject({ priority: 2, provisioningState: "Updating" });
-    expect(rerun.changed).toBe(true);
-    // Only the other origin's PATCH: the target's was resumed, not re-sent.
-    const writes = fx.estate.requests({ since: mark, writesOnly: true });
-    expect(writes.map((r) => [r.operationId, r.path.split("/").pop()])).toEqual([["AFDOrigins_Update", origins[primary(fx)]]]);
-    expect(await afdOrigins(fx)).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-    const results = (await journaled(deps, "write")).map((w) => [w.data?.origin, w.data?.result]);
-    expect(results).toEqual([
-      [origins[secondary(fx)], "succeeded (resumed the operation a previous attempt started)"],
-      [origins[primary(fx)], "succeeded"],
-    ]);
-    const again = requestMark(fx);
-    expect((await switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps)).changed).toBe(false);
-    expect(writesSince(fx, again)).toEqual([]);
-  });
-
-  it("classic: a rerun resumes the PUT in flight and sends no second PUT", async () => {
-    const deps = activityDeps(fx);
-    fx.estate.setTiming({ durations: { FrontDoors_CreateOrUpdate: 60_000 } });
-
-    const killed = switchFrontDoorClassic(switchInput(fx, secondary(fx), true), { ...deps, journal: new KilledAfterAccept(deps.journal) });
-    await expect(killed).rejects.toThrow("process killed");
-    const during = await classicBackends(fx);
-    now += 60_000;
-    const mark = requestMark(fx);
-    const rerun = await switchFrontDoorClassic(switchInput(fx, secondary(fx), true), deps);
-
-    expect(during.fd.provisioningState).toBe("Updating");
-    expect(during.byRegion).toEqual({ [primary(fx)]: [1, "Enabled"], [secondary(fx)]: [2, "Enabled"] });
-    expect(rerun.changed).toBe(true);
-    expect(writesSince(fx, mark)).toEqual([]);
-    expect((await classicBackends(fx)).byRegion).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-    expect((await journaled(deps, "operation")).map((e) => [e.data?.status, e.message.includes("resumed")])).toEqual([
-      ["running", false],
-      ["succeeded", true],
-    ]);
-  });
-});
-
-describe("traffic switches killed before the resume token was journaled", () => {
-  let now = Date.parse("2025-05-01T08:00:00Z");
-  const fx = useEstate({ estate: { clock: () => now } });
-
-  /** Deps whose log moves the estate's clock on when the activity starts waiting for an operation in flight. */
-  function depsAdvancingOnWait(): TestDeps {
-    const deps = activityDeps(fx);
-    const info = deps.log.info;
-    return {
-      ...deps,
-      log: {
-        ...deps.log,
-        info: (message, fields) => {
-          info(message, fields);
-          if (message.includes("waiting for the operation in flight")) now += 60_000;
-        },
-      },
-    };
-  }
-
-  it("AFD: a rerun that finds the origin Updating waits for it and does not PATCH it again", async () => {
-    const origins = fx.plan.frontDoor.standard[0]!.origins;
-    fx.estate.setTiming({ durations: { AFDOrigins_Update: 60_000 } });
-    const lost = activityDeps(fx);
-    await expect(switchFrontDoorStandard(switchInput(fx, secondary(fx), true), { ...lost, journal: new KilledAfterAccept(lost.journal) })).rejects.toThrow("process killed");
-    fx.estate.setTiming({ durations: { AFDOrigins_Update: 0 } });
-    // The journal (and so the token) is lost: the rerun starts from an empty one.
-    const deps = depsAdvancingOnWait();
-    const mark = requestMark(fx);
-
-    const rerun = await switchFrontDoorStandard(switchInput(fx, secondary(fx), true), deps);
-
-    const writes = fx.estate.requests({ since: mark, writesOnly: true });
-    expect(writes.map((r) => [r.operationId, r.path.split("/").pop()])).toEqual([["AFDOrigins_Update", origins[primary(fx)]]]);
-    expect(rerun.changed).toBe(true);
-    expect(await afdOrigins(fx)).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-    expect((await journaled(deps, "wait")).map((e) => e.data?.provisioningState)).toEqual(["Updating"]);
-  });
-
-  it("classic: a rerun that finds the Front Door Updating waits for it and sends no PUT", async () => {
-    fx.estate.setTiming({ durations: { FrontDoors_CreateOrUpdate: 60_000 } });
-    const lost = activityDeps(fx);
-    await expect(switchFrontDoorClassic(switchInput(fx, secondary(fx), true), { ...lost, journal: new KilledAfterAccept(lost.journal) })).rejects.toThrow("process killed");
-    const deps = depsAdvancingOnWait();
-    const mark = requestMark(fx);
-
-    const rerun = await switchFrontDoorClassic(switchInput(fx, secondary(fx), true), deps);
-
-    expect(writesSince(fx, mark)).toEqual([]);
-    expect(rerun).toMatchObject({ changed: false });
-    expect((await classicBackends(fx)).byRegion).toEqual({ [secondary(fx)]: [1, "Enabled"], [primary(fx)]: [2, "Disabled"] });
-    expect((await journaled(deps, "wait")).map((e) => e.message)).toEqual([expect.stringContaining("is Updating: waiting for the operation in flight")]);
-  });
-});
-
 // ---- App Service -------------------------------------------------------------------------------
 
 describe("switchAppService", () => {
@@ -537,7 +178,7 @@ describe("switchAppService", () => {
     expect(second).toEqual({ resourceId: spec.site.id, changed: false, requestIds: [] });
     expect(writesSince(fx, afterFirst)).toEqual([]);
     expect((await journaled(deps, "write")).map((w) => [w.data?.operation, w.data?.names])).toEqual([
-      ["WebApps_UpdateApplicationSettings", ["ORDERS_ACTIVE_REGION", "MEDIA_BLOB_ENDPOINT"]],
+      ["WebApps_UpdateApplicationSettings", ["ORDERS_ACTIVE_REGION", "ORDERS_EVENTS_NAMESPACE"]],
       ["WebApps_UpdateConnectionStrings", ["Cache"]],
     ]);
   });
@@ -609,7 +250,7 @@ describe("switchAppService", () => {
         appService: [
           {
             ...spec,
-            appSettings: spec.appSettings.map((s) => (s.name === "MEDIA_BLOB_ENDPOINT" ? { ...s, values: { ...s.values, [to]: SECRET_SETTING } } : s)),
+            appSettings: spec.appSettings.map((s) => (s.name === "ORDERS_EVENTS_NAMESPACE" ? { ...s, values: { ...s.values, [to]: SECRET_SETTING } } : s)),
             connectionStrings: spec.connectionStrings.map((s) => ({ ...s, values: { ...s.values, [to]: SECRET_STRING } })),
           },
           ...fx.plan.appService.slice(1),
@@ -634,7 +275,7 @@ describe("switchAppService", () => {
       const mismatch = await verifyPrimary({ runId: RUN, plan, region: secondary(fx) }, deps);
 
       expect(stored.strings.Cache?.value).toBe(SECRET_STRING);
-      expect(stored.settings).toMatchObject({ API_KEY: UNRELATED_SECRET, MEDIA_BLOB_ENDPOINT: SECRET_SETTING });
+      expect(stored.settings).toMatchObject({ API_KEY: UNRELATED_SECRET, ORDERS_EVENTS_NAMESPACE: SECRET_SETTING });
       expect(verified.checks.find((c) => c.what === `connection strings of ${plan.appService[0]!.site.name}`)).toMatchObject({ ok: true });
       const failed = mismatch.checks.find((c) => c.what === `connection strings of ${plan.appService[0]!.site.name}`)!;
       expect(failed).toMatchObject({ ok: false, detail: "not the region's value: Cache" });
@@ -684,16 +325,26 @@ describe("verifyPrimary", () => {
     expect(asPrimary.checks.every((c) => c.ok)).toBe(true);
     expect(asSecondary.ok).toBe(false);
     const failed = asSecondary.checks.filter((c) => !c.ok).map((c) => c.what);
+    const afd = fx.plan.frontDoor.standard[0]!.originGroup;
+    const endpoint = await fx.clients.cdn(afd.subscriptionId).afdEndpoints.get(afd.resourceGroup, afd.names[0]!, afd.name);
+    const legacy = fx.plan.frontDoor.classic[0]!;
     expect(failed).toEqual([
       ...fx.plan.sql.map((g) => `SQL failover group ${g.failoverGroup.name} on ${g.partnerServer.name}`),
       ...fx.plan.storage.map((s) => `storage account ${s.account.name}`),
-      `Front Door origin group ${fx.plan.frontDoor.standard[0]!.originGroup.names[0]}/${fx.plan.frontDoor.standard[0]!.originGroup.name}`,
-      `Front Door (classic) ${fx.plan.frontDoor.classic[0]!.frontDoor.name} backend pool ${fx.plan.frontDoor.classic[0]!.backendPool}`,
+      `Front Door origin group ${afd.names[0]}/${afd.name}`,
+      // Where users are: each Front Door host is still served by the primary region.
+      `Front Door endpoint ${endpoint.hostName} (origin group ${afd.name})`,
+      `Front Door (classic) ${legacy.frontDoor.name} backend pool ${legacy.backendPool}`,
+      `Front Door (classic) ${legacy.frontDoor.name} frontend ${legacy.frontDoor.name}.azurefd.net`,
       `app settings of ${fx.plan.appService[0]!.site.name}`,
       `connection strings of ${fx.plan.appService[0]!.site.name}`,
       `app settings of ${fx.plan.appService[1]!.site.name}`,
     ]);
     expect(asSecondary.checks.find((c) => c.what === `health endpoints of ${secondary(fx)}`)).toMatchObject({ ok: true, detail: "2 of 2 answer" });
+    expect(asSecondary.checks.find((c) => c.what.startsWith("Front Door endpoint"))).toMatchObject({ detail: `/healthz: answers 200 from ${primary(fx)}, expected 200 from ${secondary(fx)}` });
+    // Nothing settles by itself here: the configuration itself is not switched.
+    expect(asSecondary.settling).toBeUndefined();
+    expect(asPrimary.checks.filter((c) => c.what.startsWith("Front Door endpoint") || c.what.includes(" frontend ")).map((c) => c.detail)).toEqual([`/healthz: answers 200 from ${primary(fx)}`, `/healthz: answers 200 from ${primary(fx)}`]);
     expect(writesSince(fx, mark)).toEqual([]);
   });
 
@@ -781,8 +432,9 @@ describe("checkReprotection", () => {
     const whileDown = await checkReprotection(input, deps);
     await fx.estate.setRegion(primary(fx), { down: false });
     const backUp = await checkReprotection(input, deps);
+    // Geo-redundancy comes back by an update to a geo SKU (zone redundancy only by a later migration).
     for (const s of fx.plan.storage) {
-      await fx.clients.storage(s.account.subscriptionId).storageAccounts.update(s.account.resourceGroup, s.account.name, { sku: { name: s.sku } });
+      await fx.clients.storage(s.account.subscriptionId).storageAccounts.update(s.account.resourceGroup, s.account.name, { sku: { name: s.sku.replace("GZRS", "GRS") } });
     }
     const reprotected = await checkReprotection(input, deps);
 

@@ -245,6 +245,8 @@ export interface SwitchResult {
   readonly requestIds: readonly string[];
   /** The long-running operation started (Front Door updates) that the run must now watch. */
   readonly pending?: PendingOperation;
+  /** Further operations started at the same time (both origins of an AFD group updated at once): watched like `pending`. */
+  readonly alsoPending?: readonly PendingOperation[];
   /** App Service: the write restarts the site; traffic waits until its region answers healthy. */
   readonly restarts?: boolean;
 }
