@@ -1,6 +1,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { ClientFactory } from "../azure/clients.ts";
 import { readSettings, type Settings } from "../config/settings.ts";
+import { blobFrontDoorLease } from "../activities/frontDoorLease.ts";
 import { createActivities, type ActivityHandlers } from "../activities/registry.ts";
 import type { Logger, Probe } from "../activities/deps.ts";
 import { createProbe } from "../activities/probe.ts";
@@ -39,10 +40,26 @@ export function appServices(): AppServices {
     clients,
     journal,
     store: new BlobPlanStateStore(blob.getContainerClient(settings.stateContainer)),
-    plans: new BlobPlanCatalog(blob.getContainerClient(settings.plansContainer), (name, error) => log.error(`plan ${name} is invalid and is not used`, { blob: name, errors: error.issues.length })),
+    plans: new BlobPlanCatalog(
+      blob.getContainerClient(settings.plansContainer),
+      (name, error) => log.error(`plan ${name} is invalid and is not used`, { blob: name, errors: error.issues.length }),
+      60_000,
+      Date.now,
+      (message, fields) => log.warn(message, fields),
+    ),
     probe,
     log,
-    activities: createActivities({ clients, journal, probe, log, clock: () => new Date(), pollIntervalMs: 5_000, notifier: new ConsoleNotifier() }),
+    activities: createActivities({
+      clients,
+      journal,
+      probe,
+      log,
+      clock: () => new Date(),
+      pollIntervalMs: 5_000,
+      notifier: new ConsoleNotifier(),
+      // Classic Front Doors are written whole: writers lease them in Switchyard's own storage.
+      frontDoorLease: blobFrontDoorLease(blob.getContainerClient(settings.stateContainer)),
+    }),
     ...(settings.alertToken ? { validateToken: createEntraTokenValidator({ tenantId: settings.alertToken.tenantId, audience: settings.alertToken.audience }) } : {}),
   };
   return built;

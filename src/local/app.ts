@@ -6,6 +6,7 @@
 import { ClientFactory } from "../azure/clients.ts";
 import { createActivities } from "../activities/registry.ts";
 import type { Logger } from "../activities/deps.ts";
+import { blobFrontDoorLease } from "../activities/frontDoorLease.ts";
 import { createProbe } from "../activities/probe.ts";
 import type { Plan } from "../core/plan/index.ts";
 import { Orchestrations } from "../core/run/model.ts";
@@ -27,6 +28,9 @@ import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
 import { functionTimeoutMs } from "./hostJson.ts";
 import { BlobInstanceStore } from "./instanceStore.ts";
 import { LocalRuns } from "./localRuns.ts";
+
+/** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
+export const INSTANT_AZURE_RUN_SCALE = 1000;
 
 export interface LocalAppOptions {
   readonly plans: readonly Plan[];
@@ -77,7 +81,16 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const journal = new BlobJournal(blob.getContainerClient("switchyard-journal"));
   const store = new BlobPlanStateStore(blob.getContainerClient("switchyard-state"));
   const probe = createProbe(clients);
-  const activities = createActivities({ clients, journal, probe, log: options.log, clock, pollIntervalMs: options.pollIntervalMs ?? 25, notifier: options.notifier });
+  const activities = createActivities({
+    clients,
+    journal,
+    probe,
+    log: options.log,
+    clock,
+    pollIntervalMs: options.pollIntervalMs ?? 25,
+    notifier: options.notifier,
+    frontDoorLease: blobFrontDoorLease(blob.getContainerClient("switchyard-state")),
+  });
   const host = new LocalDurableHost({
     store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
     orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never },
@@ -86,8 +99,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),
   });
   await host.resume();
-  const runs = new LocalRuns(host);
-  const plans = new StaticPlanCatalog(options.plans);
+  // Without Azure time the estate's operations take a few milliseconds: runs wait at a matching scale.
+  const runs = new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE });
+  const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
   const detectionDeps = { store, journal, runs, clock, log: options.log, preemptDrill: preemptWith(runs) };
   const operator = operatorHandlers({ plans, runs, journal, clock, appServiceAuthOn: false, detection: detectionControl(store, clock) });
   const routes = httpRoutes({ ...operator, alerts: alertWebhook({ ...detectionDeps, plans }) });

@@ -4,9 +4,20 @@ import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from
 
 /** The run port over the local durable host. */
 export class LocalRuns implements RunPort {
-  constructor(private readonly host: LocalDurableHost) {}
+  /**
+   * `timeScale`: the scale of this host's Azure (the estate), given to every run started here that
+   * does not carry one, so that its waits (polls, deadlines, restarts) match the estate's time.
+   */
+  constructor(
+    private readonly host: LocalDurableHost,
+    private readonly defaults: { readonly timeScale?: number } = {},
+  ) {}
 
-  async start(input: RunInput): Promise<RunView> {
+  async start(requested: RunInput): Promise<RunView> {
+    const input: RunInput =
+      this.defaults.timeScale !== undefined && requested.options?.timeScale === undefined
+        ? { ...requested, options: { ...requested.options, timeScale: this.defaults.timeScale } }
+        : requested;
     const instanceId = instanceIdFor(input.plan.name);
     try {
       const status = await this.host.start(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, input, instanceId);

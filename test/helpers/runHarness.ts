@@ -202,7 +202,7 @@ export function useRunWorld(options: { planFiles?: readonly string[]; durations?
       from,
       to,
       trigger: { source: "manual", by: "e2e test", reason: `e2e ${kind}`, detectedAt: o.detectedAt ?? new Date().toISOString() },
-      options: { retry: TEST_RETRY, approvalTimeoutSeconds: 30, reprotectionChecks: 20, reprotectionIntervalSeconds: 0.02, ...o.options },
+      options: { retry: TEST_RETRY, approvalTimeoutSeconds: 30, reprotectionChecks: 20, reprotectionIntervalSeconds: 0.02, timeScale: 1000, ...o.options },
     };
   };
 
