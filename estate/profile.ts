@@ -70,13 +70,13 @@ export const AZURE_PROFILE: AzureTimeProfile = {
     FailoverGroups_TryPlannedBeforeForcedFailover: { ms: 60_000, source: "as FailoverGroups_Failover (it is a planned failover while the partner answers)" },
     FailoverGroups_ForceFailoverAllowDataLoss: { ms: 30_000, source: "Azure SQL business continuity overview: geo-failover RTO 30 s" },
     StorageAccounts_Failover: { ms: HOUR, source: "Azure Storage disaster recovery guidance and planned failover docs: a failover typically takes about an hour" },
-    AFDOrigins_Update: { ms: 5 * MINUTE, source: "Front Door FAQ: a configuration update reaches every POP in about 3 to 5 minutes (upper end)" },
-    FrontDoors_CreateOrUpdate: { ms: 5 * MINUTE, source: "Front Door FAQ: a configuration update reaches every POP in about 3 to 5 minutes (upper end)" },
+    AFDOrigins_Update: { ms: MINUTE, source: "assumption: the ARM operation itself; propagation to the edge follows it (effects.frontDoorPropagation)" },
+    FrontDoors_CreateOrUpdate: { ms: MINUTE, source: "assumption: the ARM operation itself; propagation to the edge follows it (effects.frontDoorPropagation)" },
     StorageAccounts_CustomerInitiatedMigration: { ms: ZONE_CONVERSION.ms, source: "see effects.storageZoneConversion" },
   },
   effects: {
     appRestart: { ms: 60_000, source: "assumption: App Service restarts the app when app settings or connection strings change (documented); how long a cold start takes depends on the app — one minute assumed" },
-    frontDoorPropagation: { ms: 5 * MINUTE, source: "Front Door FAQ: about 3 to 5 minutes to reach every POP (upper end)" },
+    frontDoorPropagation: { ms: 20 * MINUTE, source: "Front Door FAQ: a configuration change might take up to 20 minutes to propagate (upper end); changes submitted meanwhile queue behind it" },
     storageInitialGeoSync: {
       ms: 24 * HOUR,
       source:

@@ -277,7 +277,7 @@ const RESTART_POLL_SECONDS = 15;
 const RESTART_SETTLE_SECONDS = 10 * 60;
 /** Verification: how often and how long to re-check what settles by itself (Front Door propagation, restarts). */
 const VERIFY_POLL_SECONDS = 30;
-const VERIFY_SETTLE_SECONDS = 20 * 60;
+const VERIFY_SETTLE_SECONDS = 45 * 60; // two queued Front Door propagations (up to 20 min each, Front Door FAQ) and a restart
 
 /** Indexes of classic Front Door entries in waves: at most one entry per Front Door in each wave. */
 export function classicWaves(frontDoorIds: readonly string[]): number[][] {

@@ -101,7 +101,9 @@ describe.each([
     });
     expect(after.sites.some((s) => s.location === secondary), "the plan has a site in the secondary region").toBe(true);
     const forced = dataLossWrites(world.estate).filter(succeeded);
-    expect(forced.filter((r) => r.operationId === "FailoverGroups_ForceFailoverAllowDataLoss")).toHaveLength(plan.sql.length);
+    // Data loss allowed: SQL asks Azure for try-planned-before-forced, never a forced failover outright.
+    expect(forced.filter((r) => r.operationId === "FailoverGroups_TryPlannedBeforeForcedFailover")).toHaveLength(plan.sql.length);
+    expect(forced.filter((r) => r.operationId === "FailoverGroups_ForceFailoverAllowDataLoss")).toEqual([]);
     expect(forced.filter((r) => r.operationId === "StorageAccounts_Failover")).toHaveLength(plan.storage.length);
 
     // ---- the journal
@@ -118,17 +120,20 @@ describe.each([
       expect(w.data, w.message).toMatchObject({ resourceId: expect.any(String), operation: expect.any(String), result: expect.any(String) });
       expect((w.data!.requestIds as string[]).length, w.message).toBeGreaterThan(0);
     }
-    // Try planned before forced: each SQL group's planned failover is refused (the partner is down), then forced.
+    // Data loss allowed: one try-planned-before-forced per SQL group (Azure forces it: the partner is
+    // down), one unplanned failover per account; each accepted, then watched until it succeeded.
+    const operations = byKind(journal, "operation");
     for (const spec of plan.sql) {
-      const mine = writeEntries.filter((w) => w.data!.resourceId === spec.failoverGroup.id).map((w) => [w.data!.operation, String(w.data!.result).split(":")[0]]);
-      expect(mine, spec.failoverGroup.name).toEqual([
-        ["FailoverGroups_Failover", "failed"],
-        ["FailoverGroups_ForceFailoverAllowDataLoss", "succeeded"],
-      ]);
+      const mine = writeEntries.filter((w) => w.data!.resourceId === spec.failoverGroup.id).map((w) => [w.data!.operation, w.data!.result]);
+      expect(mine, spec.failoverGroup.name).toEqual([["FailoverGroups_TryPlannedBeforeForcedFailover", "accepted"]]);
+      const ends = operations.filter((o) => o.data!.resourceId === spec.failoverGroup.id).map((o) => o.data!.status);
+      expect(ends, spec.failoverGroup.name).toEqual(["running", "succeeded"]);
     }
     for (const spec of plan.storage) {
       const mine = writeEntries.filter((w) => w.data!.resourceId === spec.account.id).map((w) => [w.data!.operation, w.data!.result]);
-      expect(mine, spec.account.name).toEqual([["StorageAccounts_Failover (Unplanned)", "succeeded"]]);
+      expect(mine, spec.account.name).toEqual([["StorageAccounts_Failover (Unplanned)", "accepted"]]);
+      const ends = operations.filter((o) => o.data!.resourceId === spec.account.id).map((o) => o.data!.status);
+      expect(ends, spec.account.name).toEqual(["running", "succeeded"]);
     }
     const finished = byKind(journal, "run-finished");
     expect(finished).toHaveLength(1);
@@ -146,7 +151,7 @@ describe.each([
     const backOut = back.output as RunOutput;
     expect(backOut).toMatchObject({ kind: "failback", outcome: "completed", from: secondary, to: primary, dataLossAllowedBy: "none", rpoExposureSeconds: 0 });
     expect(backOut.rtoSeconds).toEqual(expect.any(Number));
-    expect(backOut.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", "settings", "traffic", "verify"]);
+    expect(backOut.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", "settings", "traffic", "verify", "restore-redundancy"]);
     const home = expectPrimaryIn(plan, primary, { enabledState: "Enabled" });
     plan.storage.forEach((spec, i) => expect(home.storage[i]).toMatchObject({ sku: spec.sku, secondaryLocation: secondary }));
     plan.appService.forEach((_, i) => {

@@ -105,7 +105,9 @@ describe.each(STEPS)("fault matrix: $label", (c) => {
     switch (fault) {
       case "429 ×3":
         expect(responses.filter((r) => r.status === 429)).toHaveLength(3);
-        expect(retries).toHaveLength(3);
+        // Front Door Standard updates both origins of a group at once: two throttled PATCHes can fall in one attempt.
+        if (c.activity === Activities.switchFrontDoorStandard) expect(retries.length).toBeGreaterThanOrEqual(2);
+        else expect(retries).toHaveLength(3);
         for (const r of retries) expect(r.data).toMatchObject({ retryAfterSeconds: 0 });
         break;
       case "one 500":

@@ -35,7 +35,7 @@ describe("a Switchyard process killed right after a step's write", () => {
       from: plan.regions.primary.name,
       to: plan.regions.secondary.name,
       trigger: { source: "manual", by: "test", reason: "process kill", detectedAt: new Date().toISOString() },
-      options: { retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 } },
+      options: { retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 }, timeScale: 1000 },
     };
     const env = {
       ...process.env,
@@ -52,7 +52,7 @@ describe("a Switchyard process killed right after a step's write", () => {
     const failoversBefore = estate.requests({ writesOnly: true }).filter((r) => r.operationId === "StorageAccounts_Failover" && r.status < 300);
     expect(failoversBefore.length).toBeGreaterThanOrEqual(1);
 
-    const resumed = await run(process.execPath, tsx, { cwd: ROOT, env: { ...env, CHILD_ACTION: "resume" } });
+    const resumed = await run(process.execPath, tsx, { cwd: ROOT, env: { ...env, CHILD_ACTION: "resume" } }).catch((e: { stderr?: string; stdout?: string; signal?: string; code?: number }) => { throw new Error(`the resumed process failed (${e.signal ?? e.code}): ${e.stderr ?? ""} ${e.stdout ?? ""}`); });
     const view = JSON.parse(resumed.stdout.trim().split("\n").at(-1)!) as RunView;
 
     expect(view.status).toBe("completed");

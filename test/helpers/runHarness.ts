@@ -231,7 +231,7 @@ export function useRunWorld(options: { planFiles?: readonly string[]; durations?
  */
 export function canonicalResource(pathOrId: string): string {
   let p = pathOrId.toLowerCase().replace(/\/+$/, "");
-  p = p.replace(/\/(failover|forcefailoverallowdataloss|tryplannedbeforeforcedfailover)$/, "");
+  p = p.replace(/\/(failover|forcefailoverallowdataloss|tryplannedbeforeforcedfailover|startaccountmigration)$/, "");
   p = p.replace(/\/config\/(appsettings|connectionstrings)$/, "");
   p = p.replace(/(\/providers\/microsoft\.network\/frontdoors\/[^/]+)\/backendpools\/[^/]+$/, "$1");
   const fog = /^\/subscriptions\/([^/]+)\/resourcegroups\/[^/]+\/providers\/microsoft\.sql\/servers\/[^/]+\/failovergroups\/([^/]+)$/.exec(p);
@@ -270,7 +270,12 @@ export function writes(estate: Estate, filter: { since?: number } = {}): WriteGr
 export function dataLossWrites(estate: Estate): LoggedRequest[] {
   return estate
     .requests({ writesOnly: true })
-    .filter((r) => r.operationId === "FailoverGroups_ForceFailoverAllowDataLoss" || (r.operationId === "StorageAccounts_Failover" && !/failoverType=Planned/i.test(r.query)));
+    .filter(
+      (r) =>
+        r.operationId === "FailoverGroups_ForceFailoverAllowDataLoss" ||
+        r.operationId === "FailoverGroups_TryPlannedBeforeForcedFailover" ||
+        (r.operationId === "StorageAccounts_Failover" && !/failoverType=Planned/i.test(r.query)),
+    );
 }
 
 /**

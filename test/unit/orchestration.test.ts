@@ -297,10 +297,13 @@ describe("failback re-protection", () => {
   it("re-protects in rounds on durable timers until every account is protected, then fails back", async () => {
     const w = world({ reprotectRounds: 2 });
     const output = await runToEnd(w, failback());
-    const rounds = w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length / plan.storage.length;
+    const order = names(w);
+    const beforeDataTier = order.slice(0, order.indexOf(Activities.failoverSqlGroup));
+    const rounds = beforeDataTier.filter((n) => n === Activities.reprotectStorageAccount).length / plan.storage.length;
     expect(output.outcome).toBe("completed");
-    expect(rounds).toBe(3);
-    expect(names(w).lastIndexOf(Activities.reprotectStorageAccount)).toBeLessThan(names(w).indexOf(Activities.failoverSqlGroup));
+    expect(rounds).toBeGreaterThanOrEqual(3);
+    // Once verified, one more round restores what only a home account can get back (zone redundancy).
+    expect(order.slice(order.lastIndexOf(Activities.verifyPrimary)).filter((n) => n === Activities.reprotectStorageAccount)).toHaveLength(plan.storage.length);
   });
 
   it("stops with the failback aborted when an operator aborts the wait", async () => {

@@ -36,5 +36,9 @@ const runs = new LocalRuns(host);
 const input = JSON.parse(env("CHILD_INPUT")) as RunInput;
 if (env("CHILD_ACTION") === "start") await runs.start(input);
 else await host.resume();
+// The host's durable timers do not hold the process open (unref'd, as a library's should not): this
+// process lives until its run has finished.
+const keepAlive = setInterval(() => undefined, 1_000);
 const done = await runs.waitFor(input.plan.name);
+clearInterval(keepAlive);
 process.stdout.write(`${JSON.stringify(done)}\n`);
