@@ -3,6 +3,7 @@ import { jsonLogger } from "../app/composition.ts";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { serveHttp } from "../http/server.ts";
 import { startLocalApp } from "../local/app.ts";
+import { parseTimeScale } from "./drill.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 
 const number = (what: string, min: number, max: number) => (value: string) => {
@@ -17,16 +18,18 @@ export function serveCommand(setCode: (code: number) => void): Command {
     .requiredOption("--plan <file...>", "plan file(s)")
     .option("--port <n>", "HTTP port (0 picks a free one)", number("a port", 0, 65535), 0)
     .option("--probe-interval <seconds>", "how often the health timer runs", number("the interval", 0.1, 3600), 60)
-    .action(async (o: { plan: string[]; port: number; probeInterval: number }) => {
+    .option("--time-scale <n>", "Azure time: every Azure duration ÷ N (default: none, operations end in milliseconds)", parseTimeScale)
+    .action(async (o: { plan: string[]; port: number; probeInterval: number; timeScale?: number }) => {
       const plans = await Promise.all(o.plan.map((f) => loadPlanFile(f)));
       const log = jsonLogger((line) => process.stderr.write(`${line}\n`));
-      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr) });
+      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr), ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}) });
       const http = await serveHttp(app.routes, { port: o.port });
       const out = (line: string) => process.stdout.write(`${line}\n`);
       out(`serving: ${http.url}`);
       out(`estate: ${app.estate.url}`);
       out(`ca: ${app.estate.ca.caPath}`);
       out(`plans: ${plans.map((p) => p.name).join(", ")}`);
+      if (o.timeScale !== undefined) out(`time scale: ${o.timeScale} (an Azure hour lasts ${(3600 / o.timeScale).toFixed(1)} s)`);
       out(`health timer: every ${o.probeInterval} s (Ctrl+C stops)`);
       let running = false;
       const tick = async () => {

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { AZURE_PROFILE, scaleProfile } from "../../estate/profile.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FRONT_DOOR_DEADLINE_SECONDS, FRONT_DOOR_POLL_SECONDS, pollFrontDoorClassic, pollFrontDoorStandard, switchFrontDoorClassic, switchFrontDoorStandard } from "../../src/activities/frontdoor.ts";
 import { blobFrontDoorLease } from "../../src/activities/frontDoorLease.ts";
@@ -23,9 +24,11 @@ import { converge, pendingsOf, watch } from "../helpers/frontDoor.ts";
  */
 
 const PLAN = fileURLToPath(new URL("../fixtures/tailspin.plan.json", import.meta.url));
-const OPERATION_MS = 300;
-const PROPAGATION_MS = 300;
-const RESTART_MS = 60;
+// Durations at time scale 1000, from the Azure time profile (the operation, then propagation; a restart).
+const SCALED = scaleProfile(AZURE_PROFILE, 1000);
+const OPERATION_MS = SCALED.durationsMs.AFDOrigins_Update!;
+const PROPAGATION_MS = SCALED.effectsMs.frontDoorPropagation;
+const RESTART_MS = SCALED.effectsMs.appRestart;
 const RUN = "tailspin-tickets.20260302T090000Z.failover-f00d";
 
 let now = Date.parse("2026-03-02T09:00:00Z");

@@ -3,17 +3,19 @@ import type { FrontDoor } from "@azure/arm-frontdoor";
 import { describe, expect, it } from "vitest";
 import { captureRaw, corpusExample, shapeDiff } from "../helpers/conformance.ts";
 import { collect, FAST_POLL, rawRequest, useEstate, type EstateFixture } from "../helpers/estate.ts";
+import { AZURE_PROFILE, scaleProfile } from "../../estate/profile.ts";
 
 /*
  * Front Door where users are, and Azure's time: a made-up plan (westeurope serves, northeurope stands
- * by) on an estate at time scale 1000 with a clock the tests move. At that scale an origin update or a
- * classic PUT lasts 300 ms, Front Door propagation 300 ms more, an app restart 60 ms.
+ * by) on an estate at time scale 1000 with a clock the tests move. The durations come from the Azure
+ * time profile at that scale (an origin update or classic PUT, then Front Door propagation, an app restart).
  */
 
 const PLAN = fileURLToPath(new URL("../fixtures/tailspin.plan.json", import.meta.url));
-const OPERATION_MS = 300;
-const PROPAGATION_MS = 300;
-const RESTART_MS = 60;
+const SCALED = scaleProfile(AZURE_PROFILE, 1000);
+const OPERATION_MS = SCALED.durationsMs.AFDOrigins_Update!;
+const PROPAGATION_MS = SCALED.effectsMs.frontDoorPropagation;
+const RESTART_MS = SCALED.effectsMs.appRestart;
 
 let now = Date.parse("2026-03-02T09:00:00Z");
 
