@@ -14,6 +14,7 @@ import { renderReport } from "../core/run/report.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { applyScenario, type Scenario } from "../../estate/scenario.ts";
 import { startLocalApp, type LocalApp } from "./app.ts";
+import { watchUsers } from "./userWatch.ts";
 import type { InstanceStatus } from "./durableHost.ts";
 import type { LocalRuns } from "./localRuns.ts";
 
@@ -45,6 +46,11 @@ export interface DrillOptions {
 
 export interface DrillRun {
   readonly output: RunOutput;
+  /**
+   * Failover: seconds (local) from the outage to the first request a user sends (through Front Door)
+   * that the new primary serves with its data tier writable; null when none came before the run ended.
+   */
+  readonly userFacingRtoSeconds?: number | null;
   /** The time scale the run ran at: local seconds × this = Azure seconds. */
   readonly timeScale: number;
   readonly reportPath: string;
@@ -99,6 +105,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     const { estate, journal, runs } = app;
 
     const execute = async (kind: RunInput["kind"], from: string, to: string, reason: string, detectedAt: string): Promise<DrillRun> => {
+      // A synthetic user, for the failover: how long the outage lasts as users see it.
+      const users = kind === "failover" ? watchUsers({ estate, clients: app!.clients, plan, region: to, intervalMs: 10 }) : undefined;
       const runId = newRunId(plan.name, `drill-${kind}`, new Date());
       const input: RunInput = {
         runId,
@@ -122,10 +130,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       const finished = await runs.waitFor(plan.name);
       approver?.stop();
       const output = finished.output ?? failedOutput(input, finished.error ?? "the run ended without an output");
-      const report = renderReport(await journal.read(runId), output);
+      const recoveredAt = await users?.stop();
+      const userFacingRtoSeconds = users ? (recoveredAt === undefined ? null : Math.round((recoveredAt - Date.parse(detectedAt)) / 100) / 10) : undefined;
+      const report = renderReport(await journal.read(runId), output) + (userFacingRtoSeconds !== undefined ? userFacingSection(output, userFacingRtoSeconds, timeScale) : "");
       const reportPath = join(options.outputDir, "reports", `${runId}.md`);
       await writeFile(reportPath, report);
-      return { output, timeScale, reportPath, wallSeconds: (Date.now() - runStarted) / 1000 };
+      return { output, timeScale, reportPath, wallSeconds: (Date.now() - runStarted) / 1000, ...(userFacingRtoSeconds !== undefined ? { userFacingRtoSeconds } : {}) };
     };
 
     if (options.scenario) await applyScenario(estate, options.scenario);
@@ -198,6 +208,11 @@ export function formatDrillSummary(result: DrillResult): string {
     }
     const projected = o.rtoSeconds === null ? null : o.rtoSeconds * scale;
     lines.push(`  RTO: ${o.rtoSeconds === null ? "not reached" : `${o.rtoSeconds} s local, projected ${azureDuration(projected!)} at Azure durations`} (target ${azureDuration(o.rtoTargetSeconds)})${projected !== null ? (projected <= o.rtoTargetSeconds ? " — met" : " — missed") : ""}`);
+    if (run.userFacingRtoSeconds !== undefined) {
+      lines.push(
+        `  user-facing RTO: ${run.userFacingRtoSeconds === null ? "not reached while the run lasted" : `${run.userFacingRtoSeconds} s local, projected ${azureDuration(run.userFacingRtoSeconds * scale)}`} (outage → first request served by ${o.to} with its data tier writable)`,
+      );
+    }
     lines.push(`  RPO exposure: ${o.rpoExposureSeconds === null ? "unknown (lag not measurable)" : `${o.rpoExposureSeconds} s`} (budget ${o.rpoBudgetSeconds} s; data loss allowed by: ${o.dataLossAllowedBy})`);
     lines.push(`  ${o.message}`);
     lines.push(`  report: ${run.reportPath}`);
@@ -214,4 +229,19 @@ export function azureDuration(seconds: number): string {
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
+
+/** The drill report's note on the user-facing RTO and why it differs from the run's. */
+function userFacingSection(output: RunOutput, seconds: number | null, scale: number): string {
+  const lines = [
+    "",
+    "## User-facing RTO (drill)",
+    "",
+    seconds === null
+      ? `No request a user sent through the plan's entry points was served by ${output.to} with its data tier writable before the run ended.`
+      : `The first request a user sent through the plan's entry points (Front Door endpoints and frontends, else the region's health endpoints) that ${output.to} served with its data tier writable came ${seconds} s after the outage began (projected ${azureDuration(seconds * scale)} at Azure durations).`,
+    `The run's RTO (${output.rtoSeconds === null ? "not reached" : `${output.rtoSeconds} s`}) ends when Switchyard has verified the new primary. The two differ: Front Door's own health probes stop sending users to a dead region's origin before any configuration change has propagated, so users may be served by ${output.to} before the traffic step ends — but only once its data tier is writable does that count as recovered; and verification may still wait for Front Door propagation after users are already served.`,
+    "",
+  ];
+  return lines.join("\n");
 }
