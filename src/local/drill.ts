@@ -42,6 +42,8 @@ export interface DrillOptions {
   readonly pollIntervalMs?: number;
   /** Azure time ÷ this (default DEFAULT_DRILL_TIME_SCALE). */
   readonly timeScale?: number;
+  /** Called with the local app (estate, journal) once the runs have finished, before it stops (tests). */
+  readonly inspect?: (app: LocalApp) => Promise<void> | void;
 }
 
 export interface DrillRun {
@@ -151,6 +153,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       failback = await execute("failback", secondary, primary, "DR drill: fail back after recovery", new Date().toISOString());
     }
     const ok = failover.output.outcome === "completed" && (!options.failback || failback?.output.outcome === "completed");
+    await options.inspect?.(app);
     return { plan: plan.name, timeScale, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok };
   } finally {
     await app?.stop();
