@@ -246,7 +246,7 @@ class Run {
         if (after >= w.deadlineAt) {
           throw new StepFailed(step, {
             name: "SwitchyardError",
-            message: `${w.pending.operation} on ${w.pending.resourceId} did not end within ${w.pending.deadlineSeconds} s of Azure time; it may still complete, and a new run picks it up from the journal`,
+            message: `${w.pending.operation} on ${w.pending.resourceId} did not end within ${w.pending.deadlineSeconds} s of Azure time; it may still complete (a new run reads the resource's state before it writes)`,
             code: "OperationDeadlineExceeded",
             retryable: false,
           });
@@ -498,6 +498,7 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     if (plan.storage.length === 0) return "protected";
     const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(reprotectionHorizonSeconds());
     const said = new Map<string, string>();
+    let told = false;
     // One wait for the operator's abort across every round: a wait made per round would stay open after
     // its round and take the event instead of the round that is waiting.
     const abort = context.df.waitForExternalEvent(APPROVAL_EVENT);
@@ -511,6 +512,10 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       }
       if (waiting.length === 0) return "protected";
       if (context.df.currentUtcDateTime.getTime() >= deadline) return "timeout";
+      if (!told) {
+        told = true;
+        yield* run.notify("failback-waiting", "info", `Switchyard ${plan.name}: the failback to ${to} waits for storage re-protection (${waiting.map((p) => p.why).join("; ")}); this can take up to ${reprotectionHorizonSeconds()} s of Azure time. Abort run ${runId} to stop waiting.`);
+      }
       yield* run.flush();
       run.status("reprotect", "reprotection");
       const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(Math.min(...waiting.map((p) => p.pollSeconds)))));

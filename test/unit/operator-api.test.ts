@@ -96,6 +96,17 @@ describe("manual override API", () => {
     expect((await api.abort(request({ id: "not-a-run" }, { reason: "x y z" }))).status).toBe(404);
   });
 
+  it("aborts, but never approves, a failback that waits for storage re-protection", async () => {
+    const { api, runs } = setup();
+    await api.failover(request({ plan: plan.name }, { reason: "outage" }));
+    const runId = runs.started[0]!.runId;
+    runs.current = { ...runs.current!, progress: { step: "reprotect", waitingFor: "reprotection" } };
+    expect((await api.approve(request({ id: runId }, { reason: "go ahead" }))).status).toBe(409);
+    const res = await api.abort(request({ id: runId }, { reason: "stay in the secondary this week" }));
+    expect(res.status).toBe(202);
+    expect(runs.approvals).toEqual([{ approve: false, by: "function-key caller", reason: "stay in the secondary this week" }]);
+  });
+
   it("refuses a failback when the plan's primary is already primary", async () => {
     const { api } = setup();
     const res = await api.failback(request({ plan: plan.name }, { reason: "back home" }));

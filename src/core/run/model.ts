@@ -193,7 +193,7 @@ export interface PendingOperation {
   readonly operation: string;
   /** The SDK poller's serialised state: enough to poll the operation from any process. */
   readonly resumeToken: string;
-  /** When Azure accepted it (ISO), from the activity's clock. */
+  /** When the activity handed it to the run (ISO, the activity's clock): Azure accepted it then or earlier. */
   readonly startedAt: string;
   /** Seconds of Azure time between polls for this kind of operation (a longer Retry-After wins). */
   readonly pollSeconds: number;
