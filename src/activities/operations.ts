@@ -2,73 +2,12 @@ import type { JournalEntry } from "../journal/journal.ts";
 import type { PendingOperation } from "../core/run/model.ts";
 import type { ActivityDeps } from "./deps.ts";
 
-/** A long-running Azure operation in flight, as the activity drives it. */
-export interface TrackedPoller<T> {
-  /** The poller's serialised state (resume token): enough to pick the operation up after a crash. */
-  serialize(): Promise<string> | string;
-  /** Polls until the operation ends; rejects when it ends Failed or Canceled. */
-  wait(): Promise<T>;
-}
-
 export interface OperationKey {
   readonly runId: string;
   readonly step: string;
   readonly resourceId: string;
   /** E.g. `FailoverGroups_Failover`. */
   readonly operation: string;
-}
-
-/**
- * Runs a long-running operation so that a crash loses nothing: the resume token is journaled as soon
- * as Azure has accepted the request, and a re-run of the activity (Durable activities run at least
- * once) resumes polling the operation already in flight instead of starting a second one.
- *
- * `start(resumeFrom)` must begin the operation when `resumeFrom` is undefined, and otherwise restore
- * the poller from the token without sending the request again.
- *
- * `known`: the operations in flight as this attempt of the activity already read them (readInFlight),
- * when nothing it did since could have started this one; spares reading the journal again.
- */
-export async function trackedOperation<T>(
-  deps: ActivityDeps,
-  key: OperationKey,
-  start: (resumeFrom: string | undefined) => Promise<TrackedPoller<T>>,
-  known?: InFlight,
-): Promise<{ result: T; resumed: boolean }> {
-  const inFlight = known ? known.tokenOf(key) : await findInFlight(deps, key);
-  const poller = await start(inFlight);
-  if (!inFlight) {
-    await deps.journal.append({
-      runId: key.runId,
-      at: deps.clock().toISOString(),
-      kind: "operation",
-      step: key.step,
-      message: `${key.operation} accepted for ${key.resourceId}`,
-      data: { resourceId: key.resourceId, operation: key.operation, status: "running", resumeToken: await poller.serialize() },
-    });
-  }
-  try {
-    const result = await poller.wait();
-    await deps.journal.append({
-      runId: key.runId,
-      at: deps.clock().toISOString(),
-      kind: "operation",
-      step: key.step,
-      message: `${key.operation} succeeded for ${key.resourceId}${inFlight ? " (resumed after a restart)" : ""}`,
-      data: { resourceId: key.resourceId, operation: key.operation, status: "succeeded" },
-    });
-    return { result, resumed: inFlight !== undefined };
-  } catch (error) {
-    await deps.journal.append({
-      runId: key.runId,
-      at: deps.clock().toISOString(),
-      kind: "operation",
-      step: key.step,
-      message: `${key.operation} failed for ${key.resourceId}`,
-      data: { resourceId: key.resourceId, operation: key.operation, status: "failed", error: error instanceof Error ? error.message.split("\n")[0] : String(error) },
-    });
-    throw error;
-  }
 }
 
 /** This run's long-running operations that were accepted but never finished, as of one read of the journal. */
@@ -113,11 +52,6 @@ export async function readInFlight(deps: ActivityDeps, runId: string, options: {
     tokens.set(keyOf(resourceId, operation), entry.data!.status === "running" ? String(entry.data!.resumeToken) : undefined);
   }
   return { tokenOf: (key) => tokens.get(keyOf(key.resourceId, key.operation)) };
-}
-
-/** The resume token of this run's operation on this resource that was accepted but never finished. */
-export async function findInFlight(deps: ActivityDeps, key: OperationKey): Promise<string | undefined> {
-  return (await readInFlight(deps, key.runId)).tokenOf(key);
 }
 
 // ---- the monitor pattern: start in one activity, poll in others ------------------------------

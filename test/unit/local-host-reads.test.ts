@@ -4,7 +4,7 @@
 import type * as df from "durable-functions";
 import { describe, expect, it } from "vitest";
 import type { ActivityDeps } from "../../src/activities/deps.ts";
-import { readInFlight, trackedOperation } from "../../src/activities/operations.ts";
+import { readInFlight } from "../../src/activities/operations.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
 import { LocalDurableHost } from "../../src/local/durableHost.ts";
 import { MemoryInstanceStore, type InstanceState } from "../../src/local/instanceStore.ts";
@@ -86,18 +86,5 @@ describe("reading the operations in flight", () => {
     expect(journal.reads).toBe(2);
     await Promise.all([readInFlight(deps, "r1", { shared: true }), readInFlight(deps, "r1")]);
     expect(journal.reads).toBe(4);
-  });
-
-  it("resumes from what the activity already read, without reading the journal again", async () => {
-    const journal = new CountingJournal();
-    await journal.append(operation("/b", "running", "tb"));
-    const deps = depsWith(journal);
-    const known = await readInFlight(deps, "r1");
-    const started: (string | undefined)[] = [];
-    const { resumed } = await trackedOperation(deps, { runId: "r1", step: "s", resourceId: "/b", operation: "Op" }, async (resumeFrom) => {
-      started.push(resumeFrom);
-      return { serialize: () => "t", wait: async () => "done" };
-    }, known);
-    expect({ resumed, started, reads: journal.reads }).toEqual({ resumed: true, started: ["tb"], reads: 1 });
   });
 });
