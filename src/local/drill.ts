@@ -49,8 +49,9 @@ export interface DrillOptions {
 export interface DrillRun {
   readonly output: RunOutput;
   /**
-   * Failover: seconds (local) from the outage to the first request a user sends (through Front Door)
-   * that the new primary serves with its data tier writable; null when none came before the run ended.
+   * Failover: seconds (local) from the outage until the requests a user sends (through Front Door) are
+   * served by the new primary with its data tier writable, for good (an outage that comes back, such as
+   * a restart, starts it over); null when that had not happened when the run ended.
    */
   readonly userFacingRtoSeconds?: number | null;
   /** The time scale the run ran at: local seconds × this = Azure seconds. */
@@ -213,7 +214,7 @@ export function formatDrillSummary(result: DrillResult): string {
     lines.push(`  RTO: ${o.rtoSeconds === null ? "not reached" : `${o.rtoSeconds} s local, projected ${azureDuration(projected!)} at Azure durations`} (target ${azureDuration(o.rtoTargetSeconds)})${projected !== null ? (projected <= o.rtoTargetSeconds ? " — met" : " — missed") : ""}`);
     if (run.userFacingRtoSeconds !== undefined) {
       lines.push(
-        `  user-facing RTO: ${run.userFacingRtoSeconds === null ? "not reached while the run lasted" : `${run.userFacingRtoSeconds} s local, projected ${azureDuration(run.userFacingRtoSeconds * scale)}`} (outage → first request served by ${o.to} with its data tier writable)`,
+        `  user-facing RTO: ${run.userFacingRtoSeconds === null ? "not reached while the run lasted" : `${run.userFacingRtoSeconds} s local, projected ${azureDuration(run.userFacingRtoSeconds * scale)}`} (outage → requests served by ${o.to} with its data tier writable, for good)`,
       );
     }
     lines.push(`  RPO exposure: ${o.rpoExposureSeconds === null ? "unknown (lag not measurable)" : `${o.rpoExposureSeconds} s`} (budget ${o.rpoBudgetSeconds} s; data loss allowed by: ${o.dataLossAllowedBy})`);
@@ -242,8 +243,8 @@ function userFacingSection(output: RunOutput, seconds: number | null, scale: num
     "",
     seconds === null
       ? `No request a user sent through the plan's entry points was served by ${output.to} with its data tier writable before the run ended.`
-      : `The first request a user sent through the plan's entry points (Front Door endpoints and frontends, else the region's health endpoints) that ${output.to} served with its data tier writable came ${seconds} s after the outage began (projected ${azureDuration(seconds * scale)} at Azure durations).`,
-    `The run's RTO (${output.rtoSeconds === null ? "not reached" : `${output.rtoSeconds} s`}) ends when Switchyard has verified the new primary. The two differ: Front Door's own health probes stop sending users to a dead region's origin before any configuration change has propagated, so users may be served by ${output.to} before the traffic step ends — but only once its data tier is writable does that count as recovered; and verification may still wait for Front Door propagation after users are already served.`,
+      : `Requests a user sent through the plan's entry points (Front Door endpoints and frontends, else the region's health endpoints) were served by ${output.to} with its data tier writable, without a break until the run ended, from ${seconds} s after the outage began (projected ${azureDuration(seconds * scale)} at Azure durations).`,
+    `The run's RTO (${output.rtoSeconds === null ? "not reached" : `${output.rtoSeconds} s`}) ends when Switchyard has verified the new primary. The two differ: Front Door's own health probes stop sending users to a dead region's origin before any configuration change has propagated, so users may be served by ${output.to} before the traffic step ends — but only once its data tier is writable does that count as recovered, and a site restart after a settings change interrupts it again; verification may still wait for Front Door propagation after users are already served.`,
     "",
   ];
   return lines.join("\n");

@@ -1,9 +1,9 @@
 /**
- * The user-facing RTO of a local drill: from the start of the outage to the first request, sent as a
- * user would (through the plan's Front Door endpoints and classic frontends, or to the target region's
- * health endpoints when the plan has no Front Door), that the new primary serves while its data tier
+ * The user-facing RTO of a local drill: from the start of the outage until requests sent as a user
+ * would (through the plan's Front Door endpoints and classic frontends, or to the target region's
+ * health endpoints when the plan has no Front Door) are served by the new primary while its data tier
  * is writable (every SQL failover group primary there, every storage account primary there and not
- * failing over). The estate knows both; Switchyard's run does not decide it.
+ * failing over), and stay so. The estate knows both; Switchyard's run does not decide it.
  *
  * It can come before the run's own RTO (Front Door's health probes skip the dead region's origin before
  * any configuration change propagates, and the data tier may be writable before verification ends) or
@@ -43,20 +43,23 @@ export function userUrls(estate: Estate, plan: Plan, region: string): string[] {
   return hosts.length > 0 ? hosts.map((host) => `https://${host}${path}`) : target.healthEndpoints.map((e) => e.url);
 }
 
-/** Requests the plan's user URLs every `intervalMs` until one is served by `region` with its data tier writable. */
+/**
+ * Requests the plan's user URLs every `intervalMs` until stopped. Recovery is the start of the last
+ * unbroken stretch of good answers (served by `region`, data tier writable) that lasts until the watch
+ * stops: an outage that comes back (a site restarting after its settings change) starts it over.
+ */
 export function watchUsers(options: { estate: Estate; clients: ClientFactory; plan: Plan; region: string; intervalMs: number }): UserWatch {
   const urls = userUrls(options.estate, options.plan, options.region);
   let stopped = false;
-  let recoveredAt: number | undefined;
+  let streakFrom: number | undefined;
   const loop = (async () => {
-    while (!stopped && recoveredAt === undefined) {
+    while (!stopped) {
       const at = Date.now();
       const answers = await Promise.all(urls.map((url) => requestThroughFrontDoor(options.clients, url, 2_000)));
-      const served = answers.some((a) => a.status === 200 && a.region === options.region);
-      if (served && dataTierWritableIn(options.estate, options.plan, options.region)) {
-        recoveredAt = at;
-        break;
-      }
+      const served = answers.length > 0 && answers.every((a) => a.status === 200 && a.region === options.region);
+      const good = served && dataTierWritableIn(options.estate, options.plan, options.region);
+      if (!good) streakFrom = undefined;
+      else streakFrom ??= at;
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
     }
   })();
@@ -64,7 +67,7 @@ export function watchUsers(options: { estate: Estate; clients: ClientFactory; pl
     async stop() {
       stopped = true;
       await loop.catch(() => undefined);
-      return recoveredAt;
+      return streakFrom;
     },
   };
 }

@@ -423,10 +423,14 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { results: dataTier }, "data-tier");
 
     const sw = (name: string, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
-    if (plan.appService.length > 0) {
-      // Settings first: each write restarts its site, and the restart is over before traffic arrives.
+    // Each settings write restarts its site. Sites in the target region are written before traffic
+    // arrives there (and the run waits for their restart); sites elsewhere are still serving until the
+    // traffic switch, so they are written after it, when a restart no longer reaches users.
+    const targetSites = plan.appService.flatMap((site, i) => (site.region === to ? [i] : []));
+    const otherSites = plan.appService.flatMap((site, i) => (site.region === to ? [] : [i]));
+    if (targetSites.length > 0) {
       yield* run.step("settings", function* () {
-        const results = yield* run.callAll<SwitchResult>("settings", plan.appService.map((_, i) => sw(Activities.switchAppService, i)));
+        const results = yield* run.callAll<SwitchResult>("settings", targetSites.map((i) => sw(Activities.switchAppService, i)));
         if (results.some((r) => r.restarts)) yield* awaitHealthy("settings");
         return results;
       });
@@ -446,6 +450,12 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       }
       return results;
     });
+
+    if (otherSites.length > 0) {
+      yield* run.step("standby-settings", function* () {
+        return yield* run.callAll<SwitchResult>("standby-settings", otherSites.map((i) => sw(Activities.switchAppService, i)));
+      });
+    }
 
     const verification = yield* run.step("verify", function* () {
       // Front Door propagation and site restarts settle by themselves: checked again until they do or

@@ -54,7 +54,7 @@ describe("switchyard drill at Azure time, the primary's control plane down", () 
 
     expect(result.ok, formatDrillSummary(result)).toBe(true);
     const fo = result.failover.output;
-    expect(fo.steps.map((s) => s.step)).toEqual(["assess", "measure", "approval", "data-tier", "settings", "traffic", "verify"]);
+    expect(fo.steps.map((s) => s.step)).toEqual(["assess", "measure", "approval", "data-tier", "settings", "traffic", "standby-settings", "verify"]);
     // The storage failovers (an hour of Azure time) outlasted the Functions timeout at this scale: the
     // data tier was watched on durable timers, not awaited inside an activity (which the host would fail).
     const dataTier = fo.steps.find((s) => s.step === "data-tier")!;
@@ -65,7 +65,7 @@ describe("switchyard drill at Azure time, the primary's control plane down", () 
     expect(result.failover.userFacingRtoSeconds).toEqual(expect.any(Number));
     // Failback: the GZRS account came back through GRS and its initial sync, and its zone redundancy
     // is being restored once it is home.
-    expect(result.failback!.output.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", "settings", "traffic", "verify", "restore-redundancy"]);
+    expect(result.failback!.output.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", "settings", "traffic", "standby-settings", "verify", "restore-redundancy"]);
     const labels = plan.storage.find((s) => s.sku === "Standard_GZRS")!.account;
     const writesToLabels = requests.filter((r) => r.write && r.status < 300 && r.path.toLowerCase().startsWith(labels.id.toLowerCase())).map((r) => r.operationId);
     expect(writesToLabels).toEqual(["StorageAccounts_Failover", "StorageAccounts_Update", "StorageAccounts_Failover", "StorageAccounts_CustomerInitiatedMigration"]);

@@ -85,8 +85,9 @@ describe.each([
       ["measure", "ok"],
       ["approval", "ok"],
       ["data-tier", "ok"],
-      ["settings", "ok"],
+      ...(plan.appService.some((a) => a.region === secondary) ? [["settings", "ok"]] : []),
       ["traffic", "ok"],
+      ...(plan.appService.some((a) => a.region !== secondary) ? [["standby-settings", "ok"]] : []),
       ["verify", "ok"],
     ]);
 
@@ -151,7 +152,7 @@ describe.each([
     const backOut = back.output as RunOutput;
     expect(backOut).toMatchObject({ kind: "failback", outcome: "completed", from: secondary, to: primary, dataLossAllowedBy: "none", rpoExposureSeconds: 0 });
     expect(backOut.rtoSeconds).toEqual(expect.any(Number));
-    expect(backOut.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", "settings", "traffic", "verify", "restore-redundancy"]);
+    expect(backOut.steps.map((s) => s.step)).toEqual(["reprotect", "check-reprotection", "assess", "measure", "data-tier", ...(plan.appService.some((a) => a.region === primary) ? ["settings"] : []), "traffic", ...(plan.appService.some((a) => a.region !== primary) ? ["standby-settings"] : []), "verify", "restore-redundancy"]);
     const home = expectPrimaryIn(plan, primary, { enabledState: "Enabled" });
     plan.storage.forEach((spec, i) => expect(home.storage[i]).toMatchObject({ sku: spec.sku, secondaryLocation: secondary }));
     plan.appService.forEach((_, i) => {

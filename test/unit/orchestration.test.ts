@@ -125,7 +125,7 @@ async function runToEnd(w: World, runInput: RunInput = input()): Promise<RunOutp
 const names = (w: World) => w.calls.map((c) => c.name).filter((n) => n !== Activities.journal && n !== Activities.notify);
 
 describe("failover orchestration (real durable-functions orchestrator, local host)", () => {
-  it("fails over planned when the primary is reachable: data tier, then settings, then traffic, then verify", async () => {
+  it("fails over planned when the primary is reachable: data tier, target sites' settings, traffic, standby sites' settings, verify", async () => {
     const w = world();
     const output = await runToEnd(w);
     expect(output.outcome).toBe("completed");
@@ -135,11 +135,16 @@ describe("failover orchestration (real durable-functions orchestrator, local hos
     const lastData = Math.max(order.lastIndexOf(Activities.failoverSqlGroup), order.lastIndexOf(Activities.failoverStorageAccount));
     const firstSettings = order.indexOf(Activities.switchAppService);
     const firstTraffic = Math.min(order.indexOf(Activities.switchFrontDoorStandard), order.indexOf(Activities.switchFrontDoorClassic));
+    const lastTraffic = Math.max(order.lastIndexOf(Activities.switchFrontDoorStandard), order.lastIndexOf(Activities.switchFrontDoorClassic));
     expect(lastData).toBeLessThan(firstSettings);
-    expect(order.lastIndexOf(Activities.switchAppService)).toBeLessThan(firstTraffic);
+    // Sites in the target region before traffic arrives; the others (still serving until then) after it.
+    const siteCalls = w.calls.filter((c) => c.name === Activities.switchAppService).map((c) => plan.appService[c.input.index]!.region);
+    const siteSlots = order.flatMap((n, i) => (n === Activities.switchAppService ? [i] : []));
+    siteCalls.forEach((region, k) => (region === S ? expect(siteSlots[k]).toBeLessThan(firstTraffic) : expect(siteSlots[k]).toBeGreaterThan(lastTraffic)));
+    expect(new Set(siteCalls)).toEqual(new Set(plan.appService.map((a) => a.region)));
     expect(order.at(-1)).toBe(Activities.verifyPrimary);
     expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).map((c) => c.input.allowDataLoss)).toEqual([false, false]);
-    expect(output.steps.map((s) => s.step)).toEqual(["assess", "measure", "data-tier", "settings", "traffic", "verify"]);
+    expect(output.steps.map((s) => s.step)).toEqual(["assess", "measure", "data-tier", "settings", "traffic", "standby-settings", "verify"]);
   });
 
   it("never fails over into an unhealthy target", async () => {
@@ -267,8 +272,8 @@ describe("settings before traffic", () => {
     const output = await runToEnd(w);
     expect(output.outcome).toBe("completed");
     const order = names(w);
-    const lastSettings = order.lastIndexOf(Activities.switchAppService);
-    const assessesAfter = order.slice(lastSettings).filter((n) => n === Activities.assessRegions);
+    const lastSettings = order.indexOf(Activities.switchAppService);
+    const assessesAfter = order.slice(lastSettings, order.indexOf(Activities.switchFrontDoorStandard)).filter((n) => n === Activities.assessRegions);
     expect(assessesAfter).toHaveLength(3);
     expect(order.lastIndexOf(Activities.assessRegions)).toBeLessThan(order.indexOf(Activities.switchFrontDoorStandard));
   });
