@@ -229,11 +229,14 @@ export function modelRun(plan: Plan, view: AzureView, context: RunContext): RunM
     phases.push({ phase: "data-tier", chains });
   }
 
-  // Settings: each site whose values differ, both lists and writes at once; a write restarts the app, and
-  // only a restart in the target region holds traffic back. A site in a region that is down is left alone.
-  if (plan.appService.length > 0) {
+  // Settings: each site whose values differ, both lists and writes at once; a write restarts the app.
+  // Sites in the target region are written before traffic (their restart holds traffic back); sites in
+  // the other region after it (standby-settings), when their restart reaches no user. A site in a region
+  // that is down is left alone.
+  const siteChains = (inTarget: boolean): Chain[] => {
     const chains: Chain[] = [];
     for (const spec of plan.appService) {
+      if ((spec.region === to) !== inTarget) continue;
       const id = spec.site.id.toLowerCase();
       if (fromDown && spec.region === from && (spec.appSettings.length > 0 || spec.connectionStrings.length > 0)) continue;
       const holds = view.siteHolds.get(id) ?? home;
@@ -249,11 +252,11 @@ export function modelRun(plan: Plan, view: AzureView, context: RunContext): RunM
       }
       view.siteHolds.set(id, to);
       if (branches.length === 0) continue;
-      const restarts = spec.region === to;
-      chains.push({ what: `site ${spec.site.name}${restarts ? "" : ` (restarts in ${spec.region ?? "its region"}, not on the way to ${to})`}`, items: [{ parallel: branches }, ...(restarts ? [effect("appRestart")] : [])] });
+      chains.push({ what: `site ${spec.site.name}${inTarget ? "" : ` (restarts in ${spec.region}, after traffic has left it)`}`, items: [{ parallel: branches }, ...(inTarget ? [effect("appRestart")] : [])] });
     }
-    phases.push({ phase: "settings", chains });
-  }
+    return chains;
+  };
+  if (plan.appService.some((a) => a.region === to)) phases.push({ phase: "settings", chains: siteChains(true) });
 
   // Traffic: the target's origin/backend first (priority 1, enabled), the other standby (priority 2;
   // disabled when its region is down). One ARM operation per changed origin, all at once; a classic Front
@@ -293,6 +296,8 @@ export function modelRun(plan: Plan, view: AzureView, context: RunContext): RunM
     }
     phases.push({ phase: "traffic", chains });
   }
+
+  if (plan.appService.some((a) => a.region !== to)) phases.push({ phase: "standby-settings", chains: siteChains(false) });
 
   // Verify: the changes reach the edge (one propagation, from the end of the ARM operations), then one read.
   phases.push({
