@@ -453,7 +453,7 @@ function summary(): void {
     const users = failovers.map(userFacingRto).filter((s): s is number => typeof s === "number");
     console.log(
       `  ${"".padEnd(28)} RTO target ${fmtAzure(plan.objectives.rtoMinutes * 60_000)}; drill outage → verified ${own.length > 0 ? fmtAzure(median(own) * 1000 * SCALE) : "—"}` +
-        `, → first user served ${users.length > 0 ? fmtAzure(median(users) * 1000 * SCALE) : failovers.some((r) => "userFacingRtoSeconds" in r) ? "not reached" : "not reported"} (no detection, approval wait included, × scale)` +
+        `, → users served for good ${users.length > 0 ? fmtAzure(median(users) * 1000 * SCALE) : failovers.some((r) => "userFacingRtoSeconds" in r) ? "not reached" : "not reported"} (no detection, approval wait included, × scale)` +
         `; drill wall time ${median(drills.map((d) => d.wallSeconds)).toFixed(1)} s (median, estate and Azurite start included)`,
     );
   }
