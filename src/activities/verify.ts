@@ -232,11 +232,13 @@ function compareNames(expected: ReadonlyMap<string, string>, stored: Readonly<Re
  * the failback brings it in line. Its check passes and says so. Where a site runs comes from the plan
  * (`appService[].region`), never from reading the site: that read would go to the down region.
  */
-function appServiceChecks(plan: Plan, region: string, deps: ActivityDeps): Promise<Check>[] {
+function appServiceChecks(plan: Plan, region: string, deps: ActivityDeps, otherWasDown?: boolean): Promise<Check>[] {
   if (plan.appService.length === 0) return [];
   const other = otherRegion(plan, region);
   let otherHealth: Promise<RegionHealth> | undefined;
-  const otherDown = async () => !(await (otherHealth ??= probeRegion(plan, other, deps))).healthy;
+  // The run says whether it left the other region's sites alone (it decided once, when it switched
+  // them); only without that word is the other region probed now.
+  const otherDown = async () => otherWasDown ?? !(await (otherHealth ??= probeRegion(plan, other, deps))).healthy;
   return plan.appService.flatMap((spec) => {
     const site = spec.site;
     const client = () => deps.clients.web(site.subscriptionId).webApps;
@@ -306,7 +308,7 @@ export async function verifyPrimary(input: RegionInput, deps: ActivityDeps): Pro
       });
     }),
     ...frontDoorChecks(plan, region, deps),
-    ...appServiceChecks(plan, region, deps),
+    ...appServiceChecks(plan, region, deps, input.otherWasDown),
   ]);
   const outcome = result(checks.flat());
   deps.log.info(`verify ${region} as primary: ${outcome.ok ? "ok" : outcome.settling ? "settling" : "FAILED"}`, { runId: input.runId, region, failed: outcome.checks.filter((c) => !c.ok).map((c) => c.what) });

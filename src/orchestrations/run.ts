@@ -318,8 +318,18 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
 
   try {
     if (input.kind === "failback") {
+      // One wait for an operator's abort across every round of both waits below: a wait made per round
+      // would stay open after its round and take the event instead of the round that is waiting, and
+      // an abort that arrives while a round's activities run is seen by the next round's check.
+      const abort = context.df.waitForExternalEvent(APPROVAL_EVENT);
+      const aborted = (step: string): boolean => {
+        if (!abort.isCompleted) return false;
+        const event = abort.result as ApprovalEvent;
+        run.note("decision", `aborted by ${event.by} while waiting for re-protection: ${event.reason}`, { ...event }, step);
+        return true;
+      };
       const reprotected = yield* run.step("reprotect", function* () {
-        return yield* reprotectAll();
+        return yield* reprotectAll(abort, aborted);
       });
       if (reprotected !== "protected") {
         outcome = reprotected === "aborted" ? "stopped-aborted" : "refused-not-reprotected";
@@ -333,14 +343,23 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
         const checks = input.options?.reprotectionChecks ?? 10;
         const interval = input.options?.reprotectionIntervalSeconds ?? 30;
         for (let attempt = 1; ; attempt++) {
+          if (aborted("check-reprotection")) return "aborted" as const;
           const result = yield* run.call<CheckResult>("check-reprotection", Activities.checkReprotection, { ...base, region: to });
           run.note("decision", result.ok ? `${to} is re-protected: failback may proceed` : `${to} is not re-protected yet (check ${attempt} of ${checks})`, { checks: result.checks }, "check-reprotection");
           if (result.ok) return true;
           if (attempt >= checks) return false;
           run.status("check-reprotection", "reprotection");
-          yield* run.sleep(run.azureMs(interval));
+          const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(interval)));
+          if (abort.isCompleted) continue; // seen at the top of the next round
+          const winner: df.Task = yield context.df.Task.any([timer, abort]);
+          if (winner === abort) timer.cancel();
         }
       });
+      if (ready === "aborted") {
+        outcome = "stopped-aborted";
+        message = `Stopped: the failback was aborted while it checked re-protection. Nothing was failed back.`;
+        return yield* finish();
+      }
       if (!ready) {
         outcome = "refused-not-reprotected";
         message = `Failback to ${to} refused: re-protection checks did not pass (storage geo-redundancy and SQL partner health are required first).`;
@@ -462,7 +481,7 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       // VERIFY_SETTLE_SECONDS of Azure time have passed.
       const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(VERIFY_SETTLE_SECONDS);
       for (;;) {
-        const result = yield* run.call<CheckResult>("verify", Activities.verifyPrimary, { ...base, region: to });
+        const result = yield* run.call<CheckResult>("verify", Activities.verifyPrimary, { ...base, region: to, otherWasDown: !primaryHealthy });
         if (result.ok || !result.settling || context.df.currentUtcDateTime.getTime() >= deadline) return result;
         run.status("verify", "propagation");
         yield* run.sleep(run.azureMs(VERIFY_POLL_SECONDS));
@@ -504,15 +523,13 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
    * until every account is back to the plan's redundancy and in sync, the horizon passes, or an
    * operator aborts the wait.
    */
-  function* reprotectAll(): Gen<"protected" | "timeout" | "aborted"> {
+  function* reprotectAll(abort: df.Task, aborted: (step: string) => boolean): Gen<"protected" | "timeout" | "aborted"> {
     if (plan.storage.length === 0) return "protected";
     const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(reprotectionHorizonSeconds());
     const said = new Map<string, string>();
     let told = false;
-    // One wait for the operator's abort across every round: a wait made per round would stay open after
-    // its round and take the event instead of the round that is waiting.
-    const abort = context.df.waitForExternalEvent(APPROVAL_EVENT);
     for (;;) {
+      if (aborted("reprotect")) return "aborted";
       const progress = yield* run.callAll<ReprotectProgress>("reprotect", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
       const waiting = progress.filter((p) => p.state !== "protected");
       for (const p of progress) {
@@ -528,13 +545,10 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
       }
       yield* run.flush();
       run.status("reprotect", "reprotection");
+      if (abort.isCompleted) continue; // an abort that came while this round's activities ran
       const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(Math.min(...waiting.map((p) => p.pollSeconds)))));
       const winner: df.Task = yield context.df.Task.any([timer, abort]);
-      if (winner === abort) {
-        const event = abort.result as ApprovalEvent;
-        run.note("decision", `aborted by ${event.by} while waiting for re-protection: ${event.reason}`, { ...event }, "reprotect");
-        return "aborted";
-      }
+      if (winner === abort) timer.cancel();
     }
   }
 

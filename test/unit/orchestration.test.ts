@@ -43,6 +43,8 @@ interface World {
   settlingVerifies?: number;
   /** Re-protection reports `waiting` this many rounds first. */
   reprotectRounds?: number;
+  /** Called on every re-protection call (its 1-based count), before it answers. */
+  onReprotect?: (call: number) => void;
 }
 
 /** Activities that record their calls and answer from a small model of the world (no Azure). */
@@ -61,6 +63,7 @@ function activities(world: World) {
   let unhealthyAfterRestart = world.restartAssessments ?? 0;
   let settling = world.settlingVerifies ?? 0;
   let reprotectRounds = world.reprotectRounds ?? 0;
+  let reprotectCalls = 0;
   /** A data-tier start: the first call per resource starts an operation when the world says so. */
   const dataTier = (activity: string, poll: string) => (i: any) => {
     const resourceId = `${activity}-${i.index}`;
@@ -89,7 +92,7 @@ function activities(world: World) {
     [Activities.pollSqlFailover]: record(Activities.pollSqlFailover, poll),
     [Activities.pollStorageFailover]: record(Activities.pollStorageFailover, poll),
     [Activities.reprotectStorageAccount]: record(Activities.reprotectStorageAccount, (i: any) =>
-      (i.index === plan.storage.length - 1 ? reprotectRounds-- : reprotectRounds) > 0
+      (world.onReprotect?.(++reprotectCalls), (i.index === plan.storage.length - 1 ? reprotectRounds-- : reprotectRounds) > 0)
         ? { resourceId: `acct-${i.index}`, state: "waiting", stage: "initial-sync", why: "geo-replication is Bootstrap", changed: false, requestIds: [], pollSeconds: 300 }
         : { resourceId: `acct-${i.index}`, state: "protected", stage: "done", why: "geo-replication is Live", changed: false, requestIds: [], pollSeconds: 300 },
     ),
@@ -317,6 +320,34 @@ describe("failback re-protection", () => {
     await h.start(Orchestrations.failover, { ...failback(), options: { ...failback().options, reprotectionHorizonSeconds: 10 ** 9 } }, "i1");
     await until(async () => ((await h.getStatus("i1"))?.customStatus as { waitingFor?: string } | undefined)?.waitingFor === "reprotection");
     await h.raiseEvent("i1", APPROVAL_EVENT, { approve: false, by: "oncall@contoso.com", reason: "stay in the secondary for now" });
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output.outcome).toBe("stopped-aborted");
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+  });
+
+  it("stops when the abort arrives while a later round's re-protection calls run", async () => {
+    const w = world({ reprotectRounds: 1_000_000 });
+    const h = host(w);
+    w.onReprotect = (call) => {
+      if (call === plan.storage.length + 1) void h.raiseEvent("i1", APPROVAL_EVENT, { approve: false, by: "oncall@contoso.com", reason: "not this week" });
+    };
+    await h.start(Orchestrations.failover, { ...failback(), options: { ...failback().options, reprotectionHorizonSeconds: 10 ** 9 } }, "i1");
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output.outcome).toBe("stopped-aborted");
+    expect(w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length).toBeLessThanOrEqual(plan.storage.length * 3);
+  });
+
+  it("stops when the abort arrives while re-protection is being checked", async () => {
+    const w = world({ reprotectRounds: 0 });
+    const acts = activities(w);
+    let h!: LocalDurableHost;
+    let checks = 0;
+    const notYet = { ...acts, [Activities.checkReprotection]: async () => {
+      if (++checks === 1) void h.raiseEvent("i1", APPROVAL_EVENT, { approve: false, by: "oncall@contoso.com", reason: "hold" });
+      return { ok: true, value: { ok: false, checks: [{ what: "storage", ok: false, detail: "Bootstrap" }] } };
+    } };
+    h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: notYet as never });
+    await h.start(Orchestrations.failover, failback(), "i1");
     const output = (await h.waitForCompletion("i1")).output as RunOutput;
     expect(output.outcome).toBe("stopped-aborted");
     expect(names(w)).not.toContain(Activities.failoverSqlGroup);

@@ -253,6 +253,11 @@ export interface SwitchResult {
 
 export interface RegionInput extends ActivityInput {
   readonly region: string;
+  /**
+   * Verification: whether the run treated the other region as down when it switched settings (its
+   * sites were then left alone, and are not checked). Unset: the other region is probed.
+   */
+  readonly otherWasDown?: boolean;
 }
 export interface CheckResult {
   readonly ok: boolean;
