@@ -274,6 +274,8 @@ class Run {
 export const REPROTECTION_HORIZON_SECONDS = 72 * 60 * 60;
 /** After settings writes: how often and how long to wait for the target region's sites to answer again. */
 const RESTART_POLL_SECONDS = 15;
+/** An answer counts as "restarted" only this long after the write (the time profile assumes a one-minute restart). */
+const RESTART_MIN_SECONDS = 60;
 const RESTART_SETTLE_SECONDS = 10 * 60;
 /** Verification: how often and how long to re-check what settles by itself (Front Door propagation, restarts). */
 const VERIFY_POLL_SECONDS = 30;
@@ -456,6 +458,13 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
     }
 
     yield* run.step("traffic", function* () {
+      // The target was assessed before the approval wait and the data tier, which can take hours: it is
+      // asked again right before users are sent there.
+      const now = yield* run.call<AssessRegionsResult>("traffic", Activities.assessRegions, { ...base, regions: [to] });
+      run.note("decision", now.regions[to]?.healthy ? `${to} is still healthy: switching traffic` : `${to} is no longer healthy: traffic is not switched`, { regions: now.regions, at: now.at }, "traffic");
+      if (!now.regions[to]?.healthy) {
+        throw new StepFailed("traffic", { name: "SwitchyardError", code: "TargetUnhealthy", retryable: false, message: `${to} stopped answering healthy before traffic was switched to it; the data tier is there, traffic stays where it was` });
+      }
       // A classic Front Door is written whole (GET + PUT): two entries on one Front Door go one after
       // the other, or the second PUT would undo the first. Everything else switches at once.
       const waves = classicWaves(plan.frontDoor.classic.map((c) => c.frontDoor.id));
@@ -553,18 +562,27 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
   }
 
   /** After settings writes restarted sites: waits until `to` answers healthy (bounded), or fails the step. */
+  /**
+   * After settings writes restarted sites: waits until `to` answers healthy, bounded. Azure does not say
+   * when the restart begins, so an answer counts only from RESTART_MIN_SECONDS after the write, and
+   * two in a row are needed: a probe that lands before the restart has begun proves nothing.
+   */
   function* awaitHealthy(step: string): Gen<void> {
-    const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(RESTART_SETTLE_SECONDS);
+    const writtenAt = context.df.currentUtcDateTime.getTime();
+    const deadline = writtenAt + run.azureMs(RESTART_SETTLE_SECONDS);
     run.note("wait", `settings written: waiting for ${to} to answer healthy after its sites restart`, { region: to, limitSeconds: RESTART_SETTLE_SECONDS }, step);
+    let healthyInRow = 0;
     for (;;) {
       run.status(step, "restart");
       yield* run.sleep(run.azureMs(RESTART_POLL_SECONDS));
       const health = yield* run.call<AssessRegionsResult>(step, Activities.assessRegions, { ...base, regions: [to] });
-      if (health.regions[to]?.healthy) {
+      const now = context.df.currentUtcDateTime.getTime();
+      healthyInRow = health.regions[to]?.healthy ? healthyInRow + 1 : 0;
+      if (healthyInRow >= 2 && now - writtenAt >= run.azureMs(RESTART_MIN_SECONDS)) {
         run.note("decision", `${to} answers healthy after the restart`, { regions: health.regions, at: health.at }, step);
         return;
       }
-      if (context.df.currentUtcDateTime.getTime() >= deadline) {
+      if (now >= deadline) {
         throw new StepFailed(step, { name: "SwitchyardError", code: "RestartNotSettled", retryable: false, message: `${to} did not answer healthy within ${RESTART_SETTLE_SECONDS} s of Azure time after its settings changed; traffic was not switched to it` });
       }
     }

@@ -277,7 +277,9 @@ describe("settings before traffic", () => {
     const order = names(w);
     const lastSettings = order.indexOf(Activities.switchAppService);
     const assessesAfter = order.slice(lastSettings, order.indexOf(Activities.switchFrontDoorStandard)).filter((n) => n === Activities.assessRegions);
-    expect(assessesAfter).toHaveLength(3);
+    // Two unhealthy answers, then healthy ones: two in a row and at least a minute of Azure time after
+    // the write (polls 15 s apart, so at least four), then one more right before the switch.
+    expect(assessesAfter.length).toBeGreaterThanOrEqual(5);
     expect(order.lastIndexOf(Activities.assessRegions)).toBeLessThan(order.indexOf(Activities.switchFrontDoorStandard));
   });
 
@@ -287,6 +289,30 @@ describe("settings before traffic", () => {
     expect(output.outcome).toBe("failed");
     expect(output.message).toMatch(/did not answer healthy/);
     expect(names(w)).not.toContain(Activities.switchFrontDoorStandard);
+  });
+});
+
+describe("traffic only to a target that is still healthy", () => {
+  it("asks the target again right before the switch, and switches nothing when it went down meanwhile", async () => {
+    const w = world({ pollsUntilDone: 1 });
+    const acts = activities(w);
+    let asked = 0;
+    const failing = {
+      ...acts,
+      [Activities.assessRegions]: async (i: any) => {
+        asked++;
+        const healthy = i.regions.length === 2; // the run's first assessment (both regions) says healthy; later ones not
+        return { ok: true, value: { at: "t", regions: { [P]: { healthy: true, probes: [] }, [S]: { healthy, probes: [] } } } };
+      },
+    };
+    const h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: failing as never });
+    await h.start(Orchestrations.failover, input(), "i1");
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output.outcome).toBe("failed");
+    expect(output.message).toMatch(/stopped answering healthy before traffic was switched/);
+    expect(asked).toBeGreaterThanOrEqual(2);
+    expect(names(w)).not.toContain(Activities.switchFrontDoorStandard);
+    expect(names(w)).not.toContain(Activities.switchFrontDoorClassic);
   });
 });
 
