@@ -233,7 +233,7 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
         if (ids.length > 0) await journalWrite(deps, { runId: input.runId, step, resourceId: c.id, operation: AFD_UPDATE, requestIds: ids, result: `failed: ${failure.message.split("\n")[0]}`, details });
         throw failure;
       }
-      await journalAccepted(deps, key, token);
+      await journalAccepted(deps, key, token, capture.ids);
       await journalWrite(deps, { runId: input.runId, step, resourceId: c.id, operation: AFD_UPDATE, requestIds: capture.ids, result: "accepted", details });
       deps.log.info(`origin ${c.item} (${c.region}) of ${group.name}: ${summarise(c.change)} accepted`, { ...log, origin: c.item });
       return { pending: pendingOf(Activities.pollFrontDoorStandard, c.id, AFD_UPDATE, token, deps, context(c.region, c.item)), ids: capture.ids };
@@ -383,7 +383,7 @@ export async function switchFrontDoorClassic(input: SwitchInput, deps: ActivityD
       if (ids.length > 0) await journalWrite(deps, { runId: input.runId, step, resourceId: fdRef.id, operation: CLASSIC_PUT, requestIds: ids, result: `failed: ${failure.message.split("\n")[0]}`, details });
       throw failure;
     }
-    await journalAccepted(deps, { runId: input.runId, step, resourceId: poolId, operation: CLASSIC_PUT }, serialized);
+    await journalAccepted(deps, { runId: input.runId, step, resourceId: poolId, operation: CLASSIC_PUT }, serialized, capture.ids);
     await journalWrite(deps, { runId: input.runId, step, resourceId: fdRef.id, operation: CLASSIC_PUT, requestIds: capture.ids, result: "accepted", details });
     deps.log.info(`backend pool ${spec.backendPool} of ${fdRef.name}: ${changes.map((c) => `${c.address} (${c.region}) ${summarise(c.change)}`).join("; ") || "written again"} accepted`, log);
 

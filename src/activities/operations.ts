@@ -14,6 +14,11 @@ export interface OperationKey {
 export interface InFlight {
   /** The resume token of the operation on `key.resourceId` named `key.operation`, if it is in flight. */
   tokenOf(key: Pick<OperationKey, "resourceId" | "operation">): string | undefined;
+  /**
+   * True when an attempt journaled that it was about to send the operation and nothing after: the
+   * request may have reached Azure (the attempt died before Azure's answer was journaled).
+   */
+  unconfirmed(key: Pick<OperationKey, "resourceId" | "operation">): boolean;
 }
 
 /**
@@ -43,15 +48,19 @@ function sharedRead(deps: ActivityDeps, runId: string): Promise<readonly Journal
  */
 export async function readInFlight(deps: ActivityDeps, runId: string, options: { shared?: boolean } = {}): Promise<InFlight> {
   const entries = options.shared ? await sharedRead(deps, runId) : await deps.journal.read(runId);
-  const tokens = new Map<string, string | undefined>();
+  const last = new Map<string, { status: unknown; token?: string }>();
   const keyOf = (resourceId: string, operation: string) => JSON.stringify([resourceId, operation]);
   for (const entry of entries) {
     const resourceId = entry.data?.resourceId;
     const operation = entry.data?.operation;
     if (entry.kind !== "operation" || typeof resourceId !== "string" || typeof operation !== "string") continue;
-    tokens.set(keyOf(resourceId, operation), entry.data!.status === "running" ? String(entry.data!.resumeToken) : undefined);
+    const status = entry.data!.status;
+    last.set(keyOf(resourceId, operation), status === "running" ? { status, token: String(entry.data!.resumeToken) } : { status });
   }
-  return { tokenOf: (key) => tokens.get(keyOf(key.resourceId, key.operation)) };
+  return {
+    tokenOf: (key) => last.get(keyOf(key.resourceId, key.operation))?.token,
+    unconfirmed: (key) => last.get(keyOf(key.resourceId, key.operation))?.status === "sending",
+  };
 }
 
 // ---- the monitor pattern: start in one activity, poll in others ------------------------------
@@ -69,6 +78,22 @@ export async function journalAccepted(deps: ActivityDeps, key: OperationKey, res
     message: `${key.operation} accepted for ${key.resourceId}`,
     // The request ids travel with the token: one append records both, whatever happens next.
     data: { resourceId: key.resourceId, operation: key.operation, status: "running", resumeToken, requestIds: [...requestIds] },
+  });
+}
+
+/**
+ * Journals that an operation is about to be sent, before the request: an attempt that dies between the
+ * request and the journaling of Azure's answer leaves this as the last word, and a re-run then watches
+ * the resource instead of sending the operation a second time.
+ */
+export async function journalSending(deps: ActivityDeps, key: OperationKey): Promise<void> {
+  await deps.journal.append({
+    runId: key.runId,
+    at: deps.clock().toISOString(),
+    kind: "operation",
+    step: key.step,
+    message: `${key.operation} about to be sent for ${key.resourceId}`,
+    data: { resourceId: key.resourceId, operation: key.operation, status: "sending" },
   });
 }
 

@@ -7,7 +7,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journalAccepted, journalEnded, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, journalSending, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
 import { journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
@@ -30,6 +30,9 @@ export const TRY_PLANNED_API_VERSION = "2023-08-01";
  */
 const POLL_SECONDS = 10;
 const DEADLINE_SECONDS = 15 * 60;
+/** A failover that may have been sent, with no token to poll: its name in the pending operation, and how long the group is watched. */
+const UNCONFIRMED = " (unconfirmed)";
+const UNCONFIRMED_DEADLINE_SECONDS = 5 * 60;
 
 /** A failover group of the plan, as seen from the server in one region. */
 export interface SqlGroupInRegion {
@@ -95,7 +98,17 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
     deps.log.info(`failover group ${group.name} is already primary in ${input.to}`, logFields(input, group));
     return { resourceId: group.groupId, changed: false, method: "none", requestIds: [] };
   }
+  // An earlier attempt died between sending a failover and journaling Azure's answer: the failover may
+  // be under way. A failover group shows no operation in progress, so the group is watched (a failover
+  // ends within minutes) instead of sending a second one; past the deadline the step fails and a new
+  // run decides on the state it then reads.
+  for (const operation of [TRY_PLANNED, FORCED, PLANNED] as const) {
+    if (!inFlight.unconfirmed(keyOf(operation))) continue;
+    deps.log.warn(`${operation} of ${group.name} may have been sent by an attempt that did not record Azure's answer: watching the group`, logFields(input, group));
+    return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [], pending: { ...pendingOf(input, group, `${operation}${UNCONFIRMED}`, "", deps), deadlineSeconds: UNCONFIRMED_DEADLINE_SECONDS } };
+  }
   const operation: FailoverOperation = input.allowDataLoss ? TRY_PLANNED : PLANNED;
+  await journalSending(deps, keyOf(operation));
   const capture = { ids: [] as string[] };
   const write = (result: string, ids: readonly string[]) =>
     journalWrite(deps, { runId: input.runId, step: STEP, resourceId: group.groupId, operation, requestIds: ids, result, details: { server: group.serverId, region: input.to, allowDataLoss: input.allowDataLoss } });
@@ -106,6 +119,8 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
     const failure = normaliseAzureError(error, operation, `${group.serverId}/failoverGroups/${group.name}`);
     const ids = idsWith(capture.ids, failure);
     if (ids.length > 0) await write(`refused: ${failure.message}`, ids);
+    // Azure's answer is known (a refusal): nothing is under way, and a later attempt may send again.
+    if (failure instanceof AzureRequestError && failure.details.status !== undefined) await journalEnded(deps, keyOf(operation), { ok: false, error: failure.message });
     if (operation === PLANNED && !failure.retryable && failure instanceof AzureRequestError && failure.details.status !== undefined && failure.details.status < 500) {
       throw new PreconditionError(
         `planned failover of ${group.name} to ${input.to} was refused, and a forced failover (possible data loss) is not allowed for this run: ${failure.message}`,
@@ -136,6 +151,13 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
   const key = keyOfPending(input.runId, pending);
   const resourceId = `${group.serverId}/failoverGroups/${group.name}`;
   const capture = { ids: [] as string[] };
+  if (pending.operation.endsWith(UNCONFIRMED)) {
+    // No token: the group itself says whether the failover that may have been sent went through.
+    const seen = await readFailoverGroup(deps, group);
+    if (seen.replicationRole !== "Primary") return { status: "running", requestIds: [] };
+    await journalEnded(deps, { ...key, operation: pending.operation.slice(0, -UNCONFIRMED.length) }, { ok: true });
+    return { status: "succeeded", requestIds: [], method: methodOf(pending.operation.slice(0, -UNCONFIRMED.length) as FailoverOperation) };
+  }
   let state: { done: false; retryAfterSeconds?: number } | { done: true };
   try {
     state = await pollFailover(deps, group, pending.resumeToken, capture.ids);
@@ -158,7 +180,7 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
   return { status: "succeeded", requestIds: [...capture.ids], method: methodOf(operation) };
 }
 
-function pendingOf(input: DataTierInput, group: SqlGroupInRegion, operation: FailoverOperation, token: string, deps: ActivityDeps): PendingOperation {
+function pendingOf(input: DataTierInput, group: SqlGroupInRegion, operation: string, token: string, deps: ActivityDeps): PendingOperation {
   return {
     poll: Activities.pollSqlFailover,
     resourceId: group.groupId,

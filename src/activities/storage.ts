@@ -3,7 +3,7 @@ import { AzureRequestError, PreconditionError, SwitchyardError } from "../core/e
 import type { Plan } from "../core/plan/index.ts";
 import { Activities, type DataTierInput, type DataTierResult, type OperationPollInput, type OperationPollResult, type PendingOperation } from "../core/run/model.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
-import { azureCodeOf, idsWith, planEntry } from "./dataTier.ts";
+import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion, sameRegion } from "./health.ts";
 import { journalAccepted, journalEnded, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
@@ -36,7 +36,7 @@ export const isGeoRedundant = (sku: string | undefined) => sku !== undefined && 
 /**
  * Reads the account, with its geo-replication statistics when asked and when it has any: an account
  * with no secondary (LRS after an unplanned failover) has no statistics, and Azure answers the
- * expanded read with 400 LastSyncTimeUnavailable; it is then read without them.
+ * expanded read with a 400; it is then read without them.
  */
 export async function readAccount(deps: ActivityDeps, ref: AccountRef, withStats: boolean): Promise<StorageAccount> {
   const client = deps.clients.storage(ref.subscriptionId);
@@ -45,7 +45,9 @@ export async function readAccount(deps: ActivityDeps, ref: AccountRef, withStats
       try {
         return await client.storageAccounts.getProperties(ref.resourceGroup, ref.name, { expand: "geoReplicationStats" });
       } catch (error) {
-        if (azureCodeOf(error) !== "LastSyncTimeUnavailable") throw error;
+        // Azure refuses the expanded read of an account with no secondary (400; the code it uses is not
+        // documented, so any 400 of the expanded read falls back to the plain one).
+        if ((error as { statusCode?: unknown } | undefined)?.statusCode !== 400) throw error;
       }
     }
     return await client.storageAccounts.getProperties(ref.resourceGroup, ref.name);
@@ -190,7 +192,10 @@ export async function pollStorageFailover(input: OperationPollInput, deps: Activ
   if (account.failoverInProgress) return { status: "running", requestIds: [...capture.ids] };
   if (sameRegion(account.primaryLocation, to)) {
     if (pending.operation !== OBSERVED) await journalEnded(deps, key, { ok: true });
-    return { status: "succeeded", requestIds: [...capture.ids], method };
+    // A failover someone else started: an account left without a secondary was failed over unplanned
+    // (Azure leaves it LRS), so writes may have been lost.
+    const observed: DataTierResult["method"] = account.secondaryLocation ? "planned" : "forced";
+    return { status: "succeeded", requestIds: [...capture.ids], method: pending.operation === OBSERVED ? observed : method };
   }
   if (pending.operation === OBSERVED) return { status: "succeeded", requestIds: [...capture.ids], method: "none" };
   if (pollError === undefined) return { status: "running", requestIds: [...capture.ids] };

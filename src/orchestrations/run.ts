@@ -190,6 +190,7 @@ class Run {
   ): Gen<T[]> {
     const first = yield* this.callAll<T>(step, calls);
     const ids = first.map((r) => [...r.requestIds]);
+    const methods: (DataTierResult["method"] | undefined)[] = first.map((r) => (r as { method?: DataTierResult["method"] }).method);
     let latest = first;
     let open = calls.map((_, i) => i);
     for (let round = 1; ; round++) {
@@ -199,7 +200,13 @@ class Run {
         throw new StepFailed(step, { name: "SwitchyardError", message: `${step}: still starting operations after ${maxRounds} rounds`, code: "DidNotConverge", retryable: false });
       }
       const polled = yield* this.awaitOperations(step, open.flatMap((i) => pendingOf(latest[i]!)));
-      polled.forEach((p) => ids[open.findIndex((i) => pendingOf(latest[i]!).some((q) => q.resourceId === p.resourceId))]?.push(...p.requestIds));
+      for (const p of polled) {
+        const owner = open.find((i) => pendingOf(latest[i]!).some((q) => q.resourceId === p.resourceId));
+        if (owner === undefined) continue;
+        ids[owner]!.push(...p.requestIds);
+        // What the operation turned out to be (a watched failover someone else started may have lost data).
+        if (p.method !== undefined) methods[owner] = strongerMethod(methods[owner], p.method);
+      }
       const again = yield* this.callAll<T>(step, open.map((i) => calls[i]!));
       const next = [...latest];
       open.forEach((i, k) => {
@@ -208,7 +215,7 @@ class Run {
       });
       latest = next;
     }
-    return first.map((r, i) => ({ ...r, pending: undefined, alsoPending: undefined, requestIds: [...new Set(ids[i])] }));
+    return first.map((r, i) => ({ ...r, pending: undefined, alsoPending: undefined, requestIds: [...new Set(ids[i])], ...(methods[i] !== undefined ? { method: methods[i] } : {}) }));
   }
 
   /**
@@ -292,6 +299,12 @@ export function classicWaves(frontDoorIds: readonly string[]): number[][] {
     (waves[wave] ??= []).push(index);
   });
   return waves;
+}
+
+/** The method that says more about data loss: forced over planned over none. */
+function strongerMethod(a: DataTierResult["method"] | undefined, b: DataTierResult["method"]): DataTierResult["method"] {
+  const rank = { none: 0, planned: 1, forced: 2 } as const;
+  return a === undefined || rank[b] > rank[a] ? b : a;
 }
 
 function pendingOf(result: { readonly pending?: PendingOperation; readonly alsoPending?: readonly PendingOperation[] }): PendingOperation[] {

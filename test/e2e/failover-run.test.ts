@@ -128,7 +128,7 @@ describe.each([
       const mine = writeEntries.filter((w) => w.data!.resourceId === spec.failoverGroup.id).map((w) => [w.data!.operation, w.data!.result]);
       expect(mine, spec.failoverGroup.name).toEqual([["FailoverGroups_TryPlannedBeforeForcedFailover", "accepted"]]);
       const ends = operations.filter((o) => o.data!.resourceId === spec.failoverGroup.id).map((o) => o.data!.status);
-      expect(ends, spec.failoverGroup.name).toEqual(["running", "succeeded"]);
+      expect(ends, spec.failoverGroup.name).toEqual(["sending", "running", "succeeded"]);
     }
     for (const spec of plan.storage) {
       const mine = writeEntries.filter((w) => w.data!.resourceId === spec.account.id).map((w) => [w.data!.operation, w.data!.result]);

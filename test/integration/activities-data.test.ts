@@ -30,6 +30,26 @@ class CrashingJournal extends MemoryJournal {
   }
 }
 
+/**
+ * The process dies after the request went out and before Azure's answer reached the journal: the
+ * "running" entry with its token is lost, and so is everything after, until `restart()`.
+ */
+class LosingJournal extends MemoryJournal {
+  private state: "armed" | "dead" | "restarted" = "armed";
+  override async append(entry: JournalEntry): Promise<void> {
+    if (this.state === "dead") throw new Error("process killed");
+    if (this.state === "armed" && entry.kind === "operation" && entry.data?.status === "running") {
+      this.state = "dead";
+      throw new Error("process killed");
+    }
+    await super.append(entry);
+  }
+  restart(): this {
+    this.state = "restarted";
+    return this;
+  }
+}
+
 function depsWith(fx: EstateFixture, journal?: MemoryJournal): TestDeps {
   const deps = activityDeps(fx);
   return journal ? { ...deps, journal } : deps;
@@ -141,7 +161,7 @@ describe("failoverSqlGroup", () => {
     expect(more).toEqual([]);
     expect(write!.data).toMatchObject({ resourceId: groupId(), operation: "FailoverGroups_Failover", result: "accepted", requestIds: expect.arrayContaining([post!.requestId]) });
     expect(first.requestIds).toContain(post!.requestId);
-    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover sending", "FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
   });
 
   it("polls running while the failover lasts, then succeeded", async () => {
@@ -217,7 +237,7 @@ describe("failoverSqlGroup", () => {
     expect(first).toMatchObject({ changed: true, method: "forced" });
     expect(polls.at(-1)).toMatchObject({ status: "succeeded", method: "forced" });
     expect(final).toMatchObject({ changed: false, method: "none" });
-    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_TryPlannedBeforeForcedFailover running", "FailoverGroups_TryPlannedBeforeForcedFailover succeeded"]);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_TryPlannedBeforeForcedFailover sending", "FailoverGroups_TryPlannedBeforeForcedFailover running", "FailoverGroups_TryPlannedBeforeForcedFailover succeeded"]);
   });
 
   it("fails without retry, and never forces, when the primary region is down and data loss is not allowed", async () => {
@@ -241,7 +261,7 @@ describe("failoverSqlGroup", () => {
     const journal = new CrashingJournal();
     const mark = requestMark(fx);
     await expect(failoverSqlGroup(dataInput(fx), depsWith(fx, journal))).rejects.toThrow("process killed");
-    const [accepted] = (await journal.read(RUN)).filter((e) => e.kind === "operation");
+    const [accepted] = (await journal.read(RUN)).filter((e) => e.kind === "operation" && e.data?.status === "running");
 
     const { first, final } = await driveSql(dataInput(fx), depsWith(fx, journal.restart()));
 
@@ -249,7 +269,22 @@ describe("failoverSqlGroup", () => {
     expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
     expect(partnerIsPrimary(fx)).toBe(true);
     expect(final).toMatchObject({ changed: false, method: "none" });
-    expect(await operationStatuses(journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+    expect(await operationStatuses(journal)).toEqual(["FailoverGroups_Failover sending", "FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+  });
+
+  it("after an attempt died between sending a failover and journaling Azure's answer, watches the group instead of sending a second one", async () => {
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
+    const journal = new LosingJournal();
+    const mark = requestMark(fx);
+    await expect(failoverSqlGroup(dataInput(fx), depsWith(fx, journal))).rejects.toThrow("process killed");
+
+    const { first, final } = await driveSql(dataInput(fx), depsWith(fx, journal.restart()));
+
+    expect(first).toMatchObject({ changed: true, method: "planned", pending: { operation: "FailoverGroups_Failover (unconfirmed)", resumeToken: "" } });
+    expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
+    expect(partnerIsPrimary(fx)).toBe(true);
+    expect(final).toMatchObject({ changed: false, method: "none" });
+    expect(await operationStatuses(journal)).toEqual(["FailoverGroups_Failover sending", "FailoverGroups_Failover succeeded"]);
   });
 
   it("surfaces a throttled failover request as a retryable error with Retry-After, and journals the refused write with its request id", async () => {
@@ -264,7 +299,7 @@ describe("failoverSqlGroup", () => {
     const [write, ...more] = await writeEntries(deps.journal);
     expect(more).toEqual([]);
     expect(write!.data).toMatchObject({ operation: "FailoverGroups_Failover", result: expect.stringMatching(/^refused/), requestIds: [loggedWrites(fx, mark)[0]!.requestId] });
-    expect(await operationStatuses(deps.journal)).toEqual([]);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover sending", "FailoverGroups_Failover failed"]);
   });
 
   it("fails over on a later start after a throttled one", async () => {
@@ -278,7 +313,7 @@ describe("failoverSqlGroup", () => {
     expect(first).toMatchObject({ changed: true, method: "planned" });
     expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover", "POST FailoverGroups_Failover"]);
     expect(partnerIsPrimary(fx)).toBe(true);
-    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover sending", "FailoverGroups_Failover failed", "FailoverGroups_Failover sending", "FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
   });
 
   it("throws a non-retryable error from the poll when the operation ends Failed, and the journal shows it failed", async () => {
@@ -292,7 +327,7 @@ describe("failoverSqlGroup", () => {
     expect(error).toBeInstanceOf(AzureRequestError);
     expect(error.retryable).toBe(false);
     expect(partnerIsPrimary(fx)).toBe(false);
-    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover running", "FailoverGroups_Failover failed"]);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover sending", "FailoverGroups_Failover running", "FailoverGroups_Failover failed"]);
   });
 
   it("surfaces a throttled read as a retryable error without writing", async () => {
@@ -486,7 +521,7 @@ describe("failoverStorageAccount", () => {
     const journal = new CrashingJournal();
     const mark = requestMark(fx);
     await expect(failoverStorageAccount(dataInput(fx), depsWith(fx, journal))).rejects.toThrow("process killed");
-    const [accepted] = (await journal.read(RUN)).filter((e) => e.kind === "operation");
+    const [accepted] = (await journal.read(RUN)).filter((e) => e.kind === "operation" && e.data?.status === "running");
 
     const { first, final } = await driveStorage(dataInput(fx), depsWith(fx, journal.restart()));
 
