@@ -54,6 +54,29 @@ const EventType = {
 
 const ActionType = { CallActivity: 0, CallActivityWithRetry: 1, CreateTimer: 5, WaitForExternalEvent: 6, WhenAny: 11, WhenAll: 12 } as const;
 
+/** Names of the durable-functions action types, for errors (durable-functions' ActionType enum). */
+const ACTION_NAMES: Record<number, string> = {
+  0: "callActivity",
+  1: "callActivityWithRetry",
+  2: "callSubOrchestrator",
+  3: "callSubOrchestratorWithRetry",
+  4: "continueAsNew",
+  5: "createTimer",
+  6: "waitForExternalEvent",
+  7: "callEntity",
+  8: "callHttp",
+  9: "signalEntity",
+  10: "callSubOrchestrator (schema v2)",
+  11: "Task.any",
+  12: "Task.all",
+};
+
+/** The Durable extension's limit on an orchestration's custom status (UTF-16 bytes of its JSON). */
+const CUSTOM_STATUS_LIMIT_BYTES = 16 * 1024;
+
+/** Node's largest timer delay (2^31−1 ms, about 24.8 days): longer ones are armed in parts. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 const SCHEDULING_EVENTS = new Set<number>([EventType.TaskScheduled, EventType.TimerCreated, EventType.SubOrchestrationInstanceCreated, EventType.EventSent]);
 
 export type OrchestrationFunction = (context: df.OrchestrationContext) => Generator<unknown, unknown, unknown>;
@@ -159,7 +182,9 @@ export class LocalDurableHost {
     await this.mutate(instanceId, async () => {
       const state = await this.load(instanceId);
       if (!state) throw new Error(`no instance ${instanceId}`);
-      if (state.runtimeStatus !== "Running" && state.runtimeStatus !== "Pending") throw new Error(`instance ${instanceId} is ${state.runtimeStatus.toLowerCase()}`);
+      // The Durable client accepts an event for an instance that has finished (the 410 it gets is not
+      // surfaced): the event is dropped. Callers learn the outcome from the instance's status.
+      if (state.runtimeStatus !== "Running" && state.runtimeStatus !== "Pending") return;
       state.inbox.push({ EventType: EventType.EventRaised, EventId: -1, IsPlayed: false, Timestamp: this.iso(), Name: eventName, Input: JSON.stringify(data ?? null) });
       await this.keep(state);
       this.schedule(instanceId);
@@ -311,11 +336,26 @@ export class LocalDurableHost {
         this.clearTimer(instanceId, position);
       }
     });
+    // An action this host cannot carry out fails the instance at once, naming it, rather than leaving
+    // the instance waiting for something that never comes.
+    const unsupported = actions.slice(scheduled).find((a) => a.actionType !== ActionType.CallActivity && a.actionType !== ActionType.CreateTimer);
+    // The Durable extension refuses a custom status whose JSON is over 16 KB (UTF-16), failing the orchestration.
+    const statusSize = result.customStatus === undefined ? 0 : JSON.stringify(result.customStatus).length * 2;
+    if (unsupported || statusSize > CUSTOM_STATUS_LIMIT_BYTES) {
+      state.history.push({ EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
+      state.runtimeStatus = "Failed";
+      state.error = unsupported
+        ? `the local durable host does not support ${ACTION_NAMES[unsupported.actionType] ?? `action type ${unsupported.actionType}`}: the orchestration cannot run here`
+        : `The UTF-16 size of the JSON-serialized custom status (${statusSize} bytes) must not exceed ${CUSTOM_STATUS_LIMIT_BYTES / 1024} KB.`;
+      state.lastUpdatedTime = now;
+      await this.keep(state);
+      this.announce(state);
+      return;
+    }
     actions.slice(scheduled).forEach((action, i) => {
       const eventId = scheduled + i;
       switch (action.actionType) {
         case ActionType.CallActivity:
-        case ActionType.CallActivityWithRetry:
           state.history.push({ EventType: EventType.TaskScheduled, EventId: eventId, IsPlayed: false, Timestamp: now, Name: action.functionName, Input: JSON.stringify(action.input ?? null) });
           toRun.push({ eventId, name: action.functionName!, input: action.input });
           break;
@@ -324,8 +364,6 @@ export class LocalDurableHost {
           if (action.isCanceled) state.canceledTimers.push(eventId);
           else toArm.push({ eventId, fireAt: action.fireAt! });
           break;
-        default:
-          throw new Error(`the local durable host does not support action type ${action.actionType}`);
       }
     });
     state.history.push({ EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
@@ -363,7 +401,9 @@ export class LocalDurableHost {
     if (this.inFlight.has(key)) return;
     this.inFlight.add(key);
     const activity = this.options.activities[name];
-    const started = activity ? activity(input) : Promise.reject(new Error(`no activity named ${name}`));
+    // Inputs cross the Durable boundary as JSON, as in Azure: an activity never shares an object with
+    // the orchestrator or a sibling, and a Date arrives as a string.
+    const started = activity ? Promise.resolve().then(() => activity(JSON.parse(JSON.stringify(input ?? null)))) : Promise.reject(new Error(`no activity named ${name}`));
     const run = this.withTimeout(name, started);
     void run
       .then(
@@ -414,6 +454,16 @@ export class LocalDurableHost {
     const key = `${instanceId}#${eventId}`;
     if (this.timers.has(key) || this.dead) return;
     const delay = Math.max(0, Date.parse(fireAt) - this.clock());
+    if (delay > MAX_TIMER_DELAY_MS) {
+      // Node fires a longer delay at once: wait the longest it allows, then arm the rest.
+      const part = setTimeout(() => {
+        this.timers.delete(key);
+        this.armTimer(instanceId, eventId, fireAt);
+      }, MAX_TIMER_DELAY_MS);
+      part.unref?.();
+      this.timers.set(key, part);
+      return;
+    }
     const timer = setTimeout(() => {
       this.timers.delete(key);
       if (this.dead) return;
