@@ -151,8 +151,11 @@ export function operatorHandlers(deps: OperatorDeps) {
         throw new ApiError(409, "NotWaitingForApproval", `run ${request.params.id} is not waiting for approval${approve ? "" : " or re-protection"}`);
       }
       await deps.runs.approve(plan, { approve, by: caller.name, reason: why });
-      await journalOverride(plan, caller, action, why, approve ? "approved the data-loss failover" : "aborted the run", { runId: current.runId });
-      return json(202, { runId: current.runId, decision: action });
+      // What is known here is that the decision was sent: the run may have ended (its approval timed
+      // out) in between, and an event for a finished run is dropped. The run's own journal records the
+      // decision that took effect, and GET /api/runs/{id} shows the outcome.
+      await journalOverride(plan, caller, action, why, approve ? "approval sent to the run" : "abort sent to the run", { runId: current.runId });
+      return json(202, { runId: current.runId, decision: action, status: "sent" });
     });
 
   return {

@@ -92,6 +92,8 @@ describe("manual override API", () => {
     runs.current = { ...runs.current!, progress: { step: "approval", waitingFor: "approval" } };
     const res = await api.approve(request({ id: runId }, { reason: "region lost" }));
     expect(res.status).toBe(202);
+    // Sent, not "approved": the run may have ended meanwhile, and its own journal says what took effect.
+    expect(body(res)).toEqual({ runId, decision: "approve", status: "sent" });
     expect(runs.approvals).toEqual([{ approve: true, by: "function-key caller", reason: "region lost" }]);
     expect((await api.abort(request({ id: "not-a-run" }, { reason: "x y z" }))).status).toBe(404);
   });
