@@ -8,6 +8,7 @@
  * events, and their combinations (Task.all / Task.any). It is a local stand-in for the Functions host,
  * not a production engine: in Azure, Durable Functions runs the same orchestrations.
  */
+import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as df from "durable-functions";
 import { encodeEnvelope, toEnvelope } from "../core/errors.ts";
@@ -171,6 +172,7 @@ export class LocalDurableHost {
         history: [],
         inbox: [{ EventType: EventType.ExecutionStarted, EventId: -1, IsPlayed: false, Timestamp: now, Name: name, Input: JSON.stringify(input ?? null) }],
         canceledTimers: [],
+        executionId: randomUUID(),
       };
       await this.keep(state);
       this.schedule(instanceId);
@@ -378,7 +380,7 @@ export class LocalDurableHost {
     await this.keep(state);
     this.announce(state);
     if (result.isDone) return;
-    for (const work of toRun) this.runActivity(instanceId, work.eventId, work.name, work.input);
+    for (const work of toRun) this.runActivity(instanceId, work.eventId, work.name, work.input, state.executionId);
     for (const timer of toArm) this.armTimer(instanceId, timer.eventId, timer.fireAt);
   }
 
@@ -391,13 +393,13 @@ export class LocalDurableHost {
     }
     for (const e of state.history) {
       if (settled.has(e.EventId)) continue;
-      if (e.EventType === EventType.TaskScheduled) this.runActivity(state.instanceId, e.EventId, e.Name as string, JSON.parse(e.Input as string));
+      if (e.EventType === EventType.TaskScheduled) this.runActivity(state.instanceId, e.EventId, e.Name as string, JSON.parse(e.Input as string), state.executionId);
       if (e.EventType === EventType.TimerCreated && !state.canceledTimers.includes(e.EventId)) this.armTimer(state.instanceId, e.EventId, e.FireAt as string);
     }
   }
 
-  private runActivity(instanceId: string, eventId: number, name: string, input: unknown): void {
-    const key = `${instanceId}@${eventId}`;
+  private runActivity(instanceId: string, eventId: number, name: string, input: unknown, executionId: string | undefined): void {
+    const key = `${instanceId}/${executionId ?? ""}@${eventId}`;
     if (this.inFlight.has(key)) return;
     this.inFlight.add(key);
     const activity = this.options.activities[name];
@@ -423,7 +425,8 @@ export class LocalDurableHost {
         // write loses it, and the activity runs again on resume (activities run at least once anyway).
         void this.mutate(instanceId, async () => {
           const state = await this.load(instanceId);
-          if (!state || isFinal(state.runtimeStatus)) return;
+          // A result of another execution (one terminated while this activity ran) is not this one's.
+          if (!state || isFinal(state.runtimeStatus) || state.executionId !== executionId) return;
           state.inbox.push(event);
           await this.episode(instanceId, state);
         }).catch(() => undefined);

@@ -27,6 +27,11 @@ export interface InstanceState {
   inbox: HistoryEvent[];
   /** Timer event ids the orchestrator cancelled (never fired on resume). */
   canceledTimers: number[];
+  /**
+   * This execution of the instance id (a new one per start): results of another execution's activities,
+   * still running when it was terminated, are dropped, as the runtime drops events of other executions.
+   */
+  executionId?: string;
 }
 
 export interface InstanceStore {

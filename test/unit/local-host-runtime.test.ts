@@ -118,3 +118,37 @@ describe("the local durable host, as strict as the runtime", () => {
     h.stop();
   });
 });
+
+describe("executions of one instance id", () => {
+  it("drops the result of an activity a terminated execution left running, and runs the new execution's own", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const h = hostWith(
+      function* (context: Ctx) {
+        return yield context.df.callActivity("slow", null);
+      },
+      {
+        slow: async () => {
+          calls++;
+          if (calls === 1) {
+            await gate;
+            return "from the terminated execution";
+          }
+          return "from this execution";
+        },
+      },
+    );
+    await h.start("o", null, "i1");
+    await settle(30);
+    await h.terminate("i1", "pre-empted");
+    await h.start("o", null, "i1");
+    await settle(30);
+    release();
+
+    const status = await h.waitForCompletion("i1");
+
+    expect(status.output).toBe("from this execution");
+    expect(calls).toBe(2);
+  });
+});
