@@ -21,7 +21,7 @@ import type { LocalRuns } from "./localRuns.ts";
 /**
  * The time scale `switchyard drill` uses unless told otherwise: one hour of Azure time in one second.
  * At this scale the example plan's failover (a storage account failover takes about an hour) and its
- * failback (storage re-protection through a zone conversion and the initial geo sync, then planned
+ * failback (storage back to geo-redundancy and its initial geo sync, then planned
  * failovers back) end within a minute; every figure is also printed projected back to Azure time.
  */
 export const DEFAULT_DRILL_TIME_SCALE = 3600;

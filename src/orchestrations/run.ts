@@ -221,7 +221,8 @@ class Run {
   /**
    * Polls long-running operations on durable timers until each has ended: each at its own interval
    * (Azure time, a longer Retry-After wins), divided by the time scale. An operation past its deadline
-   * fails the step (retryable by a new run, which finds it in the journal). Returns each poll's result.
+   * fails the step (the operation may still complete: a new run reads the resource's state before it
+   * writes). Returns each poll's result.
    */
   *awaitOperations(step: string, pendings: readonly PendingOperation[]): Gen<(OperationPollResult & { resourceId: string })[]> {
     const df = this.context.df;
@@ -277,7 +278,7 @@ class Run {
   }
 }
 
-/** Azure time the run gives storage re-protection (zone conversion + initial geo sync) before refusing a failback. */
+/** Azure time the run gives storage re-protection (back to geo-redundancy, then the initial geo sync) before refusing a failback. */
 export const REPROTECTION_HORIZON_SECONDS = 72 * 60 * 60;
 /** After settings writes: how often and how long to wait for the target region's sites to answer again. */
 const RESTART_POLL_SECONDS = 15;
