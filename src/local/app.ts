@@ -11,6 +11,7 @@ import { createProbe } from "../activities/probe.ts";
 import type { Plan } from "../core/plan/index.ts";
 import { Orchestrations } from "../core/run/model.ts";
 import { preemptWith } from "../detection/preempt.ts";
+import { ReservingRuns, type ReservingRunsOptions } from "../detection/reservingRuns.ts";
 import { checkPlanHealth } from "../detection/collect.ts";
 import { detectionControl } from "../detection/control.ts";
 import type { EvaluationSummary } from "../detection/evaluate.ts";
@@ -28,9 +29,28 @@ import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
 import { functionTimeoutMs } from "./hostJson.ts";
 import { BlobInstanceStore } from "./instanceStore.ts";
 import { LocalRuns } from "./localRuns.ts";
+import type { RunView } from "../core/run/port.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
 export const INSTANT_AZURE_RUN_SCALE = 1000;
+
+/**
+ * The local app's run port: the local durable host behind the run reservation (every start reserves
+ * its run in the plan's state first, as in Azure), plus a wait for a run's end (local tools, tests).
+ */
+export class LocalAppRuns extends ReservingRuns {
+  constructor(
+    private readonly local: LocalRuns,
+    options: ReservingRunsOptions,
+  ) {
+    super(local, options);
+  }
+
+  /** Resolves with the finished run; rejects if the host stopped first. */
+  waitFor(planName: string): Promise<RunView> {
+    return this.local.waitFor(planName);
+  }
+}
 
 export interface LocalAppOptions {
   readonly plans: readonly Plan[];
@@ -57,13 +77,16 @@ export interface LocalApp {
   readonly journal: BlobJournal;
   readonly store: BlobPlanStateStore;
   readonly host: LocalDurableHost;
-  readonly runs: LocalRuns;
+  readonly runs: LocalAppRuns;
   readonly plans: StaticPlanCatalog;
   readonly routes: HttpRoute[];
   /** One health check of every plan: probes, Front Door health, quorum, policy (the healthProbe timer). */
   checkHealth(): Promise<EvaluationSummary[]>;
   stop(): Promise<void>;
 }
+
+/** The Azure Storage backend's default maxQueuePollingInterval (host.json durableTask.storageProvider). */
+const MAX_QUEUE_POLLING_INTERVAL_MS = 30_000;
 
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
   const clock = options.clock ?? (() => new Date());
@@ -97,12 +120,15 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     activities: activities as never,
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
     ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),
+    // An idle task hub takes a terminate up within maxQueuePollingInterval (30 s by default).
+    controlQueueDelayMs: MAX_QUEUE_POLLING_INTERVAL_MS / (options.timeScale ?? INSTANT_AZURE_RUN_SCALE),
   });
   await host.resume();
   // Without Azure time the estate's operations take a few milliseconds: runs wait at a matching scale.
-  const runs = new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE });
+  const runs = new LocalAppRuns(new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE }), { store, clock, log: options.log });
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
-  const detectionDeps = { store, journal, runs, clock, log: options.log, preemptDrill: preemptWith(runs) };
+  // The local host applies a termination at its next episode (tens of ms): poll often.
+  const detectionDeps = { store, journal, runs, clock, log: options.log, preemptDrill: preemptWith(runs, { clock, pollIntervalMs: 50 }) };
   const operator = operatorHandlers({ plans, runs, journal, clock, appServiceAuthOn: false, detection: detectionControl(store, clock) });
   const routes = httpRoutes({ ...operator, alerts: alertWebhook({ ...detectionDeps, plans }) });
   return {

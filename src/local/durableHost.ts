@@ -4,15 +4,18 @@
  * executes activities in-process, fires durable timers, takes external events, and persists every
  * instance's history, so a process that dies mid-run resumes its runs when started again.
  *
- * It implements the part of the Durable Task protocol Switchyard uses: activity calls, timers, external
- * events, and their combinations (Task.all / Task.any). It is a local stand-in for the Functions host,
- * not a production engine: in Azure, Durable Functions runs the same orchestrations.
+ * It plays the extension's part of each episode (src/local/extensionReplay.ts): activity calls with and
+ * without retries, timers (long ones split), external events, sub-orchestrations, continue-as-new, and
+ * their combinations (Task.all / Task.any), with the runtime's non-determinism check on replay. It is a
+ * local stand-in for the Functions host, not a production engine: in Azure, Durable Functions runs the
+ * same orchestrations.
  */
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as df from "durable-functions";
 import { encodeEnvelope, toEnvelope } from "../core/errors.ts";
 import { formatTimeSpan } from "./hostJson.ts";
+import { EventType, replayActions, type OrchestratorAction } from "./extensionReplay.ts";
 import type { HistoryEvent, InstanceState, InstanceStore, RuntimeStatus } from "./instanceStore.ts";
 
 const require = createRequire(import.meta.url);
@@ -20,16 +23,6 @@ const require = createRequire(import.meta.url);
 const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orchestrator.js") as {
   Orchestrator: new (fn: unknown) => { listen(): (trigger: unknown, context: unknown) => Promise<OrchestratorState> };
 };
-
-interface OrchestratorAction {
-  actionType: number;
-  functionName?: string;
-  input?: unknown;
-  fireAt?: string;
-  isCanceled?: boolean;
-  externalEventName?: string;
-  compoundActions?: OrchestratorAction[];
-}
 
 interface OrchestratorState {
   isDone: boolean;
@@ -39,46 +32,21 @@ interface OrchestratorState {
   customStatus?: unknown;
 }
 
-const EventType = {
-  ExecutionStarted: 0,
-  TaskScheduled: 4,
-  TaskCompleted: 5,
-  TaskFailed: 6,
-  SubOrchestrationInstanceCreated: 7,
-  TimerCreated: 10,
-  TimerFired: 11,
-  OrchestratorStarted: 12,
-  OrchestratorCompleted: 13,
-  EventSent: 14,
-  EventRaised: 15,
-} as const;
-
-const ActionType = { CallActivity: 0, CallActivityWithRetry: 1, CreateTimer: 5, WaitForExternalEvent: 6, WhenAny: 11, WhenAll: 12 } as const;
-
-/** Names of the durable-functions action types, for errors (durable-functions' ActionType enum). */
-const ACTION_NAMES: Record<number, string> = {
-  0: "callActivity",
-  1: "callActivityWithRetry",
-  2: "callSubOrchestrator",
-  3: "callSubOrchestratorWithRetry",
-  4: "continueAsNew",
-  5: "createTimer",
-  6: "waitForExternalEvent",
-  7: "callEntity",
-  8: "callHttp",
-  9: "signalEntity",
-  10: "callSubOrchestrator (schema v2)",
-  11: "Task.any",
-  12: "Task.all",
-};
-
 /** The Durable extension's limit on an orchestration's custom status (UTF-16 bytes of its JSON). */
 const CUSTOM_STATUS_LIMIT_BYTES = 16 * 1024;
 
+/**
+ * The Azure Storage backend's longest single durable timer and the step a longer one advances by
+ * (the extension's MaximumShortTimerDuration and LongRunningTimerIntervalDuration for Azure Storage).
+ */
+const MAXIMUM_SHORT_TIMER_MS = 6 * 86_400_000;
+const LONG_TIMER_INTERVAL_MS = 3 * 86_400_000;
+
+/** Where durable-functions puts the orchestrator's state in the error it throws (OrchestrationFailureError). */
+const OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:";
+
 /** Node's largest timer delay (2^31−1 ms, about 24.8 days): longer ones are armed in parts. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-const SCHEDULING_EVENTS = new Set<number>([EventType.TaskScheduled, EventType.TimerCreated, EventType.SubOrchestrationInstanceCreated, EventType.EventSent]);
 
 export type OrchestrationFunction = (context: df.OrchestrationContext) => Generator<unknown, unknown, unknown>;
 export type ActivityFunction = (input: unknown) => Promise<unknown>;
@@ -122,6 +90,13 @@ export interface LocalDurableHostOptions {
   readonly activityTimeoutMs?: number;
   /** The unscaled functionTimeout the error message names (default: activityTimeoutMs). */
   readonly functionTimeoutMs?: number;
+  /**
+   * How long a message to an idle instance (a terminate) waits before the instance takes it up. With
+   * the Azure Storage backend an idle task hub polls its control queues at up to
+   * maxQueuePollingInterval (30 s by default); local apps pass that divided by their time scale.
+   * Default 0: taken up on the next turn of the event loop, never within the terminate call.
+   */
+  readonly controlQueueDelayMs?: number;
 }
 
 export class LocalDurableHost {
@@ -161,19 +136,7 @@ export class LocalDurableHost {
       if (existing && (existing.runtimeStatus === "Running" || existing.runtimeStatus === "Pending")) {
         throw new InstanceRunningError(instanceId, statusOf(existing));
       }
-      const now = this.iso();
-      const state: InstanceState = {
-        instanceId,
-        name,
-        input,
-        runtimeStatus: "Pending",
-        createdTime: now,
-        lastUpdatedTime: now,
-        history: [],
-        inbox: [{ EventType: EventType.ExecutionStarted, EventId: -1, IsPlayed: false, Timestamp: now, Name: name, Input: JSON.stringify(input ?? null) }],
-        canceledTimers: [],
-        executionId: randomUUID(),
-      };
+      const state = this.fresh(instanceId, name, input);
       await this.keep(state);
       this.schedule(instanceId);
       return statusOf(state);
@@ -217,19 +180,19 @@ export class LocalDurableHost {
   }
 
   /**
-   * Ends a pending or running instance now (Durable's terminate): it records the reason, stops its
-   * timers, and drops the results of its activities still in flight. No-op for a finished instance.
+   * Asks a pending or running instance to end (Durable's terminate): like the Durable client, it returns
+   * once the request is queued, with the instance still running; the host applies it in the instance's
+   * next episode (recording the reason, stopping its timers, dropping results of activities in flight).
+   * No-op for a finished instance.
    */
   async terminate(instanceId: string, reason: string): Promise<InstanceStatus | undefined> {
     return this.mutate(instanceId, async () => {
       const state = await this.load(instanceId);
       if (!state || isFinal(state.runtimeStatus)) return state ? statusOf(state) : undefined;
-      state.runtimeStatus = "Terminated";
-      state.error = reason;
-      state.lastUpdatedTime = this.iso();
-      for (const key of [...this.timers.keys()].filter((k) => k.startsWith(`${instanceId}#`))) this.clearTimer(instanceId, Number(key.split("#")[1]));
+      state.inbox.push({ EventType: EventType.ExecutionTerminated, EventId: -1, IsPlayed: false, Timestamp: this.iso(), Input: JSON.stringify(reason) });
       await this.keep(state);
-      this.announce(state);
+      const pickUp = setTimeout(() => this.schedule(instanceId), this.options.controlQueueDelayMs ?? 0);
+      pickUp.unref?.();
       return statusOf(state);
     });
   }
@@ -302,9 +265,20 @@ export class LocalDurableHost {
   private async episode(instanceId: string, loaded?: InstanceState): Promise<void> {
     const state = loaded ?? (await this.load(instanceId));
     if (!state || state.inbox.length === 0 || isFinal(state.runtimeStatus)) return;
-    const handler = this.handlers.get(state.name)!;
-    for (const event of state.history) event.IsPlayed = true;
     const now = this.iso();
+    for (const event of state.history) event.IsPlayed = true;
+
+    // A termination waits in the queue like any other message and ends the instance when the runtime
+    // next takes the instance up (DTFx HandleExecutionTerminatedEvent): the client's terminate call has
+    // returned long before, and until then the instance reads as running.
+    const terminated = state.inbox.find((e) => e.EventType === EventType.ExecutionTerminated);
+    if (terminated) {
+      state.history.push({ EventType: EventType.OrchestratorStarted, EventId: -1, IsPlayed: false, Timestamp: now }, terminated, { EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
+      state.inbox = [];
+      return this.finish(state, "Terminated", { error: JSON.parse(String(terminated.Input ?? "null")) as string });
+    }
+
+    const handler = this.handlers.get(state.name)!;
     state.history.push({ EventType: EventType.OrchestratorStarted, EventId: -1, IsPlayed: false, Timestamp: now }, ...state.inbox);
     state.inbox = [];
     state.runtimeStatus = "Running";
@@ -312,89 +286,150 @@ export class LocalDurableHost {
     let result: OrchestratorState;
     try {
       const context = new df.DummyOrchestrationContext(state.name, `${instanceId}:${state.history.length}`, () => undefined);
-      result = await handler(
-        orchestratorTrigger(structuredClone(state.history), state.input, instanceId),
-        context,
-      );
+      result = await handler(orchestratorTrigger(structuredClone(state.history), state.input, instanceId, state.parent?.instanceId), context);
     } catch (error) {
-      const failure = error as { message?: string; state?: OrchestratorState };
+      // durable-functions throws the orchestrator's state after a label; the extension reads the error
+      // from it and fails the instance with "Orchestrator function '<name>' failed: <error>".
+      const text = (error as { message?: string }).message ?? String(error);
+      const at = text.indexOf(OUT_OF_PROC_LABEL);
+      const thrown = at >= 0 ? (JSON.parse(text.slice(at + OUT_OF_PROC_LABEL.length)) as Partial<OrchestratorState>) : undefined;
       state.history.push({ EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
-      state.runtimeStatus = "Failed";
-      state.error = failure.state?.error ?? failure.message ?? String(error);
-      state.customStatus = failure.state?.customStatus ?? state.customStatus;
-      state.lastUpdatedTime = now;
-      await this.keep(state);
-      this.announce(state);
-      return;
+      if (thrown?.customStatus !== undefined) state.customStatus = thrown.customStatus;
+      return this.finish(state, "Failed", { error: `Orchestrator function '${state.name}' failed: ${thrown?.error ?? text}` });
     }
 
-    const scheduled = state.history.filter((e) => SCHEDULING_EVENTS.has(e.EventType)).length;
-    const actions = flatten(result.actions.flat()).filter((a) => a.actionType !== ActionType.WaitForExternalEvent);
-    const toRun: { eventId: number; name: string; input: unknown }[] = [];
-    const toArm: { eventId: number; fireAt: string }[] = [];
-    actions.forEach((action, position) => {
-      if (action.actionType === ActionType.CreateTimer && action.isCanceled && position < scheduled && !state.canceledTimers.includes(position)) {
-        state.canceledTimers.push(position);
-        this.clearTimer(instanceId, position);
-      }
+    // The extension's side: replay the actions against the history (non-determinism check) and take
+    // what is new in this episode.
+    const replay = replayActions(state.history, result.actions.flat(), {
+      instanceId,
+      maximumShortTimerMs: MAXIMUM_SHORT_TIMER_MS,
+      longTimerIntervalMs: LONG_TIMER_INTERVAL_MS,
     });
-    // An action this host cannot carry out fails the instance at once, naming it, rather than leaving
-    // the instance waiting for something that never comes.
-    const unsupported = actions.slice(scheduled).find((a) => a.actionType !== ActionType.CallActivity && a.actionType !== ActionType.CreateTimer);
     // The Durable extension refuses a custom status whose JSON is over 16 KB (UTF-16), failing the orchestration.
     const statusSize = result.customStatus === undefined ? 0 : JSON.stringify(result.customStatus).length * 2;
-    if (unsupported || statusSize > CUSTOM_STATUS_LIMIT_BYTES) {
+    if (replay.error || statusSize > CUSTOM_STATUS_LIMIT_BYTES) {
       state.history.push({ EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
-      state.runtimeStatus = "Failed";
-      state.error = unsupported
-        ? `the local durable host does not support ${ACTION_NAMES[unsupported.actionType] ?? `action type ${unsupported.actionType}`}: the orchestration cannot run here`
-        : `The UTF-16 size of the JSON-serialized custom status (${statusSize} bytes) must not exceed ${CUSTOM_STATUS_LIMIT_BYTES / 1024} KB.`;
-      state.lastUpdatedTime = now;
-      await this.keep(state);
-      this.announce(state);
-      return;
+      return this.finish(state, "Failed", {
+        error: replay.error ?? `The UTF-16 size of the JSON-serialized custom status (${statusSize} bytes) must not exceed ${CUSTOM_STATUS_LIMIT_BYTES / 1024} KB.`,
+      });
     }
-    actions.slice(scheduled).forEach((action, i) => {
-      const eventId = scheduled + i;
-      switch (action.actionType) {
-        case ActionType.CallActivity:
-          state.history.push({ EventType: EventType.TaskScheduled, EventId: eventId, IsPlayed: false, Timestamp: now, Name: action.functionName, Input: JSON.stringify(action.input ?? null) });
-          toRun.push({ eventId, name: action.functionName!, input: action.input });
-          break;
-        case ActionType.CreateTimer:
-          state.history.push({ EventType: EventType.TimerCreated, EventId: eventId, IsPlayed: false, Timestamp: now, FireAt: action.fireAt });
-          if (action.isCanceled) state.canceledTimers.push(eventId);
-          else toArm.push({ eventId, fireAt: action.fireAt! });
-          break;
-      }
-    });
+    for (const id of replay.canceledTimers) {
+      if (!state.canceledTimers.includes(id)) state.canceledTimers.push(id);
+      this.clearTimer(instanceId, id);
+    }
+    for (const work of replay.work) state.history.push({ ...work.event, Timestamp: now });
     state.history.push({ EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
     state.customStatus = result.customStatus;
     state.lastUpdatedTime = now;
-    if (result.isDone) {
-      state.runtimeStatus = "Completed";
-      state.output = result.output;
-      for (const id of [...this.timers.keys()].filter((k) => k.startsWith(`${instanceId}#`))) this.clearTimer(instanceId, Number(id.split("#")[1]));
+
+    if (replay.continueAsNew) {
+      // A new execution of the same instance id, starting from a fresh history with the new input; the
+      // old execution's activities and timers still in flight are not delivered to it.
+      this.clearTimers(instanceId);
+      state.input = replay.continueAsNew.input;
+      state.history = [];
+      state.canceledTimers = [];
+      state.executionId = randomUUID();
+      state.inbox = [{ EventType: EventType.ExecutionStarted, EventId: -1, IsPlayed: false, Timestamp: now, Name: state.name, Input: JSON.stringify(replay.continueAsNew.input ?? null) }];
+      await this.keep(state);
+      this.announce(state);
+      this.schedule(instanceId);
+      return;
     }
-    // Kept before any activity starts: a crash from here on re-runs the activities (at least once).
+    if (result.isDone) return this.finish(state, "Completed", { output: result.output });
+
+    // Kept before any work starts: a crash from here on re-runs the activities (at least once).
     await this.keep(state);
     this.announce(state);
-    if (result.isDone) return;
-    for (const work of toRun) this.runActivity(instanceId, work.eventId, work.name, work.input, state.executionId);
-    for (const timer of toArm) this.armTimer(instanceId, timer.eventId, timer.fireAt);
+    for (const work of replay.work) {
+      if (work.kind === "activity") this.runActivity(instanceId, work.event.EventId, work.name, work.input, state.executionId);
+      else if (work.kind === "timer") {
+        if (!state.canceledTimers.includes(work.event.EventId)) this.armTimer(instanceId, work.event.EventId, work.fireAt, state.executionId);
+      } else this.startChild(state, work.event.EventId, work.name, work.instanceId, work.input);
+    }
   }
 
-  /** After a restart: re-run activities with no result and re-arm timers that have not fired. */
+  /** Ends an instance (kept, announced) and tells its parent, if it is a sub-orchestration. */
+  private async finish(state: InstanceState, status: "Completed" | "Failed" | "Terminated", end: { output?: unknown; error?: string }): Promise<void> {
+    state.runtimeStatus = status;
+    if (end.output !== undefined) state.output = end.output;
+    if (end.error !== undefined) state.error = end.error;
+    state.lastUpdatedTime = this.iso();
+    this.clearTimers(state.instanceId);
+    await this.keep(state);
+    this.announce(state);
+    if (state.parent) this.tellParent(state);
+  }
+
+  /**
+   * A sub-orchestration's end reaches its parent as SubOrchestrationInstanceCompleted, or Failed (for a
+   * failure or a termination), addressed to the parent's execution that started it.
+   */
+  private tellParent(child: InstanceState): void {
+    const parent = child.parent!;
+    const event: HistoryEvent =
+      child.runtimeStatus === "Completed"
+        ? { EventType: EventType.SubOrchestrationInstanceCompleted, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TaskScheduledId: parent.taskScheduledId, Result: JSON.stringify(child.output ?? null) }
+        : { EventType: EventType.SubOrchestrationInstanceFailed, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TaskScheduledId: parent.taskScheduledId, Reason: child.error ?? `sub-orchestration ${child.instanceId} ${child.runtimeStatus.toLowerCase()}`, Details: "" };
+    void this.mutate(parent.instanceId, async () => {
+      const state = await this.load(parent.instanceId);
+      if (!state || isFinal(state.runtimeStatus) || state.executionId !== parent.executionId) return;
+      const settled = [...state.history, ...state.inbox].some((e) => (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) && e.TaskScheduledId === parent.taskScheduledId);
+      if (settled) return;
+      state.inbox.push(event);
+      await this.episode(parent.instanceId, state);
+    }).catch(() => undefined);
+  }
+
+  /** Creates a sub-orchestration's instance (once: a restart that finds it created leaves it be). */
+  private startChild(parent: InstanceState, taskScheduledId: number, name: string, instanceId: string, input: unknown): void {
+    const link = { instanceId: parent.instanceId, ...(parent.executionId ? { executionId: parent.executionId } : {}), taskScheduledId };
+    void this.mutate(instanceId, async () => {
+      const existing = await this.load(instanceId);
+      if (existing && existing.parent?.instanceId === link.instanceId && existing.parent.executionId === link.executionId && existing.parent.taskScheduledId === taskScheduledId) {
+        if (isFinal(existing.runtimeStatus)) this.tellParent(existing);
+        return;
+      }
+      if (!this.handlers.has(name) || (existing && !isFinal(existing.runtimeStatus))) {
+        const reason = !this.handlers.has(name) ? `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.` : `An orchestration instance with ID '${instanceId}' is already ${existing!.runtimeStatus.toLowerCase()}.`;
+        this.tellParent({ ...(existing ?? this.fresh(instanceId, name, input)), instanceId, runtimeStatus: "Failed", error: reason, parent: link });
+        return;
+      }
+      const state = { ...this.fresh(instanceId, name, input), parent: link };
+      await this.keep(state);
+      this.schedule(instanceId);
+    }).catch(() => undefined);
+  }
+
+  private fresh(instanceId: string, name: string, input: unknown): InstanceState {
+    const now = this.iso();
+    return {
+      instanceId,
+      name,
+      input,
+      runtimeStatus: "Pending",
+      createdTime: now,
+      lastUpdatedTime: now,
+      history: [],
+      inbox: [{ EventType: EventType.ExecutionStarted, EventId: -1, IsPlayed: false, Timestamp: now, Name: name, Input: JSON.stringify(input ?? null) }],
+      canceledTimers: [],
+      executionId: randomUUID(),
+    };
+  }
+
+  /** After a restart: re-run activities with no result, re-arm timers that have not fired, and settle sub-orchestrations. */
   private restartWork(state: InstanceState): void {
     const settled = new Set<number>();
     for (const e of [...state.history, ...state.inbox]) {
       if (e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) settled.add(e.TaskScheduledId as number);
+      if (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) settled.add(e.TaskScheduledId as number);
       if (e.EventType === EventType.TimerFired) settled.add(e.TimerId as number);
     }
     for (const e of state.history) {
       if (settled.has(e.EventId)) continue;
       if (e.EventType === EventType.TaskScheduled) this.runActivity(state.instanceId, e.EventId, e.Name as string, JSON.parse(e.Input as string), state.executionId);
-      if (e.EventType === EventType.TimerCreated && !state.canceledTimers.includes(e.EventId)) this.armTimer(state.instanceId, e.EventId, e.FireAt as string);
+      if (e.EventType === EventType.TimerCreated && !state.canceledTimers.includes(e.EventId)) this.armTimer(state.instanceId, e.EventId, e.FireAt as string, state.executionId);
+      if (e.EventType === EventType.SubOrchestrationInstanceCreated) this.startChild(state, e.EventId, e.Name as string, e.InstanceId as string, JSON.parse(e.Input as string));
     }
   }
 
@@ -453,7 +488,7 @@ export class LocalDurableHost {
     return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
   }
 
-  private armTimer(instanceId: string, eventId: number, fireAt: string): void {
+  private armTimer(instanceId: string, eventId: number, fireAt: string, executionId: string | undefined): void {
     const key = `${instanceId}#${eventId}`;
     if (this.timers.has(key) || this.dead) return;
     const delay = Math.max(0, Date.parse(fireAt) - this.clock());
@@ -461,7 +496,7 @@ export class LocalDurableHost {
       // Node fires a longer delay at once: wait the longest it allows, then arm the rest.
       const part = setTimeout(() => {
         this.timers.delete(key);
-        this.armTimer(instanceId, eventId, fireAt);
+        this.armTimer(instanceId, eventId, fireAt, executionId);
       }, MAX_TIMER_DELAY_MS);
       part.unref?.();
       this.timers.set(key, part);
@@ -472,7 +507,8 @@ export class LocalDurableHost {
       if (this.dead) return;
       void this.mutate(instanceId, async () => {
         const state = await this.load(instanceId);
-        if (!state || isFinal(state.runtimeStatus) || state.canceledTimers.includes(eventId)) return;
+        // A timer of another execution (one that ended or continued as new) is not this one's.
+        if (!state || isFinal(state.runtimeStatus) || state.executionId !== executionId || state.canceledTimers.includes(eventId)) return;
         state.inbox.push({ EventType: EventType.TimerFired, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TimerId: eventId, FireAt: fireAt });
         await this.keep(state);
       })
@@ -488,6 +524,10 @@ export class LocalDurableHost {
     const timer = this.timers.get(key);
     if (timer) clearTimeout(timer);
     this.timers.delete(key);
+  }
+
+  private clearTimers(instanceId: string): void {
+    for (const key of [...this.timers.keys()].filter((k) => k.startsWith(`${instanceId}#`))) this.clearTimer(instanceId, Number(key.slice(instanceId.length + 1)));
   }
 
   private announce(state: InstanceState): void {
@@ -509,25 +549,31 @@ export class LocalDurableHost {
 }
 
 /**
- * What the Durable extension hands an orchestrator: the history, the input, and the replay settings
- * (schema V4: compound actions for Task.all / Task.any).
+ * What the Durable extension hands an orchestrator: the history, the input, and the replay settings.
+ * The extension announces out-of-proc schema V2 as `upperSchemaVersion` and V3 as `upperSchemaVersionNew`
+ * (OrchestrationTriggerAttributeBindingProvider); durable-functions takes the newer, so orchestrators
+ * run with schema V3 (compound actions for Task.all / Task.any, long timers split by the worker).
  */
-export function orchestratorTrigger(history: readonly unknown[], input: unknown, instanceId: string) {
+export function orchestratorTrigger(history: readonly unknown[], input: unknown, instanceId: string, parentInstanceId = "") {
   return {
     history,
     input,
     instanceId,
     isReplaying: false,
-    parentInstanceId: "",
-    upperSchemaVersion: 3,
-    longRunningTimerIntervalDuration: "3.00:00:00",
-    maximumShortTimerDuration: "6.00:00:00",
+    parentInstanceId,
+    upperSchemaVersion: 1,
+    upperSchemaVersionNew: 2,
+    longRunningTimerIntervalDuration: formatDuration(LONG_TIMER_INTERVAL_MS),
+    maximumShortTimerDuration: formatDuration(MAXIMUM_SHORT_TIMER_MS),
     defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
   };
 }
 
-function flatten(actions: OrchestratorAction[]): OrchestratorAction[] {
-  return actions.flatMap((a) => (a.compoundActions ? flatten(a.compoundActions) : [a]));
+/** A .NET TimeSpan string (d.hh:mm:ss) for a whole number of seconds. */
+function formatDuration(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${Math.floor(total / 86_400)}.${pad(Math.floor((total % 86_400) / 3600))}:${pad(Math.floor((total % 3600) / 60))}:${pad(total % 60)}`;
 }
 
 function isFinal(status: RuntimeStatus): boolean {

@@ -32,6 +32,8 @@ export interface InstanceState {
    * still running when it was terminated, are dropped, as the runtime drops events of other executions.
    */
   executionId?: string;
+  /** Set on a sub-orchestration: the instance (and its execution) waiting for it, and the task it answers. */
+  parent?: { instanceId: string; executionId?: string; taskScheduledId: number };
 }
 
 export interface InstanceStore {
