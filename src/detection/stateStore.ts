@@ -1,5 +1,5 @@
 import type { ContainerClient } from "@azure/storage-blob";
-import { emptyPlanState, type PlanState } from "../core/detection/model.ts";
+import { emptyPlanState, type PlanState, type RunReservation } from "../core/detection/model.ts";
 
 /*
  * The per-plan detection state (signals, verdicts, policy counters, alert dedupe keys), one document
@@ -67,9 +67,10 @@ export function seeAlert(state: PlanState, key: string, at: Date | string): { st
 /** Fills in fields a state written by an older version lacks. */
 function normalise(plan: string, raw: unknown): PlanState {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new InvalidStateError(plan, "not a JSON object");
-  const doc = raw as Partial<PlanState>;
+  const { activeRun, ...doc } = raw as Partial<PlanState> & { activeRun?: unknown };
   if (doc.plan !== undefined && doc.plan !== plan) throw new InvalidStateError(plan, `it names plan '${String(doc.plan)}'`);
   const empty = emptyPlanState(plan);
+  const reservation = reservationOf(plan, activeRun);
   return {
     ...empty,
     ...doc,
@@ -78,7 +79,20 @@ function normalise(plan: string, raw: unknown): PlanState {
     regions: doc.regions ?? {},
     policy: { ...empty.policy, ...doc.policy, autoFailovers: doc.policy?.autoFailovers ?? [] },
     seenAlerts: doc.seenAlerts ?? {},
+    ...(reservation ? { activeRun: reservation } : {}),
   };
+}
+
+/** The stored run reservation, checked: the start interlock must never act on a half-written one. Absent (or null): none. */
+function reservationOf(plan: string, raw: unknown): RunReservation | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const invalid = (problem: string) => new InvalidStateError(plan, `activeRun: ${problem}`);
+  if (typeof raw !== "object" || Array.isArray(raw)) throw invalid("not an object");
+  const { runId, kind, reservedAt } = raw as Record<string, unknown>;
+  if (typeof runId !== "string" || runId.length === 0) throw invalid("no run id");
+  if (kind !== "failover" && kind !== "failback") throw invalid(`kind '${String(kind)}' is neither failover nor failback`);
+  if (typeof reservedAt !== "string" || !Number.isFinite(Date.parse(reservedAt))) throw invalid(`reservedAt '${String(reservedAt)}' is not an ISO time`);
+  return { runId, kind, reservedAt };
 }
 
 /** The optimistic-concurrency loop shared by both stores; subclasses read and conditionally write. */

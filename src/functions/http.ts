@@ -13,13 +13,14 @@ import { operatorHandlers } from "../http/operator.ts";
 import { httpRoutes, type HttpHandlers } from "../http/routes.ts";
 import { DurableRuns } from "./durableRuns.ts";
 import { preemptWith } from "../detection/preempt.ts";
+import { ReservingRuns } from "../detection/reservingRuns.ts";
 
 const { app } = azureFunctions;
 
 function handlersFor(context: InvocationContext): HttpHandlers {
   const services = appServices();
-  const runs = new DurableRuns(df.getClient(context));
   const clock = () => new Date();
+  const runs = new ReservingRuns(new DurableRuns(df.getClient(context)), { store: services.store, clock, log: services.log });
   const operator = operatorHandlers({
     plans: services.plans,
     runs,
@@ -30,7 +31,7 @@ function handlersFor(context: InvocationContext): HttpHandlers {
   });
   return {
     ...operator,
-    alerts: alertWebhook({ store: services.store, journal: services.journal, runs, clock, log: services.log, plans: services.plans, preemptDrill: preemptWith(runs), ...(services.validateToken ? { validateToken: services.validateToken } : {}) }),
+    alerts: alertWebhook({ store: services.store, journal: services.journal, runs, clock, log: services.log, plans: services.plans, preemptDrill: preemptWith(runs, { clock }), ...(services.validateToken ? { validateToken: services.validateToken } : {}) }),
   };
 }
 
@@ -52,9 +53,10 @@ app.timer("healthProbe", {
   extraInputs: [df.input.durableClient()],
   handler: async (_timer: unknown, context: InvocationContext) => {
     const services = appServices();
-    const runs = new DurableRuns(df.getClient(context));
+    const clock = () => new Date();
+    const runs = new ReservingRuns(new DurableRuns(df.getClient(context)), { store: services.store, clock, log: services.log });
     for (const plan of await services.plans.list()) {
-      const summary = await checkPlanHealth(plan, { store: services.store, journal: services.journal, runs, clock: () => new Date(), log: services.log, probe: services.probe, clients: services.clients, preemptDrill: preemptWith(runs) });
+      const summary = await checkPlanHealth(plan, { store: services.store, journal: services.journal, runs, clock, log: services.log, probe: services.probe, clients: services.clients, preemptDrill: preemptWith(runs, { clock }) });
       for (const change of summary.changes) context.info(`region ${change.region} of ${plan.name} is now ${change.to}`);
       if (summary.started) context.warn(`automatic failover ${summary.started.runId} of ${plan.name} started`);
     }

@@ -10,13 +10,13 @@ import { jsonLogger } from "../app/composition.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
 import { newRunId } from "../core/run/model.ts";
+import type { RunPort } from "../core/run/port.ts";
 import { renderReport } from "../core/run/report.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { applyScenario, type Scenario } from "../../estate/scenario.ts";
 import { startLocalApp, type LocalApp } from "./app.ts";
 import { watchUsers } from "./userWatch.ts";
 import type { InstanceStatus } from "./durableHost.ts";
-import type { LocalRuns } from "./localRuns.ts";
 
 /**
  * The time scale `switchyard drill` uses unless told otherwise: one hour of Azure time in one second.
@@ -163,7 +163,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
 }
 
 /** Approves a data-loss failover as soon as the run waits for it (the drill plays the operator). */
-function approveWhenAsked(runs: LocalRuns, planName: string, progress?: (line: string) => void) {
+function approveWhenAsked(runs: RunPort, planName: string, progress?: (line: string) => void) {
   let stopped = false;
   const loop = async () => {
     while (!stopped) {

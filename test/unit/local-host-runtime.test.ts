@@ -264,7 +264,7 @@ describe("callActivityWithRetry, retried by the runtime", () => {
     const h = new LocalDurableHost({
       store,
       orchestrations: {
-        o: function* (context: Ctx) {
+        o: function* (context: Ctx): Generator<unknown, unknown, any> {
           const options = new df.RetryOptions(5, 3);
           return yield context.df.callActivityWithRetry("flaky", options, "x");
         } as never,
@@ -345,11 +345,11 @@ describe("sub-orchestrations and continue-as-new", () => {
     const h = new LocalDurableHost({
       store,
       orchestrations: {
-        parent: function* (context: Ctx) {
+        parent: function* (context: Ctx): Generator<unknown, unknown, any> {
           const child = yield context.df.callSubOrchestrator("child", { n: 20 }, "i1:child");
           return `parent got ${child}`;
         } as never,
-        child: function* (context: Ctx) {
+        child: function* (context: Ctx): Generator<unknown, unknown, any> {
           const input = context.df.getInput() as { n: number };
           return yield context.df.callActivity("double", input.n);
         } as never,

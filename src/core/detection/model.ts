@@ -72,6 +72,18 @@ export interface PrimaryState {
   readonly runId?: string;
 }
 
+/**
+ * The run a start has reserved for the plan (src/core/run/reservation.ts): written, with the ETag,
+ * before the run port starts the orchestration, so that two triggers racing to start a run of one plan
+ * start one. One reservation per plan (the latest), never a list.
+ */
+export interface RunReservation {
+  readonly runId: string;
+  readonly kind: "failover" | "failback";
+  /** ISO time the start reserved it (the reserving process's clock). */
+  readonly reservedAt: string;
+}
+
 /** Everything kept per plan (one blob per plan in Azure; optimistic concurrency on updates). */
 export interface PlanState {
   readonly plan: string;
@@ -83,6 +95,8 @@ export interface PlanState {
   readonly seenAlerts: Record<string, string>;
   /** The current primary when it is not the plan's `regions.primary` (absent: the plan's). */
   readonly primary?: PrimaryState;
+  /** The run the latest start reserved (absent in documents written before reservations existed). */
+  readonly activeRun?: RunReservation;
 }
 
 /** A signal as a decision quotes it: which signal, what it said, since when. */
