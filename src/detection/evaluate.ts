@@ -26,7 +26,8 @@ import { seeAlert, type PlanStateStore } from "./stateStore.ts";
  * start is reserved there (recordAutoFailover: cooldown and daily cap) before the run port is called,
  * so concurrent evaluations (an alert storm, the timer) start at most one run. When the port refuses
  * the start (RunInProgressError, or any error), the reservation is undone (the cooldown stays when a
- * run is in progress).
+ * run is in progress). The run port itself (ReservingRuns) also reserves the run in the state before
+ * it starts the orchestration, for every trigger.
  *
  * Journal: run id `detection-<plan>-<yyyymmdd>` (UTC), entries of kind "decision" (step "detection"):
  * every region change (with its signals and thresholds) and every policy decision that is not the quiet
@@ -43,7 +44,11 @@ export interface EvaluateDeps {
    * What started a run in progress; by default the run's own trigger.
    */
   readonly runSource?: (view: RunView) => RunTrigger["source"] | undefined;
-  /** Stops a running drill so an incident failover can start (e.g. terminate its orchestration). Absent: drills are waited for. */
+  /**
+   * Stops a running drill so an incident failover can start (preemptWith: terminate its orchestration and
+   * wait, bounded, until it has ended); throws when it could not, and nothing starts until the next
+   * evaluation. Absent: drills are waited for.
+   */
   readonly preemptDrill?: (view: RunView, reason: string) => Promise<void>;
 }
 

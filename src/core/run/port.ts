@@ -29,10 +29,13 @@ export class RunInProgressError extends Error {
  * (src/functions/durableRuns.ts), the local durable host locally (src/local/localRuns.ts).
  */
 export interface RunPort {
-  /** Starts a run; refused with RunInProgressError while the plan has one in progress. */
+  /** Starts a run; refused with RunInProgressError while the plan has one in progress (or reserved: src/core/run/reservation.ts). */
   start(input: RunInput): Promise<RunView>;
   get(planName: string): Promise<RunView | undefined>;
   approve(planName: string, approval: ApprovalEvent): Promise<void>;
-  /** Ends the plan's run in progress (an incident pre-empting a drill). */
+  /**
+   * Asks for the plan's run in progress to be ended (an incident pre-empting a drill). A request: the
+   * run may still be running when it returns (Durable applies it later); watch `get` for its end.
+   */
   terminate(planName: string, reason: string): Promise<void>;
 }
