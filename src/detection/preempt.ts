@@ -9,7 +9,11 @@ export interface PreemptOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Between polls. Default 1 s. */
   readonly pollIntervalMs?: number;
-  /** How long to wait for the run to end before giving up. Default 60 s. */
+  /**
+   * How long to wait for the run to end before giving up. Default 60 s: an idle task hub on the Azure
+   * Storage backend polls its control queues at up to 30 s (maxQueuePollingInterval), and the
+   * termination is applied at the episode after that.
+   */
   readonly timeoutMs?: number;
 }
 

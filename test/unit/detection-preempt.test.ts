@@ -1,7 +1,8 @@
+import * as df from "durable-functions";
 import { describe, expect, it } from "vitest";
 import type { Signal } from "../../src/core/detection/model.ts";
 import type { Plan } from "../../src/core/plan/index.ts";
-import type { ApprovalEvent, RunInput } from "../../src/core/run/model.ts";
+import { Orchestrations, type ApprovalEvent, type RunInput } from "../../src/core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
 import { RESERVATION_GRACE_MS } from "../../src/core/run/reservation.ts";
 import { detectionJournalId, evaluatePlan } from "../../src/detection/evaluate.ts";
@@ -9,6 +10,9 @@ import { PreemptionTimeoutError, preemptWith } from "../../src/detection/preempt
 import { ReservingRuns } from "../../src/detection/reservingRuns.ts";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
+import { LocalDurableHost } from "../../src/local/durableHost.ts";
+import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
+import { LocalRuns } from "../../src/local/localRuns.ts";
 import { PRIMARY, SECONDARY, T0, iso, testPlan } from "../helpers/detectionPlan.ts";
 
 /*
@@ -194,5 +198,48 @@ describe("an incident pre-empts a drill whose termination is queued", () => {
 
     expect(retried.started?.runId).toMatch(/auto-failover/);
     expect(t.inner.starts).toHaveLength(2);
+  });
+});
+
+describe("pre-emption over the real local durable host (terminate applied in a later episode)", () => {
+  it("waits until the host has terminated the drill, after which the incident's run starts", async () => {
+    const host = new LocalDurableHost({
+      store: new MemoryInstanceStore(),
+      orchestrations: {
+        [Orchestrations.failover]: function* (context: df.OrchestrationContext) {
+          yield context.df.waitForExternalEvent("approval");
+          return "done";
+        } as never,
+      },
+      activities: {},
+      // The terminate message reaches the idle instance 50 ms after it was sent.
+      controlQueueDelayMs: 50,
+    });
+    const local = new LocalRuns(host);
+    const seen: RunView["status"][] = [];
+    const watched: RunPort = {
+      start: (run) => local.start(run),
+      get: async (name) => {
+        const run = await local.get(name);
+        if (run) seen.push(run.status);
+        return run;
+      },
+      approve: (name, approval) => local.approve(name, approval),
+      terminate: (name, reason) => local.terminate(name, reason),
+    };
+    const runs = new ReservingRuns(watched, { store: new MemoryPlanStateStore(), clock: () => new Date(T0) });
+    try {
+      const drill = await runs.start(drillInput());
+
+      await preemptWith(runs, { pollIntervalMs: 5, timeoutMs: 5_000 })(drill, "pre-empted by an incident");
+      const incident = await runs.start({ ...drillInput(), runId: "detect-test.20300101T000400Z.auto-failover-0002", trigger: { source: "alert", by: "test", reason: "outage", detectedAt: iso(240) } });
+
+      expect(seen.at(0)).toBe("running");
+      expect(seen.at(-1)).toBe("terminated");
+      expect(incident.runId).toBe("detect-test.20300101T000400Z.auto-failover-0002");
+      expect(await local.get(plan.name)).toMatchObject({ runId: incident.runId });
+    } finally {
+      host.stop();
+    }
   });
 });
