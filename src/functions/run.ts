@@ -4,11 +4,10 @@
  */
 import * as df from "durable-functions";
 import { appActivities } from "../app/composition.ts";
-import { Activities, Orchestrations } from "../core/run/model.ts";
-import { runOrchestration } from "../orchestrations/run.ts";
+import { Activities } from "../core/run/model.ts";
+import { ORCHESTRATIONS } from "../orchestrations/index.ts";
 
-df.app.orchestration(Orchestrations.failover, runOrchestration);
-df.app.orchestration(Orchestrations.failback, runOrchestration);
+for (const [name, handler] of Object.entries(ORCHESTRATIONS)) df.app.orchestration(name, handler);
 
 for (const name of Object.values(Activities)) {
   df.app.activity(name, { handler: (input: unknown) => appActivities()[name](input) });

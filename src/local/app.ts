@@ -9,7 +9,6 @@ import type { Logger } from "../activities/deps.ts";
 import { blobFrontDoorLease } from "../activities/frontDoorLease.ts";
 import { createProbe } from "../activities/probe.ts";
 import type { Plan } from "../core/plan/index.ts";
-import { Orchestrations } from "../core/run/model.ts";
 import { preemptWith } from "../detection/preempt.ts";
 import { ReservingRuns, type ReservingRunsOptions } from "../detection/reservingRuns.ts";
 import { checkPlanHealth } from "../detection/collect.ts";
@@ -21,7 +20,7 @@ import { operatorHandlers } from "../http/operator.ts";
 import { httpRoutes, type HttpRoute } from "../http/routes.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import type { Notifier } from "../notify/notifier.ts";
-import { runOrchestration } from "../orchestrations/run.ts";
+import { ORCHESTRATIONS } from "../orchestrations/index.ts";
 import { StaticPlanCatalog } from "../plans/catalog.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
@@ -116,7 +115,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   });
   const host = new LocalDurableHost({
     store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
-    orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never },
+    orchestrations: ORCHESTRATIONS as never,
     activities: activities as never,
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
     ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),

@@ -105,6 +105,8 @@ export class LocalDurableHost {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly waiters = new Map<string, Set<(status: InstanceStatus) => void>>();
   private readonly inFlight = new Set<string>();
+  /** Events waiting for their instance's next episode (see `deliver`). */
+  private readonly arrived = new Map<string, { executionId: string | undefined; event: HistoryEvent; accept?: (state: InstanceState) => boolean }[]>();
   /**
    * The state this host last kept (or read to change) of each instance, as JSON. Every change to an
    * instance goes through this host's `mutate`, so what it kept is what the store holds: reading it
@@ -371,14 +373,9 @@ export class LocalDurableHost {
       child.runtimeStatus === "Completed"
         ? { EventType: EventType.SubOrchestrationInstanceCompleted, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TaskScheduledId: parent.taskScheduledId, Result: JSON.stringify(child.output ?? null) }
         : { EventType: EventType.SubOrchestrationInstanceFailed, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TaskScheduledId: parent.taskScheduledId, Reason: child.error ?? `sub-orchestration ${child.instanceId} ${child.runtimeStatus.toLowerCase()}`, Details: "" };
-    void this.mutate(parent.instanceId, async () => {
-      const state = await this.load(parent.instanceId);
-      if (!state || isFinal(state.runtimeStatus) || state.executionId !== parent.executionId) return;
-      const settled = [...state.history, ...state.inbox].some((e) => (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) && e.TaskScheduledId === parent.taskScheduledId);
-      if (settled) return;
-      state.inbox.push(event);
-      await this.episode(parent.instanceId, state);
-    }).catch(() => undefined);
+    const settled = (state: InstanceState) =>
+      [...state.history, ...state.inbox].some((e) => (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) && e.TaskScheduledId === parent.taskScheduledId);
+    this.deliver(parent.instanceId, parent.executionId, event, (state) => !settled(state));
   }
 
   /** Creates a sub-orchestration's instance (once: a restart that finds it created leaves it be). */
@@ -458,14 +455,36 @@ export class LocalDurableHost {
         }
         // The result is kept by the episode it starts, in one write of the instance: a crash before that
         // write loses it, and the activity runs again on resume (activities run at least once anyway).
-        void this.mutate(instanceId, async () => {
-          const state = await this.load(instanceId);
-          // A result of another execution (one terminated while this activity ran) is not this one's.
-          if (!state || isFinal(state.runtimeStatus) || state.executionId !== executionId) return;
-          state.inbox.push(event);
-          await this.episode(instanceId, state);
-        }).catch(() => undefined);
+        // A result of another execution (one terminated while this activity ran) is not this one's.
+        this.deliver(instanceId, executionId, event);
       });
+  }
+
+  /**
+   * Hands an event (an activity's result, a fired timer, a sub-orchestration's end) to the instance's
+   * execution `executionId`: events that arrive while the instance is busy wait and are taken together
+   * by its next episode, as the runtime takes a batch of messages from the queue. Nothing is kept
+   * before that episode: a crash loses the events, and a restart re-runs their activities and re-arms
+   * their timers. `accept`: a last check against the instance as loaded (e.g. a timer since cancelled).
+   */
+  private deliver(instanceId: string, executionId: string | undefined, event: HistoryEvent, accept?: (state: InstanceState) => boolean): void {
+    const queued = this.arrived.get(instanceId);
+    const item = { executionId, event, ...(accept ? { accept } : {}) };
+    if (queued) {
+      queued.push(item);
+      return;
+    }
+    this.arrived.set(instanceId, [item]);
+    void this.mutate(instanceId, async () => {
+      const batch = this.arrived.get(instanceId) ?? [];
+      this.arrived.delete(instanceId);
+      const state = await this.load(instanceId);
+      if (!state || isFinal(state.runtimeStatus)) return;
+      const taken = batch.filter((b) => b.executionId === state.executionId && (b.accept?.(state) ?? true));
+      if (taken.length === 0) return;
+      state.inbox.push(...taken.map((b) => b.event));
+      await this.episode(instanceId, state);
+    }).catch(() => undefined);
   }
 
   /**
@@ -505,15 +524,8 @@ export class LocalDurableHost {
     const timer = setTimeout(() => {
       this.timers.delete(key);
       if (this.dead) return;
-      void this.mutate(instanceId, async () => {
-        const state = await this.load(instanceId);
-        // A timer of another execution (one that ended or continued as new) is not this one's.
-        if (!state || isFinal(state.runtimeStatus) || state.executionId !== executionId || state.canceledTimers.includes(eventId)) return;
-        state.inbox.push({ EventType: EventType.TimerFired, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TimerId: eventId, FireAt: fireAt });
-        await this.keep(state);
-      })
-        .then(() => this.schedule(instanceId))
-        .catch(() => undefined);
+      // A timer of another execution (one that ended or continued as new) is not this one's.
+      this.deliver(instanceId, executionId, { EventType: EventType.TimerFired, EventId: -1, IsPlayed: false, Timestamp: this.iso(), TimerId: eventId, FireAt: fireAt }, (state) => !state.canceledTimers.includes(eventId));
     }, delay);
     timer.unref?.();
     this.timers.set(key, timer);

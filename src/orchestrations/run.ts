@@ -23,6 +23,11 @@ import {
   type RunOutput,
   type StepRecord,
   type SwitchResult,
+  Orchestrations,
+  type WatchedOperation,
+  type WatchInput,
+  type WatchOutput,
+  watchInstanceId,
 } from "../core/run/model.ts";
 import type { JournalEntry, JournalEntryKind } from "../journal/journal.ts";
 import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
@@ -39,7 +44,7 @@ export interface RunStatus {
   readonly waitingFor?: "approval" | "retry" | "reprotection" | "operation" | "restart" | "propagation";
 }
 
-class StepFailed extends Error {
+export class StepFailed extends Error {
   constructor(
     readonly step: string,
     readonly envelope: ErrorEnvelope,
@@ -48,14 +53,26 @@ class StepFailed extends Error {
   }
 }
 
+/** What a Run needs of its input (the watch sub-orchestration carries just this much). */
+export type RunBasics = Pick<RunInput, "runId" | "kind" | "plan" | "options">;
+
+/**
+ * The orchestration versions (see Orchestrations in core/run/model.ts). 1: Azure operations polled in
+ * the run itself; 2: polled in the watch sub-orchestration.
+ */
+export type RunVersion = 1 | 2;
+
 /** The run's bookkeeping: steps, journal entries (flushed through the journal activity), status. */
-class Run {
+export class Run {
   readonly steps: StepRecord[] = [];
   private pending: JournalEntry[] = [];
+  /** Watch sub-orchestrations started so far: numbers their instance ids, deterministically. */
+  private watches = 0;
 
   constructor(
     readonly context: Ctx,
-    readonly input: RunInput,
+    readonly input: RunBasics,
+    readonly version: RunVersion = 2,
   ) {}
 
   get now(): string {
@@ -219,12 +236,34 @@ class Run {
   }
 
   /**
-   * Polls long-running operations on durable timers until each has ended: each at its own interval
+   * Waits until each long-running operation has ended, in a watch sub-orchestration (the monitor
+   * pattern): it polls each at its own interval (Azure time, a longer Retry-After wins) divided by the
+   * time scale, and continues as new every few polls, so neither its history nor the run's grows with
+   * the length of the wait (the run's gains two events per wait). An operation past its deadline fails
+   * the step (the operation may still complete: a new run reads the resource's state before it
+   * writes). Returns each operation's last poll.
+   */
+  *awaitOperations(step: string, pendings: readonly PendingOperation[]): Gen<WatchedOperation[]> {
+    if (this.version === 1) return yield* this.awaitOperationsInline(step, pendings);
+    this.note("wait", `watching ${pendings.length} Azure operation(s): ${pendings.map((p) => `${p.operation} on ${p.resourceId}`).join("; ")}`, { operations: pendings.map((p) => ({ operation: p.operation, resourceId: p.resourceId, pollSeconds: p.pollSeconds, deadlineSeconds: p.deadlineSeconds })) }, step);
+    yield* this.flush();
+    this.status(step, "operation");
+    this.watches += 1;
+    const watch: WatchInput = { runId: this.input.runId, kind: this.input.kind, plan: this.input.plan, ...(this.input.options ? { options: this.input.options } : {}), step, pendings };
+    const output: WatchOutput = yield this.context.df.callSubOrchestrator(Orchestrations.watch, watch, watchInstanceId(this.input.runId, this.watches));
+    if (!output.ok) throw new StepFailed(step, output.error);
+    this.note("wait", `${pendings.length} Azure operation(s) ended`, { operations: output.done.map((d) => ({ resourceId: d.resourceId, status: d.status, ...(d.method ? { method: d.method } : {}) })), watchExecutions: output.executions }, step);
+    return [...output.done];
+  }
+
+  /**
+   * Version 1 (frozen: runs started under it replay this code): polls long-running operations on
+   * durable timers in the run itself until each has ended: each at its own interval
    * (Azure time, a longer Retry-After wins), divided by the time scale. An operation past its deadline
    * fails the step (the operation may still complete: a new run reads the resource's state before it
    * writes). Returns each poll's result.
    */
-  *awaitOperations(step: string, pendings: readonly PendingOperation[]): Gen<(OperationPollResult & { resourceId: string })[]> {
+  *awaitOperationsInline(step: string, pendings: readonly PendingOperation[]): Gen<WatchedOperation[]> {
     const df = this.context.df;
     const start = df.currentUtcDateTime.getTime();
     const watch = pendings.map((pending) => ({ pending, nextAt: start + this.azureMs(pending.pollSeconds), deadlineAt: start + this.azureMs(pending.deadlineSeconds), ids: [] as string[], ended: false }));
@@ -316,10 +355,19 @@ function seconds(fromIso: string, toIso: string): number {
   return Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 100) / 10;
 }
 
-/** The orchestration: failover or failback, by `input.kind`. */
+/** The orchestration, current version: failover or failback, by `input.kind`. */
 export function* runOrchestration(context: Ctx): Gen<RunOutput> {
+  return yield* orchestrateRun(context, 2);
+}
+
+/** Version 1, for runs started under it (Azure operations polled in the run itself). */
+export function* runOrchestrationV1(context: Ctx): Gen<RunOutput> {
+  return yield* orchestrateRun(context, 1);
+}
+
+function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
   const input = context.df.getInput<RunInput>();
-  const run = new Run(context, input);
+  const run = new Run(context, input, version);
   const { plan, from, to, runId } = input;
   const base = { runId, plan };
   let outcome: RunOutcome = "completed";

@@ -56,7 +56,7 @@ describe("a Switchyard process killed right after a step's write", () => {
     const view = JSON.parse(resumed.stdout.trim().split("\n").at(-1)!) as RunView;
 
     expect(view.status).toBe("completed");
-    expect(view.output?.outcome).toBe("completed");
+    expect(view.output?.outcome, view.output?.message).toBe("completed");
     const writes = estate.requests({ writesOnly: true }).filter((r) => r.status < 300);
     const perResource = new Map<string, number>();
     for (const w of writes.filter((w) => w.operationId === "StorageAccounts_Failover")) perResource.set(w.path, (perResource.get(w.path) ?? 0) + 1);

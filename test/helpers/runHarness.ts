@@ -19,7 +19,7 @@ import type { Logger } from "../../src/activities/deps.ts";
 import { createProbe } from "../../src/activities/probe.ts";
 import { ClientFactory } from "../../src/azure/clients.ts";
 import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
-import { newRunId, Orchestrations, type NotifyInput, type RunInput, type RunKind, type RunOptions, type FailoverMode } from "../../src/core/run/model.ts";
+import { newRunId, type NotifyInput, type RunInput, type RunKind, type RunOptions, type FailoverMode } from "../../src/core/run/model.ts";
 import type { RunView } from "../../src/core/run/port.ts";
 import { BlobJournal } from "../../src/journal/blobJournal.ts";
 import type { JournalEntry } from "../../src/journal/journal.ts";
@@ -28,7 +28,7 @@ import { LocalDurableHost, type CrashPoint } from "../../src/local/durableHost.t
 import { BlobInstanceStore } from "../../src/local/instanceStore.ts";
 import { LocalRuns } from "../../src/local/localRuns.ts";
 import type { Notifier } from "../../src/notify/notifier.ts";
-import { runOrchestration } from "../../src/orchestrations/run.ts";
+import { ORCHESTRATIONS } from "../../src/orchestrations/index.ts";
 import { startEstate, type Estate, type LoggedRequest } from "../../estate/server.ts";
 import { EXAMPLE_PLAN } from "./estate.ts";
 
@@ -167,7 +167,7 @@ export function useRunWorld(options: { planFiles?: readonly string[]; durations?
     );
     const host = new LocalDurableHost({
       store: world.store,
-      orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never },
+      orchestrations: ORCHESTRATIONS as never,
       activities: counted as never,
       ...(hostOptions.crashAt ? { crashAt: hostOptions.crashAt } : {}),
     });

@@ -3,11 +3,12 @@ import * as df from "durable-functions";
 import { describe, expect, it } from "vitest";
 import { PreconditionError, SwitchyardError } from "../../src/core/errors.ts";
 import { parsePlanText, type Plan } from "../../src/core/plan/index.ts";
-import { Activities, APPROVAL_EVENT, Orchestrations, type RunInput, type RunOutput } from "../../src/core/run/model.ts";
+import { Activities, APPROVAL_EVENT, EarlierOrchestrations, Orchestrations, type RunInput, type RunOutput } from "../../src/core/run/model.ts";
 import { wrapActivity } from "../../src/activities/wrap.ts";
 import { InstanceRunningError, LocalDurableHost, orchestratorTrigger, type CrashPoint } from "../../src/local/durableHost.ts";
 import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
-import { runOrchestration } from "../../src/orchestrations/run.ts";
+import { ORCHESTRATIONS } from "../../src/orchestrations/index.ts";
+import { runOrchestration, runOrchestrationV1 } from "../../src/orchestrations/run.ts";
 import { readFileSync } from "node:fs";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 
@@ -37,6 +38,9 @@ interface World {
   failures: Record<string, Error[]>;
   /** Data-tier starts return a pending operation, polled `running` this many times before it succeeds. */
   pollsUntilDone?: number;
+  /** The pending operation's poll interval and deadline, seconds of Azure time (default 10 and 600). */
+  pollSeconds?: number;
+  deadlineSeconds?: number;
   /** App Service writes restart the sites; the target answers unhealthy this many assessments after that. */
   restartAssessments?: number;
   /** Verification reports a settling failure this many times first. */
@@ -71,7 +75,7 @@ function activities(world: World) {
     if (world.pollsUntilDone === undefined) return { ...ok, resourceId, method };
     if (started.has(resourceId)) return { ...ok, resourceId, changed: false, method: "none" };
     started.add(resourceId);
-    const pending = { poll, resourceId, operation: `${activity}-op`, resumeToken: "t", startedAt: "2026-01-01T00:00:00.000Z", pollSeconds: 10, deadlineSeconds: 600, context: { index: i.index } };
+    const pending = { poll, resourceId, operation: `${activity}-op`, resumeToken: "t", startedAt: "2026-01-01T00:00:00.000Z", pollSeconds: world.pollSeconds ?? 10, deadlineSeconds: world.deadlineSeconds ?? 600, context: { index: i.index } };
     return { ...ok, resourceId, method, pending };
   };
   const poll = (i: any) => {
@@ -113,8 +117,21 @@ function world(overrides: Partial<World> = {}): World {
   return { primaryHealthy: true, targetHealthy: true, maxLagSeconds: 0, calls: [], failures: {}, ...overrides };
 }
 
-function host(w: World, store = new MemoryInstanceStore(), crashAt?: (p: CrashPoint) => boolean) {
-  return new LocalDurableHost({ store, orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: activities(w) as never, ...(crashAt ? { crashAt } : {}) });
+function host(w: World, store = new MemoryInstanceStore(), crashAt?: (p: CrashPoint) => boolean, orchestrations: Record<string, unknown> = ORCHESTRATIONS) {
+  return new LocalDurableHost({ store, orchestrations: orchestrations as never, activities: activities(w) as never, ...(crashAt ? { crashAt } : {}) });
+}
+
+/** An instance store that remembers the largest state (history and all) it was given per instance, in bytes. */
+class MeasuringStore extends MemoryInstanceStore {
+  readonly largest = new Map<string, number>();
+  override async put(state: Parameters<MemoryInstanceStore["put"]>[0], json?: string) {
+    const text = json ?? JSON.stringify(state);
+    this.largest.set(state.instanceId, Math.max(this.largest.get(state.instanceId) ?? 0, Buffer.byteLength(text)));
+    return super.put(state, text);
+  }
+  largestOf(match: (instanceId: string) => boolean): number {
+    return Math.max(0, ...[...this.largest].filter(([id]) => match(id)).map(([, bytes]) => bytes));
+  }
 }
 
 async function runToEnd(w: World, runInput: RunInput = input()): Promise<RunOutput> {
@@ -269,6 +286,84 @@ describe("long-running operations (the Durable monitor pattern)", () => {
   });
 });
 
+describe("long waits for Azure operations (the watch sub-orchestration)", () => {
+  /**
+   * A failover whose data-tier operations take `hours` of Azure time, polled every minute: `hours` × 60
+   * polls, at a scale that makes each interval a millisecond (the deadline is set far off: at this
+   * scale a poll's own work takes longer than the minute it stands for).
+   */
+  async function longWait(hours: number) {
+    const w = world({ pollsUntilDone: hours * 60, pollSeconds: 60, deadlineSeconds: 1000 * 86_400 });
+    const store = new MeasuringStore();
+    const h = host(w, store);
+    await h.start(Orchestrations.failover, input({ options: { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 }, timeScale: 1_000_000 } }), "i1");
+    const status = await h.waitForCompletion("i1");
+    return { w, store, output: status.output as RunOutput };
+  }
+
+  it("waits 24 hours of Azure time for an operation with the run's history and every watch execution's under a bound", async () => {
+    const day = await longWait(24);
+    const hour = await longWait(1);
+
+    expect(day.output.outcome, day.output.message).toBe("completed");
+    const polls = day.w.calls.filter((c) => c.name === Activities.pollSqlFailover).length / plan.sql.length;
+    expect(polls).toBe(24 * 60 + 1);
+    const runBytes = day.store.largestOf((id) => id === "i1");
+    const watchBytes = day.store.largestOf((id) => id.includes(":watch-"));
+    // The run's history does not grow with the wait: a day's wait leaves it as large as an hour's
+    // (the watch's two events, whatever its length), give or take its request ids.
+    expect(runBytes).toBeLessThan(hour.store.largestOf((id) => id === "i1") + 16 * 1024);
+    // Each watch execution holds at most POLLS_PER_EXECUTION polls of history.
+    expect(watchBytes).toBeLessThan(hour.store.largestOf((id) => id.includes(":watch-")) + 16 * 1024);
+    expect(watchBytes).toBeLessThan(400 * 1024);
+    console.log(`history after a 24 h wait: run ${runBytes} bytes, largest watch execution ${watchBytes} bytes (1 h wait: run ${hour.store.largestOf((id) => id === "i1")}, watch ${hour.store.largestOf((id) => id.includes(":watch-"))})`);
+  }, 120_000);
+});
+
+describe("orchestration versions", () => {
+  it("finishes a run started under version 1 on version 1's code after an upgrade, where replacing the code in place fails it", async () => {
+    // A run under version 1's name, stopped dead in the middle of its inline polls (a deployment).
+    const w = world({ pollsUntilDone: 3 });
+    const store = new MemoryInstanceStore();
+    const before = host(w, store, (p) => p.afterActivity === Activities.pollStorageFailover, { [EarlierOrchestrations.failoverV1]: runOrchestrationV1 });
+    await before.start(EarlierOrchestrations.failoverV1, input(), "i1");
+    await until(() => before.crashPoint !== undefined);
+    const recorded = (await store.get("i1"))!;
+    expect(recorded.history.some((e) => e.EventType === 4 && e.Name === Activities.pollSqlFailover)).toBe(true);
+
+    // Upgraded app: every registration of today, version 1 included.
+    const upgraded = host(w, store);
+    await upgraded.resume();
+    const status = await upgraded.waitForCompletion("i1");
+
+    // The same history under version 2's code registered with version 1's name (a change made in place).
+    const inPlace = new MemoryInstanceStore();
+    await inPlace.put(recorded);
+    const replaced = host(w, inPlace, undefined, { [EarlierOrchestrations.failoverV1]: runOrchestration, [Orchestrations.watch]: ORCHESTRATIONS[Orchestrations.watch] });
+    await replaced.resume();
+    const broken = await replaced.waitForCompletion("i1");
+
+    expect(status.runtimeStatus).toBe("Completed");
+    expect((status.output as RunOutput).outcome).toBe("completed");
+    expect(await store.get("run-1:watch-1")).toBeUndefined();
+    expect(broken.runtimeStatus).toBe("Failed");
+    expect(broken.error).toMatch(/^Non-Deterministic workflow detected: /);
+  });
+
+  it("starts new runs under the current version, which waits for operations in watch sub-orchestrations", async () => {
+    const w = world({ pollsUntilDone: 2 });
+    const store = new MemoryInstanceStore();
+    const h = host(w, store);
+    await h.start(Orchestrations.failover, input(), "i1");
+
+    const status = await h.waitForCompletion("i1");
+
+    expect((status.output as RunOutput).outcome).toBe("completed");
+    expect((await store.get("run-1:watch-1"))?.runtimeStatus).toBe("Completed");
+    expect(Orchestrations.failover).not.toBe(EarlierOrchestrations.failoverV1);
+  });
+});
+
 describe("settings before traffic", () => {
   it("waits for the target to answer healthy after a settings write restarts its sites, before any traffic switch", async () => {
     const w = world({ restartAssessments: 2 });
@@ -305,7 +400,7 @@ describe("traffic only to a target that is still healthy", () => {
         return { ok: true, value: { at: "t", regions: { [P]: { healthy: true, probes: [] }, [S]: { healthy, probes: [] } } } };
       },
     };
-    const h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: failing as never });
+    const h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: ORCHESTRATIONS as never, activities: failing as never });
     await h.start(Orchestrations.failover, input(), "i1");
     const output = (await h.waitForCompletion("i1")).output as RunOutput;
     expect(output.outcome).toBe("failed");
@@ -372,7 +467,7 @@ describe("failback re-protection", () => {
       if (++checks === 1) void h.raiseEvent("i1", APPROVAL_EVENT, { approve: false, by: "oncall@contoso.com", reason: "hold" });
       return { ok: true, value: { ok: false, checks: [{ what: "storage", ok: false, detail: "Bootstrap" }] } };
     } };
-    h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: notYet as never });
+    h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: ORCHESTRATIONS as never, activities: notYet as never });
     await h.start(Orchestrations.failover, failback(), "i1");
     const output = (await h.waitForCompletion("i1")).output as RunOutput;
     expect(output.outcome).toBe("stopped-aborted");
@@ -392,7 +487,7 @@ describe("the Functions host's activity timeout, locally", () => {
     const w = world();
     const acts = activities(w);
     const slow = { ...acts, [Activities.measureReplication]: () => new Promise((resolve) => setTimeout(() => resolve({ ok: true, value: { at: "t", sql: [], storage: [], maxLagSeconds: 0 } }), 300)) };
-    const h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: { [Orchestrations.failover]: runOrchestration as never }, activities: slow as never, activityTimeoutMs: 50, functionTimeoutMs: 30 * 60_000 });
+    const h = new LocalDurableHost({ store: new MemoryInstanceStore(), orchestrations: ORCHESTRATIONS as never, activities: slow as never, activityTimeoutMs: 50, functionTimeoutMs: 30 * 60_000 });
     await h.start(Orchestrations.failover, input(), "i1");
     const output = (await h.waitForCompletion("i1")).output as RunOutput;
     expect(output.outcome).toBe("failed");

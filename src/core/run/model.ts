@@ -1,3 +1,4 @@
+import type { ErrorEnvelope } from "../errors.ts";
 import type { Plan } from "../plan/index.ts";
 
 /** Activity names: the orchestrations call these, `src/functions` registers them. */
@@ -22,9 +23,26 @@ export const Activities = {
 } as const;
 export type ActivityName = (typeof Activities)[keyof typeof Activities];
 
+/**
+ * Orchestration names. A change to what an orchestration schedules, in what order, is deployed under a
+ * new name (a new version), never over the old one: a run in flight replays its history against the
+ * code registered under the name it started with, and a changed action sequence would fail it with the
+ * runtime's non-determinism error. Starts use the current names; the earlier versions stay registered
+ * (src/orchestrations/index.ts) until no instance of them is running in any task hub.
+ */
 export const Orchestrations = {
-  failover: "failoverRun",
-  failback: "failbackRun",
+  /** Version 2: long waits for Azure operations run in the `watch` sub-orchestration. */
+  failover: "failoverRunV2",
+  failback: "failbackRunV2",
+  /** Watches a step's long-running Azure operations until they end (continues as new every few polls). */
+  watch: "watchOperations",
+} as const;
+
+/** Names of earlier versions, registered so that their runs in flight finish on their own code. */
+export const EarlierOrchestrations = {
+  /** Version 1 (until 0.1): polls Azure operations inside the run. */
+  failoverV1: "failoverRun",
+  failbackV1: "failbackRun",
 } as const;
 
 /** The external event a paused run waits for. */
@@ -201,6 +219,39 @@ export interface PendingOperation {
   readonly deadlineSeconds: number;
   /** What the poll activity needs besides (index into the plan's list, target region, kind of failover). */
   readonly context: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** One operation's last poll, as a wait for operations returns it. */
+export type WatchedOperation = OperationPollResult & { readonly resourceId: string };
+
+/** The watch sub-orchestration's input: what its polls need, and its progress across continue-as-new. */
+export interface WatchInput extends Pick<RunInput, "runId" | "kind" | "plan" | "options"> {
+  readonly step: string;
+  readonly pendings: readonly PendingOperation[];
+  readonly progress?: WatchProgress;
+}
+
+/** Where a watch stands, handed from one execution to the next (times: orchestration ms). */
+export interface WatchProgress {
+  readonly nextAt: readonly number[];
+  readonly deadlineAt: readonly number[];
+  /** Request ids of each operation's polls so far. */
+  readonly ids: readonly (readonly string[])[];
+  /** Operations that ended, in the order they did. */
+  readonly done: readonly WatchedOperation[];
+  /** Indexes (into `pendings`) of the operations that ended. */
+  readonly ended: readonly number[];
+  /** This is the watch's n-th execution. */
+  readonly execution: number;
+}
+
+export type WatchOutput =
+  | { readonly ok: true; readonly done: readonly WatchedOperation[]; readonly executions: number }
+  | { readonly ok: false; readonly error: ErrorEnvelope; readonly executions: number };
+
+/** The instance id of a run's n-th watch: unique per run, the same on every replay. */
+export function watchInstanceId(runId: string, n: number): string {
+  return `${runId}:watch-${n}`;
 }
 
 export interface OperationPollInput extends ActivityInput {

@@ -4,12 +4,12 @@
 import { ClientFactory } from "../../../src/azure/clients.ts";
 import { createActivities } from "../../../src/activities/registry.ts";
 import { createProbe } from "../../../src/activities/probe.ts";
-import { Orchestrations, type RunInput } from "../../../src/core/run/model.ts";
+import type { RunInput } from "../../../src/core/run/model.ts";
 import { BlobJournal } from "../../../src/journal/blobJournal.ts";
 import { LocalDurableHost } from "../../../src/local/durableHost.ts";
 import { BlobInstanceStore } from "../../../src/local/instanceStore.ts";
 import { LocalRuns } from "../../../src/local/localRuns.ts";
-import { runOrchestration } from "../../../src/orchestrations/run.ts";
+import { ORCHESTRATIONS } from "../../../src/orchestrations/index.ts";
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -25,7 +25,7 @@ const activities = createActivities({ clients, journal, probe: createProbe(clien
 const crashAfter = process.env.CHILD_CRASH_AFTER;
 const host = new LocalDurableHost({
   store,
-  orchestrations: { [Orchestrations.failover]: runOrchestration as never, [Orchestrations.failback]: runOrchestration as never },
+  orchestrations: ORCHESTRATIONS as never,
   activities: activities as never,
   crashAt: (point) => {
     if (point.afterActivity === crashAfter) process.kill(process.pid, "SIGKILL");

@@ -1,0 +1,19 @@
+/**
+ * Every orchestration the app registers, by name: the current versions, the watch sub-orchestration,
+ * and the earlier versions that runs in flight may still be replaying (see Orchestrations in
+ * core/run/model.ts). The Functions registrations and the local durable host both take this table.
+ */
+import type * as df from "durable-functions";
+import { EarlierOrchestrations, Orchestrations } from "../core/run/model.ts";
+import { runOrchestration, runOrchestrationV1 } from "./run.ts";
+import { watchOperations } from "./watch.ts";
+
+export type OrchestrationHandler = (context: df.OrchestrationContext) => Generator<df.Task, unknown, any>;
+
+export const ORCHESTRATIONS: Readonly<Record<string, OrchestrationHandler>> = {
+  [Orchestrations.failover]: runOrchestration,
+  [Orchestrations.failback]: runOrchestration,
+  [Orchestrations.watch]: watchOperations,
+  [EarlierOrchestrations.failoverV1]: runOrchestrationV1,
+  [EarlierOrchestrations.failbackV1]: runOrchestrationV1,
+};
