@@ -1,5 +1,5 @@
 import type * as df from "durable-functions";
-import { APPROVAL_EVENT, instanceIdFor, Orchestrations, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { APPROVAL_EVENT, instanceIdFor, Orchestrations, reprotectInstanceId, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 
 const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
@@ -43,7 +43,13 @@ export class DurableRuns implements RunPort {
   }
 
   async approve(planName: string, approval: ApprovalEvent): Promise<void> {
-    await this.client.raiseEvent(instanceIdFor(planName), APPROVAL_EVENT, approval);
+    const instanceId = instanceIdFor(planName);
+    await this.client.raiseEvent(instanceId, APPROVAL_EVENT, approval);
+    if (approval.approve) return;
+    // A failback waiting for re-protection waits in a sub-orchestration: it is told too, so that it
+    // starts no further round (it may not exist: the run may not be waiting there).
+    const runId = ((await this.client.getStatus(instanceId).catch(() => undefined))?.input as RunInput | undefined)?.runId;
+    if (runId) await this.client.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 
   async terminate(planName: string, reason: string): Promise<void> {

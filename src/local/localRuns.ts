@@ -1,4 +1,4 @@
-import { instanceIdFor, Orchestrations, APPROVAL_EVENT, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { instanceIdFor, Orchestrations, APPROVAL_EVENT, reprotectInstanceId, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "./durableHost.ts";
 
@@ -34,7 +34,13 @@ export class LocalRuns implements RunPort {
   }
 
   async approve(planName: string, approval: ApprovalEvent): Promise<void> {
-    await this.host.raiseEvent(instanceIdFor(planName), APPROVAL_EVENT, approval);
+    const instanceId = instanceIdFor(planName);
+    await this.host.raiseEvent(instanceId, APPROVAL_EVENT, approval);
+    if (approval.approve) return;
+    // A failback waiting for re-protection waits in a sub-orchestration: it is told too, so that it
+    // starts no further round (it may not exist: the run may not be waiting there).
+    const runId = ((await this.host.getStatus(instanceId))?.input as RunInput | undefined)?.runId;
+    if (runId) await this.host.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 
   async terminate(planName: string, reason: string): Promise<void> {

@@ -6,6 +6,7 @@
 import type * as df from "durable-functions";
 import { EarlierOrchestrations, Orchestrations } from "../core/run/model.ts";
 import { runOrchestration, runOrchestrationV1 } from "./run.ts";
+import { reprotectStorage } from "./reprotect.ts";
 import { watchOperations } from "./watch.ts";
 
 export type OrchestrationHandler = (context: df.OrchestrationContext) => Generator<df.Task, unknown, any>;
@@ -14,6 +15,7 @@ export const ORCHESTRATIONS: Readonly<Record<string, OrchestrationHandler>> = {
   [Orchestrations.failover]: runOrchestration,
   [Orchestrations.failback]: runOrchestration,
   [Orchestrations.watch]: watchOperations,
+  [Orchestrations.reprotect]: reprotectStorage,
   [EarlierOrchestrations.failoverV1]: runOrchestrationV1,
   [EarlierOrchestrations.failbackV1]: runOrchestrationV1,
 };

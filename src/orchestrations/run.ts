@@ -28,6 +28,9 @@ import {
   type WatchInput,
   type WatchOutput,
   watchInstanceId,
+  reprotectInstanceId,
+  type ReprotectWaitInput,
+  type ReprotectWaitOutput,
 } from "../core/run/model.ts";
 import type { JournalEntry, JournalEntryKind } from "../journal/journal.ts";
 import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
@@ -595,6 +598,29 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
    * operator aborts the wait.
    */
   function* reprotectAll(abort: df.Task, aborted: (step: string) => boolean): Gen<"protected" | "timeout" | "aborted"> {
+    if (version === 1) return yield* reprotectAllInline(abort, aborted);
+    if (plan.storage.length === 0) return "protected";
+    if (aborted("reprotect")) return "aborted";
+    yield* run.flush();
+    run.status("reprotect", "reprotection");
+    const wait: ReprotectWaitInput = {
+      runId,
+      kind: input.kind,
+      plan,
+      ...(input.options ? { options: input.options } : {}),
+      to,
+      deadlineAt: context.df.currentUtcDateTime.getTime() + run.azureMs(reprotectionHorizonSeconds()),
+      horizonSeconds: reprotectionHorizonSeconds(),
+    };
+    const child = context.df.callSubOrchestrator(Orchestrations.reprotect, wait, reprotectInstanceId(runId));
+    const winner: df.Task = yield context.df.Task.any([child, abort]);
+    if (winner !== child && aborted("reprotect")) return "aborted";
+    const output: ReprotectWaitOutput = yield child;
+    return output.result;
+  }
+
+  /** Version 1 (frozen): the same rounds in the run itself. */
+  function* reprotectAllInline(abort: df.Task, aborted: (step: string) => boolean): Gen<"protected" | "timeout" | "aborted"> {
     if (plan.storage.length === 0) return "protected";
     const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(reprotectionHorizonSeconds());
     const said = new Map<string, string>();

@@ -3,10 +3,11 @@ import * as df from "durable-functions";
 import { describe, expect, it } from "vitest";
 import { PreconditionError, SwitchyardError } from "../../src/core/errors.ts";
 import { parsePlanText, type Plan } from "../../src/core/plan/index.ts";
-import { Activities, APPROVAL_EVENT, EarlierOrchestrations, Orchestrations, type RunInput, type RunOutput } from "../../src/core/run/model.ts";
+import { Activities, APPROVAL_EVENT, EarlierOrchestrations, Orchestrations, reprotectInstanceId, type RunInput, type RunOutput } from "../../src/core/run/model.ts";
 import { wrapActivity } from "../../src/activities/wrap.ts";
 import { InstanceRunningError, LocalDurableHost, orchestratorTrigger, type CrashPoint } from "../../src/local/durableHost.ts";
 import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
+import { LocalRuns } from "../../src/local/localRuns.ts";
 import { ORCHESTRATIONS } from "../../src/orchestrations/index.ts";
 import { runOrchestration, runOrchestrationV1 } from "../../src/orchestrations/run.ts";
 import { readFileSync } from "node:fs";
@@ -320,6 +321,27 @@ describe("long waits for Azure operations (the watch sub-orchestration)", () => 
   }, 120_000);
 });
 
+describe("a failback's long wait for re-protection (the reprotect sub-orchestration)", () => {
+  it("waits 72 hours of Azure time (864 rounds 5 minutes apart) with the run's history under the bound an hour's wait gives", async () => {
+    const measure = async (rounds: number) => {
+      const w = world({ reprotectRounds: rounds });
+      const store = new MeasuringStore();
+      const h = host(w, store);
+      await h.start(Orchestrations.failback, input({ kind: "failback", mode: "planned", from: S, to: P, options: { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 }, timeScale: 1_000_000, reprotectionHorizonSeconds: 10 ** 9 } }), "i1");
+      const status = await h.waitForCompletion("i1");
+      return { w, output: status.output as RunOutput, run: store.largestOf((id) => id === "i1"), wait: store.largestOf((id) => id.endsWith(":reprotect")) };
+    };
+    const threeDays = await measure(72 * 12);
+    const hour = await measure(12);
+
+    expect(threeDays.output.outcome, threeDays.output.message).toBe("completed");
+    expect(threeDays.w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length).toBeGreaterThanOrEqual(72 * 12 * plan.storage.length);
+    expect(threeDays.run).toBeLessThan(hour.run + 16 * 1024);
+    expect(threeDays.wait).toBeLessThan(hour.wait + 16 * 1024);
+    console.log(`history after a 72 h re-protection wait: run ${threeDays.run} bytes, largest wait execution ${threeDays.wait} bytes (1 h: run ${hour.run}, wait ${hour.wait})`);
+  }, 120_000);
+});
+
 describe("orchestration versions", () => {
   it("finishes a run started under version 1 on version 1's code after an upgrade, where replacing the code in place fails it", async () => {
     // A run under version 1's name, stopped dead in the middle of its inline polls (a deployment).
@@ -444,6 +466,24 @@ describe("failback re-protection", () => {
     const output = (await h.waitForCompletion("i1")).output as RunOutput;
     expect(output.outcome).toBe("stopped-aborted");
     expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+  });
+
+  it("stops the re-protection wait itself when an operator aborts through the run port: no round starts after the abort", async () => {
+    const w = world({ reprotectRounds: 1_000_000 });
+    const h = host(w);
+    const runs = new LocalRuns(h);
+    await runs.start({ ...failback(), options: { ...failback().options, reprotectionHorizonSeconds: 10 ** 9 } });
+    await until(async () => ((await runs.get(plan.name))?.progress as { waitingFor?: string } | undefined)?.waitingFor === "reprotection");
+
+    await runs.approve(plan.name, { approve: false, by: "oncall@contoso.com", reason: "stay in the secondary for now" });
+    const view = await runs.waitFor(plan.name);
+    const wait = await h.waitForCompletion(reprotectInstanceId(view.runId));
+    const callsAtEnd = w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    expect(view.output?.outcome).toBe("stopped-aborted");
+    expect(wait).toMatchObject({ runtimeStatus: "Completed", output: { result: "aborted" } });
+    expect(w.calls.filter((c) => c.name === Activities.reprotectStorageAccount)).toHaveLength(callsAtEnd);
   });
 
   it("stops when the abort arrives while a later round's re-protection calls run", async () => {

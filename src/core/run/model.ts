@@ -36,6 +36,8 @@ export const Orchestrations = {
   failback: "failbackRunV2",
   /** Watches a step's long-running Azure operations until they end (continues as new every few polls). */
   watch: "watchOperations",
+  /** A failback's wait for storage re-protection, round by round (continues as new every few rounds). */
+  reprotect: "reprotectStorage",
 } as const;
 
 /** Names of earlier versions, registered so that their runs in flight finish on their own code. */
@@ -252,6 +254,24 @@ export type WatchOutput =
 /** The instance id of a run's n-th watch: unique per run, the same on every replay. */
 export function watchInstanceId(runId: string, n: number): string {
   return `${runId}:watch-${n}`;
+}
+
+/** The re-protection sub-orchestration's input (times: orchestration ms). */
+export interface ReprotectWaitInput extends Pick<RunInput, "runId" | "kind" | "plan" | "options"> {
+  readonly to: string;
+  readonly deadlineAt: number;
+  readonly horizonSeconds: number;
+  readonly progress?: { readonly said: readonly (readonly [string, string])[]; readonly told: boolean; readonly execution: number };
+}
+
+export interface ReprotectWaitOutput {
+  readonly result: "protected" | "timeout" | "aborted";
+  readonly executions: number;
+}
+
+/** The instance id of a failback's re-protection wait (one per run; an abort is sent to it too). */
+export function reprotectInstanceId(runId: string): string {
+  return `${runId}:reprotect`;
 }
 
 export interface OperationPollInput extends ActivityInput {
