@@ -1,5 +1,6 @@
 import type { ClientFactory } from "../azure/clients.ts";
 import type { Journal } from "../journal/journal.ts";
+import type { RunPlanStore } from "../journal/runPlans.ts";
 import type { ProbeResult } from "../core/run/model.ts";
 
 export interface Logger {
@@ -32,4 +33,6 @@ export interface ActivityDeps {
   readonly pollIntervalMs: number;
   /** Leases of classic Front Doors (src/activities/frontDoorLease.ts); without it, classic switches take none. */
   readonly frontDoorLease?: FrontDoorLease;
+  /** The plan snapshot of each run: activities called with a plan outline read the whole plan here. */
+  readonly runPlans?: Pick<RunPlanStore, "get">;
 }

@@ -1,4 +1,6 @@
-import { Activities, type ActivityName, type ActivityResult } from "../core/run/model.ts";
+import { SwitchyardError } from "../core/errors.ts";
+import type { Plan } from "../core/plan/index.ts";
+import { Activities, isWholePlan, type ActivityName, type ActivityResult, type PlanOutline } from "../core/run/model.ts";
 import type { JournalEntry } from "../journal/journal.ts";
 import type { NotifyDeps } from "./notify.ts";
 import { notifyActivity } from "./notify.ts";
@@ -14,15 +16,31 @@ import { wrapActivity } from "./wrap.ts";
 
 export type ActivityHandlers = Record<ActivityName, (input: unknown) => Promise<ActivityResult<unknown>>>;
 
-/** The journal activity: appends the orchestrator's entries (decisions, waits, step boundaries). */
-async function journalActivity(input: { runId: string; entries: JournalEntry[] }, deps: NotifyDeps): Promise<null> {
-  for (const entry of input.entries) await deps.journal.append(entry);
+/**
+ * The journal activity: appends the orchestrator's entries (decisions, waits, step boundaries). The
+ * entries name their run once, in the input (runs of version 1 name it in every entry too).
+ */
+async function journalActivity(input: { runId: string; entries: (Omit<JournalEntry, "runId"> & { runId?: string })[] }, deps: NotifyDeps): Promise<null> {
+  for (const entry of input.entries) await deps.journal.append({ ...entry, runId: input.runId });
   return null;
+}
+
+/**
+ * An activity called with its plan's outline (the run orchestration's history carries no more) gets
+ * the run's plan snapshot in its place; one called with a whole plan (runs of version 1) keeps it.
+ */
+async function withWholePlan<I>(input: I, deps: NotifyDeps): Promise<I> {
+  const given = input as { runId?: unknown; plan?: PlanOutline | Plan } | null;
+  if (!given || typeof given !== "object" || !given.plan || isWholePlan(given.plan) || typeof given.runId !== "string") return input;
+  const plan = await deps.runPlans?.get(given.runId);
+  if (!plan) throw new SwitchyardError(`the plan of run ${given.runId} is not stored (runs keep their plan when they start)`, { code: "RunPlanMissing", retryable: false });
+  if (plan.name !== given.plan.name) throw new SwitchyardError(`the stored plan of run ${given.runId} is ${plan.name}, not ${given.plan.name}`, { code: "RunPlanMismatch", retryable: false });
+  return { ...given, plan } as I;
 }
 
 /** Every activity, bound to its dependencies and wrapped so that failures come back as data. */
 export function createActivities(deps: NotifyDeps): ActivityHandlers {
-  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) => wrapActivity(name, (input: I) => fn(input, deps), deps.log);
+  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) => wrapActivity(name, async (input: I) => fn(await withWholePlan(input, deps), deps), deps.log);
   return {
     [Activities.assessRegions]: bind(Activities.assessRegions, assessRegions),
     [Activities.measureReplication]: bind(Activities.measureReplication, measureReplication),

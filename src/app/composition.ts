@@ -7,6 +7,7 @@ import type { Logger, Probe } from "../activities/deps.ts";
 import { createProbe } from "../activities/probe.ts";
 import { BlobPlanStateStore } from "../detection/stateStore.ts";
 import { createEntraTokenValidator } from "../http/entraToken.ts";
+import { BlobRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 import { BlobPlanCatalog } from "../plans/catalog.ts";
@@ -16,6 +17,8 @@ export interface AppServices {
   readonly settings: Settings;
   readonly clients: ClientFactory;
   readonly journal: BlobJournal;
+  /** The plan each run started with (written at the start, read by its activities). */
+  readonly runPlans: RunPlanStore;
   readonly store: BlobPlanStateStore;
   readonly plans: BlobPlanCatalog;
   readonly probe: Probe;
@@ -35,7 +38,10 @@ export function appServices(): AppServices {
   const journal = new BlobJournal(blob.getContainerClient(settings.journalContainer));
   const log = jsonLogger();
   const probe = createProbe(clients);
+  // Each run's plan, kept when it starts, in Switchyard's state container; activities read it there.
+  const runPlans = new BlobRunPlanStore(blob.getContainerClient(settings.stateContainer));
   built = {
+    runPlans,
     settings,
     clients,
     journal,
@@ -59,6 +65,7 @@ export function appServices(): AppServices {
       notifier: new ConsoleNotifier(),
       // Classic Front Doors are written whole: writers lease them in Switchyard's own storage.
       frontDoorLease: blobFrontDoorLease(blob.getContainerClient(settings.stateContainer)),
+      runPlans,
     }),
     ...(settings.alertToken ? { validateToken: createEntraTokenValidator({ tenantId: settings.alertToken.tenantId, audience: settings.alertToken.audience }) } : {}),
   };

@@ -1,12 +1,17 @@
 import type * as df from "durable-functions";
-import { APPROVAL_EVENT, instanceIdFor, Orchestrations, reprotectInstanceId, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import type { RunPlanStore } from "../journal/runPlans.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 
 const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
 
 /** The run port over the Durable Functions client (in Azure). */
 export class DurableRuns implements RunPort {
-  constructor(private readonly client: df.DurableClient) {}
+  /** `runPlans`: where each run's plan is kept when it starts; its activities read it there. */
+  constructor(
+    private readonly client: df.DurableClient,
+    private readonly runPlans: RunPlanStore,
+  ) {}
 
   async start(input: RunInput): Promise<RunView> {
     const instanceId = instanceIdFor(input.plan.name);
@@ -15,7 +20,10 @@ export class DurableRuns implements RunPort {
       throw new RunInProgressError(input.plan.name, (existing.input as RunInput).runId);
     }
     try {
-      await this.client.startNew(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, { instanceId, input });
+      // The plan is kept once, before the run exists; the run's history carries an outline of it.
+      await this.runPlans.put(input.runId, input.plan);
+      const durable: RunOrchestrationInput = { ...input, plan: outlineOf(input.plan) };
+      await this.client.startNew(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, { instanceId, input: durable });
     } catch (error) {
       // Lost the race to another start: the extension refuses to overwrite a running instance.
       const now = await this.client.getStatus(instanceId).catch(() => undefined);

@@ -20,7 +20,7 @@ const { app } = azureFunctions;
 function handlersFor(context: InvocationContext): HttpHandlers {
   const services = appServices();
   const clock = () => new Date();
-  const runs = new ReservingRuns(new DurableRuns(df.getClient(context)), { store: services.store, clock, log: services.log });
+  const runs = new ReservingRuns(new DurableRuns(df.getClient(context), services.runPlans), { store: services.store, clock, log: services.log });
   const operator = operatorHandlers({
     plans: services.plans,
     runs,
@@ -54,7 +54,7 @@ app.timer("healthProbe", {
   handler: async (_timer: unknown, context: InvocationContext) => {
     const services = appServices();
     const clock = () => new Date();
-    const runs = new ReservingRuns(new DurableRuns(df.getClient(context)), { store: services.store, clock, log: services.log });
+    const runs = new ReservingRuns(new DurableRuns(df.getClient(context), services.runPlans), { store: services.store, clock, log: services.log });
     for (const plan of await services.plans.list()) {
       const summary = await checkPlanHealth(plan, { store: services.store, journal: services.journal, runs, clock, log: services.log, probe: services.probe, clients: services.clients, preemptDrill: preemptWith(runs, { clock }) });
       for (const change of summary.changes) context.info(`region ${change.region} of ${plan.name} is now ${change.to}`);

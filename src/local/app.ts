@@ -27,6 +27,7 @@ import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
 import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
 import { functionTimeoutMs } from "./hostJson.ts";
 import { BlobInstanceStore } from "./instanceStore.ts";
+import { BlobRunPlanStore } from "../journal/runPlans.ts";
 import { LocalRuns } from "./localRuns.ts";
 import type { RunView } from "../core/run/port.ts";
 
@@ -103,7 +104,10 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const journal = new BlobJournal(blob.getContainerClient("switchyard-journal"));
   const store = new BlobPlanStateStore(blob.getContainerClient("switchyard-state"));
   const probe = createProbe(clients);
+  // Each run's plan, kept when it starts (in Azurite, as in Azure); activities read it there.
+  const runPlans = new BlobRunPlanStore(blob.getContainerClient("switchyard-state"));
   const activities = createActivities({
+    runPlans,
     clients,
     journal,
     probe,
@@ -124,7 +128,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   });
   await host.resume();
   // Without Azure time the estate's operations take a few milliseconds: runs wait at a matching scale.
-  const runs = new LocalAppRuns(new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE }), { store, clock, log: options.log });
+  const runs = new LocalAppRuns(new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE, runPlans }), { store, clock, log: options.log });
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
   // The local host applies a termination at its next episode (tens of ms): poll often.
   const detectionDeps = { store, journal, runs, clock, log: options.log, preemptDrill: preemptWith(runs, { clock, pollIntervalMs: 50 }) };

@@ -1,5 +1,6 @@
-import { instanceIdFor, Orchestrations, APPROVAL_EVENT, reprotectInstanceId, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { MemoryRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
 import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "./durableHost.ts";
 
 /** The run port over the local durable host. */
@@ -8,10 +9,19 @@ export class LocalRuns implements RunPort {
    * `timeScale`: the scale of this host's Azure (the estate), given to every run started here that
    * does not carry one, so that its waits (polls, deadlines, restarts) match the estate's time.
    */
+  /**
+   * `runPlans`: where each run's plan is kept when it starts (its activities read it there; the run
+   * itself carries an outline). Default: a store of this object's own, which only activities given the
+   * same store can read.
+   */
   constructor(
     private readonly host: LocalDurableHost,
-    private readonly defaults: { readonly timeScale?: number } = {},
-  ) {}
+    private readonly defaults: { readonly timeScale?: number; readonly runPlans?: RunPlanStore } = {},
+  ) {
+    this.runPlans = defaults.runPlans ?? new MemoryRunPlanStore();
+  }
+
+  private readonly runPlans: RunPlanStore;
 
   async start(requested: RunInput): Promise<RunView> {
     const input: RunInput =
@@ -20,7 +30,11 @@ export class LocalRuns implements RunPort {
         : requested;
     const instanceId = instanceIdFor(input.plan.name);
     try {
-      const status = await this.host.start(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, input, instanceId);
+      const existing = await this.host.getStatus(instanceId);
+      if (existing && (existing.runtimeStatus === "Running" || existing.runtimeStatus === "Pending")) throw new InstanceRunningError(instanceId, existing);
+      await this.runPlans.put(input.runId, input.plan);
+      const durable: RunOrchestrationInput = { ...input, plan: outlineOf(input.plan) };
+      const status = await this.host.start(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, durable, instanceId);
       return view(status);
     } catch (error) {
       if (error instanceof InstanceRunningError) throw new RunInProgressError(input.plan.name, (error.existing.input as RunInput).runId);

@@ -8,7 +8,7 @@
  * operator API raises it to both), so no further round starts.
  */
 import type * as df from "durable-functions";
-import { Activities, APPROVAL_EVENT, type ApprovalEvent, type ReprotectProgress, type ReprotectWaitInput, type ReprotectWaitOutput } from "../core/run/model.ts";
+import { Activities, APPROVAL_EVENT, planForActivities, type ApprovalEvent, type ReprotectProgress, type ReprotectWaitInput, type ReprotectWaitOutput } from "../core/run/model.ts";
 import { Run } from "./run.ts";
 
 type Gen<T> = Generator<df.Task, T, any>;
@@ -20,7 +20,7 @@ export function* reprotectStorage(context: df.OrchestrationContext): Gen<Reprote
   const input = context.df.getInput<ReprotectWaitInput>();
   const run = new Run(context, input);
   const { plan, to, runId } = input;
-  const base = { runId, plan };
+  const base = { runId, plan: planForActivities(plan) };
   const said = new Map<string, string>(input.progress?.said ?? []);
   let told = input.progress?.told ?? false;
   const execution = input.progress?.execution ?? 1;

@@ -18,7 +18,7 @@ import {
   type OperationPollResult,
   type PendingOperation,
   type ReprotectProgress,
-  type RunInput,
+  type RunOrchestrationInput,
   type RunOutcome,
   type RunOutput,
   type StepRecord,
@@ -31,6 +31,7 @@ import {
   reprotectInstanceId,
   type ReprotectWaitInput,
   type ReprotectWaitOutput,
+  planForActivities,
 } from "../core/run/model.ts";
 import type { JournalEntry, JournalEntryKind } from "../journal/journal.ts";
 import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
@@ -41,7 +42,7 @@ type Gen<T> = Generator<df.Task, T, any>;
 /** What the orchestration shows as custom status while it runs. */
 export interface RunStatus {
   readonly runId: string;
-  readonly kind: RunInput["kind"];
+  readonly kind: RunOrchestrationInput["kind"];
   readonly step: string;
   readonly stepStartedAt: string;
   readonly waitingFor?: "approval" | "retry" | "reprotection" | "operation" | "restart" | "propagation";
@@ -57,7 +58,7 @@ export class StepFailed extends Error {
 }
 
 /** What a Run needs of its input (the watch sub-orchestration carries just this much). */
-export type RunBasics = Pick<RunInput, "runId" | "kind" | "plan" | "options">;
+export type RunBasics = Pick<RunOrchestrationInput, "runId" | "kind" | "plan" | "options">;
 
 /**
  * The orchestration versions (see Orchestrations in core/run/model.ts). 1: Azure operations polled in
@@ -93,7 +94,8 @@ export class Run {
   /** Writes the pending entries (retried like any step); a journal that refuses them fails the step. */
   *flush(): Gen<void> {
     if (this.pending.length === 0) return;
-    const entries = this.pending;
+    // The run is named once, in the input: the history does not repeat it for every entry.
+    const entries = this.pending.map(({ runId: _run, ...entry }) => entry);
     this.pending = [];
     yield* this.call<null>("journal", Activities.journal, { runId: this.input.runId, entries });
   }
@@ -283,7 +285,7 @@ export class Run {
       }
       const at = df.currentUtcDateTime.getTime();
       const due = open.filter((w) => w.nextAt <= at);
-      const results = yield* this.callAll<OperationPollResult>(step, due.map((w) => ({ name: w.pending.poll, input: { runId: this.input.runId, plan: this.input.plan, pending: w.pending } })));
+      const results = yield* this.callAll<OperationPollResult>(step, due.map((w) => ({ name: w.pending.poll, input: { runId: this.input.runId, plan: planForActivities(this.input.plan), pending: w.pending } })));
       const after = df.currentUtcDateTime.getTime();
       due.forEach((w, k) => {
         const result = results[k]!;
@@ -312,7 +314,7 @@ export class Run {
   /** Notifies stakeholders. A notification that cannot be delivered is journaled, never fatal to the run. */
   *notify(event: string, severity: "info" | "warning" | "critical", message: string, details?: Record<string, unknown>): Gen<void> {
     try {
-      yield* this.call<void>("notify", Activities.notify, { runId: this.input.runId, plan: this.input.plan, event, severity, message, ...(details ? { details } : {}) });
+      yield* this.call<void>("notify", Activities.notify, { runId: this.input.runId, plan: planForActivities(this.input.plan), event, severity, message, ...(details ? { details } : {}) });
     } catch (error) {
       const detail = error instanceof StepFailed ? error.envelope.message : String(error);
       this.note("notification", `notification ${event} could not be delivered: ${detail}`, { event, delivered: false });
@@ -369,10 +371,10 @@ export function* runOrchestrationV1(context: Ctx): Gen<RunOutput> {
 }
 
 function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
-  const input = context.df.getInput<RunInput>();
+  const input = context.df.getInput<RunOrchestrationInput>();
   const run = new Run(context, input, version);
   const { plan, from, to, runId } = input;
-  const base = { runId, plan };
+  const base = { runId, plan: planForActivities(plan) };
   let outcome: RunOutcome = "completed";
   let message = "";
   let rtoSeconds: number | null = null;

@@ -10,7 +10,7 @@
  * every poll. Failures come back as data (`ok: false`), never as a thrown error.
  */
 import type * as df from "durable-functions";
-import type { OperationPollResult, WatchedOperation, WatchInput, WatchOutput, WatchProgress } from "../core/run/model.ts";
+import { planForActivities, type OperationPollResult, type WatchedOperation, type WatchInput, type WatchOutput, type WatchProgress } from "../core/run/model.ts";
 import { Run, StepFailed } from "./run.ts";
 
 type Gen<T> = Generator<df.Task, T, any>;
@@ -56,7 +56,7 @@ export function* watchOperations(context: df.OrchestrationContext): Gen<WatchOut
       }
       const at = now();
       const due = open.filter((i) => nextAt[i]! <= at);
-      const results = yield* run.callAll<OperationPollResult>(step, due.map((i) => ({ name: pendings[i]!.poll, input: { runId: input.runId, plan: input.plan, pending: pendings[i] } })));
+      const results = yield* run.callAll<OperationPollResult>(step, due.map((i) => ({ name: pendings[i]!.poll, input: { runId: input.runId, plan: planForActivities(input.plan), pending: pendings[i] } })));
       yield* run.flush();
       const after = now();
       for (const [k, i] of due.entries()) {

@@ -22,6 +22,7 @@ import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
 import { newRunId, type NotifyInput, type RunInput, type RunKind, type RunOptions, type FailoverMode } from "../../src/core/run/model.ts";
 import type { RunView } from "../../src/core/run/port.ts";
 import { BlobJournal } from "../../src/journal/blobJournal.ts";
+import { BlobRunPlanStore } from "../../src/journal/runPlans.ts";
 import type { JournalEntry } from "../../src/journal/journal.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { LocalDurableHost, type CrashPoint } from "../../src/local/durableHost.ts";
@@ -64,6 +65,8 @@ export interface RunWorld {
   /** This test's journal and instance store (fresh containers). */
   journal: BlobJournal;
   store: BlobInstanceStore;
+  /** This test's run plan snapshots (shared by its hosts' LocalRuns and the activities). */
+  runPlans: BlobRunPlanStore;
   activities: ActivityHandlers;
   /** Notifications the runs sent (the notifier port), in order. */
   notifications: NotifyInput[];
@@ -121,7 +124,9 @@ export function useRunWorld(options: { planFiles?: readonly string[]; durations?
         notifications.push(n);
       },
     };
+    world.runPlans = new BlobRunPlanStore(blobs.getContainerClient(`e2e-state-${suffix}`));
     world.activities = createActivities({
+      runPlans: world.runPlans,
       clients: world.clients,
       journal: world.journal,
       probe: createProbe(world.clients),
@@ -173,7 +178,7 @@ export function useRunWorld(options: { planFiles?: readonly string[]; durations?
     });
     const handle: HostHandle = {
       host,
-      runs: new LocalRuns(host),
+      runs: new LocalRuns(host, { runPlans: world.runPlans }),
       calls,
       idle: (timeoutMs = 15_000) =>
         inFlight === 0

@@ -1,5 +1,5 @@
 import type { JournalEntry } from "../../journal/journal.ts";
-import type { NotifyInput, RunInput, RunOutput, StepRecord } from "./model.ts";
+import type { NotifyInput, RunInput, RunOrchestrationInput, RunOutput, StepRecord } from "./model.ts";
 
 /**
  * The shapes of the run-level journal entries that the report reads. Writers should build them with
@@ -24,7 +24,7 @@ export interface RunFinishedData {
   readonly output: RunOutput;
 }
 
-export function runStartedEntry(input: RunInput, at: string): JournalEntry {
+export function runStartedEntry(input: RunOrchestrationInput | RunInput, at: string): JournalEntry {
   const data: RunStartedData = {
     kind: input.kind,
     mode: input.mode,

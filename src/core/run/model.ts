@@ -84,6 +84,53 @@ export interface RunInput {
   readonly options?: RunOptions;
 }
 
+/**
+ * What the run orchestration needs of its plan: names, objectives, how many of each resource, the
+ * regions of sites and the Front Doors of classic entries. The whole plan is kept once per run, as a
+ * snapshot written when the run starts (RunPlanStore), and activities read it there: a durable
+ * history holds this outline instead of a copy of the plan in every activity call.
+ */
+export interface PlanOutline {
+  readonly name: string;
+  readonly objectives: Plan["objectives"];
+  readonly autoFailover: Pick<Plan["autoFailover"], "approvalTimeoutMinutes">;
+  readonly sql: readonly object[];
+  readonly storage: readonly object[];
+  readonly frontDoor: { readonly standard: readonly object[]; readonly classic: readonly { readonly frontDoor: { readonly id: string } }[] };
+  readonly appService: readonly { readonly region?: string | undefined }[];
+}
+
+/** The outline of a plan (of an outline: itself, trimmed). */
+export function outlineOf(plan: PlanOutline): PlanOutline {
+  return {
+    name: plan.name,
+    objectives: plan.objectives,
+    autoFailover: { approvalTimeoutMinutes: plan.autoFailover.approvalTimeoutMinutes },
+    sql: plan.sql.map(() => ({})),
+    storage: plan.storage.map(() => ({})),
+    frontDoor: { standard: plan.frontDoor.standard.map(() => ({})), classic: plan.frontDoor.classic.map((c) => ({ frontDoor: { id: c.frontDoor.id } })) },
+    appService: plan.appService.map((site) => (site.region === undefined ? {} : { region: site.region })),
+  };
+}
+
+/** True for a whole plan (it has its regions), false for an outline. */
+export function isWholePlan(plan: PlanOutline | Plan): plan is Plan {
+  return typeof (plan as { regions?: unknown }).regions === "object" && (plan as { regions?: unknown }).regions !== null;
+}
+
+/**
+ * The plan as activities are called with it: its name alone (the activity reads the run's snapshot),
+ * or, for runs started with the whole plan (version 1), the whole plan.
+ */
+export function planForActivities(plan: PlanOutline | Plan): { readonly name: string } | Plan {
+  return isWholePlan(plan) ? plan : { name: plan.name };
+}
+
+/** What the run orchestration is started with: the run, with its plan as an outline. */
+export interface RunOrchestrationInput extends Omit<RunInput, "plan"> {
+  readonly plan: PlanOutline;
+}
+
 export interface RunOptions {
   /** Retries of failed steps (Retry-After is honoured on top). */
   readonly retry?: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
@@ -227,7 +274,7 @@ export interface PendingOperation {
 export type WatchedOperation = OperationPollResult & { readonly resourceId: string };
 
 /** The watch sub-orchestration's input: what its polls need, and its progress across continue-as-new. */
-export interface WatchInput extends Pick<RunInput, "runId" | "kind" | "plan" | "options"> {
+export interface WatchInput extends Pick<RunOrchestrationInput, "runId" | "kind" | "plan" | "options"> {
   readonly step: string;
   readonly pendings: readonly PendingOperation[];
   readonly progress?: WatchProgress;
@@ -257,7 +304,7 @@ export function watchInstanceId(runId: string, n: number): string {
 }
 
 /** The re-protection sub-orchestration's input (times: orchestration ms). */
-export interface ReprotectWaitInput extends Pick<RunInput, "runId" | "kind" | "plan" | "options"> {
+export interface ReprotectWaitInput extends Pick<RunOrchestrationInput, "runId" | "kind" | "plan" | "options"> {
   readonly to: string;
   readonly deadlineAt: number;
   readonly horizonSeconds: number;

@@ -6,6 +6,7 @@ import { createActivities } from "../../../src/activities/registry.ts";
 import { createProbe } from "../../../src/activities/probe.ts";
 import type { RunInput } from "../../../src/core/run/model.ts";
 import { BlobJournal } from "../../../src/journal/blobJournal.ts";
+import { BlobRunPlanStore } from "../../../src/journal/runPlans.ts";
 import { LocalDurableHost } from "../../../src/local/durableHost.ts";
 import { BlobInstanceStore } from "../../../src/local/instanceStore.ts";
 import { LocalRuns } from "../../../src/local/localRuns.ts";
@@ -21,7 +22,8 @@ const clients = new ClientFactory({ target, blobStore: { connectionString: env("
 const journal = new BlobJournal(clients.blobService().getContainerClient(env("CHILD_JOURNAL")));
 const store = new BlobInstanceStore(clients.blobService().getContainerClient(env("CHILD_STORE")));
 const quiet = { info() {}, warn() {}, error() {} };
-const activities = createActivities({ clients, journal, probe: createProbe(clients), log: quiet, clock: () => new Date(), pollIntervalMs: 5, notifier: { name: "none", notify: async () => undefined } });
+const runPlans = new BlobRunPlanStore(clients.blobService().getContainerClient(`${env("CHILD_STORE")}-plans`));
+const activities = createActivities({ runPlans, clients, journal, probe: createProbe(clients), log: quiet, clock: () => new Date(), pollIntervalMs: 5, notifier: { name: "none", notify: async () => undefined } });
 const crashAfter = process.env.CHILD_CRASH_AFTER;
 const host = new LocalDurableHost({
   store,
@@ -32,7 +34,7 @@ const host = new LocalDurableHost({
     return false;
   },
 });
-const runs = new LocalRuns(host);
+const runs = new LocalRuns(host, { runPlans });
 const input = JSON.parse(env("CHILD_INPUT")) as RunInput;
 if (env("CHILD_ACTION") === "start") await runs.start(input);
 else await host.resume();
