@@ -1,4 +1,5 @@
 import type { ContainerClient } from "@azure/storage-blob";
+import { isObject } from "../core/guards.ts";
 import { emptyPlanState, type PlanState, type RunReservation } from "../core/detection/model.ts";
 
 /*
@@ -66,7 +67,7 @@ export function seeAlert(state: PlanState, key: string, at: Date | string): { st
 
 /** Fills in fields a state written by an older version lacks. */
 function normalise(plan: string, raw: unknown): PlanState {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new InvalidStateError(plan, "not a JSON object");
+  if (!isObject(raw)) throw new InvalidStateError(plan, "not a JSON object");
   const { activeRun, ...doc } = raw as Partial<PlanState> & { activeRun?: unknown };
   if (doc.plan !== undefined && doc.plan !== plan) throw new InvalidStateError(plan, `it names plan '${String(doc.plan)}'`);
   const empty = emptyPlanState(plan);
@@ -87,8 +88,8 @@ function normalise(plan: string, raw: unknown): PlanState {
 function reservationOf(plan: string, raw: unknown): RunReservation | undefined {
   if (raw === undefined || raw === null) return undefined;
   const invalid = (problem: string) => new InvalidStateError(plan, `activeRun: ${problem}`);
-  if (typeof raw !== "object" || Array.isArray(raw)) throw invalid("not an object");
-  const { runId, kind, reservedAt } = raw as Record<string, unknown>;
+  if (!isObject(raw)) throw invalid("not an object");
+  const { runId, kind, reservedAt } = raw;
   if (typeof runId !== "string" || runId.length === 0) throw invalid("no run id");
   if (kind !== "failover" && kind !== "failback") throw invalid(`kind '${String(kind)}' is neither failover nor failback`);
   if (typeof reservedAt !== "string" || !Number.isFinite(Date.parse(reservedAt))) throw invalid(`reservedAt '${String(reservedAt)}' is not an ISO time`);

@@ -1,3 +1,4 @@
+import { isObject } from "../core/guards.ts";
 import type { JournalEntry } from "./journal.ts";
 
 /**
@@ -161,6 +162,6 @@ export function assertStorableEntry(entry: JournalEntry): void {
   if (!KINDS.has(entry.kind)) throw new InvalidEntryError("entry.kind", `'${String(entry.kind)}' is not one of ${[...KINDS].join(", ")}`);
   if (typeof entry.message !== "string") throw new InvalidEntryError("entry.message", "a string is required");
   if (entry.step !== undefined && typeof entry.step !== "string") throw new InvalidEntryError("entry.step", "a string is required when present");
-  if (entry.data !== undefined && (entry.data === null || typeof entry.data !== "object" || Array.isArray(entry.data))) throw new InvalidEntryError("entry.data", "an object is required when present");
+  if (entry.data !== undefined && !isObject(entry.data)) throw new InvalidEntryError("entry.data", "an object is required when present");
   assertNoSecrets(entry);
 }

@@ -1,3 +1,4 @@
+import { isObject } from "../core/guards.ts";
 import type { JournalEntry } from "./journal.ts";
 
 /**
@@ -78,10 +79,9 @@ function parseEntry(line: string, runId: string): JournalEntry | string {
 }
 
 function entryProblem(value: unknown, runId: string): string | undefined {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return "not an object";
-  const e = value as Record<string, unknown>;
-  if (e.runId !== runId) return `runId is not '${runId}'`;
-  if (typeof e.at !== "string" || typeof e.kind !== "string" || typeof e.message !== "string") return "missing at, kind or message";
+  if (!isObject(value)) return "not an object";
+  if (value.runId !== runId) return `runId is not '${runId}'`;
+  if (typeof value.at !== "string" || typeof value.kind !== "string" || typeof value.message !== "string") return "missing at, kind or message";
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { Signal } from "../detection/model.ts";
+import { asArray, isObject } from "../guards.ts";
 import { formatPath } from "../plan/load.ts";
 import type { Plan } from "../plan/schema.ts";
 import { commonAlertSchema, isCostService, MAX_ALERT_BODY_BYTES, type MonitorCondition, type ParsedAlert } from "./schema.ts";
@@ -68,7 +69,7 @@ export const NO_MATCH_REASON = "no plan names this alert's resources or rule";
  */
 export function parseAlert(body: unknown): ParseAlertResult {
   try {
-    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    if (!isObject(body)) {
       return { ok: false, reason: `the body must be a JSON object (got ${describeType(body)})` };
     }
     const result = commonAlertSchema.safeParse(body);
@@ -115,8 +116,6 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 // ---- kinds ------------------------------------------------------------------------------------
 
 const lower = (v: unknown): string => (typeof v === "string" ? v.trim().toLowerCase() : "");
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-const asArray = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 
 /** monitoringService values that name the kind outright (lower-case). */
 const KIND_BY_SERVICE: ReadonlyMap<string, AlertKind> = new Map(Object.entries({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isObject } from "../guards.ts";
 
 /**
  * The Azure Monitor common alert schema (`schemaId: "azureMonitorCommonAlertSchema"`), as action
@@ -44,7 +45,6 @@ export type MonitorCondition = "Fired" | "Resolved";
 const COST_SERVICES = new Set(["costalerts", "budget", "budgets", "actual cost budget", "forecasted budget"]);
 export const isCostService = (service: string): boolean => COST_SERVICES.has(service.trim().toLowerCase());
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
 
