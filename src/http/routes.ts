@@ -34,30 +34,61 @@ export function httpRoutes(h: HttpHandlers): HttpRoute[] {
   ];
 }
 
-/** Matches `/api/...` against the routes: the route and its parameters, or undefined. */
+/** Matches `/api/...` against the routes: the route and its parameters, or the methods the path allows. */
 export function matchRoute(routes: readonly HttpRoute[], method: string, path: string): { route: HttpRoute; params: Record<string, string> } | { allowed: string[] } | undefined {
   const allowed: string[] = [];
   for (const route of routes) {
-    const names: string[] = [];
-    const pattern = route.route.replace(/\{([^}]+)\}/g, (_, name: string) => {
-      names.push(name);
-      return "([^/]+)";
-    });
-    const m = new RegExp(`^/api/${pattern}/?$`).exec(path);
-    if (!m) continue;
+    const params = matchTemplate(route.route, path);
+    if (!params) continue;
     if (!route.methods.includes(method as "GET" | "POST")) {
       allowed.push(...route.methods);
       continue;
     }
-    const params: Record<string, string> = {};
-    names.forEach((name, i) => {
-      try {
-        params[name] = decodeURIComponent(m[i + 1]!);
-      } catch {
-        params[name] = m[i + 1]!;
-      }
-    });
     return { route, params };
   }
   return allowed.length > 0 ? { allowed } : undefined;
+}
+
+/**
+ * The parameters of `path` (`/api/...`) under a route template such as `plans/{plan}/failover`, or
+ * undefined if it does not match. Literal text matches only itself (a `.` or `+` in a template is not a
+ * regex operator); each `{name}` matches one non-empty path segment, URL-decoded.
+ */
+export function matchTemplate(template: string, path: string): Record<string, string> | undefined {
+  const { regex, names } = compiled(template);
+  const m = regex.exec(path);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  names.forEach((name, i) => {
+    const raw = m[i + 1]!;
+    try {
+      params[name] = decodeURIComponent(raw);
+    } catch {
+      params[name] = raw;
+    }
+  });
+  return params;
+}
+
+const templates = new Map<string, { regex: RegExp; names: string[] }>();
+
+function compiled(template: string): { regex: RegExp; names: string[] } {
+  let entry = templates.get(template);
+  if (!entry) {
+    const names: string[] = [];
+    const source = template
+      .split(/(\{[^}]*\})/)
+      .map((part) => {
+        const param = /^\{([^}]*)\}$/.exec(part);
+        if (!param) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        // Constraints, optional and catch-all parameters of Functions route templates are not used here.
+        if (!/^[A-Za-z_]\w*$/.test(param[1]!)) throw new Error(`route template ${template}: unsupported parameter ${part}`);
+        names.push(param[1]!);
+        return "([^/]+)";
+      })
+      .join("");
+    entry = { regex: new RegExp(`^/api/${source}/?$`), names };
+    templates.set(template, entry);
+  }
+  return entry;
 }
