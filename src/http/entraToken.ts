@@ -1,26 +1,33 @@
-import { createPublicKey, verify, type JsonWebKey, type KeyObject } from "node:crypto";
+import type { JsonWebKey } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK } from "jose";
+import { isObject } from "../core/guards.ts";
 
 /**
  * Validation of Microsoft Entra ID access tokens, for the alert webhook's optional "secure webhook"
  * mode: an Azure Monitor action group with a secure webhook sends `Authorization: Bearer <token>`,
  * the token issued for the app registration configured on the action group.
  *
- * No dependencies: keys come from the tenant's JWKS (fetched, cached, refetched on an unknown `kid`
- * to follow key rotation) and signatures are checked with node:crypto. Only RS256 is accepted — Entra
- * signs access tokens with RS256, and accepting nothing else rules out `alg: none` and the HS256
- * key-confusion attack.
- *
- * The validator never throws. Every failure is `{ ok: false, status: 401, reason }`, where `reason`
- * says what was wrong (for logs and the response body) and never contains the token or its claims.
- * The one failure that is not the caller's fault — the signing keys could not be fetched — also
- * carries `retryable: true`; the HTTP layer may answer 503 for it instead of 401 so that the action
- * group retries rather than dropping the alert.
+ * Signatures and claims are checked by `jose` (`jwtVerify` with the issuers, audiences, RS256 only and
+ * the clock tolerance). Only RS256 is accepted — Entra signs access tokens with RS256, and accepting
+ * nothing else rules out `alg: none` and the HS256 key-confusion attack. The signing keys come from the
+ * tenant's JWKS, held here rather than by jose's `createRemoteJWKSet` because that one reads
+ * `Date.now()` (not the injected clock) and drops the keys it holds when a refetch fails; here they are
+ * fetched, cached, refetched on an unknown `kid` to follow key rotation, and kept while the endpoint is
+ * down.
  */
 
+/**
+ * The verdict on one Authorization header. Every failure has `status: 401` and a `reason` that says
+ * what was wrong (for logs and the response body) and never contains the token or its claims. The one
+ * failure that is not the caller's fault — the signing keys could not be fetched — also carries
+ * `retryable: true`, and the alert webhook answers it with 503 and `Retry-After` instead of 401 so that
+ * the action group retries rather than dropping the alert.
+ */
 export type EntraTokenResult =
   | { ok: true; claims: Record<string, unknown> }
   | { ok: false; status: 401; reason: string; retryable?: true };
 
+/** Never throws: every problem is an `{ ok: false }` verdict. */
 export type EntraTokenValidator = (authorizationHeader: string | null | undefined) => Promise<EntraTokenResult>;
 
 export interface Jwks {
@@ -57,7 +64,7 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9.-]*$/;
 
 interface KeySet {
-  keys: Map<string, KeyObject>;
+  keys: Map<string, CryptoKey>;
   /** When to fetch again: cacheSeconds after a fetch, or minRefetchSeconds after a failed one. */
   refreshAt: number;
 }
@@ -66,6 +73,13 @@ type Failure = Extract<EntraTokenResult, { ok: false }>;
 
 const fail = (reason: string): Failure => ({ ok: false, status: 401, reason });
 const UNAVAILABLE: Failure = { ok: false, status: 401, reason: "signing keys unavailable", retryable: true };
+
+/** Thrown by the key lookup through jwtVerify, carrying the verdict out. */
+class KeyLookupFailed extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.reason);
+  }
+}
 
 /**
  * A validator for one tenant and audience. Throws only here, for invalid options (a configuration
@@ -81,7 +95,7 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
   const jwksUri = options.jwksUri ?? `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`;
   const fetchJwks = options.fetchJwks ?? defaultFetchJwks;
   const clock = options.clock ?? Date.now;
-  const skewMs = (options.clockSkewSeconds ?? 300) * 1000;
+  const skewSeconds = options.clockSkewSeconds ?? 300;
   const cacheMs = (options.cacheSeconds ?? 3600) * 1000;
   const minRefetchMs = (options.minRefetchSeconds ?? 60) * 1000;
 
@@ -93,7 +107,7 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
   function refresh(): Promise<boolean> {
     inflight ??= (async () => {
       try {
-        const keys = importKeys(await fetchJwks(jwksUri));
+        const keys = await importKeys(await fetchJwks(jwksUri));
         if (keys.size === 0) throw new Error("no usable signing keys");
         keySet = { keys, refreshAt: clock() + cacheMs };
         return true;
@@ -108,13 +122,13 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
     return inflight;
   }
 
-  /** The key for `kid`, or a failure. A failed refresh falls back to keys already held, if any. */
-  async function keyFor(kid: string): Promise<KeyObject | Failure> {
+  /** The key for `kid`; throws KeyLookupFailed. A failed refresh falls back to keys already held, if any. */
+  async function keyFor(kid: string): Promise<CryptoKey> {
     let fetchedForThisRequest = false;
     if (!keySet || clock() >= keySet.refreshAt) {
       fetchedForThisRequest = true;
       await refresh();
-      if (!keySet) return UNAVAILABLE;
+      if (!keySet) throw new KeyLookupFailed(UNAVAILABLE);
     }
     const key = keySet.keys.get(kid);
     if (key) return key;
@@ -122,10 +136,12 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
     // already fetched them, and at most once per minRefetchSeconds so that tokens with made-up kids
     // cannot make us hammer the JWKS endpoint.
     const now = clock();
-    if (fetchedForThisRequest || now - lastForcedRefetchAt < minRefetchMs) return fail("unknown signing key (kid)");
+    if (fetchedForThisRequest || now - lastForcedRefetchAt < minRefetchMs) throw new KeyLookupFailed(fail("unknown signing key (kid)"));
     lastForcedRefetchAt = now;
-    if (!(await refresh())) return UNAVAILABLE;
-    return keySet.keys.get(kid) ?? fail("unknown signing key (kid)");
+    if (!(await refresh())) throw new KeyLookupFailed(UNAVAILABLE);
+    const rotated = keySet.keys.get(kid);
+    if (!rotated) throw new KeyLookupFailed(fail("unknown signing key (kid)"));
+    return rotated;
   }
 
   async function validate(authorizationHeader: string | null | undefined): Promise<EntraTokenResult> {
@@ -136,46 +152,33 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
     const token = match[1]!;
     if (token.length > MAX_TOKEN_LENGTH) return fail(`token longer than ${MAX_TOKEN_LENGTH} characters`);
 
+    // Checked before any key is fetched, so that garbage costs no JWKS request, and each with its own reason.
     const parts = token.split(".");
     if (parts.length !== 3) return fail("token is not a JWT (expected 3 dot-separated parts)");
-    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-
-    const header = decodeJson(headerPart);
-    if (!header) return fail("token header is not base64url-encoded JSON");
+    const header = decodeOr(() => decodeProtectedHeader(token));
+    if (!header || !isBase64url(parts[0]!)) return fail("token header is not base64url-encoded JSON");
     if (header.alg !== "RS256") return fail("token alg is not RS256");
     if (typeof header.kid !== "string" || header.kid.length === 0) return fail("token header has no kid");
     if (header.crit !== undefined) return fail("token header has unsupported critical parameters");
-
-    const claims = decodeJson(payloadPart);
-    if (!claims) return fail("token payload is not base64url-encoded JSON");
-    if (!isBase64url(signaturePart)) return fail("token signature is missing or not base64url");
-
-    const key = await keyFor(header.kid);
-    if ("ok" in key) return key;
-    let valid = false;
-    try {
-      valid = verify("RSA-SHA256", Buffer.from(`${headerPart}.${payloadPart}`, "ascii"), key, Buffer.from(signaturePart, "base64url"));
-    } catch {
-      valid = false;
-    }
-    if (!valid) return fail("token signature is invalid");
-
-    if (typeof claims.iss !== "string" || !issuers.includes(claims.iss)) return fail("token issuer is not allowed");
-    const aud = claims.aud;
-    const tokenAudiences = typeof aud === "string" ? [aud] : Array.isArray(aud) ? aud.filter((a): a is string => typeof a === "string") : [];
-    if (!tokenAudiences.some((a) => audiences.includes(a))) return fail("token audience does not match");
+    if (!isBase64url(parts[1]!) || !decodeOr(() => decodeJwt(token))) return fail("token payload is not base64url-encoded JSON");
+    if (!isBase64url(parts[2]!)) return fail("token signature is missing or not base64url");
 
     const now = clock();
-    if (!isNumericDate(claims.exp)) return fail("token has no valid exp claim");
-    if (now >= claims.exp * 1000 + skewMs) return fail("token has expired");
-    if (claims.nbf !== undefined) {
-      if (!isNumericDate(claims.nbf)) return fail("token nbf claim is invalid");
-      if (claims.nbf * 1000 > now + skewMs) return fail("token is not yet valid (nbf)");
+    let claims: Record<string, unknown>;
+    try {
+      ({ payload: claims } = await jwtVerify(token, (h) => keyFor(h.kid!), {
+        algorithms: ["RS256"],
+        issuer: issuers,
+        audience: audiences,
+        requiredClaims: ["exp"],
+        clockTolerance: skewSeconds,
+        currentDate: new Date(now),
+      }));
+    } catch (error) {
+      return failureOf(error);
     }
-    if (claims.iat !== undefined) {
-      if (!isNumericDate(claims.iat)) return fail("token iat claim is invalid");
-      if (claims.iat * 1000 > now + skewMs) return fail("token was issued in the future (iat)");
-    }
+    // jose checks iat against the clock only with maxTokenAge, which would also make iat required.
+    if (typeof claims.iat === "number" && claims.iat * 1000 > now + skewSeconds * 1000) return fail("token was issued in the future (iat)");
     return { ok: true, claims };
   }
 
@@ -188,28 +191,49 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
   };
 }
 
+/** Reasons for jose's claim failures, by claim (nbf's "in the future" is told apart below). */
+const CLAIM_REASONS: Readonly<Record<string, string>> = {
+  iss: "token issuer is not allowed",
+  aud: "token audience does not match",
+  exp: "token has no valid exp claim",
+  nbf: "token nbf claim is invalid",
+  iat: "token iat claim is invalid",
+};
+
+/** The verdict for what jwtVerify threw. */
+function failureOf(error: unknown): Failure {
+  if (error instanceof KeyLookupFailed) return error.failure;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return fail("token signature is invalid");
+  if (error instanceof errors.JOSEAlgNotAllowed) return fail("token alg is not RS256");
+  if (error instanceof errors.JWTExpired) return fail("token has expired");
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "nbf" && error.reason === "check_failed") return fail("token is not yet valid (nbf)");
+    return fail(CLAIM_REASONS[error.claim] ?? "token validation failed");
+  }
+  return fail("token validation failed");
+}
+
 async function defaultFetchJwks(uri: string): Promise<Jwks> {
   const response = await fetch(uri, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: "application/json" } });
   if (!response.ok) throw new Error(`JWKS fetch failed: HTTP ${response.status}`);
   return (await response.json()) as Jwks;
 }
 
-/** The usable RSA signing keys of a JWKS, by kid. Keys that are not RSA signing keys are skipped. */
-function importKeys(jwks: unknown): Map<string, KeyObject> {
-  const keys = new Map<string, KeyObject>();
-  const list = (jwks as { keys?: unknown } | null)?.keys;
+/** The usable RSA signing keys of a JWKS, by kid. Keys that are not RS256 signing keys of 2048 bits or more are skipped. */
+async function importKeys(jwks: unknown): Promise<Map<string, CryptoKey>> {
+  const keys = new Map<string, CryptoKey>();
+  const list = isObject(jwks) ? jwks.keys : undefined;
   if (!Array.isArray(list)) return keys;
-  for (const jwk of list as Record<string, unknown>[]) {
-    if (!jwk || typeof jwk !== "object") continue;
+  for (const jwk of list) {
+    if (!isObject(jwk)) continue;
     if (typeof jwk.kid !== "string" || jwk.kid.length === 0 || keys.has(jwk.kid)) continue;
     if (jwk.kty !== "RSA" || typeof jwk.n !== "string" || typeof jwk.e !== "string") continue;
     if (jwk.use !== undefined && jwk.use !== "sig") continue;
     if (jwk.alg !== undefined && jwk.alg !== "RS256") continue;
     try {
       // Only the public components: x5c and friends are ignored.
-      const key = createPublicKey({ key: { kty: "RSA", n: jwk.n, e: jwk.e }, format: "jwk" });
-      if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS) continue;
-      keys.set(jwk.kid, key);
+      const key = await importJWK({ kty: "RSA", n: jwk.n, e: jwk.e } satisfies JWK, "RS256");
+      if (!(key instanceof Uint8Array) && modulusBits(key) >= MIN_RSA_MODULUS_BITS) keys.set(jwk.kid, key);
     } catch {
       // not a valid RSA key: skip it
     }
@@ -217,20 +241,19 @@ function importKeys(jwks: unknown): Map<string, KeyObject> {
   return keys;
 }
 
+function modulusBits(key: CryptoKey): number {
+  const { modulusLength } = key.algorithm as { modulusLength?: unknown };
+  return typeof modulusLength === "number" ? modulusLength : 0;
+}
+
 function isBase64url(part: string): boolean {
   return part.length % 4 !== 1 && BASE64URL.test(part);
 }
 
-function decodeJson(part: string): Record<string, unknown> | undefined {
-  if (!isBase64url(part)) return undefined;
+function decodeOr<T>(decode: () => T): T | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return decode();
   } catch {
     return undefined;
   }
-}
-
-function isNumericDate(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
 }
