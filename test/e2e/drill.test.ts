@@ -16,7 +16,7 @@ describe("switchyard drill (what npm start runs)", () => {
 
     const result = await runDrill({ plan, failback: true, approve: true, outputDir: out, progress: (l) => progress.push(l), durations: { default: 20 } });
 
-    expect(result.ok).toBe(true);
+    expect(result.ok, formatDrillSummary(result)).toBe(true);
     expect(result.failover.output).toMatchObject({ outcome: "completed", from: "westeurope", to: "northeurope", dataLossAllowedBy: "approval" });
     expect(result.failback?.output).toMatchObject({ outcome: "completed", from: "northeurope", to: "westeurope", rpoExposureSeconds: 0 });
     expect(result.failover.output.rtoSeconds).toBeGreaterThan(0);
