@@ -12,6 +12,7 @@ import { failoverSqlGroup, pollSqlFailover } from "./sql.ts";
 import { reprotectStorageAccount } from "./reprotect.ts";
 import { failoverStorageAccount, pollStorageFailover } from "./storage.ts";
 import { checkReprotection, verifyPrimary } from "./verify.ts";
+import { withKeys } from "../app/logging.ts";
 import { wrapActivity } from "./wrap.ts";
 
 export type ActivityHandlers = Record<ActivityName, (input: unknown) => Promise<ActivityResult<unknown>>>;
@@ -40,7 +41,13 @@ async function withWholePlan<I>(input: I, deps: NotifyDeps): Promise<I> {
 
 /** Every activity, bound to its dependencies and wrapped so that failures come back as data. */
 export function createActivities(deps: NotifyDeps): ActivityHandlers {
-  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) => wrapActivity(name, async (input: I) => fn(await withWholePlan(input, deps), deps), deps.log);
+  // Every line an activity logs carries its run, plan and activity name.
+  const keyed = (name: ActivityName, input: unknown): NotifyDeps => {
+    const given = input as { runId?: unknown; plan?: { name?: unknown } } | null;
+    const keys = { activity: name, ...(typeof given?.runId === "string" ? { runId: given.runId } : {}), ...(typeof given?.plan?.name === "string" ? { plan: given.plan.name } : {}) };
+    return { ...deps, log: withKeys(deps.log, keys) };
+  };
+  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) => wrapActivity(name, async (input: I) => fn(await withWholePlan(input, deps), keyed(name, input)), deps.log);
   return {
     [Activities.assessRegions]: bind(Activities.assessRegions, assessRegions),
     [Activities.measureReplication]: bind(Activities.measureReplication, measureReplication),

@@ -8,6 +8,8 @@ import { createProbe } from "../activities/probe.ts";
 import { BlobPlanStateStore } from "../detection/stateStore.ts";
 import { createEntraTokenValidator } from "../http/entraToken.ts";
 import { BlobRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
+import type { NotifyDeps } from "../activities/notify.ts";
+import { contextLogger, jsonLogger } from "./logging.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 import { BlobPlanCatalog } from "../plans/catalog.ts";
@@ -23,7 +25,8 @@ export interface AppServices {
   readonly plans: BlobPlanCatalog;
   readonly probe: Probe;
   readonly log: Logger;
-  readonly activities: ActivityHandlers;
+  /** What activities are built over (each invocation's get its own logger: activitiesFor). */
+  readonly activityDeps: NotifyDeps;
   readonly validateToken?: ReturnType<typeof createEntraTokenValidator>;
 }
 
@@ -55,7 +58,7 @@ export function appServices(): AppServices {
     ),
     probe,
     log,
-    activities: createActivities({
+    activityDeps: {
       clients,
       journal,
       probe,
@@ -66,27 +69,16 @@ export function appServices(): AppServices {
       // Classic Front Doors are written whole: writers lease them in Switchyard's own storage.
       frontDoorLease: blobFrontDoorLease(blob.getContainerClient(settings.stateContainer)),
       runPlans,
-    }),
+    },
     ...(settings.alertToken ? { validateToken: createEntraTokenValidator({ tenantId: settings.alertToken.tenantId, audience: settings.alertToken.audience }) } : {}),
   };
   return built;
 }
 
-export function appActivities(): ActivityHandlers {
-  return appServices().activities;
+/** The activities of one invocation: they log through its context (correlated in Application Insights). */
+export function activitiesFor(context: Pick<InvocationContext, "info" | "warn" | "error">): ActivityHandlers {
+  return createActivities({ ...appServices().activityDeps, log: contextLogger(context) });
 }
 
-/** Structured JSON lines: every line carries the fields it was given (plan, run, resource). */
-export function jsonLogger(write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Logger {
-  const emit = (level: string) => (message: string, fields?: Record<string, unknown>) => write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
-  return { info: emit("info"), warn: emit("warn"), error: emit("error") };
-}
 
-/** A logger that writes through the Functions invocation context (Application Insights in Azure). */
-export function contextLogger(context: InvocationContext): Logger {
-  return {
-    info: (message, fields) => context.info(message, fields ?? {}),
-    warn: (message, fields) => context.warn(message, fields ?? {}),
-    error: (message, fields) => context.error(message, fields ?? {}),
-  };
-}
+export { jsonLogger } from "./logging.ts";

@@ -3,12 +3,12 @@
  * function per step. Thin: the work is in src/orchestrations and src/activities.
  */
 import * as df from "durable-functions";
-import { appActivities } from "../app/composition.ts";
+import { activitiesFor } from "../app/composition.ts";
 import { Activities } from "../core/run/model.ts";
 import { ORCHESTRATIONS } from "../orchestrations/index.ts";
 
 for (const [name, handler] of Object.entries(ORCHESTRATIONS)) df.app.orchestration(name, handler);
 
 for (const name of Object.values(Activities)) {
-  df.app.activity(name, { handler: (input: unknown) => appActivities()[name](input) });
+  df.app.activity(name, { handler: (input: unknown, context) => activitiesFor(context)[name](input) });
 }

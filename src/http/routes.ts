@@ -21,17 +21,29 @@ export interface HttpHandlers {
   readonly getRun: HttpHandler;
 }
 
+/** One HTTP function as metadata: its name, methods, route, and which handler serves it. */
+export interface RouteSpec {
+  readonly name: string;
+  readonly methods: readonly ("GET" | "POST")[];
+  readonly route: string;
+  readonly handler: keyof HttpHandlers;
+}
+
+/** The HTTP functions, the same in Azure (src/functions/http.ts) and in `switchyard serve`. */
+export const ROUTES: readonly RouteSpec[] = [
+  { name: "alerts", methods: ["POST"], route: "alerts", handler: "alerts" },
+  { name: "planFailover", methods: ["POST"], route: "plans/{plan}/failover", handler: "failover" },
+  { name: "planFailback", methods: ["POST"], route: "plans/{plan}/failback", handler: "failback" },
+  { name: "planAutoFailover", methods: ["POST"], route: "plans/{plan}/auto-failover", handler: "autoFailover" },
+  { name: "planGet", methods: ["GET"], route: "plans/{plan}", handler: "getPlan" },
+  { name: "runApprove", methods: ["POST"], route: "runs/{id}/approve", handler: "approve" },
+  { name: "runAbort", methods: ["POST"], route: "runs/{id}/abort", handler: "abort" },
+  { name: "runGet", methods: ["GET"], route: "runs/{id}", handler: "getRun" },
+];
+
+/** The routes bound to their handlers. */
 export function httpRoutes(h: HttpHandlers): HttpRoute[] {
-  return [
-    { name: "alerts", methods: ["POST"], route: "alerts", handler: h.alerts },
-    { name: "planFailover", methods: ["POST"], route: "plans/{plan}/failover", handler: h.failover },
-    { name: "planFailback", methods: ["POST"], route: "plans/{plan}/failback", handler: h.failback },
-    { name: "planAutoFailover", methods: ["POST"], route: "plans/{plan}/auto-failover", handler: h.autoFailover },
-    { name: "planGet", methods: ["GET"], route: "plans/{plan}", handler: h.getPlan },
-    { name: "runApprove", methods: ["POST"], route: "runs/{id}/approve", handler: h.approve },
-    { name: "runAbort", methods: ["POST"], route: "runs/{id}/abort", handler: h.abort },
-    { name: "runGet", methods: ["GET"], route: "runs/{id}", handler: h.getRun },
-  ];
+  return ROUTES.map((spec) => ({ name: spec.name, methods: spec.methods, route: spec.route, handler: h[spec.handler] }));
 }
 
 /** Matches `/api/...` against the routes: the route and its parameters, or the methods the path allows. */

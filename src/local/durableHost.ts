@@ -48,7 +48,8 @@ const OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:";
 /** Node's largest timer delay (2^31−1 ms, about 24.8 days): longer ones are armed in parts. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
-export type OrchestrationFunction = (context: df.OrchestrationContext) => Generator<unknown, unknown, unknown>;
+/** An orchestration as durable-functions registers it. */
+export type OrchestrationFunction = df.OrchestrationHandler;
 export type ActivityFunction = (input: unknown) => Promise<unknown>;
 
 export interface InstanceStatus {

@@ -9,9 +9,7 @@ import { runOrchestration, runOrchestrationV1 } from "./run.ts";
 import { reprotectStorage } from "./reprotect.ts";
 import { watchOperations } from "./watch.ts";
 
-export type OrchestrationHandler = (context: df.OrchestrationContext) => Generator<df.Task, unknown, any>;
-
-export const ORCHESTRATIONS: Readonly<Record<string, OrchestrationHandler>> = {
+export const ORCHESTRATIONS: Readonly<Record<string, df.OrchestrationHandler>> = {
   [Orchestrations.failover]: runOrchestration,
   [Orchestrations.failback]: runOrchestration,
   [Orchestrations.watch]: watchOperations,

@@ -1,0 +1,31 @@
+/**
+ * Loggers. In Azure every line goes through the invocation's context, so Application Insights ties it
+ * to its invocation and operation; the CLI and the local app write JSON lines. Either way a logger can
+ * carry persistent keys (plan, run id, step, activity) that every line it writes repeats.
+ */
+import type { InvocationContext } from "@azure/functions";
+import type { Logger } from "../activities/deps.ts";
+
+type Fields = Record<string, unknown>;
+
+/** Structured JSON lines: every line carries the fields it was given (plan, run, resource). */
+export function jsonLogger(write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Logger {
+  const emit = (level: string) => (message: string, fields?: Fields) => write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
+  return { info: emit("info"), warn: emit("warn"), error: emit("error") };
+}
+
+/**
+ * Lines through the Functions invocation context (context.info/warn/error): the host correlates them
+ * with the invocation. The fields follow the message as one JSON object, which Application Insights
+ * keeps with the trace.
+ */
+export function contextLogger(context: Pick<InvocationContext, "info" | "warn" | "error">): Logger {
+  const emit = (write: (...args: unknown[]) => void) => (message: string, fields?: Fields) => (fields && Object.keys(fields).length > 0 ? write(message, JSON.stringify(fields)) : write(message));
+  return { info: emit((...a) => context.info(...a)), warn: emit((...a) => context.warn(...a)), error: emit((...a) => context.error(...a)) };
+}
+
+/** A logger that adds `keys` to every line (a line's own fields win). */
+export function withKeys(log: Logger, keys: Fields): Logger {
+  const emit = (write: Logger["info"]) => (message: string, fields?: Fields) => write(message, { ...keys, ...fields });
+  return { info: emit(log.info.bind(log)), warn: emit(log.warn.bind(log)), error: emit(log.error.bind(log)) };
+}
