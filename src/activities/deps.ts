@@ -33,6 +33,12 @@ export interface ActivityDeps {
   readonly pollIntervalMs: number;
   /** Leases of classic Front Doors (src/activities/frontDoorLease.ts); without it, classic switches take none. */
   readonly frontDoorLease?: FrontDoorLease;
+  /**
+   * Each activity invocation's time budget (ms): every Azure request and probe it makes is aborted
+   * when it runs out (src/azure/budget.ts), before the Functions host's functionTimeout would stop the
+   * invocation. Unset: no budget beyond the host's own limit.
+   */
+  readonly activityBudgetMs?: number;
   /** The plan snapshot of each run: activities called with a plan outline read the whole plan here. */
   readonly runPlans?: Pick<RunPlanStore, "get">;
 }

@@ -1,5 +1,6 @@
 import { request as httpsRequest } from "node:https";
 import { request as httpRequest } from "node:http";
+import { currentAbortSignal } from "../azure/budget.ts";
 import type { ClientFactory } from "../azure/clients.ts";
 import type { ProbeResult } from "../core/run/model.ts";
 import type { Probe } from "./deps.ts";
@@ -27,6 +28,14 @@ export function createProbe(clients: ClientFactory, now: () => number = Date.now
         res.on("error", (error) => resolve(done({ ok: false, error: error.message })));
       });
       req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      // The activity's time budget ends the probe too (it answers as not ok: a probe never throws).
+      const budget = currentAbortSignal();
+      if (budget) {
+        const stop = () => req.destroy(new Error("the activity's time budget ran out"));
+        if (budget.aborted) stop();
+        else budget.addEventListener("abort", stop, { once: true });
+        req.on("close", () => budget.removeEventListener("abort", stop));
+      }
       req.on("error", (error: NodeJS.ErrnoException) => resolve(done({ ok: false, error: error.code ?? error.message })));
       req.end();
     });

@@ -13,6 +13,7 @@ import { reprotectStorageAccount } from "./reprotect.ts";
 import { failoverStorageAccount, pollStorageFailover } from "./storage.ts";
 import { checkReprotection, verifyPrimary } from "./verify.ts";
 import { withKeys } from "../app/logging.ts";
+import { currentAbortSignal, withBudget } from "../azure/budget.ts";
 import { wrapActivity } from "./wrap.ts";
 
 export type ActivityHandlers = Record<ActivityName, (input: unknown) => Promise<ActivityResult<unknown>>>;
@@ -47,7 +48,20 @@ export function createActivities(deps: NotifyDeps): ActivityHandlers {
     const keys = { activity: name, ...(typeof given?.runId === "string" ? { runId: given.runId } : {}), ...(typeof given?.plan?.name === "string" ? { plan: given.plan.name } : {}) };
     return { ...deps, log: withKeys(deps.log, keys) };
   };
-  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) => wrapActivity(name, async (input: I) => fn(await withWholePlan(input, deps), keyed(name, input)), deps.log);
+  // A failure once the budget has run out is the budget's (whatever shape the aborted request gave it).
+  const budgeted = <T>(work: () => Promise<T>): Promise<T> =>
+    withBudget(deps.activityBudgetMs, async () => {
+      try {
+        return await work();
+      } catch (error) {
+        if (currentAbortSignal()?.aborted) {
+          throw new SwitchyardError(`the activity's time budget of ${Math.round(deps.activityBudgetMs! / 100) / 10} s ran out before Azure answered`, { code: "ActivityBudgetExceeded", retryable: true, cause: error });
+        }
+        throw error;
+      }
+    });
+  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) =>
+    wrapActivity(name, async (input: I) => budgeted(async () => fn(await withWholePlan(input, deps), keyed(name, input))), deps.log);
   return {
     [Activities.assessRegions]: bind(Activities.assessRegions, assessRegions),
     [Activities.measureReplication]: bind(Activities.measureReplication, measureReplication),

@@ -30,6 +30,13 @@ export interface AppServices {
   readonly validateToken?: ReturnType<typeof createEntraTokenValidator>;
 }
 
+/**
+ * An activity's time budget in Azure: its Azure requests are aborted after this, 5 minutes before
+ * host.json's functionTimeout (30 min) would stop the invocation, so it fails as a retryable error the
+ * run handles instead of a timeout the host reports (a test keeps it below functionTimeout).
+ */
+export const ACTIVITY_BUDGET_MS = 25 * 60_000;
+
 let built: AppServices | undefined;
 
 /** The composition root of the Functions app: settings → clients → stores → activity dependencies. */
@@ -65,6 +72,7 @@ export function appServices(): AppServices {
       log,
       clock: () => new Date(),
       pollIntervalMs: 5_000,
+      activityBudgetMs: ACTIVITY_BUDGET_MS,
       notifier: new ConsoleNotifier(),
       // Classic Front Doors are written whole: writers lease them in Switchyard's own storage.
       frontDoorLease: blobFrontDoorLease(blob.getContainerClient(settings.stateContainer)),

@@ -5,6 +5,7 @@ import { StorageManagementClient } from "@azure/arm-storage";
 import { WebSiteManagementClient } from "@azure/arm-appservice";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import type { PipelineOptions, PipelinePolicy } from "@azure/core-rest-pipeline";
+import { budgetPolicy } from "./budget.ts";
 import { DefaultAzureCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { MetricsClient } from "@azure/monitor-query-metrics";
@@ -138,7 +139,7 @@ export class ClientFactory {
             }
           },
         };
-        options.additionalPolicies = [{ policy: routing, position: "perRetry" }];
+        options.additionalPolicies = [...(options.additionalPolicies ?? []), { policy: routing, position: "perRetry" }];
       }
       return new MetricsClient(`https://${host}`, this.credential, { ...options, credentials: { scopes: [`${this.cloud.metricsAudience}/.default`] } });
     });
@@ -154,7 +155,7 @@ export class ClientFactory {
     return this.once(`secrets:${vaultName.toLowerCase()}`, () => {
       const options = this.common();
       if (target.kind === "estate") {
-        options.additionalPolicies = [{ policy: estateRoutingPolicy(target.url, this.cloud.keyVaultSuffix), position: "perRetry" }];
+        options.additionalPolicies = [...(options.additionalPolicies ?? []), { policy: estateRoutingPolicy(target.url, this.cloud.keyVaultSuffix), position: "perRetry" }];
       }
       return new SecretClient(this.vaultUrl(vaultName), this.credential, options);
     });
@@ -163,8 +164,9 @@ export class ClientFactory {
   blobService(): BlobServiceClient {
     return this.once("blob", () => {
       const store = this.options.blobStore;
-      if (store?.connectionString) return BlobServiceClient.fromConnectionString(store.connectionString, { userAgentOptions: { userAgentPrefix: USER_AGENT } });
-      if (store?.accountUrl) return new BlobServiceClient(store.accountUrl, this.credential, { userAgentOptions: { userAgentPrefix: USER_AGENT } });
+      const options = { userAgentOptions: { userAgentPrefix: USER_AGENT }, additionalPolicies: [{ policy: budgetPolicy, position: "perCall" as const }] };
+      if (store?.connectionString) return BlobServiceClient.fromConnectionString(store.connectionString, options);
+      if (store?.accountUrl) return new BlobServiceClient(store.accountUrl, this.credential, options);
       throw new Error("no blob store configured: set SWITCHYARD_STORAGE_CONNECTION_STRING or SWITCHYARD_STORAGE_ACCOUNT_URL");
     });
   }
@@ -197,6 +199,8 @@ export class ClientFactory {
       userAgentOptions: { userAgentPrefix: USER_AGENT },
       retryOptions: { maxRetries: this.options.maxRetries ?? 3 },
       ...(target.kind === "estate" ? { tlsOptions: { ca: target.ca } } : {}),
+      // Every request carries the time budget of the activity that makes it (src/azure/budget.ts).
+      additionalPolicies: [{ policy: budgetPolicy, position: "perCall" }],
     };
   }
 
