@@ -1,3 +1,4 @@
+import { asString, isObject } from "../core/guards.ts";
 import { AzureRequestError, SwitchyardError } from "../core/errors.ts";
 
 /** Helpers the data-tier activities (SQL failover groups, storage accounts, replication) share. */
@@ -14,8 +15,7 @@ export function planEntry<T>(list: readonly T[], index: number, section: string)
 /** The ARM error code of an SDK error, or the one a normalised error carries. */
 export function azureCodeOf(error: unknown): string | undefined {
   if (error instanceof AzureRequestError) return error.details.azureCode;
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" ? code : undefined;
+  return isObject(error) || error instanceof Error ? asString((error as { code?: unknown }).code) : undefined;
 }
 
 /** The request ids of the responses captured for a write, plus the one a failed call's error carries. */

@@ -1,3 +1,4 @@
+import { asObject, asString, isObject } from "../core/guards.ts";
 import { SwitchyardError } from "../core/errors.ts";
 import type { Plan } from "../core/plan/index.ts";
 import { Activities, isWholePlan, type ActivityName, type ActivityResult, type PlanOutline } from "../core/run/model.ts";
@@ -32,11 +33,13 @@ async function journalActivity(input: { runId: string; entries: (Omit<JournalEnt
  * the run's plan snapshot in its place; one called with a whole plan (runs of version 1) keeps it.
  */
 async function withWholePlan<I>(input: I, deps: NotifyDeps): Promise<I> {
-  const given = input as { runId?: unknown; plan?: PlanOutline | Plan } | null;
-  if (!given || typeof given !== "object" || !given.plan || isWholePlan(given.plan) || typeof given.runId !== "string") return input;
+  const given: unknown = input;
+  if (!isObject(given) || !isObject(given.plan) || typeof given.runId !== "string") return input;
+  const outline = given.plan as PlanOutline | Plan;
+  if (isWholePlan(outline)) return input;
   const plan = await deps.runPlans?.get(given.runId);
   if (!plan) throw new SwitchyardError(`the plan of run ${given.runId} is not stored (runs keep their plan when they start)`, { code: "RunPlanMissing", retryable: false });
-  if (plan.name !== given.plan.name) throw new SwitchyardError(`the stored plan of run ${given.runId} is ${plan.name}, not ${given.plan.name}`, { code: "RunPlanMismatch", retryable: false });
+  if (plan.name !== outline.name) throw new SwitchyardError(`the stored plan of run ${given.runId} is ${plan.name}, not ${outline.name}`, { code: "RunPlanMismatch", retryable: false });
   return { ...given, plan } as I;
 }
 
@@ -44,8 +47,10 @@ async function withWholePlan<I>(input: I, deps: NotifyDeps): Promise<I> {
 export function createActivities(deps: NotifyDeps): ActivityHandlers {
   // Every line an activity logs carries its run, plan and activity name.
   const keyed = (name: ActivityName, input: unknown): NotifyDeps => {
-    const given = input as { runId?: unknown; plan?: { name?: unknown } } | null;
-    const keys = { activity: name, ...(typeof given?.runId === "string" ? { runId: given.runId } : {}), ...(typeof given?.plan?.name === "string" ? { plan: given.plan.name } : {}) };
+    const given = asObject(input);
+    const runId = asString(given?.runId);
+    const plan = asString(asObject(given?.plan)?.name);
+    const keys = { activity: name, ...(runId ? { runId } : {}), ...(plan ? { plan } : {}) };
     return { ...deps, log: withKeys(deps.log, keys) };
   };
   // A failure once the budget has run out is the budget's (whatever shape the aborted request gave it).

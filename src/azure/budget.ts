@@ -1,9 +1,10 @@
 /**
  * The time budget of the work in progress (an activity invocation), as an abort signal that every
  * Azure request and probe made on its behalf carries. Activities run each invocation inside
- * `withBudget`; the client factory's clients (ARM, metrics, Key Vault, blob) pick the signal up in a
+ * `withBudget`; the client factory's ARM, metrics and Key Vault clients pick the signal up in a
  * pipeline policy, and probes in their request options, so a call cannot outlive the budget whichever
- * adapter makes it, without threading a signal through every function in between.
+ * adapter makes it, without threading a signal through every function in between. (Blob requests to
+ * Switchyard's own storage are not covered: see ClientFactory.blobService.)
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";

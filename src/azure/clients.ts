@@ -164,7 +164,9 @@ export class ClientFactory {
   blobService(): BlobServiceClient {
     return this.once("blob", () => {
       const store = this.options.blobStore;
-      const options = { userAgentOptions: { userAgentPrefix: USER_AGENT }, additionalPolicies: [{ policy: budgetPolicy, position: "perCall" as const }] };
+      // No time-budget policy here: @azure/storage-blob 12 adds additionalPolicies to its pipeline twice
+      // ("Duplicate policy names not allowed in pipeline"); blob requests keep the SDK's own per-try timeout.
+      const options = { userAgentOptions: { userAgentPrefix: USER_AGENT } };
       if (store?.connectionString) return BlobServiceClient.fromConnectionString(store.connectionString, options);
       if (store?.accountUrl) return new BlobServiceClient(store.accountUrl, this.credential, options);
       throw new Error("no blob store configured: set SWITCHYARD_STORAGE_CONNECTION_STRING or SWITCHYARD_STORAGE_ACCOUNT_URL");
