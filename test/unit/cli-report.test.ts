@@ -1,23 +1,20 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { loadPlanFile } from "../../src/core/plan/index.ts";
 import { renderReport } from "../../src/core/run/report.ts";
 import { FileJournal } from "../../src/journal/fileJournal.ts";
-import type { JournalEntry } from "../../src/journal/journal.ts";
-import { failoverJournal } from "../helpers/runJournal.ts";
+import { recordedRun } from "../helpers/recordedJournals.ts";
+
+// Two runs recorded from real local runs (test/fixtures/record-journals.ts), in a local journal folder.
+const shown = recordedRun("storage-failover-approved-over-budget");
+const other = recordedRun("storage-failover-rpo-gate");
+const { runId: RUN, entries } = shown;
+/** The two run ids, newest first: by the time of each run's first entry. */
+const NEWEST_FIRST = [shown, other].sort((a, b) => Date.parse(b.entries[0]!.at) - Date.parse(a.entries[0]!.at)).map((r) => r.runId);
 
 let dir: string;
-let entries: JournalEntry[];
-const RUN = "contoso-orders-20250301T100000Z";
-const OLDER = "contoso-orders-20250201T100000Z";
-
-beforeAll(async () => {
-  const plan = await loadPlanFile(new URL("../../examples/contoso.plan.yaml", import.meta.url).pathname);
-  entries = failoverJournal(plan, RUN).entries;
-});
 
 let stdout: string[];
 let stderr: string[];
@@ -35,8 +32,7 @@ afterEach(async () => {
 
 async function seed(): Promise<void> {
   const journal = new FileJournal(dir);
-  await journal.append({ runId: OLDER, at: "2025-02-01T10:00:00.000Z", kind: "run-started", message: "older drill" });
-  for (const e of entries) await journal.append(e);
+  for (const e of [...other.entries, ...entries]) await journal.append(e);
 }
 
 describe("switchyard report", () => {
@@ -45,8 +41,11 @@ describe("switchyard report", () => {
     expect(await main(["node", "switchyard", "report", RUN, "--journal-dir", dir])).toBe(0);
     const printed = stdout.join("");
     expect(printed).toBe(renderReport(entries));
+    // The folder holds the run as the recording stored it, byte for byte.
+    expect(await readFile(join(dir, `${RUN}.jsonl`), "utf8")).toBe(shown.text);
     expect(printed.split("\n")[0]).toBe(`# Switchyard run \`${RUN}\``);
-    expect(printed).toContain("**met** (24 min 30 s to spare)");
+    expect(printed).toContain("**met** (");
+    expect(printed).toContain("**over budget** by ");
     expect(stderr.join("")).toBe("");
   });
 
@@ -62,7 +61,7 @@ describe("switchyard report", () => {
     await seed();
     expect(await main(["node", "switchyard", "report", "no-such-run", "--journal-dir", dir])).toBe(1);
     expect(stdout.join("")).toBe("");
-    expect(stderr.join("")).toBe(`switchyard: no run 'no-such-run' in the journal folder ${dir}. Recent runs (newest first): ${RUN}, ${OLDER}\n`);
+    expect(stderr.join("")).toBe(`switchyard: no run 'no-such-run' in the journal folder ${dir}. Recent runs (newest first): ${NEWEST_FIRST.join(", ")}\n`);
   });
 
   it("says so when the journal holds no runs at all", async () => {
