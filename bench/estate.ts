@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { ClientFactory } from "../src/azure/clients.ts";
 import { loadPlanFile } from "../src/core/plan/index.ts";
 import { startEstate } from "../estate/server.ts";
+import { seedFromPlans } from "../src/local/estateSeed.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
 
@@ -25,7 +26,7 @@ async function measure(name: string, rounds: number, op: (i: number) => Promise<
 }
 
 const plan = await loadPlanFile(fileURLToPath(new URL("../examples/contoso.plan.yaml", import.meta.url)));
-const estate = await startEstate({ plans: [plan] });
+const estate = await startEstate({ seed: seedFromPlans([plan]) });
 try {
   const clients = new ClientFactory({ target: estate.clientTarget() });
   const g = plan.sql[0]!;

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { parsePlan, PlanValidationError } from "../src/core/plan/index.ts";
 import { EstateHttpError } from "./errors.ts";
 import type { Operations } from "./lro.ts";
 import type { Route } from "./router.ts";
+import { parseSeed, SeedError } from "./seed.ts";
 import type { Estate } from "./server.ts";
 import { key, type ControlPlane, type EstateState } from "./state.ts";
 import { applyScenario, faultSchema, lagSchema, regionSchema, scenarioSchema, ScenarioError, timingSchema } from "./scenario.ts";
@@ -69,15 +69,14 @@ export function controlRoutes(estate: Estate): Route[] {
       }
       return { status: 200, body: estate.snapshot() };
     }),
-    route("POST", "/plans", "Estate_SeedPlan", async (req) => {
+    route("POST", "/seed", "Estate_Seed", async (req) => {
       try {
-        const plan = parsePlan(req.body, "plan");
-        await estate.seed(plan);
-        return { status: 201, body: { plans: estate.planNames() } };
+        await estate.seed(parseSeed(req.body));
       } catch (error) {
-        if (error instanceof PlanValidationError) throw new EstateHttpError(400, "InvalidPlan", error.message);
+        if (error instanceof SeedError) throw new EstateHttpError(400, "InvalidSeed", error.message);
         throw error;
       }
+      return { status: 201, body: estate.snapshot() };
     }),
   ];
 }

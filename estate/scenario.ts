@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { formatPath } from "../src/core/plan/index.ts";
 import type { Estate } from "./server.ts";
 
 export const faultSchema = z.discriminatedUnion("kind", [
@@ -66,6 +65,16 @@ export const scenarioSchema = z.strictObject({
 export type Scenario = z.infer<typeof scenarioSchema>;
 
 export class ScenarioError extends Error {}
+
+/** A document path as a reader writes it: `regions.eastus2.down`, `faults[0].count`, `lag["a b"]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, part) => {
+    if (typeof part === "number") return `${out}[${part}]`;
+    const name = String(part);
+    if (!/^[A-Za-z_$][\w$-]*$/.test(name)) return `${out}[${JSON.stringify(name)}]`;
+    return out ? `${out}.${name}` : name;
+  }, "");
+}
 
 export function parseScenario(document: unknown, source = "scenario"): Scenario {
   const result = scenarioSchema.safeParse(document ?? {});

@@ -4,11 +4,11 @@ import { createServer as createHttpsServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Plan } from "../src/core/plan/index.ts";
 import { EstateHttpError, type ArmErrorBody } from "./errors.ts";
 import { Faults, type FaultSpec } from "./faults.ts";
 import { Operations, type LroTiming } from "./lro.ts";
 import { Router, type EstateRequest, type EstateResponse, type Route } from "./router.ts";
+import type { EstateSeed } from "./seed.ts";
 import { EstateState, key, type ControlPlane } from "./state.ts";
 import { createCertificate, type EstateCertificate } from "./tls.ts";
 import { AZURE_PROFILE, INSTANT_EFFECTS, scaleProfile, type EffectName, type ScaledProfile } from "./profile.ts";
@@ -21,8 +21,8 @@ import { answerAtEdge, edgeHostNames } from "./edge.ts";
 export const ESTATE_TENANT_ID = "72f988bf-0000-4000-8000-00000e57a7e0";
 
 export interface EstateOptions {
-  /** Plans whose resources are seeded (more can be added later). */
-  readonly plans?: readonly Plan[];
+  /** The regions and resources to start with, in Azure's terms (estate/seed.ts); more can be seeded later. */
+  readonly seed?: EstateSeed;
   /** 0 (default) picks a free port. */
   readonly port?: number;
   readonly timing?: Partial<LroTiming>;
@@ -67,7 +67,8 @@ export class Estate {
   readonly operations: Operations;
   readonly faults = new Faults();
   readonly router = new Router();
-  private readonly plans: Plan[] = [];
+  /** Every seed applied so far, in order: reset applies them again. */
+  private readonly seeds: EstateSeed[] = [];
   private readonly log: LoggedRequest[] = [];
   private seq = 0;
   private timing: LroTiming;
@@ -92,9 +93,9 @@ export class Estate {
     this.state = new EstateState(this.clock);
     this.operations = new Operations(this.clock, () => this.timing);
     this.router.add(...serviceRoutes(), ...controlRoutes(this));
-    for (const plan of options.plans ?? []) {
-      this.plans.push(plan);
-      this.state.seed(plan);
+    if (options.seed) {
+      this.state.seed(options.seed);
+      this.seeds.push(options.seed);
     }
   }
 
@@ -140,21 +141,20 @@ export class Estate {
     if (this.certificate?.tempDir) await rm(this.certificate.tempDir, { recursive: true, force: true });
   }
 
-  /** Seeds a plan's resources; resolves once the health listeners of its regions answer. */
-  async seed(plan: Plan): Promise<void> {
-    if (!this.plans.some((p) => p === plan)) this.plans.push(plan);
-    this.state.seed(plan);
+  /**
+   * Adds a seed's regions and resources (what is here already is kept); resolves once the health
+   * listeners of its regions answer. Throws SeedError, changing nothing, when a reference fails.
+   */
+  async seed(seed: EstateSeed): Promise<void> {
+    this.state.seed(seed);
+    if (!this.seeds.includes(seed)) this.seeds.push(seed);
     if (this.server) for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
-  }
-
-  planNames(): string[] {
-    return this.plans.map((p) => p.name);
   }
 
   /** Back to the seeded state: resources, regions, faults, operations and the request log. */
   async reset(): Promise<void> {
     this.state.clear();
-    for (const plan of this.plans) this.state.seed(plan);
+    for (const seed of this.seeds) this.state.seed(seed);
     this.faults.reset();
     this.operations.reset();
     this.log.length = 0;

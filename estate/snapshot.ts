@@ -6,7 +6,6 @@ export function snapshot(estate: Estate) {
   const s = estate.state;
   const flat = <T>(m: Map<string, Map<string, T>>) => [...m.values()].flatMap((inner) => [...inner.values()]);
   return {
-    plans: estate.planNames(),
     regions: Object.fromEntries([...s.regions].map(([name, r]) => [name, { ...r, healthUrl: safe(() => estate.regionUrl(name)) }])),
     sqlServers: flat(s.sqlServers),
     failoverGroups: s.failoverGroups.map((g) => ({

@@ -1,9 +1,25 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { ancestorId, parseArmId, type Plan } from "../src/core/plan/index.ts";
+import { ancestorId, parseArmId } from "./armId.ts";
 import { afdEndpointHostName, Edge } from "./edge.ts";
+import {
+  SeedError,
+  type EstateSeed,
+  type SeedAfdEndpoint,
+  type SeedAfdOriginGroup,
+  type SeedFailoverGroup,
+  type SeedFrontDoor,
+  type SeedSite,
+  type SeedSqlServer,
+  type SeedStorageAccount,
+  type SeedVault,
+} from "./seed.ts";
 
 /** Ids are compared case-insensitively, as ARM does. */
 export const key = (id: string) => id.replace(/\/+$/, "").toLowerCase();
+
+const DAY_MS = 86_400_000;
+/** Seeded storage accounts (and their keys) were created this long before the seeding. */
+const ACCOUNT_AGE_DAYS = 90;
 
 export interface SqlServer {
   readonly id: string;
@@ -45,8 +61,9 @@ export interface StorageAccount {
   /** undefined while the account is LRS/ZRS (after an unplanned failover). */
   secondaryLocation: string | undefined;
   /**
-   * The plan's two regions, fixed at seed time: whichever is not primary is the account's paired
-   * location, the secondary that re-protection (a change back to a geo-redundant SKU) restores.
+   * Its primary and secondary as seeded, fixed from then on: the first is its ARM `location`; whichever
+   * is not primary is the account's paired location, the secondary that re-protection (a change back
+   * to a geo-redundant SKU) restores.
    */
   readonly regionPair: readonly [string, string];
   sku: string;
@@ -79,7 +96,7 @@ export interface AfdOrigin {
   enabledState: "Enabled" | "Disabled";
   /** Absent means true (Azure's default). */
   enforceCertificateNameCheck?: boolean;
-  /** The plan region this origin serves, if known (drives health metrics). */
+  /** The region the origin's host runs in, if known (drives its health: probes, metrics, the edge). */
   region?: string;
 }
 
@@ -105,7 +122,7 @@ export interface ClassicFrontDoor {
   readonly resourceGroup: string;
   readonly name: string;
   body: Record<string, unknown>;
-  /** Backend address → plan region, for health metrics. */
+  /** Backend address (lower-case) → the region it runs in, for its health. */
   readonly backendRegions: Record<string, string>;
 }
 
@@ -135,7 +152,7 @@ export interface SecretVersion {
 
 export interface Vault {
   readonly name: string;
-  /** The region the vault is located in (its control plane), when a plan names it. */
+  /** The region the vault is located in (its control plane), when seeded. */
   location?: string;
   /** Secret name (lower-case) → versions, oldest first. */
   readonly secrets: Map<string, { name: string; versions: SecretVersion[] }>;
@@ -176,7 +193,7 @@ export class EstateState {
 
   constructor(private readonly clock: () => number) {}
 
-  /** Forgets every resource and region (reset re-seeds from the plans). */
+  /** Forgets every resource and region (reset seeds again from the seeds). */
   clear(): void {
     this.regions.clear();
     this.sqlServers.clear();
@@ -221,171 +238,27 @@ export class EstateState {
     return this.storageAccounts.get(parseArmId(id).subscriptionId.toLowerCase())?.get(key(id));
   }
 
-  /** Seeds the resources a plan names, each in the region the plan puts it in. Idempotent. */
-  seed(plan: Plan): void {
+  /**
+   * Adds what a seed holds (estate/seed.ts). A resource already here is kept; a Front Door gains the
+   * backend pools it lacks, an origin group the origins it lacks. The seed's references are checked
+   * first: when one fails nothing changes (SeedError). The seed itself is never modified (reset
+   * applies it again).
+   */
+  seed(seed: EstateSeed): void {
+    checkSeed(seed, this);
     const now = this.clock();
-    const primary = plan.regions.primary.name;
-    const secondary = plan.regions.secondary.name;
-    this.region(primary);
-    this.region(secondary);
-    for (const role of ["primary", "secondary"] as const) {
-      for (const endpoint of plan.regions[role].healthEndpoints) {
-        this.healthHosts.set(new URL(endpoint.url).host.toLowerCase(), { region: plan.regions[role].name });
-      }
+    for (const r of seed.regions ?? []) {
+      this.region(r.name);
+      for (const host of r.applicationHosts ?? []) this.healthHosts.set(host.toLowerCase(), { region: r.name });
     }
-
-    for (const group of plan.sql) {
-      const fg = group.failoverGroup;
-      const primaryServer = this.addSqlServer(ancestorId(fg, 1), primary);
-      const secondaryServer = this.addSqlServer(group.partnerServer.id, secondary);
-      const existing = this.failoverGroups.find(
-        (g) => g.name.toLowerCase() === fg.name.toLowerCase() && [g.primaryServerId, g.secondaryServerId].some((s) => key(s) === key(primaryServer.id)),
-      );
-      if (existing) continue;
-      const databases = group.databases ?? [`${fg.name}-db`];
-      this.failoverGroups.push({
-        name: fg.name,
-        primaryServerId: primaryServer.id,
-        secondaryServerId: secondaryServer.id,
-        databases,
-        readWriteEndpoint: { failoverPolicy: "Manual" },
-        readOnlyEndpoint: { failoverPolicy: "Disabled" },
-        lagSeconds: 0,
-        linkIds: Object.fromEntries(databases.map((db) => [db.toLowerCase(), randomUUID()])),
-        dataLossSeconds: 0,
-      });
-      if (group.gracePeriodMinutes !== undefined) {
-        this.failoverGroups.at(-1)!.readWriteEndpoint = { failoverPolicy: "Automatic", failoverWithDataLossGracePeriodMinutes: group.gracePeriodMinutes };
-      }
-    }
-
-    for (const account of plan.storage) {
-      const sub = account.account.subscriptionId.toLowerCase();
-      const bySub = this.storageAccounts.get(sub) ?? new Map<string, StorageAccount>();
-      this.storageAccounts.set(sub, bySub);
-      if (bySub.has(key(account.account.id))) continue;
-      const created = new Date(now - 90 * 86_400_000).toISOString();
-      bySub.set(key(account.account.id), {
-        id: account.account.id,
-        subscriptionId: account.account.subscriptionId,
-        resourceGroup: account.account.resourceGroup,
-        name: account.account.name,
-        primaryLocation: primary,
-        secondaryLocation: secondary,
-        regionPair: [primary, secondary],
-        sku: account.sku,
-        kind: "StorageV2",
-        lagSeconds: 0,
-        keys: [
-          { keyName: "key1", value: newStorageKey(), creationTime: created },
-          { keyName: "key2", value: newStorageKey(), creationTime: created },
-        ],
-        dataLossSeconds: 0,
-        creationTime: created,
-        originalSku: account.sku,
-      });
-    }
-
-    for (const group of plan.frontDoor.standard) {
-      const groupId = group.originGroup.id;
-      if (!this.afdOriginGroups.has(key(groupId))) {
-        this.afdOriginGroups.set(key(groupId), { id: groupId, name: group.originGroup.name, profileId: ancestorId(group.originGroup, 1) });
-      }
-      // Each origin group is served by one endpoint of its profile, named after it, through one route.
-      const profileId = ancestorId(group.originGroup, 1);
-      const endpointId = `${profileId}/afdEndpoints/${group.originGroup.name}`;
-      if (!this.afdEndpoints.has(key(endpointId))) {
-        this.afdEndpoints.set(key(endpointId), {
-          id: endpointId,
-          name: group.originGroup.name,
-          profileId,
-          hostName: afdEndpointHostName(endpointId, group.originGroup.name),
-          routes: [{ name: `${group.originGroup.name}-route`, originGroupId: groupId, patternsToMatch: ["/*"] }],
-        });
-      }
-      for (const [region, originName] of Object.entries(group.origins)) {
-        const originId = `${groupId}/origins/${originName}`;
-        if (this.afdOrigins.has(key(originId))) continue;
-        const host = this.hostFor(plan, region) ?? `${originName}.azurewebsites.net`;
-        this.afdOrigins.set(key(originId), {
-          id: originId,
-          name: originName,
-          originGroupId: groupId,
-          hostName: host,
-          httpPort: 80,
-          httpsPort: 443,
-          originHostHeader: host,
-          priority: region === primary ? 1 : 2,
-          weight: 1000,
-          enabledState: "Enabled",
-          region,
-        });
-      }
-    }
-
-    for (const fd of plan.frontDoor.classic) {
-      const id = fd.frontDoor.id;
-      const existing = this.frontDoors.get(key(id));
-      const backends = Object.entries(fd.backends).map(([region, address]) => ({
-        address,
-        httpPort: 80,
-        httpsPort: 443,
-        priority: region === primary ? 1 : 2,
-        weight: 50,
-        backendHostHeader: address,
-        enabledState: "Enabled",
-      }));
-      const backendRegions = Object.fromEntries(Object.entries(fd.backends).map(([region, address]) => [address.toLowerCase(), region]));
-      if (existing) {
-        Object.assign(existing.backendRegions, backendRegions);
-        const pools = (existing.body.properties as { backendPools: { name: string }[] }).backendPools;
-        if (!pools.some((p) => p.name.toLowerCase() === fd.backendPool.toLowerCase())) pools.push(classicPool(id, fd.backendPool, backends));
-        continue;
-      }
-      this.frontDoors.set(key(id), {
-        id,
-        subscriptionId: fd.frontDoor.subscriptionId,
-        resourceGroup: fd.frontDoor.resourceGroup,
-        name: fd.frontDoor.name,
-        backendRegions,
-        body: classicFrontDoorBody(id, fd.frontDoor.name, fd.backendPool, backends),
-      });
-    }
-
-    for (const site of plan.appService) {
-      if (this.sites.has(key(site.site.id))) continue;
-      const location = site.region ?? [secondary, primary].find((r) => site.site.name.toLowerCase().includes(r) || site.site.resourceGroup.toLowerCase().includes(r)) ?? primary;
-      this.sites.set(key(site.site.id), {
-        id: site.site.id,
-        subscriptionId: site.site.subscriptionId,
-        resourceGroup: site.site.resourceGroup,
-        name: site.site.name,
-        location,
-        appSettings: Object.fromEntries(site.appSettings.map((s) => [s.name, s.values[primary] ?? ""])),
-        connectionStrings: Object.fromEntries(site.connectionStrings.map((s) => [s.name, { value: s.values[primary] ?? "", type: s.type }])),
-      });
-    }
-
-    for (const secret of plan.secrets) {
-      const vault = this.vault(secret.vault.name);
-      // Plans name no vault region: taken from the vault's name or resource group, else the primary region.
-      vault.location ??= [secondary, primary].find((r) => [secret.vault.name, secret.vault.resourceGroup].some((n) => n.toLowerCase().includes(r))) ?? primary;
-      if (vault.secrets.has(secret.name.toLowerCase())) continue;
-      const created = now - 30 * 86_400_000;
-      vault.secrets.set(secret.name.toLowerCase(), {
-        name: secret.name,
-        versions: [
-          {
-            version: randomUUID().replace(/-/g, ""),
-            value: randomBytes(32).toString("base64url"),
-            enabled: true,
-            created,
-            updated: created,
-            exp: created + secret.validityDays * 86_400_000,
-          },
-        ],
-      });
-    }
+    for (const server of seed.sqlServers ?? []) this.addSqlServer(server);
+    for (const group of seed.failoverGroups ?? []) this.addFailoverGroup(group);
+    for (const account of seed.storageAccounts ?? []) this.addStorageAccount(account, now);
+    for (const group of seed.afdOriginGroups ?? []) this.addAfdOriginGroup(group);
+    for (const endpoint of seed.afdEndpoints ?? []) this.addAfdEndpoint(endpoint);
+    for (const frontDoor of seed.frontDoors ?? []) this.addFrontDoor(frontDoor);
+    for (const site of seed.sites ?? []) this.addSite(site);
+    for (const vault of seed.vaults ?? []) this.addVault(vault, now);
   }
 
   vault(name: string): Vault {
@@ -398,22 +271,178 @@ export class EstateState {
     return vault;
   }
 
-  private addSqlServer(id: string, location: string): SqlServer {
-    const parsed = parseArmId(id);
+  private addSqlServer(seed: SeedSqlServer): void {
+    const parsed = parseArmId(seed.id);
     const sub = parsed.subscriptionId.toLowerCase();
     const bySub = this.sqlServers.get(sub) ?? new Map<string, SqlServer>();
     this.sqlServers.set(sub, bySub);
-    const existing = bySub.get(key(id));
-    if (existing) return existing;
-    const server: SqlServer = { id, subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.name, location };
-    bySub.set(key(id), server);
-    return server;
+    if (bySub.has(key(seed.id))) return;
+    this.region(seed.location);
+    bySub.set(key(seed.id), { id: seed.id, subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.name, location: seed.location });
   }
 
-  private hostFor(plan: Plan, region: string): string | undefined {
-    const role = plan.regions.primary.name === region ? "primary" : "secondary";
-    const url = plan.regions[role].healthEndpoints[0]?.url;
-    return url ? new URL(url).hostname : undefined;
+  private addFailoverGroup(seed: SeedFailoverGroup): void {
+    const parsed = parseArmId(seed.id);
+    // Both servers are here (checkSeed); the group keeps their ids as first seeded.
+    const primaryServer = this.sqlServer(ancestorId(parsed, 1))!;
+    const secondaryServer = this.sqlServer(seed.partnerServerId)!;
+    const existing = this.failoverGroups.some(
+      (g) => g.name.toLowerCase() === parsed.name.toLowerCase() && [g.primaryServerId, g.secondaryServerId].some((s) => key(s) === key(primaryServer.id)),
+    );
+    if (existing) return;
+    const rw = seed.readWriteEndpoint;
+    this.failoverGroups.push({
+      name: parsed.name,
+      primaryServerId: primaryServer.id,
+      secondaryServerId: secondaryServer.id,
+      databases: [...seed.databases],
+      readWriteEndpoint: rw
+        ? { failoverPolicy: rw.failoverPolicy, ...(rw.failoverWithDataLossGracePeriodMinutes !== undefined ? { failoverWithDataLossGracePeriodMinutes: rw.failoverWithDataLossGracePeriodMinutes } : {}) }
+        : { failoverPolicy: "Manual" },
+      readOnlyEndpoint: { failoverPolicy: seed.readOnlyEndpoint?.failoverPolicy ?? "Disabled" },
+      lagSeconds: 0,
+      linkIds: Object.fromEntries(seed.databases.map((db) => [db.toLowerCase(), randomUUID()])),
+      dataLossSeconds: 0,
+    });
+  }
+
+  private addStorageAccount(seed: SeedStorageAccount, now: number): void {
+    const parsed = parseArmId(seed.id);
+    const sub = parsed.subscriptionId.toLowerCase();
+    const bySub = this.storageAccounts.get(sub) ?? new Map<string, StorageAccount>();
+    this.storageAccounts.set(sub, bySub);
+    if (bySub.has(key(seed.id))) return;
+    this.region(seed.primaryLocation);
+    this.region(seed.secondaryLocation);
+    const created = new Date(now - ACCOUNT_AGE_DAYS * DAY_MS).toISOString();
+    bySub.set(key(seed.id), {
+      id: seed.id,
+      subscriptionId: parsed.subscriptionId,
+      resourceGroup: parsed.resourceGroup,
+      name: parsed.name,
+      primaryLocation: seed.primaryLocation,
+      secondaryLocation: seed.secondaryLocation,
+      regionPair: [seed.primaryLocation, seed.secondaryLocation],
+      sku: seed.sku,
+      kind: seed.kind ?? "StorageV2",
+      lagSeconds: 0,
+      keys: [
+        { keyName: "key1", value: newStorageKey(), creationTime: created },
+        { keyName: "key2", value: newStorageKey(), creationTime: created },
+      ],
+      dataLossSeconds: 0,
+      creationTime: created,
+      originalSku: seed.sku,
+    });
+  }
+
+  private addAfdOriginGroup(seed: SeedAfdOriginGroup): void {
+    const parsed = parseArmId(seed.id);
+    if (!this.afdOriginGroups.has(key(seed.id))) this.afdOriginGroups.set(key(seed.id), { id: seed.id, name: parsed.name, profileId: ancestorId(parsed, 1) });
+    for (const origin of seed.origins) {
+      const id = `${seed.id}/origins/${origin.name}`;
+      if (this.afdOrigins.has(key(id))) continue;
+      if (origin.region !== undefined) this.region(origin.region);
+      this.afdOrigins.set(key(id), {
+        id,
+        name: origin.name,
+        originGroupId: seed.id,
+        hostName: origin.hostName,
+        httpPort: 80,
+        httpsPort: 443,
+        originHostHeader: origin.originHostHeader ?? origin.hostName,
+        priority: origin.priority,
+        weight: origin.weight ?? 1000,
+        enabledState: origin.enabledState ?? "Enabled",
+        ...(origin.region !== undefined ? { region: origin.region } : {}),
+      });
+    }
+  }
+
+  private addAfdEndpoint(seed: SeedAfdEndpoint): void {
+    if (this.afdEndpoints.has(key(seed.id))) return;
+    const parsed = parseArmId(seed.id);
+    this.afdEndpoints.set(key(seed.id), {
+      id: seed.id,
+      name: parsed.name,
+      profileId: ancestorId(parsed, 1),
+      hostName: afdEndpointHostName(seed.id, parsed.name),
+      routes: seed.routes.map((r) => ({ name: r.name, originGroupId: r.originGroupId, patternsToMatch: [...(r.patternsToMatch ?? ["/*"])] })),
+    });
+  }
+
+  private addFrontDoor(seed: SeedFrontDoor): void {
+    const parsed = parseArmId(seed.id);
+    const pools = seed.backendPools.map((pool) => ({
+      name: pool.name,
+      backends: pool.backends.map((b) => ({
+        address: b.address,
+        httpPort: 80,
+        httpsPort: 443,
+        priority: b.priority,
+        weight: b.weight ?? 50,
+        backendHostHeader: b.address,
+        enabledState: "Enabled",
+      })),
+    }));
+    const backends = seed.backendPools.flatMap((pool) => pool.backends);
+    for (const b of backends) if (b.region !== undefined) this.region(b.region);
+    const backendRegions = Object.fromEntries(backends.filter((b) => b.region !== undefined).map((b) => [b.address.toLowerCase(), b.region!]));
+    const existing = this.frontDoors.get(key(seed.id));
+    if (existing) {
+      Object.assign(existing.backendRegions, backendRegions);
+      const bodyPools = (existing.body.properties as { backendPools: { name: string }[] }).backendPools;
+      for (const pool of pools) {
+        if (!bodyPools.some((p) => p.name.toLowerCase() === pool.name.toLowerCase())) bodyPools.push(classicPool(seed.id, pool.name, pool.backends));
+      }
+      return;
+    }
+    this.frontDoors.set(key(seed.id), {
+      id: seed.id,
+      subscriptionId: parsed.subscriptionId,
+      resourceGroup: parsed.resourceGroup,
+      name: parsed.name,
+      backendRegions,
+      body: classicFrontDoorBody(seed.id, parsed.name, pools),
+    });
+  }
+
+  private addSite(seed: SeedSite): void {
+    if (this.sites.has(key(seed.id))) return;
+    const parsed = parseArmId(seed.id);
+    this.region(seed.location);
+    this.sites.set(key(seed.id), {
+      id: seed.id,
+      subscriptionId: parsed.subscriptionId,
+      resourceGroup: parsed.resourceGroup,
+      name: parsed.name,
+      location: seed.location,
+      appSettings: { ...seed.appSettings },
+      connectionStrings: Object.fromEntries(Object.entries(seed.connectionStrings ?? {}).map(([name, c]) => [name, { value: c.value, type: c.type }])),
+    });
+  }
+
+  private addVault(seed: SeedVault, now: number): void {
+    const vault = this.vault(parseArmId(seed.id).name);
+    this.region(seed.location);
+    vault.location ??= seed.location;
+    for (const secret of seed.secrets ?? []) {
+      if (vault.secrets.has(secret.name.toLowerCase())) continue;
+      const created = now - secret.createdDaysAgo * DAY_MS;
+      vault.secrets.set(secret.name.toLowerCase(), {
+        name: secret.name,
+        versions: [
+          {
+            version: randomUUID().replace(/-/g, ""),
+            value: randomBytes(32).toString("base64url"),
+            enabled: true,
+            created,
+            updated: created,
+            ...(secret.expiresInDays !== undefined ? { exp: now + secret.expiresInDays * DAY_MS } : {}),
+          },
+        ],
+      });
+    }
   }
 }
 
@@ -435,7 +464,8 @@ function classicPool(frontDoorId: string, name: string, backends: unknown[]) {
   };
 }
 
-function classicFrontDoorBody(id: string, name: string, poolName: string, backends: unknown[]): Record<string, unknown> {
+/** A classic Front Door as Azure shows one: one frontend, one routing rule (`/*` to the first pool), default probe and load-balancing settings. */
+function classicFrontDoorBody(id: string, name: string, pools: readonly { name: string; backends: unknown[] }[]): Record<string, unknown> {
   const frontendId = `${id}/frontendEndpoints/frontendEndpoint1`;
   return {
     id,
@@ -458,7 +488,7 @@ function classicFrontDoorBody(id: string, name: string, poolName: string, backen
             routeConfiguration: {
               "@odata.type": "#Microsoft.Azure.FrontDoor.Models.FrontdoorForwardingConfiguration",
               forwardingProtocol: "HttpsOnly",
-              backendPool: { id: `${id}/backendPools/${poolName}` },
+              backendPool: { id: `${id}/backendPools/${pools[0]!.name}` },
             },
             resourceState: "Enabled",
           },
@@ -478,7 +508,7 @@ function classicFrontDoorBody(id: string, name: string, poolName: string, backen
           properties: { sampleSize: 4, successfulSamplesRequired: 2, additionalLatencyMilliseconds: 0, resourceState: "Enabled" },
         },
       ],
-      backendPools: [classicPool(id, poolName, backends)],
+      backendPools: pools.map((p) => classicPool(id, p.name, p.backends)),
       frontendEndpoints: [
         {
           id: frontendId,
@@ -493,4 +523,45 @@ function classicFrontDoorBody(id: string, name: string, poolName: string, backen
       frontdoorId: randomUUID(),
     },
   };
+}
+
+/** The references a seed makes resolve, in the seed itself or in what the estate holds already. */
+function checkSeed(seed: EstateSeed, state: EstateState): void {
+  const problems: string[] = [];
+  const parse = (id: string, where: string) => {
+    try {
+      return parseArmId(id);
+    } catch (error) {
+      problems.push(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+  };
+  const lists = { sqlServers: seed.sqlServers, storageAccounts: seed.storageAccounts, afdOriginGroups: seed.afdOriginGroups, frontDoors: seed.frontDoors, sites: seed.sites, vaults: seed.vaults };
+  for (const [where, items] of Object.entries(lists)) (items ?? []).forEach((item, i) => parse(item.id, `${where}[${i}]`));
+  (seed.frontDoors ?? []).forEach((fd, i) => {
+    if (fd.backendPools.length === 0) problems.push(`frontDoors[${i}]: a Front Door has at least one backend pool`);
+  });
+
+  const seeded = (items: readonly { id: string }[] | undefined) => new Set((items ?? []).map((item) => key(item.id)));
+  const servers = seeded(seed.sqlServers);
+  const serverKnown = (id: string) => servers.has(key(id)) || state.sqlServers.get(parseArmId(id).subscriptionId.toLowerCase())?.has(key(id)) === true;
+  (seed.failoverGroups ?? []).forEach((g, i) => {
+    const group = parse(g.id, `failoverGroups[${i}]`);
+    const partner = parse(g.partnerServerId, `failoverGroups[${i}].partnerServerId`);
+    if (group && !serverKnown(ancestorId(group, 1))) problems.push(`failoverGroups[${i}]: its server ${ancestorId(group, 1)} is not seeded`);
+    if (partner && !serverKnown(g.partnerServerId)) problems.push(`failoverGroups[${i}]: its partner server ${g.partnerServerId} is not seeded`);
+  });
+
+  const originGroups = seeded(seed.afdOriginGroups);
+  (seed.afdEndpoints ?? []).forEach((e, i) => {
+    const endpoint = parse(e.id, `afdEndpoints[${i}]`);
+    e.routes.forEach((r, j) => {
+      const where = `afdEndpoints[${i}].routes[${j}]`;
+      const group = parse(r.originGroupId, where);
+      if (!endpoint || !group) return;
+      if (!originGroups.has(key(r.originGroupId)) && !state.afdOriginGroups.has(key(r.originGroupId))) problems.push(`${where}: origin group ${r.originGroupId} is not seeded`);
+      else if (key(ancestorId(group, 1)) !== key(ancestorId(endpoint, 1))) problems.push(`${where}: origin group ${r.originGroupId} is not in the endpoint's profile`);
+    });
+  });
+  if (problems.length > 0) throw new SeedError(problems.join("; "));
 }

@@ -1,4 +1,4 @@
-import { ancestorId, parseArmId, type ArmResourceId } from "../../src/core/plan/index.ts";
+import { ancestorId, parseArmId, type ArmId } from "../armId.ts";
 import type { EstateContext } from "../context.ts";
 import { EstateHttpError } from "../errors.ts";
 import type { EstateRequest, EstateResponse, Route } from "../router.ts";
@@ -57,13 +57,13 @@ interface MetricDef {
 
 interface Resolved {
   readonly id: string;
-  readonly parsed: ArmResourceId;
+  readonly parsed: ArmId;
   readonly region: string;
 }
 
 interface NamespaceDef {
   readonly namespace: string;
-  readonly resolve: (parsed: ArmResourceId, ctx: EstateContext) => Resolved | undefined;
+  readonly resolve: (parsed: ArmId, ctx: EstateContext) => Resolved | undefined;
   readonly metrics: readonly MetricDef[];
 }
 
@@ -555,7 +555,7 @@ function batch(req: EstateRequest, ctx: EstateContext): EstateResponse {
 
   const subscriptionId = req.params.subscriptionId!;
   const resources = resourceIds(req).map((id) => {
-    let parsed: ArmResourceId;
+    let parsed: ArmId;
     try {
       parsed = parseArmId(id);
     } catch (error) {

@@ -25,6 +25,7 @@ import { StaticPlanCatalog } from "../plans/catalog.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
 import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
+import { seedFromPlans } from "./estateSeed.ts";
 import { functionTimeoutMs } from "./hostJson.ts";
 import { BlobInstanceStore } from "./instanceStore.ts";
 import { BlobRunPlanStore } from "../journal/runPlans.ts";
@@ -92,7 +93,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const clock = options.clock ?? (() => new Date());
   const [estate, azurite] = await Promise.all([
     startEstate({
-      plans: options.plans,
+      seed: seedFromPlans(options.plans),
       ...(options.estatePort !== undefined ? { port: options.estatePort } : {}),
       ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
       ...(options.timeScale === undefined || options.durations ? { timing: { durations: { ...(options.timeScale === undefined ? { default: 100 } : {}), ...options.durations } } } : {}),

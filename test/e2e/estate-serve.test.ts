@@ -1,10 +1,26 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
+
+/** POSTs JSON over HTTPS, trusting only `ca`. */
+function post(url: string, body: unknown, ca: Buffer): Promise<{ status: number; body: any }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", ca, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(payload)) } }, (res) => {
+      let text = "";
+      res.on("data", (chunk) => (text += String(chunk)));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
 
 /** Starts `switchyard estate serve` and resolves with the lines it printed once it is ready. */
 function serve(args: string[]): Promise<{ child: ChildProcess; lines: Record<string, string> }> {
@@ -67,5 +83,13 @@ describe("switchyard estate serve, driven by the public SDK clients", () => {
     const result = await run(process.execPath, ["-e", script, server.lines.estate!], { cwd: ROOT }).catch((e) => e as { code: number; stdout: string });
     expect(result).toMatchObject({ code: 3 });
     expect((result as { stdout: string }).stdout).toMatch(/SELF_SIGNED|CERT/);
+  });
+
+  it("takes the seed that `switchyard estate seed` prints for another plan at /_estate/seed", async () => {
+    const { stdout } = await run(process.execPath, ["bin/switchyard.mjs", "estate", "seed", "--plan", "examples/contoso.plan.yaml"], { cwd: ROOT });
+    const res = await post(`${server.lines.estate}/_estate/seed`, JSON.parse(stdout), readFileSync(server.lines.ca!));
+    expect(res.status).toBe(201);
+    expect(Object.keys(res.body.regions)).toEqual(["westeurope", "northeurope", "eastus2", "centralus"]);
+    expect(res.body.storageAccounts.map((a: { id: string }) => a.id)).toContainEqual(expect.stringMatching(/contosoordersdata$/));
   });
 });

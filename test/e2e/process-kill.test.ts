@@ -7,6 +7,7 @@ import type { RunInput } from "../../src/core/run/model.ts";
 import type { RunView } from "../../src/core/run/port.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
+import { seedFromPlans } from "../../src/local/estateSeed.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -19,7 +20,7 @@ describe("a Switchyard process killed right after a step's write", () => {
   let plan: Plan;
   beforeAll(async () => {
     plan = await loadPlanFile(EXAMPLE_PLAN);
-    [estate, azurite] = await Promise.all([startEstate({ plans: [plan], timing: { durations: { default: 20 } } }), startAzuriteBlob()]);
+    [estate, azurite] = await Promise.all([startEstate({ seed: seedFromPlans([plan]), timing: { durations: { default: 20 } } }), startAzuriteBlob()]);
   });
   afterAll(async () => {
     await estate?.close();

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { ClientFactory } from "../../src/azure/clients.ts";
 import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
+import { seedFromPlans } from "../../src/local/estateSeed.ts";
 import { startEstate, type Estate, type EstateOptions } from "../../estate/server.ts";
 
 export const EXAMPLE_PLAN = fileURLToPath(new URL("../../examples/contoso.plan.yaml", import.meta.url));
@@ -22,7 +23,7 @@ export function useEstate(options: { planFile?: string; estate?: EstateOptions }
   const fixture = {} as EstateFixture;
   beforeAll(async () => {
     fixture.plan = await loadPlanFile(options.planFile ?? EXAMPLE_PLAN);
-    fixture.estate = await startEstate({ plans: [fixture.plan], ...options.estate });
+    fixture.estate = await startEstate({ seed: seedFromPlans([fixture.plan]), ...options.estate });
     fixture.clients = new ClientFactory({ target: fixture.estate.clientTarget(), maxRetries: 0 });
   });
   beforeEach(async () => {

@@ -26,6 +26,7 @@ import { BlobRunPlanStore } from "../../src/journal/runPlans.ts";
 import type { JournalEntry } from "../../src/journal/journal.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { LocalDurableHost, type CrashPoint } from "../../src/local/durableHost.ts";
+import { seedFromPlans } from "../../src/local/estateSeed.ts";
 import { BlobInstanceStore } from "../../src/local/instanceStore.ts";
 import { LocalRuns } from "../../src/local/localRuns.ts";
 import type { Notifier } from "../../src/notify/notifier.ts";
@@ -104,7 +105,7 @@ export function useRunWorld(options: { planFiles?: readonly string[]; durations?
     world.plans = await Promise.all((options.planFiles ?? [EXAMPLE_PLAN]).map((f) => loadPlanFile(f)));
     world.plan = world.plans[0]!;
     [world.estate, world.azurite] = await Promise.all([
-      startEstate({ plans: world.plans, timing: { durations: { ...(options.durations ?? TEST_DURATIONS) } } }),
+      startEstate({ seed: seedFromPlans(world.plans), timing: { durations: { ...(options.durations ?? TEST_DURATIONS) } } }),
       startAzuriteBlob(),
     ]);
     world.clients = new ClientFactory({ target: world.estate.clientTarget(), blobStore: { connectionString: world.azurite.connectionString }, maxRetries: 0 });

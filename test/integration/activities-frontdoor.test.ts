@@ -13,6 +13,7 @@ import { Activities, type SwitchInput } from "../../src/core/run/model.ts";
 import type { Journal, JournalEntry } from "../../src/journal/journal.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
+import { seedFromPlans } from "../../src/local/estateSeed.ts";
 import { activityDeps, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
 import { collect, FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
 import { converge, pendingsOf, watch } from "../helpers/frontDoor.ts";
@@ -375,7 +376,7 @@ describe("two plans sharing one classic Front Door, switching at the same time (
       objectives: { rpoSeconds: 300, rtoMinutes: 30 },
       frontDoor: { classic: [{ frontDoor: fd, backendPool: "refunds-pool", backends: { westeurope: "refunds-weu.tailspin.example", northeurope: "refunds-neu.tailspin.example" } }] },
     });
-    [estate, azurite] = await Promise.all([startEstate({ plans: [tickets, refunds], timeScale: 1000, clock: () => now }), startAzuriteBlob()]);
+    [estate, azurite] = await Promise.all([startEstate({ seed: seedFromPlans([tickets, refunds]), timeScale: 1000, clock: () => now }), startAzuriteBlob()]);
     clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 0 });
   });
   afterAll(async () => {

@@ -11,6 +11,7 @@ import { operatorHandlers } from "../../src/http/operator.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
 import { StaticPlanCatalog } from "../../src/plans/catalog.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
+import { seedFromPlans } from "../../src/local/estateSeed.ts";
 import { MemoryRuns } from "../helpers/memoryRuns.ts";
 
 /*
@@ -68,7 +69,7 @@ const clock = () => new Date(nowMs);
 let estate: Estate;
 let clients: ClientFactory;
 beforeAll(async () => {
-  estate = await startEstate({ plans: [plan], clock: () => nowMs });
+  estate = await startEstate({ seed: seedFromPlans([plan]), clock: () => nowMs });
   clients = new ClientFactory({ target: estate.clientTarget(), maxRetries: 0 });
 });
 beforeEach(async () => {

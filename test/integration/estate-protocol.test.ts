@@ -1,6 +1,8 @@
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
+import { seedFromPlans } from "../../src/local/estateSeed.ts";
 import { EXAMPLE_PLAN, rawRequest, useEstate } from "../helpers/estate.ts";
 
 const API = "api-version=2021-11-01";
@@ -72,7 +74,7 @@ describe("estate: long-running operations follow the estate's clock", () => {
   let plan: Plan;
   beforeAll(async () => {
     plan = await loadPlanFile(EXAMPLE_PLAN);
-    estate = await startEstate({ plans: [plan], clock: () => now, timing: { durations: { FailoverGroups_Failover: 30_000 }, retryAfterSeconds: 10 } });
+    estate = await startEstate({ seed: seedFromPlans([plan]), clock: () => now, timing: { durations: { FailoverGroups_Failover: 30_000 }, retryAfterSeconds: 10 } });
   });
   afterAll(() => estate.close());
 
@@ -187,15 +189,29 @@ describe("estate: health listeners under overlapping changes", () => {
     await expect(rawRequest(fx.estate, "GET", url, { auth: false })).rejects.toMatchObject({ code: "ECONNREFUSED" });
   });
 
-  it("serves the health endpoints of a plan seeded after start as soon as the seeding call returns", async () => {
-    const { parsePlanText } = await import("../../src/core/plan/index.ts");
-    const { readFileSync } = await import("node:fs");
-    const plan = parsePlanText(readFileSync(new URL("../fixtures/fabrikam.plan.json", import.meta.url), "utf8"));
-    const res = await rawRequest(fx.estate, "POST", "/_estate/plans", { body: JSON.parse(readFileSync(new URL("../fixtures/fabrikam.plan.json", import.meta.url), "utf8")) });
+  it("serves the health endpoints of a seed posted after start as soon as the seeding call returns", async () => {
+    const plan = await loadPlanFile(fileURLToPath(new URL("../fixtures/fabrikam.plan.json", import.meta.url)));
+    const res = await rawRequest(fx.estate, "POST", "/_estate/seed", { body: seedFromPlans([plan]) });
     expect(res.status).toBe(201);
     const target = fx.estate.clientTarget();
     const host = new URL(plan.regions.secondary.healthEndpoints[0]!.url).host;
     expect(target.hosts[host]).toMatch(/^https:\/\/127\.0\.0\.1:[1-9]\d*$/);
     expect((await rawRequest(fx.estate, "GET", `${target.hosts[host]}/health`, { auth: false })).status).toBe(200);
+  });
+
+  it("refuses a seed whose failover group names a server it does not seed, and seeds none of it", async () => {
+    const sub = "6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+    const server = (name: string) => `/subscriptions/${sub}/resourceGroups/rg-x/providers/Microsoft.Sql/servers/${name}`;
+    const seed = {
+      regions: [{ name: "swedencentral" }],
+      sqlServers: [{ id: server("x-primary"), location: "swedencentral" }],
+      failoverGroups: [{ id: `${server("x-primary")}/failoverGroups/x-fog`, partnerServerId: server("x-missing"), databases: ["x"] }],
+    };
+    const res = await rawRequest(fx.estate, "POST", "/_estate/seed", { body: seed });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: "InvalidSeed", message: expect.stringContaining("x-missing is not seeded") });
+    const state = (await rawRequest(fx.estate, "GET", "/_estate/state")).body;
+    expect(Object.keys(state.regions)).not.toContain("swedencentral");
+    expect(state.sqlServers.map((s: { name: string }) => s.name)).not.toContain("x-primary");
   });
 });
