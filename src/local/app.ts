@@ -9,14 +9,9 @@ import type { Logger } from "../activities/deps.ts";
 import { blobFrontDoorLease } from "../activities/frontDoorLease.ts";
 import { createProbe } from "../activities/probe.ts";
 import type { Plan } from "../core/plan/index.ts";
-import { preemptWith } from "../detection/preempt.ts";
 import { ReservingRuns, type ReservingRunsOptions } from "../detection/reservingRuns.ts";
-import { checkPlanHealth } from "../detection/collect.ts";
-import { detectionControl } from "../detection/control.ts";
 import type { EvaluationSummary } from "../detection/evaluate.ts";
 import { BlobPlanStateStore } from "../detection/stateStore.ts";
-import { alertWebhook } from "../http/alerts.ts";
-import { operatorHandlers } from "../http/operator.ts";
 import { httpRoutes, type HttpRoute } from "../http/routes.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -30,6 +25,7 @@ import { functionTimeoutMs } from "./hostJson.ts";
 import { BlobInstanceStore } from "./instanceStore.ts";
 import { BlobRunPlanStore } from "../journal/runPlans.ts";
 import { LocalRuns } from "./localRuns.ts";
+import { buildHandlers } from "../app/handlers.ts";
 import type { RunView } from "../core/run/port.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
@@ -115,13 +111,16 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     log: options.log,
     clock,
     pollIntervalMs: options.pollIntervalMs ?? 25,
+    // Locally an activity's budget is the host's timeout at this scale, less a tenth (as in Azure, it
+    // runs out before the host would stop the invocation).
+    ...(options.timeScale !== undefined ? { activityBudgetMs: (functionTimeoutMs() / options.timeScale) * 0.9 } : {}),
     notifier: options.notifier,
     frontDoorLease: blobFrontDoorLease(blob.getContainerClient("switchyard-state")),
   });
   const host = new LocalDurableHost({
     store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
-    orchestrations: ORCHESTRATIONS as never,
-    activities: activities as never,
+    orchestrations: ORCHESTRATIONS,
+    activities,
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
     ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),
     // An idle task hub takes a terminate up within maxQueuePollingInterval (30 s by default).
@@ -131,10 +130,10 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   // Without Azure time the estate's operations take a few milliseconds: runs wait at a matching scale.
   const runs = new LocalAppRuns(new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE, runPlans }), { store, clock, log: options.log });
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
-  // The local host applies a termination at its next episode (tens of ms): poll often.
-  const detectionDeps = { store, journal, runs, clock, log: options.log, preemptDrill: preemptWith(runs, { clock, pollIntervalMs: 50 }) };
-  const operator = operatorHandlers({ plans, runs, journal, clock, appServiceAuthOn: false, detection: detectionControl(store, clock) });
-  const routes = httpRoutes({ ...operator, alerts: alertWebhook({ ...detectionDeps, plans }) });
+  // The same handlers the Functions app builds (src/app/handlers.ts), over the local services. The
+  // local host applies a termination at its next episode (tens of ms): a pre-emption polls often.
+  const handlers = buildHandlers({ plans, runs, store, journal, clients, probe, log: options.log, clock, appServiceAuthOn: false, preemptPollIntervalMs: 50 });
+  const routes = httpRoutes(handlers.http);
   return {
     estate,
     azurite,
@@ -145,7 +144,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     runs,
     plans,
     routes,
-    checkHealth: async () => Promise.all((await plans.list()).map((plan) => checkPlanHealth(plan, { ...detectionDeps, probe, clients }))),
+    checkHealth: async () => Promise.all((await plans.list()).map((plan) => handlers.checkHealth(plan))),
     async stop() {
       host.stop();
       await estate.close();
