@@ -7,31 +7,30 @@
  * copied to temporary plan files, loaded as `switchyard serve --plan FILE` loads them, with two health
  * endpoints per region and autoFailover { enabled, quorum 2, downForSeconds 2, healthyForSeconds 5 }.
  *
- * Timing. The timer ticks at a fixed rate of INTERVAL_MS. A probe signal turns down at its second
- * consecutive failure (failuresBeforeDown 2, the timer's default), and the region is declared down at
- * the first tick on which both probe signals have been down for downForSeconds. An outage that starts
- * just before a tick is therefore detected one interval (the second failure) plus downForSeconds
- * rounded up to a tick after it, plus the deciding tick's own work (probes, the state update, the
- * start): at most downForSeconds + 2 × interval while a tick takes less than an interval. (An outage
- * at a random phase waits up to one more interval for its first failing probe; the tests take the
- * region down just before a tick, so that the bound checked is the plan's window and the timer's
- * granularity.) With 250 ms, 2 s ends exactly on the 9th tick after the second failure; that tick's
- * evaluation clock is read after its probes answer, so it sees the full 2 s unless the tick of the
- * second failure started later than its due time by more than that (the assertion message carries
- * every tick's timing for such a case).
+ * Timing. The app runs on the world's manual clock, and the test plays the timer: each health check
+ * moves the clock INTERVAL_MS forward and calls app.checkHealth(), with no real waiting between checks,
+ * so what detection decides depends on the checks and the clock alone, not on how fast the machine is.
+ * A probe signal turns down at its second consecutive failure (failuresBeforeDown 2, the timer's
+ * default), at that check's time, and the region is declared down at the first check at which both
+ * probe signals have been down for downForSeconds. An outage that starts just before a check is
+ * therefore detected one interval (the second failure) plus downForSeconds after it: with 250 ms and
+ * 2 s, at the 10th check (check 9, counting the first failing check as 0), 2 250 ms after the outage.
+ * (An outage at a random phase waits up to one more interval for its first failing probe.) The run
+ * itself keeps orchestration time on the local durable host's own (real) clock, and the estate keeps
+ * real time too: only detection and the activities read the manual clock.
  *
- * Figures (detection time, time to a completed run) are recorded as test annotations and in the
- * assertion messages; nothing is printed.
+ * Figures (detection time, checks) are recorded as test annotations and in the assertion messages;
+ * nothing is printed.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
-import { instanceIdFor, type RunOutput } from "../../src/core/run/model.ts";
+import type { RunOutput } from "../../src/core/run/model.ts";
 import type { EvaluationSummary } from "../../src/detection/evaluate.ts";
 import { detectionJournalId } from "../../src/detection/evaluate.ts";
-import { sleep, storagePlanDocument, useServeWorld, type StoragePlanSpec } from "../helpers/serveWorld.ts";
+import { storagePlanDocument, useServeWorld, type StoragePlanSpec } from "../helpers/serveWorld.ts";
 
 const INTERVAL_MS = 250;
 const AUTO = { enabled: true, quorum: 2, downForSeconds: 2, healthyForSeconds: 5 };
@@ -58,81 +57,67 @@ afterAll(async () => {
 });
 
 interface Tick {
-  /** ms since the loop's start when the tick began and ended. */
-  readonly began: number;
-  readonly ended: number;
+  /** ms of app time since the timer's first check. */
+  readonly at: number;
   readonly summary: EvaluationSummary;
 }
 
 /**
- * The health timer: app.checkHealth() at a fixed rate (tick k is due at start + k × interval; a tick
- * never overlaps the previous one), until `stop` says so or `maxMs` passed. The first tick is at once.
+ * The health timer, played on the app's clock: app.checkHealth() now, then every INTERVAL_MS of app
+ * time (the clock is moved, nobody waits), until `stop` says so or `maxChecks` checks were made.
  */
-async function timer(plan: string, options: { start?: number; maxMs: number; stop: (tick: Tick) => boolean | Promise<boolean> }): Promise<Tick[]> {
-  const start = options.start ?? performance.now();
+async function timer(plan: string, options: { maxChecks: number; stop: (tick: Tick) => boolean | Promise<boolean> }): Promise<Tick[]> {
+  const start = world.clock.now().getTime();
   const ticks: Tick[] = [];
-  for (let k = 0; ; k++) {
-    const due = start + k * INTERVAL_MS;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const began = performance.now() - start;
-    if (began > options.maxMs) return ticks;
+  for (let k = 0; k < options.maxChecks; k++) {
+    if (k > 0) world.clock.advance(INTERVAL_MS);
     const summaries = await world.app.checkHealth();
     const summary = summaries.find((s) => s.plan === plan);
     if (!summary) throw new Error(`no summary for plan ${plan}`);
-    const tick = { began, ended: performance.now() - start, summary };
+    const tick = { at: world.clock.now().getTime() - start, summary };
     ticks.push(tick);
-    if (await options.stop(tick)) return ticks;
+    if (await options.stop(tick)) break;
   }
+  return ticks;
 }
 
 const code = (s: EvaluationSummary) => (s.decision.start ? "start" : s.decision.code);
+const trace = (ticks: readonly Tick[]) => ticks.map((t) => `${t.at} ${code(t.summary)}`).join(", ");
 
-/**
- * How many health checks late the run started: 0 when it started at the first check that saw the
- * probes down (two failures: the second check) for the whole window.
- */
-function startTickLag(d: Detection, windowMs: number): number {
-  const startedAt = d.ticks.findIndex((t) => t.summary.started);
-  const downSince = d.ticks[1]?.began ?? 0;
-  const due = d.ticks.findIndex((t) => t.began - downSince >= windowMs);
-  return due < 0 ? Number.POSITIVE_INFINITY : startedAt - due;
-}
-const trace = (ticks: readonly Tick[]) => ticks.map((t) => `${Math.round(t.began)}-${Math.round(t.ended)} ${code(t.summary)}`).join(", ");
+/** The check at which a region that went down just before check 0 is due to be declared down. */
+const dueCheck = (windowMs: number) => 1 + Math.ceil(windowMs / INTERVAL_MS);
 
 interface Detection {
+  /** App time from the outage to the check that started the run. */
   readonly detectionMs: number;
-  readonly completedMs: number;
+  /** The index of that check (0: the first check after the outage). */
+  readonly startedAt: number;
   readonly runId: string;
   readonly output: RunOutput;
   readonly ticks: Tick[];
 }
 
 /**
- * Takes the plan's primary down just before a tick and runs the timer until the failover it starts has
- * finished. Detection = outage → the run's start (the durable instance's creation time).
+ * Takes the plan's primary down just before a check and plays the timer until it starts a failover,
+ * then a few checks more (while the run is in progress, or just after it), and waits for the run's end.
  */
 async function outageToFailover(plan: Plan): Promise<Detection> {
   const primary = plan.regions.primary.name;
-  const outageWall = Date.now();
-  const start = performance.now();
   await world.app.estate.setRegion(primary, { down: true, healthWhenDown: "refused" });
   let runId: string | undefined;
+  let after = 0;
   const ticks = await timer(plan.name, {
-    start,
-    maxMs: 30_000,
-    stop: async (tick) => {
+    maxChecks: 40,
+    stop: (tick) => {
       runId ??= tick.summary.started?.runId;
-      if (!runId) return false;
-      const view = await world.app.runs.get(plan.name);
-      return view !== undefined && view.status !== "running" && view.status !== "pending";
+      return runId !== undefined && after++ >= 3;
     },
   });
-  const completedMs = performance.now() - start;
-  expect(runId, `no run started in ${ticks.length} ticks: ${ticks.map((t) => code(t.summary)).join(", ")}`).toBeDefined();
-  const status = await world.app.host.getStatus(instanceIdFor(plan.name));
-  expect(status?.runtimeStatus).toBe("Completed");
-  return { detectionMs: Date.parse(status!.createdTime) - outageWall, completedMs, runId: runId!, output: status!.output as RunOutput, ticks };
+  expect(runId, `no run started in ${ticks.length} checks: ${trace(ticks)}`).toBeDefined();
+  const done = await world.app.runs.waitFor(plan.name);
+  expect(done.status).toBe("completed");
+  const startedAt = ticks.findIndex((t) => t.summary.started);
+  return { detectionMs: ticks[startedAt]!.at, startedAt, runId: runId!, output: done.output as RunOutput, ticks };
 }
 
 describe("automatic detection and failover from the health timer", () => {
@@ -142,21 +127,22 @@ describe("automatic detection and failover from the health timer", () => {
     const windowMs = plan.autoFailover.downForSeconds * 1000;
     world.app.estate.setLag(plan.storage[0]!.account.id, LAG_SECONDS);
 
-    // Healthy: a few ticks decide nothing.
-    const baseline = await timer(plan.name, { maxMs: 3 * INTERVAL_MS, stop: () => false });
-    expect(baseline.length).toBeGreaterThanOrEqual(3);
+    // Healthy: a few checks decide nothing.
+    const baseline = await timer(plan.name, { maxChecks: 4, stop: () => false });
+    expect(baseline.length).toBe(4);
     for (const t of baseline) expect([code(t.summary), t.summary.regions[primary]?.state]).toEqual(["not-down", "healthy"]);
 
     const d = await outageToFailover(plan);
-    await annotate(`detection ${d.detectionMs} ms (window ${windowMs} ms, health check every ${INTERVAL_MS} ms); outage → completed run ${Math.round(d.completedMs)} ms`, "figures");
-    const figures = `detection ${d.detectionMs} ms, completed run at ${Math.round(d.completedMs)} ms after the outage; ticks (ms after the outage: began-ended decision): ${trace(d.ticks)}`;
+    await annotate(`detection ${d.detectionMs} ms of app time (window ${windowMs} ms, health check every ${INTERVAL_MS} ms)`, "figures");
+    const figures = `detection ${d.detectionMs} ms; checks (ms of app time after the outage, decision): ${trace(d.ticks)}`;
 
     // Not before the window (one flap is not an outage), and at the first health check after the
-    // window had passed (counted in checks, not milliseconds: a slow machine makes checks late, not wrong).
-    expect(d.detectionMs, figures).toBeGreaterThanOrEqual(windowMs);
-    expect(startTickLag(d, windowMs), figures).toBeLessThanOrEqual(1);
+    // window had passed since the second failure: the window plus one interval after the outage.
+    expect(d.startedAt, figures).toBe(dueCheck(windowMs));
+    expect(d.detectionMs, figures).toBe(windowMs + INTERVAL_MS);
 
-    // Exactly one start, by the timer, with the probes that decided it; then only "a run is in progress".
+    // Exactly one start, by the timer, with the probes that decided it; then only "a run is in progress"
+    // (or, once it has completed, nothing to do).
     const starts = d.ticks.filter((t) => t.summary.started);
     expect(starts).toHaveLength(1);
     const decided = starts[0]!.summary;
@@ -175,7 +161,7 @@ describe("automatic detection and failover from the health timer", () => {
     expect(failovers).toHaveLength(1);
 
     // The journals: the detection decision with its signals, the run's start.
-    const detection = await world.app.journal.read(detectionJournalId(plan.name, new Date()));
+    const detection = await world.app.journal.read(detectionJournalId(plan.name, world.clock.now()));
     expect(detection.filter((e) => e.message.startsWith(`region ${primary} declared down`))).toHaveLength(1);
     expect(detection.filter((e) => e.data?.decision === "start").map((e) => e.data?.runId)).toEqual([d.runId]);
     expect((await world.app.journal.read(d.runId)).filter((e) => e.kind === "run-started")).toHaveLength(1);
@@ -191,17 +177,17 @@ describe("automatic detection and failover from the health timer", () => {
     const primary = plan.regions.primary.name;
     world.app.estate.setLag(plan.storage[0]!.account.id, LAG_SECONDS);
 
-    // Flap with the health checks, not the wall clock: down for 3 checks, up for 3, eight times. A probe
-    // counts as down from its second failure, so it is held down for about 2 checks (~0.5 s) each time,
-    // far from the 2 s window even if the machine stalls a check or two.
+    // Flap with the health checks: down for 3 checks, up for 3, eight times. A probe counts as down from
+    // its second failure, so it is held down for 2 checks (500 ms of app time) each time, far from the
+    // 2 s window.
     const PHASE = 3;
     const CHECKS = 8 * PHASE;
     await world.app.estate.setRegion(primary, { down: true, healthWhenDown: "refused" });
-    /** Per tick: how many of the primary's probe signals were down (as stored after the tick). */
+    /** Per check: how many of the primary's probe signals were down (as stored after the check). */
     const signalsDown: number[] = [];
     let k = 0;
     const ticks = await timer(plan.name, {
-      maxMs: 60_000,
+      maxChecks: CHECKS,
       stop: async () => {
         const state = await world.state(plan.name);
         signalsDown.push(Object.values(state.signals[primary] ?? {}).filter((s) => s.status === "down").length);
@@ -216,7 +202,7 @@ describe("automatic detection and failover from the health timer", () => {
     });
     expect(ticks.length).toBe(CHECKS);
     // The probes did report it down (a quorum of them, in each down phase), but never for the window.
-    expect(signalsDown.filter((n) => n >= plan.autoFailover.quorum).length, `signals down per tick: ${signalsDown.join(" ")}`).toBeGreaterThanOrEqual(3);
+    expect(signalsDown.filter((n) => n >= plan.autoFailover.quorum).length, `signals down per check: ${signalsDown.join(" ")}`).toBe(8);
     expect(ticks.map((t) => [t.summary.regions[primary]?.state, code(t.summary)]).filter(([state, c]) => state !== "healthy" || c !== "not-down")).toEqual([]);
     expect(ticks.flatMap((t) => t.summary.changes)).toEqual([]);
     expect(ticks.filter((t) => t.summary.started)).toEqual([]);
@@ -225,9 +211,10 @@ describe("automatic detection and failover from the health timer", () => {
 
     // The same plan and timer do fail over on an outage that lasts.
     const d = await outageToFailover(plan);
-    await annotate(`flapping: ${ticks.length} ticks over ${Math.round(ticks.at(-1)!.ended)} ms, no run; held down: detection ${d.detectionMs} ms`, "figures");
-    expect(d.detectionMs, `detection ${d.detectionMs} ms; ticks: ${trace(d.ticks)}`).toBeGreaterThanOrEqual(plan.autoFailover.downForSeconds * 1000);
-    expect(startTickLag(d, plan.autoFailover.downForSeconds * 1000), `ticks: ${trace(d.ticks)}`).toBeLessThanOrEqual(1);
+    const windowMs = plan.autoFailover.downForSeconds * 1000;
+    await annotate(`flapping: ${ticks.length} checks over ${ticks.at(-1)!.at} ms of app time, no run; held down: detection ${d.detectionMs} ms`, "figures");
+    expect(d.startedAt, `checks: ${trace(d.ticks)}`).toBe(dueCheck(windowMs));
+    expect(d.detectionMs, `checks: ${trace(d.ticks)}`).toBe(windowMs + INTERVAL_MS);
     expect(d.output).toMatchObject({ outcome: "completed", dataLossAllowedBy: "rpo-gate" });
   }, 45_000);
 });

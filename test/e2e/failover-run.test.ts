@@ -299,10 +299,12 @@ describe("interlocks", () => {
   it("refuses a second start while a run is in progress, naming the running run", async () => {
     const plan = world.plan;
     await world.estate.setRegion(plan.regions.primary.name, { down: true });
-    const first = world.runInput("failover", { runId: newRunId(plan.name, "failover", new Date(), () => 0.25) });
+    // Two run ids of one instant that differ in their suffix only (the instant is not the point).
+    const at = new Date(Date.UTC(2025, 2, 1, 10, 0, 0));
+    const first = world.runInput("failover", { runId: newRunId(plan.name, "failover", at, () => 0.25) });
     await world.runs.start(first);
     await world.waitForStatus((r) => (r.progress as { waitingFor?: string } | undefined)?.waitingFor === "approval");
-    const second = world.runInput("failover", { runId: newRunId(plan.name, "failover", new Date(), () => 0.75) });
+    const second = world.runInput("failover", { runId: newRunId(plan.name, "failover", at, () => 0.75) });
     const refusal = await world.runs.start(second).then(
       () => undefined,
       (error: unknown) => error,

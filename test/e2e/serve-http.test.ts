@@ -98,7 +98,8 @@ async function stateTexts(): Promise<Record<string, string>> {
 }
 
 const runIdOf = async (plan: string) => (await world.app.runs.get(plan))?.runId;
-const detectionEntries = (plan: string) => world.app.journal.read(detectionJournalId(plan, new Date()));
+/** The plan's detection journal of the app clock's day. */
+const detectionEntries = (plan: string) => world.app.journal.read(detectionJournalId(plan, world.clock.now()));
 const decisionCodes = (entries: JournalEntry[]) => entries.map((e) => e.data?.decision).filter((d): d is string => typeof d === "string");
 
 // ---- the corpus ------------------------------------------------------------------------------------
@@ -303,7 +304,7 @@ describe("fuzzing override bodies over HTTP (fast-check, 1,000 invalid bodies)",
   };
 
   it("answers 4xx only, starts no run, changes no state and journals nothing", async () => {
-    const runId = newRunId(CONTOSO, "failover", new Date());
+    const runId = newRunId(CONTOSO, "failover", world.clock.now());
     const action = fc.constantFrom("failover", "failback", "auto-failover", "approve", "abort");
     const target = fc.oneof({ weight: 4, arbitrary: fc.constant("known") }, { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }) });
     const badReason = fc.oneof(fc.constantFrom("", "  ", "ok", " ab ", "x".repeat(501), null, 3, true, ["why"], { why: "x" }), fc.string({ maxLength: 2 }));
@@ -360,7 +361,7 @@ describe("fuzzing override bodies over HTTP (fast-check, 1,000 invalid bodies)",
     expect(await runIdOf(CONTOSO)).toBeUndefined();
     expect(await stateTexts()).toEqual(texts);
     expect(await world.app.journal.listRuns(), "no override (or refusal) journaled").toEqual(journalRuns);
-    expect(await world.app.journal.read(operatorJournalId(CONTOSO))).toEqual([]);
+    expect(await world.app.journal.read(operatorJournalId(CONTOSO, world.clock.now()))).toEqual([]);
   }, 60_000);
 });
 
@@ -370,7 +371,7 @@ describe("overrides need the Switchyard.Operator role when App Service authentic
   it("answers 403 to a principal without the role (401 without a principal), and nothing changes", async () => {
     // serveHttp over the same app parts, with operatorHandlers built with appServiceAuthOn: true.
     const { app } = world;
-    const clock = () => new Date();
+    const clock = world.clock.now;
     const secured = operatorHandlers({ plans: app.plans, runs: app.runs, journal: app.journal, clock, appServiceAuthOn: true, detection: detectionControl(app.store, clock) });
     const alerts = app.routes.find((r) => r.name === "alerts")!.handler;
     const handlers: HttpHandlers = { ...secured, alerts };
@@ -379,7 +380,7 @@ describe("overrides need the Switchyard.Operator role when App Service authentic
       const call = (path: string, body: unknown, headers: Record<string, string> = {}) => httpRequest(http.url, "POST", path, body, headers);
       const reader = principal("mallory@contoso.com", ["Switchyard.Reader", "Contributor"]);
       const operator = principal("oncall@contoso.com", ["Switchyard.Operator"]);
-      const runId = newRunId(CONTOSO, "failover", new Date());
+      const runId = newRunId(CONTOSO, "failover", clock());
       const overrides: [string, unknown][] = [
         [`/api/plans/${CONTOSO}/failover`, { mode: "forced", reason: "eastus2 is down" }],
         [`/api/plans/${CONTOSO}/failback`, { reason: "eastus2 is back" }],
@@ -419,8 +420,8 @@ describe("overrides need the Switchyard.Operator role when App Service authentic
 
 // ---- storms, the kill switch, the cooldown -------------------------------------------------------
 
-/** A Fired alert of `rule`, fired now. */
-const fired = (rule: string, id: string) => metricAlert({ alertId: alertIdOf(id), rule, condition: "Fired", firedAt: new Date() });
+/** A Fired alert of `rule`, fired now (the app's clock). */
+const fired = (rule: string, id: string) => metricAlert({ alertId: alertIdOf(id), rule, condition: "Fired", firedAt: world.clock.now() });
 const storageFailovers = (account: string) =>
   world.app.estate.requests({ writesOnly: true }).filter((r) => r.operationId === "StorageAccounts_Failover" && r.status < 300 && r.path.toLowerCase().endsWith(`/storageaccounts/${account}/failover`));
 
@@ -488,7 +489,7 @@ describe("the kill switch", () => {
     expect(state.policy.paused).toMatchObject({ by: "oncall@contoso.com", reason: "maintenance window, alerts expected" });
     expect(state.regions.swedencentral?.state).toBe("down");
     expect(state.policy.autoFailovers).toEqual([]);
-    const operatorLog = await world.app.journal.read(operatorJournalId(name));
+    const operatorLog = await world.app.journal.read(operatorJournalId(name, world.clock.now()));
     expect(operatorLog.map((e) => e.data)).toEqual([expect.objectContaining({ action: "pause-auto-failover", by: "oncall@contoso.com", reason: "maintenance window, alerts expected" })]);
     const detection = await detectionEntries(name);
     const paused = detection.filter((e) => e.data?.decision === "paused");
@@ -513,6 +514,7 @@ describe("the cooldown", () => {
   it("after a run completes, a new outage within cooldownMinutes starts no second automatic run", async () => {
     const name = "cool-plan";
     const plan: Plan = world.plan(name);
+    const firedAt = world.clock.now();
     const first = await world.post("/api/alerts", fired("cool-east-down", "cool-east-1"));
     expect(first.status).toBe(202);
     const runId = first.body.runStarted as string;
@@ -520,8 +522,10 @@ describe("the cooldown", () => {
     const done = await world.app.runs.waitFor(name);
     expect(done).toMatchObject({ runId, status: "completed", from: "norwayeast", to: "norwaywest" });
 
-    // norwayeast recovers (healthyForSeconds 0), then the new primary norwaywest goes down, within the cooldown.
-    const resolved = await world.post("/api/alerts", metricAlert({ alertId: alertIdOf("cool-east-1"), rule: "cool-east-down", condition: "Resolved", firedAt: new Date(Date.now() - 5_000), resolvedAt: new Date() }));
+    // A minute later norwayeast recovers (healthyForSeconds 0), then the new primary norwaywest goes
+    // down, within the cooldown.
+    const resolvedAt = world.clock.advance(60_000);
+    const resolved = await world.post("/api/alerts", metricAlert({ alertId: alertIdOf("cool-east-1"), rule: "cool-east-down", condition: "Resolved", firedAt, resolvedAt }));
     expect(resolved.status).toBe(202);
     const storm = await Promise.all(Array.from({ length: 10 }, (_, i) => world.post("/api/alerts", fired("cool-west-down", `cool-west-${i}`))));
     expectNo5xx(storm);
@@ -531,7 +535,10 @@ describe("the cooldown", () => {
     expect(state.primary).toMatchObject({ region: "norwaywest", runId });
     expect(state.regions).toMatchObject({ norwaywest: { state: "down" }, norwayeast: { state: "healthy" } });
     expect(state.policy.autoFailovers).toHaveLength(1);
-    expect(Date.now() - Date.parse(state.policy.lastRunAt!)).toBeLessThan(plan.autoFailover.cooldownMinutes * 60_000);
+    // The cooldown runs from the run's end (its last step, in orchestration time: the local durable
+    // host's own clock) and had not ended on the app's clock when norwaywest went down.
+    expect(state.policy.lastRunAt).toBe((done.output as RunOutput).steps.at(-1)!.endedAt);
+    expect(Date.parse(state.policy.lastRunAt!) + plan.autoFailover.cooldownMinutes * 60_000).toBeGreaterThan(world.clock.now().getTime());
     expect(await runIdOf(name)).toBe(runId);
     expect(storageFailovers("coolplandata")).toHaveLength(1);
     // The cooldown — not the cap, the target or a run in progress — is the reason given.

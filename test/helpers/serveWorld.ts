@@ -13,6 +13,7 @@ import type { NotifyInput } from "../../src/core/run/model.ts";
 import { serveHttp } from "../../src/http/server.ts";
 import { startLocalApp, type LocalApp } from "../../src/local/app.ts";
 import type { Notifier } from "../../src/notify/notifier.ts";
+import { ManualClock } from "./clock.ts";
 
 export const STORAGE_ONLY_PLAN = fileURLToPath(new URL("../fixtures/storage-only.plan.json", import.meta.url));
 
@@ -87,6 +88,12 @@ export interface HttpAnswer {
 
 export interface ServeWorld {
   app: LocalApp;
+  /**
+   * The app's clock (detection, alerts, the operator API, reservations, activities): it starts at the
+   * real time when the world starts and moves only when a test moves it. Ids that carry a date (the
+   * detection and operator journals, run ids) are derived from it.
+   */
+  clock: ManualClock;
   /** `http://127.0.0.1:PORT` of serveHttp(app.routes). */
   url: string;
   notifier: RecordingNotifier;
@@ -129,7 +136,8 @@ export function useServeWorld(makePlans: () => Plan[] | Promise<Plan[]>): ServeW
   beforeAll(async () => {
     world.plans = await makePlans();
     world.notifier = new RecordingNotifier();
-    world.app = await startLocalApp({ plans: world.plans, log: silentLog, notifier: world.notifier });
+    world.clock = new ManualClock(Date.now());
+    world.app = await startLocalApp({ plans: world.plans, log: silentLog, notifier: world.notifier, clock: world.clock.now });
     const http = await serveHttp(world.app.routes);
     close = http.close;
     world.url = http.url;
@@ -149,9 +157,7 @@ export function useServeWorld(makePlans: () => Plan[] | Promise<Plan[]>): ServeW
   return world;
 }
 
-/** Today's (UTC) operator journal id of a plan (src/http/operator.ts). */
-export function operatorJournalId(plan: string, at = new Date()): string {
+/** The operator journal id of a plan on the (UTC) day of `at` (src/http/operator.ts): pass the app's clock's time. */
+export function operatorJournalId(plan: string, at: Date): string {
   return `operator-${plan}-${at.toISOString().slice(0, 10).replace(/-/g, "")}`;
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

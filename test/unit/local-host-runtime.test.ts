@@ -1,6 +1,7 @@
 import * as df from "durable-functions";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LocalDurableHost } from "../../src/local/durableHost.ts";
+import { EventType } from "../../src/local/extensionReplay.ts";
 import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
 
 /*
@@ -15,6 +16,15 @@ function hostWith(orchestration: (context: Ctx) => Generator<unknown, unknown, a
 }
 
 const settle = (ms = 80) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `reached` holds (checked every few ms): for states the host reaches by itself, without betting on how long it takes. */
+async function until(reached: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await reached())) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
+    await settle(2);
+  }
+}
 
 describe("the local durable host, as strict as the runtime", () => {
   it("accepts an event for an instance that has finished and drops it, as the Durable client does", async () => {
@@ -142,11 +152,11 @@ describe("executions of one instance id", () => {
       },
     );
     await h.start("o", null, "i1");
-    await settle(30);
+    await until(() => calls === 1, "the first execution's activity started");
     await h.terminate("i1", "pre-empted");
     await h.waitForCompletion("i1");
     await h.start("o", null, "i1");
-    await settle(30);
+    await until(() => calls === 2, "the second execution's activity ran");
     release();
 
     const status = await h.waitForCompletion("i1");
@@ -157,6 +167,11 @@ describe("executions of one instance id", () => {
 });
 
 describe("terminate, as the Durable client does it", () => {
+  // Fake timers: the control queue's 30 ms delay passes only when the test says so, so "still running
+  // right after the terminate" does not race a real 30 ms timer.
+  beforeEach(() => void vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }));
+  afterEach(() => void vi.useRealTimers());
+
   it("returns while the instance still runs and ends it in a later episode; a start in between is refused", async () => {
     const h = new LocalDurableHost({
       store: new MemoryInstanceStore(),
@@ -170,15 +185,17 @@ describe("terminate, as the Durable client does it", () => {
       controlQueueDelayMs: 30,
     });
     await h.start("o", null, "i1");
-    await settle(20);
+    while ((await h.getStatus("i1"))?.runtimeStatus !== "Running") await vi.advanceTimersByTimeAsync(0);
 
     const answered = await h.terminate("i1", "pre-empted by an incident");
+    await vi.advanceTimersByTimeAsync(29);
     const right = await h.getStatus("i1");
     const restart = h.start("o", null, "i1");
 
     expect(answered?.runtimeStatus).toBe("Running");
     expect(right?.runtimeStatus).toBe("Running");
     await expect(restart).rejects.toThrow(/already running/);
+    await vi.advanceTimersByTimeAsync(1);
     const ended = await h.waitForCompletion("i1");
     expect(ended).toMatchObject({ runtimeStatus: "Terminated", error: "pre-empted by an incident" });
     await expect(h.start("o", null, "i1")).resolves.toMatchObject({ runtimeStatus: "Pending" });
@@ -200,7 +217,11 @@ describe("a changed orchestration replayed over a recorded history", () => {
     const store = new MemoryInstanceStore();
     const before = new LocalDurableHost({ store, orchestrations: { o: recorded as never }, activities });
     await before.start("o", null, "i1");
-    await settle(40);
+    // Until the episode after readGroup's result has ended: the instance waits for the approval.
+    await until(async () => {
+      const history = (await store.get("i1"))?.history ?? [];
+      return history.some((e) => e.EventType === EventType.TaskCompleted) && history.at(-1)?.EventType === EventType.OrchestratorCompleted;
+    }, "the recorded orchestration waits for its approval");
     before.stop();
     const after = new LocalDurableHost({ store, orchestrations: { o: changed as never }, activities });
     await after.resume();
