@@ -25,7 +25,7 @@ const entry = (runId: string, i: number, patch: Partial<JournalEntry> = {}): Jou
   runId,
   at: at(i),
   kind: "decision",
-  step: "assess-regions",
+  step: "assess",
   message: `entry ${i}`,
   data: { i, probes: [{ url: "https://contoso-orders-eastus2.azurewebsites.net/healthz", ok: false, status: 503 }] },
   ...patch,

@@ -164,7 +164,7 @@ export function recordAutoFailover(state: PlanState, at: Date | string, run?: { 
 
 /**
  * Undoes a `recordAutoFailover` whose start the run port refused: the reserved entry no longer counts
- * toward the daily cap, and the cooldown goes back to `previousLastRunAt` unless `keepCooldown` (a run
+ * toward the daily cap, and the cooldown goes back to `previous.lastRunAt` unless `keepCooldown` (a run
  * is in progress: cooldown from now is right).
  */
 export function unrecordAutoFailover(state: PlanState, at: string, previous: Pick<PolicyState, "lastRunAt" | "lastAutoFailover">, keepCooldown: boolean): PlanState {
