@@ -21,7 +21,7 @@ export interface FrontDoorLease {
   acquire(frontDoorId: string): Promise<{ release(): Promise<void> }>;
 }
 
-/** What every activity may use. One composition root builds it (src/activities/wiring.ts). */
+/** What every activity may use: built in src/app/composition.ts (Azure) and src/local/app.ts (locally). */
 export interface ActivityDeps {
   readonly clients: ClientFactory;
   readonly journal: Journal;
