@@ -71,8 +71,8 @@ import type { RunOutput } from "../src/core/run/model.ts";
 import { DEFAULT_FAILURES_BEFORE_DOWN } from "../src/detection/evaluate.ts";
 import { BlobJournal } from "../src/journal/blobJournal.ts";
 import { runDrill, type DrillRun } from "../src/local/drill.ts";
-import { LocalDurableHost } from "../src/local/durableHost.ts";
-import { BlobInstanceStore } from "../src/local/instanceStore.ts";
+import { LocalDurableHost } from "../src/durable/durableHost.ts";
+import { BlobInstanceStore } from "../src/durable/instanceStore.ts";
 import { azurePrices, describeChain, initialView, localPrices, modelRun, phaseBound, sum, writeKey, type Chain, type RunModel } from "./drillModel.ts";
 
 const DRILLS = Math.round(positive(process.env.BENCH_DRILLS, 3));

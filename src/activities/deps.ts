@@ -1,16 +1,12 @@
+import type { Logger } from "../core/logger.ts";
+export type { Logger } from "../core/logger.ts";
+export type { Probe } from "../core/probe.ts";
+import type { Probe } from "../core/probe.ts";
 import type { ClientFactory } from "../azure/clients.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { Journal } from "../core/journal.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
-import type { ProbeResult } from "../core/run/model.ts";
 
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
 
-/** Probes an application endpoint named in a plan (the factory maps it onto the estate locally). */
-export type Probe = (url: string, options: { expectStatus: number; timeoutMs: number }) => Promise<ProbeResult>;
 
 /**
  * A lease on one classic Front Door, in Switchyard's own blob storage: writers that share a Front Door

@@ -1,5 +1,5 @@
 import type { NotifyInput } from "../core/run/model.ts";
-import { secretRule } from "../journal/guard.ts";
+import { secretRule } from "../core/secrets.ts";
 import { JournalNotifier } from "../notify/journalNotifier.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { ActivityDeps } from "./deps.ts";

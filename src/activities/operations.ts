@@ -1,4 +1,4 @@
-import type { JournalEntry } from "../journal/journal.ts";
+import type { JournalEntry } from "../core/journal.ts";
 import type { PendingOperation } from "../core/run/model.ts";
 import type { ActivityDeps } from "./deps.ts";
 

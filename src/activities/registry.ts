@@ -2,7 +2,7 @@ import { asObject, asString, isObject } from "../core/guards.ts";
 import { SwitchyardError } from "../core/errors.ts";
 import type { Plan } from "../core/plan/index.ts";
 import { Activities, isWholePlan, type ActivityName, type ActivityResult, type PlanOutline } from "../core/run/model.ts";
-import type { JournalEntry } from "../journal/journal.ts";
+import type { JournalEntry } from "../core/journal.ts";
 import type { NotifyDeps } from "./notify.ts";
 import { notifyActivity } from "./notify.ts";
 import { switchAppService } from "./appService.ts";
@@ -13,7 +13,7 @@ import { failoverSqlGroup, pollSqlFailover } from "./sql.ts";
 import { reprotectStorageAccount } from "./reprotect.ts";
 import { failoverStorageAccount, pollStorageFailover } from "./storage.ts";
 import { checkReprotection, verifyPrimary } from "./verify.ts";
-import { withKeys } from "../app/logging.ts";
+import { withKeys } from "../core/logger.ts";
 import { currentAbortSignal, withBudget } from "../azure/budget.ts";
 import { wrapActivity } from "./wrap.ts";
 

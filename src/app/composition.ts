@@ -3,7 +3,8 @@ import { ClientFactory } from "../azure/clients.ts";
 import { readSettings, type Settings } from "../config/settings.ts";
 import { blobFrontDoorLease } from "../activities/frontDoorLease.ts";
 import { createActivities, type ActivityHandlers } from "../activities/registry.ts";
-import type { Logger, Probe } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Probe } from "../core/probe.ts";
 import { createProbe } from "../activities/probe.ts";
 import { BlobPlanStateStore } from "../detection/stateStore.ts";
 import { createEntraTokenValidator } from "../http/entraToken.ts";
@@ -12,7 +13,7 @@ import type { NotifyDeps } from "../activities/notify.ts";
 import { contextLogger, jsonLogger } from "./logging.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
-import { BlobPlanCatalog } from "../plans/catalog.ts";
+import { BlobPlanCatalog } from "../plan/catalog.ts";
 
 /** Everything the Functions app's handlers share, built once per worker process on first use. */
 export interface AppServices {

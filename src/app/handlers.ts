@@ -4,7 +4,8 @@
  * per invocation (its run port holds that invocation's Durable client, src/functions/http.ts); the
  * local app once (src/local/app.ts). Only the wiring of the services differs between them.
  */
-import type { Logger, Probe } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Probe } from "../core/probe.ts";
 import type { ClientFactory } from "../azure/clients.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunPort } from "../core/run/port.ts";
@@ -16,8 +17,8 @@ import type { PlanStateStore } from "../detection/stateStore.ts";
 import { alertWebhook, type AlertWebhookDeps } from "../http/alerts.ts";
 import { operatorHandlers } from "../http/operator.ts";
 import type { HttpHandlers } from "../http/routes.ts";
-import type { Journal } from "../journal/journal.ts";
-import type { PlanCatalog } from "../plans/catalog.ts";
+import type { Journal } from "../core/journal.ts";
+import type { PlanCatalog } from "../plan/catalog.ts";
 
 export interface HandlerDeps {
   readonly plans: PlanCatalog;

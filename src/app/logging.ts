@@ -4,7 +4,9 @@
  * carry persistent keys (plan, run id, step, activity) that every line it writes repeats.
  */
 import type { InvocationContext } from "@azure/functions";
-import type { Logger } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
+
+export { withKeys } from "../core/logger.ts";
 
 type Fields = Record<string, unknown>;
 
@@ -24,8 +26,3 @@ export function contextLogger(context: Pick<InvocationContext, "info" | "warn" |
   return { info: emit((...a) => context.info(...a)), warn: emit((...a) => context.warn(...a)), error: emit((...a) => context.error(...a)) };
 }
 
-/** A logger that adds `keys` to every line (a line's own fields win). */
-export function withKeys(log: Logger, keys: Fields): Logger {
-  const emit = (write: Logger["info"]) => (message: string, fields?: Fields) => write(message, { ...keys, ...fields });
-  return { info: emit(log.info.bind(log)), warn: emit(log.warn.bind(log)), error: emit(log.error.bind(log)) };
-}

@@ -7,7 +7,7 @@ import { renderReport } from "../core/run/report.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import { FileJournal } from "../journal/fileJournal.ts";
 import { assertRunId } from "../journal/guard.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { Journal } from "../core/journal.ts";
 import type { ParsedJournal } from "../journal/lines.ts";
 
 /** How many recent run ids an "unknown run" message lists. */

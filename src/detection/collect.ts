@@ -1,6 +1,7 @@
 import type { AFDOrigin } from "@azure/arm-cdn";
 import type { MetricsQueryResult, TimeSeriesElement } from "@azure/monitor-query-metrics";
-import type { Logger, Probe } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Probe } from "../core/probe.ts";
 import type { ClientFactory } from "../azure/clients.ts";
 import type { Signal } from "../core/detection/model.ts";
 import { ancestorId, parseArmId, type ArmResourceId, type Plan } from "../core/plan/index.ts";

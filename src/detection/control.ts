@@ -1,7 +1,7 @@
 import { currentPrimary, pause, resume } from "../core/detection/policy.ts";
 import { planHealthView } from "../core/detection/view.ts";
 import type { Plan } from "../core/plan/index.ts";
-import type { DetectionControl } from "../http/operator.ts";
+import type { DetectionControl } from "../core/detection/control.ts";
 import type { PlanStateStore } from "./stateStore.ts";
 
 /** The operator API's view of detection: the kill switch and the plan's health, over the state store. */

@@ -1,5 +1,5 @@
 import { newRunId } from "../core/run/model.ts";
-import type { Logger } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
 import type { DecidingSignal, PlanState, PolicyState, RegionChange, RegionVerdictState, Signal } from "../core/detection/model.ts";
 import {
   currentPrimary,
@@ -14,7 +14,7 @@ import { evaluateRegions, quorumThresholds, recordSignal } from "../core/detecti
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOptions, RunTrigger } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
-import type { Journal, JournalEntry } from "../journal/journal.ts";
+import type { Journal, JournalEntry } from "../core/journal.ts";
 import { seeAlert, type PlanStateStore } from "./stateStore.ts";
 
 /*

@@ -8,9 +8,9 @@ import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";
 import { buildHandlers, type AppHandlers } from "../app/handlers.ts";
 import { contextLogger } from "../app/logging.ts";
-import { ReservingRuns } from "../detection/reservingRuns.ts";
+import { ReservingRuns } from "../runs/reservingRuns.ts";
 import { ROUTES } from "../http/routes.ts";
-import { DurableRuns } from "./durableRuns.ts";
+import { DurableRuns } from "../runs/durableRuns.ts";
 
 const { app } = azureFunctions;
 

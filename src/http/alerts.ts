@@ -5,11 +5,11 @@
  * reason and the field), and never 5xx because of a body.
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
-import type { Logger } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
 import { classifyAlert, MAX_ALERT_BODY_BYTES, parseAlertText } from "../core/alerts/index.ts";
 import type { EvaluationSummary } from "../detection/evaluate.ts";
 import { evaluatePlan, type EvaluateDeps } from "../detection/evaluate.ts";
-import type { PlanCatalog } from "../plans/catalog.ts";
+import type { PlanCatalog } from "../plan/catalog.ts";
 import { json } from "./errors.ts";
 
 export interface AlertWebhookDeps extends EvaluateDeps {

@@ -9,20 +9,14 @@ import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { z } from "zod";
 import type { Plan } from "../core/plan/index.ts";
 import { newRunId, planOfRunId, type RunInput, type RunOutput } from "../core/run/model.ts";
+import type { DetectionControl } from "../core/detection/control.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
-import type { Journal } from "../journal/journal.ts";
-import type { PlanCatalog } from "../plans/catalog.ts";
-import { secretRule } from "../journal/guard.ts";
+import type { Journal } from "../core/journal.ts";
+import type { PlanCatalog } from "../plan/catalog.ts";
+import { secretRule } from "../core/secrets.ts";
 import { callerOf, requireOperator, type Caller } from "./auth.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 
-/** The detection side the API reads and switches (auto-failover on/off, health, policy). */
-export interface DetectionControl {
-  setAutoFailover(plan: Plan, change: { enabled: boolean; by: string; reason: string; at: string }): Promise<unknown>;
-  status(plan: Plan): Promise<unknown>;
-  /** The region detection records as primary (kept up to date from the runs it observes). */
-  currentPrimary(plan: Plan): Promise<string>;
-}
 
 export interface OperatorDeps {
   readonly plans: PlanCatalog;

@@ -5,26 +5,26 @@
  */
 import { ClientFactory } from "../azure/clients.ts";
 import { createActivities } from "../activities/registry.ts";
-import type { Logger } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
 import { blobFrontDoorLease } from "../activities/frontDoorLease.ts";
 import { createProbe } from "../activities/probe.ts";
 import type { Plan } from "../core/plan/index.ts";
-import { ReservingRuns, type ReservingRunsOptions } from "../detection/reservingRuns.ts";
+import { ReservingRuns, type ReservingRunsOptions } from "../runs/reservingRuns.ts";
 import type { EvaluationSummary } from "../detection/evaluate.ts";
 import { BlobPlanStateStore } from "../detection/stateStore.ts";
 import { httpRoutes, type HttpRoute } from "../http/routes.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { ORCHESTRATIONS } from "../orchestrations/index.ts";
-import { StaticPlanCatalog } from "../plans/catalog.ts";
+import { StaticPlanCatalog } from "../plan/catalog.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
-import { LocalDurableHost, type InstanceStatus } from "./durableHost.ts";
+import { LocalDurableHost, type InstanceStatus } from "../durable/durableHost.ts";
 import { seedFromPlans } from "./estateSeed.ts";
-import { functionTimeoutMs } from "./hostJson.ts";
-import { BlobInstanceStore } from "./instanceStore.ts";
+import { functionTimeoutMs } from "../durable/hostJson.ts";
+import { BlobInstanceStore } from "../durable/instanceStore.ts";
 import { BlobRunPlanStore } from "../journal/runPlans.ts";
-import { LocalRuns } from "./localRuns.ts";
+import { LocalRuns } from "../runs/localRuns.ts";
 import { buildHandlers } from "../app/handlers.ts";
 import type { RunView } from "../core/run/port.ts";
 

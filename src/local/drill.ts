@@ -16,7 +16,7 @@ import type { Notifier } from "../notify/notifier.ts";
 import { applyScenario, type Scenario } from "../../estate/scenario.ts";
 import { startLocalApp, type LocalApp } from "./app.ts";
 import { watchUsers } from "./userWatch.ts";
-import type { InstanceStatus } from "./durableHost.ts";
+import type { InstanceStatus } from "../durable/durableHost.ts";
 
 /**
  * The time scale `switchyard drill` uses unless told otherwise: one hour of Azure time in one second.

@@ -1,6 +1,6 @@
 import { notificationEntry } from "../core/run/entries.ts";
 import type { NotifyInput } from "../core/run/model.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { Journal } from "../core/journal.ts";
 import type { Notifier } from "./notifier.ts";
 
 /** Records a notification in the run's journal as a `notification` entry (event, severity, message, details). */

@@ -33,7 +33,7 @@ import {
   type ReprotectWaitOutput,
   planForActivities,
 } from "../core/run/model.ts";
-import type { JournalEntry, JournalEntryKind } from "../journal/journal.ts";
+import type { JournalEntry, JournalEntryKind } from "../core/journal.ts";
 import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
 
 type Ctx = df.OrchestrationContext;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadPlanFile } from "../../src/core/plan/index.ts";
 import { formatDrillSummary, runDrill } from "../../src/local/drill.ts";
-import { functionTimeoutMs } from "../../src/local/hostJson.ts";
+import { functionTimeoutMs } from "../../src/durable/hostJson.ts";
 import { loadScenarioFile } from "../../estate/scenario.ts";
 import type { LoggedRequest } from "../../estate/server.ts";
 

@@ -75,7 +75,7 @@ describe("an activity's time budget", () => {
 describe("the activity budget in Azure", () => {
   it("ends before host.json's functionTimeout would stop the invocation", async () => {
     const { ACTIVITY_BUDGET_MS } = await import("../../src/app/composition.ts");
-    const { functionTimeoutMs } = await import("../../src/local/hostJson.ts");
+    const { functionTimeoutMs } = await import("../../src/durable/hostJson.ts");
 
     expect(ACTIVITY_BUDGET_MS).toBeLessThan(functionTimeoutMs());
   });

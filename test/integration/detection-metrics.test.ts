@@ -9,7 +9,7 @@ import { detectionControl } from "../../src/detection/control.ts";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { operatorHandlers } from "../../src/http/operator.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
-import { StaticPlanCatalog } from "../../src/plans/catalog.ts";
+import { StaticPlanCatalog } from "../../src/plan/catalog.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
 import { seedFromPlans } from "../../src/local/estateSeed.ts";
 import { MemoryRuns } from "../helpers/memoryRuns.ts";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { BlobPlanCatalog } from "../../src/plans/catalog.ts";
+import { BlobPlanCatalog } from "../../src/plan/catalog.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 

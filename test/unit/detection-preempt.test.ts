@@ -7,12 +7,12 @@ import { RunInProgressError, type RunPort, type RunView } from "../../src/core/r
 import { RESERVATION_GRACE_MS } from "../../src/core/run/reservation.ts";
 import { detectionJournalId, evaluatePlan } from "../../src/detection/evaluate.ts";
 import { PreemptionTimeoutError, preemptWith } from "../../src/detection/preempt.ts";
-import { ReservingRuns } from "../../src/detection/reservingRuns.ts";
+import { ReservingRuns } from "../../src/runs/reservingRuns.ts";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
-import { LocalDurableHost } from "../../src/local/durableHost.ts";
-import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
-import { LocalRuns } from "../../src/local/localRuns.ts";
+import { LocalDurableHost } from "../../src/durable/durableHost.ts";
+import { MemoryInstanceStore } from "../../src/durable/instanceStore.ts";
+import { LocalRuns } from "../../src/runs/localRuns.ts";
 import { PRIMARY, SECONDARY, T0, iso, testPlan } from "../helpers/detectionPlan.ts";
 
 /*

@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import type { ActivityDeps } from "../../src/activities/deps.ts";
 import { readInFlight } from "../../src/activities/operations.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
-import { LocalDurableHost } from "../../src/local/durableHost.ts";
-import { MemoryInstanceStore, type InstanceState } from "../../src/local/instanceStore.ts";
+import { LocalDurableHost } from "../../src/durable/durableHost.ts";
+import { MemoryInstanceStore, type InstanceState } from "../../src/durable/instanceStore.ts";
 
 class CountingStore extends MemoryInstanceStore {
   gets = 0;

@@ -1,8 +1,8 @@
 import * as df from "durable-functions";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LocalDurableHost } from "../../src/local/durableHost.ts";
-import { EventType } from "../../src/local/extensionReplay.ts";
-import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
+import { LocalDurableHost } from "../../src/durable/durableHost.ts";
+import { EventType } from "../../src/durable/extensionReplay.ts";
+import { MemoryInstanceStore } from "../../src/durable/instanceStore.ts";
 
 /*
  * The local durable host behaves as the Durable Functions runtime does where it matters to Switchyard:

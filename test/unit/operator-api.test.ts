@@ -5,7 +5,7 @@ import { parsePlanText } from "../../src/core/plan/index.ts";
 import { OPERATOR_ROLE } from "../../src/http/auth.ts";
 import { operatorHandlers } from "../../src/http/operator.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
-import { StaticPlanCatalog } from "../../src/plans/catalog.ts";
+import { StaticPlanCatalog } from "../../src/plan/catalog.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 import { MemoryRuns } from "../helpers/memoryRuns.ts";
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadPlanFile, parsePlan, type Plan } from "../../src/core/plan/index.ts";
-import { sharedClassicFrontDoors, StaticPlanCatalog } from "../../src/plans/catalog.ts";
+import { sharedClassicFrontDoors, StaticPlanCatalog } from "../../src/plan/catalog.ts";
 
 const TAILSPIN = fileURLToPath(new URL("../fixtures/tailspin.plan.json", import.meta.url));
 const CONTOSO = fileURLToPath(new URL("../../examples/contoso.plan.yaml", import.meta.url));

@@ -4,11 +4,11 @@ import { emptyPlanState, type PlanState } from "../../src/core/detection/model.t
 import { Orchestrations, type ApprovalEvent, type RunInput } from "../../src/core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
 import { isReservationLive, releaseRun, RESERVATION_GRACE_MS, reserveRun } from "../../src/core/run/reservation.ts";
-import { ReservingRuns } from "../../src/detection/reservingRuns.ts";
+import { ReservingRuns } from "../../src/runs/reservingRuns.ts";
 import { InvalidStateError, MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
-import { LocalDurableHost } from "../../src/local/durableHost.ts";
-import { MemoryInstanceStore } from "../../src/local/instanceStore.ts";
-import { LocalRuns } from "../../src/local/localRuns.ts";
+import { LocalDurableHost } from "../../src/durable/durableHost.ts";
+import { MemoryInstanceStore } from "../../src/durable/instanceStore.ts";
+import { LocalRuns } from "../../src/runs/localRuns.ts";
 import { PRIMARY, SECONDARY, T0, at, iso, testPlan } from "../helpers/detectionPlan.ts";
 
 /*

@@ -1,4 +1,4 @@
-import { secretRule } from "../../journal/guard.ts";
+import { secretRule } from "../secrets.ts";
 import { asArray, asObject, asString } from "../guards.ts";
 import { AZURE_REGIONS, isAzureRegion } from "./regions.ts";
 import { signalCount } from "./schema.ts";

@@ -1,4 +1,4 @@
-import type { JournalEntry } from "../../journal/journal.ts";
+import type { JournalEntry } from "../journal.ts";
 import type { NotifyInput, RunInput, RunOrchestrationInput, RunOutput, StepRecord } from "./model.ts";
 
 /**

@@ -26,7 +26,7 @@ export class RunInProgressError extends Error {
 
 /**
  * How triggers start and query runs. Two implementations: the Durable client in Azure
- * (src/functions/durableRuns.ts), the local durable host locally (src/local/localRuns.ts).
+ * (src/runs/durableRuns.ts), the local durable host locally (src/runs/localRuns.ts).
  */
 export interface RunPort {
   /** Starts a run; refused with RunInProgressError while the plan has one in progress (or reserved: src/core/run/reservation.ts). */

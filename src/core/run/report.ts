@@ -1,5 +1,5 @@
-import type { JournalEntry } from "../../journal/journal.ts";
-import { secretRule } from "../../journal/guard.ts";
+import type { JournalEntry } from "../journal.ts";
+import { secretRule } from "../secrets.ts";
 import type { RunOutput, StepRecord } from "./model.ts";
 
 /**

@@ -7,9 +7,9 @@ import { createProbe } from "../../../src/activities/probe.ts";
 import type { RunInput } from "../../../src/core/run/model.ts";
 import { BlobJournal } from "../../../src/journal/blobJournal.ts";
 import { BlobRunPlanStore } from "../../../src/journal/runPlans.ts";
-import { LocalDurableHost } from "../../../src/local/durableHost.ts";
-import { BlobInstanceStore } from "../../../src/local/instanceStore.ts";
-import { LocalRuns } from "../../../src/local/localRuns.ts";
+import { LocalDurableHost } from "../../../src/durable/durableHost.ts";
+import { BlobInstanceStore } from "../../../src/durable/instanceStore.ts";
+import { LocalRuns } from "../../../src/runs/localRuns.ts";
 import { ORCHESTRATIONS } from "../../../src/orchestrations/index.ts";
 
 const env = (name: string) => {

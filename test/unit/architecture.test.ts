@@ -48,3 +48,52 @@ describe("the estate's boundary", () => {
     expect(offending).toEqual([]);
   });
 });
+
+/**
+ * The layers of src/, lowest first: a module may import its own layer or a lower one, never a higher
+ * one. core is pure (plan, run and detection models, gates, the journal's types and secret rules);
+ * then the adapters to storage and Azure; then the steps (activities, orchestrations, detection);
+ * then the run port implementations and the HTTP handlers; then the assembly (app); then the hosts
+ * (Functions registrations, the local app, the CLI).
+ */
+const LAYERS: readonly (readonly string[])[] = [
+  ["core"],
+  ["config", "azure", "journal", "notify", "plan", "durable"],
+  ["activities", "orchestrations", "detection"],
+  ["runs", "http"],
+  ["app"],
+  ["functions", "local", "cli"],
+];
+const layerOf = (dir: string) => LAYERS.findIndex((layer) => layer.includes(dir));
+
+describe("the layers of src/", () => {
+  it("places every folder of src/ in a layer", () => {
+    const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    expect(folders.filter((f) => layerOf(f) < 0)).toEqual([]);
+  });
+
+  it("keeps src/core pure: it imports nothing outside src/core", () => {
+    const core = join(SRC, "core");
+    const offending = tsFiles(core).flatMap((file) =>
+      specifiers(file)
+        .filter((s) => {
+          const target = resolved(file, s);
+          return target !== undefined && !inside(target, core);
+        })
+        .map((s) => `${relative(ROOT, file)} imports ${s}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
+  it("never imports upward", () => {
+    const offending = tsFiles(SRC).flatMap((file) => {
+      const from = relative(SRC, file).split(sep)[0]!;
+      return specifiers(file)
+        .map((s) => ({ s, target: resolved(file, s) }))
+        .filter(({ target }) => target !== undefined && inside(target, SRC))
+        .filter(({ target }) => layerOf(relative(SRC, target!).split(sep)[0]!) > layerOf(from))
+        .map(({ s }) => `${relative(ROOT, file)} imports ${s}`);
+    });
+    expect(offending).toEqual([]);
+  });
+});

@@ -1,8 +1,8 @@
-import type { Logger } from "../activities/deps.ts";
+import type { Logger } from "../core/logger.ts";
 import type { ApprovalEvent, RunInput } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import { releaseRun, reserveRun, RESERVATION_GRACE_MS, type ReserveDecision } from "../core/run/reservation.ts";
-import type { PlanStateStore } from "./stateStore.ts";
+import type { PlanStateStore } from "../detection/stateStore.ts";
 
 export interface ReservingRunsOptions {
   /** The plans' state documents (ETag-checked updates): where runs are reserved. */

@@ -4,7 +4,7 @@
  * executes activities in-process, fires durable timers, takes external events, and persists every
  * instance's history, so a process that dies mid-run resumes its runs when started again.
  *
- * It plays the extension's part of each episode (src/local/extensionReplay.ts): activity calls with and
+ * It plays the extension's part of each episode (src/durable/extensionReplay.ts): activity calls with and
  * without retries, timers (long ones split), external events, sub-orchestrations, continue-as-new, and
  * their combinations (Task.all / Task.any), with the runtime's non-determinism check on replay. It is a
  * local stand-in for the Functions host, not a production engine: in Azure, Durable Functions runs the

@@ -1,7 +1,7 @@
 import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import { MemoryRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
-import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "./durableHost.ts";
+import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "../durable/durableHost.ts";
 
 /** The run port over the local durable host. */
 export class LocalRuns implements RunPort {

@@ -1,0 +1,97 @@
+/**
+ * What a secret looks like, wherever Switchyard records text: the journal's guard, the report, plan
+ * checks and the operator API use these rules. Pure.
+ */
+
+/**
+ * Property names whose string values are treated as secrets whatever they contain. Compared
+ * case-insensitively with `-`, `_` and spaces removed. A name such as `secretName`, `keyVault` or
+ * `settingName` is fine: only these exact names and the suffixes below are.
+ */
+const SECRET_KEYS = new Set(
+  [
+    "value",
+    "password",
+    "pwd",
+    "passwd",
+    "secret",
+    "connectionString",
+    "key",
+    "accountKey",
+    "apiKey",
+    "accessKey",
+    "primaryKey",
+    "secondaryKey",
+    "sharedAccessKey",
+    "clientSecret",
+    "sasToken",
+    "sas",
+    "accessToken",
+    "refreshToken",
+    "idToken",
+    "bearerToken",
+    "authorization",
+    "privateKey",
+    "credential",
+    "credentials",
+  ].map(normaliseKey),
+);
+/** Suffixes that make any property name secret-bearing: `dbPassword`, `sqlConnectionString`, `webhookSecret`. */
+const SECRET_KEY_SUFFIXES = ["password", "connectionstring", "secret", "accountkey", "apikey", "accesskey", "sastoken", "accesstoken", "privatekey"];
+
+/** Patterns that give a secret away inside any string, whatever its property is called. */
+const SECRET_PATTERNS: readonly { rule: string; test: RegExp }[] = [
+  { rule: "a storage account key (AccountKey=)", test: /AccountKey\s*=/i },
+  { rule: "a shared access signature (SharedAccessSignature)", test: /SharedAccessSignature/i },
+  { rule: "a shared access key (SharedAccessKey=)", test: /SharedAccessKey\s*=/i },
+  { rule: "a password in a connection string (Password=)", test: /(?:^|[;,\s])(?:Password|Pwd)\s*=\s*[^;,\s]/i },
+  { rule: "a SAS signature in a URL (sig=)", test: /[?&]sig=[^&\s]/i },
+  { rule: "a bearer token", test: /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/i },
+  { rule: "a JSON web token", test: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/ },
+  { rule: "a private key (PEM)", test: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ },
+];
+
+/** Placeholders an activity may write where a secret was: `***`, `[redacted]`, `<redacted>`. */
+const REDACTED = /^(?:\*+|\[redacted\]|<redacted>|redacted)$/i;
+
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[-_\s]/g, "");
+}
+
+function isSecretKey(key: string): boolean {
+  const k = normaliseKey(key);
+  return SECRET_KEYS.has(k) || SECRET_KEY_SUFFIXES.some((suffix) => k.endsWith(suffix));
+}
+
+/**
+ * Why a string under property `key` (undefined for array items and top-level strings) looks like a
+ * secret, or undefined when it does not.
+ */
+export function secretRule(key: string | undefined, value: string): string | undefined {
+  if (value === "" || REDACTED.test(value)) return undefined;
+  if (key !== undefined && isSecretKey(key)) return `a string under a secret-bearing name '${key}'`;
+  return SECRET_PATTERNS.find((p) => p.test.test(value))?.rule;
+}
+
+/** Every secret-looking string in `value`, with its path (`data.a.b[1]`) and the rule that matched. */
+export function findSecrets(value: unknown, path: string, key?: string): { path: string; rule: string }[] {
+  const found: { path: string; rule: string }[] = [];
+  const seen = new Set<object>();
+  const walk = (v: unknown, p: string, k: string | undefined) => {
+    if (typeof v === "string") {
+      const rule = secretRule(k, v);
+      if (rule) found.push({ path: p, rule });
+      return;
+    }
+    if (v === null || typeof v !== "object" || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      // An array under a secret-bearing name holds secrets too (`passwords: [...]`).
+      v.forEach((item, i) => walk(item, `${p}[${i}]`, k));
+      return;
+    }
+    for (const [childKey, child] of Object.entries(v)) walk(child, /^[A-Za-z_$][\w$]*$/.test(childKey) ? `${p}.${childKey}` : `${p}[${JSON.stringify(childKey)}]`, childKey);
+  };
+  walk(value, path, key);
+  return found;
+}
