@@ -114,12 +114,12 @@ export class Run {
     try {
       const result = yield* body();
       this.steps.push({ step: name, startedAt, endedAt: this.now, outcome: "ok" });
-      this.note("step-finished", `${name} finished`, { durationMs: Date.parse(this.now) - Date.parse(startedAt) }, name);
+      this.note("step-finished", `${name} finished`, { outcome: "ok", durationMs: Date.parse(this.now) - Date.parse(startedAt) }, name);
       return result;
     } catch (error) {
       const detail = error instanceof StepFailed ? error.envelope.message : error instanceof Error ? error.message : String(error);
       this.steps.push({ step: name, startedAt, endedAt: this.now, outcome: "failed", detail });
-      this.note("step-finished", `${name} failed: ${detail}`, { durationMs: Date.parse(this.now) - Date.parse(startedAt), error: detail }, name);
+      this.note("step-finished", `${name} failed: ${detail}`, { outcome: "failed", durationMs: Date.parse(this.now) - Date.parse(startedAt), detail }, name);
       throw error;
     }
   }

@@ -291,6 +291,9 @@ describe("long-running operations (the Durable monitor pattern)", () => {
     expect(output.outcome).toBe("failed");
     expect(output.message).toMatch(/did not end within 600 s of Azure time/);
     expect(names(w)).not.toContain(Activities.switchFrontDoorStandard);
+    // The journal says so in the shape the report reads: outcome and detail.
+    const finished = w.calls.filter((c) => c.name === Activities.journal).flatMap((c) => c.input.entries).filter((e: { kind: string; step?: string }) => e.kind === "step-finished" && e.step === "data-tier");
+    expect(finished).toMatchObject([{ data: { outcome: "failed", detail: expect.stringMatching(/did not end within 600 s/) } }]);
   });
 });
 

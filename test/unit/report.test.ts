@@ -67,11 +67,7 @@ describe("renderReport, on journals recorded from real runs", () => {
     );
   });
 
-  // Known defect (src/core/run/report.ts, not fixed here): the orchestrator journals a failed step as
-  // `step-finished` with data { durationMs, error }, and the report reads data.outcome / data.detail (the
-  // shape of entries.ts stepFinishedEntry, which no code writes), so without the run-finished entry a
-  // failed step shows as ok. This test passes while the defect is there; it fails once it is fixed.
-  it.fails("a failed step shows as failed, with its error, from the step entries alone (a run whose end is not journaled)", () => {
+  it("a failed step shows as failed, with its error, from the step entries alone (a run whose end is not journaled)", () => {
     const steps = section(renderReport(FAILED.entries.filter((e) => e.kind !== "run-finished")), "Steps");
     const failed = FAILED.output.steps.find((s) => s.outcome === "failed")!;
     expect(rowOf(steps, `\`${failed.step}\``).slice(4)).toEqual(["failed", failed.detail]);

@@ -194,8 +194,9 @@ function stepsFromJournal(sorted: readonly JournalEntry[]): StepRow[] {
     if (e.kind === "step-started") rows.push({ step: e.step, startedAt: e.at, outcome: "unfinished" });
     else if (e.kind === "step-finished") {
       const open = rows.find((r) => r.step === e.step && r.endedAt === undefined);
-      const detail = str(e.data?.detail);
-      const outcome = str(e.data?.outcome) ?? "ok";
+      // The run writes { outcome, durationMs, detail }; runs of version 1 wrote { durationMs, error } for a failure.
+      const detail = str(e.data?.detail) ?? str(e.data?.error);
+      const outcome = str(e.data?.outcome) ?? (str(e.data?.error) !== undefined ? "failed" : "ok");
       if (open) {
         open.endedAt = e.at;
         open.outcome = outcome;
