@@ -8,7 +8,7 @@
  * operator API raises it to both), so no further round starts.
  */
 import type * as df from "durable-functions";
-import { Activities, APPROVAL_EVENT, planForActivities, type ApprovalEvent, type ReprotectProgress, type ReprotectWaitInput, type ReprotectWaitOutput } from "../core/run/model.ts";
+import { Activities, APPROVAL_EVENT, Steps, planForActivities, type ApprovalEvent, type ReprotectProgress, type ReprotectWaitInput, type ReprotectWaitOutput } from "../core/run/model.ts";
 import { Run } from "./run.ts";
 
 type Gen<T> = Generator<df.Task, T, any>;
@@ -37,7 +37,7 @@ export function* reprotectStorage(context: df.OrchestrationContext): Gen<Reprote
       abort = context.df.waitForExternalEvent(APPROVAL_EVENT);
       return false;
     }
-    run.note("decision", `aborted by ${event.by} while waiting for re-protection: ${event.reason}`, { ...event }, "reprotect");
+    run.note("decision", `aborted by ${event.by} while waiting for re-protection: ${event.reason}`, { ...event }, Steps.reprotect);
     return true;
   };
 
@@ -48,12 +48,12 @@ export function* reprotectStorage(context: df.OrchestrationContext): Gen<Reprote
       context.df.continueAsNew({ ...input, progress: { said: [...said], told, execution: execution + 1 } } satisfies ReprotectWaitInput);
       return undefined;
     }
-    const progress = yield* run.callAll<ReprotectProgress>("reprotect", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+    const progress = yield* run.callAll<ReprotectProgress>(Steps.reprotect, plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
     const waiting = progress.filter((p) => p.state !== "protected");
     for (const p of progress) {
       if (said.get(p.resourceId) === p.why) continue;
       said.set(p.resourceId, p.why);
-      run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, "reprotect");
+      run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.reprotect);
     }
     if (waiting.length === 0) return yield* end("protected");
     if (context.df.currentUtcDateTime.getTime() >= input.deadlineAt) return yield* end("timeout");
@@ -62,7 +62,7 @@ export function* reprotectStorage(context: df.OrchestrationContext): Gen<Reprote
       yield* run.notify("failback-waiting", "info", `Switchyard ${plan.name}: the failback to ${to} waits for storage re-protection (${waiting.map((p) => p.why).join("; ")}); this can take up to ${input.horizonSeconds} s of Azure time. Abort run ${runId} to stop waiting.`);
     }
     yield* run.flush();
-    run.status("reprotect", "reprotection");
+    run.status(Steps.reprotect, "reprotection");
     if (aborted()) return yield* end("aborted"); // an abort that came while this round's activities ran
     const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(Math.min(...waiting.map((p) => p.pollSeconds)))));
     const winner: df.Task = yield context.df.Task.any([timer, abort]);

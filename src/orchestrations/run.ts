@@ -32,6 +32,7 @@ import {
   type ReprotectWaitInput,
   type ReprotectWaitOutput,
   planForActivities,
+  Steps,
 } from "../core/run/model.ts";
 import type { JournalEntry, JournalEntryKind } from "../core/journal.ts";
 import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
@@ -397,7 +398,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
         run.note("decision", `aborted by ${event.by} while waiting for re-protection: ${event.reason}`, { ...event }, step);
         return true;
       };
-      const reprotected = yield* run.step("reprotect", function* () {
+      const reprotected = yield* run.step(Steps.reprotect, function* () {
         return yield* reprotectAll(abort, aborted);
       });
       if (reprotected !== "protected") {
@@ -408,16 +409,16 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
             : `Failback to ${to} refused: storage re-protection did not complete within ${reprotectionHorizonSeconds()} s of Azure time (geo-redundancy must be back and in sync first).`;
         return yield* finish();
       }
-      const ready = yield* run.step("check-reprotection", function* () {
+      const ready = yield* run.step(Steps.checkReprotection, function* () {
         const checks = input.options?.reprotectionChecks ?? 10;
         const interval = input.options?.reprotectionIntervalSeconds ?? 30;
         for (let attempt = 1; ; attempt++) {
-          if (aborted("check-reprotection")) return "aborted" as const;
-          const result = yield* run.call<CheckResult>("check-reprotection", Activities.checkReprotection, { ...base, region: to });
-          run.note("decision", result.ok ? `${to} is re-protected: failback may proceed` : `${to} is not re-protected yet (check ${attempt} of ${checks})`, { checks: result.checks }, "check-reprotection");
+          if (aborted(Steps.checkReprotection)) return "aborted" as const;
+          const result = yield* run.call<CheckResult>(Steps.checkReprotection, Activities.checkReprotection, { ...base, region: to });
+          run.note("decision", result.ok ? `${to} is re-protected: failback may proceed` : `${to} is not re-protected yet (check ${attempt} of ${checks})`, { checks: result.checks }, Steps.checkReprotection);
           if (result.ok) return true;
           if (attempt >= checks) return false;
-          run.status("check-reprotection", "reprotection");
+          run.status(Steps.checkReprotection, "reprotection");
           const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(interval)));
           if (abort.isCompleted) continue; // seen at the top of the next round
           const winner: df.Task = yield context.df.Task.any([timer, abort]);
@@ -436,20 +437,20 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       }
     }
 
-    const health = yield* run.step("assess", function* () {
-      return yield* run.call<AssessRegionsResult>("assess", Activities.assessRegions, { ...base, regions: [from, to] });
+    const health = yield* run.step(Steps.assess, function* () {
+      return yield* run.call<AssessRegionsResult>(Steps.assess, Activities.assessRegions, { ...base, regions: [from, to] });
     });
     const primaryHealthy = health.regions[from]?.healthy ?? false;
     const targetHealthy = health.regions[to]?.healthy ?? false;
-    run.note("decision", targetHealthy ? `target ${to} is healthy` : `target ${to} is unhealthy: refusing to fail over into it`, { regions: health.regions, at: health.at }, "assess");
+    run.note("decision", targetHealthy ? `target ${to} is healthy` : `target ${to} is unhealthy: refusing to fail over into it`, { regions: health.regions, at: health.at }, Steps.assess);
     if (!targetHealthy) {
       outcome = "refused-target-unhealthy";
       message = `Refused: the target region ${to} is not healthy, and Switchyard never fails over into an unhealthy region.`;
       return yield* finish();
     }
 
-    const replication = yield* run.step("measure", function* () {
-      return yield* run.call<MeasureReplicationResult>("measure", Activities.measureReplication, { ...base, to });
+    const replication = yield* run.step(Steps.measure, function* () {
+      return yield* run.call<MeasureReplicationResult>(Steps.measure, Activities.measureReplication, { ...base, to });
     });
 
     const decision = decideDataLoss({
@@ -465,18 +466,18 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       rpoSeconds: plan.objectives.rpoSeconds,
       sql: replication.sql,
       storage: replication.storage,
-    }, "gate");
+    }, Steps.gate);
     let allowDataLoss = decision.kind === "forced";
     if (decision.kind === "forced") dataLossAllowedBy = decision.by;
 
     if (decision.kind === "needs-approval") {
-      const approval = yield* run.step("approval", function* () {
+      const approval = yield* run.step(Steps.approval, function* () {
         const timeoutSeconds = input.options?.approvalTimeoutSeconds ?? plan.autoFailover.approvalTimeoutMinutes * 60;
         const deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutSeconds * 1000);
         yield* run.notify("approval-needed", "critical", `Switchyard ${plan.name}: a data-loss failover to ${to} needs approval within ${timeoutSeconds} s — ${decision.why}. Approve or abort run ${runId}.`);
-        run.note("wait", `waiting up to ${timeoutSeconds} s for approval of a data-loss failover`, { until: deadline.toISOString(), why: decision.why }, "approval");
+        run.note("wait", `waiting up to ${timeoutSeconds} s for approval of a data-loss failover`, { until: deadline.toISOString(), why: decision.why }, Steps.approval);
         yield* run.flush();
-        run.status("approval", "approval");
+        run.status(Steps.approval, "approval");
         const timer = context.df.createTimer(deadline);
         const event = context.df.waitForExternalEvent(APPROVAL_EVENT);
         const winner: df.Task = yield context.df.Task.any([event, timer]);
@@ -487,10 +488,10 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       if (!approval) {
         outcome = "stopped-approval-timeout";
         message = `Stopped: no approval for a data-loss failover arrived in time. Nothing was failed over with data loss; the data tier is unchanged.`;
-        run.note("decision", "approval timed out: no forced failover", {}, "approval");
+        run.note("decision", "approval timed out: no forced failover", {}, Steps.approval);
         return yield* finish();
       }
-      run.note("decision", `${approval.approve ? "approved" : "aborted"} by ${approval.by}: ${approval.reason}`, { ...approval }, "approval");
+      run.note("decision", `${approval.approve ? "approved" : "aborted"} by ${approval.by}: ${approval.reason}`, { ...approval }, Steps.approval);
       if (!approval.approve) {
         outcome = "stopped-aborted";
         message = `Stopped: ${approval.by} aborted the data-loss failover (${approval.reason}). The data tier is unchanged.`;
@@ -500,15 +501,15 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       dataLossAllowedBy = "approval";
     }
 
-    const dataTier = yield* run.step("data-tier", function* () {
-      return yield* run.converge<DataTierResult>("data-tier", [
+    const dataTier = yield* run.step(Steps.dataTier, function* () {
+      return yield* run.converge<DataTierResult>(Steps.dataTier, [
         ...plan.sql.map((_, index) => ({ name: Activities.failoverSqlGroup, input: { ...base, index, to, allowDataLoss } })),
         ...plan.storage.map((_, index) => ({ name: Activities.failoverStorageAccount, input: { ...base, index, to, allowDataLoss } })),
       ]);
     });
     const forced = dataTier.some((r) => r.method === "forced");
     rpoExposure = forced ? replication.maxLagSeconds : 0;
-    run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { results: dataTier }, "data-tier");
+    run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { results: dataTier }, Steps.dataTier);
 
     const sw = (name: string, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
     // Each settings write restarts its site. Sites in the target region are written before traffic
@@ -517,20 +518,20 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     const targetSites = plan.appService.flatMap((site, i) => (site.region === to ? [i] : []));
     const otherSites = plan.appService.flatMap((site, i) => (site.region === to ? [] : [i]));
     if (targetSites.length > 0) {
-      yield* run.step("settings", function* () {
-        const results = yield* run.callAll<SwitchResult>("settings", targetSites.map((i) => sw(Activities.switchAppService, i)));
-        if (results.some((r) => r.restarts)) yield* awaitHealthy("settings");
+      yield* run.step(Steps.settings, function* () {
+        const results = yield* run.callAll<SwitchResult>(Steps.settings, targetSites.map((i) => sw(Activities.switchAppService, i)));
+        if (results.some((r) => r.restarts)) yield* awaitHealthy(Steps.settings);
         return results;
       });
     }
 
-    yield* run.step("traffic", function* () {
+    yield* run.step(Steps.traffic, function* () {
       // The target was assessed before the approval wait and the data tier, which can take hours: it is
       // asked again right before users are sent there.
-      const now = yield* run.call<AssessRegionsResult>("traffic", Activities.assessRegions, { ...base, regions: [to] });
-      run.note("decision", now.regions[to]?.healthy ? `${to} is still healthy: switching traffic` : `${to} is no longer healthy: traffic is not switched`, { regions: now.regions, at: now.at }, "traffic");
+      const now = yield* run.call<AssessRegionsResult>(Steps.traffic, Activities.assessRegions, { ...base, regions: [to] });
+      run.note("decision", now.regions[to]?.healthy ? `${to} is still healthy: switching traffic` : `${to} is no longer healthy: traffic is not switched`, { regions: now.regions, at: now.at }, Steps.traffic);
       if (!now.regions[to]?.healthy) {
-        throw new StepFailed("traffic", { name: "SwitchyardError", code: "TargetUnhealthy", retryable: false, message: `${to} stopped answering healthy before traffic was switched to it; the data tier is there, traffic stays where it was` });
+        throw new StepFailed(Steps.traffic, { name: "SwitchyardError", code: "TargetUnhealthy", retryable: false, message: `${to} stopped answering healthy before traffic was switched to it; the data tier is there, traffic stays where it was` });
       }
       // A classic Front Door is written whole (GET + PUT): two entries on one Front Door go one after
       // the other, or the second PUT would undo the first. Everything else switches at once.
@@ -541,29 +542,29 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
           ...(wave === 0 ? plan.frontDoor.standard.map((_, i) => sw(Activities.switchFrontDoorStandard, i)) : []),
           ...(waves[wave] ?? []).map((i) => sw(Activities.switchFrontDoorClassic, i)),
         ];
-        if (calls.length > 0) results.push(...(yield* run.converge<SwitchResult>("traffic", calls)));
+        if (calls.length > 0) results.push(...(yield* run.converge<SwitchResult>(Steps.traffic, calls)));
       }
       return results;
     });
 
     if (otherSites.length > 0) {
-      yield* run.step("standby-settings", function* () {
-        return yield* run.callAll<SwitchResult>("standby-settings", otherSites.map((i) => sw(Activities.switchAppService, i)));
+      yield* run.step(Steps.standbySettings, function* () {
+        return yield* run.callAll<SwitchResult>(Steps.standbySettings, otherSites.map((i) => sw(Activities.switchAppService, i)));
       });
     }
 
-    const verification = yield* run.step("verify", function* () {
+    const verification = yield* run.step(Steps.verify, function* () {
       // Front Door propagation and site restarts settle by themselves: checked again until they do or
       // VERIFY_SETTLE_SECONDS of Azure time have passed.
       const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(VERIFY_SETTLE_SECONDS);
       for (;;) {
-        const result = yield* run.call<CheckResult>("verify", Activities.verifyPrimary, { ...base, region: to, otherWasDown: !primaryHealthy });
+        const result = yield* run.call<CheckResult>(Steps.verify, Activities.verifyPrimary, { ...base, region: to, otherWasDown: !primaryHealthy });
         if (result.ok || !result.settling || context.df.currentUtcDateTime.getTime() >= deadline) return result;
-        run.status("verify", "propagation");
+        run.status(Steps.verify, "propagation");
         yield* run.sleep(run.azureMs(VERIFY_POLL_SECONDS));
       }
     });
-    run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { checks: verification.checks }, "verify");
+    run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { checks: verification.checks }, Steps.verify);
     if (!verification.ok) {
       outcome = "failed";
       message = `The switch to ${to} completed but verification failed: ${verification.checks.filter((c) => !c.ok).map((c) => c.what).join("; ")}.`;
@@ -574,10 +575,10 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       // Zone redundancy can only come back once an account is home again (Azure refuses a zone
       // conversion of an account that failed over): started here, after the failback is verified,
       // and left to Azure (it can take days); the run says so and does not wait for it.
-      const restored = yield* run.step("restore-redundancy", function* () {
-        return yield* run.callAll<ReprotectProgress>("restore-redundancy", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+      const restored = yield* run.step(Steps.restoreRedundancy, function* () {
+        return yield* run.callAll<ReprotectProgress>(Steps.restoreRedundancy, plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
       });
-      for (const p of restored) run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, "restore-redundancy");
+      for (const p of restored) run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.restoreRedundancy);
     }
     message = `${input.kind === "failover" ? "Failed over" : "Failed back"} to ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? (rpoExposure === null ? `writes not yet replicated when the outage began may be lost; the lag could not be measured (RPO budget ${plan.objectives.rpoSeconds} s)` : `up to ${rpoExposure} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)`) : "no data loss"}.`;
     return yield* finish();
@@ -602,9 +603,9 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
   function* reprotectAll(abort: df.Task, aborted: (step: string) => boolean): Gen<"protected" | "timeout" | "aborted"> {
     if (version === 1) return yield* reprotectAllInline(abort, aborted);
     if (plan.storage.length === 0) return "protected";
-    if (aborted("reprotect")) return "aborted";
+    if (aborted(Steps.reprotect)) return "aborted";
     yield* run.flush();
-    run.status("reprotect", "reprotection");
+    run.status(Steps.reprotect, "reprotection");
     const wait: ReprotectWaitInput = {
       runId,
       kind: input.kind,
@@ -616,7 +617,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     };
     const child = context.df.callSubOrchestrator(Orchestrations.reprotect, wait, reprotectInstanceId(runId));
     const winner: df.Task = yield context.df.Task.any([child, abort]);
-    if (winner !== child && aborted("reprotect")) return "aborted";
+    if (winner !== child && aborted(Steps.reprotect)) return "aborted";
     const output: ReprotectWaitOutput = yield child;
     return output.result;
   }
@@ -628,13 +629,13 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     const said = new Map<string, string>();
     let told = false;
     for (;;) {
-      if (aborted("reprotect")) return "aborted";
-      const progress = yield* run.callAll<ReprotectProgress>("reprotect", plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+      if (aborted(Steps.reprotect)) return "aborted";
+      const progress = yield* run.callAll<ReprotectProgress>(Steps.reprotect, plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
       const waiting = progress.filter((p) => p.state !== "protected");
       for (const p of progress) {
         if (said.get(p.resourceId) === p.why) continue;
         said.set(p.resourceId, p.why);
-        run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, "reprotect");
+        run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.reprotect);
       }
       if (waiting.length === 0) return "protected";
       if (context.df.currentUtcDateTime.getTime() >= deadline) return "timeout";
@@ -643,7 +644,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
         yield* run.notify("failback-waiting", "info", `Switchyard ${plan.name}: the failback to ${to} waits for storage re-protection (${waiting.map((p) => p.why).join("; ")}); this can take up to ${reprotectionHorizonSeconds()} s of Azure time. Abort run ${runId} to stop waiting.`);
       }
       yield* run.flush();
-      run.status("reprotect", "reprotection");
+      run.status(Steps.reprotect, "reprotection");
       if (abort.isCompleted) continue; // an abort that came while this round's activities ran
       const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(Math.min(...waiting.map((p) => p.pollSeconds)))));
       const winner: df.Task = yield context.df.Task.any([timer, abort]);

@@ -23,6 +23,23 @@ export const Activities = {
 } as const;
 export type ActivityName = (typeof Activities)[keyof typeof Activities];
 
+/** The run's steps, as the journal, the run's status and its output name them. */
+export const Steps = {
+  assess: "assess",
+  measure: "measure",
+  gate: "gate",
+  approval: "approval",
+  dataTier: "data-tier",
+  settings: "settings",
+  traffic: "traffic",
+  standbySettings: "standby-settings",
+  verify: "verify",
+  reprotect: "reprotect",
+  checkReprotection: "check-reprotection",
+  restoreRedundancy: "restore-redundancy",
+} as const;
+export type StepName = (typeof Steps)[keyof typeof Steps];
+
 /**
  * Orchestration names. A change to what an orchestration schedules, in what order, is deployed under a
  * new name (a new version), never over the old one: a run in flight replays its history against the
