@@ -136,7 +136,7 @@ export function operatorHandlers(deps: OperatorDeps) {
       const { reason: why } = validate(decisionBody, await readJson(request));
       const { plan, current } = await runOf(request.params.id);
       const action = approve ? "approve" : "abort";
-      const waitingFor = (current?.progress as { waitingFor?: string } | undefined)?.waitingFor;
+      const waitingFor = current?.progress?.waitingFor;
       // A failback waiting (possibly hours) for storage re-protection can be aborted too; only a
       // data-loss failover is approved.
       const answerable = waitingFor === "approval" || (!approve && waitingFor === "reprotection");

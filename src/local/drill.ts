@@ -170,7 +170,7 @@ function approveWhenAsked(runs: RunPort, planName: string, progress?: (line: str
       await new Promise((r) => setTimeout(r, 20));
       const run = await runs.get(planName);
       if (!run || run.status === "completed" || run.status === "failed") return;
-      if ((run.progress as { waitingFor?: string } | undefined)?.waitingFor === "approval") {
+      if (run.progress?.waitingFor === "approval") {
         progress?.(`  approval requested: the drill approves as the operator`);
         await runs.approve(planName, { approve: true, by: "switchyard drill", reason: "drill: approving the data-loss failover as the on-call operator would" });
         return;

@@ -33,21 +33,13 @@ import {
   type ReprotectWaitOutput,
   planForActivities,
   Steps,
+  type RunStatus,
 } from "../core/run/model.ts";
 import type { JournalEntry, JournalEntryKind } from "../core/journal.ts";
 import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
 
 type Ctx = df.OrchestrationContext;
 type Gen<T> = Generator<df.Task, T, any>;
-
-/** What the orchestration shows as custom status while it runs. */
-export interface RunStatus {
-  readonly runId: string;
-  readonly kind: RunOrchestrationInput["kind"];
-  readonly step: string;
-  readonly stepStartedAt: string;
-  readonly waitingFor?: "approval" | "retry" | "reprotection" | "operation" | "restart" | "propagation";
-}
 
 export class StepFailed extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import type * as df from "durable-functions";
-import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, runStatusOf } from "../core/run/model.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 
@@ -45,7 +45,7 @@ export class DurableRuns implements RunPort {
       from: input.from,
       to: input.to,
       trigger: input.trigger,
-      ...(status.customStatus !== undefined ? { progress: status.customStatus } : {}),
+      ...(runStatusOf(status.customStatus) ? { progress: runStatusOf(status.customStatus)! } : {}),
       ...(status.output ? { output: status.output as RunOutput } : {}),
     };
   }

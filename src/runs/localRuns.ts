@@ -1,4 +1,4 @@
-import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, runStatusOf } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import { MemoryRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
 import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "../durable/durableHost.ts";
@@ -79,7 +79,7 @@ export function view(status: InstanceStatus): RunView {
     from: input.from,
     to: input.to,
     trigger: input.trigger,
-    ...(status.customStatus !== undefined ? { progress: status.customStatus } : {}),
+    ...(runStatusOf(status.customStatus) ? { progress: runStatusOf(status.customStatus)! } : {}),
     ...(status.output !== undefined ? { output: status.output as RunOutput } : {}),
     ...(status.error !== undefined ? { error: status.error } : {}),
   };

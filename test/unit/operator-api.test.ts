@@ -89,7 +89,7 @@ describe("manual override API", () => {
     await api.failover(request({ plan: plan.name }, { reason: "outage" }));
     const runId = runs.started[0]!.runId;
     expect((await api.approve(request({ id: runId }, { reason: "go ahead" }))).status).toBe(409);
-    runs.current = { ...runs.current!, progress: { step: "approval", waitingFor: "approval" } };
+    runs.current = { ...runs.current!, progress: { runId, kind: "failover", stepStartedAt: "2026-01-01T00:00:00.000Z", step: "approval", waitingFor: "approval" } };
     const res = await api.approve(request({ id: runId }, { reason: "region lost" }));
     expect(res.status).toBe(202);
     // Sent, not "approved": the run may have ended meanwhile, and its own journal says what took effect.
@@ -102,7 +102,7 @@ describe("manual override API", () => {
     const { api, runs } = setup();
     await api.failover(request({ plan: plan.name }, { reason: "outage" }));
     const runId = runs.started[0]!.runId;
-    runs.current = { ...runs.current!, progress: { step: "reprotect", waitingFor: "reprotection" } };
+    runs.current = { ...runs.current!, progress: { runId, kind: "failback", stepStartedAt: "2026-01-01T00:00:00.000Z", step: "reprotect", waitingFor: "reprotection" } };
     expect((await api.approve(request({ id: runId }, { reason: "go ahead" }))).status).toBe(409);
     const res = await api.abort(request({ id: runId }, { reason: "stay in the secondary this week" }));
     expect(res.status).toBe(202);

@@ -73,6 +73,27 @@ export interface ApprovalEvent {
 }
 
 export type RunKind = "failover" | "failback";
+
+/** What a run shows as its custom status while it runs: its step, since when, and what it waits for. */
+export interface RunStatus {
+  readonly runId: string;
+  readonly kind: RunKind;
+  readonly step: string;
+  readonly stepStartedAt: string;
+  readonly waitingFor?: "approval" | "retry" | "reprotection" | "operation" | "restart" | "propagation";
+}
+
+const WAITING_FOR = new Set(["approval", "retry", "reprotection", "operation", "restart", "propagation"]);
+
+/** A run's custom status as the Durable runtime hands it back, checked (undefined when it is not one). */
+export function runStatusOf(value: unknown): RunStatus | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.runId !== "string" || (v.kind !== "failover" && v.kind !== "failback") || typeof v.step !== "string" || typeof v.stepStartedAt !== "string") return undefined;
+  const waitingFor = typeof v.waitingFor === "string" && WAITING_FOR.has(v.waitingFor) ? (v.waitingFor as RunStatus["waitingFor"]) : undefined;
+  return { runId: v.runId, kind: v.kind, step: v.step, stepStartedAt: v.stepStartedAt, ...(waitingFor ? { waitingFor } : {}) };
+}
+
 /**
  * `planned` never loses data; `auto` fails over planned when it can and forced only when the RPO gate
  * or an approval allows; `forced` is an operator's explicit request that pre-approves data loss (still

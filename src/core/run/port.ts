@@ -1,4 +1,4 @@
-import type { ApprovalEvent, RunInput, RunOutput } from "./model.ts";
+import type { ApprovalEvent, RunInput, RunOutput, RunStatus } from "./model.ts";
 
 /** A run as triggers and operators see it. */
 export interface RunView {
@@ -11,7 +11,7 @@ export interface RunView {
   /** Who or what started the run (a drill, an alert, an operator). */
   readonly trigger?: RunInput["trigger"];
   /** The orchestration's custom status: current step, since when, what it waits for. */
-  readonly progress?: unknown;
+  readonly progress?: RunStatus;
   readonly output?: RunOutput;
   readonly error?: string;
 }
