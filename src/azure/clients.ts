@@ -166,7 +166,8 @@ export class ClientFactory {
       const store = this.options.blobStore;
       // No time-budget policy here: @azure/storage-blob 12 adds additionalPolicies to its pipeline twice
       // ("Duplicate policy names not allowed in pipeline"); blob requests keep the SDK's own per-try timeout.
-      const options = { userAgentOptions: { userAgentPrefix: USER_AGENT } };
+      // The same retry count as the other clients (storage-blob counts tries, the first included).
+      const options = { userAgentOptions: { userAgentPrefix: USER_AGENT }, retryOptions: { maxTries: (this.options.maxRetries ?? 3) + 1 } };
       if (store?.connectionString) return BlobServiceClient.fromConnectionString(store.connectionString, options);
       if (store?.accountUrl) return new BlobServiceClient(store.accountUrl, this.credential, options);
       throw new Error("no blob store configured: set SWITCHYARD_STORAGE_CONNECTION_STRING or SWITCHYARD_STORAGE_ACCOUNT_URL");

@@ -69,7 +69,11 @@ export class BlobRunPlanStore implements RunPlanStore {
   }
 
   async put(runId: string, plan: Plan): Promise<void> {
-    this.ready ??= this.container.createIfNotExists();
+    // A failed create is not remembered: the next start tries again.
+    this.ready ??= this.container.createIfNotExists().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
     await this.ready;
     const body = Buffer.from(JSON.stringify(plan));
     try {

@@ -317,6 +317,8 @@ export class Run {
 
 /** Azure time the run gives storage re-protection (back to geo-redundancy, then the initial geo sync) before refusing a failback. */
 export const REPROTECTION_HORIZON_SECONDS = 72 * 60 * 60;
+/** After an abort: how long the run waits for its re-protection wait to confirm it has stopped. */
+const REPROTECT_ABORT_GRACE_SECONDS = 5 * 60;
 /** After settings writes: how often and how long to wait for the target region's sites to answer again. */
 const RESTART_POLL_SECONDS = 15;
 /** An answer counts as "restarted" only this long after the write (the time profile assumes a one-minute restart). */
@@ -609,7 +611,15 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     };
     const child = context.df.callSubOrchestrator(Orchestrations.reprotect, wait, reprotectInstanceId(runId));
     const winner: df.Task = yield context.df.Task.any([child, abort]);
-    if (winner !== child && aborted(Steps.reprotect)) return "aborted";
+    if (winner !== child && aborted(Steps.reprotect)) {
+      // The abort is sent to the wait too (it stops at once); the run waits for it to end, bounded, so
+      // that no re-protection round runs on after the run, and the run does not stay open behind it.
+      const grace = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + run.azureMs(REPROTECT_ABORT_GRACE_SECONDS)));
+      const ended: df.Task = yield context.df.Task.any([child, grace]);
+      if (ended === child) grace.cancel();
+      else run.note("wait", `the re-protection wait did not confirm the abort within ${REPROTECT_ABORT_GRACE_SECONDS} s; it ends at its next round`, { instanceId: reprotectInstanceId(runId) }, Steps.reprotect);
+      return "aborted";
+    }
     const output: ReprotectWaitOutput = yield child;
     return output.result;
   }

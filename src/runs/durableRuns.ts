@@ -27,7 +27,10 @@ export class DurableRuns implements RunPort {
     } catch (error) {
       // Lost the race to another start: the extension refuses to overwrite a running instance.
       const now = await this.client.getStatus(instanceId).catch(() => undefined);
-      if (now && ACTIVE.has(String(now.runtimeStatus))) throw new RunInProgressError(input.plan.name, (now.input as RunInput).runId);
+      const running = now && ACTIVE.has(String(now.runtimeStatus)) ? (now.input as RunInput | undefined)?.runId : undefined;
+      // The start reached Azure before its answer was lost: this run is the one running.
+      if (running === input.runId) return { instanceId, runId: input.runId, status: "pending", kind: input.kind, from: input.from, to: input.to, trigger: input.trigger };
+      if (running !== undefined) throw new RunInProgressError(input.plan.name, running);
       throw error;
     }
     return { instanceId, runId: input.runId, status: "pending", kind: input.kind, from: input.from, to: input.to, trigger: input.trigger };
@@ -60,8 +63,16 @@ export class DurableRuns implements RunPort {
     if (runId) await this.client.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 
+  /**
+   * Ends the plan's run, and its re-protection wait: Durable's terminate does not reach
+   * sub-orchestrations, and a wait left running would go on changing storage accounts. (A watch left
+   * running only reads, and ends with its operations.)
+   */
   async terminate(planName: string, reason: string): Promise<void> {
-    await this.client.terminate(instanceIdFor(planName), reason);
+    const instanceId = instanceIdFor(planName);
+    const runId = ((await this.client.getStatus(instanceId).catch(() => undefined))?.input as RunInput | undefined)?.runId;
+    if (runId) await this.client.terminate(reprotectInstanceId(runId), reason).catch(() => undefined);
+    await this.client.terminate(instanceId, reason);
   }
 }
 

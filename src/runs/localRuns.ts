@@ -57,8 +57,12 @@ export class LocalRuns implements RunPort {
     if (runId) await this.host.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 
+  /** Ends the plan's run and its re-protection wait (terminate does not reach sub-orchestrations). */
   async terminate(planName: string, reason: string): Promise<void> {
-    await this.host.terminate(instanceIdFor(planName), reason);
+    const instanceId = instanceIdFor(planName);
+    const runId = ((await this.host.getStatus(instanceId))?.input as RunInput | undefined)?.runId;
+    if (runId) await this.host.terminate(reprotectInstanceId(runId), reason).catch(() => undefined);
+    await this.host.terminate(instanceId, reason);
   }
 
   /** Resolves with the finished run (local tools: the drill, tests); rejects if the host stopped first. */

@@ -341,6 +341,7 @@ describe("a failback's long wait for re-protection (the reprotect sub-orchestrat
       const status = await h.waitForCompletion("i1");
       return { w, output: status.output as RunOutput, run: store.largestOf((id) => id === "i1"), wait: store.largestOf((id) => id.endsWith(":reprotect")) };
     };
+    expect(plan.storage.length).toBeGreaterThan(0); // a plan with storage to wait for
     const threeDays = await measure(72 * 12);
     const hour = await measure(12);
 
@@ -478,22 +479,40 @@ describe("failback re-protection", () => {
     expect(names(w)).not.toContain(Activities.failoverSqlGroup);
   });
 
-  it("stops the re-protection wait itself when an operator aborts through the run port: no round starts after the abort", async () => {
+  it("stops the re-protection wait itself when an operator aborts through the run port: at most the round in flight runs after the abort", async () => {
     const w = world({ reprotectRounds: 1_000_000 });
     const h = host(w);
     const runs = new LocalRuns(h);
+    const rounds = () => w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length;
     await runs.start(startInput({ kind: "failback", mode: "planned", from: S, to: P, options: { ...failback().options, reprotectionHorizonSeconds: 10 ** 9 } }));
-    await until(async () => ((await runs.get(plan.name))?.progress as { waitingFor?: string } | undefined)?.waitingFor === "reprotection");
+    await until(async () => (await runs.get(plan.name))?.progress?.waitingFor === "reprotection");
 
+    const atAbort = rounds();
     await runs.approve(plan.name, { approve: false, by: "oncall@contoso.com", reason: "stay in the secondary for now" });
     const view = await runs.waitFor(plan.name);
-    const wait = await h.waitForCompletion(reprotectInstanceId(view.runId));
-    const callsAtEnd = w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const wait = await h.getStatus(reprotectInstanceId(view.runId));
 
     expect(view.output?.outcome).toBe("stopped-aborted");
+    // The run ended after its wait did (it waits for it), and the wait saw the abort itself.
     expect(wait).toMatchObject({ runtimeStatus: "Completed", output: { result: "aborted" } });
-    expect(w.calls.filter((c) => c.name === Activities.reprotectStorageAccount)).toHaveLength(callsAtEnd);
+    expect(rounds() - atAbort).toBeLessThanOrEqual(plan.storage.length);
+  });
+
+  it("ends the re-protection wait too when the run is terminated (an incident pre-empting a failback drill)", async () => {
+    const w = world({ reprotectRounds: 1_000_000 });
+    const h = host(w);
+    const runs = new LocalRuns(h);
+    const rounds = () => w.calls.filter((c) => c.name === Activities.reprotectStorageAccount).length;
+    const started = await runs.start(startInput({ kind: "failback", mode: "planned", from: S, to: P, options: { ...failback().options, reprotectionHorizonSeconds: 10 ** 9 } }));
+    await until(async () => (await runs.get(plan.name))?.progress?.waitingFor === "reprotection");
+
+    await runs.terminate(plan.name, "pre-empted by an incident");
+    const wait = await h.waitForCompletion(reprotectInstanceId(started.runId));
+    const atEnd = rounds();
+    await runs.waitFor(plan.name);
+
+    expect(wait.runtimeStatus).toBe("Terminated");
+    expect(rounds() - atEnd).toBeLessThanOrEqual(plan.storage.length);
   });
 
   it("stops when the abort arrives while a later round's re-protection calls run", async () => {
