@@ -1,3 +1,4 @@
+import { asObject, asString } from "../guards.ts";
 import type { JournalEntry } from "../journal.ts";
 import { secretRule } from "../secrets.ts";
 import type { RunOutput, StepRecord } from "./model.ts";
@@ -61,16 +62,7 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   }
   add("");
 
-  /** `5 min 30 s (330 s)`: readable, and exact for comparison with the plan's numbers. */
-function exact(s: number): string {
-  return Math.abs(s) >= 60 ? `${seconds(s)} (${round(s, 2)} s)` : seconds(s);
-}
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-// ---- steps ------------------------------------------------------------------------------------
+  // ---- steps
   add("## Steps", "");
   const steps = out && out.steps.length > 0 ? out.steps.map(fromRecord) : stepsFromJournal(sorted);
   if (steps.length === 0) add("No steps recorded.");
@@ -290,13 +282,8 @@ function code(text: string): string {
   return "`" + text.replace(/`/g, "'") + "`";
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === "string" ? v : undefined;
-}
-
-function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
+const str = asString;
+const obj = asObject;
 
 function planName(v: unknown): string | undefined {
   return str(v) ?? str(obj(v)?.name);
