@@ -45,6 +45,12 @@ export interface ClientFactoryOptions {
   readonly blobStore?: BlobStoreOptions;
   /** Retries for transient failures (429, 5xx, timeouts); Retry-After is honoured by the SDK policies. */
   readonly maxRetries?: number;
+  /**
+   * Local runs at a time scale: the SDK's own backoff between retries (1 s doubling up to 64 s) is
+   * divided by it, as every other Azure duration is, so that a retried request fits in an activity's
+   * scaled budget. Unset (Azure): the SDK's delays.
+   */
+  readonly retryDelayScale?: number;
 }
 
 const USER_AGENT = "switchyard/0.1";
@@ -167,7 +173,8 @@ export class ClientFactory {
       // No time-budget policy here: @azure/storage-blob 12 adds additionalPolicies to its pipeline twice
       // ("Duplicate policy names not allowed in pipeline"); blob requests keep the SDK's own per-try timeout.
       // The same retry count as the other clients (storage-blob counts tries, the first included).
-      const options = { userAgentOptions: { userAgentPrefix: USER_AGENT }, retryOptions: { maxTries: (this.options.maxRetries ?? 3) + 1 } };
+      const scaled = this.scaledRetryDelays();
+      const options = { userAgentOptions: { userAgentPrefix: USER_AGENT }, retryOptions: { maxTries: (this.options.maxRetries ?? 3) + 1, ...(scaled.retryDelayInMs !== undefined ? { retryDelayInMs: scaled.retryDelayInMs, maxRetryDelayInMs: scaled.maxRetryDelayInMs } : {}) } };
       if (store?.connectionString) return BlobServiceClient.fromConnectionString(store.connectionString, options);
       if (store?.accountUrl) return new BlobServiceClient(store.accountUrl, this.credential, options);
       throw new Error("no blob store configured: set SWITCHYARD_STORAGE_CONNECTION_STRING or SWITCHYARD_STORAGE_ACCOUNT_URL");
@@ -200,11 +207,18 @@ export class ClientFactory {
     const target = this.options.target;
     return {
       userAgentOptions: { userAgentPrefix: USER_AGENT },
-      retryOptions: { maxRetries: this.options.maxRetries ?? 3 },
+      retryOptions: { maxRetries: this.options.maxRetries ?? 3, ...this.scaledRetryDelays() },
       ...(target.kind === "estate" ? { tlsOptions: { ca: target.ca } } : {}),
       // Every request carries the time budget of the activity that makes it (src/azure/budget.ts).
       additionalPolicies: [{ policy: budgetPolicy, position: "perCall" }],
     };
+  }
+
+  /** The SDK's default retry delays (core-rest-pipeline: 1 s, at most 64 s) divided by retryDelayScale. */
+  private scaledRetryDelays(): { retryDelayInMs?: number; maxRetryDelayInMs?: number } {
+    const scale = this.options.retryDelayScale;
+    if (scale === undefined || !Number.isFinite(scale) || scale <= 1) return {};
+    return { retryDelayInMs: Math.max(1, Math.round(1_000 / scale)), maxRetryDelayInMs: Math.max(1, Math.round(64_000 / scale)) };
   }
 
   /** Options both generations of ARM clients understand (endpoint + scopes spelled both ways). */

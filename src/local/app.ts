@@ -96,7 +96,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     }),
     startAzuriteBlob(),
   ]);
-  const clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 3 });
+  const clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 3, retryDelayScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE });
   const blob = clients.blobService();
   const journal = new BlobJournal(blob.getContainerClient("switchyard-journal"));
   const store = new BlobPlanStateStore(blob.getContainerClient("switchyard-state"));

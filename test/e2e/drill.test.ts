@@ -72,3 +72,16 @@ describe("switchyard drill at Azure time, the primary's control plane down", () 
     expect(formatDrillSummary(result)).toMatch(/projected .* at Azure durations/);
   }, 120_000);
 });
+
+describe("switchyard drill at Azure time, a storage failover that ends Failed", () => {
+  it("reports the failed operation, not a timeout: the SDK's own retry backoff is scaled with Azure time", async () => {
+    const plan = await loadPlanFile(new URL("../fixtures/storage-only.plan.json", import.meta.url).pathname);
+    const out = mkdtempSync(join(tmpdir(), "switchyard-drill-"));
+
+    const result = await runDrill({ plan, failback: false, approve: true, outputDir: out, scenario: { faults: [{ kind: "lroFailure", operationId: "StorageAccounts_Failover", count: 1 }] } });
+
+    expect(result.failover.output.outcome).toBe("failed");
+    expect(result.failover.output.message).toMatch(/StorageAccounts_Failover .* failed: 500/);
+    expect(result.failover.output.message).not.toMatch(/time budget|Timeout value/);
+  }, 60_000);
+});
