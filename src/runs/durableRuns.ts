@@ -1,5 +1,5 @@
 import type * as df from "durable-functions";
-import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, runStatusOf } from "../core/run/model.ts";
+import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, type RunStatus, runIdOfInput, runStatusOf } from "../core/run/model.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 
@@ -17,7 +17,7 @@ export class DurableRuns implements RunPort {
     const instanceId = instanceIdFor(input.plan.name);
     const existing = await this.client.getStatus(instanceId).catch(() => undefined);
     if (existing && ACTIVE.has(String(existing.runtimeStatus))) {
-      throw new RunInProgressError(input.plan.name, (existing.input as RunInput).runId);
+      throw new RunInProgressError(input.plan.name, runIdOfInput(existing.input) ?? "an unknown run");
     }
     try {
       // The plan is kept once, before the run exists; the run's history carries an outline of it.
@@ -27,7 +27,7 @@ export class DurableRuns implements RunPort {
     } catch (error) {
       // Lost the race to another start: the extension refuses to overwrite a running instance.
       const now = await this.client.getStatus(instanceId).catch(() => undefined);
-      const running = now && ACTIVE.has(String(now.runtimeStatus)) ? (now.input as RunInput | undefined)?.runId : undefined;
+      const running = now && ACTIVE.has(String(now.runtimeStatus)) ? (runIdOfInput(now.input) ?? "an unknown run") : undefined;
       // The start reached Azure before its answer was lost: this run is the one running.
       if (running === input.runId) return { instanceId, runId: input.runId, status: "pending", kind: input.kind, from: input.from, to: input.to, trigger: input.trigger };
       if (running !== undefined) throw new RunInProgressError(input.plan.name, running);
@@ -48,7 +48,7 @@ export class DurableRuns implements RunPort {
       from: input.from,
       to: input.to,
       trigger: input.trigger,
-      ...(runStatusOf(status.customStatus) ? { progress: runStatusOf(status.customStatus)! } : {}),
+      ...progressOf(status.customStatus),
       ...(status.output ? { output: status.output as RunOutput } : {}),
     };
   }
@@ -59,7 +59,7 @@ export class DurableRuns implements RunPort {
     if (approval.approve) return;
     // A failback waiting for re-protection waits in a sub-orchestration: it is told too, so that it
     // starts no further round (it may not exist: the run may not be waiting there).
-    const runId = ((await this.client.getStatus(instanceId).catch(() => undefined))?.input as RunInput | undefined)?.runId;
+    const runId = runIdOfInput((await this.client.getStatus(instanceId).catch(() => undefined))?.input);
     if (runId) await this.client.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 
@@ -70,9 +70,11 @@ export class DurableRuns implements RunPort {
    */
   async terminate(planName: string, reason: string): Promise<void> {
     const instanceId = instanceIdFor(planName);
-    const runId = ((await this.client.getStatus(instanceId).catch(() => undefined))?.input as RunInput | undefined)?.runId;
-    if (runId) await this.client.terminate(reprotectInstanceId(runId), reason).catch(() => undefined);
+    const runId = runIdOfInput((await this.client.getStatus(instanceId).catch(() => undefined))?.input);
+    // The run first: its termination is queued ahead of the failure its wait's end would send it,
+    // so the run ends terminated (not failed, journaled and notified as a failure).
     await this.client.terminate(instanceId, reason);
+    if (runId) await this.client.terminate(reprotectInstanceId(runId), reason).catch(() => undefined);
   }
 }
 
@@ -93,4 +95,10 @@ function statusOf(runtimeStatus: string): RunView["status"] {
     default:
       return "failed";
   }
+}
+
+/** The run's checked status as a view's `progress`, when it has one. */
+function progressOf(customStatus: unknown): { progress?: RunStatus } {
+  const progress = runStatusOf(customStatus);
+  return progress ? { progress } : {};
 }

@@ -1,4 +1,4 @@
-import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, runStatusOf } from "../core/run/model.ts";
+import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, type RunStatus, runIdOfInput, runStatusOf } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import { MemoryRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
 import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "../durable/durableHost.ts";
@@ -37,7 +37,7 @@ export class LocalRuns implements RunPort {
       const status = await this.host.start(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, durable, instanceId);
       return view(status);
     } catch (error) {
-      if (error instanceof InstanceRunningError) throw new RunInProgressError(input.plan.name, (error.existing.input as RunInput).runId);
+      if (error instanceof InstanceRunningError) throw new RunInProgressError(input.plan.name, runIdOfInput(error.existing.input) ?? "an unknown run");
       throw error;
     }
   }
@@ -53,16 +53,18 @@ export class LocalRuns implements RunPort {
     if (approval.approve) return;
     // A failback waiting for re-protection waits in a sub-orchestration: it is told too, so that it
     // starts no further round (it may not exist: the run may not be waiting there).
-    const runId = ((await this.host.getStatus(instanceId))?.input as RunInput | undefined)?.runId;
+    const runId = runIdOfInput((await this.host.getStatus(instanceId))?.input);
     if (runId) await this.host.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 
   /** Ends the plan's run and its re-protection wait (terminate does not reach sub-orchestrations). */
   async terminate(planName: string, reason: string): Promise<void> {
     const instanceId = instanceIdFor(planName);
-    const runId = ((await this.host.getStatus(instanceId))?.input as RunInput | undefined)?.runId;
-    if (runId) await this.host.terminate(reprotectInstanceId(runId), reason).catch(() => undefined);
+    const runId = runIdOfInput((await this.host.getStatus(instanceId))?.input);
+    // The run first: its termination is queued ahead of the failure its wait's end would send it,
+    // so the run ends terminated (not failed, journaled and notified as a failure).
     await this.host.terminate(instanceId, reason);
+    if (runId) await this.host.terminate(reprotectInstanceId(runId), reason).catch(() => undefined);
   }
 
   /** Resolves with the finished run (local tools: the drill, tests); rejects if the host stopped first. */
@@ -83,8 +85,14 @@ export function view(status: InstanceStatus): RunView {
     from: input.from,
     to: input.to,
     trigger: input.trigger,
-    ...(runStatusOf(status.customStatus) ? { progress: runStatusOf(status.customStatus)! } : {}),
+    ...progressOf(status.customStatus),
     ...(status.output !== undefined ? { output: status.output as RunOutput } : {}),
     ...(status.error !== undefined ? { error: status.error } : {}),
   };
+}
+
+/** The run's checked status as a view's `progress`, when it has one. */
+function progressOf(customStatus: unknown): { progress?: RunStatus } {
+  const progress = runStatusOf(customStatus);
+  return progress ? { progress } : {};
 }

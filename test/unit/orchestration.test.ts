@@ -509,10 +509,13 @@ describe("failback re-protection", () => {
     await runs.terminate(plan.name, "pre-empted by an incident");
     const wait = await h.waitForCompletion(reprotectInstanceId(started.runId));
     const atEnd = rounds();
-    await runs.waitFor(plan.name);
+    const ended = await runs.waitFor(plan.name);
 
     expect(wait.runtimeStatus).toBe("Terminated");
     expect(rounds() - atEnd).toBeLessThanOrEqual(plan.storage.length);
+    // The run is terminated, not failed by its wait's end (which would journal and notify a failure).
+    expect(ended.status).toBe("terminated");
+    expect(w.calls.filter((c) => c.name === Activities.notify).map((c) => c.input.event)).not.toContain("failback-stopped");
   });
 
   it("stops when the abort arrives while a later round's re-protection calls run", async () => {

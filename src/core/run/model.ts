@@ -85,6 +85,12 @@ export interface RunStatus {
 
 const WAITING_FOR = new Set(["approval", "retry", "reprotection", "operation", "restart", "propagation"]);
 
+/** The run id of a run's orchestration input as the Durable runtime hands it back (undefined if it has none). */
+export function runIdOfInput(input: unknown): string | undefined {
+  const runId = typeof input === "object" && input !== null ? (input as { runId?: unknown }).runId : undefined;
+  return typeof runId === "string" ? runId : undefined;
+}
+
 /** A run's custom status as the Durable runtime hands it back, checked (undefined when it is not one). */
 export function runStatusOf(value: unknown): RunStatus | undefined {
   if (typeof value !== "object" || value === null) return undefined;
