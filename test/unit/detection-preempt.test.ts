@@ -1,8 +1,7 @@
-import * as df from "durable-functions";
 import { describe, expect, it } from "vitest";
 import type { Signal } from "../../src/core/detection/model.ts";
 import type { Plan } from "../../src/core/plan/index.ts";
-import { Orchestrations, type ApprovalEvent, type RunInput } from "../../src/core/run/model.ts";
+import { type ApprovalEvent, type RunInput } from "../../src/core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
 import { RESERVATION_GRACE_MS } from "../../src/core/run/reservation.ts";
 import { detectionJournalId, evaluatePlan } from "../../src/detection/evaluate.ts";
@@ -10,8 +9,7 @@ import { PreemptionTimeoutError, preemptWith } from "../../src/detection/preempt
 import { ReservingRuns } from "../../src/runs/reservingRuns.ts";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
-import { LocalDurableHost } from "../../src/durable/durableHost.ts";
-import { MemoryInstanceStore } from "../../src/durable/instanceStore.ts";
+import { waitingRunHost } from "../helpers/waitingRunHost.ts";
 import { LocalRuns } from "../../src/runs/localRuns.ts";
 import { PRIMARY, SECONDARY, T0, iso, testPlan } from "../helpers/detectionPlan.ts";
 
@@ -203,15 +201,7 @@ describe("an incident pre-empts a drill whose termination is queued", () => {
 
 describe("pre-emption over the real local durable host (terminate applied in a later episode)", () => {
   it("waits until the host has terminated the drill, after which the incident's run starts", async () => {
-    const host = new LocalDurableHost({
-      store: new MemoryInstanceStore(),
-      orchestrations: {
-        [Orchestrations.failover]: function* (context: df.OrchestrationContext) {
-          yield context.df.waitForExternalEvent("approval");
-          return "done";
-        } as never,
-      },
-      activities: {},
+    const host = waitingRunHost({
       // The terminate message reaches the idle instance 50 ms after it was sent.
       controlQueueDelayMs: 50,
     });

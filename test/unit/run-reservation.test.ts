@@ -1,13 +1,11 @@
-import * as df from "durable-functions";
 import { describe, expect, it } from "vitest";
 import { emptyPlanState, type PlanState } from "../../src/core/detection/model.ts";
-import { Orchestrations, type ApprovalEvent, type RunInput } from "../../src/core/run/model.ts";
+import { type ApprovalEvent, type RunInput } from "../../src/core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
 import { isReservationLive, releaseRun, RESERVATION_GRACE_MS, reserveRun } from "../../src/core/run/reservation.ts";
 import { ReservingRuns } from "../../src/runs/reservingRuns.ts";
 import { InvalidStateError, MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
-import { LocalDurableHost } from "../../src/durable/durableHost.ts";
-import { MemoryInstanceStore } from "../../src/durable/instanceStore.ts";
+import { waitingRunHost } from "../helpers/waitingRunHost.ts";
 import { LocalRuns } from "../../src/runs/localRuns.ts";
 import { PRIMARY, SECONDARY, T0, at, iso, testPlan } from "../helpers/detectionPlan.ts";
 
@@ -251,16 +249,7 @@ describe("ReservingRuns: every start reserves first", () => {
 describe("ReservingRuns over the real local durable host", () => {
   it("of 10 concurrent starts, one reaches LocalRuns and runs; the others are refused naming it", async () => {
     // The run waits for an event: it stays running while the other starts arrive.
-    const host = new LocalDurableHost({
-      store: new MemoryInstanceStore(),
-      orchestrations: {
-        [Orchestrations.failover]: function* (context: df.OrchestrationContext) {
-          yield context.df.waitForExternalEvent("approval");
-          return "done";
-        } as never,
-      },
-      activities: {},
-    });
+    const host = waitingRunHost();
     const local = new LocalRuns(host);
     const reached: string[] = [];
     const counted: RunPort = {
