@@ -30,8 +30,7 @@ export class LocalRuns implements RunPort {
         : requested;
     const instanceId = instanceIdFor(input.plan.name);
     try {
-      const existing = await this.host.getStatus(instanceId);
-      if (existing && (existing.runtimeStatus === "Running" || existing.runtimeStatus === "Pending")) throw new InstanceRunningError(instanceId, existing);
+      // Kept before the run exists (a refused start leaves a snapshot no run reads, as in Azure).
       await this.runPlans.put(input.runId, input.plan);
       const durable: RunOrchestrationInput = { ...input, plan: outlineOf(input.plan) };
       const status = await this.host.start(input.kind === "failover" ? Orchestrations.failover : Orchestrations.failback, durable, instanceId);
