@@ -90,4 +90,3 @@ export function activitiesFor(context: Pick<InvocationContext, "info" | "warn" |
 }
 
 
-export { jsonLogger } from "./logging.ts";

@@ -1,12 +1,10 @@
 /**
  * Loggers. In Azure every line goes through the invocation's context, so Application Insights ties it
- * to its invocation and operation; the CLI and the local app write JSON lines. Either way a logger can
- * carry persistent keys (plan, run id, step, activity) that every line it writes repeats.
+ * to its invocation and operation; the CLI and the local app write JSON lines. Persistent keys on every line:
+ * withKeys (src/core/logger.ts).
  */
 import type { InvocationContext } from "@azure/functions";
 import type { Logger } from "../core/logger.ts";
-
-export { withKeys } from "../core/logger.ts";
 
 type Fields = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from "commander";
-import { jsonLogger } from "../app/composition.ts";
+import { jsonLogger } from "../app/logging.ts";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { serveHttp } from "../http/server.ts";
 import { startLocalApp } from "../local/app.ts";

@@ -6,7 +6,7 @@
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { jsonLogger } from "../app/composition.ts";
+import { jsonLogger } from "../app/logging.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
 import { newRunId } from "../core/run/model.ts";

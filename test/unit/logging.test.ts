@@ -1,6 +1,7 @@
 import { InvocationContext } from "@azure/functions";
 import { describe, expect, it } from "vitest";
-import { contextLogger, jsonLogger, withKeys } from "../../src/app/logging.ts";
+import { contextLogger, jsonLogger } from "../../src/app/logging.ts";
+import { withKeys } from "../../src/core/logger.ts";
 
 describe("loggers", () => {
   it("writes through the invocation context in Azure, with the persistent keys on every line", () => {
