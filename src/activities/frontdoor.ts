@@ -10,7 +10,7 @@ import { azureCall, requestIdOf } from "./azureCall.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journalAccepted, journalEnded, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, keyOfPending, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 /*
@@ -121,12 +121,12 @@ function captureResponses() {
   };
 }
 
-function pendingOf(poll: PendingOperation["poll"], resourceId: string, operation: string, resumeToken: string, deps: ActivityDeps, context: PendingOperation["context"]): PendingOperation {
+/** The operation handed to the run to watch (its resume token is in the journal: see resumeTokenOf). */
+function pendingOf(poll: PendingOperation["poll"], resourceId: string, operation: string, deps: ActivityDeps, context: PendingOperation["context"]): PendingOperation {
   return {
     poll,
     resourceId,
     operation,
-    resumeToken,
     startedAt: deps.clock().toISOString(),
     pollSeconds: FRONT_DOOR_POLL_SECONDS,
     deadlineSeconds: FRONT_DOOR_DEADLINE_SECONDS,
@@ -188,7 +188,7 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
   // Updates this run started that nobody has seen end: watch them again, write nothing.
   const running = planned.flatMap((p) => {
     const token = inFlight.tokenOf({ resourceId: p.id, operation: AFD_UPDATE });
-    return token === undefined ? [] : [pendingOf(Activities.pollFrontDoorStandard, p.id, AFD_UPDATE, token, deps, context(p.region, p.item))];
+    return token === undefined ? [] : [pendingOf(Activities.pollFrontDoorStandard, p.id, AFD_UPDATE, deps, context(p.region, p.item))];
   });
   if (running.length > 0) {
     deps.log.info(`origin group ${group.name}: ${running.length} update(s) this run started are still in flight; watching them again`, log);
@@ -211,7 +211,7 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
     deps.log.warn(message, log);
     return withPending(
       { resourceId: group.id, changed: false, requestIds: [] },
-      occupied.map((c) => pendingOf(Activities.pollFrontDoorStandard, c.id, AFD_OBSERVED, "", deps, context(c.region, c.item, true))),
+      occupied.map((c) => pendingOf(Activities.pollFrontDoorStandard, c.id, AFD_OBSERVED, deps, context(c.region, c.item, true))),
     );
   }
 
@@ -236,7 +236,7 @@ export async function switchFrontDoorStandard(input: SwitchInput, deps: Activity
       await journalAccepted(deps, key, token, capture.ids);
       await journalWrite(deps, { runId: input.runId, step, resourceId: c.id, operation: AFD_UPDATE, requestIds: capture.ids, result: "accepted", details });
       deps.log.info(`origin ${c.item} (${c.region}) of ${group.name}: ${summarise(c.change)} accepted`, { ...log, origin: c.item });
-      return { pending: pendingOf(Activities.pollFrontDoorStandard, c.id, AFD_UPDATE, token, deps, context(c.region, c.item)), ids: capture.ids };
+      return { pending: pendingOf(Activities.pollFrontDoorStandard, c.id, AFD_UPDATE, deps, context(c.region, c.item)), ids: capture.ids };
     }),
   );
   // Every accepted update is journaled; a write that failed fails the call (a retry watches the others).
@@ -269,9 +269,10 @@ export async function pollFrontDoorStandard(input: OperationPollInput, deps: Act
   }
 
   const key = keyOfPending(input.runId, pending);
+  const token = await resumeTokenOf(deps, input.runId, pending);
   let done: boolean;
   try {
-    const poller = await client.afdOrigins.beginUpdate(ref.resourceGroup, ref.profile, ref.group, ref.origin, {}, { resumeFrom: pending.resumeToken, updateIntervalInMs: 0, ...capture.options });
+    const poller = await client.afdOrigins.beginUpdate(ref.resourceGroup, ref.profile, ref.group, ref.origin, {}, { resumeFrom: token, updateIntervalInMs: 0, ...capture.options });
     done = poller.isDone();
   } catch (error) {
     const failure = normaliseAzureError(error, AFD_UPDATE, pending.resourceId);
@@ -347,7 +348,7 @@ export async function switchFrontDoorClassic(input: SwitchInput, deps: ActivityD
   const token = inFlight.tokenOf({ resourceId: poolId, operation: CLASSIC_PUT });
   if (token !== undefined) {
     deps.log.info(`backend pool ${spec.backendPool} of ${fdRef.name}: the update this run started is still in flight; watching it again`, log);
-    return withPending({ resourceId: fdRef.id, changed: true, requestIds: [] }, [pendingOf(Activities.pollFrontDoorClassic, poolId, CLASSIC_PUT, token, deps, context())]);
+    return withPending({ resourceId: fdRef.id, changed: true, requestIds: [] }, [pendingOf(Activities.pollFrontDoorClassic, poolId, CLASSIC_PUT, deps, context())]);
   }
 
   if (!deps.frontDoorLease) deps.log.warn(`no Front Door lease is configured: switching ${fdRef.name} without one`, log);
@@ -366,7 +367,7 @@ export async function switchFrontDoorClassic(input: SwitchInput, deps: ActivityD
       const message = `Front Door ${fdRef.name} is ${fd.provisioningState}: another update is in flight; waiting for it to end before writing the whole Front Door`;
       await deps.journal.append({ runId: input.runId, at: deps.clock().toISOString(), kind: "wait", step, message, data: { resourceId: fdRef.id, provisioningState: fd.provisioningState } });
       deps.log.warn(message, log);
-      return withPending({ resourceId: fdRef.id, changed: false, requestIds: [] }, [pendingOf(Activities.pollFrontDoorClassic, poolId, CLASSIC_OBSERVED, "", deps, context(true))]);
+      return withPending({ resourceId: fdRef.id, changed: false, requestIds: [] }, [pendingOf(Activities.pollFrontDoorClassic, poolId, CLASSIC_OBSERVED, deps, context(true))]);
     }
 
     const capture = captureRequestIds();
@@ -396,7 +397,7 @@ export async function switchFrontDoorClassic(input: SwitchInput, deps: ActivityD
     } catch (error) {
       deps.log.warn(`reading ${fdRef.name} after the write failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`, log);
     }
-    return withPending({ resourceId: fdRef.id, changed: true, requestIds: [...capture.ids] }, [pendingOf(Activities.pollFrontDoorClassic, poolId, CLASSIC_PUT, serialized, deps, context())]);
+    return withPending({ resourceId: fdRef.id, changed: true, requestIds: [...capture.ids] }, [pendingOf(Activities.pollFrontDoorClassic, poolId, CLASSIC_PUT, deps, context())]);
   } finally {
     if (lease) {
       await lease.release().catch((error: unknown) => deps.log.warn(`releasing the lease of ${fdRef.name} failed (it expires by itself): ${error instanceof Error ? error.message : String(error)}`, log));
@@ -425,9 +426,10 @@ export async function pollFrontDoorClassic(input: OperationPollInput, deps: Acti
   }
 
   const key = keyOfPending(input.runId, pending);
+  const token = await resumeTokenOf(deps, input.runId, pending);
   let result: FrontDoor | undefined;
   try {
-    const poller = restorePoller(client, pending.resumeToken, client.frontDoors.createOrUpdate, { updateIntervalInMs: 0 });
+    const poller = restorePoller(client, token, client.frontDoors.createOrUpdate, { updateIntervalInMs: 0 });
     await poller.poll();
     if (!poller.isDone) return { status: "running", requestIds: [] };
     result = poller.result;

@@ -1,5 +1,6 @@
 import type { JournalEntry } from "../core/journal.ts";
 import type { PendingOperation } from "../core/run/model.ts";
+import { SwitchyardError } from "../core/errors.ts";
 import type { ActivityDeps } from "./deps.ts";
 
 export interface OperationKey {
@@ -107,6 +108,24 @@ export async function journalEnded(deps: ActivityDeps, key: OperationKey, outcom
     message: `${key.operation} ${outcome.ok ? "succeeded" : "failed"} for ${key.resourceId}`,
     data: { resourceId: key.resourceId, operation: key.operation, status: outcome.ok ? "succeeded" : "failed", ...(outcome.ok ? {} : { error: outcome.error.split("\n")[0] }) },
   });
+}
+
+/**
+ * The resume token of a pending operation. The run's history does not carry tokens (each is several
+ * hundred bytes of URLs, and the run, its watch and every poll would repeat it): the activity that
+ * started the operation journaled the token with Azure's acceptance (journalAccepted) before it handed
+ * the operation to the run, so a poll reads it there. A pending operation recorded with its token (runs
+ * started before tokens left the history) uses its own.
+ */
+export async function resumeTokenOf(deps: ActivityDeps, runId: string, pending: PendingOperation): Promise<string> {
+  if (pending.resumeToken) return pending.resumeToken;
+  // Not a shared read: one started before the token was journaled could be in flight still.
+  const token = (await readInFlight(deps, runId)).tokenOf(pending);
+  if (token !== undefined) return token;
+  throw new SwitchyardError(
+    `${pending.operation} on ${pending.resourceId}: the run's journal holds no resume token for it (no accepted, unfinished operation of that name on that resource)`,
+    { code: "ResumeTokenMissing", retryable: false },
+  );
 }
 
 /** The journal key of a pending operation (the step that started it, the resource, the operation). */

@@ -7,7 +7,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journalAccepted, journalEnded, journalSending, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, journalSending, keyOfPending, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
 import { journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
@@ -90,7 +90,7 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
     const token = inFlight.tokenOf(keyOf(operation));
     if (token !== undefined) {
       deps.log.info(`${operation} of ${group.name} is in flight: watching it`, logFields(input, group));
-      return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [], pending: pendingOf(input, group, operation, token, deps) };
+      return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [], pending: pendingOf(input, group, operation, deps) };
     }
   }
   const current = await readFailoverGroup(deps, group);
@@ -105,7 +105,7 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
   for (const operation of [TRY_PLANNED, FORCED, PLANNED] as const) {
     if (!inFlight.unconfirmed(keyOf(operation))) continue;
     deps.log.warn(`${operation} of ${group.name} may have been sent by an attempt that did not record Azure's answer: watching the group`, logFields(input, group));
-    return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [], pending: { ...pendingOf(input, group, `${operation}${UNCONFIRMED}`, "", deps), deadlineSeconds: UNCONFIRMED_DEADLINE_SECONDS } };
+    return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [], pending: { ...pendingOf(input, group, `${operation}${UNCONFIRMED}`, deps), deadlineSeconds: UNCONFIRMED_DEADLINE_SECONDS } };
   }
   const operation: FailoverOperation = input.allowDataLoss ? TRY_PLANNED : PLANNED;
   await journalSending(deps, keyOf(operation));
@@ -133,7 +133,7 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
   await journalAccepted(deps, keyOf(operation), token, capture.ids);
   await write("accepted", capture.ids);
   deps.log.info(`${operation} of ${group.name} to ${input.to} accepted`, logFields(input, group));
-  return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [...capture.ids], pending: pendingOf(input, group, operation, token, deps) };
+  return { resourceId: group.groupId, changed: true, method: methodOf(operation), requestIds: [...capture.ids], pending: pendingOf(input, group, operation, deps) };
 }
 
 /**
@@ -158,9 +158,10 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
     await journalEnded(deps, { ...key, operation: pending.operation.slice(0, -UNCONFIRMED.length) }, { ok: true });
     return { status: "succeeded", requestIds: [], method: methodOf(pending.operation.slice(0, -UNCONFIRMED.length) as FailoverOperation) };
   }
+  const token = await resumeTokenOf(deps, input.runId, pending);
   let state: { done: false; retryAfterSeconds?: number } | { done: true };
   try {
-    state = await pollFailover(deps, group, pending.resumeToken, capture.ids);
+    state = await pollFailover(deps, group, token, capture.ids);
   } catch (error) {
     const failure = normaliseAzureError(error, operation, resourceId);
     if (failure.retryable) throw failure;
@@ -180,12 +181,12 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
   return { status: "succeeded", requestIds: [...capture.ids], method: methodOf(operation) };
 }
 
-function pendingOf(input: DataTierInput, group: SqlGroupInRegion, operation: string, token: string, deps: ActivityDeps): PendingOperation {
+/** The operation handed to the run to watch (its resume token is in the journal: see resumeTokenOf). */
+function pendingOf(input: DataTierInput, group: SqlGroupInRegion, operation: string, deps: ActivityDeps): PendingOperation {
   return {
     poll: Activities.pollSqlFailover,
     resourceId: group.groupId,
     operation,
-    resumeToken: token,
     startedAt: deps.clock().toISOString(),
     pollSeconds: POLL_SECONDS,
     deadlineSeconds: DEADLINE_SECONDS,

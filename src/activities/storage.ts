@@ -6,7 +6,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion, sameRegion } from "./health.ts";
-import { journalAccepted, journalEnded, keyOfPending, readInFlight, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, keyOfPending, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 const FAILOVER = "StorageAccounts_Failover";
@@ -95,7 +95,7 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
     const token = inFlight.tokenOf(keyOf(operation));
     if (token !== undefined) {
       deps.log.info(`${operation} of ${ref.name} is in flight: watching it`, log);
-      return { resourceId: ref.id, changed: true, method: operation === PLANNED ? "planned" : "forced", requestIds: [], pending: pendingOf(input, ref, operation, token, deps) };
+      return { resourceId: ref.id, changed: true, method: operation === PLANNED ? "planned" : "forced", requestIds: [], pending: pendingOf(input, ref, operation, deps) };
     }
   }
 
@@ -113,7 +113,7 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
       message: `a failover of ${ref.name} is already in progress: watching it instead of sending another`,
       data: { resourceId: ref.id, region: input.to },
     });
-    return { ...none, pending: pendingOf(input, ref, OBSERVED, "", deps) };
+    return { ...none, pending: pendingOf(input, ref, OBSERVED, deps) };
   }
   if (!sameRegion(account.secondaryLocation, input.to)) {
     throw new PreconditionError(
@@ -157,7 +157,7 @@ export async function failoverStorageAccount(input: DataTierInput, deps: Activit
   await journalAccepted(deps, keyOf(operation), token, capture.ids);
   await journalWrite(deps, { runId: input.runId, step, resourceId: ref.id, operation, requestIds: capture.ids, result: "accepted", details });
   deps.log.info(`${operation} of ${ref.name} to ${input.to} accepted`, log);
-  return { resourceId: ref.id, changed: true, method: operation === PLANNED ? "planned" : "forced", requestIds: [...capture.ids], pending: pendingOf(input, ref, operation, token, deps) };
+  return { resourceId: ref.id, changed: true, method: operation === PLANNED ? "planned" : "forced", requestIds: [...capture.ids], pending: pendingOf(input, ref, operation, deps) };
 }
 
 /**
@@ -177,8 +177,9 @@ export async function pollStorageFailover(input: OperationPollInput, deps: Activ
   let pollError: unknown;
   if (pending.operation !== OBSERVED) {
     const client: StorageManagementClient = deps.clients.storage(ref.subscriptionId);
+    const token = await resumeTokenOf(deps, input.runId, pending);
     try {
-      const poller = restorePoller(client, pending.resumeToken, client.storageAccounts.failover, { updateIntervalInMs: 0 });
+      const poller = restorePoller(client, token, client.storageAccounts.failover, { updateIntervalInMs: 0 });
       await poller.poll(capture.options as never);
       if (poller.isDone && poller.operationState?.status === "succeeded") {
         await journalEnded(deps, key, { ok: true });
@@ -205,12 +206,12 @@ export async function pollStorageFailover(input: OperationPollInput, deps: Activ
   throw failure;
 }
 
-function pendingOf(input: DataTierInput, ref: AccountRef, operation: string, token: string, deps: ActivityDeps): PendingOperation {
+/** The operation handed to the run to watch (its resume token is in the journal: see resumeTokenOf). */
+function pendingOf(input: DataTierInput, ref: AccountRef, operation: string, deps: ActivityDeps): PendingOperation {
   return {
     poll: Activities.pollStorageFailover,
     resourceId: ref.id,
     operation,
-    resumeToken: token,
     startedAt: deps.clock().toISOString(),
     pollSeconds: POLL_SECONDS,
     deadlineSeconds: DEADLINE_SECONDS,

@@ -134,7 +134,7 @@ describe("failoverSqlGroup", () => {
       resourceId: groupId(),
       changed: true,
       method: "planned",
-      pending: { poll: "pollSqlFailover", resourceId: groupId(), operation: "FailoverGroups_Failover", resumeToken: expect.any(String), context: { index: 0, to: regions(fx).secondary } },
+      pending: { poll: "pollSqlFailover", resourceId: groupId(), operation: "FailoverGroups_Failover", context: { index: 0, to: regions(fx).secondary } },
     });
   });
 
@@ -256,6 +256,25 @@ describe("failoverSqlGroup", () => {
     expect(await stillRunning(deps.journal)).toEqual([]);
   });
 
+  it("polls with the resume token the journal holds; a pending recorded with its own token (an older run) polls with that; none anywhere fails for good", async () => {
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
+    const deps = depsWith(fx);
+    const started = await failoverSqlGroup(dataInput(fx), deps);
+    const [accepted] = (await deps.journal.read(RUN)).filter((e) => e.kind === "operation" && e.data?.status === "running");
+    const pending = started.pending!;
+    expect(pending.resumeToken).toBeUndefined();
+
+    // From the journal.
+    await expect(pollSqlFailover(pollInputOf(dataInput(fx), pending), deps)).resolves.toMatchObject({ status: "running" });
+    // An older run's pending, token included, with an empty journal: its own token is enough.
+    const legacy = { ...pending, resumeToken: String(accepted!.data!.resumeToken) };
+    await expect(pollSqlFailover(pollInputOf(dataInput(fx), legacy), depsWith(fx, new MemoryJournal()))).resolves.toMatchObject({ status: "running" });
+    // Neither: a clear, final error (a retry would not find a token either).
+    const missing = await rejection(pollSqlFailover(pollInputOf(dataInput(fx), pending), depsWith(fx, new MemoryJournal())));
+    expect(missing).toMatchObject({ code: "ResumeTokenMissing", retryable: false });
+    expect(missing.message).toContain(pending.resourceId);
+  });
+
   it("resumes the operation a crashed attempt started, without a second POST, and polling completes it", async () => {
     fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
     const journal = new CrashingJournal();
@@ -265,7 +284,10 @@ describe("failoverSqlGroup", () => {
 
     const { first, final } = await driveSql(dataInput(fx), depsWith(fx, journal.restart()));
 
-    expect(first).toMatchObject({ changed: true, method: "planned", requestIds: [], pending: { operation: "FailoverGroups_Failover", resumeToken: accepted!.data!.resumeToken } });
+    expect(first).toMatchObject({ changed: true, method: "planned", requestIds: [], pending: { operation: "FailoverGroups_Failover" } });
+    // The token stays in the journal, where the poll reads it: the run's history never carries it.
+    expect(first.pending?.resumeToken).toBeUndefined();
+    expect(accepted!.data!.resumeToken).toEqual(expect.any(String));
     expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
     expect(partnerIsPrimary(fx)).toBe(true);
     expect(final).toMatchObject({ changed: false, method: "none" });
@@ -280,7 +302,8 @@ describe("failoverSqlGroup", () => {
 
     const { first, final } = await driveSql(dataInput(fx), depsWith(fx, journal.restart()));
 
-    expect(first).toMatchObject({ changed: true, method: "planned", pending: { operation: "FailoverGroups_Failover (unconfirmed)", resumeToken: "" } });
+    expect(first).toMatchObject({ changed: true, method: "planned", pending: { operation: "FailoverGroups_Failover (unconfirmed)" } });
+    expect(first.pending?.resumeToken).toBeUndefined();
     expect(writesSince(fx, mark)).toEqual(["POST FailoverGroups_Failover"]);
     expect(partnerIsPrimary(fx)).toBe(true);
     expect(final).toMatchObject({ changed: false, method: "none" });
@@ -379,7 +402,7 @@ describe("failoverStorageAccount", () => {
       changed: true,
       method: "planned",
       requestIds: [writes[0]!.requestId],
-      pending: { poll: "pollStorageFailover", resourceId: accountId(), resumeToken: expect.any(String), context: { index: 0, to: regions(fx).secondary } },
+      pending: { poll: "pollStorageFailover", resourceId: accountId(), context: { index: 0, to: regions(fx).secondary } },
     });
     expect((await writeEntries(deps.journal)).map((w) => w.data)).toEqual([
       expect.objectContaining({ failoverType: "Planned", result: "accepted", requestIds: [writes[0]!.requestId] }),
@@ -525,7 +548,9 @@ describe("failoverStorageAccount", () => {
 
     const { first, final } = await driveStorage(dataInput(fx), depsWith(fx, journal.restart()));
 
-    expect(first).toMatchObject({ changed: true, method: "planned", requestIds: [], pending: { resumeToken: accepted!.data!.resumeToken } });
+    expect(first).toMatchObject({ changed: true, method: "planned", requestIds: [], pending: { operation: "StorageAccounts_Failover (Planned)" } });
+    expect(first.pending?.resumeToken).toBeUndefined();
+    expect(accepted!.data!.resumeToken).toEqual(expect.any(String));
     expect(writesSince(fx, mark)).toEqual(["POST StorageAccounts_Failover"]);
     expect(storedAccount(fx).primaryLocation).toBe(regions(fx).secondary);
     expect(final).toMatchObject({ changed: false, method: "none" });

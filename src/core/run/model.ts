@@ -302,8 +302,12 @@ export interface PendingOperation {
   readonly resourceId: string;
   /** The operation as the journal names it, e.g. `StorageAccounts_Failover (Planned)`. */
   readonly operation: string;
-  /** The SDK poller's serialised state: enough to poll the operation from any process. */
-  readonly resumeToken: string;
+  /**
+   * The SDK poller's serialised state: enough to poll the operation from any process. Absent in what
+   * activities return today: the token is journaled with Azure's acceptance and the poll reads it there
+   * (it stays out of durable history). Present in runs recorded before that.
+   */
+  readonly resumeToken?: string;
   /** When the activity handed it to the run (ISO, the activity's clock): Azure accepted it then or earlier. */
   readonly startedAt: string;
   /** Seconds of Azure time between polls for this kind of operation (a longer Retry-After wins). */
