@@ -1,0 +1,179 @@
+/**
+ * The checks of run values read back from durable state and journals (src/core/run/parse.ts): every
+ * output recorded from a real run reads back as itself, and a malformed value is refused with the path
+ * of its bad field.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parsePlanText, type Plan } from "../../src/core/plan/index.ts";
+import { outlineOf, type RunInput, type RunOrchestrationInput, type RunOutput } from "../../src/core/run/model.ts";
+import {
+  checkRunInput,
+  checkRunOrchestrationInput,
+  checkRunOutput,
+  MalformedValueError,
+  parseRunInput,
+  parseRunOrchestrationInput,
+  parseRunOutput,
+  requireValid,
+} from "../../src/core/run/parse.ts";
+import { recordedRun, recordedRunNames } from "../helpers/recordedJournals.ts";
+
+/** JSON in and out, as durable state and journals hand values back. */
+const roundTrip = <T>(value: T): unknown => JSON.parse(JSON.stringify(value));
+
+/** A copy of `value` with the field at `path` set to `to` (undefined: removed). */
+function withField(value: unknown, path: readonly (string | number)[], to: unknown): unknown {
+  const copy = roundTrip(value);
+  let node: any = copy;
+  for (const key of path.slice(0, -1)) node = node[key];
+  const last = path[path.length - 1]!;
+  if (to === undefined) delete node[last];
+  else node[last] = to;
+  return copy;
+}
+
+const outputs = recordedRunNames().map((name) => [name, recordedRun(name).output] as const);
+const anOutput: RunOutput = outputs[0]![1];
+
+describe("parseRunOutput", () => {
+  it("has recorded outputs to check against, a failed step's detail among them", () => {
+    expect(outputs.length).toBeGreaterThanOrEqual(6);
+    expect(outputs.some(([, o]) => o.steps.some((s) => s.detail !== undefined))).toBe(true);
+    expect(outputs.some(([, o]) => o.rtoSeconds === null)).toBe(true);
+  });
+
+  it.each(outputs)("reads the output recorded in %s as it is", (_name, output) => {
+    expect(parseRunOutput(roundTrip(output))).toStrictEqual(output);
+    expect(checkRunOutput(output)).toStrictEqual({ ok: true, value: output });
+  });
+
+  it("keeps only the fields a run output has", () => {
+    const extra = { ...anOutput, note: "not part of a run output", steps: anOutput.steps.map((s) => ({ ...s, extra: 1 })) };
+    expect(parseRunOutput(extra)).toStrictEqual(anOutput);
+  });
+
+  it.each([
+    ["the value itself", null, [], ""],
+    ["an array", [anOutput], [], ""],
+    ["a missing runId", withField(anOutput, ["runId"], undefined), ["runId"], "runId"],
+    ["a kind that is not one", withField(anOutput, ["kind"], "failsideways"), ["kind"], "kind"],
+    ["an unknown outcome", withField(anOutput, ["outcome"], "finished"), ["outcome"], "outcome"],
+    ["a numeric region", withField(anOutput, ["to"], 7), ["to"], "to"],
+    ["steps that are not a list", withField(anOutput, ["steps"], {}), ["steps"], "steps"],
+    ["a step that is not an object", withField(anOutput, ["steps", 1], "assess"), ["steps", 1], "steps[1]"],
+    ["a step's bad outcome", withField(anOutput, ["steps", 2, "outcome"], "done"), ["steps", 2, "outcome"], "steps[2].outcome"],
+    ["a step's missing end", withField(anOutput, ["steps", 0, "endedAt"], undefined), ["steps", 0, "endedAt"], "steps[0].endedAt"],
+    ["a step's detail that is not text", withField(anOutput, ["steps", 0, "detail"], { code: 1 }), ["steps", 0, "detail"], "steps[0].detail"],
+    ["an RTO given as text", withField(anOutput, ["rtoSeconds"], "25.3"), ["rtoSeconds"], "rtoSeconds"],
+    ["a missing RTO target", withField(anOutput, ["rtoTargetSeconds"], undefined), ["rtoTargetSeconds"], "rtoTargetSeconds"],
+    ["a null RPO budget", withField(anOutput, ["rpoBudgetSeconds"], null), ["rpoBudgetSeconds"], "rpoBudgetSeconds"],
+    ["an unknown data-loss approver", withField(anOutput, ["dataLossAllowedBy"], "someone"), ["dataLossAllowedBy"], "dataLossAllowedBy"],
+    ["a missing message", withField(anOutput, ["message"], undefined), ["message"], "message"],
+  ])("refuses %s, naming its path", (_what, value, _path, expected) => {
+    expect(parseRunOutput(value)).toBeUndefined();
+    const result = checkRunOutput(value);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.path).toBe(expected);
+  });
+
+  it("refuses figures JSON cannot carry (NaN, Infinity)", () => {
+    expect(checkRunOutput({ ...anOutput, rtoSeconds: Number.NaN })).toMatchObject({ ok: false, path: "rtoSeconds" });
+    expect(checkRunOutput({ ...anOutput, rpoExposureSeconds: Number.POSITIVE_INFINITY })).toMatchObject({ ok: false, path: "rpoExposureSeconds" });
+  });
+
+  it("says what it found without quoting long text", () => {
+    const result = checkRunOutput({ ...anOutput, outcome: "x".repeat(500) });
+    expect(result).toMatchObject({ ok: false, path: "outcome" });
+    if (!result.ok) {
+      expect(result.problem).toContain('one of "completed"');
+      expect(result.problem).toContain("a string of 500 characters");
+    }
+  });
+});
+
+describe("requireValid", () => {
+  it("hands back a valid value", () => {
+    expect(requireValid(checkRunOutput(anOutput), "the output")).toStrictEqual(anOutput);
+  });
+
+  it("throws a MalformedValueError naming what was read and the bad field's path", () => {
+    const value = withField(anOutput, ["steps", 1, "outcome"], 3);
+    expect(() => requireValid(checkRunOutput(value), "the output of instance switchyard-x")).toThrow(MalformedValueError);
+    expect(() => requireValid(checkRunOutput(value), "the output of instance switchyard-x")).toThrow(
+      "the output of instance switchyard-x is malformed at steps[1].outcome: expected one of \"ok\", \"failed\", \"skipped\", found 3",
+    );
+    expect(() => requireValid(checkRunOutput("text"), "the output")).toThrow("the output is malformed at its root: expected an object, found \"text\"");
+  });
+});
+
+const plan: Plan = parsePlanText(readFileSync(new URL("../fixtures/tailspin.plan.json", import.meta.url), "utf8"), "tailspin.plan.json");
+const input: RunInput = {
+  runId: "tailspin-tickets.20260101T000000Z.failover-0a1b",
+  kind: "failover",
+  mode: "auto",
+  plan,
+  from: "westeurope",
+  to: "northeurope",
+  trigger: { source: "alert", by: "rule weu-down", reason: "westeurope probes fail", detectedAt: "2026-01-01T00:00:00.000Z" },
+  options: { retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 }, approvalTimeoutSeconds: 60, timeScale: 3600 },
+};
+
+describe("parseRunInput", () => {
+  it("reads a run input kept as JSON back as it was, its plan's parsed ARM ids included", () => {
+    expect(plan.frontDoor.standard.length + plan.appService.length).toBeGreaterThan(0);
+    expect(parseRunInput(roundTrip(input))).toStrictEqual(input);
+    const { options: _options, ...bare } = input;
+    expect(parseRunInput(roundTrip(bare))).toStrictEqual(bare);
+  });
+
+  it.each([
+    ["a missing runId", ["runId"], undefined, "runId"],
+    ["an unknown mode", ["mode"], "gentle", "mode"],
+    ["an unknown trigger source", ["trigger", "source"], "pager", "trigger.source"],
+    ["a trigger without its detection time", ["trigger", "detectedAt"], undefined, "trigger.detectedAt"],
+    ["options that are not an object", ["options"], "fast", "options"],
+    ["a retry count as text", ["options", "retry", "maxAttempts"], "3", "options.retry.maxAttempts"],
+    ["a time scale as text", ["options", "timeScale"], "3600", "options.timeScale"],
+    ["no plan", ["plan"], undefined, "plan"],
+    ["a plan without a name", ["plan", "name"], undefined, "plan.name"],
+    ["a plan with a bad objective", ["plan", "objectives", "rtoMinutes"], "soon", "plan.objectives.rtoMinutes"],
+  ])("refuses %s, naming its path", (_what, path, to, expected) => {
+    const value = withField(input, path, to);
+    expect(parseRunInput(value)).toBeUndefined();
+    expect(checkRunInput(value)).toMatchObject({ ok: false, path: expected });
+  });
+
+  it("refuses an outline where a whole plan belongs", () => {
+    const result = checkRunInput({ ...input, plan: outlineOf(input.plan) });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.path).toMatch(/^plan/);
+  });
+});
+
+describe("parseRunOrchestrationInput", () => {
+  const durable: RunOrchestrationInput = { ...input, plan: outlineOf(input.plan) };
+
+  it("reads what a run is started with (its plan as an outline) as it was", () => {
+    expect(parseRunOrchestrationInput(roundTrip(durable))).toStrictEqual(durable);
+  });
+
+  it("keeps a version 1 run's whole plan whole", () => {
+    const kept = roundTrip(input);
+    expect(parseRunOrchestrationInput(kept)?.plan).toBe((kept as { plan: unknown }).plan);
+  });
+
+  it.each([
+    ["a kind that is not one", ["kind"], "failsideways", "kind"],
+    ["a region that is not text", ["from"], null, "from"],
+    ["an outline without objectives", ["plan", "objectives"], undefined, "plan.objectives"],
+    ["an approval timeout as text", ["plan", "autoFailover", "approvalTimeoutMinutes"], "30", "plan.autoFailover.approvalTimeoutMinutes"],
+    ["storage that is not a list", ["plan", "storage"], {}, "plan.storage"],
+    ["a classic Front Door without its id", ["plan", "frontDoor", "classic"], [{ frontDoor: {} }], "plan.frontDoor.classic[0].frontDoor.id"],
+    ["a site region that is not text", ["plan", "appService"], [{ region: 1 }], "plan.appService[0].region"],
+  ])("refuses %s, naming its path", (_what, path, to, expected) => {
+    const value = withField(durable, path, to);
+    expect(parseRunOrchestrationInput(value)).toBeUndefined();
+    expect(checkRunOrchestrationInput(value)).toMatchObject({ ok: false, path: expected });
+  });
+});
