@@ -35,9 +35,21 @@ export function parseArmId(id: string): ArmId {
   if (providers?.toLowerCase() !== "providers" || !namespace) throw new ArmIdError("expected /providers/{Namespace} after the resource group");
   if (pairs.length === 0 || pairs.length % 2 !== 0) throw new ArmIdError("expected {type}/{name} pairs after the provider namespace");
   const types = pairs.filter((_, i) => i % 2 === 0);
-  const names = pairs.filter((_, i) => i % 2 === 1).map((n) => decodeURIComponent(n));
+  const names = pairs.filter((_, i) => i % 2 === 1).map(decodeName);
   return { id, subscriptionId, resourceGroup, namespace, type: [namespace, ...types].join("/"), names, name: names.at(-1)! };
 }
+
+/** A name segment, URL-decoded; a malformed escape (`%ZZ`) makes the id invalid rather than failing the caller. */
+function decodeName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ArmIdError(`"${segment}" is not a validly percent-encoded name`);
+  }
+}
+
+/** Whether a subscription id is a GUID, as ARM requires. */
+export const isSubscriptionId = (value: string) => GUID.test(value);
 
 /** The id of the resource's ancestor with `depth` type/name pairs (1: the top-level resource). */
 export function ancestorId(parsed: ArmId, depth: number): string {

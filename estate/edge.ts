@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { objectAt, objectsIn, stringAt } from "./json.ts";
 import type { EstateState } from "./state.ts";
 
 /*
@@ -130,10 +131,6 @@ interface Candidate {
   readonly weight: number;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-const list = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
-
 /** Does a Front Door route pattern (`/*`, `/api/*`, `/exact`) match the path? */
 function matches(patterns: readonly unknown[], path: string): boolean {
   const p = path.toLowerCase();
@@ -177,9 +174,9 @@ export function edgeHostNames(state: EstateState): string[] {
   for (const endpoint of state.afdEndpoints.values()) hosts.add(endpoint.hostName.toLowerCase());
   for (const fd of state.frontDoors.values()) {
     for (const body of [fd.body, state.edge.frontDoors.get(k(fd.id))]) {
-      for (const fe of list((body?.properties as Json | undefined)?.frontendEndpoints)) {
-        const hostName = (fe.properties as Json | undefined)?.hostName;
-        if (typeof hostName === "string") hosts.add(hostName.toLowerCase());
+      for (const fe of objectsIn(objectAt(body, "properties")?.frontendEndpoints)) {
+        const hostName = stringAt(objectAt(fe, "properties"), "hostName");
+        if (hostName !== undefined) hosts.add(hostName.toLowerCase());
       }
     }
   }
@@ -206,20 +203,20 @@ export function answerAtEdge(state: EstateState, now: number, host: string, path
 
   for (const fd of state.frontDoors.values()) {
     const body = edge.frontDoors.get(k(fd.id)) ?? fd.body;
-    const props = (body.properties ?? {}) as Json;
-    const frontend = list(props.frontendEndpoints).find((fe) => String((fe.properties as Json | undefined)?.hostName ?? "").toLowerCase() === h);
+    const props = objectAt(body, "properties") ?? {};
+    const frontend = objectsIn(props.frontendEndpoints).find((fe) => (stringAt(objectAt(fe, "properties"), "hostName") ?? "").toLowerCase() === h);
     if (!frontend) continue;
     if (props.enabledState === "Disabled") return { status: 503, body: { status: "Unavailable", host, path, reason: "the Front Door is disabled" } };
-    const rule = list(props.routingRules).find((r) => {
-      const p = (r.properties ?? {}) as Json;
-      const served = list(p.frontendEndpoints).some((ref) => k(String(ref.id ?? "")) === k(String(frontend.id ?? "")));
+    const rule = objectsIn(props.routingRules).find((r) => {
+      const p = objectAt(r, "properties") ?? {};
+      const served = objectsIn(p.frontendEndpoints).some((ref) => k(stringAt(ref, "id") ?? "") === k(stringAt(frontend, "id") ?? ""));
       return served && p.enabledState !== "Disabled" && matches(Array.isArray(p.patternsToMatch) ? p.patternsToMatch : ["/*"], path);
     });
-    const poolRef = ((rule?.properties as Json | undefined)?.routeConfiguration as Json | undefined)?.backendPool as Json | undefined;
+    const poolRef = objectAt(objectAt(objectAt(rule, "properties"), "routeConfiguration"), "backendPool");
     if (!poolRef) return { status: 404, body: { status: "NotFound", host, path, reason: "no forwarding routing rule matches the path" } };
-    const pool = list(props.backendPools).find((p) => k(String(p.id ?? "")) === k(String(poolRef.id ?? "")));
-    const candidates = list((pool?.properties as Json | undefined)?.backends).map((b): Candidate => {
-      const address = String(b.address ?? "");
+    const pool = objectsIn(props.backendPools).find((p) => k(stringAt(p, "id") ?? "") === k(stringAt(poolRef, "id") ?? ""));
+    const candidates = objectsIn(objectAt(pool, "properties")?.backends).map((b): Candidate => {
+      const address = stringAt(b, "address") ?? "";
       return {
         name: address,
         region: fd.backendRegions[address.toLowerCase()],

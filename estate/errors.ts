@@ -27,3 +27,11 @@ export const notFound = (type: string, name: string, resourceGroup?: string) =>
 
 export const badRequest = (code: string, message: string) => new EstateHttpError(400, code, message);
 export const conflict = (code: string, message: string) => new EstateHttpError(409, code, message);
+
+/**
+ * What Resource Manager answers when a body cannot be read as the resource or parameters it should be
+ * (not JSON, an array or a string where an object belongs, a member of the wrong JSON type): 400
+ * `InvalidRequestContent`, "The request content was invalid and could not be deserialized: '…'".
+ */
+export const invalidContent = (detail: string) =>
+  new EstateHttpError(400, "InvalidRequestContent", `The request content was invalid and could not be deserialized: '${detail}'.`);

@@ -35,7 +35,8 @@ export class Faults {
   latencyFor(operationId: string, path: string): number {
     let total = 0;
     for (const p of this.matching(operationId, path, "latency")) {
-      total += (p.spec as { ms: number }).ms;
+      if (p.spec.kind !== "latency") continue;
+      total += p.spec.ms;
       p.remaining--;
     }
     return total;

@@ -101,9 +101,17 @@ export function scaleMs(realMs: number, scale: number): number {
 
 export function scaleProfile(profile: AzureTimeProfile, scale: number): ScaledProfile {
   if (!Number.isFinite(scale) || scale < 1) throw new RangeError(`time scale must be a number >= 1, got ${scale}`);
-  const map = <K extends string>(table: Readonly<Record<K, Timed>>) =>
-    Object.fromEntries(Object.entries<Timed>(table).map(([k, v]) => [k, scaleMs(v.ms, scale)])) as Record<K, number>;
-  return { scale, latencyMs: map(profile.latency), durationsMs: map(profile.operations), effectsMs: map(profile.effects) };
+  const map = (table: Readonly<Record<string, Timed>>): Record<string, number> =>
+    Object.fromEntries(Object.entries(table).map(([k, v]) => [k, scaleMs(v.ms, scale)]));
+  const effect = (name: EffectName) => scaleMs(profile.effects[name].ms, scale);
+  // Named one by one so that a new effect cannot be left out of the scaled profile.
+  const effectsMs: Record<EffectName, number> = {
+    appRestart: effect("appRestart"),
+    frontDoorPropagation: effect("frontDoorPropagation"),
+    storageInitialGeoSync: effect("storageInitialGeoSync"),
+    storageZoneConversion: effect("storageZoneConversion"),
+  };
+  return { scale, latencyMs: map(profile.latency), durationsMs: map(profile.operations), effectsMs };
 }
 
 /** Effects with no time (no profile set): everything happens at once, as the estate did before Azure time. */

@@ -1,4 +1,5 @@
 import type { EstateContext } from "./context.ts";
+import { EstateHttpError } from "./errors.ts";
 
 export interface EstateRequest {
   readonly method: string;
@@ -79,7 +80,15 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(m[i + 1]!)));
+      for (const [i, name] of route.names.entries()) {
+        const raw = m[i + 1]!;
+        try {
+          params[name] = decodeURIComponent(raw);
+        } catch {
+          // A path segment with a malformed escape (`%ZZ`) is the client's mistake, not the estate's.
+          throw new EstateHttpError(400, "InvalidRequestUri", `The request URI is invalid: the path segment '${raw}' is not validly percent-encoded.`);
+        }
+      }
       return { route, params };
     }
     return allowed.length > 0 ? { allowed } : undefined;

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isSubscriptionId } from "./armId.ts";
 import { EstateHttpError, type ArmErrorBody } from "./errors.ts";
 import { Faults, type FaultSpec } from "./faults.ts";
 import { Operations, type LroTiming } from "./lro.ts";
@@ -271,8 +272,7 @@ export class Estate {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
-    const origin = `https://${req.headers.host ?? "127.0.0.1"}`;
-    const url = new URL(req.url ?? "/", origin);
+    const { origin, url } = requestUrl(req);
     const method = (req.method ?? "GET").toUpperCase();
     let operationId = "Unmatched";
     let api = "arm";
@@ -292,7 +292,7 @@ export class Estate {
       if (route.api !== "control") {
         const latency = this.profileLatencyMs(operationId) + this.faults.latencyFor(operationId, url.pathname);
         if (latency > 0) await sleep(latency);
-        this.checkAuth(route, req, url);
+        this.checkAuth(route, req, url, params);
         this.faults.check(operationId, url.pathname);
       }
       let body: unknown;
@@ -329,7 +329,7 @@ export class Estate {
     res.end(text);
   }
 
-  private checkAuth(route: Route, req: IncomingMessage, url: URL): void {
+  private checkAuth(route: Route, req: IncomingMessage, url: URL, params: Record<string, string>): void {
     const authorization = header(req, "authorization");
     const hasBearer = authorization !== undefined && /^Bearer\s+\S+/i.test(authorization);
     if (route.api === "keyvault") {
@@ -345,6 +345,10 @@ export class Estate {
     }
     if (route.api === "arm" && !url.searchParams.get("api-version")) {
       throw new EstateHttpError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+    }
+    const subscriptionId = params.subscriptionId;
+    if (route.api === "arm" && subscriptionId !== undefined && !isSubscriptionId(subscriptionId)) {
+      throw new EstateHttpError(400, "InvalidSubscriptionId", `The provided subscription identifier '${subscriptionId}' is malformed or invalid.`);
     }
   }
 
@@ -398,10 +402,10 @@ export class Estate {
     if (!this.certificate || this.edgeListener) return;
     const sockets = new Set<Duplex>();
     const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => {
-      const url = new URL(req.url ?? "/", "https://edge.invalid");
-      const [, host = "", ...rest] = url.pathname.split("/");
+      const [, host = "", ...rest] = requestUrl(req).url.pathname.split("/");
       this.operations.settle();
-      const answer = answerAtEdge(this.state, this.clock(), decodeURIComponent(host), `/${rest.join("/")}`);
+      // A host name with malformed escapes names no Front Door host: it is looked up as written.
+      const answer = answerAtEdge(this.state, this.clock(), decodeOr(host), `/${rest.join("/")}`);
       const body = JSON.stringify(answer.body);
       res.writeHead(answer.status, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }).end(body);
     });
@@ -443,13 +447,37 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * The request's URL and the origin the client addressed. Both come from the client (the Host header, the
+ * request target): one that does not make a URL falls back to the loopback address and `/`, so that a
+ * probe with a malformed Host or target gets an answer instead of stopping the estate.
+ */
+function requestUrl(req: IncomingMessage): { origin: string; url: URL } {
+  const fallback = "https://127.0.0.1";
+  const host = req.headers.host;
+  const origin = host !== undefined && URL.canParse(`https://${host}`) ? `https://${host}` : fallback;
+  const target = req.url ?? "/";
+  return { origin, url: URL.canParse(target, origin) ? new URL(target, origin) : new URL("/", origin) };
+}
+
+/** `decodeURIComponent`, or the text as it is when its escapes are malformed. */
+function decodeOr(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
-    size += (chunk as Buffer).length;
+    // A request stream without an encoding set yields Buffers; a string would only come from setEncoding.
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), "utf8");
+    size += buffer.length;
     if (size > 4 * 1024 * 1024) throw new EstateHttpError(413, "RequestEntityTooLarge", "The request body is larger than 4 MiB.");
-    chunks.push(chunk as Buffer);
+    chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
 }

@@ -1,3 +1,4 @@
+import { objectAt } from "./json.ts";
 import type { Estate } from "./server.ts";
 import { storageFailoverInProgress } from "./services/storage.ts";
 
@@ -28,7 +29,7 @@ export function snapshot(estate: Estate) {
       keys: a.keys.map((k) => ({ keyName: k.keyName, creationTime: k.creationTime })),
     })),
     afdOrigins: [...s.afdOrigins.values()],
-    frontDoors: [...s.frontDoors.values()].map((f) => ({ id: f.id, backendPools: (f.body.properties as { backendPools?: unknown }).backendPools })),
+    frontDoors: [...s.frontDoors.values()].map((f) => ({ id: f.id, backendPools: objectAt(f.body, "properties")?.backendPools })),
     sites: [...s.sites.values()].map((site) => ({
       id: site.id,
       location: site.location,

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { ancestorId, parseArmId } from "./armId.ts";
+import { ancestorId, ArmIdError, parseArmId } from "./armId.ts";
 import { afdEndpointHostName, Edge } from "./edge.ts";
+import { arrayAt, objectAt, stringAt } from "./json.ts";
 import {
   SeedError,
   type EstateSeed,
@@ -230,12 +231,16 @@ export class EstateState {
     return false;
   }
 
+  /** The server by ARM id; undefined also for a string that is no ARM id (it names no server). */
   sqlServer(id: string): SqlServer | undefined {
-    return this.sqlServers.get(parseArmId(id).subscriptionId.toLowerCase())?.get(key(id));
+    const subscriptionId = subscriptionOf(id);
+    return subscriptionId === undefined ? undefined : this.sqlServers.get(subscriptionId)?.get(key(id));
   }
 
+  /** The account by ARM id; undefined also for a string that is no ARM id. */
   storageAccount(id: string): StorageAccount | undefined {
-    return this.storageAccounts.get(parseArmId(id).subscriptionId.toLowerCase())?.get(key(id));
+    const subscriptionId = subscriptionOf(id);
+    return subscriptionId === undefined ? undefined : this.storageAccounts.get(subscriptionId)?.get(key(id));
   }
 
   /**
@@ -391,9 +396,14 @@ export class EstateState {
     const existing = this.frontDoors.get(key(seed.id));
     if (existing) {
       Object.assign(existing.backendRegions, backendRegions);
-      const bodyPools = (existing.body.properties as { backendPools: { name: string }[] }).backendPools;
+      // The body may be one a client PUT since: read it as JSON, and give it the collections it lacks.
+      let props = objectAt(existing.body, "properties");
+      if (!props) existing.body.properties = props = {};
+      let bodyPools = arrayAt(props, "backendPools");
+      if (!bodyPools) props.backendPools = bodyPools = [];
       for (const pool of pools) {
-        if (!bodyPools.some((p) => p.name.toLowerCase() === pool.name.toLowerCase())) bodyPools.push(classicPool(seed.id, pool.name, pool.backends));
+        const named = (p: unknown) => stringAt(p, "name")?.toLowerCase() === pool.name.toLowerCase();
+        if (!bodyPools.some(named)) bodyPools.push(classicPool(seed.id, pool.name, pool.backends));
       }
       return;
     }
@@ -564,4 +574,17 @@ function checkSeed(seed: EstateSeed, state: EstateState): void {
     });
   });
   if (problems.length > 0) throw new SeedError(problems.join("; "));
+}
+
+/**
+ * The subscription (lower-case) of an ARM id, or undefined when the string is no ARM id. Lookups take
+ * ids from requests (a path, a partner server in a body), so a malformed one must mean "not found".
+ */
+function subscriptionOf(id: string): string | undefined {
+  try {
+    return parseArmId(id).subscriptionId.toLowerCase();
+  } catch (error) {
+    if (error instanceof ArmIdError) return undefined;
+    throw error;
+  }
 }

@@ -1,4 +1,5 @@
 import { badRequest, notFound } from "../errors.ts";
+import { isObject } from "../json.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
 import type { LiveOrigin } from "../edge.ts";
@@ -144,8 +145,8 @@ function text(name: string, value: unknown): string {
 
 /** Validates an AFDOriginUpdateParameters body (ranges as afdx.json documents them). */
 function parsePatch(body: unknown): OriginPatch {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("The request body must be a JSON object.");
-  const props = (body as { properties?: unknown }).properties;
+  if (!isObject(body)) throw invalid("The request body must be a JSON object.");
+  const props = body.properties;
   if (props === undefined || props === null) return {};
   if (typeof props !== "object" || Array.isArray(props)) throw invalid("properties must be a JSON object.");
   const patch: OriginPatch = {};

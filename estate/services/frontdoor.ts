@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { badRequest, notFound } from "../errors.ts";
+import { badRequest, invalidContent, notFound } from "../errors.ts";
+import { arrayAt, isObject, objectAt, stringAt, type Json } from "../json.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
 import type { Operation } from "../lro.ts";
@@ -23,9 +24,6 @@ const FRONT_DOOR = `${FRONT_DOORS}/{frontDoorName}`;
 const FORWARDING = "#Microsoft.Azure.FrontDoor.Models.FrontdoorForwardingConfiguration";
 const REDIRECT = "#Microsoft.Azure.FrontDoor.Models.FrontdoorRedirectConfiguration";
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 const invalid = (message: string) => badRequest("BadRequest", message);
 
 function frontDoorId(req: EstateRequest): string {
@@ -40,7 +38,8 @@ function frontDoor(req: EstateRequest, ctx: EstateContext): ClassicFrontDoor {
 
 function view(ctx: EstateContext, fd: ClassicFrontDoor): Json {
   const body = structuredClone(fd.body);
-  const props = body.properties as Json;
+  let props = objectAt(body, "properties");
+  if (!props) body.properties = props = {};
   props.rulesEngines ??= [];
   ctx.state.edge.settle(ctx.now);
   // Updating from the PUT until the change is live; Failed when the last update failed (ARM's terminal state).
@@ -74,15 +73,33 @@ function required<T>(value: unknown, test: (v: unknown) => v is T, path: string,
 const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
 const isText = (v: unknown): v is string => typeof v === "string" && v.length > 0;
 
+/** A sub-resource of a Front Door (a routing rule, backend pool, ...) as the estate completes it. */
+interface Child {
+  id: string;
+  name: string;
+  type: string;
+  properties: Json;
+}
+
+/** The last segment of a sub-resource id, URL-decoded; undefined when its escapes are malformed. */
+function lastSegment(id: string): string | undefined {
+  try {
+    return decodeURIComponent(id.split("/").pop() ?? "");
+  } catch {
+    return undefined;
+  }
+}
+
 /** One collection of sub-resources (routingRules, backendPools, ...), each given its id, type and state. */
-function children(fdId: string, props: Json, collection: string, type: string, complete: (p: Json, path: string) => Json): Json[] {
+function children(fdId: string, props: Json, collection: string, type: string, complete: (p: Json, path: string) => Json): Child[] {
   const items = required(props[collection], isArray, `properties.${collection}`, "a non-empty array");
   if (items.length === 0) throw invalid(`properties.${collection} must have at least one element.`);
   const seen = new Set<string>();
   return items.map((item, i) => {
     const path = `properties.${collection}[${i}]`;
     if (!isObject(item)) throw invalid(`${path} must be an object.`);
-    const name = isText(item.name) ? item.name : isText(item.id) ? decodeURIComponent(item.id.split("/").pop()!) : undefined;
+    const name = isText(item.name) ? item.name : isText(item.id) ? lastSegment(item.id) : undefined;
+    if (name === undefined && isText(item.id)) throw invalid(`${path}.id '${item.id}' is not a valid resource id.`);
     if (!name) throw invalid(`${path}.name is required.`);
     if (seen.has(name.toLowerCase())) throw invalid(`${path}.name '${name}' is used twice in properties.${collection}.`);
     seen.add(name.toLowerCase());
@@ -97,10 +114,10 @@ function children(fdId: string, props: Json, collection: string, type: string, c
 }
 
 /** Checks that a `{ id }` reference names one of this Front Door's sub-resources. */
-function reference(value: unknown, path: string, targets: Json[], collection: string): Json {
+function reference(value: unknown, path: string, targets: readonly Child[], collection: string): Json {
   const ref = required(value, isObject, path, "an object with an id");
   const id = required(ref.id, isText, `${path}.id`, "a resource id");
-  if (!targets.some((t) => key(t.id as string) === key(id))) {
+  if (!targets.some((t) => key(t.id) === key(id))) {
     throw invalid(`${path}.id '${id}' does not name one of this Front Door's ${collection}.`);
   }
   return { id };
@@ -123,7 +140,7 @@ function backend(value: unknown, path: string): Json {
   return result;
 }
 
-function routeConfiguration(value: unknown, path: string, pools: Json[]): Json {
+function routeConfiguration(value: unknown, path: string, pools: readonly Child[]): Json {
   const config = required(value, isObject, path, "an object");
   const kind = config["@odata.type"];
   if (kind === FORWARDING) {
@@ -138,9 +155,20 @@ function routeConfiguration(value: unknown, path: string, pools: Json[]): Json {
   throw invalid(`${path}["@odata.type"] must be '${FORWARDING}' or '${REDIRECT}'.`);
 }
 
+/** The body Azure keeps for a Front Door: the resource envelope around its properties. */
+type FrontDoorBody = {
+  id: string;
+  name: string;
+  type: string;
+  location: string;
+  tags: Json;
+  properties: Json;
+};
+
 /** The body Azure would store for a PUT: validated, with ids, states and defaults filled in. */
-function completeBody(input: unknown, fdId: string, name: string, existing: ClassicFrontDoor | undefined): Json {
-  if (!isObject(input)) throw invalid("The request body must be a Front Door resource object.");
+function completeBody(input: unknown, fdId: string, name: string, existing: ClassicFrontDoor | undefined): FrontDoorBody {
+  // Resource Manager reads the envelope before Front Door sees it: anything but an object does not deserialize.
+  if (!isObject(input)) throw invalidContent("The body must be a JSON object (a Front Door resource).");
   const props = required(input.properties, isObject, "properties", "an object");
 
   const healthProbeSettings = children(fdId, props, "healthProbeSettings", "HealthProbeSettings", (p, path) => ({
@@ -170,12 +198,12 @@ function completeBody(input: unknown, fdId: string, name: string, existing: Clas
   });
 
   const state = enabledState(props.enabledState, "properties.enabledState");
-  const previous = existing?.body.properties as Json | undefined;
+  const previous = objectAt(existing?.body, "properties");
   return {
     id: fdId,
     name,
     type: "Microsoft.Network/frontdoors",
-    location: isText(input.location) ? input.location : ((existing?.body.location as string | undefined) ?? "global"),
+    location: isText(input.location) ? input.location : (stringAt(existing?.body, "location") ?? "global"),
     tags: isObject(input.tags) ? { ...input.tags } : {},
     properties: {
       ...(props.friendlyName !== undefined ? { friendlyName: props.friendlyName } : {}),
@@ -187,11 +215,11 @@ function completeBody(input: unknown, fdId: string, name: string, existing: Clas
       frontendEndpoints,
       backendPoolsSettings: isObject(props.backendPoolsSettings) ? { ...props.backendPoolsSettings } : { enforceCertificateNameCheck: "Enabled", sendRecvTimeoutSeconds: 30 },
       // Rules engines are child resources with their own API: a PUT of the Front Door keeps them.
-      rulesEngines: (previous?.rulesEngines as unknown[] | undefined) ?? [],
+      rulesEngines: arrayAt(previous, "rulesEngines") ?? [],
       resourceState: state,
       provisioningState: "Succeeded",
       cname: `${name}.azurefd.net`,
-      frontdoorId: (previous?.frontdoorId as string | undefined) ?? randomUUID(),
+      frontdoorId: stringAt(previous, "frontdoorId") ?? randomUUID(),
     },
   };
 }
@@ -203,7 +231,7 @@ function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
   const name = existing?.name ?? req.params.frontDoorName!;
   const body = completeBody(req.body, id, name, existing);
   const accepted = structuredClone(body);
-  const acceptedProps = accepted.properties as Json;
+  const acceptedProps = accepted.properties;
   // FrontdoorCreate example: a new Front Door is Creating/Provisioning; an update is Updating.
   if (existing) acceptedProps.provisioningState = "Updating";
   else Object.assign(acceptedProps, { resourceState: "Creating", provisioningState: "Provisioning" });

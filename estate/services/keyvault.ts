@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EstateContext } from "../context.ts";
 import { EstateHttpError, type ArmErrorBody } from "../errors.ts";
+import { isObject, numberAt, type Json } from "../json.ts";
 import type { EstateRequest, EstateResponse, Route } from "../router.ts";
 import type { SecretVersion, Vault } from "../state.ts";
 import { ok } from "./common.ts";
@@ -128,10 +129,10 @@ interface AttributeInput {
   exp?: number | null;
 }
 
-function object(value: unknown, what: string): Record<string, unknown> {
+function object(value: unknown, what: string): Json {
   if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw badParameter(`${what} must be a JSON object.`);
-  return value as Record<string, unknown>;
+  if (!isObject(value)) throw badParameter(`${what} must be a JSON object.`);
+  return value;
 }
 
 function parseAttributes(value: unknown): AttributeInput {
@@ -145,7 +146,7 @@ function parseAttributes(value: unknown): AttributeInput {
     const v = raw[field];
     if (v === undefined) continue;
     if (v !== null && (typeof v !== "number" || !Number.isFinite(v))) throw badParameter(`attributes.${field} must be a number of seconds since 1970-01-01 UTC.`);
-    out[field] = v as number | null;
+    out[field] = v;
   }
   return out;
 }
@@ -186,12 +187,15 @@ function pageSize(req: EstateRequest): number {
 function offset(req: EstateRequest): number {
   const token = req.url.searchParams.get("$skiptoken");
   if (!token) return 0;
+  // The token is the estate's own, but it comes back from the client: anything may be in it.
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { offset?: unknown };
-    if (typeof parsed.offset === "number" && Number.isInteger(parsed.offset) && parsed.offset >= 0) return parsed.offset;
+    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
   } catch {
-    // fall through
+    parsed = undefined;
   }
+  const start = numberAt(parsed, "offset");
+  if (start !== undefined && Number.isSafeInteger(start) && start >= 0) return start;
   throw badParameter("The $skiptoken is invalid.");
 }
 

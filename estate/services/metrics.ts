@@ -1,6 +1,7 @@
 import { ancestorId, parseArmId, type ArmId } from "../armId.ts";
 import type { EstateContext } from "../context.ts";
 import { EstateHttpError } from "../errors.ts";
+import { arrayAt, isString, objectAt, objectsIn, stringAt } from "../json.ts";
 import type { EstateRequest, EstateResponse, Route } from "../router.ts";
 import { key, type AfdOrigin } from "../state.ts";
 import { ok } from "./common.ts";
@@ -27,8 +28,15 @@ import { ok } from "./common.ts";
  * "Migrate from the metrics API to the getBatch API".
  */
 
-type Aggregation = "average" | "minimum" | "maximum" | "total" | "count";
-const AGGREGATIONS: readonly Aggregation[] = ["average", "minimum", "maximum", "total", "count"];
+const AGGREGATIONS = ["average", "minimum", "maximum", "total", "count"] as const;
+type Aggregation = (typeof AGGREGATIONS)[number];
+
+/** An aggregation named in a query (`sum` is Azure's other name for `total`), or undefined for anything else. */
+function aggregationNamed(raw: string): Aggregation | undefined {
+  const name = raw.toLowerCase();
+  const wanted = name === "sum" ? "total" : name;
+  return AGGREGATIONS.find((a) => a === wanted);
+}
 
 /** Statistics of one series over one minute: the sum, number, least and greatest of its samples. */
 interface MinuteStats {
@@ -158,23 +166,19 @@ const cdnProfiles: NamespaceDef = {
 
 // ---- Microsoft.Network/frontDoors (classic) -----------------------------------------------------
 
-interface ClassicBackend {
-  address?: string;
-  enabledState?: string;
-}
-
 function classicPools(fd: Resolved, ctx: EstateContext) {
   const frontDoor = ctx.state.frontDoors.get(key(fd.id));
   if (!frontDoor) return [];
-  const pools = ((frontDoor.body.properties as { backendPools?: { name?: string; properties?: { backends?: ClassicBackend[] } }[] } | undefined)?.backendPools ?? []);
+  // The body is the one last PUT (or seeded): read it as JSON, not as the shape a valid PUT would have.
+  const pools = objectsIn(objectAt(frontDoor.body, "properties")?.backendPools);
   return pools.map((pool) => {
-    const backends = (pool.properties?.backends ?? []).map((b) => {
-      const address = b.address ?? "";
+    const backends = objectsIn(objectAt(pool, "properties")?.backends).map((b) => {
+      const address = stringAt(b, "address") ?? "";
       const region = frontDoor.backendRegions[address.toLowerCase()];
-      const enabled = (b.enabledState ?? "Enabled") === "Enabled";
+      const enabled = (stringAt(b, "enabledState") ?? "Enabled") === "Enabled";
       return { address, region, enabled, up: enabled && !ctx.state.isDown(region) };
     });
-    return { name: pool.name ?? "", backends, healthy: backends.some((b) => b.up) };
+    return { name: stringAt(pool, "name") ?? "", backends, healthy: backends.some((b) => b.up) };
   });
 }
 
@@ -294,17 +298,19 @@ function parseAggregations(raw: string | undefined): Aggregation[] | undefined {
   const out: Aggregation[] = [];
   for (const part of raw.split(",").map((p) => p.trim().toLowerCase()).filter(Boolean)) {
     if (part === "none") continue;
-    const agg = part === "sum" ? "total" : part;
-    if (!AGGREGATIONS.includes(agg as Aggregation)) throw badRequest(`Invalid aggregation '${part}': use average, minimum, maximum, total or count.`);
-    if (!out.includes(agg as Aggregation)) out.push(agg as Aggregation);
+    const agg = aggregationNamed(part);
+    if (agg === undefined) throw badRequest(`Invalid aggregation '${part}': use average, minimum, maximum, total or count.`);
+    if (!out.includes(agg)) out.push(agg);
   }
   return out;
 }
 
+const OPERATORS = ["eq", "ne", "sw"] as const;
+
 interface Clause {
   /** The dimension name as written in the filter. */
   readonly dimension: string;
-  readonly op: "eq" | "ne" | "sw";
+  readonly op: (typeof OPERATORS)[number];
   readonly values: string[];
 }
 
@@ -321,13 +327,14 @@ function parseFilter(raw: string | undefined): Clause[] {
     const values: string[] = [];
     for (const term of part.replace(/^\s*\(|\)\s*$/g, "").split(/\s+or\s+/i)) {
       const m = /^\s*([^\s']+)\s+(eq|ne|sw)\s+'((?:[^']|'')*)'\s*$/i.exec(term);
-      if (!m) throw badRequest(`Invalid filter '${raw}': expected terms like Dimension eq 'value', joined by 'and' / 'or'.`);
-      const [, dim, termOp] = m;
-      if (dimension !== undefined && (dim!.toLowerCase() !== dimension.toLowerCase() || termOp!.toLowerCase() !== op)) {
+      const termOp = OPERATORS.find((o) => o === m?.[2]?.toLowerCase());
+      if (!m || termOp === undefined) throw badRequest(`Invalid filter '${raw}': expected terms like Dimension eq 'value', joined by 'and' / 'or'.`);
+      const dim = m[1]!;
+      if (dimension !== undefined && (dim.toLowerCase() !== dimension.toLowerCase() || termOp !== op)) {
         throw badRequest(`Invalid filter '${raw}': 'or' can only join values of the same dimension.`);
       }
-      dimension = dim!;
-      op = termOp!.toLowerCase() as Clause["op"];
+      dimension = dim;
+      op = termOp;
       values.push(m[3]!.replace(/''/g, "'"));
     }
     if (clauses.some((c) => c.dimension.toLowerCase() === dimension!.toLowerCase())) {
@@ -380,9 +387,9 @@ function parseQuery(req: EstateRequest, now: number): Query {
   let orderBy: Query["orderBy"];
   if (orderRaw) {
     const m = /^\s*(\w+)\s*(asc|desc)?\s*$/i.exec(orderRaw);
-    const agg = m?.[1]?.toLowerCase() === "sum" ? "total" : m?.[1]?.toLowerCase();
-    if (!m || !AGGREGATIONS.includes(agg as Aggregation)) throw badRequest(`Invalid orderby '${orderRaw}': expected an aggregation and asc or desc, e.g. 'average desc'.`);
-    orderBy = { agg: agg as Aggregation, desc: (m[2] ?? "asc").toLowerCase() === "desc" };
+    const agg = m ? aggregationNamed(m[1]!) : undefined;
+    if (!m || agg === undefined) throw badRequest(`Invalid orderby '${orderRaw}': expected an aggregation and asc or desc, e.g. 'average desc'.`);
+    orderBy = { agg, desc: (m[2] ?? "asc").toLowerCase() === "desc" };
   }
   const filter = parseFilter(query(req, "filter"));
   const rollup = (query(req, "rollupby") ?? "").split(",").map((d) => d.trim()).filter(Boolean);
@@ -438,16 +445,21 @@ function combine(stats: (MinuteStats | undefined)[]): MinuteStats | undefined {
   };
 }
 
-function point(stats: MinuteStats | undefined, minutes: number, aggs: Aggregation[], time: number) {
-  const out: Record<string, string | number> = { timeStamp: stamp(time) };
-  if (!stats || minutes === 0) return out;
-  const values: Record<Aggregation, number> = {
+/** Every aggregation of per-minute stats over `minutes` minutes. */
+function aggregate(stats: MinuteStats, minutes: number): Record<Aggregation, number> {
+  return {
     average: stats.sum / stats.count,
     minimum: stats.min,
     maximum: stats.max,
     total: stats.sum * minutes,
     count: stats.count * minutes,
   };
+}
+
+function point(stats: MinuteStats | undefined, minutes: number, aggs: readonly Aggregation[], time: number) {
+  const out: Record<string, string | number> = { timeStamp: stamp(time) };
+  if (!stats || minutes === 0) return out;
+  const values = aggregate(stats, minutes);
   for (const agg of aggs) out[agg] = values[agg];
   return out;
 }
@@ -486,17 +498,19 @@ function evaluate(def: MetricDef, resource: Resolved, q: Query, ctx: EstateConte
 
   const aggs = q.aggregations && q.aggregations.length > 0 ? q.aggregations : [def.defaultAggregation];
   const bs = buckets(q, ctx.now);
+  const windowMinutes = bs.reduce((a, b) => a + b.minutes, 0);
   let series = [...groups.values()].map((g) => {
     const stats = combine(g.stats);
     return {
       metadatavalues: Object.entries(g.dims).map(([name, value]) => ({ name: { value: name, localizedValue: name }, value })),
       data: bs.map((b) => point(stats, b.minutes, aggs, b.time)),
-      rank: stats ? point(stats, bs.reduce((a, b) => a + b.minutes, 0), AGGREGATIONS.slice(), 0) : undefined,
+      // What `orderby` sorts on: the series over the whole window (none when it has no data there).
+      rank: stats && windowMinutes > 0 ? aggregate(stats, windowMinutes) : undefined,
     };
   });
   if (q.orderBy) {
     const { agg, desc } = q.orderBy;
-    const value = (s: (typeof series)[number]) => (s.rank?.[agg] as number | undefined) ?? Number.NEGATIVE_INFINITY;
+    const value = (s: (typeof series)[number]) => s.rank?.[agg] ?? Number.NEGATIVE_INFINITY;
     series = series.sort((a, b) => (desc ? value(b) - value(a) : value(a) - value(b)));
   }
   if (q.filtered) series = series.slice(0, q.top);
@@ -515,12 +529,13 @@ function evaluate(def: MetricDef, resource: Resolved, q: Query, ctx: EstateConte
 // ---- the operation ----------------------------------------------------------------------------
 
 function resourceIds(req: EstateRequest): string[] {
-  const body = req.body as { resourceids?: unknown } | undefined;
-  const ids = body?.resourceids;
-  if (!Array.isArray(ids) || ids.length === 0 || ids.some((id) => typeof id !== "string")) {
+  // Empty unless the body is an object with a `resourceids` array; every element must be a string.
+  const ids = arrayAt(req.body, "resourceids") ?? [];
+  const strings = ids.filter(isString);
+  if (strings.length === 0 || strings.length !== ids.length) {
     throw badRequest("The request body must list the resources to query: { \"resourceids\": [\"/subscriptions/.../providers/...\"] }.");
   }
-  const unique = [...new Map((ids as string[]).map((id) => [key(id), id])).values()];
+  const unique = [...new Map(strings.map((id) => [key(id), id])).values()];
   if (unique.length > MAX_RESOURCES) throw badRequest(`At most ${MAX_RESOURCES} resource ids can be queried in one batch; got ${unique.length}.`);
   return unique;
 }

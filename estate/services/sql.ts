@@ -1,4 +1,6 @@
-import { EstateHttpError, notFound } from "../errors.ts";
+import { badRequest, EstateHttpError, invalidContent, notFound } from "../errors.ts";
+import { ArmIdError, parseArmId } from "../armId.ts";
+import { absent, isObject, stringAt } from "../json.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
 import { key, type FailoverGroup, type SqlServer } from "../state.ts";
@@ -121,37 +123,92 @@ function failoverRoute(path: string, operationId: string, kind: FailoverKind): R
   };
 }
 
+/** A FailoverGroups_CreateOrUpdate body, read and checked. */
 interface FailoverGroupPut {
-  properties?: {
-    readWriteEndpoint?: { failoverPolicy?: string; failoverWithDataLossGracePeriodMinutes?: number };
-    readOnlyEndpoint?: { failoverPolicy?: string };
-    partnerServers?: { id?: string }[];
-    databases?: string[];
+  readonly partnerId: string;
+  readonly databases: string[];
+  readonly readWriteEndpoint: FailoverGroup["readWriteEndpoint"];
+  readonly readOnlyEndpoint: FailoverGroup["readOnlyEndpoint"];
+}
+
+/** Whether a string is the ARM id of a SQL server. */
+function isServerId(id: string): boolean {
+  try {
+    return parseArmId(id).type.toLowerCase() === "microsoft.sql/servers";
+  } catch (error) {
+    if (error instanceof ArmIdError) return false;
+    throw error;
+  }
+}
+
+/** A database resource id as the failover group's `databases` lists them: `…/Microsoft.Sql/servers/{server}/databases/{name}`. */
+const DATABASE_ID = /\/providers\/Microsoft\.Sql\/servers\/[^/]+\/databases\/([^/]+)\/?$/i;
+
+/**
+ * Reads a PUT body the way the SQL resource provider checks it. Each refusal carries the code the
+ * FailoverGroups REST reference lists for it (FailoverGroupCreateOrUpdateRequestInvalid,
+ * …InvalidReadWriteEndpoint, …InvalidReadWriteFailoverPolicy, …InvalidReadWriteEndpointFields,
+ * …InvalidReadWriteEndpointFieldsForManualPolicy, …NegativeGracePeriodValues, …InvalidPartner,
+ * …InvalidDatabases); a body that is not even an object is Resource Manager's InvalidRequestContent.
+ */
+function parseFailoverGroupPut(body: unknown): FailoverGroupPut {
+  const invalid = (suffix: string, message: string) => badRequest(`FailoverGroupCreateOrUpdateRequest${suffix}`, message);
+  if (absent(body)) throw invalid("Invalid", "The create or update failover group request body is empty or invalid.");
+  if (!isObject(body)) throw invalidContent("The body must be a JSON object (a failover group resource).");
+  const props = body.properties;
+  if (!isObject(props)) throw invalid("Invalid", "The create or update failover group request body is empty or invalid: 'properties' must be an object.");
+
+  const rwRaw = props.readWriteEndpoint;
+  if (!isObject(rwRaw)) throw invalid("InvalidReadWriteEndpoint", "The readWriteEndpoint field is required for create or update requests.");
+  const policy = rwRaw.failoverPolicy;
+  if (policy !== "Automatic" && policy !== "Manual") {
+    throw invalid("InvalidReadWriteFailoverPolicy", "The failoverPolicy field for the read-write endpoint is required for create or update requests, and must be 'Automatic' or 'Manual'.");
+  }
+  const grace = rwRaw.failoverWithDataLossGracePeriodMinutes;
+  let readWriteEndpoint: FailoverGroup["readWriteEndpoint"];
+  if (policy === "Automatic") {
+    if (absent(grace)) {
+      throw invalid("InvalidReadWriteEndpointFields", "The property failoverWithDataLossGracePeriodMinutes must be provided when failover policy Automatic is selected for the read-write endpoint.");
+    }
+    if (typeof grace !== "number" || !Number.isInteger(grace)) {
+      throw invalidContent("properties.readWriteEndpoint.failoverWithDataLossGracePeriodMinutes must be an integer number of minutes.");
+    }
+    if (grace < 0) throw invalid("NegativeGracePeriodValues", "Grace period value for the read-write endpoint must be non-negative.");
+    readWriteEndpoint = { failoverPolicy: "Automatic", failoverWithDataLossGracePeriodMinutes: grace };
+  } else {
+    if (!absent(grace)) {
+      throw invalid("InvalidReadWriteEndpointFieldsForManualPolicy", "Grace period value should not be provided when failover policy Manual is selected for the read-write endpoint.");
+    }
+    readWriteEndpoint = { failoverPolicy: "Manual" };
+  }
+
+  const partners = props.partnerServers;
+  const partnerId = Array.isArray(partners) ? stringAt(partners[0], "id") : undefined;
+  if (!partnerId || !isServerId(partnerId)) {
+    throw invalid("InvalidPartner", "The given partners field in create or update failover group request body is empty or invalid: properties.partnerServers must name one partner server by id.");
+  }
+
+  const databaseIds = absent(props.databases) ? [] : props.databases;
+  if (!Array.isArray(databaseIds)) throw invalid("InvalidDatabases", "The provided databases in the request are not valid database resource IDs: properties.databases must be an array.");
+  const databases = databaseIds.map((id) => {
+    const name = typeof id === "string" ? DATABASE_ID.exec(id)?.[1] : undefined;
+    if (name === undefined) throw invalid("InvalidDatabases", `The provided databases in the request are not valid database resource IDs: ${JSON.stringify(id)}.`);
+    return name;
+  });
+
+  // Anything but "Enabled" leaves read-only failover off, as before (the endpoint is optional).
+  const readOnlyEndpoint: FailoverGroup["readOnlyEndpoint"] = {
+    failoverPolicy: stringAt(props.readOnlyEndpoint, "failoverPolicy") === "Enabled" ? "Enabled" : "Disabled",
   };
+  return { partnerId, databases, readWriteEndpoint, readOnlyEndpoint };
 }
 
 function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
   const srv = server(req, ctx);
-  const body = (req.body ?? {}) as FailoverGroupPut;
-  const props = body.properties;
-  const policy = props?.readWriteEndpoint?.failoverPolicy;
-  if (!props || (policy !== "Automatic" && policy !== "Manual")) {
-    throw new EstateHttpError(400, "InvalidParameterValue", "properties.readWriteEndpoint.failoverPolicy must be 'Automatic' or 'Manual'.");
-  }
-  if (policy === "Automatic" && props.readWriteEndpoint?.failoverWithDataLossGracePeriodMinutes === undefined) {
-    throw new EstateHttpError(400, "InvalidParameterValue", "failoverWithDataLossGracePeriodMinutes is required when failoverPolicy is 'Automatic'.");
-  }
-  const partnerId = props.partnerServers?.[0]?.id;
-  if (!partnerId) throw new EstateHttpError(400, "InvalidParameterValue", "properties.partnerServers must name one partner server.");
+  const { partnerId, databases, readWriteEndpoint: rw, readOnlyEndpoint: ro } = parseFailoverGroupPut(req.body);
   const partner = ctx.state.sqlServer(partnerId);
   if (!partner) throw new EstateHttpError(400, "FailoverGroupPartnerServerNotFound", `The partner server '${partnerId}' was not found.`);
-  const databases = (props.databases ?? []).map((id) => id.split("/").pop()!);
   const existing = groupOn(ctx, srv, req.params.failoverGroupName!);
-  const rw = {
-    failoverPolicy: policy,
-    ...(policy === "Automatic" ? { failoverWithDataLossGracePeriodMinutes: props.readWriteEndpoint!.failoverWithDataLossGracePeriodMinutes } : {}),
-  } as FailoverGroup["readWriteEndpoint"];
-  const ro = { failoverPolicy: props.readOnlyEndpoint?.failoverPolicy === "Enabled" ? "Enabled" : "Disabled" } as const;
   return ctx.operations.begin({
     req,
     namespace: NS,

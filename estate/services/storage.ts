@@ -1,4 +1,5 @@
-import { badRequest, conflict, EstateHttpError, notFound } from "../errors.ts";
+import { badRequest, conflict, EstateHttpError, invalidContent, notFound } from "../errors.ts";
+import { absent, isObject } from "../json.ts";
 import type { EstateContext } from "../context.ts";
 import type { Operation, OperationOutcome, Operations } from "../lro.ts";
 import type { EstateRequest, Route } from "../router.ts";
@@ -245,13 +246,15 @@ const invalidSku = () => badRequest("InvalidValuesForRequestParameters", "Values
 function update(req: EstateRequest, ctx: EstateContext) {
   const a = account(req, ctx);
   const body = req.body;
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("InvalidRequestContent", "The request body must be a JSON object.");
+  if (!isObject(body)) throw invalidContent("The body must be a JSON object (StorageAccountUpdateParameters).");
   for (const [name, value] of Object.entries(body)) {
     if (name !== "sku" && value !== null && value !== undefined) {
       throw badRequest("InvalidRequestPropertyValue", `The local estate does not support changing '${name}' of a storage account: only 'sku' is modelled.`);
     }
   }
-  const requested = (body as { sku?: { name?: unknown } }).sku?.name;
+  // `sku` is an object ({ name }): a bare string or an array there does not deserialize.
+  if (!absent(body.sku) && !isObject(body.sku)) throw invalidContent("sku must be an object with a 'name'.");
+  const requested = isObject(body.sku) ? body.sku.name : undefined;
   if (requested === undefined) return ok(view(ctx, a, false));
   const sku = skuNamed(requested);
   if (sku === undefined) throw badRequest("InvalidRequestPropertyValue", `The value '${String(requested)}' is not valid for property 'sku.name'.`);
@@ -289,7 +292,10 @@ function update(req: EstateRequest, ctx: EstateContext) {
  */
 function startMigration(req: EstateRequest, ctx: EstateContext) {
   const a = account(req, ctx);
-  const target = skuNamed((req.body as { properties?: { targetSkuName?: unknown } } | undefined)?.properties?.targetSkuName);
+  const body = req.body;
+  if (!absent(body) && !isObject(body)) throw invalidContent("The body must be a JSON object (StorageAccountMigration).");
+  if (isObject(body) && !absent(body.properties) && !isObject(body.properties)) throw invalidContent("properties must be an object with a 'targetSkuName'.");
+  const target = skuNamed(isObject(body) && isObject(body.properties) ? body.properties.targetSkuName : undefined);
   if (target === undefined) throw badRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: properties.targetSkuName.");
   const zoneOnly =
     target !== a.sku && tierOf(target) === tierOf(a.sku) && zoneRedundant(target) !== zoneRedundant(a.sku) && geoRedundant(target) === geoRedundant(a.sku) && readAccess(target) === readAccess(a.sku);
@@ -360,8 +366,9 @@ const keysBody = (a: StorageAccount) => ({
 
 function regenerateKey(req: EstateRequest, ctx: EstateContext) {
   const a = account(req, ctx);
-  const body = req.body as { keyName?: unknown } | undefined;
-  const name = typeof body?.keyName === "string" ? body.keyName.toLowerCase() : undefined;
+  const body = req.body;
+  if (!absent(body) && !isObject(body)) throw invalidContent("The body must be a JSON object (StorageAccountRegenerateKeyParameters).");
+  const name = isObject(body) && typeof body.keyName === "string" ? body.keyName.toLowerCase() : undefined;
   const target = a.keys.find((k) => k.keyName === name);
   if (!target) {
     throw badRequest("InvalidValuesForRequestParameters", "Values for request parameters are invalid: keyName. It must be 'key1' or 'key2'.");

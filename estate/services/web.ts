@@ -1,5 +1,6 @@
 import { badRequest, EstateHttpError, notFound } from "../errors.ts";
 import type { EstateContext } from "../context.ts";
+import { isObject } from "../json.ts";
 import type { EstateRequest, Route } from "../router.ts";
 import { key, type Site } from "../state.ts";
 import { ok, resourceId } from "./common.ts";
@@ -45,8 +46,6 @@ function config(s: Site, name: "appsettings" | "connectionstrings", properties: 
   return { id: `${s.id}/config/${name}`, name, type: "Microsoft.Web/sites/config", kind: "app", properties };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** `properties` of a PUT body, which must be a JSON object (the whole new set). */
 function properties(req: EstateRequest): Record<string, unknown> {
   const body = req.body;
@@ -60,11 +59,12 @@ function properties(req: EstateRequest): Record<string, unknown> {
 }
 
 function appSettingsFrom(req: EstateRequest): Record<string, string> {
-  const props = properties(req);
-  for (const [name, value] of Object.entries(props)) {
+  const settings: Record<string, string> = {};
+  for (const [name, value] of Object.entries(properties(req))) {
     if (typeof value !== "string") throw badRequest("BadRequest", `The value of app setting '${name}' must be a string.`);
+    settings[name] = value;
   }
-  return { ...(props as Record<string, string>) };
+  return settings;
 }
 
 function connectionStringsFrom(req: EstateRequest): Site["connectionStrings"] {
