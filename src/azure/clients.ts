@@ -171,7 +171,10 @@ export class ClientFactory {
     return this.once("blob", () => {
       const store = this.options.blobStore;
       // No time-budget policy here: @azure/storage-blob 12 adds additionalPolicies to its pipeline twice
-      // ("Duplicate policy names not allowed in pipeline"); blob requests keep the SDK's own per-try timeout.
+      // ("Duplicate policy names not allowed in pipeline"), and every container or blob client made
+      // from this one adds them again to the pipeline they share. The budget reaches blob requests
+      // through their options instead: the stores pass `budgetOptions()` (src/azure/budget.ts) on every
+      // call, and read download bodies with `readBody`, which the budget also cuts.
       // The same retry count as the other clients (storage-blob counts tries, the first included).
       const scaled = this.scaledRetryDelays();
       const options = { userAgentOptions: { userAgentPrefix: USER_AGENT }, retryOptions: { maxTries: (this.options.maxRetries ?? 3) + 1, ...(scaled.retryDelayInMs !== undefined ? { retryDelayInMs: scaled.retryDelayInMs, maxRetryDelayInMs: scaled.maxRetryDelayInMs } : {}) } };

@@ -1,6 +1,8 @@
 import type { ContainerClient } from "@azure/storage-blob";
+import { budgetOptions, readBody } from "../azure/budget.ts";
+import { errorCodeOf, statusCodeOf } from "../azure/restErrors.ts";
 import { isObject } from "../core/guards.ts";
-import { emptyPlanState, type PlanState, type RunReservation } from "../core/detection/model.ts";
+import { emptyPlanState, type PlanState, type PolicyState, type PrimaryState, type RegionVerdictState, type RunReservation, type SignalState } from "../core/detection/model.ts";
 
 /*
  * The per-plan detection state (signals, verdicts, policy counters, alert dedupe keys), one document
@@ -31,8 +33,9 @@ export class StateConflictError extends Error {
 }
 
 export class InvalidStateError extends Error {
-  constructor(readonly plan: string, problem: string) {
-    super(`the stored detection state of plan ${plan} is unreadable: ${problem}`);
+  /** `where`: what held the document (a blob), named in the message. */
+  constructor(readonly plan: string, problem: string, where?: string) {
+    super(`the stored detection state of plan ${plan}${where ? ` (${where})` : ""} is unreadable: ${problem}`);
     this.name = "InvalidStateError";
   }
 }
@@ -65,29 +68,95 @@ export function seeAlert(state: PlanState, key: string, at: Date | string): { st
   return { state: { ...state, seenAlerts: { ...Object.fromEntries(kept), [key]: iso } }, isNew: true };
 }
 
-/** Fills in fields a state written by an older version lacks. */
-function normalise(plan: string, raw: unknown): PlanState {
-  if (!isObject(raw)) throw new InvalidStateError(plan, "not a JSON object");
-  const { activeRun, ...doc } = raw as Partial<PlanState> & { activeRun?: unknown };
-  if (doc.plan !== undefined && doc.plan !== plan) throw new InvalidStateError(plan, `it names plan '${String(doc.plan)}'`);
-  const empty = emptyPlanState(plan);
-  const reservation = reservationOf(plan, activeRun);
+type Invalid = (problem: string) => InvalidStateError;
+
+/**
+ * A stored document back as the plan's state, checked field by field (detection acts on it), with the
+ * fields a state written by an older version lacks filled in. Fields this version does not know are
+ * kept, so that an update does not drop them.
+ */
+function normalise(plan: string, raw: unknown, where?: string): PlanState {
+  const invalid: Invalid = (problem) => new InvalidStateError(plan, problem, where);
+  if (!isObject(raw)) throw invalid("not a JSON object");
+  const { plan: named, signals = {}, regions = {}, policy, seenAlerts = {}, primary, activeRun, ...unknownFields } = raw;
+  if (named !== undefined && named !== plan) throw invalid(`it names plan '${String(named)}'`);
+  if (!isRecordOf(signals, isRegionSignals)) throw invalid("signals are not signal states by region and name");
+  if (!isRecordOf(regions, isRegionVerdict)) throw invalid("regions are not region verdicts");
+  if (!isRecordOf(seenAlerts, isString)) throw invalid("seenAlerts are not times by alert key");
+  const reservation = reservationOf(activeRun, invalid);
+  const current = primaryOf(primary, invalid);
   return {
-    ...empty,
-    ...doc,
+    ...unknownFields,
     plan,
-    signals: doc.signals ?? {},
-    regions: doc.regions ?? {},
-    policy: { ...empty.policy, ...doc.policy, autoFailovers: doc.policy?.autoFailovers ?? [] },
-    seenAlerts: doc.seenAlerts ?? {},
+    signals,
+    regions,
+    policy: policyOf(policy, invalid),
+    seenAlerts,
+    ...(current ? { primary: current } : {}),
     ...(reservation ? { activeRun: reservation } : {}),
   };
 }
 
-/** The stored run reservation, checked: the start interlock must never act on a half-written one. Absent (or null): none. */
-function reservationOf(plan: string, raw: unknown): RunReservation | undefined {
+const SIGNAL_SOURCES: readonly unknown[] = ["probe", "frontdoor", "alert"];
+const SIGNAL_STATUSES: readonly unknown[] = ["up", "down", "unknown"];
+const REGION_STATES: readonly unknown[] = ["healthy", "down"];
+
+const isString = (value: unknown): value is string => typeof value === "string";
+const optionalString = (value: unknown) => value === undefined || typeof value === "string";
+
+function isRecordOf<T>(value: unknown, check: (item: unknown) => item is T): value is Record<string, T> {
+  return isObject(value) && Object.values(value).every(check);
+}
+
+function isSignalState(value: unknown): value is SignalState {
+  return (
+    isObject(value) && SIGNAL_SOURCES.includes(value.source) && SIGNAL_STATUSES.includes(value.status) && isString(value.since) &&
+    isString(value.lastSeen) && typeof value.consecutiveFailures === "number" && optionalString(value.detail)
+  );
+}
+
+function isRegionSignals(value: unknown): value is Record<string, SignalState> {
+  return isRecordOf(value, isSignalState);
+}
+
+function isRegionVerdict(value: unknown): value is RegionVerdictState {
+  return isObject(value) && REGION_STATES.includes(value.state) && isString(value.since) && optionalString(value.belowQuorumSince);
+}
+
+function isPolicy(value: unknown): value is PolicyState {
+  if (!isObject(value)) return false;
+  const { paused, autoFailovers, lastRunAt, lastAutoFailover } = value;
+  return (
+    Array.isArray(autoFailovers) && autoFailovers.every(isString) && optionalString(lastRunAt) &&
+    (paused === undefined || (isObject(paused) && [paused.by, paused.reason, paused.at].every(isString))) &&
+    (lastAutoFailover === undefined || (isObject(lastAutoFailover) && [lastAutoFailover.runId, lastAutoFailover.at, lastAutoFailover.from, lastAutoFailover.to].every(isString)))
+  );
+}
+
+/** The stored policy counters (absent: none yet; a policy without autoFailovers: none started). */
+function policyOf(raw: unknown, invalid: Invalid): PolicyState {
+  if (raw === undefined) return { autoFailovers: [] };
+  if (!isObject(raw)) throw invalid("policy is not an object");
+  const policy = { autoFailovers: [], ...raw };
+  if (!isPolicy(policy)) throw invalid("policy has a pause, failover times or a last failover of the wrong shape");
+  return policy;
+}
+
+function isPrimary(value: unknown): value is PrimaryState {
+  return isObject(value) && isString(value.region) && isString(value.since) && optionalString(value.runId);
+}
+
+/** The stored current primary (absent or null: the plan's own). */
+function primaryOf(raw: unknown, invalid: Invalid): PrimaryState | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const invalid = (problem: string) => new InvalidStateError(plan, `activeRun: ${problem}`);
+  if (isPrimary(raw)) return raw;
+  throw invalid("primary does not name a region and since when");
+}
+
+/** The stored run reservation, checked: the start interlock must never act on a half-written one. Absent (or null): none. */
+function reservationOf(raw: unknown, invalidState: Invalid): RunReservation | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const invalid = (problem: string) => invalidState(`activeRun: ${problem}`);
   if (!isObject(raw)) throw invalid("not an object");
   const { runId, kind, reservedAt } = raw;
   if (typeof runId !== "string" || runId.length === 0) throw invalid("no run id");
@@ -148,15 +217,12 @@ function assertPlanName(plan: string): void {
 
 // ---- blob storage ---------------------------------------------------------------------------------
 
-interface RestErrorLike {
-  statusCode?: number;
-  code?: string;
-}
-
 /**
  * The state in blob storage: `state/{plan}.json` in the given container (created on first write).
  * Writes are conditional uploads: `If-Match: <etag>` to replace, `If-None-Match: *` to create. A
  * conflict answers 412 (ConditionNotMet) or 409 (BlobAlreadyExists); both mean "re-read and retry".
+ * Every request, and the reading of a downloaded body, carries the time budget of the work that makes
+ * it, if it has one.
  */
 export class BlobPlanStateStore extends OptimisticStore {
   constructor(readonly container: ContainerClient, options: StoreOptions = {}) {
@@ -173,20 +239,21 @@ export class BlobPlanStateStore extends OptimisticStore {
     let text: string;
     let etag: string | undefined;
     try {
-      const response = await blob.download();
+      const response = await blob.download(0, undefined, budgetOptions());
       etag = response.etag;
-      text = (await streamToBuffer(response.readableStreamBody)).toString("utf8");
+      text = (await readBody(response.readableStreamBody)).toString("utf8");
     } catch (error) {
-      if ((error as RestErrorLike).statusCode === 404) return { state: emptyPlanState(plan) };
+      if (statusCodeOf(error) === 404) return { state: emptyPlanState(plan) };
       throw error;
     }
+    const where = `blob ${blob.name} in container ${this.container.containerName}`;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new InvalidStateError(plan, error instanceof Error ? error.message : String(error));
+      throw new InvalidStateError(plan, error instanceof Error ? error.message : String(error), where);
     }
-    return { state: normalise(plan, parsed), ...(etag ? { etag } : {}) };
+    return { state: normalise(plan, parsed, where), ...(etag ? { etag } : {}) };
   }
 
   protected async write(plan: string, state: PlanState, etag: string | undefined): Promise<boolean> {
@@ -198,26 +265,19 @@ export class BlobPlanStateStore extends OptimisticStore {
     };
     for (let created = false; ; created = true) {
       try {
-        await blob.upload(body, body.length, options);
+        await blob.upload(body, body.length, { ...options, ...budgetOptions() });
         return true;
       } catch (error) {
-        const status = (error as RestErrorLike).statusCode;
+        const status = statusCodeOf(error);
         if (status === 412 || status === 409) return false;
-        if (status === 404 && !created && (error as RestErrorLike).code === "ContainerNotFound") {
-          await this.container.createIfNotExists();
+        if (status === 404 && !created && errorCodeOf(error) === "ContainerNotFound") {
+          await this.container.createIfNotExists(budgetOptions());
           continue;
         }
         throw error;
       }
     }
   }
-}
-
-async function streamToBuffer(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
-  if (!stream) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
 }
 
 // ---- memory ---------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 import type { AppendBlobClient, ContainerClient } from "@azure/storage-blob";
+import { budgetOptions } from "../azure/budget.ts";
+import { statusCodeOf } from "../azure/restErrors.ts";
 import { assertRunId, assertStorableEntry, isValidRunId } from "./guard.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { encodeEntry, newestFirst, parseJournalText, type ParsedJournal } from "./lines.ts";
@@ -7,11 +9,6 @@ const PREFIX = "runs/";
 const SUFFIX = ".jsonl";
 /** Blob metadata key holding the `at` of the entry that created the run's blob (for newest-first listing). */
 const FIRST_AT = "firstentryat";
-
-interface RestErrorLike {
-  statusCode?: number;
-  code?: string;
-}
 
 /**
  * The journal in blob storage (Azurite locally, a container in Azure): one append blob per run,
@@ -23,6 +20,9 @@ interface RestErrorLike {
  *
  * The container is created on the first append if it is missing. An append blob holds at most 50,000
  * blocks, so a run holds at most 50,000 entries.
+ *
+ * Every request carries the time budget of the work that makes it (an activity's), so a storage
+ * account that stops answering fails the append or read instead of holding it.
  */
 export class BlobJournal implements Journal {
   constructor(readonly container: ContainerClient) {}
@@ -38,16 +38,16 @@ export class BlobJournal implements Journal {
     const blob = this.container.getAppendBlobClient(BlobJournal.blobName(entry.runId));
     const body = Buffer.from(encodeEntry(entry), "utf8");
     try {
-      await blob.appendBlock(body, body.length);
+      await blob.appendBlock(body, body.length, budgetOptions());
       return;
     } catch (error) {
-      if ((error as RestErrorLike).statusCode !== 404) throw error;
+      if (statusCodeOf(error) !== 404) throw error;
     }
     // The run's blob (or the container) does not exist yet: create it, then append. Creating is
     // idempotent, so two writers racing to start the same run both succeed.
-    await this.container.createIfNotExists();
-    await blob.createIfNotExists({ metadata: { [FIRST_AT]: entry.at }, blobHTTPHeaders: { blobContentType: "application/x-ndjson; charset=utf-8" } });
-    await blob.appendBlock(body, body.length);
+    await this.container.createIfNotExists(budgetOptions());
+    await blob.createIfNotExists({ metadata: { [FIRST_AT]: entry.at }, blobHTTPHeaders: { blobContentType: "application/x-ndjson; charset=utf-8" }, ...budgetOptions() });
+    await blob.appendBlock(body, body.length, budgetOptions());
   }
 
   async read(runId: string): Promise<JournalEntry[]> {
@@ -59,9 +59,9 @@ export class BlobJournal implements Journal {
     const blob: AppendBlobClient = this.container.getAppendBlobClient(BlobJournal.blobName(runId));
     let text: string;
     try {
-      text = (await blob.downloadToBuffer()).toString("utf8");
+      text = (await blob.downloadToBuffer(0, undefined, budgetOptions())).toString("utf8");
     } catch (error) {
-      if ((error as RestErrorLike).statusCode === 404) return { entries: [], skipped: [] };
+      if (statusCodeOf(error) === 404) return { entries: [], skipped: [] };
       throw error;
     }
     return parseJournalText(text, runId);
@@ -70,7 +70,7 @@ export class BlobJournal implements Journal {
   async listRuns(): Promise<string[]> {
     const runs: { runId: string; firstAt?: string; createdMs?: number }[] = [];
     try {
-      for await (const item of this.container.listBlobsFlat({ prefix: PREFIX, includeMetadata: true })) {
+      for await (const item of this.container.listBlobsFlat({ prefix: PREFIX, includeMetadata: true, ...budgetOptions() })) {
         if (!item.name.endsWith(SUFFIX)) continue;
         const runId = item.name.slice(PREFIX.length, -SUFFIX.length);
         if (!isValidRunId(runId)) continue;
@@ -81,7 +81,7 @@ export class BlobJournal implements Journal {
         });
       }
     } catch (error) {
-      if ((error as RestErrorLike).statusCode === 404) return [];
+      if (statusCodeOf(error) === 404) return [];
       throw error;
     }
     return newestFirst(runs);

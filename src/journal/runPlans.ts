@@ -1,4 +1,7 @@
 import type { ContainerClient } from "@azure/storage-blob";
+import { budgetOptions } from "../azure/budget.ts";
+import { statusCodeOf } from "../azure/restErrors.ts";
+import { isObject } from "../core/guards.ts";
 import type { Plan } from "../core/plan/index.ts";
 
 /**
@@ -33,18 +36,27 @@ class RecentPlans {
 }
 
 /**
- * A stored snapshot back as a plan. It is the validated plan as JSON (ARM ids as their parsed parts,
- * which plan files do not accept), written by Switchyard itself: checked for its shape, not parsed
- * again as a plan file.
+ * Whether a stored snapshot has a plan's shape. It is the validated plan as JSON (ARM ids as their
+ * parsed parts, which plan files do not accept), written by Switchyard itself: checked for its shape,
+ * not parsed again as a plan file.
  */
-function revive(text: string, runId: string): Plan {
-  const value: unknown = JSON.parse(text);
-  const v = value as Record<string, unknown> | null;
-  const shaped =
-    typeof v === "object" && v !== null && typeof v.name === "string" && typeof v.regions === "object" && v.regions !== null &&
-    ["sql", "storage", "appService", "secrets"].every((k) => Array.isArray(v[k])) && typeof v.frontDoor === "object" && v.frontDoor !== null;
-  if (!shaped) throw new Error(`the stored plan of run ${runId} is not a plan`);
-  return value as Plan;
+function isStoredPlan(value: unknown): value is Plan {
+  return (
+    isObject(value) && typeof value.name === "string" && isObject(value.regions) && isObject(value.frontDoor) &&
+    ["sql", "storage", "appService", "secrets"].every((k) => Array.isArray(value[k]))
+  );
+}
+
+/** A stored snapshot back as a plan; `where` names what held it, for the error when it is not one. */
+function revive(text: string, runId: string, where: string): Plan {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the stored plan of run ${runId} (${where}) is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isStoredPlan(value)) throw new Error(`the stored plan of run ${runId} (${where}) is not a plan`);
+  return value;
 }
 
 export class MemoryRunPlanStore implements RunPlanStore {
@@ -54,13 +66,16 @@ export class MemoryRunPlanStore implements RunPlanStore {
   }
   async get(runId: string): Promise<Plan | undefined> {
     const text = this.items.get(runId);
-    return text === undefined ? undefined : revive(text, runId);
+    return text === undefined ? undefined : revive(text, runId, "in memory");
   }
 }
 
-/** Snapshots as blobs `runs/{runId}/plan.json` in a container (Switchyard's state container). */
+/**
+ * Snapshots as blobs `runs/{runId}/plan.json` in a container (Switchyard's state container). Each
+ * request carries the time budget of the work that makes it (an activity reading its run's plan).
+ */
 export class BlobRunPlanStore implements RunPlanStore {
-  private ready?: Promise<unknown>;
+  private created = false;
   private readonly recent = new RecentPlans();
   constructor(private readonly container: ContainerClient) {}
 
@@ -68,19 +83,25 @@ export class BlobRunPlanStore implements RunPlanStore {
     return this.container.getBlockBlobClient(`runs/${encodeURIComponent(runId)}/plan.json`);
   }
 
+  /**
+   * Creates the container until a create has succeeded. Callers do not share a pending create: each
+   * asks under its own budget (creating is idempotent), and a failed create leaves the next start to
+   * try again.
+   */
+  private async ensure(): Promise<void> {
+    if (this.created) return;
+    await this.container.createIfNotExists(budgetOptions());
+    this.created = true;
+  }
+
   async put(runId: string, plan: Plan): Promise<void> {
-    // A failed create is not remembered: the next start tries again.
-    this.ready ??= this.container.createIfNotExists().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    await this.ready;
+    await this.ensure();
     const body = Buffer.from(JSON.stringify(plan));
     try {
       // Created once: a second start of the same run (a retry) finds it and keeps it.
-      await this.blob(runId).upload(body, body.length, { conditions: { ifNoneMatch: "*" }, blobHTTPHeaders: { blobContentType: "application/json" } });
+      await this.blob(runId).upload(body, body.length, { conditions: { ifNoneMatch: "*" }, blobHTTPHeaders: { blobContentType: "application/json" }, ...budgetOptions() });
     } catch (error) {
-      const status = (error as { statusCode?: number }).statusCode;
+      const status = statusCodeOf(error);
       if (status !== 409 && status !== 412) throw error;
     }
   }
@@ -88,14 +109,16 @@ export class BlobRunPlanStore implements RunPlanStore {
   async get(runId: string): Promise<Plan | undefined> {
     const known = this.recent.get(runId);
     if (known) return known;
+    const blob = this.blob(runId);
+    let body: Buffer;
     try {
-      const body = await this.blob(runId).downloadToBuffer();
-      const plan = revive(body.toString("utf8"), runId);
-      this.recent.set(runId, plan);
-      return plan;
+      body = await blob.downloadToBuffer(0, undefined, budgetOptions());
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      if (statusCodeOf(error) === 404) return undefined;
       throw error;
     }
+    const plan = revive(body.toString("utf8"), runId, `blob ${blob.name} in container ${this.container.containerName}`);
+    this.recent.set(runId, plan);
+    return plan;
   }
 }
