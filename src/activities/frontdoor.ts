@@ -127,7 +127,6 @@ function pendingOf(poll: PendingOperation["poll"], resourceId: string, operation
     poll,
     resourceId,
     operation,
-    startedAt: deps.clock().toISOString(),
     pollSeconds: FRONT_DOOR_POLL_SECONDS,
     deadlineSeconds: FRONT_DOOR_DEADLINE_SECONDS,
     context,

@@ -1,6 +1,7 @@
 import { PreconditionError } from "../core/errors.ts";
 import type { Plan } from "../core/plan/index.ts";
-import type { AssessRegionsInput, AssessRegionsResult, ProbeResult, RegionHealth } from "../core/run/model.ts";
+import { Steps, type AssessRegionsInput, type AssessRegionsResult, type ProbeResult, type RegionHealth, type RegionVerdict } from "../core/run/model.ts";
+import { journalObservation } from "./writes.ts";
 import type { ActivityDeps } from "./deps.ts";
 
 /** The plan's description of `region` (primary or secondary), or a PreconditionError naming both. */
@@ -46,14 +47,19 @@ export async function probeRegion(plan: Plan, region: string, deps: ActivityDeps
   return { healthy: answering * 2 > probes.length, probes };
 }
 
-/** Activity: the health of each listed region by its plan health endpoints, probed concurrently. Read-only. */
+/**
+ * Activity: the health of each listed region by its plan health endpoints, probed concurrently.
+ * Read-only. The probes are journaled (an observation of the run's step); the run gets each region's
+ * verdict and count.
+ */
 export async function assessRegions(input: AssessRegionsInput, deps: ActivityDeps): Promise<AssessRegionsResult> {
   for (const region of input.regions) planRegion(input.plan, region);
   const at = deps.clock().toISOString();
   const assessed = await Promise.all(input.regions.map(async (region) => [region, await probeRegion(input.plan, region, deps)] as const));
-  const regions: Record<string, RegionHealth> = Object.fromEntries(assessed);
+  const regions: Record<string, RegionVerdict> = {};
   for (const [region, health] of assessed) {
     const failed = health.probes.filter((p) => !p.ok);
+    regions[region] = { healthy: health.healthy, answering: health.probes.length - failed.length, endpoints: health.probes.length };
     deps.log.info(`region ${region} is ${health.healthy ? "healthy" : "unhealthy"}`, {
       runId: input.runId,
       region,
@@ -62,5 +68,11 @@ export async function assessRegions(input: AssessRegionsInput, deps: ActivityDep
       ...(failed.length > 0 ? { failed: failed.map((p) => `${p.url}: ${p.error ?? p.status}`) } : {}),
     });
   }
+  await journalObservation(deps, {
+    runId: input.runId,
+    step: input.step ?? Steps.assess,
+    message: Object.entries(regions).map(([region, v]) => `${region} ${v.healthy ? "healthy" : "unhealthy"} (${v.answering} of ${v.endpoints} endpoints answer)`).join("; "),
+    data: { at, regions: Object.fromEntries(assessed) },
+  });
   return { at, regions };
 }

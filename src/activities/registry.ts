@@ -1,8 +1,8 @@
 import { asObject, asString, isObject } from "../core/guards.ts";
 import { SwitchyardError } from "../core/errors.ts";
 import type { Plan } from "../core/plan/index.ts";
-import { Activities, isWholePlan, type ActivityName, type ActivityResult, type PlanOutline } from "../core/run/model.ts";
-import type { JournalEntry } from "../core/journal.ts";
+import { Activities, dataTierOutcome, isWholePlan, pollOutcome, switchOutcome, type ActivityName, type ActivityResult, type PlanOutline } from "../core/run/model.ts";
+import { impliedMessage, type JournalDraft } from "../core/run/entries.ts";
 import type { NotifyDeps } from "./notify.ts";
 import { notifyActivity } from "./notify.ts";
 import { switchAppService } from "./appService.ts";
@@ -23,8 +23,8 @@ export type ActivityHandlers = Record<ActivityName, (input: unknown) => Promise<
  * The journal activity: appends the orchestrator's entries (decisions, waits, step boundaries). The
  * entries name their run once, in the input (runs of version 1 name it in every entry too).
  */
-async function journalActivity(input: { runId: string; entries: (Omit<JournalEntry, "runId"> & { runId?: string })[] }, deps: NotifyDeps): Promise<null> {
-  for (const entry of input.entries) await deps.journal.append({ ...entry, runId: input.runId });
+async function journalActivity(input: { runId: string; entries: JournalDraft[] }, deps: NotifyDeps): Promise<null> {
+  for (const entry of input.entries) await deps.journal.append({ ...entry, runId: input.runId, message: entry.message ?? impliedMessage(entry) });
   return null;
 }
 
@@ -41,6 +41,14 @@ async function withWholePlan<I>(input: I, deps: NotifyDeps): Promise<I> {
   if (!plan) throw new SwitchyardError(`the plan of run ${given.runId} is not stored (runs keep their plan when they start)`, { code: "RunPlanMissing", retryable: false });
   if (plan.name !== outline.name) throw new SwitchyardError(`the stored plan of run ${given.runId} is ${plan.name}, not ${outline.name}`, { code: "RunPlanMismatch", retryable: false });
   return { ...given, plan } as I;
+}
+
+/**
+ * An activity whose full result stays with in-process callers: the run is handed `outcome(result)`,
+ * what it decides on (the rest is in the journal; see the outcomes in core/run/model.ts).
+ */
+function handing<I, R, O>(fn: (input: I, deps: NotifyDeps) => Promise<R>, outcome: (result: R) => O): (input: I, deps: NotifyDeps) => Promise<O> {
+  return async (input, deps) => outcome(await fn(input, deps));
 }
 
 /** Every activity, bound to its dependencies and wrapped so that failures come back as data. */
@@ -70,18 +78,18 @@ export function createActivities(deps: NotifyDeps): ActivityHandlers {
   return {
     [Activities.assessRegions]: bind(Activities.assessRegions, assessRegions),
     [Activities.measureReplication]: bind(Activities.measureReplication, measureReplication),
-    [Activities.failoverSqlGroup]: bind(Activities.failoverSqlGroup, failoverSqlGroup),
-    [Activities.failoverStorageAccount]: bind(Activities.failoverStorageAccount, failoverStorageAccount),
+    [Activities.failoverSqlGroup]: bind(Activities.failoverSqlGroup, handing(failoverSqlGroup, dataTierOutcome)),
+    [Activities.failoverStorageAccount]: bind(Activities.failoverStorageAccount, handing(failoverStorageAccount, dataTierOutcome)),
     [Activities.reprotectStorageAccount]: bind(Activities.reprotectStorageAccount, reprotectStorageAccount),
-    [Activities.switchFrontDoorStandard]: bind(Activities.switchFrontDoorStandard, switchFrontDoorStandard),
-    [Activities.switchFrontDoorClassic]: bind(Activities.switchFrontDoorClassic, switchFrontDoorClassic),
-    [Activities.switchAppService]: bind(Activities.switchAppService, switchAppService),
+    [Activities.switchFrontDoorStandard]: bind(Activities.switchFrontDoorStandard, handing(switchFrontDoorStandard, switchOutcome)),
+    [Activities.switchFrontDoorClassic]: bind(Activities.switchFrontDoorClassic, handing(switchFrontDoorClassic, switchOutcome)),
+    [Activities.switchAppService]: bind(Activities.switchAppService, handing(switchAppService, switchOutcome)),
     [Activities.verifyPrimary]: bind(Activities.verifyPrimary, verifyPrimary),
     [Activities.checkReprotection]: bind(Activities.checkReprotection, checkReprotection),
-    [Activities.pollSqlFailover]: bind(Activities.pollSqlFailover, pollSqlFailover),
-    [Activities.pollStorageFailover]: bind(Activities.pollStorageFailover, pollStorageFailover),
-    [Activities.pollFrontDoorStandard]: bind(Activities.pollFrontDoorStandard, pollFrontDoorStandard),
-    [Activities.pollFrontDoorClassic]: bind(Activities.pollFrontDoorClassic, pollFrontDoorClassic),
+    [Activities.pollSqlFailover]: bind(Activities.pollSqlFailover, handing(pollSqlFailover, pollOutcome)),
+    [Activities.pollStorageFailover]: bind(Activities.pollStorageFailover, handing(pollStorageFailover, pollOutcome)),
+    [Activities.pollFrontDoorStandard]: bind(Activities.pollFrontDoorStandard, handing(pollFrontDoorStandard, pollOutcome)),
+    [Activities.pollFrontDoorClassic]: bind(Activities.pollFrontDoorClassic, handing(pollFrontDoorClassic, pollOutcome)),
     [Activities.notify]: bind(Activities.notify, notifyActivity),
     [Activities.journal]: bind(Activities.journal, journalActivity),
   } as ActivityHandlers;

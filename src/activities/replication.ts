@@ -1,12 +1,14 @@
-import type { MeasureReplicationInput, MeasureReplicationResult, SqlReplication, StorageReplication } from "../core/run/model.ts";
+import { Steps, type MeasureReplicationInput, type MeasureReplicationResult, type ReplicationObserved, type SqlReplication, type StorageReplication } from "../core/run/model.ts";
+import { journalObservation } from "./writes.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
 import { readFailoverGroup, sqlGroupIn } from "./sql.ts";
 import { accountRef, readAccount } from "./storage.ts";
 
 /**
- * Measures how far each replica in `input.to` is behind: the input of the RPO gate. Read-only, and it
- * journals nothing: the orchestrator journals the gate's decision with these numbers.
+ * Measures how far each replica in `input.to` is behind: the input of the RPO gate. Read-only towards
+ * Azure. Each replica's figures are journaled (an observation of the measure step); the run gets the
+ * largest lag, and journals the gate's decision with it.
  *
  * - SQL: Azure reports geo-replication lag only inside the primary database
  *   (`sys.dm_geo_replication_link_status`), not through ARM, so `lagSeconds` is null; the group's role
@@ -54,6 +56,14 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
 
   const [sqlResults, storageResults] = await Promise.all([sql, storage]);
   const lags = [...sqlResults, ...storageResults].map((r) => r.lagSeconds);
-  const maxLagSeconds = lags.some((lag) => lag === null) ? null : Math.max(0, ...(lags as number[]));
-  return { at: now.toISOString(), sql: sqlResults, storage: storageResults, maxLagSeconds };
+  const measured = lags.filter((lag): lag is number => lag !== null);
+  const maxLagSeconds = measured.length < lags.length ? null : Math.max(0, ...measured);
+  const observed: ReplicationObserved = { to, sql: sqlResults, storage: storageResults, maxLagSeconds };
+  await journalObservation(deps, {
+    runId: input.runId,
+    step: Steps.measure,
+    message: `replication towards ${to}: ${maxLagSeconds === null ? `largest lag unknown (${lags.length - measured.length} of ${lags.length} replicas report none)` : `largest lag ${maxLagSeconds} s over ${lags.length} replica(s)`}`,
+    data: { ...observed },
+  });
+  return { at: now.toISOString(), maxLagSeconds };
 }

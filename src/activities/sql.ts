@@ -187,7 +187,6 @@ function pendingOf(input: DataTierInput, group: SqlGroupInRegion, operation: str
     poll: Activities.pollSqlFailover,
     resourceId: group.groupId,
     operation,
-    startedAt: deps.clock().toISOString(),
     pollSeconds: POLL_SECONDS,
     deadlineSeconds: DEADLINE_SECONDS,
     context: { step: STEP, index: input.index, to: input.to },

@@ -212,7 +212,6 @@ function pendingOf(input: DataTierInput, ref: AccountRef, operation: string, dep
     poll: Activities.pollStorageFailover,
     resourceId: ref.id,
     operation,
-    startedAt: deps.clock().toISOString(),
     pollSeconds: POLL_SECONDS,
     deadlineSeconds: DEADLINE_SECONDS,
     context: { step: Activities.failoverStorageAccount, index: input.index, to: input.to },

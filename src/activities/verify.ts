@@ -1,6 +1,7 @@
 import type { AFDEndpoint, AFDOrigin, Route } from "@azure/arm-cdn";
 import { ancestorId, type Plan } from "../core/plan/index.ts";
-import type { CheckResult, RegionHealth, RegionInput } from "../core/run/model.ts";
+import { Steps, type CheckResult, type RegionHealth, type RegionInput } from "../core/run/model.ts";
+import { journalObservation } from "./writes.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import { withoutSecrets } from "./azureCall.ts";
 import type { ActivityDeps } from "./deps.ts";
@@ -16,7 +17,6 @@ import { otherRegion, planRegion, probeRegion, sameRegion } from "./health.ts";
 
 type Check = CheckResult["checks"][number];
 
-
 /** Runs one check; permanent read failures become a failed check, transient ones throw. */
 async function check(what: string, operation: string, resourceId: string, run: () => Promise<Omit<Check, "what">>, secrets: readonly string[] = []): Promise<Check> {
   try {
@@ -28,11 +28,21 @@ async function check(what: string, operation: string, resourceId: string, run: (
   }
 }
 
-/** Every check passed; or, when some failed, whether each of those settles by itself (check again later). */
-function result(checks: Check[]): CheckResult {
+/**
+ * Every check passed; or, when some failed, whether each of those settles by itself (check again
+ * later). Every check is journaled (an observation of `step`); the result carries the failed ones.
+ */
+async function result(checks: Check[], observed: { runId: string; step: string; what: string }, deps: ActivityDeps): Promise<CheckResult> {
   const ok = checks.length > 0 && checks.every((c) => c.ok);
   const failed = checks.filter((c) => !c.ok);
-  return { ok, checks, ...(!ok && failed.length > 0 && failed.every((c) => c.settling === true) ? { settling: true } : {}) };
+  const passed = checks.length - failed.length;
+  await journalObservation(deps, {
+    runId: observed.runId,
+    step: observed.step,
+    message: `${observed.what}: ${passed} of ${checks.length} checks pass${failed.length > 0 ? `; failing: ${failed.map((c) => c.what).join("; ")}` : ""}`,
+    data: { checks },
+  });
+  return { ok, checks: failed, passed, ...(!ok && failed.length > 0 && failed.every((c) => c.settling === true) ? { settling: true } : {}) };
 }
 
 /**
@@ -310,7 +320,7 @@ export async function verifyPrimary(input: RegionInput, deps: ActivityDeps): Pro
     ...frontDoorChecks(plan, region, deps),
     ...appServiceChecks(plan, region, deps, input.otherWasDown),
   ]);
-  const outcome = result(checks.flat());
+  const outcome = await result(checks.flat(), { runId: input.runId, step: Steps.verify, what: `${region} as primary` }, deps);
   deps.log.info(`verify ${region} as primary: ${outcome.ok ? "ok" : outcome.settling ? "settling" : "FAILED"}`, { runId: input.runId, region, failed: outcome.checks.filter((c) => !c.ok).map((c) => c.what) });
   return outcome;
 }
@@ -342,7 +352,7 @@ export async function checkReprotection(input: RegionInput, deps: ActivityDeps):
     }),
     ...sqlChecks(plan, region, (g) => ({ ok: g.replicationState !== undefined && g.replicationState !== "SUSPENDED", detail: `reachable, role ${g.replicationRole ?? "unknown"}, replication ${g.replicationState ?? "unknown"}` }), deps),
   ]);
-  const outcome = result(checks);
+  const outcome = await result(checks, { runId: input.runId, step: Steps.checkReprotection, what: `re-protection of ${region}` }, deps);
   deps.log.info(`re-protection of ${region}: ${outcome.ok ? "ok" : "not yet"}`, { runId: input.runId, region, failed: checks.filter((c) => !c.ok).map((c) => c.what) });
   return outcome;
 }

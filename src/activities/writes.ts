@@ -31,3 +31,12 @@ export async function journalWrite(
     data: { resourceId: entry.resourceId, operation: entry.operation, requestIds: [...entry.requestIds], result: entry.result, ...entry.details },
   });
 }
+
+/**
+ * Journals what an activity observed (probes, replication, verification checks) where it observed it:
+ * the run receives the verdict, and the evidence stays in the journal instead of durable history.
+ * Each attempt of an activity is a new observation, so a retried activity journals each.
+ */
+export async function journalObservation(deps: ActivityDeps, entry: { runId: string; step: string; message: string; data: Record<string, unknown> }): Promise<void> {
+  await deps.journal.append({ runId: entry.runId, at: deps.clock().toISOString(), kind: "observation", step: entry.step, message: entry.message, data: entry.data });
+}

@@ -9,6 +9,7 @@ export type JournalEntryKind =
   | "step-started"
   | "step-finished"
   | "decision"
+  | "observation"
   | "write"
   | "wait"
   | "notification"

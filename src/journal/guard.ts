@@ -62,7 +62,7 @@ export class InvalidEntryError extends Error {
   }
 }
 
-const KINDS = new Set(["run-started", "run-finished", "step-started", "step-finished", "decision", "write", "wait", "notification", "operation"]);
+const KINDS = new Set(["run-started", "run-finished", "step-started", "step-finished", "decision", "observation", "write", "wait", "notification", "operation"]);
 
 /** Checks an entry before it is stored: its shape, its run id, and that it holds no secrets. */
 export function assertStorableEntry(entry: JournalEntry): void {

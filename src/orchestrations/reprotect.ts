@@ -7,6 +7,7 @@
  * long Azure takes. The run waits for it and for an abort at once; an abort is also sent here (the
  * operator API raises it to both), so no further round starts.
  */
+import { armName } from "../core/plan/armId.ts";
 import type * as df from "durable-functions";
 import { Activities, APPROVAL_EVENT, Steps, planForActivities, type ApprovalEvent, type ReprotectProgress, type ReprotectWaitInput, type ReprotectWaitOutput } from "../core/run/model.ts";
 import { Run } from "./run.ts";
@@ -53,7 +54,7 @@ export function* reprotectStorage(context: df.OrchestrationContext): Gen<Reprote
     for (const p of progress) {
       if (said.get(p.resourceId) === p.why) continue;
       said.set(p.resourceId, p.why);
-      run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.reprotect);
+      run.note(p.state === "protected" ? "decision" : "wait", `${armName(p.resourceId)}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.reprotect);
     }
     if (waiting.length === 0) return yield* end("protected");
     if (context.df.currentUtcDateTime.getTime() >= input.deadlineAt) return yield* end("timeout");

@@ -16,13 +16,15 @@ import {
   type DataTierResult,
   type MeasureReplicationResult,
   type OperationPollResult,
+  type PollOutcome,
+  type DataTierOutcome,
+  type SwitchOutcome,
   type PendingOperation,
   type ReprotectProgress,
   type RunOrchestrationInput,
   type RunOutcome,
   type RunOutput,
   type StepRecord,
-  type SwitchResult,
   Orchestrations,
   type WatchedOperation,
   type WatchInput,
@@ -32,11 +34,14 @@ import {
   type ReprotectWaitInput,
   type ReprotectWaitOutput,
   planForActivities,
+  type PlanName,
+  type PlanOutline,
   Steps,
   type RunStatus,
 } from "../core/run/model.ts";
+import { armName } from "../core/plan/armId.ts";
 import type { JournalEntry, JournalEntryKind } from "../core/journal.ts";
-import { runFinishedEntry, runStartedEntry } from "../core/run/entries.ts";
+import { runFinishedEntry, runStartedEntry, type JournalDraft } from "../core/run/entries.ts";
 
 type Ctx = df.OrchestrationContext;
 type Gen<T> = Generator<df.Task, T, any>;
@@ -51,7 +56,7 @@ export class StepFailed extends Error {
 }
 
 /** What a Run needs of its input (the watch sub-orchestration carries just this much). */
-export type RunBasics = Pick<RunOrchestrationInput, "runId" | "kind" | "plan" | "options">;
+export type RunBasics = Pick<RunOrchestrationInput, "runId" | "kind" | "options"> & { readonly plan: PlanOutline | PlanName };
 
 /**
  * The orchestration versions (see Orchestrations in core/run/model.ts). 1: Azure operations polled in
@@ -62,7 +67,7 @@ export type RunVersion = 1 | 2;
 /** The run's bookkeeping: steps, journal entries (flushed through the journal activity), status. */
 export class Run {
   readonly steps: StepRecord[] = [];
-  private pending: JournalEntry[] = [];
+  private pending: JournalDraft[] = [];
   /** Watch sub-orchestrations started so far: numbers their instance ids, deterministically. */
   private watches = 0;
 
@@ -76,7 +81,7 @@ export class Run {
     return this.context.df.currentUtcDateTime.toISOString();
   }
 
-  add(entry: JournalEntry): void {
+  add(entry: JournalEntry | JournalDraft): void {
     this.pending.push(entry);
   }
 
@@ -102,12 +107,13 @@ export class Run {
   *step<T>(name: string, body: () => Gen<T>): Gen<T> {
     const startedAt = this.now;
     this.status(name);
-    this.note("step-started", `${name} started`, undefined, name);
+    // Step boundaries go without a message: the journal activity words them (impliedMessage).
+    this.add({ at: startedAt, kind: "step-started", step: name });
     yield* this.flush();
     try {
       const result = yield* body();
       this.steps.push({ step: name, startedAt, endedAt: this.now, outcome: "ok" });
-      this.note("step-finished", `${name} finished`, { outcome: "ok", durationMs: Date.parse(this.now) - Date.parse(startedAt) }, name);
+      this.add({ at: this.now, kind: "step-finished", step: name, data: { outcome: "ok", durationMs: Date.parse(this.now) - Date.parse(startedAt) } });
       return result;
     } catch (error) {
       const detail = error instanceof StepFailed ? error.envelope.message : error instanceof Error ? error.message : String(error);
@@ -198,14 +204,13 @@ export class Run {
    * Front Door whose other origin could only change after the first). Each call's result is the first
    * one it gave (what it did), with the request ids of every call and poll.
    */
-  *converge<T extends { readonly pending?: PendingOperation; readonly alsoPending?: readonly PendingOperation[]; readonly requestIds: readonly string[] }>(
+  *converge<T extends { readonly pending?: PendingOperation; readonly alsoPending?: readonly PendingOperation[] }>(
     step: string,
     calls: readonly { name: string; input: unknown }[],
     maxRounds = 4,
   ): Gen<T[]> {
     const first = yield* this.callAll<T>(step, calls);
-    const ids = first.map((r) => [...r.requestIds]);
-    const methods: (DataTierResult["method"] | undefined)[] = first.map((r) => (r as { method?: DataTierResult["method"] }).method);
+    const methods: (DataTierResult["method"] | undefined)[] = first.map((r) => ("method" in r && isMethod(r.method) ? r.method : undefined));
     let latest = first;
     let open = calls.map((_, i) => i);
     for (let round = 1; ; round++) {
@@ -218,7 +223,6 @@ export class Run {
       for (const p of polled) {
         const owner = open.find((i) => pendingOf(latest[i]!).some((q) => q.resourceId === p.resourceId));
         if (owner === undefined) continue;
-        ids[owner]!.push(...p.requestIds);
         // What the operation turned out to be (a watched failover someone else started may have lost data).
         if (p.method !== undefined) methods[owner] = strongerMethod(methods[owner], p.method);
       }
@@ -226,11 +230,28 @@ export class Run {
       const next = [...latest];
       open.forEach((i, k) => {
         next[i] = again[k]!;
-        ids[i]!.push(...again[k]!.requestIds);
       });
       latest = next;
     }
-    return first.map((r, i) => ({ ...r, pending: undefined, alsoPending: undefined, requestIds: [...new Set(ids[i])], ...(methods[i] !== undefined ? { method: methods[i] } : {}) }));
+    return first.map((r, i) => ({ ...r, pending: undefined, alsoPending: undefined, ...(methods[i] !== undefined ? { method: methods[i] } : {}) }));
+  }
+
+  /**
+   * Journals the operations a step now waits for, by resource name: the activity that started each
+   * journaled its full resource id, request ids and resume token already.
+   */
+  noteWatching(step: string, pendings: readonly PendingOperation[]): void {
+    const operations = pendings.map((p) => ({ operation: p.operation, resource: armName(p.resourceId) }));
+    const counts = new Map<string, number>();
+    for (const p of pendings) counts.set(p.operation, (counts.get(p.operation) ?? 0) + 1);
+    const summary = [...counts].map(([operation, n]) => (n > 1 ? `${n} × ${operation}` : operation)).join(", ");
+    this.note("wait", `watching ${pendings.length} Azure operation(s): ${summary}`, { operations }, step);
+  }
+
+  /** Journals how the operations a step waited for ended (each poll journaled its own end in full). */
+  noteEnded(step: string, done: readonly WatchedOperation[], extra: Record<string, unknown> = {}): void {
+    const operations = done.map((d) => ({ resource: armName(d.resourceId), status: d.status, ...(d.method ? { method: d.method } : {}) }));
+    this.note("wait", `${done.length} Azure operation(s) ended`, { operations, ...extra }, step);
   }
 
   /**
@@ -243,15 +264,16 @@ export class Run {
    */
   *awaitOperations(step: string, pendings: readonly PendingOperation[]): Gen<WatchedOperation[]> {
     if (this.version === 1) return yield* this.awaitOperationsInline(step, pendings);
-    this.note("wait", `watching ${pendings.length} Azure operation(s): ${pendings.map((p) => `${p.operation} on ${p.resourceId}`).join("; ")}`, { operations: pendings.map((p) => ({ operation: p.operation, resourceId: p.resourceId, pollSeconds: p.pollSeconds, deadlineSeconds: p.deadlineSeconds })) }, step);
+    this.noteWatching(step, pendings);
     yield* this.flush();
     this.status(step, "operation");
     this.watches += 1;
-    const watch: WatchInput = { runId: this.input.runId, kind: this.input.kind, plan: this.input.plan, ...(this.input.options ? { options: this.input.options } : {}), step, pendings };
+    const watch: WatchInput = { runId: this.input.runId, kind: this.input.kind, plan: { name: this.input.plan.name }, ...(this.input.options ? { options: this.input.options } : {}), step, pendings };
     const output: WatchOutput = yield this.context.df.callSubOrchestrator(Orchestrations.watch, watch, watchInstanceId(this.input.runId, this.watches));
     if (!output.ok) throw new StepFailed(step, output.error);
-    this.note("wait", `${pendings.length} Azure operation(s) ended`, { operations: output.done.map((d) => ({ resourceId: d.resourceId, status: d.status, ...(d.method ? { method: d.method } : {}) })), watchExecutions: output.executions }, step);
-    return [...output.done];
+    const done = output.done.map((end): WatchedOperation => ({ resourceId: end.index === undefined ? end.resourceId : pendings[end.index]!.resourceId, status: end.status, ...(end.method !== undefined ? { method: end.method } : {}) }));
+    this.noteEnded(step, done, { watchExecutions: output.executions });
+    return done;
   }
 
   /**
@@ -264,9 +286,9 @@ export class Run {
   *awaitOperationsInline(step: string, pendings: readonly PendingOperation[]): Gen<WatchedOperation[]> {
     const df = this.context.df;
     const start = df.currentUtcDateTime.getTime();
-    const watch = pendings.map((pending) => ({ pending, nextAt: start + this.azureMs(pending.pollSeconds), deadlineAt: start + this.azureMs(pending.deadlineSeconds), ids: [] as string[], ended: false }));
-    const done: (OperationPollResult & { resourceId: string })[] = [];
-    this.note("wait", `watching ${pendings.length} Azure operation(s): ${pendings.map((p) => `${p.operation} on ${p.resourceId}`).join("; ")}`, { operations: pendings.map((p) => ({ operation: p.operation, resourceId: p.resourceId, pollSeconds: p.pollSeconds, deadlineSeconds: p.deadlineSeconds })) }, step);
+    const watch = pendings.map((pending) => ({ pending, nextAt: start + this.azureMs(pending.pollSeconds), deadlineAt: start + this.azureMs(pending.deadlineSeconds), ended: false }));
+    const done: WatchedOperation[] = [];
+    this.noteWatching(step, pendings);
     yield* this.flush();
     let open = watch;
     while (open.length > 0) {
@@ -278,14 +300,13 @@ export class Run {
       }
       const at = df.currentUtcDateTime.getTime();
       const due = open.filter((w) => w.nextAt <= at);
-      const results = yield* this.callAll<OperationPollResult>(step, due.map((w) => ({ name: w.pending.poll, input: { runId: this.input.runId, plan: planForActivities(this.input.plan), pending: w.pending } })));
+      const results = yield* this.callAll<PollOutcome & Partial<Pick<OperationPollResult, "requestIds">>>(step, due.map((w) => ({ name: w.pending.poll, input: { runId: this.input.runId, plan: planForActivities(this.input.plan), pending: w.pending } })));
       const after = df.currentUtcDateTime.getTime();
       due.forEach((w, k) => {
         const result = results[k]!;
-        w.ids.push(...result.requestIds);
         if (result.status === "succeeded") {
           w.ended = true;
-          done.push({ ...result, requestIds: w.ids, resourceId: w.pending.resourceId });
+          done.push({ resourceId: w.pending.resourceId, status: result.status, ...(result.method !== undefined ? { method: result.method } : {}) });
           return;
         }
         if (after >= w.deadlineAt) {
@@ -300,7 +321,7 @@ export class Run {
       });
       open = open.filter((w) => !w.ended);
     }
-    this.note("wait", `${pendings.length} Azure operation(s) ended`, { operations: done.map((d) => ({ resourceId: d.resourceId, status: d.status, ...(d.method ? { method: d.method } : {}) })) }, step);
+    this.noteEnded(step, done);
     return done;
   }
 
@@ -342,6 +363,10 @@ export function classicWaves(frontDoorIds: readonly string[]): number[][] {
 }
 
 /** The method that says more about data loss: forced over planned over none. */
+function isMethod(value: unknown): value is DataTierResult["method"] {
+  return value === "none" || value === "planned" || value === "forced";
+}
+
 function strongerMethod(a: DataTierResult["method"] | undefined, b: DataTierResult["method"]): DataTierResult["method"] {
   const rank = { none: 0, planned: 1, forced: 2 } as const;
   return a === undefined || rank[b] > rank[a] ? b : a;
@@ -361,6 +386,11 @@ export function* runOrchestration(context: Ctx): Gen<RunOutput> {
 }
 
 /** Version 1, for runs started under it (Azure operations polled in the run itself). */
+/** The checks of a result that did not pass (results recorded before carried every check). */
+function failedChecks(result: CheckResult): CheckResult["checks"] {
+  return result.checks.filter((c) => !c.ok);
+}
+
 export function* runOrchestrationV1(context: Ctx): Gen<RunOutput> {
   return yield* orchestrateRun(context, 1);
 }
@@ -409,7 +439,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
         for (let attempt = 1; ; attempt++) {
           if (aborted(Steps.checkReprotection)) return "aborted" as const;
           const result = yield* run.call<CheckResult>(Steps.checkReprotection, Activities.checkReprotection, { ...base, region: to });
-          run.note("decision", result.ok ? `${to} is re-protected: failback may proceed` : `${to} is not re-protected yet (check ${attempt} of ${checks})`, { checks: result.checks }, Steps.checkReprotection);
+          run.note("decision", result.ok ? `${to} is re-protected: failback may proceed` : `${to} is not re-protected yet (check ${attempt} of ${checks})`, { passed: result.passed, failed: failedChecks(result) }, Steps.checkReprotection);
           if (result.ok) return true;
           if (attempt >= checks) return false;
           run.status(Steps.checkReprotection, "reprotection");
@@ -436,7 +466,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     });
     const primaryHealthy = health.regions[from]?.healthy ?? false;
     const targetHealthy = health.regions[to]?.healthy ?? false;
-    run.note("decision", targetHealthy ? `target ${to} is healthy` : `target ${to} is unhealthy: refusing to fail over into it`, { regions: health.regions, at: health.at }, Steps.assess);
+    run.note("decision", targetHealthy ? `target ${to} is healthy` : `target ${to} is unhealthy: refusing to fail over into it`, { regions: health.regions }, Steps.assess);
     if (!targetHealthy) {
       outcome = "refused-target-unhealthy";
       message = `Refused: the target region ${to} is not healthy, and Switchyard never fails over into an unhealthy region.`;
@@ -458,8 +488,6 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       primaryHealthy,
       maxLagSeconds: replication.maxLagSeconds,
       rpoSeconds: plan.objectives.rpoSeconds,
-      sql: replication.sql,
-      storage: replication.storage,
     }, Steps.gate);
     let allowDataLoss = decision.kind === "forced";
     if (decision.kind === "forced") dataLossAllowedBy = decision.by;
@@ -496,14 +524,14 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     }
 
     const dataTier = yield* run.step(Steps.dataTier, function* () {
-      return yield* run.converge<DataTierResult>(Steps.dataTier, [
+      return yield* run.converge<DataTierOutcome>(Steps.dataTier, [
         ...plan.sql.map((_, index) => ({ name: Activities.failoverSqlGroup, input: { ...base, index, to, allowDataLoss } })),
         ...plan.storage.map((_, index) => ({ name: Activities.failoverStorageAccount, input: { ...base, index, to, allowDataLoss } })),
       ]);
     });
     const forced = dataTier.some((r) => r.method === "forced");
     rpoExposure = forced ? replication.maxLagSeconds : 0;
-    run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { results: dataTier }, Steps.dataTier);
+    run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { sql: dataTier.slice(0, plan.sql.length).map((r) => r.method), storage: dataTier.slice(plan.sql.length).map((r) => r.method) }, Steps.dataTier);
 
     const sw = (name: string, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
     // Each settings write restarts its site. Sites in the target region are written before traffic
@@ -513,7 +541,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     const otherSites = plan.appService.flatMap((site, i) => (site.region === to ? [] : [i]));
     if (targetSites.length > 0) {
       yield* run.step(Steps.settings, function* () {
-        const results = yield* run.callAll<SwitchResult>(Steps.settings, targetSites.map((i) => sw(Activities.switchAppService, i)));
+        const results = yield* run.callAll<SwitchOutcome>(Steps.settings, targetSites.map((i) => sw(Activities.switchAppService, i)));
         if (results.some((r) => r.restarts)) yield* awaitHealthy(Steps.settings);
         return results;
       });
@@ -522,28 +550,28 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     yield* run.step(Steps.traffic, function* () {
       // The target was assessed before the approval wait and the data tier, which can take hours: it is
       // asked again right before users are sent there.
-      const now = yield* run.call<AssessRegionsResult>(Steps.traffic, Activities.assessRegions, { ...base, regions: [to] });
-      run.note("decision", now.regions[to]?.healthy ? `${to} is still healthy: switching traffic` : `${to} is no longer healthy: traffic is not switched`, { regions: now.regions, at: now.at }, Steps.traffic);
+      const now = yield* run.call<AssessRegionsResult>(Steps.traffic, Activities.assessRegions, { ...base, regions: [to], step: Steps.traffic });
+      run.note("decision", now.regions[to]?.healthy ? `${to} is still healthy: switching traffic` : `${to} is no longer healthy: traffic is not switched`, { regions: now.regions }, Steps.traffic);
       if (!now.regions[to]?.healthy) {
         throw new StepFailed(Steps.traffic, { name: "SwitchyardError", code: "TargetUnhealthy", retryable: false, message: `${to} stopped answering healthy before traffic was switched to it; the data tier is there, traffic stays where it was` });
       }
       // A classic Front Door is written whole (GET + PUT): two entries on one Front Door go one after
       // the other, or the second PUT would undo the first. Everything else switches at once.
       const waves = classicWaves(plan.frontDoor.classic.map((c) => c.frontDoor.id));
-      const results: SwitchResult[] = [];
+      const results: SwitchOutcome[] = [];
       for (let wave = 0; wave < Math.max(1, waves.length); wave++) {
         const calls = [
           ...(wave === 0 ? plan.frontDoor.standard.map((_, i) => sw(Activities.switchFrontDoorStandard, i)) : []),
           ...(waves[wave] ?? []).map((i) => sw(Activities.switchFrontDoorClassic, i)),
         ];
-        if (calls.length > 0) results.push(...(yield* run.converge<SwitchResult>(Steps.traffic, calls)));
+        if (calls.length > 0) results.push(...(yield* run.converge<SwitchOutcome>(Steps.traffic, calls)));
       }
       return results;
     });
 
     if (otherSites.length > 0) {
       yield* run.step(Steps.standbySettings, function* () {
-        return yield* run.callAll<SwitchResult>(Steps.standbySettings, otherSites.map((i) => sw(Activities.switchAppService, i)));
+        return yield* run.callAll<SwitchOutcome>(Steps.standbySettings, otherSites.map((i) => sw(Activities.switchAppService, i)));
       });
     }
 
@@ -558,10 +586,10 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
         yield* run.sleep(run.azureMs(VERIFY_POLL_SECONDS));
       }
     });
-    run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { checks: verification.checks }, Steps.verify);
+    run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { passed: verification.passed, failed: failedChecks(verification) }, Steps.verify);
     if (!verification.ok) {
       outcome = "failed";
-      message = `The switch to ${to} completed but verification failed: ${verification.checks.filter((c) => !c.ok).map((c) => c.what).join("; ")}.`;
+      message = `The switch to ${to} completed but verification failed: ${failedChecks(verification).map((c) => c.what).join("; ")}.`;
       return yield* finish();
     }
     rtoSeconds = seconds(input.trigger.detectedAt, run.now);
@@ -572,7 +600,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       const restored = yield* run.step(Steps.restoreRedundancy, function* () {
         return yield* run.callAll<ReprotectProgress>(Steps.restoreRedundancy, plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
       });
-      for (const p of restored) run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.restoreRedundancy);
+      for (const p of restored) run.note(p.state === "protected" ? "decision" : "wait", `${armName(p.resourceId)}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.restoreRedundancy);
     }
     message = `${input.kind === "failover" ? "Failed over" : "Failed back"} to ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? (rpoExposure === null ? `writes not yet replicated when the outage began may be lost; the lag could not be measured (RPO budget ${plan.objectives.rpoSeconds} s)` : `up to ${rpoExposure} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)`) : "no data loss"}.`;
     return yield* finish();
@@ -637,7 +665,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       for (const p of progress) {
         if (said.get(p.resourceId) === p.why) continue;
         said.set(p.resourceId, p.why);
-        run.note(p.state === "protected" ? "decision" : "wait", `${p.resourceId}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.reprotect);
+        run.note(p.state === "protected" ? "decision" : "wait", `${armName(p.resourceId)}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.reprotect);
       }
       if (waiting.length === 0) return "protected";
       if (context.df.currentUtcDateTime.getTime() >= deadline) return "timeout";
@@ -668,11 +696,11 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     for (;;) {
       run.status(step, "restart");
       yield* run.sleep(run.azureMs(RESTART_POLL_SECONDS));
-      const health = yield* run.call<AssessRegionsResult>(step, Activities.assessRegions, { ...base, regions: [to] });
+      const health = yield* run.call<AssessRegionsResult>(step, Activities.assessRegions, { ...base, regions: [to], step });
       const now = context.df.currentUtcDateTime.getTime();
       healthyInRow = health.regions[to]?.healthy ? healthyInRow + 1 : 0;
       if (healthyInRow >= 2 && now - writtenAt >= run.azureMs(RESTART_MIN_SECONDS)) {
-        run.note("decision", `${to} answers healthy after the restart`, { regions: health.regions, at: health.at }, step);
+        run.note("decision", `${to} answers healthy after the restart`, { regions: health.regions }, step);
         return;
       }
       if (now >= deadline) {

@@ -10,7 +10,7 @@
  * every poll. Failures come back as data (`ok: false`), never as a thrown error.
  */
 import type * as df from "durable-functions";
-import { planForActivities, type OperationPollResult, type WatchedOperation, type WatchInput, type WatchOutput, type WatchProgress } from "../core/run/model.ts";
+import { planForActivities, type PollOutcome, type WatchedEnd, type WatchInput, type WatchOutput, type WatchProgress } from "../core/run/model.ts";
 import { Run, StepFailed } from "./run.ts";
 
 type Gen<T> = Generator<df.Task, T, any>;
@@ -27,14 +27,12 @@ export function* watchOperations(context: df.OrchestrationContext): Gen<WatchOut
   const progress: WatchProgress = input.progress ?? {
     nextAt: pendings.map((p) => start + run.azureMs(p.pollSeconds)),
     deadlineAt: pendings.map((p) => start + run.azureMs(p.deadlineSeconds)),
-    ids: pendings.map(() => []),
     done: [],
     ended: [],
     execution: 1,
   };
   const nextAt = [...progress.nextAt];
-  const ids = progress.ids.map((list) => [...list]);
-  const done: WatchedOperation[] = [...progress.done];
+  const done: WatchedEnd[] = [...progress.done];
   const ended = new Set(progress.ended);
 
   try {
@@ -46,7 +44,7 @@ export function* watchOperations(context: df.OrchestrationContext): Gen<WatchOut
       }
       if (polls >= POLLS_PER_EXECUTION) {
         yield* run.flush();
-        context.df.continueAsNew({ ...input, progress: { nextAt, deadlineAt: progress.deadlineAt, ids, done, ended: [...ended], execution: progress.execution + 1 } satisfies WatchProgress });
+        context.df.continueAsNew({ ...input, progress: { nextAt, deadlineAt: progress.deadlineAt, done, ended: [...ended], execution: progress.execution + 1 } satisfies WatchProgress });
         return undefined;
       }
       const wakeAt = Math.min(...open.map((i) => nextAt[i]!));
@@ -56,16 +54,15 @@ export function* watchOperations(context: df.OrchestrationContext): Gen<WatchOut
       }
       const at = now();
       const due = open.filter((i) => nextAt[i]! <= at);
-      const results = yield* run.callAll<OperationPollResult>(step, due.map((i) => ({ name: pendings[i]!.poll, input: { runId: input.runId, plan: planForActivities(input.plan), pending: pendings[i] } })));
+      const results = yield* run.callAll<PollOutcome>(step, due.map((i) => ({ name: pendings[i]!.poll, input: { runId: input.runId, plan: planForActivities(input.plan), pending: pendings[i] } })));
       yield* run.flush();
       const after = now();
       for (const [k, i] of due.entries()) {
         const pending = pendings[i]!;
         const result = results[k]!;
-        ids[i]!.push(...result.requestIds);
         if (result.status === "succeeded") {
           ended.add(i);
-          done.push({ ...result, requestIds: ids[i]!, resourceId: pending.resourceId });
+          done.push({ index: i, status: result.status, ...(result.method !== undefined ? { method: result.method } : {}) });
           continue;
         }
         if (after >= progress.deadlineAt[i]!) {

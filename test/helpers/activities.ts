@@ -1,6 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { ActivityDeps, Logger } from "../../src/activities/deps.ts";
-import type { ActivityInput, OperationPollInput, OperationPollResult, PendingOperation } from "../../src/core/run/model.ts";
+import { expect } from "vitest";
+import { assessRegions } from "../../src/activities/health.ts";
+import type { ActivityInput, AssessRegionsInput, Check, CheckResult, OperationPollInput, OperationPollResult, PendingOperation, RegionHealth, RegionVerdict } from "../../src/core/run/model.ts";
 import { createProbe } from "../../src/activities/probe.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
 import type { EstateFixture } from "./estate.ts";
@@ -92,4 +94,26 @@ export async function pollUntilDone(
 /** The poll input the orchestration builds for a pending operation of a step's input. */
 export function pollInputOf(input: ActivityInput, pending: PendingOperation): OperationPollInput {
   return { runId: input.runId, plan: input.plan, pending };
+}
+
+/**
+ * Calls a checking activity (verifyPrimary, checkReprotection) and returns its result with every check
+ * it journaled as its observation; the result itself carries only the failed ones (asserted here).
+ */
+export async function withAllChecks<I extends { runId: string }>(activity: (input: I, deps: TestDeps) => Promise<CheckResult>, input: I, deps: TestDeps): Promise<CheckResult> {
+  const result = await activity(input, deps);
+  const observed = (await deps.journal.read(input.runId)).filter((e) => e.kind === "observation").at(-1);
+  const checks = (observed?.data?.checks ?? []) as Check[];
+  expect(result.checks).toEqual(checks.filter((c) => !c.ok));
+  expect(result.passed).toBe(checks.length - result.checks.length);
+  return { ...result, checks };
+}
+
+/** Calls assessRegions and returns each region's verdict with the probes it journaled as its observation. */
+export async function withProbes(input: AssessRegionsInput, deps: TestDeps): Promise<{ at: string; regions: Record<string, RegionVerdict & RegionHealth> }> {
+  const result = await assessRegions(input, deps);
+  const observed = (await deps.journal.read(input.runId)).filter((e) => e.kind === "observation").at(-1);
+  const probes = (observed?.data?.regions ?? {}) as Record<string, RegionHealth>;
+  expect(Object.keys(probes)).toEqual(Object.keys(result.regions));
+  return { at: result.at, regions: Object.fromEntries(Object.entries(result.regions).map(([region, verdict]) => [region, { ...verdict, probes: probes[region]!.probes }])) };
 }

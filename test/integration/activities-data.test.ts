@@ -3,7 +3,7 @@ import { measureReplication } from "../../src/activities/replication.ts";
 import { failoverSqlGroup, pollSqlFailover } from "../../src/activities/sql.ts";
 import { failoverStorageAccount, pollStorageFailover } from "../../src/activities/storage.ts";
 import { AzureRequestError, PreconditionError, SwitchyardError } from "../../src/core/errors.ts";
-import type { DataTierInput, PendingOperation } from "../../src/core/run/model.ts";
+import type { DataTierInput, MeasureReplicationResult, PendingOperation, ReplicationObserved } from "../../src/core/run/model.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
 import { activityDeps, driveOperation, pollInputOf, pollUntilDone, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
 import { FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
@@ -91,11 +91,6 @@ const driveStorage = (input: DataTierInput, deps: TestDeps) =>
   );
 const pollStorage = (input: DataTierInput, deps: TestDeps, pending: PendingOperation) => pollUntilDone((p) => pollStorageFailover(pollInputOf(input, p), deps), pending);
 
-/**
- * The same pending operation as `pending` (same poll activity, resource, operation, resume token,
- * intervals and context); `startedAt` is the activity's clock at the call, so it is not compared.
- */
-const samePending = (pending: PendingOperation | undefined) => ({ ...pending!, startedAt: expect.any(String) });
 
 const writeEntries = (journal: MemoryJournal) => journal.read(RUN).then((entries) => entries.filter((e) => e.kind === "write"));
 const operationStatuses = (journal: MemoryJournal) =>
@@ -183,7 +178,7 @@ describe("failoverSqlGroup", () => {
     const again = await failoverSqlGroup(dataInput(fx), deps);
 
     expect(writesSince(fx, mark)).toEqual([]);
-    expect(again).toEqual({ resourceId: groupId(), changed: true, method: "planned", requestIds: [], pending: samePending(first.pending) });
+    expect(again).toEqual({ resourceId: groupId(), changed: true, method: "planned", requestIds: [], pending: first.pending });
     expect(await writeEntries(deps.journal)).toHaveLength(1);
   });
 
@@ -430,7 +425,7 @@ describe("failoverStorageAccount", () => {
     const again = await failoverStorageAccount(dataInput(fx), deps);
 
     expect(writesSince(fx, mark)).toEqual([]);
-    expect(again).toEqual({ resourceId: accountId(), changed: true, method: "planned", requestIds: [], pending: samePending(first.pending) });
+    expect(again).toEqual({ resourceId: accountId(), changed: true, method: "planned", requestIds: [], pending: first.pending });
     expect(await writeEntries(deps.journal)).toHaveLength(1);
   });
 
@@ -578,14 +573,22 @@ describe("failoverStorageAccount", () => {
 
 describe("measureReplication", () => {
   const fx = useEstate();
+  /** The activity's result with the per-replica figures it journaled (the result carries the largest lag alone). */
+  const measured = async (input: ReturnType<typeof measureInput>, deps: TestDeps): Promise<MeasureReplicationResult & ReplicationObserved> => {
+    const result = await measureReplication(input, deps);
+    const observed = (await deps.journal.read(RUN)).filter((e) => e.kind === "observation").at(-1)?.data as unknown as ReplicationObserved;
+    expect(observed.maxLagSeconds).toBe(result.maxLagSeconds);
+    expect(Object.keys(result).sort()).toEqual(["at", "maxLagSeconds"]);
+    return { ...result, ...observed };
+  };
   const measureInput = (overrides: Partial<{ to: string; plan: EstateFixture["plan"] }> = {}) => ({ runId: RUN, plan: fx.plan, to: regions(fx).secondary, ...overrides });
 
-  it("reports storage lag from lastSyncTime, SQL lag as unknown, and so no maximum; it writes and journals nothing", async () => {
+  it("reports storage lag from lastSyncTime, SQL lag as unknown, and so no maximum; it writes nothing and journals its figures as one observation", async () => {
     const deps = depsWith(fx);
     fx.estate.setLag(fx.plan.storage[0]!.account.id, 120);
     const mark = requestMark(fx);
 
-    const result = await measureReplication(measureInput(), deps);
+    const result = await measured(measureInput(), deps);
 
     const [data, media] = result.storage;
     expect(data!.lagSeconds).toBeGreaterThanOrEqual(120);
@@ -598,14 +601,14 @@ describe("measureReplication", () => {
     );
     expect(result.maxLagSeconds).toBeNull();
     expect(writesSince(fx, mark)).toEqual([]);
-    expect(await deps.journal.read(RUN)).toEqual([]);
+    expect((await deps.journal.read(RUN)).map((e) => [e.kind, e.step])).toEqual([["observation", "measure"]]);
   });
 
   it("gives the largest storage lag as the maximum when the plan has no SQL groups", async () => {
     fx.estate.setLag(fx.plan.storage[0]!.account.id, 30);
     fx.estate.setLag(fx.plan.storage[1]!.account.id, 240);
 
-    const result = await measureReplication(measureInput({ plan: { ...fx.plan, sql: [] } }), depsWith(fx));
+    const result = await measured(measureInput({ plan: { ...fx.plan, sql: [] } }), depsWith(fx));
 
     expect(result.sql).toEqual([]);
     expect(result.maxLagSeconds).toBeGreaterThanOrEqual(240);
@@ -618,7 +621,7 @@ describe("measureReplication", () => {
     await failoverSqlGroup(dataInput(fx, { allowDataLoss: true }), deps);
     await failoverStorageAccount(dataInput(fx, { allowDataLoss: true }), deps);
 
-    const result = await measureReplication(measureInput({ plan: { ...fx.plan, sql: fx.plan.sql.slice(0, 1) } }), deps);
+    const result = await measured(measureInput({ plan: { ...fx.plan, sql: fx.plan.sql.slice(0, 1) } }), deps);
 
     expect(result.sql).toEqual([{ failoverGroup: fx.plan.sql[0]!.failoverGroup.id, lagSeconds: null, replicationState: "SUSPENDED", roleInTarget: "Primary" }]);
     expect(result.storage[0]).toMatchObject({ lagSeconds: null, lastSyncTime: null, status: "NoSecondary", canFailover: false, primaryLocation: regions(fx).secondary });

@@ -14,7 +14,7 @@ import type { Journal, JournalEntry } from "../../src/journal/journal.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
 import { seedFromPlans } from "../../src/local/estateSeed.ts";
-import { activityDeps, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
+import { withAllChecks, activityDeps, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
 import { collect, FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
 import { converge, pendingsOf, watch } from "../helpers/frontDoor.ts";
 
@@ -444,12 +444,12 @@ describe("verifyPrimary through Front Door, while changes settle", () => {
     for (const index of [0, 1]) await switchAppService(input(fx, "northeurope", false, { index }), deps);
     const mark = requestMark(fx);
 
-    const settling = await verifyPrimary({ runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
+    const settling = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
     now += RESTART_MS;
-    const propagating = await verifyPrimary({ runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
+    const propagating = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
     // Two origin updates of one profile: the second is deployed after the first (one propagation each).
     now += 2 * PROPAGATION_MS;
-    const live = await verifyPrimary({ runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
+    const live = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
 
     const failing = (r: typeof settling) => r.checks.filter((c) => !c.ok).map((c) => [c.what.replace(/ [a-z0-9-]+\.z01\.azurefd\.net/, " <endpoint>"), c.settling]);
     expect(settling).toMatchObject({ ok: false, settling: true });
@@ -479,7 +479,7 @@ describe("verifyPrimary through Front Door, while changes settle", () => {
     now += PROPAGATION_MS;
     await fx.estate.setRegion("northeurope", { down: true, healthWhenDown: "503" });
 
-    const result = await verifyPrimary({ runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
+    const result = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
 
     expect(result.ok).toBe(false);
     expect(result.settling).toBeUndefined();
@@ -495,7 +495,7 @@ describe("verifyPrimary through Front Door, while changes settle", () => {
     now += 2 * PROPAGATION_MS;
     const mark = requestMark(fx);
 
-    const result = await verifyPrimary({ runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
+    const result = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: "northeurope" }, deps);
 
     expect(result.ok).toBe(true);
     expect(result.checks.find((c) => c.what === "app settings of tailspin-tickets-a")!.detail).toMatch(/^not checked: the site is in westeurope, which is down/);

@@ -8,7 +8,7 @@ import { AzureRequestError, PreconditionError, toEnvelope } from "../../src/core
 import { parseArmIdOfType, ResourceTypes, type Plan } from "../../src/core/plan/index.ts";
 import type { SwitchInput } from "../../src/core/run/model.ts";
 import type { JournalEntry } from "../../src/journal/journal.ts";
-import { activityDeps, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
+import { withAllChecks, withProbes, activityDeps, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
 import { FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
 import { converge } from "../helpers/frontDoor.ts";
 
@@ -70,7 +70,7 @@ describe("assessRegions", () => {
     const deps = activityDeps(fx);
     const mark = requestMark(fx);
 
-    const result = await assessRegions({ runId: RUN, plan: fx.plan, regions: [primary(fx), secondary(fx)] }, deps);
+    const result = await withProbes({ runId: RUN, plan: fx.plan, regions: [primary(fx), secondary(fx)] }, deps);
 
     expect(Object.keys(result.regions)).toEqual([primary(fx), secondary(fx)]);
     for (const region of [primary(fx), secondary(fx)]) {
@@ -88,7 +88,7 @@ describe("assessRegions", () => {
     const deps = activityDeps(fx);
     await fx.estate.setRegion(primary(fx), { down: true, healthWhenDown: "refused" });
 
-    const result = await assessRegions({ runId: RUN, plan: fx.plan, regions: [primary(fx), secondary(fx)] }, deps);
+    const result = await withProbes({ runId: RUN, plan: fx.plan, regions: [primary(fx), secondary(fx)] }, deps);
 
     const down = result.regions[primary(fx)]!;
     expect(down.healthy).toBe(false);
@@ -100,7 +100,7 @@ describe("assessRegions", () => {
     const deps = activityDeps(fx);
     await fx.estate.setRegion(secondary(fx), { down: true, healthWhenDown: "503" });
 
-    const result = await assessRegions({ runId: RUN, plan: fx.plan, regions: [secondary(fx)] }, deps);
+    const result = await withProbes({ runId: RUN, plan: fx.plan, regions: [secondary(fx)] }, deps);
 
     expect(Object.keys(result.regions)).toEqual([secondary(fx)]);
     expect(result.regions[secondary(fx)]).toMatchObject({ healthy: false });
@@ -120,8 +120,8 @@ describe("assessRegions", () => {
     // The estate answers 200: an endpoint that expects 204 fails.
     const failing = { ...second!, expectStatus: 204 };
 
-    const tie = await assessRegions({ runId: RUN, plan: withEndpoints([first!, failing]), regions: [primary(fx)] }, deps);
-    const majority = await assessRegions({ runId: RUN, plan: withEndpoints([first!, second!, failing]), regions: [primary(fx)] }, deps);
+    const tie = await withProbes({ runId: RUN, plan: withEndpoints([first!, failing]), regions: [primary(fx)] }, deps);
+    const majority = await withProbes({ runId: RUN, plan: withEndpoints([first!, second!, failing]), regions: [primary(fx)] }, deps);
 
     expect(tie.regions[primary(fx)]!.probes.map((p) => p.ok)).toEqual([true, false]);
     expect(tie.regions[primary(fx)]!.healthy).toBe(false);
@@ -136,7 +136,7 @@ describe("assessRegions", () => {
       regions: { ...fx.plan.regions, primary: { ...fx.plan.regions.primary, healthEndpoints: [{ url: "https://unknown-host.example.com/healthz", expectStatus: 200, timeoutMs: 1000 }] } },
     };
 
-    const result = await assessRegions({ runId: RUN, plan, regions: [primary(fx)] }, deps);
+    const result = await withProbes({ runId: RUN, plan, regions: [primary(fx)] }, deps);
 
     expect(result.regions[primary(fx)]).toMatchObject({ healthy: false, probes: [{ ok: false, error: expect.stringContaining("unknown-host.example.com") }] });
   });
@@ -270,9 +270,9 @@ describe("switchAppService", () => {
 
       const result = await switchAppService({ ...switchInput(fx, secondary(fx), false), plan }, deps);
       const stored = { strings: await east.strings(), settings: await east.settings() };
-      const verified = await verifyPrimary({ runId: RUN, plan, region: secondary(fx) }, deps);
+      const verified = await withAllChecks(verifyPrimary, { runId: RUN, plan, region: secondary(fx) }, deps);
       await east.putStrings({ Cache: { value: `${SECRET_STRING}-changed`, type: "RedisCache" } });
-      const mismatch = await verifyPrimary({ runId: RUN, plan, region: secondary(fx) }, deps);
+      const mismatch = await withAllChecks(verifyPrimary, { runId: RUN, plan, region: secondary(fx) }, deps);
 
       expect(stored.strings.Cache?.value).toBe(SECRET_STRING);
       expect(stored.settings).toMatchObject({ API_KEY: UNRELATED_SECRET, ORDERS_EVENTS_NAMESPACE: SECRET_SETTING });
@@ -318,8 +318,8 @@ describe("verifyPrimary", () => {
     const deps = activityDeps(fx);
     const mark = requestMark(fx);
 
-    const asPrimary = await verifyPrimary({ runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
-    const asSecondary = await verifyPrimary({ runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
+    const asPrimary = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
+    const asSecondary = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
 
     expect(asPrimary.ok).toBe(true);
     expect(asPrimary.checks.every((c) => c.ok)).toBe(true);
@@ -351,11 +351,11 @@ describe("verifyPrimary", () => {
   it("passes for the secondary after a planned switch of every part, and then fails for the primary", async () => {
     const deps = activityDeps(fx);
     await failOverDataTier(fx, secondary(fx), false);
-    const traffic = await verifyPrimary({ runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
+    const traffic = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
 
     await switchAll(fx, deps, secondary(fx), false);
-    const after = await verifyPrimary({ runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
-    const old = await verifyPrimary({ runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
+    const after = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
+    const old = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
 
     // With only the data tier moved, traffic and settings still point at the primary.
     expect(traffic.ok).toBe(false);
@@ -370,7 +370,7 @@ describe("verifyPrimary", () => {
     await failOverDataTier(fx, secondary(fx), true);
     await switchAll(fx, deps, secondary(fx), true);
 
-    const result = await verifyPrimary({ runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
+    const result = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
 
     expect(result.ok).toBe(true);
     expect(result.checks.find((c) => c.what === `app settings of ${fx.plan.appService[0]!.site.name}`)!.detail).toMatch(/^not checked: the site is in eastus2, which is down/);
@@ -382,7 +382,7 @@ describe("verifyPrimary", () => {
     const g = fx.plan.frontDoor.standard[0]!;
     await fx.clients.cdn(g.originGroup.subscriptionId).afdOrigins.beginUpdateAndWait(g.originGroup.resourceGroup, g.originGroup.names[0]!, g.originGroup.name, g.origins[secondary(fx)]!, { priority: 1 }, FAST_POLL);
 
-    const result = await verifyPrimary({ runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
+    const result = await withAllChecks(verifyPrimary, { runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
 
     expect(result.ok).toBe(false);
     expect(result.checks.filter((c) => !c.ok).map((c) => c.what)).toEqual([`Front Door origin group ${g.originGroup.names[0]}/${g.originGroup.name}`]);
@@ -397,7 +397,7 @@ describe("verifyPrimary", () => {
     const spec = fx.plan.storage[0]!;
     const missing = parseArmIdOfType(spec.account.id.replace(/[^/]+$/, "nosuchaccount"), ResourceTypes.storageAccount);
     const plan: Plan = { ...fx.plan, storage: [{ ...spec, account: missing }] };
-    const result = await verifyPrimary({ runId: RUN, plan, region: primary(fx) }, deps);
+    const result = await withAllChecks(verifyPrimary, { runId: RUN, plan, region: primary(fx) }, deps);
 
     expect(result.ok).toBe(false);
     expect(result.checks.find((c) => c.what === "storage account nosuchaccount")).toMatchObject({ ok: false, detail: expect.stringContaining("404") });
@@ -410,8 +410,8 @@ describe("checkReprotection", () => {
   it("passes on a fresh estate for both regions: the secondary holds live replicas, the primary already is primary", async () => {
     const deps = activityDeps(fx);
 
-    const intoSecondary = await checkReprotection({ runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
-    const intoPrimary = await checkReprotection({ runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
+    const intoSecondary = await withAllChecks(checkReprotection, { runId: RUN, plan: fx.plan, region: secondary(fx) }, deps);
+    const intoPrimary = await withAllChecks(checkReprotection, { runId: RUN, plan: fx.plan, region: primary(fx) }, deps);
 
     expect(intoSecondary.ok).toBe(true);
     expect(intoPrimary.ok).toBe(true);
@@ -429,14 +429,14 @@ describe("checkReprotection", () => {
     await fx.estate.setRegion(primary(fx), { down: true, healthWhenDown: "refused" });
     await failOverDataTier(fx, secondary(fx), true);
 
-    const whileDown = await checkReprotection(input, deps);
+    const whileDown = await withAllChecks(checkReprotection, input, deps);
     await fx.estate.setRegion(primary(fx), { down: false });
-    const backUp = await checkReprotection(input, deps);
+    const backUp = await withAllChecks(checkReprotection, input, deps);
     // Geo-redundancy comes back by an update to a geo SKU (zone redundancy only by a later migration).
     for (const s of fx.plan.storage) {
       await fx.clients.storage(s.account.subscriptionId).storageAccounts.update(s.account.resourceGroup, s.account.name, { sku: { name: s.sku.replace("GZRS", "GRS") } });
     }
-    const reprotected = await checkReprotection(input, deps);
+    const reprotected = await withAllChecks(checkReprotection, input, deps);
 
     expect(whileDown.ok).toBe(false);
     expect(whileDown.checks.filter((c) => !c.ok).map((c) => c.what.split(" ")[0])).toEqual(["health", "storage", "storage", "SQL", "SQL"]);

@@ -17,6 +17,7 @@ const KINDS: Record<JournalEntryKind, true> = {
   "step-started": true,
   "step-finished": true,
   decision: true,
+  observation: true,
   write: true,
   wait: true,
   notification: true,

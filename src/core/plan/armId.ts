@@ -64,6 +64,18 @@ export function parseArmId(id: string): ArmResourceId {
 }
 
 /** Parses `id` and checks that it names a resource of `expectedType` (case-insensitive). */
+/**
+ * A resource's name path for people and the journal: `server/failover-group`, `profile/group/origin`,
+ * `account`. The id itself when it does not parse (never throws: journal text must not fail a run).
+ */
+export function armName(id: string): string {
+  try {
+    return parseArmId(id).names.join("/");
+  } catch {
+    return id;
+  }
+}
+
 export function parseArmIdOfType(id: string, expectedType: string): ArmResourceId {
   const parsed = parseArmId(id);
   if (parsed.type.toLowerCase() !== expectedType.toLowerCase()) {

@@ -64,6 +64,24 @@ export function stepFinishedEntry(runId: string, record: StepRecord, message = `
   };
 }
 
+/**
+ * An entry as the orchestration hands it to the journal activity: the run is named once per call, and
+ * a step boundary that went as planned goes without its message, which `impliedMessage` words the same
+ * way every time (durable history keeps what the orchestration sends, so it sends no more than needed).
+ */
+export type JournalDraft = Omit<JournalEntry, "runId" | "message"> & { readonly runId?: string; readonly message?: string };
+
+/** The message of a draft that has none: a step boundary's (`data-tier started`, `data-tier finished`). */
+export function impliedMessage(draft: JournalDraft): string {
+  const step = draft.step ?? "run";
+  if (draft.kind === "step-started") return `${step} started`;
+  if (draft.kind === "step-finished") {
+    const outcome = draft.data?.outcome;
+    return outcome === "failed" ? `${step} failed` : `${step} finished`;
+  }
+  return `${draft.kind}${draft.step ? ` (${draft.step})` : ""}`;
+}
+
 /** The entry a notification leaves: what was said, to whom it matters (severity) and about which event. */
 export function notificationEntry(n: NotifyInput, at: string, extra?: Record<string, unknown>): JournalEntry {
   return {

@@ -157,8 +157,8 @@ export function outlineOf(plan: PlanOutline): PlanOutline {
   };
 }
 
-/** True for a whole plan (it has its regions), false for an outline. */
-export function isWholePlan(plan: PlanOutline | Plan): plan is Plan {
+/** True for a whole plan (it has its regions), false for an outline or a name. */
+export function isWholePlan(plan: PlanOutline | Plan | PlanName): plan is Plan {
   return typeof (plan as { regions?: unknown }).regions === "object" && (plan as { regions?: unknown }).regions !== null;
 }
 
@@ -166,8 +166,13 @@ export function isWholePlan(plan: PlanOutline | Plan): plan is Plan {
  * The plan as activities are called with it: its name alone (the activity reads the run's snapshot),
  * or, for runs started with the whole plan (version 1), the whole plan.
  */
-export function planForActivities(plan: PlanOutline | Plan): { readonly name: string } | Plan {
+export function planForActivities(plan: PlanOutline | Plan | PlanName): PlanName | Plan {
   return isWholePlan(plan) ? plan : { name: plan.name };
+}
+
+/** A plan by its name alone (activities read the run's snapshot of it). */
+export interface PlanName {
+  readonly name: string;
 }
 
 /** What the run orchestration is started with: the run, with its plan as an outline. */
@@ -237,12 +242,25 @@ export interface RegionHealth {
   readonly probes: readonly ProbeResult[];
 }
 
+/**
+ * A region's health as the run receives it: the verdict and how many endpoints answered. The probes
+ * themselves are journaled by the activity that made them (an `observation`), not carried through
+ * durable history. (Runs recorded earlier received whole RegionHealth values; `healthy` is common.)
+ */
+export interface RegionVerdict {
+  readonly healthy: boolean;
+  readonly answering: number;
+  readonly endpoints: number;
+}
+
 export interface AssessRegionsInput extends ActivityInput {
   readonly regions: readonly string[];
+  /** The run's step the assessment serves, for the journal (default `assess`). */
+  readonly step?: string;
 }
 export interface AssessRegionsResult {
   readonly at: string;
-  readonly regions: Record<string, RegionHealth>;
+  readonly regions: Record<string, RegionVerdict>;
 }
 
 export interface MeasureReplicationInput extends ActivityInput {
@@ -265,10 +283,16 @@ export interface StorageReplication {
   readonly canFailover: boolean;
   readonly primaryLocation: string;
 }
-export interface MeasureReplicationResult {
-  readonly at: string;
+/** What the activity measured, per replica: journaled by it as an `observation`. */
+export interface ReplicationObserved {
+  readonly to: string;
   readonly sql: readonly SqlReplication[];
   readonly storage: readonly StorageReplication[];
+  readonly maxLagSeconds: number | null;
+}
+/** What the RPO gate needs (the per-replica figures are in the journal: ReplicationObserved). */
+export interface MeasureReplicationResult {
+  readonly at: string;
   /** The largest measured lag; null when any resource's lag could not be measured. */
   readonly maxLagSeconds: number | null;
 }
@@ -308,21 +332,66 @@ export interface PendingOperation {
    * (it stays out of durable history). Present in runs recorded before that.
    */
   readonly resumeToken?: string;
-  /** When the activity handed it to the run (ISO, the activity's clock): Azure accepted it then or earlier. */
-  readonly startedAt: string;
   /** Seconds of Azure time between polls for this kind of operation (a longer Retry-After wins). */
   readonly pollSeconds: number;
-  /** Seconds of Azure time after `startedAt` past which the run stops waiting and fails the step. */
+  /**
+   * Seconds of Azure time, from when the run starts watching, past which it stops waiting and fails the
+   * step. (When Azure accepted the operation is in the journal: the operation entry's time.)
+   */
   readonly deadlineSeconds: number;
   /** What the poll activity needs besides (index into the plan's list, target region, kind of failover). */
   readonly context: Readonly<Record<string, string | number | boolean>>;
 }
 
-/** One operation's last poll, as a wait for operations returns it. */
-export type WatchedOperation = OperationPollResult & { readonly resourceId: string };
+/** One operation's end, as a wait for operations returns it to the run. */
+export interface WatchedOperation {
+  readonly resourceId: string;
+  readonly status: OperationPollResult["status"];
+  readonly method?: DataTierResult["method"];
+}
+
+/**
+ * One operation's end as the watch sub-orchestration reports it: by its index in the watch's
+ * `pendings` (the run knows the resource). Watches recorded earlier reported the resource id and the
+ * polls' request ids instead; the run reads both.
+ */
+export type WatchedEnd =
+  | { readonly index: number; readonly status: OperationPollResult["status"]; readonly method?: DataTierResult["method"] }
+  | (WatchedOperation & { readonly index?: undefined });
+
+// ---- what activities hand the run across the Durable boundary ---------------------------------
+//
+// The run's durable history keeps every activity's result. An activity hands the run what the run
+// decides on; what it did in detail (the resource, Azure's request ids, resume tokens, probes, checks)
+// it journaled itself. The activity functions return their full results to in-process callers.
+
+/** What a data-tier activity hands the run. */
+export type DataTierOutcome = Pick<DataTierResult, "changed" | "method" | "pending">;
+export function dataTierOutcome(result: DataTierResult): DataTierOutcome {
+  return { changed: result.changed, method: result.method, ...(result.pending ? { pending: result.pending } : {}) };
+}
+
+/** What a traffic or settings activity hands the run. */
+export type SwitchOutcome = Pick<SwitchResult, "changed" | "pending" | "alsoPending" | "restarts">;
+export function switchOutcome(result: SwitchResult): SwitchOutcome {
+  return {
+    changed: result.changed,
+    ...(result.pending ? { pending: result.pending } : {}),
+    ...(result.alsoPending && result.alsoPending.length > 0 ? { alsoPending: result.alsoPending } : {}),
+    ...(result.restarts !== undefined ? { restarts: result.restarts } : {}),
+  };
+}
+
+/** What a poll hands the watch (the request ids of its reads are the activity's, not the run's). */
+export type PollOutcome = Omit<OperationPollResult, "requestIds">;
+export function pollOutcome(result: OperationPollResult): PollOutcome {
+  return { status: result.status, ...(result.retryAfterSeconds !== undefined ? { retryAfterSeconds: result.retryAfterSeconds } : {}), ...(result.method !== undefined ? { method: result.method } : {}) };
+}
 
 /** The watch sub-orchestration's input: what its polls need, and its progress across continue-as-new. */
-export interface WatchInput extends Pick<RunOrchestrationInput, "runId" | "kind" | "plan" | "options"> {
+export interface WatchInput extends Pick<RunOrchestrationInput, "runId" | "kind" | "options"> {
+  /** The plan by name (its polls read the run's snapshot); an outline in watches started earlier. */
+  readonly plan: PlanName | PlanOutline;
   readonly step: string;
   readonly pendings: readonly PendingOperation[];
   readonly progress?: WatchProgress;
@@ -332,10 +401,10 @@ export interface WatchInput extends Pick<RunOrchestrationInput, "runId" | "kind"
 export interface WatchProgress {
   readonly nextAt: readonly number[];
   readonly deadlineAt: readonly number[];
-  /** Request ids of each operation's polls so far. */
-  readonly ids: readonly (readonly string[])[];
+  /** Request ids of each operation's polls so far (watches recorded earlier; no longer kept). */
+  readonly ids?: readonly (readonly string[])[];
   /** Operations that ended, in the order they did. */
-  readonly done: readonly WatchedOperation[];
+  readonly done: readonly WatchedEnd[];
   /** Indexes (into `pendings`) of the operations that ended. */
   readonly ended: readonly number[];
   /** This is the watch's n-th execution. */
@@ -343,7 +412,7 @@ export interface WatchProgress {
 }
 
 export type WatchOutput =
-  | { readonly ok: true; readonly done: readonly WatchedOperation[]; readonly executions: number }
+  | { readonly ok: true; readonly done: readonly WatchedEnd[]; readonly executions: number }
   | { readonly ok: false; readonly error: ErrorEnvelope; readonly executions: number };
 
 /** The instance id of a run's n-th watch: unique per run, the same on every replay. */
@@ -425,9 +494,22 @@ export interface RegionInput extends ActivityInput {
    */
   readonly otherWasDown?: boolean;
 }
+export interface Check {
+  readonly what: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly settling?: boolean;
+}
 export interface CheckResult {
   readonly ok: boolean;
-  readonly checks: readonly { readonly what: string; readonly ok: boolean; readonly detail: string; readonly settling?: boolean }[];
+  /**
+   * The checks that did not pass. Every check, passed or not, is journaled by the activity (an
+   * `observation`); the run receives the failures it must act on and name. (Runs recorded earlier
+   * received every check here: readers filter on `ok`.)
+   */
+  readonly checks: readonly Check[];
+  /** How many checks passed. */
+  readonly passed?: number;
   /**
    * True when every failed check is one that settles by itself (Front Door still propagating, a site
    * still restarting): the run checks again after a while instead of failing.
