@@ -14,8 +14,10 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as df from "durable-functions";
 import { encodeEnvelope, toEnvelope } from "../core/errors.ts";
+import { isObject } from "../core/guards.ts";
+import { MalformedValueError } from "../core/run/parse.ts";
 import { formatTimeSpan } from "./hostJson.ts";
-import { EventType, replayActions, type OrchestratorAction } from "./extensionReplay.ts";
+import { eventJson, eventNumber, eventString, EventType, replayActions, type OrchestratorAction } from "./extensionReplay.ts";
 import type { HistoryEvent, InstanceState, InstanceStore, RuntimeStatus } from "./instanceStore.ts";
 
 const require = createRequire(import.meta.url);
@@ -163,7 +165,7 @@ export class LocalDurableHost {
     const kept = this.kept.get(instanceId);
     if (kept !== undefined) {
       let status = this.keptStatus.get(instanceId);
-      if (!status) this.keptStatus.set(instanceId, (status = statusOf(JSON.parse(kept) as InstanceState)));
+      if (!status) this.keptStatus.set(instanceId, (status = statusOf(instanceStateOf(JSON.parse(kept), instanceId))));
       return status;
     }
     // Not remembered on a miss: an instance this host does not change may be changing elsewhere.
@@ -231,7 +233,7 @@ export class LocalDurableHost {
   /** The instance as this host last kept it, else as the store holds it. A fresh copy: callers change it. */
   private async load(instanceId: string): Promise<InstanceState | undefined> {
     const kept = this.kept.get(instanceId);
-    if (kept !== undefined) return JSON.parse(kept) as InstanceState;
+    if (kept !== undefined) return instanceStateOf(JSON.parse(kept), instanceId);
     const state = await this.options.store.get(instanceId);
     if (state) this.remember(instanceId, JSON.stringify(state));
     return state;
@@ -278,7 +280,7 @@ export class LocalDurableHost {
     if (terminated) {
       state.history.push({ EventType: EventType.OrchestratorStarted, EventId: -1, IsPlayed: false, Timestamp: now }, terminated, { EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
       state.inbox = [];
-      return this.finish(state, "Terminated", { error: JSON.parse(String(terminated.Input ?? "null")) as string });
+      return this.finish(state, "Terminated", { error: terminationReason(terminated) });
     }
 
     const handler = this.handlers.get(state.name)!;
@@ -293,9 +295,9 @@ export class LocalDurableHost {
     } catch (error) {
       // durable-functions throws the orchestrator's state after a label; the extension reads the error
       // from it and fails the instance with "Orchestrator function '<name>' failed: <error>".
-      const text = (error as { message?: string }).message ?? String(error);
+      const text = error instanceof Error ? error.message : String(error);
       const at = text.indexOf(OUT_OF_PROC_LABEL);
-      const thrown = at >= 0 ? (JSON.parse(text.slice(at + OUT_OF_PROC_LABEL.length)) as Partial<OrchestratorState>) : undefined;
+      const thrown = at >= 0 ? failureState(text.slice(at + OUT_OF_PROC_LABEL.length)) : undefined;
       state.history.push({ EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: now });
       if (thrown?.customStatus !== undefined) state.customStatus = thrown.customStatus;
       return this.finish(state, "Failed", { error: `Orchestrator function '${state.name}' failed: ${thrown?.error ?? text}` });
@@ -419,15 +421,15 @@ export class LocalDurableHost {
   private restartWork(state: InstanceState): void {
     const settled = new Set<number>();
     for (const e of [...state.history, ...state.inbox]) {
-      if (e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) settled.add(e.TaskScheduledId as number);
-      if (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) settled.add(e.TaskScheduledId as number);
-      if (e.EventType === EventType.TimerFired) settled.add(e.TimerId as number);
+      if (e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) settled.add(eventNumber(e, "TaskScheduledId"));
+      if (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) settled.add(eventNumber(e, "TaskScheduledId"));
+      if (e.EventType === EventType.TimerFired) settled.add(eventNumber(e, "TimerId"));
     }
     for (const e of state.history) {
       if (settled.has(e.EventId)) continue;
-      if (e.EventType === EventType.TaskScheduled) this.runActivity(state.instanceId, e.EventId, e.Name as string, JSON.parse(e.Input as string), state.executionId);
-      if (e.EventType === EventType.TimerCreated && !state.canceledTimers.includes(e.EventId)) this.armTimer(state.instanceId, e.EventId, e.FireAt as string, state.executionId);
-      if (e.EventType === EventType.SubOrchestrationInstanceCreated) this.startChild(state, e.EventId, e.Name as string, e.InstanceId as string, JSON.parse(e.Input as string));
+      if (e.EventType === EventType.TaskScheduled) this.runActivity(state.instanceId, e.EventId, eventString(e, "Name"), eventJson(e, "Input"), state.executionId);
+      if (e.EventType === EventType.TimerCreated && !state.canceledTimers.includes(e.EventId)) this.armTimer(state.instanceId, e.EventId, eventString(e, "FireAt"), state.executionId);
+      if (e.EventType === EventType.SubOrchestrationInstanceCreated) this.startChild(state, e.EventId, eventString(e, "Name"), eventString(e, "InstanceId"), eventJson(e, "Input"));
     }
   }
 
@@ -587,6 +589,107 @@ function formatDuration(ms: number): string {
   const total = Math.floor(ms / 1000);
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${Math.floor(total / 86_400)}.${pad(Math.floor((total % 86_400) / 3600))}:${pad(Math.floor((total % 3600) / 60))}:${pad(total % 60)}`;
+}
+
+/**
+ * The reason a terminate call gave (JSON text in the termination event). The instance ends terminated
+ * whatever the event holds: a reason that cannot be read is said to be so, not left to stop the end.
+ */
+function terminationReason(event: HistoryEvent): string {
+  const text = event.Input;
+  if (typeof text !== "string") return "terminated (the reason could not be read)";
+  try {
+    const reason: unknown = JSON.parse(text);
+    return typeof reason === "string" ? reason : text;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * What durable-functions put after its label in the error an orchestrator threw: the orchestrator's
+ * error and custom status, when they are there (anything else reads as nothing, and the whole error
+ * text is the failure).
+ */
+function failureState(text: string): { error?: string; customStatus?: unknown } | undefined {
+  let state: unknown;
+  try {
+    state = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(state)) return undefined;
+  return { ...(typeof state.error === "string" ? { error: state.error } : {}), ...(state.customStatus !== undefined ? { customStatus: state.customStatus } : {}) };
+}
+
+const RUNTIME_STATUSES: readonly RuntimeStatus[] = ["Pending", "Running", "Completed", "Failed", "Terminated"];
+
+/**
+ * An instance as this host kept it (JSON text), checked field by field: a field of the wrong type
+ * fails here, naming the instance and the field's path, instead of as a TypeError in an episode.
+ * History events are checked for the fields every event has; the fields of each kind are checked
+ * where they are read (eventNumber, eventString, eventJson).
+ */
+export function instanceStateOf(value: unknown, instanceId: string): InstanceState {
+  const what = `the kept state of instance ${instanceId}`;
+  const fail = (path: string, expected: string): never => {
+    throw new MalformedValueError(what, path, `expected ${expected}`);
+  };
+  if (!isObject(value)) return fail("", "an object");
+  const text = (key: string): string => {
+    const field = value[key];
+    return typeof field === "string" ? field : fail(key, "a string");
+  };
+  const optionalText = (record: Record<string, unknown>, key: string, path: string): string | undefined => {
+    const field = record[key];
+    return field === undefined ? undefined : typeof field === "string" ? field : fail(path, "a string");
+  };
+  const events = (key: string): HistoryEvent[] => {
+    const list = value[key];
+    if (!Array.isArray(list)) return fail(key, "an array");
+    return list.map((event: unknown, i): HistoryEvent => {
+      const path = `${key}[${i}]`;
+      if (!isObject(event)) return fail(path, "an object");
+      const { EventType: type, EventId: id, IsPlayed: played, Timestamp: at } = event;
+      if (typeof type !== "number") return fail(`${path}.EventType`, "a number");
+      if (typeof id !== "number") return fail(`${path}.EventId`, "a number");
+      if (typeof played !== "boolean") return fail(`${path}.IsPlayed`, "a boolean");
+      if (typeof at !== "string") return fail(`${path}.Timestamp`, "a string");
+      return { ...event, EventType: type, EventId: id, IsPlayed: played, Timestamp: at };
+    });
+  };
+  const parentOf = (): InstanceState["parent"] => {
+    const parent = value.parent;
+    if (parent === undefined) return undefined;
+    if (!isObject(parent)) return fail("parent", "an object");
+    const instanceId = typeof parent.instanceId === "string" ? parent.instanceId : fail("parent.instanceId", "a string");
+    const taskScheduledId = typeof parent.taskScheduledId === "number" ? parent.taskScheduledId : fail("parent.taskScheduledId", "a number");
+    const executionId = optionalText(parent, "executionId", "parent.executionId");
+    return { instanceId, ...(executionId !== undefined ? { executionId } : {}), taskScheduledId };
+  };
+  const runtimeStatus = RUNTIME_STATUSES.find((s) => s === value.runtimeStatus) ?? fail("runtimeStatus", `one of ${RUNTIME_STATUSES.join(", ")}`);
+  const canceled = value.canceledTimers;
+  if (!Array.isArray(canceled)) return fail("canceledTimers", "an array");
+  const canceledTimers = canceled.map((id: unknown, i) => (typeof id === "number" ? id : fail(`canceledTimers[${i}]`, "a number")));
+  const error = optionalText(value, "error", "error");
+  const executionId = optionalText(value, "executionId", "executionId");
+  const parent = parentOf();
+  return {
+    instanceId: text("instanceId"),
+    name: text("name"),
+    input: value.input,
+    runtimeStatus,
+    createdTime: text("createdTime"),
+    lastUpdatedTime: text("lastUpdatedTime"),
+    ...(value.customStatus !== undefined ? { customStatus: value.customStatus } : {}),
+    ...(value.output !== undefined ? { output: value.output } : {}),
+    ...(error !== undefined ? { error } : {}),
+    history: events("history"),
+    inbox: events("inbox"),
+    canceledTimers,
+    ...(executionId !== undefined ? { executionId } : {}),
+    ...(parent ? { parent } : {}),
+  };
 }
 
 function isFinal(status: RuntimeStatus): boolean {

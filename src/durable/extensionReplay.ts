@@ -17,6 +17,7 @@
  * that are new in this episode (activities to run, timers to arm, sub-orchestrations to start), or the
  * runtime's non-determinism error. It is pure: no clock but the history's own timestamps.
  */
+import { MalformedValueError } from "../core/run/parse.ts";
 import type { HistoryEvent } from "./instanceStore.ts";
 
 export const EventType = {
@@ -35,6 +36,41 @@ export const EventType = {
   EventSent: 14,
   EventRaised: 15,
 } as const;
+
+const EVENT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(EventType).map(([name, type]) => [type, name]));
+
+/** How an event is named in errors: its id and type. */
+function eventLabel(event: HistoryEvent): string {
+  return `history event ${event.EventId} (${EVENT_NAMES[event.EventType] ?? `type ${event.EventType}`})`;
+}
+
+/**
+ * A field of a history event that must be a number (a task's or a timer's id). Events are read back
+ * from storage: a missing or mistyped field fails here, naming the event and the field.
+ */
+export function eventNumber(event: HistoryEvent, field: string): number {
+  const value = event[field];
+  if (typeof value === "number") return value;
+  throw new MalformedValueError(eventLabel(event), field, "expected a number");
+}
+
+/** A field of a history event that must be text (a name, a JSON input, a time), checked as eventNumber is. */
+export function eventString(event: HistoryEvent, field: string): string {
+  const value = event[field];
+  if (typeof value === "string") return value;
+  throw new MalformedValueError(eventLabel(event), field, "expected a string");
+}
+
+/** A field of a history event that holds JSON text (an input, a result), parsed; checked as eventNumber is. */
+export function eventJson(event: HistoryEvent, field: string): unknown {
+  const text = eventString(event, field);
+  try {
+    const value: unknown = JSON.parse(text);
+    return value;
+  } catch {
+    throw new MalformedValueError(eventLabel(event), field, "expected JSON text");
+  }
+}
 
 /** durable-functions' ActionType numbers. */
 export const ActionType = {
@@ -287,7 +323,7 @@ export function replayActions(history: readonly HistoryEvent[], actions: readonl
       case EventType.SubOrchestrationInstanceCompleted:
       case EventType.SubOrchestrationInstanceFailed:
       case EventType.TimerFired: {
-        const key = (event.EventType === EventType.TimerFired ? event.TimerId : event.TaskScheduledId) as number;
+        const key = event.EventType === EventType.TimerFired ? eventNumber(event, "TimerId") : eventNumber(event, "TaskScheduledId");
         const handler = open.get(key);
         // A result for a task already settled or never opened is a duplicate: DTFx logs and ignores it.
         if (!handler) return;
@@ -319,7 +355,7 @@ export function replayActions(history: readonly HistoryEvent[], actions: readonl
     const missing = [...recorded.values()].sort((a, b) => a.EventId - b.EventId)[0];
     if (missing) throw new NonDeterminism(notScheduled(missing));
   } catch (error) {
-    const message = error instanceof NonDeterminism ? `Non-Deterministic workflow detected: ${error.message}` : (error as Error).message;
+    const message = error instanceof NonDeterminism ? `Non-Deterministic workflow detected: ${error.message}` : error instanceof Error ? error.message : String(error);
     return { work: [], canceledTimers: [], error: message };
   }
   return { work, canceledTimers, ...(continueAsNew ? { continueAsNew } : {}) };
@@ -330,7 +366,9 @@ export function replayActions(history: readonly HistoryEvent[], actions: readonl
  * `processInput`), which the extension passes on as that JSON: the callee receives the string itself.
  */
 function fromWorker(input: unknown): unknown {
-  return typeof input === "string" ? (JSON.parse(input) as unknown) : input;
+  if (typeof input !== "string") return input;
+  const parsed: unknown = JSON.parse(input);
+  return parsed;
 }
 
 /** DTFx RetryInterceptor's delay before attempt `retryCount + 2` (0: give up now). */

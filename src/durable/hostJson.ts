@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { isObject } from "../core/guards.ts";
 
 const HOST_JSON = fileURLToPath(new URL("../../host.json", import.meta.url));
 
@@ -9,7 +10,8 @@ const HOST_JSON = fileURLToPath(new URL("../../host.json", import.meta.url));
  * `d.hh:mm:ss`); `-1` (unbounded, allowed on some plans) gives Infinity.
  */
 export function functionTimeoutMs(hostJsonPath: string = HOST_JSON): number {
-  const host = JSON.parse(readFileSync(hostJsonPath, "utf8")) as { functionTimeout?: unknown };
+  const host: unknown = JSON.parse(readFileSync(hostJsonPath, "utf8"));
+  if (!isObject(host)) throw new Error(`${hostJsonPath} is not a JSON object`);
   return parseTimeSpanMs(host.functionTimeout);
 }
 
