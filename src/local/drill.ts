@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { jsonLogger } from "../app/logging.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
-import { newRunId } from "../core/run/model.ts";
+import { newRunId, runStatusOf } from "../core/run/model.ts";
 import type { RunPort } from "../core/run/port.ts";
 import { renderReport } from "../core/run/report.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -91,10 +91,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     let lastStep = "";
     let runStarted = Date.now();
     const onStatus = (status: InstanceStatus) => {
-      const step = (status.customStatus as { step?: string } | undefined)?.step;
-      if (!step || step === lastStep) return;
-      lastStep = step;
-      options.progress?.(`  [${((Date.now() - runStarted) / 1000).toFixed(1).padStart(5)} s] ${(status.input as RunInput).kind} · ${step}`);
+      // Only a run shows a run's status (its sub-orchestrations show none): it names the step and the kind of run.
+      const progress = runStatusOf(status.customStatus);
+      if (!progress || progress.step === lastStep) return;
+      lastStep = progress.step;
+      options.progress?.(`  [${((Date.now() - runStarted) / 1000).toFixed(1).padStart(5)} s] ${progress.kind} · ${progress.step}`);
     };
     app = await startLocalApp({
       plans: [plan],

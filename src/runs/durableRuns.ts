@@ -1,7 +1,8 @@
 import type * as df from "durable-functions";
-import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, type RunStatus, runIdOfInput, runStatusOf } from "../core/run/model.ts";
+import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, runIdOfInput } from "../core/run/model.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { runViewOf } from "./runView.ts";
 
 const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
 
@@ -39,18 +40,7 @@ export class DurableRuns implements RunPort {
   async get(planName: string): Promise<RunView | undefined> {
     const status = await this.client.getStatus(instanceIdFor(planName)).catch(() => undefined);
     if (!status?.input) return undefined;
-    const input = status.input as RunInput;
-    return {
-      instanceId: status.instanceId,
-      runId: input.runId,
-      status: statusOf(String(status.runtimeStatus)),
-      kind: input.kind,
-      from: input.from,
-      to: input.to,
-      trigger: input.trigger,
-      ...progressOf(status.customStatus),
-      ...(status.output ? { output: status.output as RunOutput } : {}),
-    };
+    return runViewOf({ instanceId: status.instanceId, status: statusOf(String(status.runtimeStatus)), input: status.input, customStatus: status.customStatus, output: status.output });
   }
 
   async approve(planName: string, approval: ApprovalEvent): Promise<void> {
@@ -95,10 +85,4 @@ function statusOf(runtimeStatus: string): RunView["status"] {
     default:
       return "failed";
   }
-}
-
-/** The run's checked status as a view's `progress`, when it has one. */
-function progressOf(customStatus: unknown): { progress?: RunStatus } {
-  const progress = runStatusOf(customStatus);
-  return progress ? { progress } : {};
 }

@@ -1,7 +1,9 @@
-import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, type RunOutput, type RunStatus, runIdOfInput, runStatusOf } from "../core/run/model.ts";
+import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, runIdOfInput } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import { MemoryRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
 import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "../durable/durableHost.ts";
+import type { RuntimeStatus } from "../durable/instanceStore.ts";
+import { runViewOf } from "./runView.ts";
 
 /** The run port over the local durable host. */
 export class LocalRuns implements RunPort {
@@ -75,23 +77,28 @@ export class LocalRuns implements RunPort {
 }
 
 export function view(status: InstanceStatus): RunView {
-  const input = status.input as RunInput;
-  return {
+  return runViewOf({
     instanceId: status.instanceId,
-    runId: input.runId,
-    status: status.runtimeStatus.toLowerCase() as RunView["status"],
-    kind: input.kind,
-    from: input.from,
-    to: input.to,
-    trigger: input.trigger,
-    ...progressOf(status.customStatus),
-    ...(status.output !== undefined ? { output: status.output as RunOutput } : {}),
+    status: statusOf(status.runtimeStatus),
+    input: status.input,
+    ...(status.customStatus !== undefined ? { customStatus: status.customStatus } : {}),
+    ...(status.output !== undefined ? { output: status.output } : {}),
     ...(status.error !== undefined ? { error: status.error } : {}),
-  };
+  });
 }
 
-/** The run's checked status as a view's `progress`, when it has one. */
-function progressOf(customStatus: unknown): { progress?: RunStatus } {
-  const progress = runStatusOf(customStatus);
-  return progress ? { progress } : {};
+/** The local host's runtime statuses in the run port's terms. */
+function statusOf(runtimeStatus: RuntimeStatus): RunView["status"] {
+  switch (runtimeStatus) {
+    case "Pending":
+      return "pending";
+    case "Running":
+      return "running";
+    case "Completed":
+      return "completed";
+    case "Failed":
+      return "failed";
+    case "Terminated":
+      return "terminated";
+  }
 }

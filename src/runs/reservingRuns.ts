@@ -1,6 +1,7 @@
 import type { Logger } from "../core/logger.ts";
 import type { ApprovalEvent, RunInput } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { MalformedValueError } from "../core/run/parse.ts";
 import { releaseRun, reserveRun, RESERVATION_GRACE_MS, type ReserveDecision } from "../core/run/reservation.ts";
 import type { PlanStateStore } from "../detection/stateStore.ts";
 
@@ -29,7 +30,13 @@ export class ReservingRuns implements RunPort {
 
   async start(input: RunInput): Promise<RunView> {
     const plan = input.plan.name;
-    const view = await this.inner.get(plan);
+    const view = await this.inner.get(plan).catch((error: unknown) => {
+      // The plan's last run cannot be read back: a start in an outage must not wait on it. The inner
+      // port still refuses to start over a run in progress (it reads only the instance's status).
+      if (!(error instanceof MalformedValueError)) throw error;
+      this.options.log?.warn("the plan's last run cannot be read back; reserving as if it had none", { plan, runId: input.runId, error: error.message });
+      return undefined;
+    });
     const now = this.options.clock();
     let decision!: ReserveDecision;
     await this.options.store.update(plan, (state) => {

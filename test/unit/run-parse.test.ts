@@ -1,7 +1,8 @@
 /**
  * The checks of run values read back from durable state and journals (src/core/run/parse.ts): every
  * output recorded from a real run reads back as itself, and a malformed value is refused with the path
- * of its bad field.
+ * of its bad field. Then where they are used: a run's view from its Durable instance, and the local
+ * durable host's kept state and history.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -17,6 +18,15 @@ import {
   parseRunOutput,
   requireValid,
 } from "../../src/core/run/parse.ts";
+import type * as df from "durable-functions";
+import { instanceStateOf, LocalDurableHost } from "../../src/durable/durableHost.ts";
+import { ActionType, EventType, replayActions } from "../../src/durable/extensionReplay.ts";
+import { MemoryInstanceStore, type HistoryEvent, type InstanceState } from "../../src/durable/instanceStore.ts";
+import { MemoryRunPlanStore } from "../../src/journal/runPlans.ts";
+import { DurableRuns } from "../../src/runs/durableRuns.ts";
+import { view } from "../../src/runs/localRuns.ts";
+import { ReservingRuns } from "../../src/runs/reservingRuns.ts";
+import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { recordedRun, recordedRunNames } from "../helpers/recordedJournals.ts";
 
 /** JSON in and out, as durable state and journals hand values back. */
@@ -175,5 +185,146 @@ describe("parseRunOrchestrationInput", () => {
     const value = withField(durable, path, to);
     expect(parseRunOrchestrationInput(value)).toBeUndefined();
     expect(checkRunOrchestrationInput(value)).toMatchObject({ ok: false, path: expected });
+  });
+});
+
+// ---- where the checks are used -----------------------------------------------------------------------
+
+describe("a run's view, from its instance as a Durable runtime hands it back", () => {
+  const durable: RunOrchestrationInput = { ...input, plan: outlineOf(input.plan) };
+  const recorded = { ...anOutput, runId: input.runId };
+
+  /** DurableRuns over a Durable client that knows one instance, as Durable's status query returns it. */
+  const durableRuns = (status: Record<string, unknown>) =>
+    new DurableRuns({ getStatus: async (instanceId: string) => ({ instanceId, input: roundTrip(durable), ...status }) } as never, new MemoryRunPlanStore());
+
+  it("shows a completed run's output, checked", async () => {
+    const view = await durableRuns({ runtimeStatus: "Completed", output: roundTrip(recorded) }).get(plan.name);
+    expect(view).toMatchObject({ runId: input.runId, status: "completed", kind: "failover", from: "westeurope", to: "northeurope", trigger: input.trigger });
+    expect(view?.output).toStrictEqual(recorded);
+    expect(view?.error).toBeUndefined();
+  });
+
+  it("shows the text Durable gives as a failed or terminated run's output as its error, not as a run output", async () => {
+    const terminated = await durableRuns({ runtimeStatus: "Terminated", output: "an incident pre-empts this drill" }).get(plan.name);
+    expect(terminated).toMatchObject({ status: "terminated", error: "an incident pre-empts this drill" });
+    expect(terminated?.output).toBeUndefined();
+    const failed = await durableRuns({ runtimeStatus: "Failed", output: "Orchestrator function 'failoverRunV2' failed: boom" }).get(plan.name);
+    expect(failed).toMatchObject({ status: "failed", error: "Orchestrator function 'failoverRunV2' failed: boom" });
+    const running = await durableRuns({ runtimeStatus: "Running", output: null }).get(plan.name);
+    expect(running).not.toHaveProperty("output");
+    expect(running).not.toHaveProperty("error");
+  });
+
+  it("refuses a completed run whose output is malformed, naming the instance and the field", async () => {
+    const runs = durableRuns({ runtimeStatus: "Completed", output: withField(recorded, ["steps", 0, "outcome"], "fine") });
+    await expect(runs.get(plan.name)).rejects.toThrow(MalformedValueError);
+    await expect(runs.get(plan.name)).rejects.toThrow(`the output of instance switchyard-${plan.name} is malformed at steps[0].outcome: expected one of "ok", "failed", "skipped", found "fine"`);
+  });
+
+  it("refuses an input that is not a run's, naming the instance and the field", async () => {
+    const runs = durableRuns({ runtimeStatus: "Running", input: withField(durable, ["trigger", "detectedAt"], 1767225600000) });
+    await expect(runs.get(plan.name)).rejects.toThrow(`the input of instance switchyard-${plan.name} is malformed at trigger.detectedAt: expected a string, found 1767225600000`);
+  });
+
+  it("maps the local host's runtime statuses, and keeps its error", () => {
+    const base = { instanceId: "i", name: "failoverRunV2", input: durable, createdTime: "t", lastUpdatedTime: "t" } as const;
+    expect(view({ ...base, runtimeStatus: "Pending" }).status).toBe("pending");
+    expect(view({ ...base, runtimeStatus: "Running" }).status).toBe("running");
+    expect(view({ ...base, runtimeStatus: "Completed", output: recorded })).toMatchObject({ status: "completed", output: recorded });
+    expect(view({ ...base, runtimeStatus: "Failed", error: "boom" })).toMatchObject({ status: "failed", error: "boom" });
+    expect(view({ ...base, runtimeStatus: "Terminated", error: "pre-empted" })).toMatchObject({ status: "terminated", error: "pre-empted" });
+  });
+});
+
+describe("a start over a last run that cannot be read back", () => {
+  it("reserves as if the plan had no run, and leaves refusing a run in progress to the run port", async () => {
+    const started: string[] = [];
+    const inner = {
+      get: async () => {
+        throw new MalformedValueError("the output of instance switchyard-x", "steps", "expected an array, found nothing");
+      },
+      start: async (run: RunInput) => {
+        started.push(run.runId);
+        return { instanceId: "switchyard-x", runId: run.runId, status: "pending" as const, kind: run.kind, from: run.from, to: run.to };
+      },
+      approve: async () => undefined,
+      terminate: async () => undefined,
+    };
+    const warnings: string[] = [];
+    const log = { warn: (message: string) => warnings.push(message), info: () => undefined, error: () => undefined, debug: () => undefined };
+    const runs = new ReservingRuns(inner, { store: new MemoryPlanStateStore(), clock: () => new Date("2026-01-01T00:00:00Z"), log: log as never });
+    await runs.start(input);
+    expect(started).toEqual([input.runId]);
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe("the local durable host's state, read back", () => {
+  function* addOnce(context: df.OrchestrationContext): Generator<df.Task, number, number> {
+    return yield context.df.callActivity("add", context.df.getInput<number>());
+  }
+  const hostOn = (store: MemoryInstanceStore) => new LocalDurableHost({ store, orchestrations: { addOnce: addOnce as never }, activities: { add: async (n) => Number(n) + 1 } });
+
+  async function finishedState(): Promise<InstanceState> {
+    const store = new MemoryInstanceStore();
+    const host = hostOn(store);
+    await host.start("addOnce", 1, "i1");
+    await host.waitForCompletion("i1");
+    return (await store.get("i1"))!;
+  }
+
+  it("reads a kept instance back as it was", async () => {
+    const state = await finishedState();
+    expect(state.history.length).toBeGreaterThan(3);
+    expect(instanceStateOf(roundTrip(state), "i1")).toStrictEqual(roundTrip(state));
+  });
+
+  it.each([
+    ["a runtime status that is not one", ["runtimeStatus"], "Done", "runtimeStatus"],
+    ["a history that is not a list", ["history"], {}, "history"],
+    ["an event id as text", ["history", 1, "EventId"], "1", "history[1].EventId"],
+    ["an event without its time", ["history", 0, "Timestamp"], undefined, "history[0].Timestamp"],
+    ["a cancelled timer id as text", ["canceledTimers"], ["3"], "canceledTimers[0]"],
+    ["an error that is not text", ["error"], { message: "boom" }, "error"],
+    ["a parent without its task", ["parent"], { instanceId: "p" }, "parent.taskScheduledId"],
+  ])("refuses %s, naming the instance and the field", async (_what, path, to, expected) => {
+    const state = withField(await finishedState(), path, to);
+    expect(() => instanceStateOf(state, "i1")).toThrow(MalformedValueError);
+    expect(() => instanceStateOf(state, "i1")).toThrow(`the kept state of instance i1 is malformed at ${expected}: expected`);
+  });
+
+  it("fails a replay whose history has a result without its task id, naming the event", () => {
+    const at = "2026-01-01T00:00:00.000Z";
+    const history: HistoryEvent[] = [
+      { EventType: EventType.OrchestratorStarted, EventId: -1, IsPlayed: true, Timestamp: at },
+      { EventType: EventType.TaskScheduled, EventId: 0, IsPlayed: true, Timestamp: at, Name: "add", Input: "1" },
+      { EventType: EventType.TaskCompleted, EventId: -1, IsPlayed: false, Timestamp: at, Result: "2" },
+    ];
+    const outcome = replayActions(history, [{ actionType: ActionType.CallActivity, functionName: "add", input: 1 }], { instanceId: "i1", maximumShortTimerMs: 1e9, longTimerIntervalMs: 1e8 });
+    expect(outcome.error).toBe("history event -1 (TaskCompleted) is malformed at TaskScheduledId: expected a number");
+  });
+
+  it("refuses to resume an instance whose scheduled activity has no name, naming the event", async () => {
+    const store = new MemoryInstanceStore();
+    const at = "2026-01-01T00:00:00.000Z";
+    await store.put({
+      instanceId: "i2",
+      name: "addOnce",
+      input: 1,
+      runtimeStatus: "Running",
+      createdTime: at,
+      lastUpdatedTime: at,
+      history: [
+        { EventType: EventType.OrchestratorStarted, EventId: -1, IsPlayed: true, Timestamp: at },
+        { EventType: EventType.ExecutionStarted, EventId: -1, IsPlayed: true, Timestamp: at, Name: "addOnce", Input: "1" },
+        { EventType: EventType.TaskScheduled, EventId: 0, IsPlayed: true, Timestamp: at, Input: "1" },
+      ],
+      inbox: [],
+      canceledTimers: [],
+    });
+    const host = hostOn(store);
+    await expect(host.resume()).rejects.toThrow("history event 0 (TaskScheduled) is malformed at Name: expected a string");
+    host.stop();
   });
 });
