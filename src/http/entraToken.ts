@@ -93,7 +93,8 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
   const issuers = options.allowedIssuers ?? [`https://login.microsoftonline.com/${tenantId}/v2.0`, `https://sts.windows.net/${tenantId}/`];
   if (issuers.length === 0) throw new Error("createEntraTokenValidator: allowedIssuers must not be empty");
   const jwksUri = options.jwksUri ?? `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`;
-  const fetchJwks = options.fetchJwks ?? defaultFetchJwks;
+  // Whatever the keys come from, they are read as unknown: importKeys checks each one.
+  const fetchJwks: (uri: string) => Promise<unknown> = options.fetchJwks ?? defaultFetchJwks;
   const clock = options.clock ?? Date.now;
   const skewSeconds = options.clockSkewSeconds ?? 300;
   const cacheMs = (options.cacheSeconds ?? 3600) * 1000;
@@ -213,10 +214,16 @@ function failureOf(error: unknown): Failure {
   return fail("token validation failed");
 }
 
-async function defaultFetchJwks(uri: string): Promise<Jwks> {
+/**
+ * The tenant's key set as the endpoint sent it, not yet trusted: importKeys checks every key and field
+ * it uses. Anything but an object with a list of keys is a failed fetch (the keys already held stay).
+ */
+async function defaultFetchJwks(uri: string): Promise<unknown> {
   const response = await fetch(uri, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: "application/json" } });
   if (!response.ok) throw new Error(`JWKS fetch failed: HTTP ${response.status}`);
-  return (await response.json()) as Jwks;
+  const body: unknown = await response.json();
+  if (!isObject(body) || !Array.isArray(body.keys)) throw new Error("JWKS fetch failed: the answer is not a key set (no keys list)");
+  return body;
 }
 
 /** The usable RSA signing keys of a JWKS, by kid. Keys that are not RS256 signing keys of 2048 bits or more are skipped. */
@@ -241,9 +248,10 @@ async function importKeys(jwks: unknown): Promise<Map<string, CryptoKey>> {
   return keys;
 }
 
+/** The key's modulus size; 0 when its algorithm does not say (it is then too weak to use). */
 function modulusBits(key: CryptoKey): number {
-  const { modulusLength } = key.algorithm as { modulusLength?: unknown };
-  return typeof modulusLength === "number" ? modulusLength : 0;
+  const algorithm = key.algorithm;
+  return "modulusLength" in algorithm && typeof algorithm.modulusLength === "number" ? algorithm.modulusLength : 0;
 }
 
 function isBase64url(part: string): boolean {

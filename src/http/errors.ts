@@ -2,7 +2,10 @@ import type { HttpResponseInit } from "@azure/functions";
 import type { z } from "zod";
 import { formatPath } from "../core/plan/index.ts";
 
-/** An error the HTTP API answers with: JSON `{ error: { code, message, details? } }` and a 4xx status. */
+/**
+ * An error the HTTP API answers with: JSON `{ error: { code, message, details? } }` and a 4xx status
+ * (a 5xx when the fault is Switchyard's, such as a run record it cannot read).
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -43,7 +46,8 @@ export async function readJson(request: { text(): Promise<string>; headers: { ge
   if (Buffer.byteLength(text) > maxBytes) throw new ApiError(413, "PayloadTooLarge", `the body is larger than ${maxBytes} bytes`);
   if (text.trim() === "") throw new ApiError(400, "EmptyBody", "a JSON body is required");
   try {
-    return JSON.parse(text) as unknown;
+    const body: unknown = JSON.parse(text);
+    return body;
   } catch {
     // The parser's message quotes the body: say only that it is not JSON.
     throw new ApiError(400, "InvalidJson", "the body is not valid JSON");

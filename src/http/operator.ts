@@ -8,7 +8,8 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { z } from "zod";
 import type { Plan } from "../core/plan/index.ts";
-import { newRunId, planOfRunId, type RunInput, type RunOutput } from "../core/run/model.ts";
+import { newRunId, planOfRunId, type RunInput } from "../core/run/model.ts";
+import { checkRunOutput, MalformedValueError } from "../core/run/parse.ts";
 import type { DetectionControl } from "../core/detection/control.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import type { Journal } from "../core/journal.ts";
@@ -83,13 +84,21 @@ export function operatorHandlers(deps: OperatorDeps) {
         if (error instanceof RunInProgressError) {
           return errorResponse(new ApiError(409, "RunInProgress", error.message, { runningRunId: error.runningRunId, statusUrl: `/api/runs/${error.runningRunId}` }));
         }
+        // A run's record (its durable state, its journal) that does not read as one: the operator is
+        // told which field, instead of an answer built from it. The message names paths and types only.
+        if (error instanceof MalformedValueError) return errorResponse(new ApiError(500, "MalformedRunRecord", error.message));
         throw error;
       }
     };
   };
 
   const start = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: RunInput["mode"], why: string): Promise<HttpResponseInit> => {
-    const last = await deps.runs.get(plan.name);
+    // A last run that cannot be read back does not stop a start in an outage: the primary is then
+    // taken from detection or the plan, and the run port still refuses to start over a run in progress.
+    const last = await deps.runs.get(plan.name).catch((error: unknown) => {
+      if (error instanceof MalformedValueError) return undefined;
+      throw error;
+    });
     const primary = await currentPrimary(plan, last);
     const home = plan.regions.primary.name;
     if (kind === "failback" && primary === home) {
@@ -190,8 +199,13 @@ export function operatorHandlers(deps: OperatorDeps) {
       const entries = await deps.journal.read(request.params.id!);
       const finished = entries.findLast((e) => e.kind === "run-finished");
       if (!finished && entries.length === 0) throw new ApiError(404, "RunNotFound", `no run '${request.params.id}'`);
-      const output = finished?.data?.output as RunOutput | undefined;
-      return json(200, { runId: request.params.id, status: finished ? "completed" : "unknown", ...(output ? { output } : {}) });
+      const kept = finished?.data?.output;
+      if (kept === undefined) return json(200, { runId: request.params.id, status: finished ? "completed" : "unknown" });
+      // The journal's record is shown as it is, even when it is not a whole run output (one written by an
+      // earlier version): the operator is told which field is wrong rather than refused the record.
+      const checked = checkRunOutput(kept);
+      const problem = checked.ok ? undefined : new MalformedValueError(`the output in the run-finished entry of run ${request.params.id}`, checked.path, checked.problem).message;
+      return json(200, { runId: request.params.id, status: "completed", output: checked.ok ? checked.value : kept, ...(problem ? { outputError: problem } : {}) });
     }),
   };
 }

@@ -52,7 +52,7 @@ export function matchRoute(routes: readonly HttpRoute[], method: string, path: s
   for (const route of routes) {
     const params = matchTemplate(route.route, path);
     if (!params) continue;
-    if (!route.methods.includes(method as "GET" | "POST")) {
+    if (!route.methods.some((allowed) => allowed === method)) {
       allowed.push(...route.methods);
       continue;
     }

@@ -37,7 +37,8 @@ export async function serveHttp(routes: readonly HttpRoute[], options: { port?: 
         });
         const response = await match.route.handler(request);
         const status = response.status ?? 200;
-        const outHeaders = Object.fromEntries(Object.entries((response.headers ?? {}) as Record<string, string>));
+        // Headers, a record or a list of pairs, as a handler may give them: Headers reads all three.
+        const outHeaders = Object.fromEntries(new Headers(response.headers ?? {}));
         if (response.jsonBody !== undefined) return send(status, response.jsonBody, outHeaders);
         res.writeHead(status, outHeaders).end(typeof response.body === "string" ? response.body : "");
       } catch (error) {
@@ -68,9 +69,11 @@ async function readBody(req: IncomingMessage, max: number): Promise<string | und
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
-    size += (chunk as Buffer).length;
+    // Bytes, as a request stream without an encoding set yields them; text if one was set.
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), "utf8");
+    size += bytes.length;
     if (size > max) return undefined;
-    chunks.push(chunk as Buffer);
+    chunks.push(bytes);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
