@@ -1,6 +1,7 @@
-import type { JournalEntry } from "../core/journal.ts";
+import { entriesOf, type JournalEntry } from "../core/journal.ts";
 import type { PendingOperation } from "../core/run/model.ts";
 import { SwitchyardError } from "../core/errors.ts";
+import { baseJournal } from "../journal/stamped.ts";
 import type { ActivityDeps } from "./deps.ts";
 
 export interface OperationKey {
@@ -34,8 +35,9 @@ export interface InFlight {
 const readsInProgress = new WeakMap<object, Map<string, Promise<readonly JournalEntry[]>>>();
 
 function sharedRead(deps: ActivityDeps, runId: string): Promise<readonly JournalEntry[]> {
-  let reads = readsInProgress.get(deps.journal);
-  if (!reads) readsInProgress.set(deps.journal, (reads = new Map()));
+  const journal = baseJournal(deps.journal);
+  let reads = readsInProgress.get(journal);
+  if (!reads) readsInProgress.set(journal, (reads = new Map()));
   const pending = reads.get(runId);
   if (pending) return pending;
   const read = deps.journal.read(runId).finally(() => reads.delete(runId));
@@ -51,12 +53,8 @@ export async function readInFlight(deps: ActivityDeps, runId: string, options: {
   const entries = options.shared ? await sharedRead(deps, runId) : await deps.journal.read(runId);
   const last = new Map<string, { status: unknown; token?: string }>();
   const keyOf = (resourceId: string, operation: string) => JSON.stringify([resourceId, operation]);
-  for (const entry of entries) {
-    const resourceId = entry.data?.resourceId;
-    const operation = entry.data?.operation;
-    if (entry.kind !== "operation" || typeof resourceId !== "string" || typeof operation !== "string") continue;
-    const status = entry.data!.status;
-    last.set(keyOf(resourceId, operation), status === "running" ? { status, token: String(entry.data!.resumeToken) } : { status });
+  for (const { data } of entriesOf(entries, "operation")) {
+    last.set(keyOf(data.resourceId, data.operation), data.status === "running" && data.resumeToken !== undefined ? { status: data.status, token: data.resumeToken } : { status: data.status });
   }
   return {
     tokenOf: (key) => last.get(keyOf(key.resourceId, key.operation))?.token,

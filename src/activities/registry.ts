@@ -1,8 +1,10 @@
 import { asObject, asString, isObject } from "../core/guards.ts";
 import { SwitchyardError } from "../core/errors.ts";
 import type { Plan } from "../core/plan/index.ts";
-import { Activities, dataTierOutcome, isWholePlan, pollOutcome, switchOutcome, type ActivityName, type ActivityResult, type PlanOutline } from "../core/run/model.ts";
+import { Activities, dataTierOutcome, isWholePlan, pollOutcome, runStepOf, switchOutcome, type ActivityName, type ActivityResult, type PlanOutline } from "../core/run/model.ts";
 import { impliedMessage, type JournalDraft } from "../core/run/entries.ts";
+import { requireEntry } from "../journal/guard.ts";
+import { stampedJournal } from "../journal/stamped.ts";
 import type { NotifyDeps } from "./notify.ts";
 import { notifyActivity } from "./notify.ts";
 import { switchAppService } from "./appService.ts";
@@ -24,7 +26,8 @@ export type ActivityHandlers = Record<ActivityName, (input: unknown) => Promise<
  * entries name their run once, in the input (runs of version 1 name it in every entry too).
  */
 async function journalActivity(input: { runId: string; entries: JournalDraft[] }, deps: NotifyDeps): Promise<null> {
-  for (const entry of input.entries) await deps.journal.append({ ...entry, runId: input.runId, message: entry.message ?? impliedMessage(entry) });
+  // The drafts come back through durable history: each is checked into a journal entry of its kind.
+  for (const entry of input.entries) await deps.journal.append(requireEntry({ ...entry, runId: input.runId, message: entry.message ?? impliedMessage(entry) }));
   return null;
 }
 
@@ -54,12 +57,16 @@ function handing<I, R, O>(fn: (input: I, deps: NotifyDeps) => Promise<R>, outcom
 /** Every activity, bound to its dependencies and wrapped so that failures come back as data. */
 export function createActivities(deps: NotifyDeps): ActivityHandlers {
   // Every line an activity logs carries its run, plan and activity name.
+  // Every line an activity logs carries its run, plan, step and activity name, and every entry it
+  // journals names the activity and the run's step (the orchestration's own entries name no activity).
   const keyed = (name: ActivityName, input: unknown): NotifyDeps => {
     const given = asObject(input);
     const runId = asString(given?.runId);
     const plan = asString(asObject(given?.plan)?.name);
-    const keys = { activity: name, ...(runId ? { runId } : {}), ...(plan ? { plan } : {}) };
-    return { ...deps, log: withKeys(deps.log, keys) };
+    const step = runStepOf(name, input);
+    const keys = { activity: name, ...(runId ? { runId } : {}), ...(plan ? { plan } : {}), ...(step ? { step } : {}) };
+    const journal = name === Activities.journal ? deps.journal : stampedJournal(deps.journal, name, step);
+    return { ...deps, log: withKeys(deps.log, keys), journal };
   };
   // A failure once the budget has run out is the budget's (whatever shape the aborted request gave it).
   const budgeted = <T>(work: () => Promise<T>): Promise<T> =>

@@ -1,3 +1,4 @@
+import { entriesOf } from "../core/journal.ts";
 import type { StorageAccount, StorageAccountMigration } from "@azure/arm-storage";
 import { PreconditionError } from "../core/errors.ts";
 import { Activities, type DataTierInput, type ReprotectProgress } from "../core/run/model.ts";
@@ -228,5 +229,5 @@ async function readMigration(deps: ActivityDeps, ref: AccountRef): Promise<Stora
 
 async function startedByThisRun(deps: ActivityDeps, runId: string, resourceId: string): Promise<boolean> {
   const entries = await deps.journal.read(runId);
-  return entries.some((e) => e.kind === "write" && e.data?.operation === MIGRATION && e.data?.resourceId === resourceId && e.data?.result === "accepted");
+  return entriesOf(entries, "write").some(({ data }) => data.operation === MIGRATION && data.resourceId === resourceId && data.result === "accepted");
 }

@@ -2,6 +2,7 @@ import type { AFDEndpoint, AFDOrigin, Route } from "@azure/arm-cdn";
 import { ancestorId, type Plan } from "../core/plan/index.ts";
 import { Steps, type CheckResult, type RegionHealth, type RegionInput } from "../core/run/model.ts";
 import { journalObservation } from "./writes.ts";
+import { entriesOf } from "../core/journal.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import { withoutSecrets } from "./azureCall.ts";
 import type { ActivityDeps } from "./deps.ts";
@@ -71,10 +72,7 @@ async function restartedByRun(plan: Plan, region: string, runId: string, deps: A
   const sites = new Set(plan.appService.filter((s) => sameRegion(s.region, region)).map((s) => s.site.id.toLowerCase()));
   if (sites.size === 0) return false;
   const entries = await deps.journal.read(runId);
-  return entries.some((e) => {
-    const d = e.data;
-    return e.kind === "write" && RESTARTING_WRITES.has(String(d?.operation)) && sites.has(String(d?.resourceId).toLowerCase()) && !String(d?.result).startsWith("failed");
-  });
+  return entriesOf(entries, "write").some(({ data }) => RESTARTING_WRITES.has(data.operation) && sites.has(data.resourceId.toLowerCase()) && !data.result.startsWith("failed"));
 }
 
 /** The SQL server of a plan failover group in `region`: the group's own server in the primary region, the partner in the secondary. */

@@ -14,7 +14,7 @@ import { evaluateRegions, quorumThresholds, recordSignal } from "../core/detecti
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOptions, RunTrigger } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
-import type { Journal, JournalEntry } from "../core/journal.ts";
+import type { DecisionEntry, Journal, JournalEntry } from "../core/journal.ts";
 import { seeAlert, type PlanStateStore } from "./stateStore.ts";
 
 /*
@@ -135,7 +135,7 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
   const staleOption = options.staleAfterSeconds !== undefined ? { staleAfterSeconds: options.staleAfterSeconds } : {};
   const thresholds = { ...quorumThresholds(plan, staleOption), failuresBeforeDown };
 
-  const journal = async (entry: Omit<JournalEntry, "runId" | "at" | "kind" | "step">) => {
+  const journal = async (entry: Pick<DecisionEntry, "message" | "data">) => {
     try {
       await deps.journal.append({ runId: journalRunId, at, kind: "decision", step: STEP, ...entry });
     } catch (error) {

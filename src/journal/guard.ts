@@ -1,4 +1,5 @@
 import { isObject } from "../core/guards.ts";
+import { parseJournalEntry } from "../core/journalParse.ts";
 import type { JournalEntry } from "./journal.ts";
 import { findSecrets } from "../core/secrets.ts";
 
@@ -62,16 +63,21 @@ export class InvalidEntryError extends Error {
   }
 }
 
-const KINDS = new Set(["run-started", "run-finished", "step-started", "step-finished", "decision", "observation", "write", "wait", "notification", "operation"]);
-
-/** Checks an entry before it is stored: its shape, its run id, and that it holds no secrets. */
+/**
+ * Checks an entry before it is stored: its shape (every field of its kind, as the journal will be read
+ * back), its run id, and that it holds no secrets.
+ */
 export function assertStorableEntry(entry: JournalEntry): void {
-  if (entry === null || typeof entry !== "object") throw new InvalidEntryError("entry", "not an object");
+  if (!isObject(entry)) throw new InvalidEntryError("entry", "not an object");
   assertRunId(entry.runId, "entry.runId");
-  if (typeof entry.at !== "string" || Number.isNaN(Date.parse(entry.at))) throw new InvalidEntryError("entry.at", "an ISO date-time is required");
-  if (!KINDS.has(entry.kind)) throw new InvalidEntryError("entry.kind", `'${String(entry.kind)}' is not one of ${[...KINDS].join(", ")}`);
-  if (typeof entry.message !== "string") throw new InvalidEntryError("entry.message", "a string is required");
-  if (entry.step !== undefined && typeof entry.step !== "string") throw new InvalidEntryError("entry.step", "a string is required when present");
-  if (entry.data !== undefined && !isObject(entry.data)) throw new InvalidEntryError("entry.data", "an object is required when present");
+  const parsed = parseJournalEntry(entry);
+  if (!parsed.ok) throw new InvalidEntryError(parsed.path, parsed.problem);
   assertNoSecrets(entry);
+}
+
+/** The entry a draft or stored value describes, checked; InvalidEntryError naming the bad field otherwise. */
+export function requireEntry(value: unknown): JournalEntry {
+  const parsed = parseJournalEntry(value);
+  if (!parsed.ok) throw new InvalidEntryError(parsed.path, parsed.problem);
+  return parsed.value;
 }

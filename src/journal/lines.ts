@@ -1,4 +1,5 @@
 import { isObject } from "../core/guards.ts";
+import { parseJournalEntry } from "../core/journalParse.ts";
 import type { JournalEntry } from "./journal.ts";
 
 /**
@@ -11,14 +12,8 @@ const LINE_START = '{"runId":';
 
 /** One entry as one line (with its newline), properties in a fixed order starting with `runId`. */
 export function encodeEntry(entry: JournalEntry): string {
-  const canonical: JournalEntry = {
-    runId: entry.runId,
-    at: entry.at,
-    kind: entry.kind,
-    ...(entry.step !== undefined ? { step: entry.step } : {}),
-    message: entry.message,
-    ...(entry.data !== undefined ? { data: entry.data } : {}),
-  };
+  const { runId, at, kind, step, activity, message, data } = entry;
+  const canonical = { runId, at, kind, ...(step !== undefined ? { step } : {}), ...(activity !== undefined ? { activity } : {}), message, ...(data !== undefined ? { data } : {}) };
   return `${JSON.stringify(canonical)}\n`;
 }
 
@@ -75,14 +70,10 @@ function parseEntry(line: string, runId: string): JournalEntry | string {
   } catch {
     return "not JSON: the remains of an unfinished append";
   }
-  return entryProblem(value, runId) ?? (value as JournalEntry);
-}
-
-function entryProblem(value: unknown, runId: string): string | undefined {
   if (!isObject(value)) return "not an object";
   if (value.runId !== runId) return `runId is not '${runId}'`;
-  if (typeof value.at !== "string" || typeof value.kind !== "string" || typeof value.message !== "string") return "missing at, kind or message";
-  return undefined;
+  const parsed = parseJournalEntry(value);
+  return parsed.ok ? parsed.value : `${parsed.path}: ${parsed.problem}`;
 }
 
 /**

@@ -533,7 +533,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     rpoExposure = forced ? replication.maxLagSeconds : 0;
     run.note("decision", forced ? `data tier failed over with possible data loss (lag at the switch: ${replication.maxLagSeconds ?? "unknown"} s)` : "data tier failed over without data loss", { sql: dataTier.slice(0, plan.sql.length).map((r) => r.method), storage: dataTier.slice(plan.sql.length).map((r) => r.method) }, Steps.dataTier);
 
-    const sw = (name: string, index: number) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy } });
+    const sw = (name: string, index: number, step?: string) => ({ name, input: { ...base, index, to, disableOther: !primaryHealthy, ...(step ? { step } : {}) } });
     // Each settings write restarts its site. Sites in the target region are written before traffic
     // arrives there (and the run waits for their restart); sites elsewhere are still serving until the
     // traffic switch, so they are written after it, when a restart no longer reaches users.
@@ -571,7 +571,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
 
     if (otherSites.length > 0) {
       yield* run.step(Steps.standbySettings, function* () {
-        return yield* run.callAll<SwitchOutcome>(Steps.standbySettings, otherSites.map((i) => sw(Activities.switchAppService, i)));
+        return yield* run.callAll<SwitchOutcome>(Steps.standbySettings, otherSites.map((i) => sw(Activities.switchAppService, i, Steps.standbySettings)));
       });
     }
 
@@ -598,7 +598,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       // conversion of an account that failed over): started here, after the failback is verified,
       // and left to Azure (it can take days); the run says so and does not wait for it.
       const restored = yield* run.step(Steps.restoreRedundancy, function* () {
-        return yield* run.callAll<ReprotectProgress>(Steps.restoreRedundancy, plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false } })));
+        return yield* run.callAll<ReprotectProgress>(Steps.restoreRedundancy, plan.storage.map((_, index) => ({ name: Activities.reprotectStorageAccount, input: { ...base, index, to, allowDataLoss: false, step: Steps.restoreRedundancy } })));
       });
       for (const p of restored) run.note(p.state === "protected" ? "decision" : "wait", `${armName(p.resourceId)}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.restoreRedundancy);
     }

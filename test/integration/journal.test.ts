@@ -7,7 +7,7 @@ import { ClientFactory } from "../../src/azure/clients.ts";
 import { BlobJournal } from "../../src/journal/blobJournal.ts";
 import { FileJournal } from "../../src/journal/fileJournal.ts";
 import { InvalidRunIdError, SecretInJournalError } from "../../src/journal/guard.ts";
-import type { Journal, JournalEntry } from "../../src/journal/journal.ts";
+import type { DecisionEntry, Journal, JournalEntry } from "../../src/core/journal.ts";
 import type { ParsedJournal } from "../../src/journal/lines.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { main } from "../../src/cli/main.ts";
@@ -21,7 +21,7 @@ interface Backend {
 }
 
 const at = (s: number) => new Date(Date.UTC(2025, 2, 1, 10, 0, 0) + s * 1000).toISOString();
-const entry = (runId: string, i: number, patch: Partial<JournalEntry> = {}): JournalEntry => ({
+const entry = (runId: string, i: number, patch: Partial<DecisionEntry> = {}): JournalEntry => ({
   runId,
   at: at(i),
   kind: "decision",
@@ -29,6 +29,14 @@ const entry = (runId: string, i: number, patch: Partial<JournalEntry> = {}): Jou
   message: `entry ${i}`,
   data: { i, probes: [{ url: "https://contoso-orders-eastus2.azurewebsites.net/healthz", ok: false, status: 503 }] },
   ...patch,
+});
+const trigger = { source: "manual", by: "ops", reason: "drill", detectedAt: at(0) } as const;
+const started = (runId: string, i: number): JournalEntry => ({
+  runId,
+  at: at(i),
+  kind: "run-started",
+  message: "failover started",
+  data: { kind: "failover", mode: "planned", plan: "contoso-orders", from: "eastus2", to: "centralus", trigger, rtoTargetSeconds: 1800, rpoBudgetSeconds: 300 },
 });
 
 let counter = 0;
@@ -40,11 +48,11 @@ function journalContract(name: string, backend: () => Backend) {
     it("reads back what was appended, in order and unchanged", async () => {
       const journal = backend().open();
       const runId = newRunId("roundtrip");
-      const entries = [
-        entry(runId, 0, { kind: "run-started", step: undefined, message: "failover started", data: { plan: "contoso-orders", from: "eastus2", to: "centralus" } }),
+      const entries: JournalEntry[] = [
+        started(runId, 0),
         entry(runId, 1),
-        entry(runId, 2, { kind: "write", message: "unicode ✓ and \"quotes\" and a\nnewline", data: { requestIds: ["a-1", "b-2"], nested: { deep: [1, null, true] } } }),
-        entry(runId, 3, { kind: "run-finished", step: undefined, data: undefined }),
+        { runId, at: at(2), kind: "write", step: "assess", message: "unicode ✓ and \"quotes\" and a\nnewline", data: { resourceId: "/subscriptions/x", operation: "Op", result: "accepted", requestIds: ["a-1", "b-2"], nested: { deep: [1, null, true] } } },
+        entry(runId, 3, { kind: "decision", step: undefined, data: undefined }),
       ];
       for (const e of entries) await journal.append(e);
       const read = await journal.read(runId);
@@ -187,7 +195,7 @@ describe("switchyard report reads the blob journal named by the settings", () =>
   it("prints the report of a run in SWITCHYARD_JOURNAL_CONTAINER", async () => {
     const journal = new BlobJournal(container);
     const runId = newRunId("cli");
-    await journal.append(entry(runId, 0, { kind: "run-started", step: undefined, message: "failover started", data: { kind: "failover", plan: "contoso-orders", from: "eastus2", to: "centralus" } }));
+    await journal.append(started(runId, 0));
     await journal.append(entry(runId, 1));
     const saved = { ...process.env };
     process.env.SWITCHYARD_STORAGE_CONNECTION_STRING = azurite.connectionString;

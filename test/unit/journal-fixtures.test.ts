@@ -38,9 +38,10 @@ describe("the recorded run journals", () => {
   const names = recordedRunNames();
   // The run's steps are the Steps constants the orchestrations name them by.
   const runSteps = new Set<string>(Object.values(Steps));
-  /** Steps entries may carry: the orchestrations', the activities' (they journal under their own name), and notifications'. */
+  /** Steps entries may carry: the run's, and notifications' (outside any step). Activities name themselves apart. */
   const notifyStep = notificationEntry({ runId: "r", plan: { name: "p" }, event: "e", severity: "info", message: "m" } as NotifyInput, "2025-01-01T00:00:00.000Z").step!;
-  const knownSteps = new Set([...runSteps, ...Object.values(Activities), notifyStep]);
+  const knownSteps = new Set([...runSteps, notifyStep]);
+  const activities = new Set<string>(Object.values(Activities));
 
   it("are there, one per recorded variant, and small", () => {
     expect(names.length).toBeGreaterThanOrEqual(6);
@@ -61,6 +62,14 @@ describe("the recorded run journals", () => {
     const { entries, output } = recordedRun(name);
     expect([...new Set(entries.map((e) => e.kind))].filter((kind) => !(kind in KINDS))).toEqual([]);
     expect([...new Set(entries.flatMap((e) => (e.step === undefined ? [] : [e.step])))].filter((step) => !knownSteps.has(step))).toEqual([]);
+    // An entry an activity wrote names the activity, and the run's step it served.
+    expect([...new Set(entries.flatMap((e) => (e.activity === undefined ? [] : [e.activity])))].filter((a) => !activities.has(a))).toEqual([]);
+    for (const kind of ["write", "operation", "observation"] as const) {
+      for (const e of entries.filter((x) => x.kind === kind)) {
+        expect(e.activity, `${kind} ${e.message}`).toBeDefined();
+        expect(runSteps.has(e.step ?? ""), `${kind} ${e.message} in step ${e.step}`).toBe(true);
+      }
+    }
     expect(output.outcome in OUTCOMES, output.outcome).toBe(true);
     expect(output.steps.map((s) => s.step).filter((step) => !runSteps.has(step))).toEqual([]);
   });

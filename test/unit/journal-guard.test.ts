@@ -7,10 +7,10 @@ import {
   InvalidRunIdError,
   SecretInJournalError,
 } from "../../src/journal/guard.ts";
-import type { JournalEntry } from "../../src/journal/journal.ts";
+import type { DecisionEntry, JournalEntry } from "../../src/core/journal.ts";
 
-const base: JournalEntry = { runId: "run-1", at: "2025-03-01T10:00:00.000Z", kind: "write", step: "switch-settings", message: "settings switched" };
-const entry = (patch: Partial<JournalEntry>): JournalEntry => ({ ...base, ...patch });
+const base: DecisionEntry = { runId: "run-1", at: "2025-03-01T10:00:00.000Z", kind: "decision", step: "switch-settings", message: "settings switched" };
+const entry = (patch: Partial<DecisionEntry>): JournalEntry => ({ ...base, ...patch });
 
 /** The SecretInJournalError an entry raises (fails the test when it raises nothing). */
 function refusal(e: JournalEntry): SecretInJournalError {
@@ -47,7 +47,7 @@ describe("assertNoSecrets: refuses secret-looking values", () => {
     ["a PEM private key", { data: { cert: "-----BEGIN RSA PRIVATE KEY-----\nMIIE..." } }, "data.cert"],
     ["the step too", { step: "Bearer abcdefghijklmnopqrstuvwxyz0123" }, "step"],
   ] as const)("%s", (_name, patch, path) => {
-    const error = refusal(entry(patch as Partial<JournalEntry>));
+    const error = refusal(entry(patch as Partial<DecisionEntry>));
     expect(error.path).toBe(path);
   });
 
@@ -74,7 +74,7 @@ describe("assertNoSecrets: accepts what a journal should hold", () => {
     ["an LRO resume token", { data: { resumeToken: JSON.stringify({ state: { config: { operationLocation: "https://management.azure.com/subscriptions/x/providers/Microsoft.Sql/locations/eastus/failoverGroupOperationResults/abc?api-version=2021-11-01" } } }) } }],
     ["decision inputs", { kind: "decision", data: { quorum: 2, probes: [{ url: "https://a/healthz", ok: false, status: 503, ms: 12 }], maxLagSeconds: 12, rpoSeconds: 300 } }],
   ] as const)("%s", (_name, patch) => {
-    expect(() => assertNoSecrets(entry(patch as Partial<JournalEntry>))).not.toThrow();
+    expect(() => assertNoSecrets(entry(patch as Partial<DecisionEntry>))).not.toThrow();
   });
 });
 
@@ -92,10 +92,21 @@ describe("run ids and entry shape", () => {
     expect(() => assertStorableEntry(entry({ runId: "a/b" }))).toThrow(/^entry\.runId:/);
     expect(() => assertStorableEntry(entry({ at: "yesterday" }))).toThrow(InvalidEntryError);
     expect(() => assertStorableEntry(entry({ at: "yesterday" }))).toThrow(/entry\.at/);
-    expect(() => assertStorableEntry(entry({ kind: "gossip" as JournalEntry["kind"] }))).toThrow(/entry\.kind/);
+    expect(() => assertStorableEntry(entry({ kind: "gossip" as DecisionEntry["kind"] }))).toThrow(/entry\.kind/);
     expect(() => assertStorableEntry(entry({ data: [] as unknown as Record<string, unknown> }))).toThrow(/entry\.data/);
     expect(() => assertStorableEntry(entry({ data: { password: "x" } }))).toThrow(SecretInJournalError);
     expect(() => assertStorableEntry(base)).not.toThrow();
+  });
+
+  it("checks the data of each kind, naming the bad field", () => {
+    const write = { ...base, kind: "write", data: { resourceId: "/subscriptions/x", operation: "Op", requestIds: ["a"], result: "accepted" } };
+    expect(() => assertStorableEntry(write as JournalEntry)).not.toThrow();
+    expect(() => assertStorableEntry({ ...write, data: { ...write.data, requestIds: ["a", 7] } } as unknown as JournalEntry)).toThrow(/^journal entry refused: entry\.data\.requestIds\[1\]: a string is required/);
+    expect(() => assertStorableEntry({ ...write, data: { resourceId: "/x" } } as unknown as JournalEntry)).toThrow(/entry\.data\.operation/);
+    expect(() => assertStorableEntry({ ...base, kind: "operation", data: { resourceId: "/x", operation: "Op", status: "paused" } } as unknown as JournalEntry)).toThrow(/entry\.data\.status: one of sending, running, succeeded, failed/);
+    expect(() => assertStorableEntry({ ...base, kind: "step-finished", data: { outcome: "maybe" } } as unknown as JournalEntry)).toThrow(/entry\.data\.outcome/);
+    expect(() => assertStorableEntry({ ...base, kind: "step-started", step: undefined } as unknown as JournalEntry)).toThrow(/entry\.step/);
+    expect(() => assertStorableEntry({ ...base, kind: "run-finished", data: { outcome: "completed", output: { runId: "run-1" } } } as unknown as JournalEntry)).toThrow(/entry\.data\.output\./);
   });
 });
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { ActivityDeps } from "../../src/activities/deps.ts";
 import { readInFlight } from "../../src/activities/operations.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
+import type { OperationData } from "../../src/core/journal.ts";
 import { LocalDurableHost } from "../../src/durable/durableHost.ts";
 import { MemoryInstanceStore, type InstanceState } from "../../src/durable/instanceStore.ts";
 
@@ -60,7 +61,7 @@ class CountingJournal extends MemoryJournal {
 }
 
 const depsWith = (journal: CountingJournal) => ({ journal, clock: () => new Date(), pollIntervalMs: 1 }) as unknown as ActivityDeps;
-const operation = (resourceId: string, status: string, resumeToken?: string): JournalEntry => ({
+const operation = (resourceId: string, status: OperationData["status"], resumeToken?: string): JournalEntry => ({
   runId: "r1",
   at: new Date().toISOString(),
   kind: "operation",

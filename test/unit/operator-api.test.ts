@@ -1,3 +1,4 @@
+import type { RunOutput } from "../../src/core/run/model.ts";
 import { readFileSync } from "node:fs";
 import { HttpRequest } from "@azure/functions";
 import { describe, expect, it } from "vitest";
@@ -119,7 +120,8 @@ describe("manual override API", () => {
   it("reads a finished run from its journal", async () => {
     const { api, journal } = setup();
     const runId = "contoso-orders.20261128T090000Z.failover-abcd";
-    await journal.append({ runId, at: "2026-11-28T09:00:05Z", kind: "run-finished", message: "done", data: { output: { outcome: "completed", rtoSeconds: 42 } } });
+    const output: RunOutput = { runId, kind: "failover", outcome: "completed", from: "eastus2", to: "centralus", steps: [], rtoSeconds: 42, rtoTargetSeconds: 1800, rpoExposureSeconds: 0, rpoBudgetSeconds: 300, dataLossAllowedBy: "none", message: "done" };
+    await journal.append({ runId, at: "2026-11-28T09:00:05Z", kind: "run-finished", message: "done", data: { outcome: "completed", output } });
     const res = await api.getRun(request({ id: runId }));
     expect(res.status).toBe(200);
     expect(body(res)).toMatchObject({ runId, status: "completed", output: { rtoSeconds: 42 } });

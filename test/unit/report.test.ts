@@ -127,7 +127,6 @@ describe("renderReport, on journals recorded from real runs", () => {
     expect(decisions.filter((l) => /^\d+\. /.test(l))).toEqual(made.map((d, i) => `${i + 1}. **${d.message}**`));
     expect(made.map((d) => d.step)).toEqual(["assess", "gate", "approval", "data-tier", "traffic", "verify"]);
     const gate = made[1]!;
-    const storage = (gate.data!.storage as Record<string, unknown>[])[0]!;
     const start = decisions.indexOf(`2. **${gate.message}**`);
     expect(decisions.slice(start, decisions.findIndex((l) => l.startsWith("3. ")))).toEqual([
       `2. **${gate.message}**`,
@@ -136,10 +135,17 @@ describe("renderReport, on journals recorded from real runs", () => {
       "   - primaryHealthy: false",
       `   - maxLagSeconds: ${gate.data!.maxLagSeconds}`,
       "   - rpoSeconds: 300",
-      "   - sql: (none)",
-      "   - storage:",
-      `     - [1] ${Object.entries(storage).map(([k, v]) => `${k}: ${v}`).join("; ")}`,
     ]);
+  });
+
+  it("lists what activities observed, with the activity and the figures behind each decision", () => {
+    const observed = section(renderReport(OVER_BUDGET.entries), "What was observed");
+    const measured = OVER_BUDGET.entries.find((e) => e.kind === "observation" && e.step === "measure")!;
+    const storage = (measured.data!.storage as Record<string, unknown>[])[0]!;
+    const start = observed.findIndex((l) => l.endsWith(`**${measured.message}**`));
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(observed[start + 1]).toBe(`   - at ${clock(OVER_BUDGET, measured.at)} in \`measure\` by \`measureReplication\``);
+    expect(observed).toContain(`     - [1] ${Object.entries(storage).map(([k, v]) => `${k}: ${v}`).join("; ")}`);
   });
 
   it("lists Azure writes with their request ids, operations without resume tokens, waits with why, and notifications", () => {
@@ -148,7 +154,7 @@ describe("renderReport, on journals recorded from real runs", () => {
     const data = write.data as { resourceId: string; operation: string; requestIds: string[]; result: string };
     expect(rowOf(section(md, "Azure writes"), clock(OVER_BUDGET, write.at))).toEqual([
       clock(OVER_BUDGET, write.at),
-      "`failoverStorageAccount`",
+      "`data-tier`",
       "StorageAccounts_Failover (Unplanned)",
       `\`${data.resourceId}\``,
       "accepted",
@@ -208,7 +214,7 @@ describe("renderReport, on entries no run makes", () => {
     const runId = "r2";
     const md = renderReport([
       { runId, at: "2025-03-01T23:59:59.000Z", kind: "step-started", step: "verify", message: "verify started" },
-      { runId, at: "2025-03-02T00:00:01.000Z", kind: "step-finished", step: "verify", message: "verify finished", data: { durationMs: 2000 } },
+      { runId, at: "2025-03-02T00:00:01.000Z", kind: "step-finished", step: "verify", message: "verify finished", data: { outcome: "ok", durationMs: 2000 } },
     ]);
     expect(section(md, "Steps")).toContain("| `verify` | 2025-03-01T23:59:59.000Z | 2025-03-02T00:00:01.000Z | 2 s | ok |  |");
   });

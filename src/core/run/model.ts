@@ -1,3 +1,4 @@
+import { asObject } from "../guards.ts";
 import type { ErrorEnvelope } from "../errors.ts";
 import type { Plan } from "../plan/index.ts";
 
@@ -39,6 +40,38 @@ export const Steps = {
   restoreRedundancy: "restore-redundancy",
 } as const;
 export type StepName = (typeof Steps)[keyof typeof Steps];
+
+/**
+ * The run's step each activity's work belongs to, when it is always the same one. Activities journal
+ * under the run's step, with their own name as `activity`: a call whose step differs (a site's settings
+ * switched in `standby-settings`, an account re-protected in `restore-redundancy`) names it in its input
+ * (`step`), and a poll takes the step of the activity that started its operation.
+ */
+export const ACTIVITY_STEPS: Readonly<Partial<Record<ActivityName, StepName>>> = {
+  [Activities.assessRegions]: Steps.assess,
+  [Activities.measureReplication]: Steps.measure,
+  [Activities.failoverSqlGroup]: Steps.dataTier,
+  [Activities.failoverStorageAccount]: Steps.dataTier,
+  [Activities.reprotectStorageAccount]: Steps.reprotect,
+  [Activities.switchFrontDoorStandard]: Steps.traffic,
+  [Activities.switchFrontDoorClassic]: Steps.traffic,
+  [Activities.switchAppService]: Steps.settings,
+  [Activities.verifyPrimary]: Steps.verify,
+  [Activities.checkReprotection]: Steps.checkReprotection,
+};
+
+/** The run's step an activity call serves (see ACTIVITY_STEPS); undefined for notify and the journal. */
+export function runStepOf(activity: ActivityName, input: unknown): string | undefined {
+  const given = asObject(input);
+  if (typeof given?.step === "string") return given.step;
+  const started = asObject(asObject(given?.pending)?.context)?.step;
+  if (typeof started === "string") return isActivityName(started) ? (ACTIVITY_STEPS[started] ?? started) : started;
+  return ACTIVITY_STEPS[activity];
+}
+
+function isActivityName(name: string): name is ActivityName {
+  return Object.values<string>(Activities).includes(name);
+}
 
 /**
  * Orchestration names. A change to what an orchestration schedules, in what order, is deployed under a
@@ -227,6 +260,8 @@ export type ActivityResult<T> = { readonly ok: true; readonly value: T } | { rea
 export interface ActivityInput {
   readonly runId: string;
   readonly plan: Plan;
+  /** The run's step the call serves, when it is not the activity's usual one (see ACTIVITY_STEPS). */
+  readonly step?: string;
 }
 
 export interface ProbeResult {
@@ -255,8 +290,6 @@ export interface RegionVerdict {
 
 export interface AssessRegionsInput extends ActivityInput {
   readonly regions: readonly string[];
-  /** The run's step the assessment serves, for the journal (default `assess`). */
-  readonly step?: string;
 }
 export interface AssessRegionsResult {
   readonly at: string;

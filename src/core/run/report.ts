@@ -1,5 +1,5 @@
-import { asObject, asString } from "../guards.ts";
-import type { JournalEntry } from "../journal.ts";
+import { isObject } from "../guards.ts";
+import { entriesOf, type Facts, type JournalEntry } from "../journal.ts";
 import { secretRule } from "../secrets.ts";
 import type { RunOutput, StepRecord } from "./model.ts";
 
@@ -17,10 +17,10 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
     .map((entry, index) => ({ entry, index, ms: Date.parse(entry.at) }))
     .sort((a, b) => (Number.isNaN(a.ms) || Number.isNaN(b.ms) ? 0 : a.ms - b.ms) || a.index - b.index)
     .map((x) => x.entry);
-  const started = sorted.find((e) => e.kind === "run-started");
-  const finished = [...sorted].reverse().find((e) => e.kind === "run-finished");
-  const out = output ?? asRunOutput(finished?.data?.output);
-  const sd = started?.data ?? {};
+  const started = entriesOf(sorted, "run-started")[0];
+  const finished = entriesOf(sorted, "run-finished").at(-1);
+  const out = output ?? finished?.data.output;
+  const sd = started?.data;
   const runId = out?.runId ?? sorted[0]?.runId ?? "(no entries)";
   const firstMs = sorted.length > 0 ? Date.parse(sorted[0]!.at) : NaN;
   const time = timeFormatter(sorted);
@@ -29,22 +29,20 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   const add = (...more: string[]) => lines.push(...more);
 
   // ---- title and summary ------------------------------------------------------------------------
-  const kind = out?.kind ?? str(sd.kind);
-  const from = out?.from ?? str(sd.from);
-  const to = out?.to ?? str(sd.to);
-  const outcome = out?.outcome ?? (finished ? (str(finished.data?.outcome) ?? "finished") : "in progress");
+  const kind = out?.kind ?? sd?.kind;
+  const from = out?.from ?? sd?.from;
+  const to = out?.to ?? sd?.to;
+  const outcome = out?.outcome ?? (finished ? finished.data.outcome : "in progress");
   add(`# Switchyard run \`${runId}\``, "");
-  add(`${capitalise(kind ?? "run")} of **${planName(sd.plan) ?? str(sd.planName) ?? "unknown plan"}** from **${from ?? "?"}** to **${to ?? "?"}**: **${outcome}**`, "");
+  add(`${capitalise(kind ?? "run")} of **${sd?.plan ?? "unknown plan"}** from **${from ?? "?"}** to **${to ?? "?"}**: **${outcome}**`, "");
   add(`- **Run:** \`${runId}\``);
-  add(`- **Kind:** ${kind ?? "unknown"}${str(sd.mode) ? ` (mode ${str(sd.mode)})` : ""}`);
-  add(`- **Plan:** ${planName(sd.plan) ?? str(sd.planName) ?? "unknown"}`);
+  add(`- **Kind:** ${kind ?? "unknown"}${sd ? ` (mode ${sd.mode})` : ""}`);
+  add(`- **Plan:** ${sd?.plan ?? "unknown"}`);
   add(`- **From → to:** ${from ?? "?"} → ${to ?? "?"}`);
   add(`- **Outcome:** ${outcome}${out?.message ? ` — ${inline(out.message)}` : !finished ? " (the journal has no run-finished entry)" : ""}`);
-  const trigger = obj(sd.trigger);
-  if (trigger) {
-    add(
-      `- **Trigger:** ${str(trigger.source) ?? "?"} by ${inline(str(trigger.by) ?? "?")}${str(trigger.reason) ? `: ${inline(str(trigger.reason)!)}` : ""}${str(trigger.detectedAt) ? ` (outage detected ${str(trigger.detectedAt)})` : ""}`,
-    );
+  if (sd) {
+    const trigger = sd.trigger;
+    add(`- **Trigger:** ${trigger.source} by ${inline(trigger.by)}${trigger.reason ? `: ${inline(trigger.reason)}` : ""} (outage detected ${trigger.detectedAt})`);
   }
   if (sorted.length > 0) {
     const last = sorted[sorted.length - 1]!;
@@ -85,7 +83,7 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
 
   // ---- decisions --------------------------------------------------------------------------------
   add("## Decisions and why", "");
-  const decisions = sorted.filter((e) => e.kind === "decision");
+  const decisions = entriesOf(sorted, "decision");
   if (decisions.length === 0) add("No decisions recorded.");
   decisions.forEach((d, i) => {
     add(`${i + 1}. **${inline(d.message)}**`);
@@ -94,31 +92,40 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   });
   add("");
 
+  // ---- observations -----------------------------------------------------------------------------
+  add("## What was observed", "");
+  const observations = entriesOf(sorted, "observation");
+  if (observations.length === 0) add("No observations recorded.");
+  observations.forEach((o, i) => {
+    add(`${i + 1}. **${inline(o.message)}**`);
+    add(`   - at ${time(o.at)}${o.step ? ` in ${code(o.step)}` : ""}${o.activity ? ` by ${code(o.activity)}` : ""}`);
+    if (Object.keys(o.data).length > 0) add(...renderData(o.data, 3));
+  });
+  add("");
+
   // ---- Azure writes -----------------------------------------------------------------------------
   add("## Azure writes", "");
-  const writes = sorted.filter((e) => e.kind === "write");
+  const writes = entriesOf(sorted, "write");
   if (writes.length === 0) add("No Azure writes recorded.");
   else {
     add("| Time (UTC) | Step | Operation | Resource | Result | Request ids |", "| --- | --- | --- | --- | --- | --- |");
-    for (const w of writes) {
-      const d = w.data ?? {};
-      const ids = Array.isArray(d.requestIds) ? d.requestIds.map((x) => code(String(x))).join(", ") : str(d.requestId) ? code(str(d.requestId)!) : "";
-      add(row(time(w.at), w.step ? code(w.step) : "", str(d.operation) ?? "", str(d.resourceId) ? code(str(d.resourceId)!) : "", str(d.result) ?? w.message, ids || "none recorded"));
+    for (const { at, step, data } of writes) {
+      const ids = data.requestIds.map(code).join(", ");
+      add(row(time(at), step ? code(step) : "", data.operation, code(data.resourceId), data.result, ids || "none recorded"));
     }
   }
-  const operations = sorted.filter((e) => e.kind === "operation");
+  const operations = entriesOf(sorted, "operation");
   if (operations.length > 0) {
     add("", "Long-running operations:", "", "| Time (UTC) | Step | Operation | Resource | Status | Detail |", "| --- | --- | --- | --- | --- | --- |");
-    for (const o of operations) {
-      const d = o.data ?? {};
-      add(row(time(o.at), o.step ? code(o.step) : "", str(d.operation) ?? "", str(d.resourceId) ? code(str(d.resourceId)!) : "", str(d.status) ?? "", str(d.error) ?? (/resumed/.test(o.message) ? "resumed after a restart" : "")));
+    for (const { at, step, message, data } of operations) {
+      add(row(time(at), step ? code(step) : "", data.operation, code(data.resourceId), data.status, data.error ?? (/resumed/.test(message) ? "resumed after a restart" : "")));
     }
   }
   add("");
 
   // ---- waits ------------------------------------------------------------------------------------
   add("## Waits", "");
-  const waits = sorted.filter((e) => e.kind === "wait");
+  const waits = entriesOf(sorted, "wait");
   if (waits.length === 0) add("No waits.");
   else {
     add("| Time (UTC) | Step | What | Details |", "| --- | --- | --- | --- |");
@@ -128,11 +135,11 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
 
   // ---- notifications ----------------------------------------------------------------------------
   add("## Notifications", "");
-  const notes = sorted.filter((e) => e.kind === "notification");
+  const notes = entriesOf(sorted, "notification");
   if (notes.length === 0) add("No notifications.");
   else {
     add("| Time (UTC) | Event | Severity | Message |", "| --- | --- | --- | --- |");
-    for (const n of notes) add(row(time(n.at), str(n.data?.event) ?? "", str(n.data?.severity) ?? "", n.message));
+    for (const n of notes) add(row(time(n.at), n.data.event, n.data.severity ?? "", n.message));
   }
   add("");
   return lines.join("\n");
@@ -182,13 +189,10 @@ function fromRecord(r: StepRecord): StepRow {
 function stepsFromJournal(sorted: readonly JournalEntry[]): StepRow[] {
   const rows: { step: string; startedAt: string; endedAt?: string; outcome: string; detail?: string }[] = [];
   for (const e of sorted) {
-    if (!e.step) continue;
     if (e.kind === "step-started") rows.push({ step: e.step, startedAt: e.at, outcome: "unfinished" });
     else if (e.kind === "step-finished") {
       const open = rows.find((r) => r.step === e.step && r.endedAt === undefined);
-      // The run writes { outcome, durationMs, detail }; runs of version 1 wrote { durationMs, error } for a failure.
-      const detail = str(e.data?.detail) ?? str(e.data?.error);
-      const outcome = str(e.data?.outcome) ?? (str(e.data?.error) !== undefined ? "failed" : "ok");
+      const { detail, outcome } = e.data;
       if (open) {
         open.endedAt = e.at;
         open.outcome = outcome;
@@ -202,7 +206,7 @@ function stepsFromJournal(sorted: readonly JournalEntry[]): StepRow[] {
 // ---- data rendering -----------------------------------------------------------------------------
 
 /** Nested bullets for a decision's data, keys in the order they were written. */
-function renderData(data: Record<string, unknown>, indent: number): string[] {
+function renderData(data: Facts, indent: number): string[] {
   const pad = " ".repeat(indent);
   const lines: string[] = [];
   for (const [key, value] of Object.entries(data)) {
@@ -215,24 +219,24 @@ function renderData(data: Record<string, unknown>, indent: number): string[] {
         lines.push(`${pad}- ${key}:`);
         value.forEach((item, i) => {
           if (isScalar(item)) lines.push(`${pad}  - [${i + 1}] ${scalar(key, item)}`);
-          else if (isFlat(item)) lines.push(`${pad}  - [${i + 1}] ${inlineData(item as Record<string, unknown>)}`);
+          else if (isFlat(item)) lines.push(`${pad}  - [${i + 1}] ${inlineData(item)}`);
           else {
             lines.push(`${pad}  - [${i + 1}]`);
             lines.push(...renderData(asRecord(item), indent + 4));
           }
         });
       }
-    } else if (isFlat(value)) lines.push(`${pad}- ${key}: ${inlineData(value as Record<string, unknown>)}`);
-    else {
+    } else if (isFlat(value)) lines.push(`${pad}- ${key}: ${inlineData(value)}`);
+    else if (isObject(value)) {
       lines.push(`${pad}- ${key}:`);
-      lines.push(...renderData(value as Record<string, unknown>, indent + 2));
+      lines.push(...renderData(value, indent + 2));
     }
   }
   return lines;
 }
 
 /** `a: 1, b: x` for an object of scalars (or a compact JSON of anything deeper). */
-function inlineData(data: Record<string, unknown>): string {
+function inlineData(data: Facts): string {
   return Object.entries(data)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}: ${isScalar(v) ? scalar(k, v) : Array.isArray(v) && v.every(isScalar) ? v.map((x) => scalar(k, x)).join(", ") : inline(JSON.stringify(masked(v, k)))}`)
@@ -243,12 +247,13 @@ function isScalar(v: unknown): v is string | number | boolean | null {
   return v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 }
 
-function isFlat(v: unknown): boolean {
-  return v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => x === undefined || isScalar(x) || (Array.isArray(x) && x.every(isScalar)));
+function isFlat(v: unknown): v is Facts {
+  return isObject(v) && Object.values(v).every((x) => x === undefined || isScalar(x) || (Array.isArray(x) && x.every(isScalar)));
 }
 
-function asRecord(v: unknown): Record<string, unknown> {
-  return Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [`[${i + 1}]`, x])) : (v as Record<string, unknown>);
+/** An array's items as `[1]`, `[2]`… keys; an object as itself; anything else as no facts. */
+function asRecord(v: unknown): Facts {
+  return Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [`[${i + 1}]`, x])) : isObject(v) ? v : {};
 }
 
 function scalar(key: string, v: string | number | boolean | null): string {
@@ -280,19 +285,6 @@ function inline(text: string): string {
 
 function code(text: string): string {
   return "`" + text.replace(/`/g, "'") + "`";
-}
-
-const str = asString;
-const obj = asObject;
-
-function planName(v: unknown): string | undefined {
-  return str(v) ?? str(obj(v)?.name);
-}
-
-function asRunOutput(v: unknown): RunOutput | undefined {
-  const o = obj(v);
-  if (!o || typeof o.runId !== "string" || typeof o.outcome !== "string" || !Array.isArray(o.steps)) return undefined;
-  return o as unknown as RunOutput;
 }
 
 /** Times of day when the whole run is on one UTC date (the date is in the summary), full ISO otherwise. */
