@@ -9,7 +9,7 @@
  */
 import { armName } from "../core/plan/armId.ts";
 import type * as df from "durable-functions";
-import { Activities, APPROVAL_EVENT, Steps, planForActivities, type ApprovalEvent, type ReprotectProgress, type ReprotectWaitInput, type ReprotectWaitOutput } from "../core/run/model.ts";
+import { Activities, APPROVAL_EVENT, Steps, planForActivities, approvalOf, type ApprovalEvent, type ReprotectProgress, type ReprotectWaitInput, type ReprotectWaitOutput } from "../core/run/model.ts";
 import { Run } from "./run.ts";
 
 type Gen<T> = Generator<df.Task, T, any>;
@@ -32,7 +32,7 @@ export function* reprotectStorage(context: df.OrchestrationContext): Gen<Reprote
   };
   const aborted = (): boolean => {
     if (!abort.isCompleted) return false;
-    const event = abort.result as ApprovalEvent;
+    const event = approvalOf(abort.result);
     if (event.approve) {
       // Not an abort (nothing approves a re-protection wait): wait for the next event.
       abort = context.df.waitForExternalEvent(APPROVAL_EVENT);

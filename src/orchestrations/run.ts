@@ -11,6 +11,7 @@ import {
   type ActivityResult,
   APPROVAL_EVENT,
   type ApprovalEvent,
+  approvalOf,
   type AssessRegionsResult,
   type CheckResult,
   type DataTierResult,
@@ -418,7 +419,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       const abort = context.df.waitForExternalEvent(APPROVAL_EVENT);
       const aborted = (step: string): boolean => {
         if (!abort.isCompleted) return false;
-        const event = abort.result as ApprovalEvent;
+        const event = approvalOf(abort.result);
         run.note("decision", `aborted by ${event.by} while waiting for re-protection: ${event.reason}`, { ...event }, step);
         return true;
       };
@@ -505,7 +506,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
         const winner: df.Task = yield context.df.Task.any([event, timer]);
         if (winner === timer) return undefined;
         timer.cancel();
-        return event.result as ApprovalEvent;
+        return approvalOf(event.result);
       });
       if (!approval) {
         outcome = "stopped-approval-timeout";

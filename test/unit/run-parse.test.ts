@@ -328,3 +328,15 @@ describe("the local durable host's state, read back", () => {
     host.stop();
   });
 });
+
+describe("approvalOf: the approval event as a run reads it", () => {
+  it("approves only on approve: true, and reads any other shape as an abort", async () => {
+    const { approvalOf } = await import("../../src/core/run/model.ts");
+    expect(approvalOf({ approve: true, by: "ops", reason: "go" })).toEqual({ approve: true, by: "ops", reason: "go" });
+    for (const odd of [{ approve: "true", by: "ops", reason: "go" }, { approve: 1 }, null, "approve", [true], { by: 7 }]) {
+      expect(approvalOf(odd).approve, JSON.stringify(odd)).toBe(false);
+      expect(typeof approvalOf(odd).by).toBe("string");
+      expect(typeof approvalOf(odd).reason).toBe("string");
+    }
+  });
+});

@@ -105,6 +105,20 @@ export interface ApprovalEvent {
   readonly reason: string;
 }
 
+/**
+ * The approval event as the run reads it from durable history. Only `approve: true` approves: an event
+ * of any other shape (raised by hand against the instance) is read as an abort, never as consent to
+ * lose data.
+ */
+export function approvalOf(value: unknown): ApprovalEvent {
+  const given = asObject(value);
+  return {
+    approve: given?.approve === true,
+    by: typeof given?.by === "string" ? given.by : "unknown",
+    reason: typeof given?.reason === "string" ? given.reason : "an approval event of an unknown shape",
+  };
+}
+
 export type RunKind = "failover" | "failback";
 
 /** What a run shows as its custom status while it runs: its step, since when, and what it waits for. */
