@@ -1,28 +1,10 @@
-import type { JournalEntry } from "../journal.ts";
+import type { JournalEntry, RunFinishedData, RunStartedData } from "../journal.ts";
 import type { NotifyInput, RunInput, RunOrchestrationInput, RunOutput, StepRecord } from "./model.ts";
 
 /**
- * The shapes of the run-level journal entries that the report reads. Writers should build them with
- * these helpers so that `switchyard report` finds kind, plan, regions, trigger and the run's output.
+ * Builders of the run-level journal entries (their data types are in src/core/journal.ts): writers use
+ * them so that `switchyard report` finds kind, plan, regions, trigger and the run's output.
  */
-
-export interface RunStartedData {
-  readonly kind: RunInput["kind"];
-  readonly mode: RunInput["mode"];
-  /** The plan's name (never the whole plan). */
-  readonly plan: string;
-  readonly from: string;
-  readonly to: string;
-  readonly trigger: RunInput["trigger"];
-  readonly rtoTargetSeconds: number;
-  readonly rpoBudgetSeconds: number;
-}
-
-export interface RunFinishedData {
-  readonly outcome: RunOutput["outcome"];
-  /** The run's output, whole: the report renders RTO, RPO and step durations from it. */
-  readonly output: RunOutput;
-}
 
 export function runStartedEntry(input: RunOrchestrationInput | RunInput, at: string): JournalEntry {
   const data: RunStartedData = {
