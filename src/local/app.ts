@@ -25,7 +25,7 @@ import { functionTimeoutMs } from "../durable/hostJson.ts";
 import { BlobInstanceStore } from "../durable/instanceStore.ts";
 import { BlobRunPlanStore } from "../journal/runPlans.ts";
 import { LocalRuns } from "../runs/localRuns.ts";
-import { buildHandlers } from "../app/handlers.ts";
+import { buildHandlers, type HandlerDeps } from "../app/handlers.ts";
 import type { RunView } from "../core/run/port.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
@@ -65,6 +65,10 @@ export interface LocalAppOptions {
    * host would. Runs started on this app should carry the same scale in their options (timeScale).
    */
   readonly timeScale?: number;
+  /** App Service authentication is on (`serve --auth`): override routes need the operator role, and the principal header is read. */
+  readonly appServiceAuthOn?: boolean;
+  /** Secure webhook: validates the alert's Entra token (absent: function key only). */
+  readonly validateToken?: HandlerDeps["validateToken"];
 }
 
 export interface LocalApp {
@@ -132,7 +136,19 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
   // The same handlers the Functions app builds (src/app/handlers.ts), over the local services. The
   // local host applies a termination at its next episode (tens of ms): a pre-emption polls often.
-  const handlers = buildHandlers({ plans, runs, store, journal, clients, probe, log: options.log, clock, appServiceAuthOn: false, preemptPollIntervalMs: 50 });
+  const handlers = buildHandlers({
+    plans,
+    runs,
+    store,
+    journal,
+    clients,
+    probe,
+    log: options.log,
+    clock,
+    appServiceAuthOn: options.appServiceAuthOn ?? false,
+    ...(options.validateToken ? { validateToken: options.validateToken } : {}),
+    preemptPollIntervalMs: 50,
+  });
   const routes = httpRoutes(handlers.http);
   return {
     estate,
