@@ -40,15 +40,15 @@ const SECRET_KEYS = new Set(
 const SECRET_KEY_SUFFIXES = ["password", "connectionstring", "secret", "accountkey", "apikey", "accesskey", "sastoken", "accesstoken", "privatekey"];
 
 /** Patterns that give a secret away inside any string, whatever its property is called. */
-const SECRET_PATTERNS: readonly { rule: string; test: RegExp }[] = [
-  { rule: "a storage account key (AccountKey=)", test: /AccountKey\s*=/i },
-  { rule: "a shared access signature (SharedAccessSignature)", test: /SharedAccessSignature/i },
-  { rule: "a shared access key (SharedAccessKey=)", test: /SharedAccessKey\s*=/i },
-  { rule: "a password in a connection string (Password=)", test: /(?:^|[;,\s])(?:Password|Pwd)\s*=\s*[^;,\s]/i },
-  { rule: "a SAS signature in a URL (sig=)", test: /[?&]sig=[^&\s]/i },
-  { rule: "a bearer token", test: /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/i },
-  { rule: "a JSON web token", test: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/ },
-  { rule: "a private key (PEM)", test: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ },
+const SECRET_PATTERNS: readonly { rule: string; test: RegExp; span: RegExp }[] = [
+  { rule: "a storage account key (AccountKey=)", test: /AccountKey\s*=/i, span: /AccountKey\s*=[^;\s]*/gi },
+  { rule: "a shared access signature (SharedAccessSignature)", test: /SharedAccessSignature/i, span: /SharedAccessSignature[^;]*/gi },
+  { rule: "a shared access key (SharedAccessKey=)", test: /SharedAccessKey\s*=/i, span: /SharedAccessKey\s*=[^;\s]*/gi },
+  { rule: "a password in a connection string (Password=)", test: /(?:^|[;,\s])(?:Password|Pwd)\s*=\s*[^;,\s]/i, span: /(?<![A-Za-z0-9])(?:Password|Pwd)\s*=\s*[^;,\s]*/gi },
+  { rule: "a SAS signature in a URL (sig=)", test: /[?&]sig=[^&\s]/i, span: /(?<=[?&])sig=[^&\s]*/gi },
+  { rule: "a bearer token", test: /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/i, span: /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/gi },
+  { rule: "a JSON web token", test: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/, span: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g },
+  { rule: "a private key (PEM)", test: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, span: /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|[\s\S]*$)/g },
 ];
 
 /** Placeholders an activity may write where a secret was: `***`, `[redacted]`, `<redacted>`. */
@@ -94,4 +94,44 @@ export function findSecrets(value: unknown, path: string, key?: string): { path:
   };
   walk(value, path, key);
   return found;
+}
+
+/** What stands where a secret-looking value or part of a text was. */
+export const REDACTION = "[redacted]";
+
+/**
+ * `text` with every part that looks like a secret replaced by `[redacted]` (the whole text when it sits
+ * under a secret-bearing name `key`). For untrusted text that is recorded: alert rule names, alert ids,
+ * caller names, reasons, dimension values. The rest of the text stays readable.
+ */
+export function redactText(text: string, key?: string): string {
+  if (text === "" || REDACTED.test(text)) return text;
+  if (key !== undefined && isSecretKey(key)) return REDACTION;
+  let out = text;
+  for (const { span } of SECRET_PATTERNS) out = out.replace(span, REDACTION);
+  // Whatever a span did not cover and a rule still finds: the whole text.
+  return SECRET_PATTERNS.some((p) => p.test.test(out)) ? REDACTION : out;
+}
+
+/**
+ * A copy of `value` with every secret-looking string redacted (redactText, keyed by its property name),
+ * and the paths that were. Objects and arrays are copied; other values kept.
+ */
+export function redactSecrets<T>(value: T, path = "value", key?: string): { value: T; redacted: { path: string; rule: string }[] } {
+  const redacted: { path: string; rule: string }[] = [];
+  const walk = (v: unknown, p: string, k: string | undefined): unknown => {
+    if (typeof v === "string") {
+      const rule = secretRule(k, v);
+      if (!rule) return v;
+      redacted.push({ path: p, rule });
+      return redactText(v, k);
+    }
+    if (v === null || typeof v !== "object") return v;
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, `${p}[${i}]`, k));
+    return Object.fromEntries(
+      Object.entries(v).map(([childKey, child]) => [childKey, walk(child, /^[A-Za-z_$][\w$]*$/.test(childKey) ? `${p}.${childKey}` : `${p}[${JSON.stringify(childKey)}]`, childKey)]),
+    );
+  };
+  // The walk copies plain data of T's shape and changes only strings.
+  return { value: walk(value, path, key) as T, redacted };
 }
