@@ -1,5 +1,5 @@
 import type { NotifyInput } from "../core/run/model.ts";
-import { secretRule } from "../core/secrets.ts";
+import { redactSecrets, redactText } from "../core/secrets.ts";
 import { JournalNotifier } from "../notify/journalNotifier.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { ActivityDeps } from "./deps.ts";
@@ -21,6 +21,7 @@ export interface NotifyResult {
  *
  * A channel that fails does not fail the activity: a run must not stop because a webhook is down. The
  * failure is journaled (a second `notification` entry with `delivery: "failed"`), logged, and returned.
+ * Secret-looking parts of the notification are redacted before it is journaled or sent.
  * A journal that fails does fail it (the orchestrator retries: nothing was sent yet).
  *
  * At least once, not exactly once: Durable may run an activity again after a crash, and then the
@@ -28,7 +29,10 @@ export interface NotifyResult {
  * a receiver can tell a repeat; suppressing repeats here would risk losing the only copy of a critical
  * notification when the crash came between journaling and delivery.
  */
-export async function notifyActivity(input: NotifyInput, deps: NotifyDeps): Promise<NotifyResult> {
+export async function notifyActivity(given: NotifyInput, deps: NotifyDeps): Promise<NotifyResult> {
+  // A notification quotes untrusted text (an alert rule's name, a reason): what looks like a secret is
+  // masked before it reaches the journal or any channel.
+  const input = redactSecrets(given, "notification").value;
   const journal = new JournalNotifier(deps.journal, deps.clock);
   await journal.notify(input, { channels: deps.notifier.name });
   try {
@@ -36,8 +40,8 @@ export async function notifyActivity(input: NotifyInput, deps: NotifyDeps): Prom
     return { delivered: true };
   } catch (error) {
     const raw = error instanceof Error ? error.message.split("\n")[0]! : String(error);
-    // Channel errors may quote a URL with a signature in it: the journal would refuse it (rightly).
-    const message = secretRule(undefined, raw) ? "the error text was withheld: it looked like it held a secret" : raw;
+    // Channel errors may quote a URL with a signature in it.
+    const message = redactText(raw);
     deps.log.warn("notification not delivered", { runId: input.runId, event: input.event, error: message });
     await deps.journal.append({
       runId: input.runId,

@@ -1,7 +1,7 @@
 import type { AppendBlobClient, ContainerClient } from "@azure/storage-blob";
 import { budgetOptions } from "../azure/budget.ts";
 import { statusCodeOf } from "../azure/restErrors.ts";
-import { assertRunId, assertStorableEntry, isValidRunId } from "./guard.ts";
+import { assertRunId, isValidRunId, storableEntry } from "./guard.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { encodeEntry, newestFirst, parseJournalText, type ParsedJournal } from "./lines.ts";
 
@@ -33,8 +33,8 @@ export class BlobJournal implements Journal {
     return `${PREFIX}${runId}${SUFFIX}`;
   }
 
-  async append(entry: JournalEntry): Promise<void> {
-    assertStorableEntry(entry);
+  async append(given: JournalEntry): Promise<void> {
+    const { entry } = storableEntry(given);
     const blob = this.container.getAppendBlobClient(BlobJournal.blobName(entry.runId));
     const body = Buffer.from(encodeEntry(entry), "utf8");
     try {

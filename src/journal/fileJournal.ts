@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { assertRunId, assertStorableEntry, isValidRunId } from "./guard.ts";
+import { assertRunId, isValidRunId, storableEntry } from "./guard.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import { encodeEntry, newestFirst, parseJournalText, type ParsedJournal } from "./lines.ts";
 
@@ -28,8 +28,8 @@ export class FileJournal implements Journal {
     return join(this.dir, `${runId}${SUFFIX}`);
   }
 
-  async append(entry: JournalEntry): Promise<void> {
-    assertStorableEntry(entry);
+  async append(given: JournalEntry): Promise<void> {
+    const { entry } = storableEntry(given);
     const file = this.fileOf(entry.runId);
     this.dirReady ??= mkdir(this.dir, { recursive: true });
     await this.dirReady;

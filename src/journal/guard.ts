@@ -1,7 +1,7 @@
 import { isObject } from "../core/guards.ts";
 import { parseJournalEntry } from "../core/journalParse.ts";
 import type { JournalEntry } from "./journal.ts";
-import { findSecrets } from "../core/secrets.ts";
+import { findSecrets, redactSecrets } from "../core/secrets.ts";
 
 export { findSecrets, secretRule } from "../core/secrets.ts";
 
@@ -65,14 +65,26 @@ export class InvalidEntryError extends Error {
 
 /**
  * Checks an entry before it is stored: its shape (every field of its kind, as the journal will be read
- * back), its run id, and that it holds no secrets.
+ * back) and its run id; throws InvalidEntryError / InvalidRunIdError naming the field.
  */
 export function assertStorableEntry(entry: JournalEntry): void {
   if (!isObject(entry)) throw new InvalidEntryError("entry", "not an object");
   assertRunId(entry.runId, "entry.runId");
   const parsed = parseJournalEntry(entry);
   if (!parsed.ok) throw new InvalidEntryError(parsed.path, parsed.problem);
-  assertNoSecrets(entry);
+}
+
+/**
+ * The entry as it is stored: checked (assertStorableEntry), with every secret-looking value replaced by
+ * `[redacted]` (the paths and rules that matched are returned, never the values). Much of what a
+ * journal records is untrusted text (alert rule names, caller names, reasons): a secret-looking part
+ * of it is masked, never a reason to refuse the entry, since a refused entry would fail the run or the
+ * decision that writes it.
+ */
+export function storableEntry(entry: JournalEntry): { entry: JournalEntry; redacted: { path: string; rule: string }[] } {
+  assertStorableEntry(entry);
+  const { value, redacted } = redactSecrets(entry, "entry");
+  return { entry: redacted.length === 0 ? entry : value, redacted };
 }
 
 /** The entry a draft or stored value describes, checked; InvalidEntryError naming the bad field otherwise. */

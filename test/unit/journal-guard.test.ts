@@ -6,6 +6,7 @@ import {
   InvalidEntryError,
   InvalidRunIdError,
   SecretInJournalError,
+  storableEntry,
 } from "../../src/journal/guard.ts";
 import type { DecisionEntry, JournalEntry } from "../../src/core/journal.ts";
 
@@ -94,8 +95,22 @@ describe("run ids and entry shape", () => {
     expect(() => assertStorableEntry(entry({ at: "yesterday" }))).toThrow(/entry\.at/);
     expect(() => assertStorableEntry(entry({ kind: "gossip" as DecisionEntry["kind"] }))).toThrow(/entry\.kind/);
     expect(() => assertStorableEntry(entry({ data: [] as unknown as Record<string, unknown> }))).toThrow(/entry\.data/);
-    expect(() => assertStorableEntry(entry({ data: { password: "x" } }))).toThrow(SecretInJournalError);
+    expect(() => assertStorableEntry(entry({ data: { password: "x" } }))).not.toThrow();
     expect(() => assertStorableEntry(base)).not.toThrow();
+  });
+
+  it("stores secret-looking values redacted instead of refusing the entry, and names where", () => {
+    const given = entry({ message: "alert rule Bearer TokenValidationFailuresHigh fired", data: { password: "x", rule: "db;Password=hunter2;x=1", ok: "orders" } });
+    const { entry: stored, redacted } = storableEntry(given);
+    expect(stored.message).toBe("alert rule [redacted] fired");
+    expect(stored.data).toEqual({ password: "[redacted]", rule: "db;[redacted];x=1", ok: "orders" });
+    expect(redacted.map((r) => r.path)).toEqual(["entry.message", "entry.data.password", "entry.data.rule"]);
+    expect(JSON.stringify(redacted)).not.toContain("hunter2");
+    // The given entry is not changed, and a clean entry is stored as it is.
+    expect(given.data).toMatchObject({ password: "x" });
+    expect(storableEntry(base)).toEqual({ entry: base, redacted: [] });
+    // Shape errors are still refused.
+    expect(() => storableEntry(entry({ at: "yesterday" }))).toThrow(InvalidEntryError);
   });
 
   it("checks the data of each kind, naming the bad field", () => {

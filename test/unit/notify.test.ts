@@ -120,6 +120,15 @@ describe("notifyActivity", () => {
     expect(JSON.stringify(await d.journal.read("run-7"))).not.toContain("abcdef");
   });
 
+  it("masks secret-looking parts of the notification (an alert rule's name in a reason) before the journal and the channel", async () => {
+    const channel = new Recording("ops-teams");
+    const d = deps(channel);
+    const given = { ...input(), message: "auto failover: rule Bearer TokenValidationFailuresHigh fired; conn Password=hunter2;x" };
+    expect(await notifyActivity(given, d)).toEqual({ delivered: true });
+    expect(channel.seen[0]!.message).toBe("auto failover: rule [redacted] fired; conn [redacted];x");
+    expect(JSON.stringify(await d.journal.read("run-7"))).not.toMatch(/hunter2|TokenValidation/);
+  });
+
   it("is at least once: a re-run journals and delivers again", async () => {
     const channel = new Recording("console");
     const d = deps(channel);
