@@ -26,4 +26,16 @@ describe("loggers", () => {
 
     expect(JSON.parse(out[0]!)).toMatchObject({ level: "error", message: "stopped", step: "traffic" });
   });
+
+  it("masks secret-looking parts of a line's message and fields, in both loggers", () => {
+    const out: string[] = [];
+    jsonLogger((line) => out.push(line)).warn("alert Bearer TokenValidationFailuresHigh ignored", { by: "x;Password=hunter2", detail: { clientSecret: "s3cr3t" }, plan: "orders" });
+    const line = JSON.parse(out[0]!);
+    expect(line).toMatchObject({ message: "alert [redacted] ignored", by: "x;[redacted]", detail: { clientSecret: "[redacted]" }, plan: "orders" });
+
+    const lines: unknown[][] = [];
+    const context = new InvocationContext({ invocationId: "inv-2", functionName: "alerts", logHandler: (_level, ...args) => lines.push(args) });
+    contextLogger(context).info("caller Password=abc", { reason: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2ln" });
+    expect(JSON.stringify(lines)).not.toMatch(/abc|eyJ/);
+  });
 });
