@@ -36,7 +36,7 @@ const ALERTS = readdirSync(CORPUS)
 type Route = keyof HttpHandlers;
 const OVERRIDES: readonly Route[] = ["failover", "failback", "approve", "abort", "autoFailover", "getPlan", "getRun"];
 
-let signingKey: CryptoKey;
+let signingKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 let jwks: Jwks;
 
 beforeAll(async () => {
