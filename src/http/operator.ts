@@ -2,8 +2,12 @@
  * The manual override API: start a failover or failback, approve or abort a paused run, pause or
  * resume auto-failover, read a plan's or a run's state. Host-agnostic handlers over ports. Every
  * override is journaled with who and why, and so is a refusal of an authorised caller (a run already in
- * progress, nothing to fail back, no approval pending); a caller without the right to override changes
- * nothing and is answered 401/403 without an entry.
+ * progress, nothing to fail back, no approval pending, a decision already taken); a caller without the
+ * right to override changes nothing and is answered 401/403 without an entry.
+ *
+ * Caller names and reasons are untrusted text: a part that looks like a credential is recorded
+ * redacted, never a reason to refuse a safety action. The journal records an action, it does not gate
+ * it: a journal that fails after the action took effect is logged, and the answer is the action's.
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { z } from "zod";
@@ -11,10 +15,11 @@ import type { Plan } from "../core/plan/index.ts";
 import { newRunId, planOfRunId, type RunInput } from "../core/run/model.ts";
 import { checkRunOutput, MalformedValueError } from "../core/run/parse.ts";
 import type { DetectionControl } from "../core/detection/control.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { DecisionNotDeliveredError, DecisionTakenError, RunInProgressError, type DecisionWait, type RunDecision, type RunPort, type RunView } from "../core/run/port.ts";
 import type { Journal } from "../core/journal.ts";
+import type { Logger } from "../core/logger.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
-import { secretRule } from "../core/secrets.ts";
+import { redactText } from "../core/secrets.ts";
 import { callerOf, requireOperator, type Caller } from "./auth.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 
@@ -27,14 +32,12 @@ export interface OperatorDeps {
   /** App Service authentication is on: override routes need the Switchyard.Operator role. */
   readonly appServiceAuthOn: boolean;
   readonly detection?: DetectionControl;
+  /** Where a journal failure after an action is told (it does not change the answer). */
+  readonly log?: Logger;
 }
 
-const reason = z
-  .string()
-  .trim()
-  .min(3, "say why (at least 3 characters)")
-  .max(500)
-  .refine((text) => secretRule(undefined, text) === undefined, "looks like it holds a credential: a reason goes to the journal and notifications, leave secrets out");
+/** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
+const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500).transform((text) => redactText(text));
 const failoverBody = z.strictObject({ mode: z.enum(["planned", "forced"]).default("planned"), reason });
 const failbackBody = z.strictObject({ reason });
 const decisionBody = z.strictObject({ reason });
@@ -45,17 +48,26 @@ type Handler = (request: HttpRequest) => Promise<HttpResponseInit>;
 export function operatorHandlers(deps: OperatorDeps) {
   const now = () => deps.clock();
 
-  /** Journals an override (and its outcome) in the plan's operator journal for the day. */
-  const journalOverride = async (plan: string, caller: Caller, action: string, why: string, outcome: string, data: Record<string, unknown> = {}) => {
+  /**
+   * Journals an override (and its outcome) in the plan's operator journal for the day. Never throws:
+   * what it records has happened (or was refused) whether the journal takes it or not, so a failure
+   * is logged and the caller still gets the answer that tells what happened.
+   */
+  const journalOverride = async (plan: string, caller: Caller, action: string, why: string, outcome: string, data: Record<string, unknown> = {}): Promise<void> => {
     const at = now();
-    await deps.journal.append({
-      runId: `operator-${plan}-${at.toISOString().slice(0, 10).replace(/-/g, "")}`,
-      at: at.toISOString(),
-      kind: "decision",
-      step: "override",
-      message: `${action} by ${caller.name}: ${outcome} — ${why}`,
-      data: { action, by: caller.name, authenticated: caller.authenticated, reason: why, outcome, ...data },
-    });
+    const by = redactText(caller.name);
+    try {
+      await deps.journal.append({
+        runId: `operator-${plan}-${at.toISOString().slice(0, 10).replace(/-/g, "")}`,
+        at: at.toISOString(),
+        kind: "decision",
+        step: "override",
+        message: `${action} by ${by}: ${outcome} — ${why}`,
+        data: { action, by, authenticated: caller.authenticated, reason: why, outcome, ...data },
+      });
+    } catch (error) {
+      deps.log?.error("an override could not be journaled; it stands as answered", { plan, action, outcome, ...data, error: error instanceof Error ? error.message : String(error) });
+    }
   };
 
   const planOf = async (name: string | undefined): Promise<Plan> => {
@@ -76,7 +88,7 @@ export function operatorHandlers(deps: OperatorDeps) {
   const guarded = (needsOperator: boolean, body: (request: HttpRequest, caller: Caller) => Promise<HttpResponseInit>): Handler => {
     return async (request) => {
       try {
-        const caller = callerOf(request.headers);
+        const caller = callerOf(request.headers, deps.appServiceAuthOn);
         if (needsOperator) requireOperator(caller, deps.appServiceAuthOn);
         return await body(request, caller);
       } catch (error) {
@@ -119,13 +131,12 @@ export function operatorHandlers(deps: OperatorDeps) {
       plan,
       from,
       to,
-      trigger: { source: "manual", by: caller.name, reason: why, detectedAt: at.toISOString() },
+      trigger: { source: "manual", by: redactText(caller.name), reason: why, detectedAt: at.toISOString() },
     };
     try {
       const view = await deps.runs.start(input);
-      // The run has started: a journal that fails now must not turn that into an error for the caller
-      // (the run's own journal records who started it and why).
-      await journalOverride(plan.name, caller, kind, why, `started run ${input.runId}`, { runId: input.runId, mode, from, to }).catch(() => undefined);
+      // The run's own journal records who started it and why, too.
+      await journalOverride(plan.name, caller, kind, why, `started run ${input.runId}`, { runId: input.runId, mode, from, to });
       return json(202, { runId: view.runId, status: view.status, kind, mode, from, to, statusUrl: `/api/runs/${view.runId}` }, { Location: `/api/runs/${view.runId}` });
     } catch (error) {
       if (error instanceof RunInProgressError) await journalOverride(plan.name, caller, kind, why, `refused: run ${error.runningRunId} is in progress`, { runningRunId: error.runningRunId });
@@ -140,25 +151,42 @@ export function operatorHandlers(deps: OperatorDeps) {
     return { plan, ...(current?.runId === runId ? { current } : {}) };
   };
 
+  /** A decision as the API shows it and the journal records it. */
+  const decisionView = (decision: RunDecision) => ({ decision: decision.approve ? "approve" : "abort", by: decision.by, at: decision.at, waitingFor: decision.waitingFor });
+
   const decide = (approve: boolean) =>
     guarded(true, async (request, caller) => {
       const { reason: why } = validate(decisionBody, await readJson(request));
       const { plan, current } = await runOf(request.params.id);
       const action = approve ? "approve" : "abort";
-      const waitingFor = current?.progress?.waitingFor;
+      const waitingFor = current?.status === "running" ? current.progress?.waitingFor : undefined;
       // A failback waiting (possibly hours) for storage re-protection can be aborted too; only a
       // data-loss failover is approved.
-      const answerable = waitingFor === "approval" || (!approve && waitingFor === "reprotection");
-      if (!current || current.status !== "running" || !answerable) {
+      const wait: DecisionWait | undefined = waitingFor === "approval" || (!approve && waitingFor === "reprotection") ? waitingFor : undefined;
+      if (!current || !wait) {
         await journalOverride(plan, caller, action, why, `refused: run ${request.params.id} is not waiting for approval`, { runId: request.params.id });
         throw new ApiError(409, "NotWaitingForApproval", `run ${request.params.id} is not waiting for approval${approve ? "" : " or re-protection"}`);
       }
-      await deps.runs.approve(plan, { approve, by: caller.name, reason: why });
-      // What is known here is that the decision was sent: the run may have ended (its approval timed
-      // out) in between, and an event for a finished run is dropped. The run's own journal records the
-      // decision that took effect, and GET /api/runs/{id} shows the outcome.
-      await journalOverride(plan, caller, action, why, approve ? "approval sent to the run" : "abort sent to the run", { runId: current.runId });
-      return json(202, { runId: current.runId, decision: action, status: "sent" });
+      const target = { runId: current.runId, waitingFor: wait };
+      try {
+        // The first approve or abort claimed for this wait of the run is the only one sent to it.
+        await deps.runs.approve(plan, { approve, by: redactText(caller.name), reason: why }, target);
+      } catch (error) {
+        if (error instanceof DecisionTakenError) {
+          const standing = decisionView(error.standing);
+          await journalOverride(plan, caller, action, why, `refused: ${standing.decision} by ${standing.by} at ${standing.at} stands`, { ...target, standing, ...(error.resent ? { resent: true } : {}) });
+          throw new ApiError(409, "DecisionTaken", `run ${current.runId} already has its decision: ${standing.decision} by ${standing.by} at ${standing.at}`, { runId: current.runId, standing, ...(error.resent ? { resent: true } : {}) });
+        }
+        if (error instanceof DecisionNotDeliveredError) {
+          await journalOverride(plan, caller, action, why, "taken, not delivered: the next approve or abort of the run sends it again", target);
+          throw new ApiError(503, "DecisionNotDelivered", error.message, { runId: current.runId, standing: decisionView(error.decision) });
+        }
+        throw error;
+      }
+      // Taken: this decision is the one for this wait, and the run has it. The run may still have ended
+      // (its approval timed out) just before; its own journal and GET /api/runs/{id} show the outcome.
+      await journalOverride(plan, caller, action, why, "taken", target);
+      return json(202, { runId: current.runId, decision: action, status: "taken", statusUrl: `/api/runs/${current.runId}` });
     });
 
   return {
@@ -178,7 +206,7 @@ export function operatorHandlers(deps: OperatorDeps) {
       const plan = await planOf(request.params.plan);
       const body = validate(autoFailoverBody, await readJson(request));
       if (!deps.detection) throw new ApiError(501, "NotAvailable", "auto-failover control is not configured");
-      const state = await deps.detection.setAutoFailover(plan, { enabled: body.enabled, by: caller.name, reason: body.reason, at: now().toISOString() });
+      const state = await deps.detection.setAutoFailover(plan, { enabled: body.enabled, by: redactText(caller.name), reason: body.reason, at: now().toISOString() });
       await journalOverride(plan.name, caller, body.enabled ? "resume-auto-failover" : "pause-auto-failover", body.reason, body.enabled ? "auto-failover resumed" : "auto-failover paused");
       return json(200, { plan: plan.name, autoFailover: body.enabled ? "enabled" : "paused", state });
     }),

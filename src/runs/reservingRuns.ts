@@ -1,9 +1,11 @@
 import type { Logger } from "../core/logger.ts";
 import type { ApprovalEvent, RunInput } from "../core/run/model.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { RunInProgressError, type DecisionTarget, type RunPort, type RunView } from "../core/run/port.ts";
 import { MalformedValueError } from "../core/run/parse.ts";
 import { releaseRun, reserveRun, RESERVATION_GRACE_MS, type ReserveDecision } from "../core/run/reservation.ts";
-import type { PlanStateStore } from "../detection/stateStore.ts";
+import { redactText } from "../core/secrets.ts";
+import { BlobPlanStateStore, type PlanStateStore } from "../detection/stateStore.ts";
+import { BlobDecisionStore, DecisionClaims, MemoryDecisionStore, type DecisionStore } from "./decisions.ts";
 
 export interface ReservingRunsOptions {
   /** The plans' state documents (ETag-checked updates): where runs are reserved. */
@@ -11,7 +13,20 @@ export interface ReservingRunsOptions {
   readonly clock: () => Date;
   /** How long a reservation whose run is not visible holds the plan (default RESERVATION_GRACE_MS). */
   readonly graceMs?: number;
+  /**
+   * Where decisions on runs' waits are claimed (src/runs/decisions.ts). Default: blobs in the state
+   * store's container when it is a blob store (shared by every instance of the app), else in memory.
+   */
+  readonly decisions?: DecisionStore;
   readonly log?: Logger;
+}
+
+/** The run is not waiting for the decision asked of it. */
+export class NotWaitingForDecisionError extends Error {
+  constructor(readonly planName: string, approve: boolean) {
+    super(`the run of plan ${planName} is not waiting for ${approve ? "approval" : "approval or re-protection"}`);
+    this.name = "NotWaitingForDecisionError";
+  }
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -20,13 +35,21 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
  * A run port that reserves every run in the plan's state document before the inner port starts it
  * (src/core/run/reservation.ts): of any number of racing starts of one plan, in any process, one
  * reserves and reaches the inner port; the others are refused with RunInProgressError naming the run
- * that holds the plan. Reads, approvals and terminations go straight to the inner port.
+ * that holds the plan. And it claims every decision on a run's wait before the inner port sends it
+ * (src/runs/decisions.ts): of any number of racing approves and aborts, in any process, the first
+ * claimed is the only one sent; the others are refused with DecisionTakenError naming it. Reads and
+ * terminations go straight to the inner port.
  */
 export class ReservingRuns implements RunPort {
+  private readonly claims: DecisionClaims;
+
   constructor(
     private readonly inner: RunPort,
     private readonly options: ReservingRunsOptions,
-  ) {}
+  ) {
+    const store = options.decisions ?? (options.store instanceof BlobPlanStateStore ? new BlobDecisionStore(options.store.container) : new MemoryDecisionStore());
+    this.claims = new DecisionClaims({ store, clock: options.clock, ...(options.log ? { log: options.log } : {}) });
+  }
 
   async start(input: RunInput): Promise<RunView> {
     const plan = input.plan.name;
@@ -65,12 +88,26 @@ export class ReservingRuns implements RunPort {
     return this.inner.get(planName);
   }
 
-  approve(planName: string, approval: ApprovalEvent): Promise<void> {
-    return this.inner.approve(planName, approval);
+  /**
+   * Claims the decision for `target` (read from the run's status when not given), then, if it is the
+   * first, sends it. Caller names and reasons are recorded and sent redacted.
+   */
+  async approve(planName: string, approval: ApprovalEvent, target?: DecisionTarget): Promise<void> {
+    const wait = target ?? (await this.waitOf(planName, approval.approve));
+    const decision = { ...wait, approve: approval.approve, by: redactText(approval.by), reason: redactText(approval.reason), at: this.options.clock().toISOString() };
+    await this.claims.decide(decision, ({ approve, by, reason }) => this.inner.approve(planName, { approve, by, reason }, wait));
   }
 
   terminate(planName: string, reason: string): Promise<void> {
     return this.inner.terminate(planName, reason);
+  }
+
+  /** The wait of the plan's run a decision would answer now: approval, or (an abort only) re-protection. */
+  private async waitOf(planName: string, approve: boolean): Promise<DecisionTarget> {
+    const view = await this.inner.get(planName);
+    const waitingFor = view?.status === "running" ? view.progress?.waitingFor : undefined;
+    if (!view || !(waitingFor === "approval" || (!approve && waitingFor === "reprotection"))) throw new NotWaitingForDecisionError(planName, approve);
+    return { runId: view.runId, waitingFor };
   }
 
   /** Frees the plan after a start that failed; if that fails too, the reservation lapses after the grace period. */

@@ -1,16 +1,19 @@
 import type { ApprovalEvent, RunInput } from "../../src/core/run/model.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../../src/core/run/port.ts";
+import { RunInProgressError, type DecisionTarget, type RunPort, type RunView } from "../../src/core/run/port.ts";
 
 /**
  * A run port that keeps one run in memory (the port is Switchyard's own interface, not an SDK):
- * records starts, refusals and approvals, refuses a start while a run is pending or running, and lets a
- * test set or finish the current run.
+ * records starts, refusals and approvals (with the wait each answers), refuses a start while a run is
+ * pending or running, and lets a test set or finish the current run, or fail the next approval sent.
  */
 export class MemoryRuns implements RunPort {
   readonly started: RunInput[] = [];
   readonly refused: string[] = [];
   readonly approvals: ApprovalEvent[] = [];
+  readonly targets: (DecisionTarget | undefined)[] = [];
   current?: RunView;
+  /** The next approval sent throws this (once), as a Durable client whose request failed. */
+  failApprove?: Error;
 
   /** The next start throws `failStart` (once). */
   constructor(private failStart?: Error) {}
@@ -34,8 +37,14 @@ export class MemoryRuns implements RunPort {
     return this.current;
   }
 
-  async approve(_plan: string, approval: ApprovalEvent): Promise<void> {
+  async approve(_plan: string, approval: ApprovalEvent, target?: DecisionTarget): Promise<void> {
+    if (this.failApprove) {
+      const error = this.failApprove;
+      this.failApprove = undefined;
+      throw error;
+    }
     this.approvals.push(approval);
+    this.targets.push(target);
   }
 
   async terminate(): Promise<void> {

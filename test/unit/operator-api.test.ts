@@ -5,7 +5,11 @@ import { describe, expect, it } from "vitest";
 import { parsePlanText } from "../../src/core/plan/index.ts";
 import { OPERATOR_ROLE } from "../../src/http/auth.ts";
 import { operatorHandlers } from "../../src/http/operator.ts";
+import type { Journal, JournalEntry } from "../../src/core/journal.ts";
+import type { Logger } from "../../src/core/logger.ts";
+import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { MemoryJournal } from "../../src/journal/journal.ts";
+import { ReservingRuns } from "../../src/runs/reservingRuns.ts";
 import { StaticPlanCatalog } from "../../src/plan/catalog.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 import { MemoryRuns } from "../helpers/memoryRuns.ts";
@@ -34,6 +38,7 @@ function request(params: Record<string, string>, body?: unknown, headers: Record
 }
 
 const body = (r: { jsonBody?: unknown }) => r.jsonBody as any;
+const OPERATOR_JOURNAL = "operator-contoso-orders-20261128";
 
 describe("manual override API", () => {
   it("starts a planned failover to the secondary and says where to follow it", async () => {
@@ -93,9 +98,10 @@ describe("manual override API", () => {
     runs.current = { ...runs.current!, progress: { runId, kind: "failover", stepStartedAt: "2026-01-01T00:00:00.000Z", step: "approval", waitingFor: "approval" } };
     const res = await api.approve(request({ id: runId }, { reason: "region lost" }));
     expect(res.status).toBe(202);
-    // Sent, not "approved": the run may have ended meanwhile, and its own journal says what took effect.
-    expect(body(res)).toEqual({ runId, decision: "approve", status: "sent" });
+    // Taken: this approval is the run's decision for this wait, and was sent to it.
+    expect(body(res)).toEqual({ runId, decision: "approve", status: "taken", statusUrl: `/api/runs/${runId}` });
     expect(runs.approvals).toEqual([{ approve: true, by: "function-key caller", reason: "region lost" }]);
+    expect(runs.targets).toEqual([{ runId, waitingFor: "approval" }]);
     expect((await api.abort(request({ id: "not-a-run" }, { reason: "x y z" }))).status).toBe(404);
   });
 
@@ -153,12 +159,205 @@ describe("manual override API: which way a run goes", () => {
     expect(runs.started[0]).toMatchObject({ kind: "failback", from: "centralus", to: "eastus2" });
   });
 
-  it("refuses a reason that carries a credential before anything starts or is journaled", async () => {
+  it("starts a failover whose reason carries a credential, and records the reason redacted", async () => {
     const { api, runs, journal } = setup();
     const res = await api.failover(request({ plan: plan.name }, { reason: "again Password=hunter2 test" }));
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(202);
     expect(JSON.stringify(body(res))).not.toContain("hunter2");
-    expect(runs.started).toEqual([]);
+    expect(runs.started[0]!.trigger.reason).toBe("again [redacted] test");
+    const entries = await journal.read(OPERATOR_JOURNAL);
+    expect(entries.map((e) => e.data?.reason)).toEqual(["again [redacted] test"]);
+    expect(JSON.stringify(entries)).not.toContain("hunter2");
+  });
+});
+
+/** The kill switch as the API sees it: records every change it is asked to make. */
+function recordingDetection() {
+  const changes: { enabled: boolean; by: string; reason: string; at: string }[] = [];
+  return { changes, setAutoFailover: async (_plan: unknown, change: (typeof changes)[number]) => void changes.push(change), status: async () => undefined, currentPrimary: async () => plan.regions.primary.name };
+}
+
+/** A journal whose store is down: every append fails. */
+class DownJournal implements Journal {
+  async append(_entry: JournalEntry): Promise<void> {
+    throw new Error("the journal container answered 503 ServerBusy");
+  }
+  async read(): Promise<JournalEntry[]> {
+    return [];
+  }
+  async listRuns(): Promise<string[]> {
+    return [];
+  }
+}
+
+function recordingLog() {
+  const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, ...(fields ? { fields } : {}) });
+  const log: Logger = { info: at("info"), warn: at("warn"), error: at("error") };
+  return { log, lines };
+}
+
+const waitingForApproval = (runs: MemoryRuns) => {
+  const runId = runs.current!.runId;
+  runs.current = { ...runs.current!, progress: { runId, kind: "failover", stepStartedAt: "2026-11-28T10:00:00.000Z", step: "approval", waitingFor: "approval" } };
+  return runId;
+};
+
+describe("manual override API: untrusted text never blocks or fails a safety action", () => {
+  it("pauses auto-failover for a caller whose name and reason look like credentials, and records both redacted", async () => {
+    const detection = recordingDetection();
+    const journal = new MemoryJournal();
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs: new MemoryRuns(), journal, clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: true, detection });
+    const caller = { "x-ms-client-principal": principal("svc;Password=hunter2", [OPERATOR_ROLE]) };
+
+    const res = await api.autoFailover(request({ plan: plan.name }, { enabled: false, reason: "maintenance, Password=hunter2 on the bridge" }, caller));
+
+    expect(res.status).toBe(200);
+    expect(body(res)).toMatchObject({ autoFailover: "paused" });
+    expect(detection.changes).toEqual([{ enabled: false, by: "svc;[redacted]", reason: "maintenance, [redacted] on the bridge", at: "2026-11-28T10:00:00.000Z" }]);
+    const entries = await journal.read(OPERATOR_JOURNAL);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.data).toMatchObject({ action: "pause-auto-failover", by: "svc;[redacted]", reason: "maintenance, [redacted] on the bridge", outcome: "auto-failover paused" });
+    expect(JSON.stringify([body(res), entries])).not.toContain("hunter2");
+  });
+
+  it("still answers 400 for a reason that is missing, too short or too long, on every override, and changes nothing", async () => {
+    const detection = recordingDetection();
+    const runs = new MemoryRuns();
+    const journal = new MemoryJournal();
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal, clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: false, detection });
+    const runId = "contoso-orders.20261128T090000Z.failover-abcd";
+    const overrides = [
+      () => [api.failover, { plan: plan.name }, {}] as const,
+      () => [api.failback, { plan: plan.name }, {}] as const,
+      () => [api.autoFailover, { plan: plan.name }, { enabled: false }] as const,
+      () => [api.approve, { id: runId }, {}] as const,
+      () => [api.abort, { id: runId }, {}] as const,
+    ];
+    for (const override of overrides) {
+      const [handler, params, rest] = override();
+      for (const reason of [undefined, "  ok  ", "x".repeat(501)]) {
+        const res = await handler(request(params, { ...rest, ...(reason === undefined ? {} : { reason }) }));
+        expect(res.status, `${JSON.stringify(params)} ${String(reason).slice(0, 10)}`).toBe(400);
+        expect(body(res).error.details.map((d: { path: string }) => d.path)).toContain("reason");
+      }
+    }
+    expect([runs.started, runs.approvals, detection.changes]).toEqual([[], [], []]);
+    expect(await journal.listRuns()).toEqual([]);
+  });
+
+  it("answers with what happened when the journal fails after the action took effect: paused (200), started (202), approved (202)", async () => {
+    const detection = recordingDetection();
+    const runs = new MemoryRuns();
+    const { log, lines } = recordingLog();
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal: new DownJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: false, detection, log });
+
+    const paused = await api.autoFailover(request({ plan: plan.name }, { enabled: false, reason: "maintenance window" }));
+    const started = await api.failover(request({ plan: plan.name }, { reason: "eastus2 is down" }));
+    const runId = waitingForApproval(runs);
+    const approved = await api.approve(request({ id: runId }, { reason: "accept the loss" }));
+
+    expect([paused.status, started.status, approved.status]).toEqual([200, 202, 202]);
+    expect(detection.changes.map((c) => c.enabled)).toEqual([false]);
+    expect(runs.started.map((r) => r.runId)).toEqual([runId]);
+    expect(runs.approvals.map((a) => a.approve)).toEqual([true]);
+    expect(lines.map((l) => [l.level, l.fields?.action, l.fields?.outcome])).toEqual([
+      ["error", "pause-auto-failover", "auto-failover paused"],
+      ["error", "failover", `started run ${runId}`],
+      ["error", "approve", "taken"],
+    ]);
+    expect(lines.every((l) => String(l.fields?.error).includes("ServerBusy"))).toBe(true);
+  });
+
+  it("answers a refusal as a refusal when the journal fails too (409, not 500)", async () => {
+    const runs = new MemoryRuns();
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal: new DownJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: false });
+    await api.failover(request({ plan: plan.name }, { reason: "eastus2 is down" }));
+
+    const second = await api.failover(request({ plan: plan.name }, { reason: "again" }));
+    const notWaiting = await api.abort(request({ id: runs.current!.runId }, { reason: "stop it" }));
+
+    expect([second.status, notWaiting.status]).toEqual([409, 409]);
+  });
+});
+
+describe("manual override API: one decision per wait", () => {
+  function claiming() {
+    const memory = new MemoryRuns();
+    const journal = new MemoryJournal();
+    const clock = () => new Date("2026-11-28T10:00:00Z");
+    const runs = new ReservingRuns(memory, { store: new MemoryPlanStateStore(), clock });
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal, clock, appServiceAuthOn: true });
+    const as = (name: string) => ({ "x-ms-client-principal": principal(name, [OPERATOR_ROLE]) });
+    return { memory, journal, api, as };
+  }
+
+  it("refuses a decision after the first with 409 naming who decided what and when, and sends only the first", async () => {
+    const { memory, journal, api, as } = claiming();
+    await api.failover(request({ plan: plan.name }, { reason: "eastus2 is down" }, as("oncall@contoso.com")));
+    const runId = waitingForApproval(memory);
+
+    const first = await api.abort(request({ id: runId }, { reason: "the region is coming back" }, as("alice@contoso.com")));
+    const second = await api.approve(request({ id: runId }, { reason: "accept the loss" }, as("bob@contoso.com")));
+
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(409);
+    expect(body(second).error).toMatchObject({
+      code: "DecisionTaken",
+      message: expect.stringContaining("abort by alice@contoso.com at 2026-11-28T10:00:00.000Z"),
+      details: { runId, standing: { decision: "abort", by: "alice@contoso.com", at: "2026-11-28T10:00:00.000Z", waitingFor: "approval" } },
+    });
+    expect(memory.approvals).toEqual([{ approve: false, by: "alice@contoso.com", reason: "the region is coming back" }]);
+    const decisions = (await journal.read(OPERATOR_JOURNAL)).filter((e) => e.data?.action === "approve" || e.data?.action === "abort");
+    expect(decisions.map((e) => [e.data?.action, e.data?.by, e.data?.outcome])).toEqual([
+      ["abort", "alice@contoso.com", "taken"],
+      ["approve", "bob@contoso.com", "refused: abort by alice@contoso.com at 2026-11-28T10:00:00.000Z stands"],
+    ]);
+  });
+
+  it("keeps a decision whose delivery failed as the one that stands (503), and the next request delivers it, not itself", async () => {
+    const { memory, journal, api, as } = claiming();
+    await api.failover(request({ plan: plan.name }, { reason: "eastus2 is down" }, as("oncall@contoso.com")));
+    const runId = waitingForApproval(memory);
+    memory.failApprove = new Error("the Durable extension answered 500");
+
+    const undelivered = await api.approve(request({ id: runId }, { reason: "accept the loss" }, as("alice@contoso.com")));
+    const next = await api.abort(request({ id: runId }, { reason: "changed my mind" }, as("bob@contoso.com")));
+
+    expect(undelivered.status).toBe(503);
+    expect(body(undelivered).error).toMatchObject({ code: "DecisionNotDelivered", details: { standing: { decision: "approve", by: "alice@contoso.com" } } });
+    expect(next.status).toBe(409);
+    expect(body(next).error.details).toMatchObject({ standing: { decision: "approve", by: "alice@contoso.com" }, resent: true });
+    // The run got the decision that stands, once; bob's abort was never sent.
+    expect(memory.approvals).toEqual([{ approve: true, by: "alice@contoso.com", reason: "accept the loss" }]);
+    const outcomes = (await journal.read(OPERATOR_JOURNAL)).filter((e) => e.data?.action === "approve" || e.data?.action === "abort").map((e) => e.data?.outcome);
+    expect(outcomes).toEqual(["taken, not delivered: the next approve or abort of the run sends it again", "refused: approve by alice@contoso.com at 2026-11-28T10:00:00.000Z stands"]);
+  });
+});
+
+describe("manual override API: identity headers", () => {
+  it("answers 401 on every override to a principal header that decodes to JSON null, and changes nothing", async () => {
+    const detection = recordingDetection();
+    const runs = new MemoryRuns();
+    const journal = new MemoryJournal();
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal, clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: true, detection });
+    const runId = "contoso-orders.20261128T090000Z.failover-abcd";
+    runs.current = { instanceId: "i", runId, status: "running", kind: "failover", from: "eastus2", to: "centralus", progress: { runId, kind: "failover", step: "approval", stepStartedAt: "2026-11-28T09:00:00.000Z", waitingFor: "approval" } };
+    const nullPrincipal = { "x-ms-client-principal": Buffer.from("null").toString("base64") };
+    const overrides = [
+      [api.failover, { plan: plan.name }, { reason: "eastus2 is down" }],
+      [api.failback, { plan: plan.name }, { reason: "eastus2 is back" }],
+      [api.autoFailover, { plan: plan.name }, { enabled: false, reason: "maintenance window" }],
+      [api.approve, { id: runId }, { reason: "accept the loss" }],
+      [api.abort, { id: runId }, { reason: "the region is coming back" }],
+    ] as const;
+
+    for (const [handler, params, given] of overrides) {
+      const res = await handler(request(params, given, nullPrincipal));
+      expect(res.status, JSON.stringify(params)).toBe(401);
+      expect(body(res).error.code).toBe("InvalidClientPrincipal");
+    }
+    expect([runs.started, runs.approvals, detection.changes]).toEqual([[], [], []]);
     expect(await journal.listRuns()).toEqual([]);
   });
 });
