@@ -82,12 +82,14 @@ export class BlobDecisionStore implements DecisionStore {
   }
 
   async claim(record: DecisionRecord): Promise<Claim> {
-    for (;;) {
+    const name = BlobDecisionStore.blobName(record.decision);
+    for (let attempt = 1; ; attempt++) {
       const etag = await this.write(record, { ifNoneMatch: "*" });
-      if (etag) return { won: true, etag };
+      if (etag !== undefined) return { won: true, etag };
       const existing = await this.read(record.decision);
-      // Records are never removed: one that is gone again was never there (a refused write for another cause).
       if (existing) return { won: false, ...existing };
+      // Records are never removed: a create refused for a record that is not there is retried, a few times.
+      if (attempt >= 5) throw new Error(`the decision record ${name} in container ${this.container.containerName} could neither be created nor read`);
     }
   }
 
@@ -122,7 +124,8 @@ export class BlobDecisionStore implements DecisionStore {
     for (let created = false; ; created = true) {
       try {
         const response = await blob.upload(body, body.length, { conditions, blobHTTPHeaders: { blobContentType: "application/json; charset=utf-8" }, ...budgetOptions() });
-        return response.etag ?? "";
+        if (!response.etag) throw new Error(`the blob store gave no ETag for ${blob.name}`);
+        return response.etag;
       } catch (error) {
         const status = statusCodeOf(error);
         if (status === 409 || status === 412) return undefined;

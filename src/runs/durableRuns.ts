@@ -1,7 +1,7 @@
 import type * as df from "durable-functions";
 import { APPROVAL_EVENT, instanceIdFor, Orchestrations, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, runIdOfInput } from "../core/run/model.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { RunInProgressError, type DecisionTarget, type RunPort, type RunView } from "../core/run/port.ts";
 import { runViewOf } from "./runView.ts";
 
 const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
@@ -43,13 +43,20 @@ export class DurableRuns implements RunPort {
     return runViewOf({ instanceId: status.instanceId, status: statusOf(String(status.runtimeStatus)), input: status.input, customStatus: status.customStatus, output: status.output });
   }
 
-  async approve(planName: string, approval: ApprovalEvent): Promise<void> {
+  /**
+   * Raises the decision on the plan's instance. A decision for a `target` run that the instance no
+   * longer runs is dropped (the plan's instance may run a later run by now), as Durable drops an event
+   * for a finished instance; the instance's status must then be read (a failed read is an error).
+   */
+  async approve(planName: string, approval: ApprovalEvent, target?: DecisionTarget): Promise<void> {
     const instanceId = instanceIdFor(planName);
+    const status = target ? await this.client.getStatus(instanceId) : await this.client.getStatus(instanceId).catch(() => undefined);
+    const runId = runIdOfInput(status?.input);
+    if (target && runId !== target.runId) return;
     await this.client.raiseEvent(instanceId, APPROVAL_EVENT, approval);
     if (approval.approve) return;
     // A failback waiting for re-protection waits in a sub-orchestration: it is told too, so that it
     // starts no further round (it may not exist: the run may not be waiting there).
-    const runId = runIdOfInput((await this.client.getStatus(instanceId).catch(() => undefined))?.input);
     if (runId) await this.client.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 

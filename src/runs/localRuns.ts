@@ -1,5 +1,5 @@
 import { instanceIdFor, Orchestrations, APPROVAL_EVENT, outlineOf, reprotectInstanceId, type RunOrchestrationInput, type ApprovalEvent, type RunInput, runIdOfInput } from "../core/run/model.ts";
-import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
+import { RunInProgressError, type DecisionTarget, type RunPort, type RunView } from "../core/run/port.ts";
 import { MemoryRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
 import { InstanceRunningError, type InstanceStatus, type LocalDurableHost } from "../durable/durableHost.ts";
 import type { RuntimeStatus } from "../durable/instanceStore.ts";
@@ -48,13 +48,19 @@ export class LocalRuns implements RunPort {
     return status ? view(status) : undefined;
   }
 
-  async approve(planName: string, approval: ApprovalEvent): Promise<void> {
+  /**
+   * Raises the decision on the plan's instance. A decision for a `target` run that the instance no
+   * longer runs is dropped (the plan's instance may run a later run by now), as an event for a
+   * finished instance is.
+   */
+  async approve(planName: string, approval: ApprovalEvent, target?: DecisionTarget): Promise<void> {
     const instanceId = instanceIdFor(planName);
+    const runId = runIdOfInput((await this.host.getStatus(instanceId))?.input);
+    if (target && runId !== target.runId) return;
     await this.host.raiseEvent(instanceId, APPROVAL_EVENT, approval);
     if (approval.approve) return;
     // A failback waiting for re-protection waits in a sub-orchestration: it is told too, so that it
     // starts no further round (it may not exist: the run may not be waiting there).
-    const runId = runIdOfInput((await this.host.getStatus(instanceId))?.input);
     if (runId) await this.host.raiseEvent(reprotectInstanceId(runId), APPROVAL_EVENT, approval).catch(() => undefined);
   }
 
