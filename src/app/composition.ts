@@ -79,7 +79,8 @@ export function appServices(): AppServices {
       frontDoorLease: blobFrontDoorLease(blob.getContainerClient(settings.stateContainer)),
       runPlans,
     },
-    ...(settings.alertToken ? { validateToken: createEntraTokenValidator({ tenantId: settings.alertToken.tenantId, audience: settings.alertToken.audience }) } : {}),
+    // Secure webhook: the tenant's tokens in the configured cloud, of an allowed role or app, and not long-lived.
+    ...(settings.alertToken ? { validateToken: createEntraTokenValidator(settings.alertToken) } : {}),
   };
   return built;
 }

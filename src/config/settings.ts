@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { ClientFactoryOptions } from "../azure/clients.ts";
 import { CLOUDS, type CloudName } from "../azure/clouds.ts";
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, SECURE_WEBHOOK_ROLE } from "../core/alerts/secureWebhook.ts";
 
 /**
  * Every app setting Switchyard reads (Functions app settings in Azure, `local.settings.json` or the
@@ -21,9 +22,28 @@ export const SETTINGS = {
   stateContainer: "SWITCHYARD_STATE_CONTAINER",
   alertTenantId: "SWITCHYARD_ALERT_TENANT_ID",
   alertAudience: "SWITCHYARD_ALERT_AUDIENCE",
+  /** Secure webhook: app roles of which a token must carry one (comma-separated; default ActionGroupsSecureWebhook; "" with apps set: none). */
+  alertAllowedRoles: "SWITCHYARD_ALERT_ALLOWED_ROLES",
+  /** Secure webhook: client application ids (azp/appid) accepted without a role (comma-separated GUIDs; default none). */
+  alertAllowedApps: "SWITCHYARD_ALERT_ALLOWED_APPS",
+  /** Secure webhook: longest token lifetime (exp − iat) accepted, in minutes (default 1440: 24 h). */
+  alertMaxTokenLifetimeMinutes: "SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES",
   /** Set by App Service when its authentication is on: the override API then needs the operator role. */
   appServiceAuth: "WEBSITE_AUTH_ENABLED",
 } as const;
+
+/** A comma-separated list whose items each pass `item` (blank items are dropped). */
+function commaList<T>(item: z.ZodType<T>) {
+  return z.string().transform((text, ctx) => {
+    const items: T[] = [];
+    for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
+      const result = item.safeParse(part);
+      if (result.success) items.push(result.data);
+      else ctx.addIssue({ code: "custom", message: result.error.issues[0]?.message ?? "invalid item" });
+    }
+    return items;
+  });
+}
 
 const containerName = z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "a blob container name: 3-63 lower-case letters, digits and single dashes");
 
@@ -42,6 +62,9 @@ const settingsSchema = z
     [SETTINGS.stateContainer]: containerName.default("switchyard-state"),
     [SETTINGS.alertTenantId]: z.guid("a tenant id is a GUID").optional(),
     [SETTINGS.alertAudience]: z.string().min(1).optional(),
+    [SETTINGS.alertAllowedRoles]: commaList(z.string().regex(/^[^\s,]{1,120}$/, "app role values: no spaces, at most 120 characters")).optional(),
+    [SETTINGS.alertAllowedApps]: commaList(z.guid("client application ids are GUIDs")).optional(),
+    [SETTINGS.alertMaxTokenLifetimeMinutes]: z.coerce.number().int("whole minutes").min(5).max(2 * 24 * 60).default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS / 60),
     [SETTINGS.appServiceAuth]: z.enum(["true", "True", "TRUE", "false", "False", "FALSE"]).optional(),
   });
 
@@ -53,6 +76,10 @@ function crossIssues(raw: Record<string, string | undefined>): string[] {
   }
   if (!!raw[SETTINGS.alertTenantId] !== !!raw[SETTINGS.alertAudience]) {
     issues.push(`${SETTINGS.alertAudience}: the secure webhook needs both ${SETTINGS.alertTenantId} and ${SETTINGS.alertAudience}`);
+  }
+  // An empty role list is a choice only beside allowed apps: with neither, any app in the tenant would pass.
+  if (raw[SETTINGS.alertAllowedRoles] !== undefined && raw[SETTINGS.alertAllowedRoles]!.replace(/[\s,]/g, "") === "" && !raw[SETTINGS.alertAllowedApps]?.replace(/[\s,]/g, "")) {
+    issues.push(`${SETTINGS.alertAllowedRoles}: name at least one app role, or set ${SETTINGS.alertAllowedApps}`);
   }
   if (!raw[SETTINGS.storageConnectionString] && !raw[SETTINGS.storageAccountUrl]) {
     issues.push(`${SETTINGS.storageAccountUrl}: set this or ${SETTINGS.storageConnectionString}`);
@@ -66,12 +93,26 @@ export interface Settings {
   readonly journalContainer: string;
   readonly stateContainer: string;
   readonly taskHub: string;
-  /** Secure webhook: validate Azure Monitor's Entra token for this tenant and audience. */
-  readonly alertToken?: { readonly tenantId: string; readonly audience: string };
+  /** Secure webhook: validate Azure Monitor's Entra token for this tenant and audience, in the configured cloud. */
+  readonly alertToken?: AlertTokenSettings;
   readonly appServiceAuthOn: boolean;
 }
 
+export interface AlertTokenSettings {
+  readonly tenantId: string;
+  readonly audience: string;
+  readonly cloud: CloudName;
+  readonly allowedRoles: readonly string[];
+  readonly allowedApps: readonly string[];
+  readonly maxLifetimeSeconds: number;
+}
+
 export class SettingsError extends Error {}
+
+/** Whether App Service authentication is on: WEBSITE_AUTH_ENABLED, which App Service sets to True when it is. */
+export function appServiceAuthEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return (env[SETTINGS.appServiceAuth] ?? "").trim().toLowerCase() === "true";
+}
 
 /** Reads and checks the settings; the error names every bad or missing setting (never its value). */
 export function readSettings(env: Readonly<Record<string, string | undefined>> = process.env): Settings {
@@ -103,13 +144,25 @@ export function readSettings(env: Readonly<Record<string, string | undefined>> =
       blobStore,
     };
   }
+  const [alertTenantId, alertAudience] = [s[SETTINGS.alertTenantId], s[SETTINGS.alertAudience]];
   return {
     clients,
     plansContainer: s[SETTINGS.plansContainer],
     journalContainer: s[SETTINGS.journalContainer],
     stateContainer: s[SETTINGS.stateContainer],
     taskHub: s[SETTINGS.taskHub],
-    ...(s[SETTINGS.alertTenantId] && s[SETTINGS.alertAudience] ? { alertToken: { tenantId: s[SETTINGS.alertTenantId]!, audience: s[SETTINGS.alertAudience]! } } : {}),
-    appServiceAuthOn: (s[SETTINGS.appServiceAuth] ?? "false").toLowerCase() === "true",
+    ...(alertTenantId && alertAudience
+      ? {
+          alertToken: {
+            tenantId: alertTenantId,
+            audience: alertAudience,
+            cloud: s[SETTINGS.cloud],
+            allowedRoles: s[SETTINGS.alertAllowedRoles] ?? [SECURE_WEBHOOK_ROLE],
+            allowedApps: s[SETTINGS.alertAllowedApps] ?? [],
+            maxLifetimeSeconds: s[SETTINGS.alertMaxTokenLifetimeMinutes] * 60,
+          },
+        }
+      : {}),
+    appServiceAuthOn: appServiceAuthEnabled(raw),
   };
 }

@@ -1,11 +1,19 @@
 import type { JsonWebKey } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK } from "jose";
 import { isObject } from "../core/guards.ts";
+import { CLOUDS, type CloudName } from "../azure/clouds.ts";
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, SECURE_WEBHOOK_ROLE } from "../core/alerts/secureWebhook.ts";
 
 /**
  * Validation of Microsoft Entra ID access tokens, for the alert webhook's optional "secure webhook"
  * mode: an Azure Monitor action group with a secure webhook sends `Authorization: Bearer <token>`,
  * the token issued for the app registration configured on the action group.
+ *
+ * A valid token is not enough: any application in the tenant can get one for the webhook's audience.
+ * The token must also carry one of the allowed app roles (`roles`; Azure Monitor's documented setup
+ * assigns the `ActionGroupsSecureWebhook` role of the webhook's app registration to the Action Groups
+ * service principal) or name an allowed client application (`azp` in v2.0 tokens, `appid` in v1.0),
+ * and live no longer than a maximum lifetime (exp − iat), so that a leaked long-lived token is refused.
  *
  * Signatures and claims are checked by `jose` (`jwtVerify` with the issuers, audiences, RS256 only and
  * the clock tolerance). Only RS256 is accepted — Entra signs access tokens with RS256, and accepting
@@ -39,10 +47,21 @@ export interface EntraTokenValidatorOptions {
   tenantId: string;
   /** Accepted `aud` values: the app registration's client id and/or Application ID URI. */
   audience: string | string[];
-  /** Accepted `iss` values, matched exactly. Default: the tenant's v2.0 and v1 issuers. */
+  /** The Azure cloud whose Entra ID issues the tokens (issuers and keys). Default AzurePublicCloud. */
+  cloud?: CloudName;
+  /** Accepted `iss` values, matched exactly. Default: the tenant's v2.0 and v1 issuers in the cloud. */
   allowedIssuers?: string[];
-  /** Default: https://login.microsoftonline.com/{tenantId}/discovery/v2.0/keys */
+  /** Default: {the cloud's authority host}/{tenantId}/discovery/v2.0/keys */
   jwksUri?: string;
+  /**
+   * App roles (`roles`) of which the token must carry one, unless its client application is allowed.
+   * Default: [ActionGroupsSecureWebhook]. With allowedApps, at least one entry is required.
+   */
+  allowedRoles?: readonly string[];
+  /** Client application ids (`azp`, or `appid` in v1.0 tokens) accepted without a role. Default: none. */
+  allowedApps?: readonly string[];
+  /** Longest lifetime (exp − iat) of a token accepted. Default 86400 (24 h). */
+  maxLifetimeSeconds?: number;
   /** Fetches the JWKS. Default: global fetch with a 10 s timeout. May reject; that is handled. */
   fetchJwks?: (uri: string) => Promise<Jwks>;
   /** Current time in epoch milliseconds. Default: Date.now. */
@@ -90,9 +109,16 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
   if (!TENANT.test(tenantId)) throw new Error("createEntraTokenValidator: tenantId must be a tenant id or domain");
   const audiences = (Array.isArray(options.audience) ? options.audience : [options.audience]).filter((a) => typeof a === "string" && a.length > 0);
   if (audiences.length === 0) throw new Error("createEntraTokenValidator: at least one audience is required");
-  const issuers = options.allowedIssuers ?? [`https://login.microsoftonline.com/${tenantId}/v2.0`, `https://sts.windows.net/${tenantId}/`];
+  const cloud = CLOUDS[options.cloud ?? "AzurePublicCloud"];
+  if (!cloud) throw new Error("createEntraTokenValidator: cloud must be one of " + Object.keys(CLOUDS).join(", "));
+  const issuers = options.allowedIssuers ?? [`${cloud.tokenIssuerV2}/${tenantId}/v2.0`, `${cloud.tokenIssuerV1}/${tenantId}/`];
   if (issuers.length === 0) throw new Error("createEntraTokenValidator: allowedIssuers must not be empty");
-  const jwksUri = options.jwksUri ?? `https://login.microsoftonline.com/${tenantId}/discovery/v2.0/keys`;
+  const jwksUri = options.jwksUri ?? `${cloud.authorityHost}/${tenantId}/discovery/v2.0/keys`;
+  const allowedRoles = new Set((options.allowedRoles ?? [SECURE_WEBHOOK_ROLE]).filter((r) => r.length > 0));
+  const allowedApps = new Set((options.allowedApps ?? []).map((a) => a.toLowerCase()).filter((a) => a.length > 0));
+  if (allowedRoles.size === 0 && allowedApps.size === 0) throw new Error("createEntraTokenValidator: allowedRoles or allowedApps must name someone (else any application in the tenant is accepted)");
+  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+  if (!(maxLifetimeSeconds > 0)) throw new Error("createEntraTokenValidator: maxLifetimeSeconds must be positive");
   // Whatever the keys come from, they are read as unknown: importKeys checks each one.
   const fetchJwks: (uri: string) => Promise<unknown> = options.fetchJwks ?? defaultFetchJwks;
   const clock = options.clock ?? Date.now;
@@ -180,7 +206,21 @@ export function createEntraTokenValidator(options: EntraTokenValidatorOptions): 
     }
     // jose checks iat against the clock only with maxTokenAge, which would also make iat required.
     if (typeof claims.iat === "number" && claims.iat * 1000 > now + skewSeconds * 1000) return fail("token was issued in the future (iat)");
+    // The lifetime is exp − iat; without iat, from nbf, else from now (what is left of it).
+    const start = typeof claims.iat === "number" ? claims.iat : typeof claims.nbf === "number" ? claims.nbf : now / 1000;
+    const exp = typeof claims.exp === "number" ? claims.exp : Number.NaN;
+    if (!(exp - start <= maxLifetimeSeconds)) return fail(`token lifetime (exp − iat) is longer than ${maxLifetimeSeconds} s`);
+    if (!isAllowedCaller(claims)) {
+      return fail(`token carries none of the allowed app roles (${[...allowedRoles].join(", ") || "none"}) and its client application (azp/appid) is not allowed`);
+    }
     return { ok: true, claims };
+  }
+
+  /** One allowed role in `roles`, or an allowed client application in `azp` (v2.0) or `appid` (v1.0). */
+  function isAllowedCaller(claims: Record<string, unknown>): boolean {
+    const roles = Array.isArray(claims.roles) ? claims.roles : [];
+    if (roles.some((r) => typeof r === "string" && allowedRoles.has(r))) return true;
+    return [claims.azp, claims.appid].some((app) => typeof app === "string" && allowedApps.has(app.toLowerCase()));
   }
 
   return async (authorizationHeader) => {

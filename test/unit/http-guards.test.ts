@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { HttpRequest } from "@azure/functions";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parsePlanText } from "../../src/core/plan/index.ts";
-import { callerOf, MAX_CLIENT_PRINCIPAL_CLAIMS, MAX_CLIENT_PRINCIPAL_LENGTH, OPERATOR_ROLE } from "../../src/http/auth.ts";
+import { callerOf, MAX_CALLER_NAME_LENGTH, MAX_CLIENT_PRINCIPAL_CLAIMS, MAX_CLIENT_PRINCIPAL_LENGTH, OPERATOR_ROLE } from "../../src/http/auth.ts";
 import { createEntraTokenValidator } from "../../src/http/entraToken.ts";
 import { ApiError } from "../../src/http/errors.ts";
 import { operatorHandlers } from "../../src/http/operator.ts";
@@ -25,7 +25,8 @@ const plan = parsePlanText(readFileSync(EXAMPLE_PLAN, "utf8"));
 
 const base64 = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64");
 const headers = (values: Record<string, string>) => ({ get: (name: string) => values[name] ?? null });
-const callerWith = (principal: string) => callerOf(headers({ "x-ms-client-principal": principal }));
+/** The caller of a request with this principal header, on an app with App Service authentication on. */
+const callerWith = (principal: string) => callerOf(headers({ "x-ms-client-principal": principal }), true);
 
 /** The 401 a header that is not a principal gets. */
 function refused(principal: string): void {
@@ -57,9 +58,30 @@ describe("the x-ms-client-principal header", () => {
     expect(callerWith(base64(easyAuth))).toEqual({ name: "oncall@contoso.com", roles: [OPERATOR_ROLE, "Reader"], authenticated: true });
     // Fields Easy Auth may add, and null where it has no claim type, are fine.
     expect(callerWith(base64({ ...easyAuth, name_typ: null, role_typ: null, userId: "x" }))).toMatchObject({ name: "oncall@contoso.com", roles: [OPERATOR_ROLE, "Reader"] });
-    // Without claims: signed in, named by the name header, no roles.
-    expect(callerOf(headers({ "x-ms-client-principal": base64({ auth_typ: "aad" }), "x-ms-client-principal-name": "someone" }))).toEqual({ name: "someone", roles: [], authenticated: true });
-    expect(callerOf(headers({}))).toEqual({ name: "function-key caller", roles: [], authenticated: false });
+    // Without claims: signed in, named by the name header App Service set beside it, no roles.
+    expect(callerOf(headers({ "x-ms-client-principal": base64({ auth_typ: "aad" }), "x-ms-client-principal-name": "someone" }), true)).toEqual({ name: "someone", roles: [], authenticated: true });
+    expect(callerOf(headers({}), true)).toEqual({ name: "function-key caller", roles: [], authenticated: false });
+  });
+
+  it("is not read without App Service authentication: the caller is the function-key caller, whatever the headers say", () => {
+    const forged = headers({ "x-ms-client-principal": base64(easyAuth), "x-ms-client-principal-name": "alice@contoso.com", "x-ms-client-principal-id": "1" });
+    expect(callerOf(forged, false)).toEqual({ name: "function-key caller", roles: [], authenticated: false });
+    // Not even a malformed one is looked at: there is nothing to refuse.
+    expect(callerOf(headers({ "x-ms-client-principal": base64(null) }), false)).toEqual({ name: "function-key caller", roles: [], authenticated: false });
+  });
+
+  it("never takes x-ms-client-principal-name on its own", () => {
+    expect(callerOf(headers({ "x-ms-client-principal-name": "alice@contoso.com" }), true)).toEqual({ name: "function-key caller", roles: [], authenticated: false });
+    // Beside a principal with a name claim, the claim names the caller.
+    expect(callerOf(headers({ "x-ms-client-principal": base64(easyAuth), "x-ms-client-principal-name": "alice@contoso.com" }), true).name).toBe("oncall@contoso.com");
+  });
+
+  it("records a name that looks like a credential redacted, and cuts a long one: a name is never a reason to refuse", () => {
+    const named = (name: string) => callerWith(base64({ ...easyAuth, claims: [{ typ: "name", val: name }, { typ: "roles", val: OPERATOR_ROLE }] }));
+    expect(named("mallory Password=hunter2;")).toEqual({ name: "mallory [redacted];", roles: [OPERATOR_ROLE], authenticated: true });
+    expect(named("ops\u0000\nlead").name).toBe("ops  lead");
+    expect(named("x".repeat(10_000)).name).toHaveLength(MAX_CALLER_NAME_LENGTH);
+    expect(callerOf(headers({ "x-ms-client-principal": base64({ auth_typ: "aad" }), "x-ms-client-principal-name": "AccountKey=abc" }), true).name).toBe("[redacted]");
   });
 
   it("refuses text that is not base64", () => {
@@ -129,7 +151,7 @@ function signingKey(kid: string): { kid: string; privateKey: KeyObject; jwk: Rec
 function token(key: { kid: string; privateKey: KeyObject }): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const now = NOW_MS / 1000;
-  const input = `${part({ typ: "JWT", alg: "RS256", kid: key.kid })}.${part({ aud: AUDIENCE, iss: `https://sts.windows.net/${TENANT}/`, iat: now - 60, nbf: now - 60, exp: now + 3600 })}`;
+  const input = `${part({ typ: "JWT", alg: "RS256", kid: key.kid })}.${part({ aud: AUDIENCE, iss: `https://sts.windows.net/${TENANT}/`, iat: now - 60, nbf: now - 60, exp: now + 3600, roles: ["ActionGroupsSecureWebhook"] })}`;
   return `Bearer ${input}.${sign("RSA-SHA256", Buffer.from(input), key.privateKey).toString("base64url")}`;
 }
 
