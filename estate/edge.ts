@@ -29,13 +29,28 @@ export interface LiveOrigin {
   readonly weight: number;
 }
 
+/** A configuration change on its way to the edge, as data: what the edge serves once it has arrived. */
+export type EdgeChange =
+  | { readonly kind: "afdOrigin"; readonly id: string; readonly live: LiveOrigin }
+  | { readonly kind: "classicFrontDoor"; readonly id: string; readonly body: Record<string, unknown> };
+
 interface Propagation {
   readonly scope: string;
   /** Resources (keys) that show `InProgress` until it has been deployed. */
   readonly resources: readonly string[];
   readonly startsAt: number;
   readonly endsAt: number;
-  readonly apply: () => void;
+  readonly change: EdgeChange;
+}
+
+/** The edge as plain data (see Edge.toJSON). */
+export interface EdgeData {
+  readonly queue: readonly Propagation[];
+  readonly tails: readonly (readonly [string, number])[];
+  readonly deployed: readonly string[];
+  readonly origins: readonly (readonly [string, LiveOrigin])[];
+  readonly frontDoors: readonly (readonly [string, Record<string, unknown>])[];
+  readonly turns: readonly (readonly [string, number])[];
 }
 
 export class Edge {
@@ -50,6 +65,21 @@ export class Edge {
   readonly frontDoors = new Map<string, Record<string, unknown>>();
   private readonly turns = new Map<string, number>();
 
+  toJSON(): EdgeData {
+    return { queue: this.queue, tails: [...this.tails], deployed: [...this.deployed], origins: [...this.origins], frontDoors: [...this.frontDoors], turns: [...this.turns] };
+  }
+
+  /** Replaces what the edge holds with kept data (see toJSON). */
+  restore(data: EdgeData): void {
+    this.clear();
+    this.queue = [...data.queue];
+    for (const [scope, at] of data.tails) this.tails.set(scope, at);
+    for (const r of data.deployed) this.deployed.add(r);
+    for (const [id, live] of data.origins) this.origins.set(id, live);
+    for (const [id, body] of data.frontDoors) this.frontDoors.set(id, body);
+    for (const [host, n] of data.turns) this.turns.set(host, n);
+  }
+
   clear(): void {
     this.queue = [];
     this.tails.clear();
@@ -63,12 +93,12 @@ export class Edge {
    * Queues a change Azure committed at `committedAt` (the end of its ARM operation): it starts deploying
    * once the changes queued before it in `scope` are deployed, and is live `durationMs` after that.
    */
-  propagate(change: { scope: string; resources: readonly string[]; committedAt: number; durationMs: number; apply: () => void }): void {
+  propagate(change: { scope: string; resources: readonly string[]; committedAt: number; durationMs: number; change: EdgeChange }): void {
     const scope = k(change.scope);
     const startsAt = Math.max(change.committedAt, this.tails.get(scope) ?? 0);
     const endsAt = startsAt + change.durationMs;
     this.tails.set(scope, endsAt);
-    this.queue.push({ scope, resources: change.resources.map(k), startsAt, endsAt, apply: change.apply });
+    this.queue.push({ scope, resources: change.resources.map(k), startsAt, endsAt, change: change.change });
   }
 
   /** Makes every change whose propagation has ended live, in the order they were queued. */
@@ -77,7 +107,8 @@ export class Edge {
     if (done.length === 0) return;
     this.queue = this.queue.filter((p) => p.endsAt > now);
     for (const p of done.sort((a, b) => a.endsAt - b.endsAt)) {
-      p.apply();
+      if (p.change.kind === "afdOrigin") this.origins.set(k(p.change.id), p.change.live);
+      else this.frontDoors.set(k(p.change.id), p.change.body);
       for (const r of p.resources) this.deployed.add(r);
     }
   }

@@ -10,8 +10,11 @@ export type FaultSpec =
   | { kind: "lroFailure"; operationId: string; count: number; resourceId?: string; outcome?: "Failed" | "Canceled"; code?: string }
   | { kind: "latency"; operationId: string; ms: number; count?: number; resourceId?: string };
 
+/** A fault the request path plants (long-running operation failures are the operations table's). */
+export type RequestFaultSpec = Exclude<FaultSpec, { kind: "lroFailure" }>;
+
 interface Planted {
-  spec: FaultSpec;
+  spec: RequestFaultSpec;
   remaining: number;
 }
 
@@ -23,8 +26,18 @@ export class Faults {
   }
 
   /** LRO failures are handed to the operations table instead (see Estate.addFault). */
-  add(spec: Exclude<FaultSpec, { kind: "lroFailure" }>): void {
+  add(spec: RequestFaultSpec): void {
     this.planted.push({ spec, remaining: "count" in spec && spec.count !== undefined ? spec.count : Number.POSITIVE_INFINITY });
+  }
+
+  /** The planted faults as plain data (an unlimited one has `remaining: null`). */
+  toJSON(): { spec: RequestFaultSpec; remaining: number | null }[] {
+    return this.planted.map((p) => ({ spec: p.spec, remaining: Number.isFinite(p.remaining) ? p.remaining : null }));
+  }
+
+  /** Replaces the planted faults with kept ones (see toJSON). */
+  restore(kept: readonly { spec: RequestFaultSpec; remaining: number | null }[]): void {
+    this.planted = kept.map((p) => ({ spec: p.spec, remaining: p.remaining ?? Number.POSITIVE_INFINITY }));
   }
 
   list(): { spec: FaultSpec; remaining: number | "unlimited" }[] {

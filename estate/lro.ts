@@ -1,8 +1,41 @@
 import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import type { EstateContext } from "./context.ts";
 import type { EstateRequest, EstateResponse } from "./router.ts";
 import { EstateHttpError } from "./errors.ts";
 
-/** A long-running operation in flight, as ARM tracks it. Serialisable apart from `complete`. */
+/**
+ * What an operation does when its time is up, as data: the kind names a completer (see
+ * `completionKind`), the data is what it needs (resource ids, the requested change). An operation in
+ * flight is then plain data, which a restarted estate reads back and completes in its turn.
+ */
+export interface Completion {
+  readonly kind: string;
+  readonly data: unknown;
+}
+
+/** A kind of completion: checks its data (written by this estate, maybe read back from disk) and does the work. */
+export interface CompletionKind<T> {
+  readonly kind: string;
+  /** The completion of one operation of this kind. */
+  of(data: T): Completion;
+  /** Does the work, reading the state then (not when the operation began). */
+  run(ctx: EstateContext, data: unknown, op: Operation): OperationOutcome;
+}
+
+export function completionKind<T>(kind: string, schema: z.ZodType<T>, run: (ctx: EstateContext, data: T, op: Operation) => OperationOutcome): CompletionKind<T> {
+  return {
+    kind,
+    of: (data) => ({ kind, data }),
+    run(ctx, data, op) {
+      const parsed = schema.safeParse(data);
+      if (!parsed.success) return { ok: false, code: "InternalServerError", message: `The estate cannot complete operation ${op.id} (${kind}): ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, status: 500 };
+      return run(ctx, parsed.data, op);
+    },
+  };
+}
+
+/** A long-running operation in flight, as ARM tracks it. Plain data (JSON), so that it can be kept. */
 export interface Operation {
   readonly id: string;
   /** The route operation that started it, e.g. `FailoverGroups_Failover`. */
@@ -23,7 +56,9 @@ export interface Operation {
   errorStatus?: number;
   readonly asyncSegment?: string;
   readonly locationSegment?: string;
-  readonly complete: () => OperationOutcome;
+  readonly completion: Completion;
+  /** A failure planted by the scenario, which it ends with instead of its completion. */
+  readonly planted?: { readonly outcome?: "Failed" | "Canceled"; readonly code?: string };
 }
 
 export type OperationOutcome =
@@ -49,7 +84,7 @@ export interface BeginOptions {
   /** Path segment of the Location URL; omit for Azure-AsyncOperation-only operations. */
   readonly locationSegment?: string;
   /** Does the work when the operation's time is up. Must read state then, not at the start. */
-  readonly complete: () => OperationOutcome;
+  readonly completion: Completion;
   /** Body of the 202 (some services echo the resource with provisioningState Updating). */
   readonly acceptedBody?: unknown;
   /** Lower-case header names, as some services send them (`azure-asyncoperation`). */
@@ -71,7 +106,21 @@ export class Operations {
   constructor(
     private readonly clock: () => number,
     private readonly timing: () => LroTiming,
+    /** Runs an operation's completion (the estate knows the kinds). */
+    private readonly complete: (op: Operation) => OperationOutcome,
   ) {}
+
+  /** The operations and planted failures, as plain data. */
+  toJSON(): { operations: Operation[]; failNext: PlantedLroFailure[] } {
+    return { operations: this.list(), failNext: this.failNext };
+  }
+
+  /** Replaces the operations and planted failures with kept ones (see toJSON). */
+  restore(kept: { operations: readonly Operation[]; failNext: readonly PlantedLroFailure[] }): void {
+    this.operations.clear();
+    for (const op of kept.operations) this.operations.set(op.id, { ...op });
+    this.failNext = kept.failNext.map((f) => ({ ...f }));
+  }
 
   reset(): void {
     this.operations.clear();
@@ -95,12 +144,6 @@ export class Operations {
         (!f.resourceId || f.resourceId.replace(/\/+$/, "").toLowerCase() === options.resourceId.replace(/\/+$/, "").toLowerCase()),
     );
     if (planted) planted.remaining--;
-    const complete: () => OperationOutcome = planted
-      ? () =>
-          planted.outcome === "Canceled"
-            ? { ok: false, code: planted.code ?? "Canceled", message: `The operation '${req.operationId}' was canceled (planted by the estate's fault scenario).`, status: 409, canceled: true }
-            : { ok: false, code: planted.code ?? "InternalServerError", message: `The operation '${req.operationId}' failed (planted by the estate's fault scenario).`, status: 500 }
-      : options.complete;
     const op: Operation = {
       id: randomUUID(),
       operationId: req.operationId,
@@ -113,7 +156,8 @@ export class Operations {
       dueAt: now + duration,
       asyncSegment: options.asyncSegment,
       locationSegment: options.locationSegment,
-      complete,
+      completion: options.completion,
+      ...(planted ? { planted: { ...(planted.outcome ? { outcome: planted.outcome } : {}), ...(planted.code ? { code: planted.code } : {}) } } : {}),
     };
     this.operations.set(op.id, op);
     const apiVersion = req.url.searchParams.get("api-version") ?? "";
@@ -136,7 +180,7 @@ export class Operations {
   private finish(op: Operation, now: number): void {
     let outcome: OperationOutcome;
     try {
-      outcome = op.complete();
+      outcome = op.planted ? plantedOutcome(op) : this.complete(op);
     } catch (error) {
       outcome =
         error instanceof EstateHttpError
@@ -191,4 +235,10 @@ export class Operations {
     }
     throw new EstateHttpError(404, "OperationNotFound", `The operation '${id}' has no '${segment}' URL.`);
   }
+}
+
+function plantedOutcome(op: Operation): OperationOutcome {
+  return op.planted?.outcome === "Canceled"
+    ? { ok: false, code: op.planted.code ?? "Canceled", message: `The operation '${op.operationId}' was canceled (planted by the estate's fault scenario).`, status: 409, canceled: true }
+    : { ok: false, code: op.planted?.code ?? "InternalServerError", message: `The operation '${op.operationId}' failed (planted by the estate's fault scenario).`, status: 500 };
 }

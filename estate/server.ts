@@ -7,14 +7,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isSubscriptionId } from "./armId.ts";
 import { EstateHttpError, type ArmErrorBody } from "./errors.ts";
 import { Faults, type FaultSpec } from "./faults.ts";
-import { Operations, type LroTiming } from "./lro.ts";
+import { Operations, type LroTiming, type Operation, type OperationOutcome } from "./lro.ts";
+import { EstateFolder, type EstateDocument } from "./persist.ts";
 import { Router, type EstateRequest, type EstateResponse, type Route } from "./router.ts";
 import type { EstateSeed } from "./seed.ts";
 import { EstateState, key, type ControlPlane } from "./state.ts";
-import { createCertificate, type EstateCertificate } from "./tls.ts";
+import type { EstateContext } from "./context.ts";
+import { createCertificate, keptCertificate, type EstateCertificate } from "./tls.ts";
 import { AZURE_PROFILE, INSTANT_EFFECTS, scaleProfile, type EffectName, type ScaledProfile } from "./profile.ts";
 import { controlPlaneRefusal, controlRoutes } from "./control.ts";
-import { serviceRoutes } from "./services/index.ts";
+import { serviceCompletions, serviceRoutes } from "./services/index.ts";
 import { snapshot } from "./snapshot.ts";
 import { answerAtEdge, edgeHostNames } from "./edge.ts";
 
@@ -39,7 +41,15 @@ export interface EstateOptions {
    * poll, effects are immediate (fast tests that do not look at time). `timing` overrides durations.
    */
   readonly timeScale?: number;
+  /**
+   * Keep the estate in this folder (estate/persist.ts): what it holds there is restored at start (then
+   * `seed` adds what it lacks), every change is saved before it is acknowledged, and the port and CA
+   * stay the same from one start to the next (operation URLs name the port). Absent: in memory.
+   */
+  readonly stateDir?: string;
 }
+
+const COMPLETIONS = serviceCompletions();
 
 export interface LoggedRequest {
   readonly seq: number;
@@ -83,6 +93,10 @@ export class Estate {
   readonly clock: () => number;
   /** The Azure time profile at this estate's scale, when one is set. */
   readonly profile?: ScaledProfile;
+  /** Where the estate is kept (options.stateDir), if anywhere. */
+  private readonly folder?: EstateFolder;
+  /** The port the kept estate listened on. */
+  private readonly keptPort?: number;
 
   constructor(private readonly options: EstateOptions = {}) {
     this.clock = options.clock ?? Date.now;
@@ -92,12 +106,58 @@ export class Estate {
       retryAfterSeconds: options.timing?.retryAfterSeconds ?? 0,
     };
     this.state = new EstateState(this.clock);
-    this.operations = new Operations(this.clock, () => this.timing);
+    this.operations = new Operations(this.clock, () => this.timing, (op) => this.completeOperation(op));
     this.router.add(...serviceRoutes(), ...controlRoutes(this));
+    if (options.stateDir !== undefined) {
+      this.folder = new EstateFolder(options.stateDir);
+      const kept = this.folder.load();
+      if (kept) {
+        this.restore(kept);
+        this.keptPort = kept.port;
+      }
+      const max = options.maxLoggedRequests ?? 20_000;
+      this.log.push(...this.folder.loadRequests<LoggedRequest>(max));
+      this.seq = this.log.at(-1)?.seq ?? 0;
+    }
     if (options.seed) {
       this.state.seed(options.seed);
-      this.seeds.push(options.seed);
+      const text = JSON.stringify(options.seed);
+      if (!this.seeds.some((s) => JSON.stringify(s) === text)) this.seeds.push(options.seed);
     }
+  }
+
+  /** What a handler gets besides the request, now. */
+  private context(): EstateContext {
+    return { state: this.state, operations: this.operations, now: this.clock(), effectMs: (effect) => this.effectMs(effect) };
+  }
+
+  private completeOperation(op: Operation): OperationOutcome {
+    const kind = COMPLETIONS.get(op.completion.kind);
+    if (!kind) return { ok: false, code: "InternalServerError", message: `The estate knows no completion '${op.completion.kind}' (operation ${op.id}).`, status: 500 };
+    return kind.run(this.context(), op.completion.data, op);
+  }
+
+  /** Takes over a kept estate (estate/persist.ts). */
+  private restore(kept: EstateDocument): void {
+    this.state.restore(kept.state);
+    this.operations.restore(kept.operations);
+    this.faults.restore(kept.faults);
+    this.timing = { durations: { ...kept.timing.durations, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? kept.timing.retryAfterSeconds };
+    this.seeds.push(...kept.seeds);
+  }
+
+  /** Saves the estate to its folder, if it has one and anything changed (before a change is acknowledged). */
+  private persist(): void {
+    if (!this.folder || !this.server) return;
+    this.folder.save({
+      format: "switchyard-estate/1",
+      port: Number(new URL(this.baseUrl).port),
+      seeds: this.seeds,
+      timing: this.timing,
+      faults: this.faults.toJSON(),
+      operations: this.operations.toJSON(),
+      state: this.state.toJSON(),
+    });
   }
 
   /** `https://127.0.0.1:PORT` once started. */
@@ -112,12 +172,12 @@ export class Estate {
   }
 
   async start(): Promise<this> {
-    this.certificate = await createCertificate(this.options.certDir);
+    this.certificate = this.folder ? await keptCertificate(this.folder.dir) : await createCertificate(this.options.certDir);
     const server = createHttpsServer({ cert: this.certificate.cert, key: this.certificate.key }, (req, res) => void this.handle(req, res));
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.options.port ?? 0, "127.0.0.1", () => resolve());
+      server.listen(this.options.port ?? this.keptPort ?? 0, "127.0.0.1", () => resolve());
     });
     this.server = server;
     const address = server.address();
@@ -125,6 +185,7 @@ export class Estate {
     this.baseUrl = `https://127.0.0.1:${address.port}`;
     for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
     await this.startEdgeListener();
+    this.persist();
     return this;
   }
 
@@ -149,6 +210,7 @@ export class Estate {
   async seed(seed: EstateSeed): Promise<void> {
     this.state.seed(seed);
     if (!this.seeds.includes(seed)) this.seeds.push(seed);
+    this.persist();
     if (this.server) for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
   }
 
@@ -159,7 +221,9 @@ export class Estate {
     this.faults.reset();
     this.operations.reset();
     this.log.length = 0;
+    this.folder?.rewriteRequests([]);
     this.timing = { durations: { default: 0, ...this.profile?.durationsMs, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? 0 };
+    this.persist();
     for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
   }
 
@@ -168,6 +232,7 @@ export class Estate {
       durations: { ...this.timing.durations, ...timing.durations },
       retryAfterSeconds: timing.retryAfterSeconds ?? this.timing.retryAfterSeconds,
     };
+    this.persist();
   }
 
   getTiming(): LroTiming {
@@ -198,6 +263,7 @@ export class Estate {
     }
     if (update.healthWhenDown) state.healthWhenDown = update.healthWhenDown;
     if (update.controlPlane) state.controlPlane = update.controlPlane;
+    this.persist();
     await this.syncRegionListener(region);
   }
 
@@ -209,12 +275,14 @@ export class Estate {
     );
     if (group) {
       group.lagSeconds = seconds;
+      this.persist();
       return;
     }
     for (const accounts of this.state.storageAccounts.values()) {
       const account = accounts.get(k);
       if (account) {
         account.lagSeconds = seconds;
+        this.persist();
         return;
       }
     }
@@ -230,6 +298,7 @@ export class Estate {
       });
     }
     else this.faults.add(spec);
+    this.persist();
   }
 
   requests(filter: { since?: number; writesOnly?: boolean } = {}): LoggedRequest[] {
@@ -308,12 +377,14 @@ export class Estate {
       const refusal = controlPlaneRefusal(this.state, this.operations, route, params);
       if (refusal) throw refusal;
       const request: EstateRequest = { method, url, params, headers: req.headers, body, operationId, origin };
-      response = await route.handler(request, { state: this.state, operations: this.operations, now: this.clock(), effectMs: (effect) => this.effectMs(effect) });
+      response = await route.handler(request, this.context());
     } catch (error) {
       response = errorResponse(error);
     }
     const clientRequestId = header(req, "x-ms-client-request-id");
     this.record({ method, path: url.pathname, query: url.search, operationId, api, write, status: response.status, requestId, clientRequestId });
+    // What this request changed is kept before it is acknowledged (a read may have completed an operation).
+    this.persist();
     const headers: Record<string, string> = {
       "x-ms-request-id": requestId,
       "x-ms-correlation-request-id": header(req, "x-ms-correlation-request-id") ?? requestId,
@@ -353,9 +424,15 @@ export class Estate {
   }
 
   private record(entry: Omit<LoggedRequest, "seq" | "time">): void {
-    this.log.push({ seq: ++this.seq, time: new Date(this.clock()).toISOString(), ...entry });
+    const logged = { seq: ++this.seq, time: new Date(this.clock()).toISOString(), ...entry };
+    this.log.push(logged);
+    this.folder?.appendRequest(logged);
     const max = this.options.maxLoggedRequests ?? 20_000;
-    if (this.log.length > max) this.log.splice(0, this.log.length - max);
+    if (this.log.length > max) {
+      this.log.splice(0, this.log.length - max);
+      // The kept log is rewritten once it holds twice the bound (not at every request).
+      if (this.seq % max === 0) this.folder?.rewriteRequests(this.log);
+    }
   }
 
   // ---- regional application health endpoints ----------------------------------------------

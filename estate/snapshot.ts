@@ -40,7 +40,7 @@ export function snapshot(estate: Estate) {
       name: v.name,
       secrets: [...v.secrets.values()].map((sec) => ({ name: sec.name, versions: sec.versions.map(({ value: _value, ...rest }) => rest) })),
     })),
-    operations: estate.operations.list().map(({ complete: _complete, result: _result, ...op }) => op),
+    operations: estate.operations.list().map(({ completion: _completion, result: _result, ...op }) => op),
   };
 }
 

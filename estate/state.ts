@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { ancestorId, ArmIdError, parseArmId } from "./armId.ts";
-import { afdEndpointHostName, Edge } from "./edge.ts";
+import { afdEndpointHostName, Edge, type EdgeData } from "./edge.ts";
 import { arrayAt, objectAt, stringAt } from "./json.ts";
 import {
   SeedError,
@@ -175,6 +175,22 @@ export interface RegionState {
   controlPlane: ControlPlane;
 }
 
+/** What an estate holds, as plain data (JSON): see EstateState.toJSON and restore. */
+export interface EstateStateData {
+  readonly regions: readonly (readonly [string, RegionState])[];
+  readonly sqlServers: readonly SqlServer[];
+  readonly failoverGroups: readonly FailoverGroup[];
+  readonly storageAccounts: readonly StorageAccount[];
+  readonly afdOriginGroups: readonly AfdOriginGroup[];
+  readonly afdOrigins: readonly AfdOrigin[];
+  readonly afdEndpoints: readonly AfdEndpoint[];
+  readonly frontDoors: readonly ClassicFrontDoor[];
+  readonly edge: EdgeData;
+  readonly sites: readonly Site[];
+  readonly vaults: readonly { readonly name: string; readonly location?: string; readonly secrets: readonly { name: string; versions: SecretVersion[] }[] }[];
+  readonly healthHosts: readonly (readonly [string, { region: string }])[];
+}
+
 /** Everything the estate holds. Resources are keyed by subscription, then by lower-case ARM id. */
 export class EstateState {
   readonly regions = new Map<string, RegionState>();
@@ -193,6 +209,53 @@ export class EstateState {
   readonly healthHosts = new Map<string, { region: string }>();
 
   constructor(private readonly clock: () => number) {}
+
+  /** Every resource, region and the edge, as plain data (secret values included: keep it private). */
+  toJSON(): EstateStateData {
+    const flat = <T>(m: Map<string, Map<string, T>>) => [...m.values()].flatMap((inner) => [...inner.values()]);
+    return {
+      regions: [...this.regions],
+      sqlServers: flat(this.sqlServers),
+      failoverGroups: this.failoverGroups,
+      storageAccounts: flat(this.storageAccounts),
+      afdOriginGroups: [...this.afdOriginGroups.values()],
+      afdOrigins: [...this.afdOrigins.values()],
+      afdEndpoints: [...this.afdEndpoints.values()],
+      frontDoors: [...this.frontDoors.values()],
+      edge: this.edge.toJSON(),
+      sites: [...this.sites.values()],
+      vaults: [...this.vaults.values()].map((v) => ({ name: v.name, ...(v.location !== undefined ? { location: v.location } : {}), secrets: [...v.secrets.values()] })),
+      healthHosts: [...this.healthHosts],
+    };
+  }
+
+  /** Replaces everything with kept data (see toJSON); the data is copied, not shared. */
+  restore(kept: EstateStateData): void {
+    const data = structuredClone(kept);
+    this.clear();
+    const bySubscription = <T extends { id: string; subscriptionId: string }>(target: Map<string, Map<string, T>>, items: readonly T[]) => {
+      for (const item of items) {
+        const sub = item.subscriptionId.toLowerCase();
+        const inner = target.get(sub) ?? new Map<string, T>();
+        target.set(sub, inner);
+        inner.set(key(item.id), item);
+      }
+    };
+    for (const [name, region] of data.regions) this.regions.set(name, region);
+    bySubscription(this.sqlServers, data.sqlServers);
+    this.failoverGroups.push(...data.failoverGroups);
+    bySubscription(this.storageAccounts, data.storageAccounts);
+    for (const g of data.afdOriginGroups) this.afdOriginGroups.set(key(g.id), g);
+    for (const o of data.afdOrigins) this.afdOrigins.set(key(o.id), o);
+    for (const e of data.afdEndpoints) this.afdEndpoints.set(key(e.id), e);
+    for (const f of data.frontDoors) this.frontDoors.set(key(f.id), f);
+    this.edge.restore(data.edge);
+    for (const s of data.sites) this.sites.set(key(s.id), s);
+    for (const v of data.vaults) {
+      this.vaults.set(v.name.toLowerCase(), { name: v.name, ...(v.location !== undefined ? { location: v.location } : {}), secrets: new Map(v.secrets.map((sec) => [sec.name.toLowerCase(), sec])) });
+    }
+    for (const [host, target] of data.healthHosts) this.healthHosts.set(host, target);
+  }
 
   /** Forgets every resource and region (reset seeds again from the seeds). */
   clear(): void {

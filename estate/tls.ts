@@ -1,4 +1,5 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generate } from "selfsigned";
@@ -42,4 +43,31 @@ export async function createCertificate(dir?: string): Promise<EstateCertificate
   const caPath = join(folder, "estate-ca.pem");
   await writeFile(caPath, pems.cert, { mode: 0o644 });
   return { cert: pems.cert, key: pems.private, caPath, ...(dir ? {} : { tempDir: folder }) };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The certificate kept in `dir` (estate-ca.pem, estate-ca.key) while it has more than a day to run,
+ * else a new one kept there: clients given the CA file once keep trusting the estate across restarts.
+ * The key file is readable by its owner only. A pair that does not match (a start killed between the
+ * two writes) or does not read is replaced.
+ */
+export async function keptCertificate(dir: string): Promise<EstateCertificate> {
+  const caPath = join(dir, "estate-ca.pem");
+  const keyPath = join(dir, "estate-ca.key");
+  const [cert, key] = await Promise.all([readFile(caPath, "utf8").catch(() => undefined), readFile(keyPath, "utf8").catch(() => undefined)]);
+  if (cert !== undefined && key !== undefined && usable(cert, key)) return { cert, key, caPath };
+  const created = await createCertificate(dir);
+  await writeFile(keyPath, created.key, { mode: 0o600 });
+  return created;
+}
+
+function usable(cert: string, key: string): boolean {
+  try {
+    const x509 = new X509Certificate(cert);
+    return x509.checkPrivateKey(createPrivateKey(key)) && Date.parse(x509.validTo) - Date.now() > DAY_MS;
+  } catch {
+    return false;
+  }
 }

@@ -3,7 +3,8 @@ import { isObject } from "../json.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
 import type { LiveOrigin } from "../edge.ts";
-import type { Operation } from "../lro.ts";
+import { z } from "zod";
+import { completionKind } from "../lro.ts";
 import { key, type AfdEndpoint, type AfdOrigin, type AfdOriginGroup } from "../state.ts";
 import { ok, resourceId } from "./common.ts";
 
@@ -184,14 +185,47 @@ function parsePatch(body: unknown): OriginPatch {
 
 const liveOf = (o: AfdOrigin): LiveOrigin => ({ enabledState: o.enabledState, priority: o.priority, weight: o.weight });
 
+const originPatchSchema = z.strictObject({
+  hostName: z.string().optional(),
+  httpPort: z.number().optional(),
+  httpsPort: z.number().optional(),
+  originHostHeader: z.string().optional(),
+  priority: z.number().optional(),
+  weight: z.number().optional(),
+  enabledState: z.enum(["Enabled", "Disabled"]).optional(),
+  enforceCertificateNameCheck: z.boolean().optional(),
+});
+
+/** An origin update commits: ARM has the change, and it starts its way to the edge. */
+export const originUpdated = completionKind(
+  "Microsoft.Cdn/originUpdate",
+  z.strictObject({ originId: z.string(), patch: originPatchSchema, propagationMs: z.number() }),
+  (ctx, { originId, patch, propagationMs }, op) => {
+    const o = ctx.state.afdOrigins.get(key(originId));
+    const g = o && ctx.state.afdOriginGroups.get(key(o.originGroupId));
+    if (!o || !g) return { ok: false, code: "NotFound", message: `The origin '${originId}' no longer exists.`, status: 404 };
+    const edge = ctx.state.edge;
+    // The edge keeps serving what it had until this change has propagated.
+    if (!edge.origins.has(key(o.id))) edge.origins.set(key(o.id), liveOf(o));
+    Object.assign(o, patch);
+    const endpoints = endpointsOf(ctx, g.profileId);
+    edge.propagate({
+      scope: g.profileId,
+      resources: [o.id, g.id, ...endpoints.map((e) => e.id), ...endpoints.flatMap((e) => e.routes.map((r) => `${e.id}/routes/${r.name}`))],
+      // The operation's due time is when the change committed.
+      committedAt: op.dueAt,
+      durationMs: propagationMs,
+      change: { kind: "afdOrigin", id: o.id, live: liveOf(o) },
+    });
+    return { ok: true, result: originView(o, g, "Succeeded", "InProgress") };
+  },
+);
+
 function updateOrigin(req: EstateRequest, ctx: EstateContext) {
   const g = group(req, ctx);
   const o = origin(req, ctx, g);
   const patch = parsePatch(req.body);
-  const edge = ctx.state.edge;
-  const propagationMs = ctx.effectMs("frontDoorPropagation");
-  let operation: Operation | undefined;
-  const response = ctx.operations.begin({
+  return ctx.operations.begin({
     req,
     namespace: NS,
     location: "global",
@@ -201,25 +235,8 @@ function updateOrigin(req: EstateRequest, ctx: EstateContext) {
     lowerCaseHeaders: true,
     // The 202 echoes the origin as it will be, still Updating (AFDOrigins_Update example).
     acceptedBody: originView({ ...o, ...patch }, g, "Updating", "InProgress"),
-    complete: () => {
-      // The edge keeps serving what it had until this change has propagated.
-      if (!edge.origins.has(key(o.id))) edge.origins.set(key(o.id), liveOf(o));
-      Object.assign(o, patch);
-      const next = liveOf(o);
-      const endpoints = endpointsOf(ctx, g.profileId);
-      edge.propagate({
-        scope: g.profileId,
-        resources: [o.id, g.id, ...endpoints.map((e) => e.id), ...endpoints.flatMap((e) => e.routes.map((r) => `${e.id}/routes/${r.name}`))],
-        committedAt: operation?.dueAt ?? ctx.now,
-        durationMs: propagationMs,
-        apply: () => edge.origins.set(key(o.id), next),
-      });
-      return { ok: true, result: originView(o, g, "Succeeded", "InProgress") };
-    },
+    completion: originUpdated.of({ originId: o.id, patch, propagationMs: ctx.effectMs("frontDoorPropagation") }),
   });
-  // The operation just begun (the last one); its due time is when the change commits.
-  operation = ctx.operations.list().at(-1);
-  return response;
 }
 
 // ---- endpoints and routes --------------------------------------------------------------------------

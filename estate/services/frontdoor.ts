@@ -3,7 +3,8 @@ import { badRequest, invalidContent, notFound } from "../errors.ts";
 import { arrayAt, isObject, objectAt, stringAt, type Json } from "../json.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
-import type { Operation } from "../lro.ts";
+import { z } from "zod";
+import { completionKind } from "../lro.ts";
 import { key, type ClassicFrontDoor } from "../state.ts";
 import { ok, resourceId } from "./common.ts";
 
@@ -224,6 +225,26 @@ function completeBody(input: unknown, fdId: string, name: string, existing: Clas
   };
 }
 
+/** A Front Door PUT commits: ARM has the body, and (for an update) it starts its way to the edge. */
+export const frontDoorPut = completionKind(
+  "Microsoft.Network/frontDoorPut",
+  z.strictObject({ id: z.string(), name: z.string(), subscriptionId: z.string(), resourceGroup: z.string(), body: z.record(z.string(), z.unknown()), propagationMs: z.number() }),
+  (ctx, { id, name, subscriptionId, resourceGroup, body, propagationMs }, op) => {
+    const edge = ctx.state.edge;
+    const current = ctx.state.frontDoors.get(key(id));
+    if (current) {
+      // The edge keeps serving the body it has until this one has propagated.
+      if (!edge.frontDoors.has(key(id))) edge.frontDoors.set(key(id), structuredClone(current.body));
+      current.body = structuredClone(body);
+      // The operation's due time is when the change committed.
+      edge.propagate({ scope: id, resources: [id], committedAt: op.dueAt, durationMs: propagationMs, change: { kind: "classicFrontDoor", id, body: structuredClone(body) } });
+    } else {
+      ctx.state.frontDoors.set(key(id), { id, subscriptionId, resourceGroup, name, body: structuredClone(body), backendRegions: {} });
+    }
+    return { ok: true, result: structuredClone(body) };
+  },
+);
+
 function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
   const requestedId = frontDoorId(req);
   const existing = ctx.state.frontDoors.get(key(requestedId));
@@ -235,9 +256,6 @@ function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
   // FrontdoorCreate example: a new Front Door is Creating/Provisioning; an update is Updating.
   if (existing) acceptedProps.provisioningState = "Updating";
   else Object.assign(acceptedProps, { resourceState: "Creating", provisioningState: "Provisioning" });
-  const edge = ctx.state.edge;
-  const propagationMs = ctx.effectMs("frontDoorPropagation");
-  let operation: Operation | undefined;
   const response = ctx.operations.begin({
     req,
     namespace: NS,
@@ -245,29 +263,15 @@ function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
     resourceId: id,
     asyncSegment: "frontdoorOperationResults",
     acceptedBody: accepted,
-    complete: () => {
-      const current = ctx.state.frontDoors.get(key(id));
-      if (current) {
-        // The edge keeps serving the body it has until this one has propagated.
-        if (!edge.frontDoors.has(key(id))) edge.frontDoors.set(key(id), structuredClone(current.body));
-        current.body = body;
-        const live = structuredClone(body);
-        edge.propagate({ scope: id, resources: [id], committedAt: operation?.dueAt ?? ctx.now, durationMs: propagationMs, apply: () => edge.frontDoors.set(key(id), live) });
-      } else {
-        ctx.state.frontDoors.set(key(id), {
-          id,
-          subscriptionId: req.params.subscriptionId!,
-          resourceGroup: req.params.resourceGroupName!,
-          name,
-          body,
-          backendRegions: {},
-        });
-      }
-      return { ok: true, result: structuredClone(body) };
-    },
+    completion: frontDoorPut.of({
+      id,
+      name,
+      subscriptionId: req.params.subscriptionId!,
+      resourceGroup: req.params.resourceGroupName!,
+      body,
+      propagationMs: ctx.effectMs("frontDoorPropagation"),
+    }),
   });
-  // The operation just begun (the last one); its due time is when the change commits.
-  operation = ctx.operations.list().at(-1);
   return existing ? response : { ...response, status: 201 };
 }
 

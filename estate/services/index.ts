@@ -1,10 +1,11 @@
+import type { CompletionKind } from "../lro.ts";
 import type { Route } from "../router.ts";
-import { cdnRoutes } from "./cdn.ts";
-import { frontDoorRoutes } from "./frontdoor.ts";
+import { cdnRoutes, originUpdated } from "./cdn.ts";
+import { frontDoorPut, frontDoorRoutes } from "./frontdoor.ts";
 import { keyVaultRoutes } from "./keyvault.ts";
 import { metricsRoutes } from "./metrics.ts";
-import { sqlRoutes } from "./sql.ts";
-import { storageRoutes } from "./storage.ts";
+import { groupFailedOver, groupPut, sqlRoutes } from "./sql.ts";
+import { accountFailedOver, accountMigrated, storageRoutes } from "./storage.ts";
 import { webRoutes } from "./web.ts";
 
 /** Every Azure operation the estate serves, plus the operation-status URLs its 202s point at. */
@@ -25,4 +26,10 @@ export function serviceRoutes(): Route[] {
       handler: (req, ctx) => ctx.operations.poll(req, req.params.segment!, req.params.operationId!),
     },
   ];
+}
+
+/** Every kind of long-running operation completion, by kind. */
+export function serviceCompletions(): ReadonlyMap<string, CompletionKind<never>> {
+  const kinds: CompletionKind<never>[] = [groupFailedOver, groupPut, accountFailedOver, accountMigrated, originUpdated, frontDoorPut];
+  return new Map(kinds.map((k) => [k.kind, k]));
 }

@@ -4,7 +4,8 @@ import { absent, isObject, stringAt } from "../json.ts";
 import type { EstateContext } from "../context.ts";
 import type { EstateRequest, Route } from "../router.ts";
 import { key, type FailoverGroup, type SqlServer } from "../state.ts";
-import type { OperationOutcome } from "../lro.ts";
+import { z } from "zod";
+import { completionKind, type OperationOutcome } from "../lro.ts";
 import { iso, ok, resourceId } from "./common.ts";
 
 const NS = "Microsoft.Sql";
@@ -95,6 +96,18 @@ function failover(ctx: EstateContext, g: FailoverGroup, srv: SqlServer, kind: Fa
   return { ok: true, result: view(ctx, g, srv) };
 }
 
+/** A failover of a group, posted to `serverId` (the server to become primary), completes. */
+export const groupFailedOver = completionKind(
+  "Microsoft.Sql/failoverGroupFailover",
+  z.strictObject({ serverId: z.string(), group: z.string(), kind: z.enum(["planned", "forced", "tryPlanned"]) }),
+  (ctx, { serverId, group: name, kind }) => {
+    const srv = ctx.state.sqlServer(serverId);
+    const g = srv && groupOn(ctx, srv, name);
+    if (!srv || !g) return { ok: false, code: "ResourceNotFound", message: `The failover group '${name}' on '${serverId}' no longer exists.`, status: 404 };
+    return failover(ctx, g, srv, kind);
+  },
+);
+
 function failoverRoute(path: string, operationId: string, kind: FailoverKind): Route {
   return {
     method: "POST",
@@ -117,7 +130,7 @@ function failoverRoute(path: string, operationId: string, kind: FailoverKind): R
         // Azure SQL answers with both headers; tryPlannedBeforeForcedFailover documents Location only.
         asyncSegment: kind === "tryPlanned" ? undefined : "failoverGroupAzureAsyncOperation",
         locationSegment: "failoverGroupOperationResults",
-        complete: () => failover(ctx, g, srv, kind),
+        completion: groupFailedOver.of({ serverId: srv.id, group: g.name, kind }),
       });
     },
   };
@@ -203,12 +216,55 @@ function parseFailoverGroupPut(body: unknown): FailoverGroupPut {
   return { partnerId, databases, readWriteEndpoint, readOnlyEndpoint };
 }
 
+/** A failover group PUT commits: the group is created on `serverId` with its partner, or updated. */
+export const groupPut = completionKind(
+  "Microsoft.Sql/failoverGroupPut",
+  z.strictObject({
+    serverId: z.string(),
+    group: z.string(),
+    partnerId: z.string(),
+    databases: z.array(z.string()),
+    readWriteEndpoint: z.strictObject({ failoverPolicy: z.enum(["Automatic", "Manual"]), failoverWithDataLossGracePeriodMinutes: z.number().optional() }),
+    readOnlyEndpoint: z.strictObject({ failoverPolicy: z.enum(["Enabled", "Disabled"]) }),
+  }),
+  (ctx, { serverId, group: name, partnerId, databases, readWriteEndpoint: rw, readOnlyEndpoint: ro }) => {
+    const srv = ctx.state.sqlServer(serverId);
+    const partner = ctx.state.sqlServer(partnerId);
+    if (!srv || !partner) return { ok: false, code: "ResourceNotFound", message: `The server '${srv ? partnerId : serverId}' no longer exists.`, status: 404 };
+    let g = groupOn(ctx, srv, name);
+    if (!g) {
+      g = {
+        name,
+        primaryServerId: srv.id,
+        secondaryServerId: partner.id,
+        databases,
+        readWriteEndpoint: endpointOf(rw),
+        readOnlyEndpoint: ro,
+        lagSeconds: 0,
+        linkIds: {},
+        dataLossSeconds: 0,
+      };
+      ctx.state.failoverGroups.push(g);
+    } else {
+      g.readWriteEndpoint = endpointOf(rw);
+      g.readOnlyEndpoint = ro;
+      g.databases = databases;
+    }
+    for (const db of g.databases) g.linkIds[db.toLowerCase()] ??= crypto.randomUUID();
+    return { ok: true, result: view(ctx, g, srv) };
+  },
+);
+
+const endpointOf = (rw: { failoverPolicy: "Automatic" | "Manual"; failoverWithDataLossGracePeriodMinutes?: number | undefined }): FailoverGroup["readWriteEndpoint"] => ({
+  failoverPolicy: rw.failoverPolicy,
+  ...(rw.failoverWithDataLossGracePeriodMinutes !== undefined ? { failoverWithDataLossGracePeriodMinutes: rw.failoverWithDataLossGracePeriodMinutes } : {}),
+});
+
 function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
   const srv = server(req, ctx);
   const { partnerId, databases, readWriteEndpoint: rw, readOnlyEndpoint: ro } = parseFailoverGroupPut(req.body);
   const partner = ctx.state.sqlServer(partnerId);
   if (!partner) throw new EstateHttpError(400, "FailoverGroupPartnerServerNotFound", `The partner server '${partnerId}' was not found.`);
-  const existing = groupOn(ctx, srv, req.params.failoverGroupName!);
   return ctx.operations.begin({
     req,
     namespace: NS,
@@ -216,29 +272,7 @@ function createOrUpdate(req: EstateRequest, ctx: EstateContext) {
     resourceId: `${srv.id}/failoverGroups/${req.params.failoverGroupName}`,
     asyncSegment: "failoverGroupAzureAsyncOperation",
     locationSegment: "failoverGroupOperationResults",
-    complete: () => {
-      let g = existing;
-      if (!g) {
-        g = {
-          name: req.params.failoverGroupName!,
-          primaryServerId: srv.id,
-          secondaryServerId: partner.id,
-          databases,
-          readWriteEndpoint: rw,
-          readOnlyEndpoint: ro,
-          lagSeconds: 0,
-          linkIds: {},
-          dataLossSeconds: 0,
-        };
-        ctx.state.failoverGroups.push(g);
-      } else {
-        g.readWriteEndpoint = rw;
-        g.readOnlyEndpoint = ro;
-        g.databases = databases;
-      }
-      for (const db of g.databases) g.linkIds[db.toLowerCase()] ??= crypto.randomUUID();
-      return { ok: true, result: view(ctx, g, srv) };
-    },
+    completion: groupPut.of({ serverId: srv.id, group: req.params.failoverGroupName!, partnerId: partner.id, databases, readWriteEndpoint: rw, readOnlyEndpoint: ro }),
   });
 }
 

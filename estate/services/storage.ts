@@ -1,7 +1,8 @@
 import { badRequest, conflict, EstateHttpError, invalidContent, notFound } from "../errors.ts";
 import { absent, isObject } from "../json.ts";
 import type { EstateContext } from "../context.ts";
-import type { Operation, OperationOutcome, Operations } from "../lro.ts";
+import { z } from "zod";
+import { completionKind, type Operation, type OperationOutcome, type Operations } from "../lro.ts";
 import type { EstateRequest, Route } from "../router.ts";
 import { key, newStorageKey, type StorageAccount } from "../state.ts";
 import { iso, ok, resourceId } from "./common.ts";
@@ -164,7 +165,7 @@ function getProperties(req: EstateRequest, ctx: EstateContext) {
 }
 
 /** Does the failover when its operation completes: the regions are checked then, not when it was asked for. */
-function completeFailover(ctx: EstateContext, a: StorageAccount, planned: boolean): OperationOutcome {
+function completeFailover(ctx: EstateContext, a: StorageAccount, planned: boolean, op: Operation): OperationOutcome {
   const secondary = a.secondaryLocation;
   if (secondary === undefined) {
     return { ok: false, code: "FailoverNotSupported", message: `Storage account '${a.name}' has no secondary region to fail over to.`, status: 400 };
@@ -181,7 +182,7 @@ function completeFailover(ctx: EstateContext, a: StorageAccount, planned: boolea
     };
   }
   // The operation's due time is when it finished (settle runs it at or after then).
-  const finishedAt = runningFailover(ctx.operations, a.id)?.dueAt ?? ctx.now;
+  const finishedAt = op.dueAt;
   if (planned) {
     [a.primaryLocation, a.secondaryLocation] = [secondary, a.primaryLocation];
   } else {
@@ -195,6 +196,29 @@ function completeFailover(ctx: EstateContext, a: StorageAccount, planned: boolea
   a.lastGeoFailoverTime = finishedAt;
   return { ok: true };
 }
+
+const gone = (accountId: string): OperationOutcome => ({ ok: false, code: "StorageAccountNotFound", message: `The storage account '${accountId}' no longer exists.`, status: 404 });
+
+/** An account failover (planned or not) completes. */
+export const accountFailedOver = completionKind("Microsoft.Storage/failover", z.strictObject({ accountId: z.string(), planned: z.boolean() }), (ctx, { accountId, planned }, op) => {
+  const a = ctx.state.storageAccount(accountId);
+  return a ? completeFailover(ctx, a, planned, op) : gone(accountId);
+});
+
+/** A zone-redundancy migration completes: the SKU changes, unless the account failed over meanwhile. */
+export const accountMigrated = completionKind(
+  "Microsoft.Storage/migration",
+  z.strictObject({ accountId: z.string(), target: z.string(), primaryAtStart: z.string() }),
+  (ctx, { accountId, target, primaryAtStart }) => {
+    const a = ctx.state.storageAccount(accountId);
+    if (!a) return gone(accountId);
+    if (a.primaryLocation !== primaryAtStart) {
+      return { ok: false, code: "Failed", message: `Storage account '${a.name}' failed over while it was being migrated to ${target}.`, status: 409 };
+    }
+    a.sku = target;
+    return { ok: true };
+  },
+);
 
 function failover(req: EstateRequest, ctx: EstateContext) {
   const a = account(req, ctx);
@@ -219,7 +243,7 @@ function failover(req: EstateRequest, ctx: EstateContext) {
     resourceId: a.id,
     // final-state-via location: the 202 names only a Location URL.
     locationSegment: "asyncoperations",
-    complete: () => completeFailover(ctx, a, planned),
+    completion: accountFailedOver.of({ accountId: a.id, planned }),
   });
   // Azure's 202 has no body.
   return { status: accepted.status, headers: accepted.headers };
@@ -317,7 +341,6 @@ function startMigration(req: EstateRequest, ctx: EstateContext) {
   if (ctx.state.isDown(a.primaryLocation)) {
     throw new EstateHttpError(503, "ServiceUnavailable", `Storage account '${a.name}' cannot be migrated: its primary region '${a.primaryLocation}' is unavailable.`);
   }
-  const primaryAtStart = a.primaryLocation;
   const accepted = ctx.operations.begin({
     req,
     namespace: NS,
@@ -326,13 +349,7 @@ function startMigration(req: EstateRequest, ctx: EstateContext) {
     // final-state-via location; the example's 202 names it in a lower-case `location` header.
     locationSegment: "operationResults",
     lowerCaseHeaders: true,
-    complete: () => {
-      if (a.primaryLocation !== primaryAtStart) {
-        return { ok: false, code: "Failed", message: `Storage account '${a.name}' failed over while it was being migrated to ${target}.`, status: 409 };
-      }
-      a.sku = target;
-      return { ok: true };
-    },
+    completion: accountMigrated.of({ accountId: a.id, target, primaryAtStart: a.primaryLocation }),
   });
   const op = ctx.operations.list().filter((o) => o.operationId === MIGRATION && key(o.resourceId) === key(a.id)).at(-1)!;
   a.migration = { targetSku: target, operationId: op.id, startedAt: ctx.now };
