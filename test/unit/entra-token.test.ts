@@ -324,5 +324,63 @@ describe("createEntraTokenValidator", () => {
     expect(() => createEntraTokenValidator({ tenantId: "evil/../x", audience: AUDIENCE })).toThrow(/tenantId/);
     expect(() => createEntraTokenValidator({ tenantId: TENANT, audience: [] })).toThrow(/audience/);
     expect(() => createEntraTokenValidator({ tenantId: TENANT, audience: AUDIENCE, allowedIssuers: [] })).toThrow(/allowedIssuers/);
+    // Neither a role nor an app: any application in the tenant would pass.
+    expect(() => createEntraTokenValidator({ tenantId: TENANT, audience: AUDIENCE, allowedRoles: [], allowedApps: [] })).toThrow(/allowedRoles or allowedApps/);
+    expect(() => createEntraTokenValidator({ tenantId: TENANT, audience: AUDIENCE, maxLifetimeSeconds: 0 })).toThrow(/maxLifetimeSeconds/);
+  });
+});
+
+describe("who may call the secure webhook", () => {
+  const ACTION_GROUPS = "461e8683-5575-4561-ac7f-899cc907d62a";
+
+  it("rejects a valid token of the tenant without an allowed role or app (any app in the tenant can get one)", async () => {
+    const { validate } = setup();
+    const noRole = signToken(keyA, claims({ roles: undefined }));
+    expectFailure(await validate(`Bearer ${noRole}`), /none of the allowed app roles \(ActionGroupsSecureWebhook\).*azp\/appid/, noRole);
+    expectFailure(await validate(`Bearer ${signToken(keyA, claims({ roles: ["Reader", "Switchyard.Operator"] }))}`), /app roles/);
+    expectFailure(await validate(`Bearer ${signToken(keyA, claims({ roles: "ActionGroupsSecureWebhook" }))}`), /app roles/);
+    expect((await validate(`Bearer ${signToken(keyA, claims({ roles: ["Reader", "ActionGroupsSecureWebhook"] }))}`)).ok).toBe(true);
+  });
+
+  it("accepts an allowed client application by azp (v2.0) or appid (v1.0), without a role", async () => {
+    const { validate } = setup({ allowedApps: [ACTION_GROUPS.toUpperCase()] });
+    expect((await validate(`Bearer ${signToken(keyA, claims({ roles: undefined }))}`)).ok).toBe(true);
+    expect((await validate(`Bearer ${signToken(keyA, claims({ roles: undefined, appid: undefined, azp: ACTION_GROUPS, iss: V2_ISSUER }))}`)).ok).toBe(true);
+    expectFailure(await validate(`Bearer ${signToken(keyA, claims({ roles: undefined, appid: CLIENT_ID }))}`), /azp\/appid/);
+    // Roles only, when no role is allowed.
+    const appsOnly = setup({ allowedRoles: [], allowedApps: [CLIENT_ID] }).validate;
+    expectFailure(await appsOnly(`Bearer ${signToken(keyA, claims())}`), /not allowed/);
+  });
+
+  it("rejects a token that lives longer than the maximum lifetime (24 h by default), and one without exp", async () => {
+    const { validate } = setup();
+    expect((await validate(`Bearer ${signToken(keyA, claims({ iat: NOW - 60, exp: NOW - 60 + 24 * 3600 }))}`)).ok).toBe(true);
+    const longLived = signToken(keyA, claims({ iat: NOW - 60, exp: NOW - 60 + 24 * 3600 + 1 }));
+    expectFailure(await validate(`Bearer ${longLived}`), /lifetime \(exp − iat\) is longer than 86400 s/, longLived);
+    // Without iat, from nbf; without either, what is left of it.
+    expectFailure(await validate(`Bearer ${signToken(keyA, claims({ iat: undefined, nbf: NOW - 3600, exp: NOW + 24 * 3600 }))}`), /lifetime/);
+    expectFailure(await validate(`Bearer ${signToken(keyA, claims({ iat: undefined, nbf: undefined, exp: NOW + 25 * 3600 }))}`), /lifetime/);
+    expectFailure(await validate(`Bearer ${signToken(keyA, claims({ exp: undefined }))}`), /exp/);
+    const short = setup({ maxLifetimeSeconds: 3600 }).validate;
+    expectFailure(await short(`Bearer ${signToken(keyA, claims({ iat: NOW - 60, exp: NOW + 3600 }))}`), /longer than 3600 s/);
+  });
+});
+
+describe("the configured cloud's issuers and keys", () => {
+  it.each([
+    ["AzureUSGovernment", [`https://login.microsoftonline.us/${TENANT}/v2.0`, `https://sts.windows.net/${TENANT}/`], `https://login.microsoftonline.us/${TENANT}/discovery/v2.0/keys`, V2_ISSUER],
+    ["AzureChinaCloud", [`https://login.partner.microsoftonline.cn/${TENANT}/v2.0`, `https://sts.chinacloudapi.cn/${TENANT}/`], `https://login.chinacloudapi.cn/${TENANT}/discovery/v2.0/keys`, V1_ISSUER],
+  ] as const)("%s: its issuers pass, the public cloud's do not, and the keys come from its login endpoint", async (cloud, issuers, keysUri, foreign) => {
+    const { validate, server } = setup({ cloud });
+    for (const iss of issuers) expect((await validate(`Bearer ${signToken(keyA, claims({ iss }))}`)).ok, iss).toBe(true);
+    expectFailure(await validate(`Bearer ${signToken(keyA, claims({ iss: foreign }))}`), /issuer/);
+    expect(new Set(server.uris)).toEqual(new Set([keysUri]));
+  });
+
+  it("the public cloud refuses the other clouds' issuers", async () => {
+    const { validate } = setup();
+    for (const iss of [`https://login.microsoftonline.us/${TENANT}/v2.0`, `https://login.partner.microsoftonline.cn/${TENANT}/v2.0`, `https://sts.chinacloudapi.cn/${TENANT}/`]) {
+      expectFailure(await validate(`Bearer ${signToken(keyA, claims({ iss }))}`), /issuer/);
+    }
   });
 });

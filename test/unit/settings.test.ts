@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readSettings, SettingsError } from "../../src/config/settings.ts";
+import { appServiceAuthEnabled, readSettings, SettingsError } from "../../src/config/settings.ts";
 
 describe("settings", () => {
   it("defaults to Azure's public cloud with a managed identity", () => {
@@ -35,5 +35,56 @@ describe("settings", () => {
     const message = (error as Error).message;
     for (const name of ["SWITCHYARD_AZURE_CLOUD", "SWITCHYARD_ESTATE_URL", "SWITCHYARD_ESTATE_CA_FILE", "SWITCHYARD_JOURNAL_CONTAINER"]) expect(message).toContain(name);
     expect(message).not.toContain(secret);
+  });
+
+  const AZURE = { SWITCHYARD_STORAGE_ACCOUNT_URL: "https://acct.blob.core.windows.net" };
+  const SECURE = { ...AZURE, SWITCHYARD_ALERT_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47", SWITCHYARD_ALERT_AUDIENCE: "api://switchyard-alerts" };
+  const failure = (env: Record<string, string>): string => {
+    try {
+      readSettings(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(SettingsError);
+      return (error as Error).message;
+    }
+    throw new Error("the settings were accepted");
+  };
+
+  it("checks the secure webhook's token in the configured cloud, for the ActionGroupsSecureWebhook role and at most 24 h by default", () => {
+    expect(readSettings(SECURE).alertToken).toEqual({
+      tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+      audience: "api://switchyard-alerts",
+      cloud: "AzurePublicCloud",
+      allowedRoles: ["ActionGroupsSecureWebhook"],
+      allowedApps: [],
+      maxLifetimeSeconds: 86_400,
+    });
+    expect(
+      readSettings({
+        ...SECURE,
+        SWITCHYARD_AZURE_CLOUD: "AzureChinaCloud",
+        SWITCHYARD_ALERT_ALLOWED_ROLES: " Alerts.Send , ActionGroupsSecureWebhook,",
+        SWITCHYARD_ALERT_ALLOWED_APPS: "461e8683-5575-4561-ac7f-899cc907d62a",
+        SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES: "90",
+      }).alertToken,
+    ).toMatchObject({ cloud: "AzureChinaCloud", allowedRoles: ["Alerts.Send", "ActionGroupsSecureWebhook"], allowedApps: ["461e8683-5575-4561-ac7f-899cc907d62a"], maxLifetimeSeconds: 5400 });
+    // No role, only apps: a choice; neither: refused.
+    expect(readSettings({ ...SECURE, SWITCHYARD_ALERT_ALLOWED_ROLES: ",", SWITCHYARD_ALERT_ALLOWED_APPS: "461e8683-5575-4561-ac7f-899cc907d62a" }).alertToken?.allowedRoles).toEqual([]);
+    expect(failure({ ...SECURE, SWITCHYARD_ALERT_ALLOWED_ROLES: " , " })).toContain("SWITCHYARD_ALERT_ALLOWED_ROLES: name at least one app role");
+  });
+
+  it("names a bad allowed app, role or lifetime", () => {
+    expect(failure({ ...SECURE, SWITCHYARD_ALERT_ALLOWED_APPS: "action-groups" })).toContain("SWITCHYARD_ALERT_ALLOWED_APPS: client application ids are GUIDs");
+    expect(failure({ ...SECURE, SWITCHYARD_ALERT_ALLOWED_ROLES: "Action Groups" })).toContain("SWITCHYARD_ALERT_ALLOWED_ROLES");
+    expect(failure({ ...SECURE, SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES: "forever" })).toContain("SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES");
+    expect(failure({ ...SECURE, SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES: "100000" })).toContain("SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES");
+  });
+
+  it("takes App Service authentication as on only when WEBSITE_AUTH_ENABLED is true", () => {
+    expect(readSettings(AZURE).appServiceAuthOn).toBe(false);
+    expect(readSettings({ ...AZURE, WEBSITE_AUTH_ENABLED: "True" }).appServiceAuthOn).toBe(true);
+    expect(readSettings({ ...AZURE, WEBSITE_AUTH_ENABLED: "false" }).appServiceAuthOn).toBe(false);
+    expect(appServiceAuthEnabled({ WEBSITE_AUTH_ENABLED: "TRUE" })).toBe(true);
+    expect(appServiceAuthEnabled({ WEBSITE_AUTH_ENABLED: "1" })).toBe(false);
+    expect(appServiceAuthEnabled({})).toBe(false);
   });
 });
