@@ -5,16 +5,22 @@ import {
   currentPrimary,
   decideAutoFailover,
   isRunActive,
+  MAX_QUOTED_SIGNALS,
   observeRun,
+  quoteSignals,
   recordAutoFailover,
+  runHolding,
   unrecordAutoFailover,
   type PolicyDecision,
 } from "../core/detection/policy.ts";
+import { releaseRun, reserveRun } from "../core/run/reservation.ts";
+import { redactSecrets, redactText } from "../core/secrets.ts";
 import { evaluateRegions, quorumThresholds, recordSignal } from "../core/detection/quorum.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOptions, RunTrigger } from "../core/run/model.ts";
 import { RunInProgressError, type RunPort, type RunView } from "../core/run/port.ts";
 import type { DecisionEntry, Journal, JournalEntry } from "../core/journal.ts";
+import type { Notifier } from "../notify/notifier.ts";
 import { seeAlert, type PlanStateStore } from "./stateStore.ts";
 
 /*
@@ -23,11 +29,22 @@ import { seeAlert, type PlanStateStore } from "./stateStore.ts";
  * alert webhook with the alert's signal (after `markAlertSeen` said the alert is new).
  *
  * Everything that decides happens inside one optimistic-concurrency update of the plan's state, and a
- * start is reserved there (recordAutoFailover: cooldown and daily cap) before the run port is called,
- * so concurrent evaluations (an alert storm, the timer) start at most one run. When the port refuses
- * the start (RunInProgressError, or any error), the reservation is undone (the cooldown stays when a
- * run is in progress). The run port itself (ReservingRuns) also reserves the run in the state before
- * it starts the orchestration, for every trigger.
+ * start is reserved there before the run port is called: recordAutoFailover (cooldown and daily cap)
+ * and the run reservation (`activeRun`, src/core/run/reservation.ts). The decision reads the run that
+ * holds the plan from that same state (runHolding: the run port's view, or a live reservation), so
+ * concurrent evaluations (an alert storm, the timer) start at most one run even with no cooldown.
+ * When the port refuses the start (RunInProgressError, or any error), both are undone (the cooldown
+ * stays when a run is in progress). The run port (ReservingRuns) renews the same reservation.
+ *
+ * Going home (to the plan's primary) starts a failback, never a failover. An automatic run that ended
+ * without writing to Azure is journaled and logged at error level, does not count toward maxPerDay,
+ * and is retried after a backoff (policy.ts `retryBackoffMs`).
+ *
+ * Untrusted text (alert rule names, ids, details) is redacted wherever it is recorded: every journal
+ * entry's message and data go through redactText / redactSecrets, and so does the run's trigger
+ * reason. A journal entry that cannot be written is logged and never changes the decision. An entry's
+ * size does not grow with the number of signals: counts by status and source, plus at most
+ * MAX_QUOTED_SIGNALS signals (those that decided first).
  *
  * Journal: run id `detection-<plan>-<yyyymmdd>` (UTC), entries of kind "decision" (step "detection"):
  * every region change (with its signals and thresholds) and every policy decision that is not the quiet
@@ -36,6 +53,8 @@ import { seeAlert, type PlanStateStore } from "./stateStore.ts";
 
 export interface EvaluateDeps {
   readonly store: PlanStateStore;
+  /** Tells people when an automatic run ended without writing to Azure and will be retried (optional). */
+  readonly notifier?: Notifier;
   readonly journal: Journal;
   readonly runs: RunPort;
   readonly clock: () => Date;
@@ -109,12 +128,27 @@ export function autoRunId(plan: string, at: Date): string {
 
 export const defaultRunSource = (view: RunView): RunTrigger["source"] | undefined => view.trigger?.source;
 
-function quote(signals: readonly DecidingSignal[]): string {
-  return signals.map((s) => `${s.name} ${s.status} since ${s.since}${s.detail ? ` (${s.detail})` : ""}`).join("; ");
+/** Probe and Front Door signals before alerts, then the longest held: the ones that decided first. */
+function deciding(signals: readonly DecidingSignal[]): DecidingSignal[] {
+  const rank = (s: DecidingSignal) => (s.source === "alert" ? 1 : 0);
+  return [...signals].sort((a, b) => rank(a) - rank(b) || Date.parse(a.since) - Date.parse(b.since) || a.name.localeCompare(b.name));
 }
 
+function quote(signals: readonly DecidingSignal[]): string {
+  return quoteSignals(deciding(signals), "; ");
+}
+
+/** The signals as a journal entry records them: counts by status and source, and the first MAX_QUOTED_SIGNALS that decided. */
 function signalData(signals: readonly DecidingSignal[]) {
-  return signals.map((s) => ({ name: s.name, source: s.source, status: s.status, since: s.since, lastSeen: s.lastSeen, stale: s.stale, ...(s.detail !== undefined ? { detail: s.detail } : {}) }));
+  const count = (key: (s: DecidingSignal) => string) => signals.reduce<Record<string, number>>((acc, s) => ({ ...acc, [key(s)]: (acc[key(s)] ?? 0) + 1 }), {});
+  return {
+    total: signals.length,
+    byStatus: count((s) => (s.stale ? "stale" : s.status)),
+    bySource: count((s) => s.source),
+    deciding: deciding(signals)
+      .slice(0, MAX_QUOTED_SIGNALS)
+      .map((s) => ({ name: s.name, source: s.source, status: s.status, since: s.since, lastSeen: s.lastSeen, stale: s.stale, ...(s.detail !== undefined ? { detail: s.detail } : {}) })),
+  };
 }
 
 interface Pass {
@@ -137,7 +171,8 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
 
   const journal = async (entry: Pick<DecisionEntry, "message" | "data">) => {
     try {
-      await deps.journal.append({ runId: journalRunId, at, kind: "decision", step: STEP, ...entry });
+      const data = entry.data !== undefined ? { data: redactSecrets(entry.data, "data").value } : {};
+      await deps.journal.append({ runId: journalRunId, at, kind: "decision", step: STEP, message: redactText(entry.message), ...data });
     } catch (error) {
       log.error("detection journal entry could not be written", { plan: plan.name, journalRunId, error: message(error) });
     }
@@ -152,37 +187,49 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
   let running = isRunActive(view) ? view : undefined;
   const runSource = deps.runSource ?? defaultRunSource;
   const viewSource = view ? runSource(view) : undefined;
+  // The plan's probes are never evicted from the state by the cap on signals per source.
+  const keep = new Set([...plan.regions.primary.healthEndpoints, ...plan.regions.secondary.healthEndpoints].map((e) => e.url));
 
   /** The policy decision on `s`, with the start reserved in the state when it says start. */
   const decide = (s: PlanState, change: RegionChange | undefined): Pass => {
-    const source = running ? runSource(running) : undefined;
+    // The run that holds the plan, from this very state: a run in progress, or a start reserved by a
+    // concurrent evaluation (or trigger) whose run is not visible yet.
+    const holder = runHolding(s, view, now);
+    const source = running && holder === running.runId ? runSource(running) : undefined;
     const decision = decideAutoFailover({
       plan,
       state: s,
       change,
-      runInProgress: running?.runId,
+      runInProgress: holder,
       ...(source ? { runInProgressSource: source } : {}),
       now,
       ...staleOption,
     });
     if (!decision.start) return { state: s, decision };
-    const runId = autoRunId(plan.name, now);
+    const runId = decision.kind === "failback" ? newRunId(plan.name, "auto-failback", now) : autoRunId(plan.name, now);
+    const reservation = reserveRun(s, { runId, kind: decision.kind, view, now });
+    if (!reservation.reserved) {
+      return { state: s, decision: { start: false, code: "run-in-progress", reason: `${decision.reason}; but run ${reservation.holder} holds the plan` } };
+    }
     const previous = { lastRunAt: s.policy.lastRunAt, lastAutoFailover: s.policy.lastAutoFailover };
-    return { state: recordAutoFailover(s, now, { runId, from: decision.from, to: decision.to }), decision, reserved: { runId, at, previous } };
+    return { state: recordAutoFailover(reservation.state, now, { runId, from: decision.from, to: decision.to }), decision, reserved: { runId, at, previous } };
   };
 
   let changes: RegionChange[] = [];
   let pass!: Pass;
   let duplicate = false;
+  /** The retry this evaluation's observation of the run recorded (an automatic run that wrote nothing). */
+  let retried: PolicyState["retry"];
   let state = await deps.store.update(plan.name, (stored) => {
     let s = observeRun(stored, plan, view, now, viewSource);
+    retried = s.policy.retry !== undefined && s.policy.retry.runId !== stored.policy.retry?.runId ? s.policy.retry : undefined;
     duplicate = false;
     if (options.dedupeKey !== undefined) {
       const seen = seeAlert(s, options.dedupeKey, now);
       duplicate = !seen.isNew;
       s = seen.state;
     }
-    if (!duplicate) for (const signal of relevant) s = recordSignal(s, signal, { failuresBeforeDown });
+    if (!duplicate) for (const signal of relevant) s = recordSignal(s, signal, { failuresBeforeDown, keep });
     const evaluated = evaluateRegions(s, plan, now, staleOption);
     changes = evaluated.changes;
     const primary = currentPrimary(plan, evaluated.state);
@@ -190,6 +237,20 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
     pass = decide(evaluated.state, change);
     return pass.state;
   });
+
+  if (retried) {
+    const retry = retried;
+    const text = `automatic run ${retry.runId} ended without writing to Azure (${retry.reason}): it does not count toward maxPerDay; attempt ${retry.failures + 1} no earlier than ${retry.notBefore}`;
+    log.error("an automatic run ended without writing to Azure; it will be retried", { plan: plan.name, runId: retry.runId, failures: retry.failures, notBefore: retry.notBefore, reason: retry.reason });
+    await journal({ message: text, data: { plan: plan.name, decision: "retry", runId: retry.runId, failures: retry.failures, notBefore: retry.notBefore, reason: retry.reason } });
+    if (deps.notifier) {
+      try {
+        await deps.notifier.notify({ runId: retry.runId, plan, event: "auto-failover-retry", severity: "critical", message: redactText(`Switchyard ${plan.name}: ${text}`) });
+      } catch (error) {
+        log.error("the retry notification could not be delivered", { plan: plan.name, runId: retry.runId, error: message(error) });
+      }
+    }
+  }
 
   for (const change of changes) {
     await journal({
@@ -211,7 +272,7 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
         plan: plan.name,
         decision: d.start ? "start" : d.code,
         primary: currentPrimary(plan, p.state),
-        ...(d.start ? { from: d.from, to: d.to, detectedAt: d.detectedAt, signals: signalData(d.signals), runId: p.reserved?.runId } : {}),
+        ...(d.start ? { kind: d.kind, from: d.from, to: d.to, detectedAt: d.detectedAt, signals: signalData(d.signals), runId: p.reserved?.runId } : {}),
         ...(!d.start && d.preemptDrill ? { preemptDrill: true } : {}),
         ...(running ? { runInProgress: running.runId } : {}),
         thresholds,
@@ -237,6 +298,9 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
       preempted = drill.runId;
       running = undefined;
       await journal({ message: `drill ${drill.runId} pre-empted: the primary is down`, data: { plan: plan.name, preempted: drill.runId } });
+      // The drill has ended (preemptDrill waited for it): its reservation no longer holds the plan.
+      view = await deps.runs.get(plan.name).catch(() => ({ ...drill, status: "terminated" as const }));
+      running = isRunActive(view) ? view : undefined;
       state = await deps.store.update(plan.name, (stored) => {
         pass = decide(stored, undefined);
         return pass.state;
@@ -267,12 +331,12 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
   const trigger: RunTrigger = {
     source: options.trigger ?? "timer",
     by: BY,
-    reason: `primary ${decision.from} down (quorum ${plan.autoFailover.quorum} for ${plan.autoFailover.downForSeconds} s): ${quote(decision.signals) || "signals held down"}`,
+    reason: redactText(`primary ${decision.from} down (quorum ${plan.autoFailover.quorum} for ${plan.autoFailover.downForSeconds} s): ${quote(decision.signals) || "signals held down"}`),
     detectedAt: decision.detectedAt,
   };
   const input: RunInput = {
     runId: reserved.runId,
-    kind: "failover",
+    kind: decision.kind,
     mode: "auto",
     plan,
     from: decision.from,
@@ -282,19 +346,20 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
   };
   try {
     await deps.runs.start(input);
-    log.info("automatic failover started", { plan: plan.name, runId: input.runId, from: input.from, to: input.to });
-    await journal({ message: `automatic failover ${input.runId} started: ${input.from} → ${input.to}`, data: { plan: plan.name, runId: input.runId, from: input.from, to: input.to, trigger: { ...trigger } } });
+    log.info(`automatic ${input.kind} started`, { plan: plan.name, runId: input.runId, kind: input.kind, from: input.from, to: input.to });
+    await journal({ message: `automatic ${input.kind} ${input.runId} started: ${input.from} → ${input.to}`, data: { plan: plan.name, runId: input.runId, kind: input.kind, from: input.from, to: input.to, trigger: { ...trigger } } });
     return summary(state, { started: { runId: input.runId, from: input.from, to: input.to } });
   } catch (error) {
     const inProgress = error instanceof RunInProgressError;
-    state = await deps.store.update(plan.name, (s) => unrecordAutoFailover(s, reserved.at, reserved.previous, inProgress));
+    state = await deps.store.update(plan.name, (s) => releaseRun(unrecordAutoFailover(s, reserved.at, reserved.previous, inProgress), reserved.runId));
     if (inProgress) {
       log.info("run already in progress", { plan: plan.name, runInProgress: error.runningRunId });
       await journal({ message: `run already in progress (${error.runningRunId}): no second run started`, data: { plan: plan.name, runInProgress: error.runningRunId } });
       return summary(state, { runInProgress: error.runningRunId });
     }
-    log.error("the automatic failover could not be started", { plan: plan.name, runId: input.runId, error: message(error) });
-    await journal({ message: `automatic failover ${input.runId} could not be started: ${message(error)}`, data: { plan: plan.name, runId: input.runId, error: message(error) } });
-    return summary(state, { error: message(error) });
+    const why = redactText(message(error));
+    log.error(`the automatic ${input.kind} could not be started`, { plan: plan.name, runId: input.runId, error: why });
+    await journal({ message: `automatic ${input.kind} ${input.runId} could not be started: ${why}`, data: { plan: plan.name, runId: input.runId, error: why } });
+    return summary(state, { error: why });
   }
 }

@@ -5,7 +5,7 @@
  *
  * Plans: test/fixtures/storage-only.plan.json (one RA-GRS account: its replication lag is measurable)
  * copied to temporary plan files, loaded as `switchyard serve --plan FILE` loads them, with two health
- * endpoints per region and autoFailover { enabled, quorum 2, downForSeconds 2, healthyForSeconds 5 }.
+ * endpoints per region and autoFailover { enabled, quorum 2, downForSeconds 2, healthyForSeconds 300 (the floor) }.
  *
  * Timing. The app runs on the world's manual clock, and the test plays the timer: each health check
  * moves the clock INTERVAL_MS forward and calls app.checkHealth(), with no real waiting between checks,
@@ -33,7 +33,7 @@ import { detectionJournalId } from "../../src/detection/evaluate.ts";
 import { storagePlanDocument, useServeWorld, type StoragePlanSpec } from "../helpers/serveWorld.ts";
 
 const INTERVAL_MS = 250;
-const AUTO = { enabled: true, quorum: 2, downForSeconds: 2, healthyForSeconds: 5 };
+const AUTO = { enabled: true, quorum: 2, downForSeconds: 2, healthyForSeconds: 300 };
 const LAG_SECONDS = 4;
 
 const SPECS: StoragePlanSpec[] = [

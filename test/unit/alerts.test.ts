@@ -240,7 +240,7 @@ describe("classifyAlert: mapping to plans and regions", () => {
   const metric = (targets: string[], essentials: Record<string, unknown> = {}, context?: (ctx: Record<string, any>) => void) =>
     wrap("metric-alert-static-threshold.alertContext.json", { ...METRIC, alertTargetIDs: targets, ...essentials }, context);
 
-  it("maps a database under the plan's primary SQL server to that server's region, Fired → down at firedDateTime", () => {
+  it("maps a database under the plan's primary SQL server to that server's region, Fired → down, dated at its receipt", () => {
     const decision = classify(metric([`${SQL_PRIMARY.toLowerCase()}/databases/orders`], { alertRule: "orders-dtu" }));
     expect(decision.ignoredReason).toBeUndefined();
     expect(decision.matches).toEqual([{ plan: "contoso-orders", region: "eastus2", why: expect.stringContaining("contoso-orders-sql-eastus2") }]);
@@ -251,8 +251,9 @@ describe("classifyAlert: mapping to plans and regions", () => {
         source: "alert",
         name: "alert:orders-dtu",
         status: "down",
-        at: "2019-03-22T13:58:24.371Z",
-        detail: expect.stringContaining('metric-static alert "orders-dtu" Fired (Sev3)'),
+        at: NOW.toISOString(),
+        detail: expect.stringContaining('metric-static alert "orders-dtu" Fired at 2019-03-22T13:58:24.371Z (Sev3)'),
+        alertKind: "metric-static",
       },
     ]);
   });
@@ -328,7 +329,7 @@ describe("classifyAlert: mapping to plans and regions", () => {
     const plan = contoso([{ rule: "wcus-r2-gen2", region: "centralus" }]);
     const decision = classify(readJson(RESOLVED_SAMPLE), [plan]);
     expect(decision.signals).toEqual([
-      expect.objectContaining({ plan: "contoso-orders", region: "centralus", name: "alert:WCUS-R2-Gen2", status: "up", at: "2019-03-22T14:03:16.224Z" }),
+      expect.objectContaining({ plan: "contoso-orders", region: "centralus", name: "alert:WCUS-R2-Gen2", status: "up", at: NOW.toISOString() }),
     ]);
     expect(decision.matches[0]!.why).toMatch(/alertRules\[0\]/);
     const overriding = classify(metric([`${SQL_PRIMARY}/databases/orders`], { alertRule: "WCUS-R2-Gen2" }), [plan]);
@@ -346,7 +347,8 @@ describe("classifyAlert: mapping to plans and regions", () => {
         resolvedDateTime: "2020-07-09T14:20:00Z",
       }),
     );
-    expect(v2Resolved.signals.map((s) => [s.status, s.at])).toEqual([["up", "2020-07-09T14:20:00.000Z"]]);
+    expect(v2Resolved.signals.map((s) => [s.status, s.at])).toEqual([["up", NOW.toISOString()]]);
+    expect(v2Resolved.signals[0]!.detail).toContain("Resolved at 2020-07-09T14:20:00.000Z");
     expect(v2Resolved.dedupeKey).not.toBe(v2.dedupeKey);
 
     const rules = contoso([
@@ -465,6 +467,20 @@ describe("classifyAlert: signals and deduplication", () => {
     const resolved = classify(wrap("metric-alert-static-threshold.alertContext.json", { ...METRIC, alertTargetIDs: [STORAGE], monitorCondition: "Resolved", resolvedDateTime: "2019-03-22T14:03:16Z" }));
     expect(resolved.dedupeKey).toBe(a.dedupeKey.replace(/:Fired$/, ":Resolved"));
     expect(resolved.signals.map((s) => [s.name, s.status])).toEqual([["alert:WCUS-R2-Gen2", "up"]]);
+  });
+
+  it("dates a signal at its receipt: never after now, never before it (a back-dated alert is not 'down for' longer than seen)", () => {
+    const past = classify(wrap(RESOLVED_SAMPLE, { ...METRIC, alertTargetIDs: [STORAGE], monitorCondition: "Fired", resolvedDateTime: undefined, firedDateTime: new Date(NOW.getTime() - 200_000).toISOString() }));
+    expect(past.signals[0]).toMatchObject({ status: "down", at: NOW.toISOString() });
+    expect(past.signals[0]!.detail).toContain(`Fired at ${new Date(NOW.getTime() - 200_000).toISOString()}`);
+  });
+
+  it("redacts a secret-looking rule name in the signal's name and detail", () => {
+    const plan = contoso([{ rule: "Bearer TokenValidationFailuresHigh", region: "eastus2" }]);
+    const decision = classify(wrap(RESOLVED_SAMPLE, { alertRule: "Bearer TokenValidationFailuresHigh", monitorCondition: "Fired", resolvedDateTime: undefined }), [plan]);
+    expect(decision.signals[0]!.name).toBe("alert:[redacted]");
+    expect(decision.signals[0]!.detail).not.toContain("TokenValidation");
+    expect(decision.signals[0]!.detail).toContain("[redacted]");
   });
 
   it("never dates a signal after now; a Resolved alert without resolvedDateTime counts as now", () => {

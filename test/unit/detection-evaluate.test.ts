@@ -44,8 +44,17 @@ class GuardedJournal extends MemoryJournal {
   }
 }
 
+/**
+ * The test plan with `policy` applied after validation: values below the schema's floors (a cooldown
+ * of 0) isolate the state interlocks (reservation, daily cap) from the cooldown.
+ */
+function planWith(policy: PlanInput["autoFailover"] = {}): Plan {
+  const base = testPlan();
+  return { ...base, autoFailover: { ...base.autoFailover, ...policy } as Plan["autoFailover"] };
+}
+
 function setup(policy: PlanInput["autoFailover"] = {}, runsOptions: { failStart?: Error } = {}) {
-  const plan = testPlan(policy);
+  const plan = planWith(policy);
   const runs = fakeRuns(runsOptions);
   const store = new MemoryPlanStateStore();
   const journal = new GuardedJournal();
@@ -79,7 +88,7 @@ describe("evaluatePlan (memory store, fake run port, injected clock)", () => {
       trigger: { source: "timer", by: "switchyard detection", detectedAt: iso(240) },
     });
     expect(input.runId).toMatch(/^detect-test\.20300101T000400Z\.auto-failover-[0-9a-f]{4}$/);
-    expect(input.trigger.reason).toContain("https://a-eastus2.app.example/healthz down since");
+    expect(input.trigger.reason).toContain("https://a-eastus2.app.example/healthz (down since");
     // After the start: the run is in progress, then the cooldown.
     expect(summaries.slice(5).map((x) => (x.decision.start ? "start" : x.decision.code))).toEqual(Array(6).fill("run-in-progress"));
   });
@@ -99,7 +108,8 @@ describe("evaluatePlan (memory store, fake run port, injected clock)", () => {
       to: "down",
       thresholds: { quorum: 2, downForSeconds: 180, healthyForSeconds: 900, staleAfterSeconds: 540, failuresBeforeDown: 2 },
     });
-    expect((entries[0]!.data!.signals as unknown[]).length).toBe(3);
+    expect(entries[0]!.data!.signals).toMatchObject({ total: 3, byStatus: { down: 3 }, bySource: { probe: 3 } });
+    expect((entries[0]!.data!.signals as { deciding: unknown[] }).deciding).toHaveLength(3);
     expect(entries[1]!.data).toMatchObject({ decision: "start", from: PRIMARY, to: SECONDARY, detectedAt: iso(240) });
   });
 
@@ -122,11 +132,14 @@ describe("evaluatePlan (memory store, fake run port, injected clock)", () => {
     expect(t.runs.starts).toHaveLength(1);
   });
 
-  it("50 concurrent evaluations of an alert storm start one run (cooldown 0: the others are refused and undone)", async () => {
+  it("50 concurrent evaluations of an alert storm start one run (cooldown 0: the state's reservation refuses the others)", async () => {
     const t = setup({ cooldownMinutes: 0, maxPerDay: 10, quorum: 1, downForSeconds: 0 });
     t.setNow(0);
+    // A probe agrees (alerts alone never declare a region down).
+    const probe: Signal = { plan: t.plan.name, region: PRIMARY, source: "probe", name: t.plan.regions.primary.healthEndpoints[0]!.url, status: "down", at: iso(0) };
     const alert = (i: number): Signal => ({ plan: t.plan.name, region: PRIMARY, source: "alert", name: `alert:rule-${i % 3}`, status: "down", at: iso(0) });
-    const summaries = await Promise.all(Array.from({ length: 50 }, (_, i) => evaluatePlan(t.plan, [alert(i)], t.deps, { trigger: "alert" })));
+    const summaries = await Promise.all(Array.from({ length: 50 }, (_, i) => evaluatePlan(t.plan, [probe, alert(i)], t.deps, { trigger: "alert", failuresBeforeDown: 1 })));
+    expect(summaries.filter((s) => !s.decision.start && s.decision.code === "run-in-progress")).toHaveLength(49);
     expect(t.runs.starts).toHaveLength(1);
     expect(t.runs.starts[0]!.trigger.source).toBe("alert");
     expect(summaries.filter((s) => s.started)).toHaveLength(1);
@@ -139,8 +152,9 @@ describe("evaluatePlan (memory store, fake run port, injected clock)", () => {
   it("50 concurrent evaluations with the default cooldown call the run port once", async () => {
     const t = setup({ quorum: 1, downForSeconds: 0 });
     t.setNow(0);
+    const probe: Signal = { plan: t.plan.name, region: PRIMARY, source: "probe", name: t.plan.regions.primary.healthEndpoints[0]!.url, status: "down", at: iso(0) };
     await Promise.all(
-      Array.from({ length: 50 }, () => evaluatePlan(t.plan, [{ plan: t.plan.name, region: PRIMARY, source: "alert", name: "alert:x", status: "down", at: iso(0) }], t.deps, { trigger: "alert" })),
+      Array.from({ length: 50 }, () => evaluatePlan(t.plan, [probe, { plan: t.plan.name, region: PRIMARY, source: "alert", name: "alert:x", status: "down", at: iso(0) }], t.deps, { trigger: "alert", failuresBeforeDown: 1 })),
     );
     expect(t.runs.starts).toHaveLength(1);
     expect(t.runs.refused).toHaveLength(0);

@@ -8,7 +8,7 @@ import { PRIMARY, SECONDARY, T0, iso, at, testPlan } from "../helpers/detectionP
 
 
 
-function signal(region: string, name: string, status: "up" | "down", seconds: number, source: SignalSource = "alert"): Signal {
+function signal(region: string, name: string, status: "up" | "down", seconds: number, source: SignalSource = "probe"): Signal {
   return { plan: "detect-test", region, source, name, status, at: iso(seconds), detail: `${name} ${status}` };
 }
 
@@ -48,7 +48,7 @@ function run(scenario: Scenario): { changes: { t: number; region: string; to: st
   const changes: { t: number; region: string; to: string }[] = [];
   for (const step of scenario.steps) {
     for (const [region, name, status] of step.reports) {
-      state = recordSignal(state, signal(region, name, status, step.t, scenario.source ?? "alert"), { failuresBeforeDown: scenario.failuresBeforeDown ?? 1 });
+      state = recordSignal(state, signal(region, name, status, step.t, scenario.source ?? "probe"), { failuresBeforeDown: scenario.failuresBeforeDown ?? 1 });
     }
     const result = evaluateRegions(state, plan, at(step.t));
     state = result.state;
@@ -212,10 +212,17 @@ const scenarios: Scenario[] = [
     changes: [],
   },
   {
-    name: "quorum 1, W 0, H 0: one alert moves the region at once, both ways",
-    policy: { quorum: 1, downForSeconds: 0, healthyForSeconds: 0 },
-    steps: [{ t: 0, reports: [P("a", "down")] }, { t: 30, reports: [] }, { t: 60, reports: [P("a", "up")] }, { t: 90, reports: [] }],
-    changes: [down(0), healthy(60)],
+    name: "quorum 1, W 0, H 300 (the floor): one probe moves the region down at once, and back 300 s after it is up",
+    policy: { quorum: 1, downForSeconds: 0, healthyForSeconds: 300 },
+    steps: [{ t: 0, reports: [P("a", "down")] }, { t: 30, reports: [] }, { t: 60, reports: [P("a", "up")] }, { t: 359, reports: [] }, { t: 360, reports: [] }],
+    changes: [down(0), healthy(360)],
+  },
+  {
+    name: "alerts alone never declare a region down, however many hold the quorum",
+    policy: { quorum: 2, downForSeconds: 0 },
+    source: "alert",
+    steps: timeline(0, 3600, 60, () => downUp(["a", "b", "c"], true)),
+    changes: [],
   },
 ];
 
@@ -239,8 +246,8 @@ describe("health quorum: hysteresis scenarios (injected clock)", () => {
         to: "down",
         at: iso(190),
         signals: [
-          { name: "a", source: "alert", status: "down", since: iso(0), lastSeen: iso(0), stale: false, detail: "a down" },
-          { name: "b", source: "alert", status: "down", since: iso(10), lastSeen: iso(10), stale: false, detail: "b down" },
+          { name: "a", source: "probe", status: "down", since: iso(0), lastSeen: iso(0), stale: false, detail: "a down" },
+          { name: "b", source: "probe", status: "down", since: iso(10), lastSeen: iso(10), stale: false, detail: "b down" },
         ],
         thresholds: { quorum: 2, downForSeconds: 180, healthyForSeconds: 900, staleAfterSeconds: 540 },
       },
@@ -250,16 +257,19 @@ describe("health quorum: hysteresis scenarios (injected clock)", () => {
   });
 
   it("a recovery lists every signal of the region as it stood", () => {
-    const plan = testPlan({ healthyForSeconds: 0 });
+    const plan = testPlan({ healthyForSeconds: 300 });
     const { changes, state } = run({
       name: "",
-      policy: { healthyForSeconds: 0 },
+      policy: { healthyForSeconds: 300 },
       steps: [{ t: 0, reports: [P("a", "down"), P("b", "down")] }, { t: 180, reports: [] }],
       changes: [],
     });
     expect(changes).toEqual([down(180)]);
     let s = recordSignal(state, signal(PRIMARY, "a", "up", 200), { failuresBeforeDown: 1 });
-    const result = evaluateRegions(s, plan, at(200));
+    s = recordSignal(s, signal(PRIMARY, "b", "down", 200), { failuresBeforeDown: 1 });
+    s = evaluateRegions(s, plan, at(200)).state;
+    s = recordSignal(s, signal(PRIMARY, "b", "down", 500), { failuresBeforeDown: 1 });
+    const result = evaluateRegions(s, plan, at(500));
     expect(result.changes).toHaveLength(1);
     expect(result.changes[0]!.to).toBe("healthy");
     expect(result.changes[0]!.signals.map((x) => [x.name, x.status])).toEqual([
@@ -267,7 +277,7 @@ describe("health quorum: hysteresis scenarios (injected clock)", () => {
       ["b", "down"],
     ]);
     s = result.state;
-    expect(s.regions[PRIMARY]).toEqual({ state: "healthy", since: iso(200) });
+    expect(s.regions[PRIMARY]).toEqual({ state: "healthy", since: iso(500) });
   });
 
   it("records when the below-quorum window began, and clears it when the quorum is down again", () => {

@@ -3,6 +3,7 @@ import type { Signal } from "../detection/model.ts";
 import { asArray, isObject } from "../guards.ts";
 import { formatPath } from "../plan/load.ts";
 import type { Plan } from "../plan/schema.ts";
+import { redactText } from "../secrets.ts";
 import { commonAlertSchema, isCostService, MAX_ALERT_BODY_BYTES, type MonitorCondition, type ParsedAlert } from "./schema.ts";
 
 /**
@@ -418,9 +419,12 @@ function oneLine(text: string, max = 300): string {
  * status (and ignores user-initiated changes, unknown status and non-incident events, rule or not);
  * an alert that matches no plan is ignored with `NO_MATCH_REASON`.
  *
- * Signals: source "alert", name `alert:<rule name>`, down for Fired / up for Resolved (Resource and
- * Service Health: as their content says), at firedDateTime / resolvedDateTime (normalised ISO; a
- * Resolved alert without resolvedDateTime, and any time after `now`, count as `now`).
+ * Signals: source "alert", name `alert:<rule name>` (redacted: rule names come from outside), down
+ * for Fired / up for Resolved (Resource and Service Health: as their content says), with the alert's
+ * kind, at `now`: the time the webhook received the alert. An alert's own times (firedDateTime,
+ * resolvedDateTime) are the sender's word: one dated in the past would make its signal "down for"
+ * longer than anything has observed, and one in the future would outlive the outage. So the signal is
+ * dated at its receipt, never before and never after; the alert's own time is quoted in the detail.
  */
 export function classifyAlert(alert: ParsedAlert, plans: readonly Plan[], now: Date): AlertDecision {
   const e = alert.essentials;
@@ -472,21 +476,22 @@ export function classifyAlert(alert: ParsedAlert, plans: readonly Plan[], now: D
   if ("ignore" in verdict) return ignored(verdict.ignore);
   if (matches.length === 0) return ignored(NO_MATCH_REASON);
 
-  // An invalid `now` (never from a real clock) disables the clamp instead of throwing.
-  const nowIso = Number.isFinite(now.getTime()) ? now.toISOString() : undefined;
-  const when = e.monitorCondition === "Resolved" ? (e.resolvedDateTime ?? nowIso ?? e.firedDateTime) : e.firedDateTime;
-  const at = nowIso !== undefined && Date.parse(when) > now.getTime() ? nowIso : when;
+  // Dated at receipt (see above). An invalid `now` (never from a real clock) falls back to the alert's time instead of throwing.
+  const stated = e.monitorCondition === "Resolved" ? (e.resolvedDateTime ?? e.firedDateTime) : e.firedDateTime;
+  const at = Number.isFinite(now.getTime()) ? now.toISOString() : stated;
   const target = e.alertTargetIDs[0];
   const on = target ? ` on ${shortName(target)}` : "";
   const counted = notEvidence ? byRule : matches;
+  const ruleName = redactText(e.alertRule);
   const signals: Signal[] = counted.map((m) => ({
     plan: m.plan,
     region: m.region,
     source: "alert",
-    name: `alert:${e.alertRule}`,
+    name: `alert:${ruleName}`,
     status: verdict.status,
     at,
-    detail: oneLine(`${kind} alert "${e.alertRule}" ${e.monitorCondition}${e.severity ? ` (${e.severity})` : ""}${on}: ${verdict.note}; ${m.why}`),
+    detail: redactText(oneLine(`${kind} alert "${ruleName}" ${e.monitorCondition} at ${stated}${e.severity ? ` (${e.severity})` : ""}${on}: ${verdict.note}; ${m.why}`)),
+    alertKind: kind,
   }));
   return { kind, dedupeKey, matches: counted, signals };
 }

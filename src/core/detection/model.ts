@@ -24,6 +24,8 @@ export interface Signal {
   readonly at: string;
   /** One line for people (never a secret). */
   readonly detail?: string;
+  /** For an alert signal: the alert's kind (core/alerts ALERT_KINDS), e.g. `service-health`. */
+  readonly alertKind?: string;
 }
 
 /** What the store keeps per signal: its current status and since when it has held continuously. */
@@ -37,6 +39,8 @@ export interface SignalState {
   /** Consecutive failed observations (probes count several failures before they say "down"). */
   readonly consecutiveFailures: number;
   readonly detail?: string;
+  /** For an alert signal: the alert's kind (`service-health` may declare a region down alone, if the plan allows). */
+  readonly alertKind?: string;
 }
 
 export type RegionHealthState = "healthy" | "down";
@@ -59,8 +63,25 @@ export interface PolicyState {
   readonly autoFailovers: readonly string[];
   /** ISO time the last run (of any kind) finished or was started, for the cooldown. */
   readonly lastRunAt?: string;
-  /** The last automatic failover started (for the journal and status pages). */
+  /** The last automatic switch started, failover or failback (for the journal and status pages). */
   readonly lastAutoFailover?: { readonly runId: string; readonly at: string; readonly from: string; readonly to: string };
+  /**
+   * Set when the last automatic run ended without writing anything to Azure (it failed or was refused
+   * before its first write): it did not count toward maxPerDay, and the next automatic start waits
+   * until `notBefore` (the retry backoff) instead of the cooldown. Cleared by a run that wrote.
+   */
+  readonly retry?: RetryState;
+}
+
+export interface RetryState {
+  /** The automatic run that ended without a write. */
+  readonly runId: string;
+  /** Consecutive automatic runs that ended without a write. */
+  readonly failures: number;
+  /** ISO time before which no automatic start is retried. */
+  readonly notBefore: string;
+  /** Why the run ended (its outcome or error, redacted, one line). */
+  readonly reason: string;
 }
 
 /** Which region serves now, when a completed run moved it away from the plan's `regions.primary`. */
@@ -109,6 +130,7 @@ export interface DecidingSignal {
   /** Whether the signal was too old to count (it then counts as not down). */
   readonly stale: boolean;
   readonly detail?: string;
+  readonly alertKind?: string;
 }
 
 /** The thresholds a region verdict was reached with. */

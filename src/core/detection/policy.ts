@@ -1,7 +1,9 @@
 import type { Plan } from "../plan/index.ts";
-import type { RunTrigger } from "../run/model.ts";
+import { Steps, type RunKind, type RunTrigger } from "../run/model.ts";
 import type { RunView } from "../run/port.ts";
-import type { DecidingSignal, PlanState, PolicyState, RegionChange } from "./model.ts";
+import { isReservationLive, RESERVATION_GRACE_MS } from "../run/reservation.ts";
+import { redactText } from "../secrets.ts";
+import type { DecidingSignal, PlanState, PolicyState, RegionChange, RetryState } from "./model.ts";
 import { describeSignals as signalsOf, quorumThresholds, regionVerdict } from "./quorum.ts";
 
 /*
@@ -15,6 +17,14 @@ import { describeSignals as signalsOf, quorumThresholds, regionVerdict } from ".
  * run (lastRunAt is updated when a start is reserved and whenever a run is seen running or finishing),
  * and the daily cap.
  *
+ * Going home is a failback: when the region to move to is the plan's `regions.primary`, the start is of
+ * kind "failback" (it re-protects before it moves anything), whatever trigger asks; every automatic
+ * switch, failover or failback, counts toward maxPerDay.
+ *
+ * A run that ended without writing to Azure (see `wroteNothing`) moved nothing: it does not count
+ * toward maxPerDay, and instead of the cooldown the next automatic start waits for a backoff
+ * (`retryBackoffMs`: 1, 2, 4, 8, 16, then every 30 minutes), recorded as `policy.retry`.
+ *
  * Checks, in order (the first that applies is the answer):
  *   not-down         the current primary's verdict is not down (and no change says a region went down)
  *   not-primary      a region went down, but it is not the current primary (or the primary is fine)
@@ -22,15 +32,18 @@ import { describeSignals as signalsOf, quorumThresholds, regionVerdict } from ".
  *   paused           the kill switch is on (policy.paused: by, reason, at)
  *   target-down      the region to fail over to is itself down
  *   run-in-progress  a run of this plan is in progress (a drill: `preemptDrill` is set, see below)
+ *   retry-backoff    the last automatic run wrote nothing and now < policy.retry.notBefore (replaces the cooldown)
  *   cooldown         now − policy.lastRunAt < cooldownMinutes
  *   daily-cap        maxPerDay automatic failovers started in the last 24 h (maxPerDay 0: never)
  */
 
-export type PolicyCode = "not-down" | "paused" | "disabled" | "cooldown" | "daily-cap" | "run-in-progress" | "target-down" | "not-primary";
+export type PolicyCode = "not-down" | "paused" | "disabled" | "cooldown" | "retry-backoff" | "daily-cap" | "run-in-progress" | "target-down" | "not-primary";
 
 export type PolicyDecision =
   | {
       readonly start: true;
+      /** "failback" when `to` is the plan's primary (going home re-protects first), else "failover". */
+      readonly kind: RunKind;
       readonly from: string;
       readonly to: string;
       readonly reason: string;
@@ -81,8 +94,19 @@ export function recentAutoFailovers(policy: PolicyState, now: Date): string[] {
   return policy.autoFailovers.filter((at) => t - ms(at) < DAY_MS && ms(at) <= t);
 }
 
-function describeSignals(signals: readonly DecidingSignal[]): string {
-  return signals.map((s) => `${s.name} (${s.status} since ${s.since}${s.detail ? `: ${s.detail}` : ""})`).join(", ");
+/** At most this many signals are quoted in a reason or a journal entry (the rest are counted). */
+export const MAX_QUOTED_SIGNALS = 5;
+
+/** The signals that decided, for people: at most MAX_QUOTED_SIGNALS, redacted (names and details come from outside). */
+export function quoteSignals(signals: readonly DecidingSignal[], separator = ", "): string {
+  const shown = signals.slice(0, MAX_QUOTED_SIGNALS).map((s) => redactText(`${s.name} (${s.status} since ${s.since}${s.detail ? `: ${s.detail}` : ""})`));
+  const more = signals.length - shown.length;
+  return `${shown.join(separator)}${more > 0 ? `${separator}and ${more} more` : ""}`;
+}
+
+/** The kind of a switch to `to`: going home (the plan's primary) is always a failback. */
+export function switchKind(plan: Plan, to: string): RunKind {
+  return to === plan.regions.primary.name ? "failback" : "failover";
 }
 
 export function decideAutoFailover(input: PolicyInput): PolicyDecision {
@@ -104,7 +128,7 @@ export function decideAutoFailover(input: PolicyInput): PolicyDecision {
     signalsOf(state, primary, quorumThresholds(plan, input.staleAfterSeconds !== undefined ? { staleAfterSeconds: input.staleAfterSeconds } : {}), now)
       .filter((s) => s.activeDown)
       .map(({ activeDown: _a, heldDown: _h, ...s }) => s);
-  const why = `the primary ${primary} is down since ${verdict.since}${signals.length > 0 ? ` (${describeSignals(signals)})` : ""}`;
+  const why = `the primary ${primary} is down since ${verdict.since}${signals.length > 0 ? ` (${quoteSignals(signals)})` : ""}`;
 
   if (!auto.enabled) return { start: false, code: "disabled", reason: `${why}; automatic failover is disabled in the plan` };
   if (state.policy.paused) {
@@ -124,7 +148,16 @@ export function decideAutoFailover(input: PolicyInput): PolicyDecision {
     };
   }
   const lastRunAt = state.policy.lastRunAt;
-  if (lastRunAt !== undefined) {
+  const retry = state.policy.retry;
+  if (retry !== undefined) {
+    if (now.getTime() < ms(retry.notBefore)) {
+      return {
+        start: false,
+        code: "retry-backoff",
+        reason: `${why}; automatic run ${retry.runId} ended without writing to Azure (${retry.reason}); attempt ${retry.failures + 1} waits until ${retry.notBefore}`,
+      };
+    }
+  } else if (lastRunAt !== undefined) {
     const elapsed = now.getTime() - ms(lastRunAt);
     if (elapsed < auto.cooldownMinutes * 60_000) {
       const until = new Date(ms(lastRunAt) + auto.cooldownMinutes * 60_000).toISOString();
@@ -139,13 +172,15 @@ export function decideAutoFailover(input: PolicyInput): PolicyDecision {
       reason: `${why}; ${recent.length} automatic failover(s) started in the last 24 h (${recent.join(", ") || "none"}), the plan allows ${auto.maxPerDay}`,
     };
   }
+  const kind = switchKind(plan, target);
   return {
     start: true,
+    kind,
     from: primary,
     to: target,
     detectedAt: verdict.since,
     signals,
-    reason: `${why}; ${target} is healthy, no run in progress, cooldown and daily cap (${recent.length}/${auto.maxPerDay}) allow it`,
+    reason: `${why}; ${target} is healthy, no run in progress, cooldown and daily cap (${recent.length}/${auto.maxPerDay}) allow it${kind === "failback" ? `; ${target} is the plan's primary: a failback, which re-protects first` : ""}`,
   };
 }
 
@@ -226,10 +261,75 @@ export function observeRun(state: PlanState, plan: Plan, view: RunView | undefin
   if (isRunActive(view)) return cools ? recordRun(state, now) : state;
   const endedAt = view.output?.steps.at(-1)?.endedAt;
   let next = cools && endedAt !== undefined && Number.isFinite(ms(endedAt)) ? recordRun(state, endedAt) : state;
+  next = observeRetry(next, view, now);
   if (view.status === "completed" && view.output?.outcome === "completed" && (view.to === plan.regions.primary.name || view.to === plan.regions.secondary.name)) {
     if (state.primary?.runId !== view.runId) next = setPrimary(next, plan, view.to, endedAt ?? now, view.runId);
   }
   return next;
+}
+
+/** The plan's read-only steps: a run that ended in (or before) them wrote nothing to Azure. */
+const READ_ONLY_STEPS: ReadonlySet<string> = new Set([Steps.assess, Steps.measure, Steps.gate, Steps.approval, Steps.checkReprotection]);
+
+/**
+ * Whether a finished run moved nothing in Azure: it did not complete, and
+ * - its output lists only read-only steps (assess, measure, gate, approval, check-reprotection), or
+ * - it has no output (it failed, e.g. its first journal entry was refused) and its last status shows
+ *   no step, or a read-only step of a failover (a failback re-protects, a write, before any of them).
+ * Anything else (a step that writes, even one that failed) counts as written.
+ */
+export function wroteNothing(view: RunView): boolean {
+  if (isRunActive(view)) return false;
+  if (view.output) return view.output.outcome !== "completed" && view.output.steps.every((s) => READ_ONLY_STEPS.has(s.step));
+  if (view.status === "completed") return false;
+  if (!view.progress) return true;
+  return view.kind === "failover" && READ_ONLY_STEPS.has(view.progress.step);
+}
+
+const RETRY_BASE_MS = 60_000;
+const RETRY_MAX_MS = 30 * 60_000;
+
+/** The wait before retry number `failures` (1, 2, 4, 8, 16, then every 30 minutes). */
+export function retryBackoffMs(failures: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, Math.min(failures - 1, 10)));
+}
+
+/**
+ * The retry bookkeeping of a finished run: the last automatic run that wrote nothing no longer counts
+ * toward maxPerDay and sets `policy.retry` (once per run); any other finished run that is not the one
+ * retried clears it (a run that wrote starts the cooldown again).
+ */
+function observeRetry(state: PlanState, view: RunView, now: Date): PlanState {
+  const policy = state.policy;
+  const last = policy.lastAutoFailover;
+  if (last?.runId === view.runId && wroteNothing(view)) {
+    if (policy.retry?.runId === view.runId) return state;
+    const failures = (policy.retry?.failures ?? 0) + 1;
+    const index = policy.autoFailovers.lastIndexOf(last.at);
+    const autoFailovers = index < 0 ? policy.autoFailovers : [...policy.autoFailovers.slice(0, index), ...policy.autoFailovers.slice(index + 1)];
+    const why = view.output ? `${view.output.outcome}: ${view.output.message}` : `${view.status}${view.error ? `: ${view.error}` : ""}`;
+    const retry: RetryState = {
+      runId: view.runId,
+      failures,
+      notBefore: new Date(now.getTime() + retryBackoffMs(failures)).toISOString(),
+      reason: redactText(why.replace(/\s+/g, " ").slice(0, 300)),
+    };
+    return { ...state, policy: { ...policy, autoFailovers, retry } };
+  }
+  if (policy.retry === undefined || policy.retry.runId === view.runId) return state;
+  const { retry: _cleared, ...rest } = policy;
+  return { ...state, policy: rest };
+}
+
+/**
+ * The run that holds the plan as the state knows it: the run port's view when it shows one in
+ * progress, else a live reservation (src/core/run/reservation.ts) of a start that may be in flight.
+ * The decision inside the state update uses it, so that two evaluations of one outage start one run.
+ */
+export function runHolding(state: PlanState, view: RunView | undefined, now: Date, graceMs = RESERVATION_GRACE_MS): string | undefined {
+  if (isRunActive(view)) return view.runId;
+  const reserved = state.activeRun;
+  return reserved && isReservationLive(reserved, view, now, graceMs) ? reserved.runId : undefined;
 }
 
 /**

@@ -21,7 +21,11 @@ import type {
  *   leaves a probe's failure count as it was: it is neither a success nor a failure;
  * - `since` moves only when the status changes (so it is the time of the observation that changed it:
  *   for a probe, the failure that reached `failuresBeforeDown`);
- * - an observation older than the signal's `lastSeen` is out of order and ignored.
+ * - an observation older than the signal's `lastSeen` is out of order and ignored;
+ * - a region keeps at most MAX_SIGNALS_PER_SOURCE signals of each source: recording one more evicts
+ *   the one that matters least (up or unknown before down, then the least recently seen), never one
+ *   the caller names in `keep` (the plan's probe URLs). Alert rule names come from outside: a storm of
+ *   distinct rules replaces old alert signals instead of growing the state.
  *
  * Region verdicts (evaluateRegions), with N = autoFailover.quorum, W = downForSeconds,
  * H = healthyForSeconds and S = staleAfterSeconds (default max(3 × W, 300)):
@@ -31,7 +35,10 @@ import type {
  * - a signal is held-down when it is active-down and now − since ≥ W;
  * - a signal is active-unknown when its status is unknown and it is not stale: it can change no verdict,
  *   so it counts as not down on the way down and as possibly down on the way back;
- * - HEALTHY → DOWN when at least N signals of the region are held-down (the change is dated `now`);
+ * - HEALTHY → DOWN when at least N signals of the region are held-down and at least one of them is a
+ *   probe or Front Door signal (alerts alone never declare a region down: their times and rule names
+ *   come from outside); with `autoFailover.serviceHealthAlone`, a held-down Service Health alert
+ *   counts as that agreeing signal (the change is dated `now`);
  * - DOWN → HEALTHY when fewer than N signals are active-down or active-unknown, and that has been so at
  *   every evaluation since `belowQuorumSince` (the first evaluation that saw it), with
  *   now − belowQuorumSince ≥ H. Any evaluation that sees N or more of them clears `belowQuorumSince`.
@@ -46,7 +53,16 @@ export const MIN_STALE_SECONDS = 300;
 export interface RecordOptions {
   /** Consecutive failed probe observations before a probe signal turns down (at least 1). */
   readonly failuresBeforeDown: number;
+  /** Signal names never evicted by the cap (the plan's probe URLs). */
+  readonly keep?: ReadonlySet<string>;
 }
+
+/**
+ * Signals kept per region and source. A plan names a handful of probes and one Front Door signal;
+ * alert rules are the open set: 32 distinct rules reporting one region at once is already far more
+ * than a quorum needs, and bounds the state to a few tens of KB per region.
+ */
+export const MAX_SIGNALS_PER_SOURCE = 32;
 
 export interface EvaluateOptions {
   /** Overrides the stale window (seconds); default max(3 × downForSeconds, 300). */
@@ -78,8 +94,27 @@ export function recordSignal(state: PlanState, signal: Signal, options: RecordOp
     lastSeen: signal.at,
     consecutiveFailures: failures,
     ...(signal.detail !== undefined ? { detail: signal.detail } : {}),
+    ...(signal.alertKind !== undefined ? { alertKind: signal.alertKind } : {}),
   };
-  return { ...state, signals: { ...state.signals, [signal.region]: { ...region, [signal.name]: next } } };
+  const updated = capSignals({ ...region, [signal.name]: next }, signal.source, signal.name, options.keep);
+  return { ...state, signals: { ...state.signals, [signal.region]: updated } };
+}
+
+/** The region's signals with at most MAX_SIGNALS_PER_SOURCE of `source`: evicts up/unknown first, then the least recently seen; never `recorded` or a kept name. */
+function capSignals(region: Record<string, SignalState>, source: Signal["source"], recorded: string, keep: ReadonlySet<string> | undefined): Record<string, SignalState> {
+  const same = Object.entries(region).filter(([, s]) => s.source === source);
+  const excess = same.length - MAX_SIGNALS_PER_SOURCE;
+  if (excess <= 0) return region;
+  const rank = (s: SignalState) => (s.status === "down" ? 1 : 0);
+  const evict = same
+    .filter(([name]) => name !== recorded && !keep?.has(name))
+    .sort(([, a], [, b]) => rank(a) - rank(b) || ms(a.lastSeen) - ms(b.lastSeen))
+    .slice(0, excess)
+    .map(([name]) => name);
+  if (evict.length === 0) return region;
+  const out = { ...region };
+  for (const name of evict) delete out[name];
+  return out;
 }
 
 /** The thresholds of a plan's quorum. */
@@ -109,6 +144,7 @@ export function describeSignals(state: PlanState, region: string, thresholds: Qu
         lastSeen: s.lastSeen,
         stale,
         ...(s.detail !== undefined ? { detail: s.detail } : {}),
+        ...(s.alertKind !== undefined ? { alertKind: s.alertKind } : {}),
         activeDown,
         heldDown,
       };
@@ -135,7 +171,7 @@ export function evaluateRegions(state: PlanState, plan: Plan, now: Date, options
     let next: RegionVerdictState = current;
 
     if (current.state === "healthy") {
-      if (held.length >= thresholds.quorum) {
+      if (held.length >= thresholds.quorum && held.some((s) => corroborates(s, plan))) {
         next = { state: "down", since: at };
         changes.push({ plan: plan.name, region, from: "healthy", to: "down", at, signals: held.map(strip), thresholds });
       }
@@ -160,6 +196,11 @@ export function evaluateRegions(state: PlanState, plan: Plan, now: Date, options
     if (kept.length > 0) signals[region] = Object.fromEntries(kept);
   }
   return { state: { ...state, signals, regions }, changes };
+}
+
+/** Whether a held-down signal may stand for the region's own health: a probe or Front Door signal, or (if the plan allows) a Service Health incident. */
+export function corroborates(signal: Pick<DecidingSignal, "source" | "alertKind">, plan: Plan): boolean {
+  return signal.source !== "alert" || (plan.autoFailover.serviceHealthAlone && signal.alertKind === "service-health");
 }
 
 /** The verdict of a region (healthy when never evaluated). */

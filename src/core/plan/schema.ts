@@ -155,19 +155,53 @@ const alertRule = z.strictObject({
   region: regionName,
 });
 
-const autoFailover = z.strictObject({
-  enabled: z.boolean().default(false),
-  /** N of the region's signals must report it down... */
-  quorum: z.number().int().min(1).default(2),
-  /** ...continuously for this long before it is declared down. */
-  downForSeconds: z.number().int().min(0).default(180),
-  /** A region declared down must look healthy this long before it is declared healthy again. */
-  healthyForSeconds: z.number().int().min(0).default(900),
-  cooldownMinutes: z.number().int().min(0).default(60),
-  maxPerDay: z.number().int().min(0).max(24).default(1),
-  /** How long a run waits for a human to approve a data-loss failover. */
-  approvalTimeoutMinutes: z.number().int().min(1).max(7 * 24 * 60).default(30),
-});
+/*
+ * Hysteresis floors of the auto-failover policy. They make flapping impossible to configure into
+ * ping-pong between the regions:
+ * - `cooldownMinutes` at least 15: after any run ends (the run itself waits out Front Door propagation
+ *   and restarts), no automatic switch for a quarter of an hour, longer than the usual look-back
+ *   window of an Azure Monitor alert rule (5 to 15 minutes), so alerts and probes still reporting the
+ *   transition itself never trigger the next switch;
+ * - `healthyForSeconds` at least 300 (five probe rounds) and at least `downForSeconds`: a region that
+ *   went down is a target again only after it has looked healthy longer than it took to declare it
+ *   down; until then the policy answers "target-down";
+ * - `maxPerDay` counts every automatic switch, the way home (a failback) included;
+ * and going back to the plan's primary is always a failback, which re-protects (geo-redundancy back,
+ * in sync) before it moves anything. So one outage moves the application at most once, and a region
+ * can only be returned to by a failback after it recovered for `healthyForSeconds`.
+ * `quorum` and `downForSeconds` have no floor above 1 and 0: a region is never declared down by alerts
+ * alone (a probe or Front Door signal must agree, see core/detection/quorum.ts), and probes turn down
+ * only after consecutive failures.
+ */
+export const MIN_COOLDOWN_MINUTES = 15;
+export const MIN_HEALTHY_FOR_SECONDS = 300;
+
+const autoFailover = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** N of the region's signals must report it down... */
+    quorum: z.number().int().min(1).default(2),
+    /** ...continuously for this long before it is declared down. */
+    downForSeconds: z.number().int().min(0).default(180),
+    /** A region declared down must look healthy this long before it is declared healthy again (at least 300 and at least downForSeconds). */
+    healthyForSeconds: z.number().int().min(MIN_HEALTHY_FOR_SECONDS, `must be at least ${MIN_HEALTHY_FOR_SECONDS} s (five probe rounds): a region that flaps must not be a target again at once`).default(900),
+    /** No automatic switch for this long after any run (at least 15 minutes: see the floors above). */
+    cooldownMinutes: z.number().int().min(MIN_COOLDOWN_MINUTES, `must be at least ${MIN_COOLDOWN_MINUTES} minutes: a switch must settle before the next one`).default(60),
+    /** Automatic switches (failovers and failbacks) started in 24 h. */
+    maxPerDay: z.number().int().min(0).max(24).default(1),
+    /** How long a run waits for a human to approve a data-loss failover. */
+    approvalTimeoutMinutes: z.number().int().min(1).max(7 * 24 * 60).default(30),
+    /**
+     * A Service Health incident that names the region may declare it down without a probe or Front
+     * Door signal agreeing (default false: alerts alone never declare a region down).
+     */
+    serviceHealthAlone: z.boolean().default(false),
+  })
+  .superRefine((value, ctx) => {
+    if (value.healthyForSeconds < value.downForSeconds) {
+      ctx.addIssue({ code: "custom", path: ["healthyForSeconds"], message: `must be at least downForSeconds (${value.downForSeconds}): recovery is declared more slowly than an outage` });
+    }
+  });
 
 export const planSchema = z
   .strictObject({
