@@ -174,7 +174,7 @@ describe("evaluatePlan: an estate outage through to one automatic failover", () 
     // Front Door signals turn down at once, probes after 2 failures: the quorum of 2 holds W = 180 s after the outage.
     const detectedMs = Date.parse(input.trigger.detectedAt);
     expect(detectedMs - outageAt).toBe(plan.autoFailover.downForSeconds * 1000);
-    expect(input.trigger.reason).toMatch(/afd:web\/web-eastus2 down since/);
+    expect(input.trigger.reason).toMatch(/afd:web\/web-eastus2 \(down since/);
     const decisions = summaries.map((s) => (s.decision.start ? "start" : s.decision.code));
     expect(decisions.filter((d) => d === "start")).toHaveLength(1);
     expect(decisions.slice(decisions.indexOf("start") + 1).every((d) => d === "run-in-progress")).toBe(true);
