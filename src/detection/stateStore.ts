@@ -1,5 +1,6 @@
+import { AsyncResource } from "node:async_hooks";
 import type { ContainerClient } from "@azure/storage-blob";
-import { budgetOptions, readBody } from "../azure/budget.ts";
+import { budgetOptions, currentAbortSignal, readBody } from "../azure/budget.ts";
 import { errorCodeOf, statusCodeOf } from "../azure/restErrors.ts";
 import { isObject } from "../core/guards.ts";
 import { emptyPlanState, type PlanState, type PolicyState, type PrimaryState, type RegionVerdictState, type RunReservation, type SignalState } from "../core/detection/model.ts";
@@ -7,9 +8,23 @@ import { emptyPlanState, type PlanState, type PolicyState, type PrimaryState, ty
 /*
  * The per-plan detection state (signals, verdicts, policy counters, alert dedupe keys), one document
  * per plan, updated with optimistic concurrency: read with its ETag, apply a pure change, write only if
- * the ETag still matches (or, for a plan with no document yet, only if none exists); on a conflict,
- * read again and re-apply the change. `change` may therefore run several times and must be pure.
- * A change that returns the state object it was given writes nothing.
+ * the ETag still matches (or, for a plan with no document yet, only if none exists).
+ *
+ * Group commit. Within one process the updates of a plan are not each a read-modify-write of their
+ * own (n concurrent writers of one document would cost O(n²) reads and writes and conflicts): they
+ * queue, and one round at a time per plan reads the document, applies every update queued by then,
+ * in arrival order, each to the state the one before it left, and writes the result once,
+ * conditionally. Each caller gets the state as it was right after its own change (what a serial
+ * application would have given it), as stored by that write. A change that throws (or returns another
+ * plan's state) fails only its own caller; the round goes on without it. When the write meets a
+ * conflict (another process wrote: Azure scales a Function App out to several), the round waits a
+ * jittered, growing backoff, reads again and applies its changes again, with any that queued
+ * meanwhile. So `change` may run several times and must be pure; a side result it sets (markAlertSeen's
+ * isNew flag) is the one of its last application, which is the one stored. An update that changes
+ * nothing (equal JSON) writes nothing. Updates made under different time budgets (budget.ts) are not
+ * mixed in one round: a round's requests carry the budget its callers share.
+ *
+ * Bounds: alert dedupe keys are kept 24 h and at most MAX_SEEN_ALERTS per plan (the oldest go first).
  */
 
 export interface PlanStateStore {
@@ -19,7 +34,8 @@ export interface PlanStateStore {
   update(plan: string, change: (state: PlanState) => PlanState): Promise<PlanState>;
   /**
    * Records an alert dedupe key (`alertId:monitorCondition`) seen at `at`, in the same atomic update,
-   * and says whether it was new (not seen in the last 24 h). Keys older than 24 h are pruned.
+   * and says whether it was new (not seen in the last 24 h). Keys older than 24 h are pruned, and
+   * beyond MAX_SEEN_ALERTS keys the oldest are forgotten.
    */
   markAlertSeen(plan: string, key: string, at: Date | string): Promise<boolean>;
 }
@@ -42,30 +58,71 @@ export class InvalidStateError extends Error {
 
 /** How long an alert dedupe key is remembered. */
 export const ALERT_DEDUPE_MS = 24 * 60 * 60 * 1000;
+/**
+ * How many alert dedupe keys a plan's state keeps at most: beyond it the oldest are forgotten. A key is
+ * about 140 bytes (an alert's ARM id, its condition, a time), so they take about 280 KB at most in an
+ * alert storm. A forgotten key only lets a late redelivery of that alert count once more (it records
+ * the same signal again).
+ */
+export const MAX_SEEN_ALERTS = 2_000;
 /** Plan names are 3-40 lower-case letters, digits and dashes (plan schema); checked before naming a blob. */
 const PLAN_NAME = /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/;
 
 export interface StoreOptions {
-  /** Attempts before StateConflictError (each concurrent writer wins at least once per round). Default 100. */
+  /** Writes a round attempts before its updates fail with StateConflictError (conflicts come from other processes). Default 100. */
   readonly maxAttempts?: number;
-  /** Waits between attempts (attempt = 1, 2, ...); default a short random backoff (up to 5 ms × attempt, at most 50 ms). */
+  /**
+   * Waits between a round's attempts (attempt = 1, 2, ...); default full jitter: a random wait up to
+   * 10 ms × 2^(attempt - 1), at most 500 ms.
+   */
   readonly backoff?: (attempt: number) => Promise<void>;
 }
 
-const defaultBackoff = (attempt: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 5 * attempt)));
+const defaultBackoff = (attempt: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(500, 10 * 2 ** (attempt - 1))));
 
-/** The pure part of markAlertSeen: prunes keys older than 24 h before `at`, then records `key`. */
-export function seeAlert(state: PlanState, key: string, at: Date | string): { state: PlanState; isNew: boolean } {
+/** Canonical ISO times (`toISOString`, years 0-9999) order as their strings do; others are parsed. */
+const isCanonicalIso = (t: string) => t.length === 24 && t.charCodeAt(10) === 84 /* T */ && t.charCodeAt(23) === 90; /* Z */
+const earlier = (a: string, b: string) => (isCanonicalIso(a) && isCanonicalIso(b) ? a < b : Date.parse(a) < Date.parse(b));
+
+/**
+ * The pure part of markAlertSeen: forgets keys older than 24 h before `at`, then records `key`, keeping
+ * at most `max` keys (MAX_SEEN_ALERTS; the oldest are forgotten first). One pass over the keys, with no
+ * date parsing for times in the form it writes: it runs for every alert, in an alert storm too.
+ */
+export function seeAlert(state: PlanState, key: string, at: Date | string, max: number = MAX_SEEN_ALERTS): { state: PlanState; isNew: boolean } {
   const iso = typeof at === "string" ? at : at.toISOString();
   const t = Date.parse(iso);
   if (!Number.isFinite(t)) throw new Error(`markAlertSeen: '${iso}' is not an ISO time`);
-  const kept = Object.entries(state.seenAlerts).filter(([, seen]) => t - Date.parse(seen) < ALERT_DEDUPE_MS);
-  const previous = kept.find(([k]) => k === key);
-  if (previous) {
-    // Already seen: nothing to write unless old keys were pruned.
-    return { state: kept.length === Object.keys(state.seenAlerts).length ? state : { ...state, seenAlerts: Object.fromEntries(kept) }, isNew: false };
+  const cutoff = new Date(t - ALERT_DEDUPE_MS).toISOString();
+  // Kept: seen after the cutoff (a time that does not parse is not kept).
+  const fresh = (seen: string) => (isCanonicalIso(seen) && isCanonicalIso(cutoff) ? seen > cutoff : Date.parse(seen) > Date.parse(cutoff));
+  const kept: [string, string][] = [];
+  let total = 0;
+  let isNew = true;
+  for (const [k, seen] of Object.entries(state.seenAlerts)) {
+    total++;
+    if (!fresh(seen)) continue;
+    kept.push([k, seen]);
+    if (k === key) isNew = false;
   }
-  return { state: { ...state, seenAlerts: { ...Object.fromEntries(kept), [key]: iso } }, isNew: true };
+  if (!isNew) {
+    // Already seen: nothing to write unless old keys were pruned.
+    return { state: kept.length === total ? state : { ...state, seenAlerts: Object.fromEntries(kept) }, isNew: false };
+  }
+  let room = kept;
+  const excess = kept.length - max + 1;
+  if (excess === 1) {
+    // The usual case at the bound (one key in, one out): the oldest, found without sorting.
+    let oldest = 0;
+    for (let i = 1; i < kept.length; i++) if (earlier(kept[i]![1], kept[oldest]![1])) oldest = i;
+    room = kept.filter((_, i) => i !== oldest);
+  } else if (excess > 1) {
+    room = [...kept].sort(([, a], [, b]) => (earlier(a, b) ? -1 : earlier(b, a) ? 1 : 0)).slice(excess);
+  }
+  const seenAlerts: Record<string, string> = {};
+  for (const [k, seen] of room) seenAlerts[k] = seen;
+  seenAlerts[key] = iso;
+  return { state: { ...state, seenAlerts }, isNew: true };
 }
 
 type Invalid = (problem: string) => InvalidStateError;
@@ -165,10 +222,25 @@ function reservationOf(raw: unknown, invalidState: Invalid): RunReservation | un
   return { runId, kind, reservedAt };
 }
 
-/** The optimistic-concurrency loop shared by both stores; subclasses read and conditionally write. */
+/** One queued update: its change, its caller's promise, and the time budget it was made under. */
+interface Queued {
+  readonly change: (state: PlanState) => PlanState;
+  readonly resolve: (state: PlanState) => void;
+  readonly reject: (error: unknown) => void;
+  /** The caller's budget (budget.ts): only updates with the same one share a round. */
+  readonly budget: AbortSignal | undefined;
+  /** Runs a function in the caller's async context (so its requests carry the caller's budget). */
+  readonly inContext: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+/** The group-commit loop shared by both stores (see the header); subclasses read and conditionally write. */
 abstract class OptimisticStore implements PlanStateStore {
   private readonly maxAttempts: number;
   private readonly backoff: (attempt: number) => Promise<void>;
+  /** Updates waiting for a round, by plan; a plan is in the map while its rounds run. */
+  private readonly queues = new Map<string, Queued[]>();
+  /** Reads, writes made, and writes refused as conflicts. */
+  readonly stats = { reads: 0, writes: 0, conflicts: 0 };
 
   constructor(options: StoreOptions = {}) {
     this.maxAttempts = options.maxAttempts ?? 100;
@@ -181,22 +253,86 @@ abstract class OptimisticStore implements PlanStateStore {
 
   async get(plan: string): Promise<{ state: PlanState; etag?: string }> {
     assertPlanName(plan);
+    this.stats.reads++;
     return this.read(plan);
   }
 
-  async update(plan: string, change: (state: PlanState) => PlanState): Promise<PlanState> {
+  update(plan: string, change: (state: PlanState) => PlanState): Promise<PlanState> {
     assertPlanName(plan);
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const { state, etag } = await this.read(plan);
-      const next = change(state);
-      // Nothing to write when the change changed nothing (a duplicate alert, a quiet evaluation builds a
-      // new but equal state): no write, no ETag conflict for concurrent writers.
-      if (next === state || JSON.stringify(next) === JSON.stringify(state)) return state;
-      if (next.plan !== plan) throw new Error(`a state change for plan ${plan} returned the state of plan ${next.plan}`);
-      if (await this.write(plan, next, etag)) return next;
-      if (attempt < this.maxAttempts) await this.backoff(attempt);
+    return new Promise<PlanState>((resolve, reject) => {
+      const inContext = AsyncResource.bind(<T>(work: () => Promise<T>) => work());
+      const item: Queued = { change, resolve, reject, budget: currentAbortSignal(), inContext };
+      const queue = this.queues.get(plan);
+      if (queue) {
+        queue.push(item);
+        return;
+      }
+      this.queues.set(plan, [item]);
+      void this.drain(plan);
+    });
+  }
+
+  /** Runs rounds for the plan until its queue is empty. */
+  private async drain(plan: string): Promise<void> {
+    // Let the updates made in the same turn join the first round.
+    await Promise.resolve();
+    const queue = this.queues.get(plan)!;
+    try {
+      while (queue.length > 0) {
+        const head = queue[0]!;
+        await head.inContext(() => this.round(plan, queue, head.budget));
+      }
+    } finally {
+      this.queues.delete(plan);
     }
-    throw new StateConflictError(plan, this.maxAttempts);
+  }
+
+  /**
+   * One round: read, apply the queued updates that share `budget` (from the head of the queue, in
+   * order), write once; on a conflict, again with those that queued meanwhile. Settles every update it
+   * took; never throws.
+   */
+  private async round(plan: string, queue: Queued[], budget: AbortSignal | undefined): Promise<void> {
+    const batch: Queued[] = [];
+    const take = () => {
+      while (queue.length > 0 && queue[0]!.budget === budget) batch.push(queue.shift()!);
+    };
+    try {
+      for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+        take();
+        this.stats.reads++;
+        const { state, etag } = await this.read(plan);
+        take();
+        const after = new Map<Queued, PlanState>();
+        let current = state;
+        for (const item of [...batch]) {
+          try {
+            const next = item.change(current);
+            if (next.plan !== plan) throw new Error(`a state change for plan ${plan} returned the state of plan ${next.plan}`);
+            after.set(item, next);
+            current = next;
+          } catch (error) {
+            batch.splice(batch.indexOf(item), 1);
+            item.reject(error);
+          }
+        }
+        // Nothing to write when the changes changed nothing (duplicate alerts, a quiet evaluation builds
+        // a new but equal state): no write, no ETag conflict for other writers.
+        const unchanged = current === state || JSON.stringify(current) === JSON.stringify(state);
+        if (unchanged || (await this.write(plan, current, etag))) {
+          if (!unchanged) this.stats.writes++;
+          for (const item of batch) item.resolve(after.get(item)!);
+          return;
+        }
+        this.stats.conflicts++;
+        if (attempt < this.maxAttempts) await this.backoff(attempt);
+      }
+      const error = new StateConflictError(plan, this.maxAttempts);
+      for (const item of batch) item.reject(error);
+    } catch (error) {
+      // The read or the write failed: every update of the round fails with it.
+      for (const item of batch) item.reject(error);
+    }
   }
 
   async markAlertSeen(plan: string, key: string, at: Date | string): Promise<boolean> {
@@ -286,16 +422,18 @@ export class BlobPlanStateStore extends OptimisticStore {
  * The state in memory, with the same version checks as the blob store: every read hands out a
  * version, every write is refused unless the version is still current, and a read and its write are
  * separated by a turn of the event loop, so that concurrent updates really interleave and a missing
- * retry shows in unit tests. States are copied in and out (JSON), as the blob store does.
+ * retry shows in unit tests. States are copied in and out (JSON), as the blob store does. Stores made
+ * with `sharing` hold the same documents, as processes of one Function App share a storage account.
  */
 export class MemoryPlanStateStore extends OptimisticStore {
-  private readonly docs = new Map<string, { text: string; version: number }>();
-  private nextVersion = 1;
-  /** Writes made, and writes refused as conflicts (for tests). */
-  readonly stats = { writes: 0, conflicts: 0 };
+  private readonly docs: Map<string, { text: string; version: number }>;
+  private readonly versions: { next: number };
 
-  constructor(options: StoreOptions = {}) {
-    super({ backoff: async () => undefined, ...options });
+  constructor(options: StoreOptions & { readonly sharing?: MemoryPlanStateStore } = {}) {
+    const { sharing, ...rest } = options;
+    super({ backoff: async () => undefined, ...rest });
+    this.docs = sharing ? sharing.docs : new Map();
+    this.versions = sharing ? sharing.versions : { next: 1 };
   }
 
   protected async read(plan: string): Promise<{ state: PlanState; etag?: string }> {
@@ -309,12 +447,8 @@ export class MemoryPlanStateStore extends OptimisticStore {
     await yieldTurn();
     const doc = this.docs.get(plan);
     const current = doc ? `"${doc.version}"` : undefined;
-    if (current !== etag) {
-      this.stats.conflicts++;
-      return false;
-    }
-    this.docs.set(plan, { text: JSON.stringify(state), version: this.nextVersion++ });
-    this.stats.writes++;
+    if (current !== etag) return false;
+    this.docs.set(plan, { text: JSON.stringify(state), version: this.versions.next++ });
     return true;
   }
 }
