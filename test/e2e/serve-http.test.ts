@@ -418,6 +418,32 @@ describe("overrides need the Switchyard.Operator role when App Service authentic
   });
 });
 
+describe("a caller's name is untrusted text", () => {
+  it("a name that looks like a credential is recorded redacted: the pause takes effect, is answered 200 and journaled", async () => {
+    const { app } = world;
+    const clock = world.clock.now;
+    const secured = operatorHandlers({ plans: app.plans, runs: app.runs, journal: app.journal, clock, appServiceAuthOn: true, detection: detectionControl(app.store, clock) });
+    const http = await serveHttp(httpRoutes({ ...secured, alerts: app.routes.find((r) => r.name === "alerts")!.handler }));
+    try {
+      const who = principal("mallory Password=hunter2;", ["Switchyard.Operator"]);
+      const paused = await httpRequest(http.url, "POST", `/api/plans/${CONTOSO}/auto-failover`, { enabled: false, reason: "maintenance window" }, who);
+      expect(paused.status, paused.text).toBe(200);
+      expect(paused.text).not.toContain("hunter2");
+      expect((await world.state(CONTOSO)).policy.paused).toMatchObject({ by: "mallory [redacted];" });
+      const resumed = await httpRequest(http.url, "POST", `/api/plans/${CONTOSO}/auto-failover`, { enabled: true, reason: "maintenance over" }, who);
+      expect(resumed.status, resumed.text).toBe(200);
+      const entries = await app.journal.read(operatorJournalId(CONTOSO, clock()));
+      expect(entries.map((e) => [e.data?.action, e.data?.by])).toEqual([
+        ["pause-auto-failover", "mallory [redacted];"],
+        ["resume-auto-failover", "mallory [redacted];"],
+      ]);
+      expect(JSON.stringify(entries)).not.toContain("hunter2");
+    } finally {
+      await http.close();
+    }
+  });
+});
+
 // ---- storms, the kill switch, the cooldown -------------------------------------------------------
 
 /** A Fired alert of `rule`, fired now (the app's clock). */
@@ -470,7 +496,9 @@ describe("an alert storm starts at most one run", () => {
 describe("the kill switch", () => {
   it("POST auto-failover {enabled:false}, then an outage alert storm: no run; the pause and every refusal are journaled; resuming starts the run", async () => {
     const name = "kill-plan";
-    const who = principal("oncall@contoso.com", ["Switchyard.Operator"]);
+    // This app has no App Service authentication: a principal header is not read, the caller is the
+    // function key's holder whatever the headers say.
+    const who = { ...principal("oncall@contoso.com", ["Switchyard.Operator"]), "x-ms-client-principal-name": "oncall@contoso.com" };
     const pause = await world.post(`/api/plans/${name}/auto-failover`, { enabled: false, reason: "maintenance window, alerts expected" }, who);
     expect(pause.status).toBe(200);
     expect(pause.body).toMatchObject({ plan: name, autoFailover: "paused" });
@@ -486,15 +514,15 @@ describe("the kill switch", () => {
     expect(storageFailovers("killplandata")).toEqual([]);
 
     const state = await world.state(name);
-    expect(state.policy.paused).toMatchObject({ by: "oncall@contoso.com", reason: "maintenance window, alerts expected" });
+    expect(state.policy.paused).toMatchObject({ by: "function-key caller", reason: "maintenance window, alerts expected" });
     expect(state.regions.swedencentral?.state).toBe("down");
     expect(state.policy.autoFailovers).toEqual([]);
     const operatorLog = await world.app.journal.read(operatorJournalId(name, world.clock.now()));
-    expect(operatorLog.map((e) => e.data)).toEqual([expect.objectContaining({ action: "pause-auto-failover", by: "oncall@contoso.com", reason: "maintenance window, alerts expected" })]);
+    expect(operatorLog.map((e) => e.data)).toEqual([expect.objectContaining({ action: "pause-auto-failover", by: "function-key caller", authenticated: false, reason: "maintenance window, alerts expected" })]);
     const detection = await detectionEntries(name);
     const paused = detection.filter((e) => e.data?.decision === "paused");
     expect(paused.length).toBeGreaterThan(0);
-    expect(paused[0]!.message).toMatch(/paused by oncall@contoso\.com .*maintenance window/);
+    expect(paused[0]!.message).toMatch(/paused by function-key caller .*maintenance window/);
     expect(decisionCodes(detection)).not.toContain("start");
 
     // The switch is what held it: resume, and the next delivery (an action-group retry of an alert of
