@@ -2,6 +2,7 @@ import { HttpRequest } from "@azure/functions";
 import { describe, expect, it } from "vitest";
 import { alertWebhook, type AlertWebhookDeps } from "../../src/http/alerts.ts";
 import type { EntraTokenResult } from "../../src/http/entraToken.ts";
+import { createLocalEasyAuth } from "../../src/http/localAuth.ts";
 
 /** The webhook with only a token validator: a request refused at the token touches nothing else. */
 function webhookWith(verdict: EntraTokenResult) {
@@ -32,5 +33,24 @@ describe("alert webhook with a secure-webhook token", () => {
     expect(response.status).toBe(503);
     expect(response.headers).toMatchObject({ "Retry-After": "30" });
     expect(response.jsonBody).toEqual({ error: { code: "SigningKeysUnavailable", message: "signing keys unavailable" } });
+  });
+
+  it("answers 401 to a valid token of an app without the ActionGroupsSecureWebhook role, and reads no body", async () => {
+    // The secure webhook's check over a key of its own (as serve --auth builds it).
+    const auth = await createLocalEasyAuth();
+    let read = false;
+    const deps = { validateToken: auth.validateAlertToken } as unknown as AlertWebhookDeps;
+    const handle = alertWebhook(deps);
+    const token = await auth.issueToken({ name: "some app in the tenant", roles: ["Switchyard.Operator"] });
+    const req = new HttpRequest({ method: "POST", url: "http://localhost/api/alerts", headers: { authorization: `Bearer ${token}` }, body: { string: "{}" } });
+    const text = req.text.bind(req);
+    req.text = async () => {
+      read = true;
+      return text();
+    };
+    const response = await handle(req);
+    expect(response.status).toBe(401);
+    expect(response.jsonBody).toEqual({ error: { code: "Unauthorized", message: "token carries none of the allowed app roles (ActionGroupsSecureWebhook) and its client application (azp/appid) is not allowed" } });
+    expect(read).toBe(false);
   });
 });
