@@ -46,13 +46,13 @@ for (const spec of ROUTES) {
 app.timer("healthProbe", {
   schedule: "0 */1 * * * *",
   extraInputs: [df.input.durableClient()],
+  // Every plan, HEALTH_CONCURRENCY at a time (src/app/handlers.ts); a plan that fails stops no other.
   handler: async (_timer: unknown, context: InvocationContext) => {
-    const services = appServices();
-    const handlers = handlersFor(context);
-    for (const plan of await services.plans.list()) {
-      const summary = await handlers.checkHealth(plan);
-      for (const change of summary.changes) context.info(`region ${change.region} of ${plan.name} is now ${change.to}`);
-      if (summary.started) context.warn(`automatic failover ${summary.started.runId} of ${plan.name} started`);
-    }
+    await handlersFor(context).checkAllHealth({
+      onChecked: (summary) => {
+        for (const change of summary.changes) context.info(`region ${change.region} of ${summary.plan} is now ${change.to}`);
+        if (summary.started) context.warn(`automatic failover ${summary.started.runId} of ${summary.plan} started`);
+      },
+    });
   },
 });

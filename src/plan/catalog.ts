@@ -1,4 +1,5 @@
 import type { ContainerClient } from "@azure/storage-blob";
+import { settleEach } from "../core/concurrency.ts";
 import { loadPlanFile, parsePlanText, PlanValidationError, type Plan } from "../core/plan/index.ts";
 
 /** Logs a warning about the plans (a structured logger's `warn`). */
@@ -61,17 +62,27 @@ export class StaticPlanCatalog implements PlanCatalog {
   }
 }
 
+/** Plan blobs downloaded at once when several changed. */
+const DOWNLOADS_AT_ONCE = 16;
+
 /**
- * Plans as blobs (`*.yaml`, `*.yml`, `*.json`) in a container, validated on every read; a blob that
- * does not validate is skipped and reported through `onInvalid` (never used half-valid).
+ * Plans as blobs (`*.yaml`, `*.yml`, `*.json`) in a container, validated when read; a blob that does
+ * not validate is skipped and reported through `onInvalid` (never used half-valid) at every refresh.
+ *
+ * The list is refreshed at most every `ttlMs` (an alert storm must not download every plan per alert),
+ * and a refresh costs one List Blobs request (5,000 blobs a page) plus a download of each blob whose
+ * ETag changed since the last one, 16 at a time: with 200 unchanged plans the alert that meets an
+ * expired list waits for one listing, not 200 downloads.
  */
 export class BlobPlanCatalog implements PlanCatalog {
   private cached?: { at: number; plans: Promise<Plan[]> };
   private readonly warnShared: (plans: readonly Plan[]) => void;
+  /** Every plan blob as last read: its ETag and its plan, or why it is invalid. */
+  private known = new Map<string, { etag: string; plan: Plan } | { etag: string; invalid: PlanValidationError }>();
 
   /**
-   * Plans are read again at most every `ttlMs` (an alert storm must not download every plan per alert).
-   * `warn` is told when two plans share a classic Front Door (once per change of who shares what).
+   * Plans are read again at most every `ttlMs`. `warn` is told when two plans share a classic Front
+   * Door (once per change of who shares what).
    */
   constructor(
     private readonly container: ContainerClient,
@@ -96,16 +107,30 @@ export class BlobPlanCatalog implements PlanCatalog {
   }
 
   private async readAll(): Promise<Plan[]> {
-    const plans: Plan[] = [];
+    const listed: { name: string; etag: string }[] = [];
     for await (const item of this.container.listBlobsFlat()) {
-      if (!/\.(ya?ml|json)$/i.test(item.name)) continue;
-      const text = (await this.container.getBlobClient(item.name).downloadToBuffer()).toString("utf8");
+      if (/\.(ya?ml|json)$/i.test(item.name)) listed.push({ name: item.name, etag: item.properties.etag ?? "" });
+    }
+    const changed = listed.filter(({ name, etag }) => etag === "" || this.known.get(name)?.etag !== etag);
+    const read = await settleEach(changed, DOWNLOADS_AT_ONCE, async ({ name, etag }) => {
+      const text = (await this.container.getBlobClient(name).downloadToBuffer()).toString("utf8");
       try {
-        plans.push(parsePlanText(text, item.name));
+        return { name, etag, plan: parsePlanText(text, name) };
       } catch (error) {
-        if (error instanceof PlanValidationError) this.onInvalid(item.name, error);
-        else throw error;
+        if (error instanceof PlanValidationError) return { name, etag, invalid: error };
+        throw error;
       }
+    });
+    const failed = read.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const known = new Map(this.known);
+    for (const r of read) if (r.status === "fulfilled") known.set(r.value.name, r.value);
+    // Blobs no longer listed are forgotten; the plans in the listing's order.
+    this.known = new Map(listed.map(({ name }) => [name, known.get(name)!]));
+    const plans: Plan[] = [];
+    for (const [name, entry] of this.known) {
+      if ("plan" in entry) plans.push(entry.plan);
+      else this.onInvalid(name, entry.invalid);
     }
     this.warnShared(plans);
     return plans;
