@@ -35,22 +35,14 @@ describe("alert webhook with a secure-webhook token", () => {
     expect(response.jsonBody).toEqual({ error: { code: "SigningKeysUnavailable", message: "signing keys unavailable" } });
   });
 
-  it("answers 401 to a valid token of an app without the ActionGroupsSecureWebhook role, and reads no body", async () => {
-    // The secure webhook's check over a key of its own (as serve --auth builds it).
+  it("answers 401 to a valid token of an app without the ActionGroupsSecureWebhook role", async () => {
+    // The secure webhook's check over a key of its own (as serve --auth builds it); no other dependency:
+    // a request that went past the token would fail on the missing plan catalog.
     const auth = await createLocalEasyAuth();
-    let read = false;
-    const deps = { validateToken: auth.validateAlertToken } as unknown as AlertWebhookDeps;
-    const handle = alertWebhook(deps);
+    const handle = alertWebhook({ validateToken: auth.validateAlertToken } as unknown as AlertWebhookDeps);
     const token = await auth.issueToken({ name: "some app in the tenant", roles: ["Switchyard.Operator"] });
-    const req = new HttpRequest({ method: "POST", url: "http://localhost/api/alerts", headers: { authorization: `Bearer ${token}` }, body: { string: "{}" } });
-    const text = req.text.bind(req);
-    req.text = async () => {
-      read = true;
-      return text();
-    };
-    const response = await handle(req);
+    const response = await handle(new HttpRequest({ method: "POST", url: "http://localhost/api/alerts", headers: { authorization: `Bearer ${token}` }, body: { string: "{}" } }));
     expect(response.status).toBe(401);
     expect(response.jsonBody).toEqual({ error: { code: "Unauthorized", message: "token carries none of the allowed app roles (ActionGroupsSecureWebhook) and its client application (azp/appid) is not allowed" } });
-    expect(read).toBe(false);
   });
 });
