@@ -27,6 +27,7 @@ import { BlobRunPlanStore } from "../journal/runPlans.ts";
 import { LocalRuns } from "../runs/localRuns.ts";
 import { buildHandlers, type HandlerDeps } from "../app/handlers.ts";
 import type { RunView } from "../core/run/port.ts";
+import { join } from "node:path";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
 export const INSTANT_AZURE_RUN_SCALE = 1000;
@@ -69,6 +70,12 @@ export interface LocalAppOptions {
   readonly appServiceAuthOn?: boolean;
   /** Secure webhook: validates the alert's Entra token (absent: function key only). */
   readonly validateToken?: HandlerDeps["validateToken"];
+  /**
+   * Keep everything in this folder (`serve --state-dir`): Azurite's blobs (runs' histories, journals,
+   * detection state) in `azurite/`, the estate in `estate/` (with its port and CA). An app started
+   * again on the folder resumes the runs in progress. Absent: temporary, in memory.
+   */
+  readonly stateDir?: string;
 }
 
 export interface LocalApp {
@@ -97,8 +104,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       ...(options.estatePort !== undefined ? { port: options.estatePort } : {}),
       ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
       ...(options.timeScale === undefined || options.durations ? { timing: { durations: { ...(options.timeScale === undefined ? { default: 100 } : {}), ...options.durations } } } : {}),
+      ...(options.stateDir !== undefined ? { stateDir: join(options.stateDir, "estate") } : {}),
     }),
-    startAzuriteBlob(),
+    startAzuriteBlob(options.stateDir !== undefined ? { location: join(options.stateDir, "azurite") } : {}),
   ]);
   const clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 3, retryDelayScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE });
   const blob = clients.blobService();
