@@ -2,7 +2,10 @@ import { Command, InvalidArgumentError } from "commander";
 import { jsonLogger } from "../app/logging.ts";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { serveHttp } from "../http/server.ts";
+import { appServiceAuthEnabled } from "../config/settings.ts";
+import { createLocalEasyAuth, describeLocalAuth, writeLocalTokens } from "../http/localAuth.ts";
 import { startLocalApp } from "../local/app.ts";
+import { lockStateDir, StateDirInUseError, type StateLock } from "../local/stateLock.ts";
 import { parseTimeScale } from "./drill.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 
@@ -19,16 +22,36 @@ export function serveCommand(setCode: (code: number) => void): Command {
     .option("--port <n>", "HTTP port (0 picks a free one)", number("a port", 0, 65535), 0)
     .option("--probe-interval <seconds>", "how often the health timer runs", number("the interval", 0.1, 3600), 60)
     .option("--time-scale <n>", "Azure time: every Azure duration ÷ N (default: none, operations end in milliseconds)", parseTimeScale)
-    .action(async (o: { plan: string[]; port: number; probeInterval: number; timeScale?: number }) => {
+    .option("--auth", "App Service authentication, locally (also when WEBSITE_AUTH_ENABLED is true): Bearer tokens signed by a key made at start; override routes need the Switchyard.Operator role, alerts the secure webhook's token")
+    .option("--state-dir <dir>", "keep Azurite's blobs and the estate in this folder: a serve started again on it resumes its runs (default: temporary, in memory)")
+    .action(async (o: { plan: string[]; port: number; probeInterval: number; timeScale?: number; stateDir?: string; auth?: boolean }) => {
       const plans = await Promise.all(o.plan.map((f) => loadPlanFile(f)));
+      let lock: StateLock | undefined;
+      if (o.stateDir !== undefined) {
+        try {
+          lock = await lockStateDir(o.stateDir);
+        } catch (error) {
+          if (!(error instanceof StateDirInUseError)) throw error;
+          process.stderr.write(`switchyard serve: ${error.message}\n`);
+          setCode(2);
+          return;
+        }
+      }
       const log = jsonLogger((line) => process.stderr.write(`${line}\n`));
-      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr), ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}) });
-      const http = await serveHttp(app.routes, { port: o.port });
+      // Without --auth (or WEBSITE_AUTH_ENABLED), an app without App Service authentication: principal headers are not read.
+      const easyAuth = o.auth === true || appServiceAuthEnabled() ? await createLocalEasyAuth() : undefined;
+      const authOptions = easyAuth ? { appServiceAuthOn: true, validateToken: easyAuth.validateAlertToken } : {};
+      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr), ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}), ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}), ...authOptions });
+      const http = await serveHttp(app.routes, { port: o.port, ...(easyAuth ? { authenticate: easyAuth.authenticate } : {}) });
+      const tokens = easyAuth ? await writeLocalTokens(easyAuth) : undefined;
       const out = (line: string) => process.stdout.write(`${line}\n`);
       out(`serving: ${http.url}`);
       out(`estate: ${app.estate.url}`);
       out(`ca: ${app.estate.ca.caPath}`);
+      out(`azurite: ${app.azurite.blobEndpoint}`);
       out(`plans: ${plans.map((p) => p.name).join(", ")}`);
+      for (const line of describeLocalAuth(tokens)) out(line);
+      if (o.stateDir !== undefined) out(`state: ${o.stateDir} (kept; a serve started again on it resumes its runs)`);
       if (o.timeScale !== undefined) out(`time scale: ${o.timeScale} (an Azure hour lasts ${(3600 / o.timeScale).toFixed(1)} s)`);
       out(`health timer: every ${o.probeInterval} s (Ctrl+C stops)`);
       let running = false;
@@ -54,7 +77,9 @@ export function serveCommand(setCode: (code: number) => void): Command {
       });
       clearInterval(timer);
       await http.close();
+      await tokens?.remove();
       await app.stop();
+      await lock?.release();
       setCode(0);
     });
 }
