@@ -15,11 +15,11 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PLAN = "contoso-orders";
 
 /** Starts `switchyard serve` and resolves with what it printed once it is ready (the health timer line). */
-function serve(args: string[]): Promise<{ child: ChildProcess; out: string; lines: Record<string, string> }> {
+function serve(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; out: string; lines: Record<string, string> }> {
   const child = spawn(process.execPath, ["bin/switchyard.mjs", "serve", "--plan", "examples/contoso.plan.yaml", "--port", "0", "--probe-interval", "3600", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WEBSITE_AUTH_ENABLED: "" },
+    env: { ...process.env, WEBSITE_AUTH_ENABLED: "", ...env },
   });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -125,5 +125,19 @@ describe("switchyard serve without --auth", () => {
     const paused = await httpRequest(server.lines.serving!, "POST", `/api/plans/${PLAN}/auto-failover`, pause, { ...principal("alice@contoso.com", ["Switchyard.Operator"]), "x-ms-client-principal-name": "alice@contoso.com" });
     expect(paused.status).toBe(200);
     expect(paused.body.state.paused.by).toBe("function-key caller");
+  });
+});
+
+describe("switchyard serve where WEBSITE_AUTH_ENABLED is true", () => {
+  let server: Awaited<ReturnType<typeof serve>>;
+  beforeAll(async () => {
+    server = await serve([], { WEBSITE_AUTH_ENABLED: "True" });
+  }, 120_000);
+  afterAll(() => stop(server?.child), 30_000);
+
+  it("turns the local App Service authentication on: an override needs a token", async () => {
+    expect(server.lines.auth).toMatch(/^on/);
+    const forged = await httpRequest(server.lines.serving!, "POST", `/api/plans/${PLAN}/auto-failover`, pause, principal("alice@contoso.com", ["Switchyard.Operator"]));
+    expect(forged.status).toBe(401);
   });
 });
