@@ -97,3 +97,13 @@ export async function writeLocalTokens(auth: LocalEasyAuth): Promise<LocalTokenF
   await writeFile(alert, await auth.issueToken({ name: "Azure Monitor action group", roles: [SECURE_WEBHOOK_ROLE], app: ACTION_GROUPS_APP_ID }), { mode: 0o600 });
   return { operator, alert, remove: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** What serve prints about authentication: how to call it, never a key or a token. */
+export function describeLocalAuth(tokens: LocalTokenFiles | undefined): string[] {
+  if (!tokens) return ["auth: off (an app without App Service authentication: every caller is the function-key caller; --auth turns it on)"];
+  return [
+    `auth: on (App Service authentication, locally): override routes need the ${OPERATOR_ROLE} app role; POST /api/alerts needs Azure Monitor's secure webhook token`,
+    `operator token: ${tokens.operator} (send it as: Authorization: Bearer $(cat ${tokens.operator}))`,
+    `alert token: ${tokens.alert}`,
+  ];
+}

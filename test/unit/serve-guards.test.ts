@@ -137,7 +137,8 @@ describe("serveHttp refuses requests a browser sends for another site", () => {
 
   it("takes its own origin, same-origin fetches and requests without fetch metadata (curl, SDKs), and drops a handler's CORS headers", async () => {
     const server = await start();
-    for (const headers of [{ origin: server.url }, { origin: `http://localhost:${server.port}`, host: `localhost:${server.port}` }, { "sec-fetch-site": "same-origin" }, { "sec-fetch-site": "none" }, {}]) {
+    const taken: Record<string, string>[] = [{ origin: server.url }, { origin: `http://localhost:${server.port}`, host: `localhost:${server.port}` }, { "sec-fetch-site": "same-origin" }, { "sec-fetch-site": "none" }, {}];
+    for (const headers of taken) {
       const answer = await call(server.url, "/api/echo", { headers: { ...headers, ...JSON_HEADERS }, body: "{}" });
       expect(answer.status, JSON.stringify(headers)).toBe(200);
       noCors(answer);
