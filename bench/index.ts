@@ -2,3 +2,4 @@
 await import("./estate.ts");
 await import("./drill.ts");
 await import("./webhook.ts");
+await import("./detectionLoad.ts");

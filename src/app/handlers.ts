@@ -8,7 +8,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Probe } from "../core/probe.ts";
 import type { ClientFactory } from "../azure/clients.ts";
 import type { Plan } from "../core/plan/index.ts";
-import type { RunPort } from "../core/run/port.ts";
+import type { RunPort, RunView } from "../core/run/port.ts";
 import { checkPlanHealth } from "../detection/collect.ts";
 import { detectionControl } from "../detection/control.ts";
 import type { EvaluationSummary } from "../detection/evaluate.ts";
@@ -36,6 +36,30 @@ export interface HandlerDeps {
   readonly validateToken?: AlertWebhookDeps["validateToken"];
   /** How often a pre-emption asks whether the drill has ended (default 1 s). */
   readonly preemptPollIntervalMs?: number;
+  /**
+   * Shares detection's reads of a plan's run among the handlers built over it (the Functions app
+   * builds handlers per invocation: it passes one for the process). Default: one per build.
+   */
+  readonly runReads?: SharedRunReads;
+}
+
+/**
+ * Detection reads the plan's run before each evaluation: an alert storm would read it once per alert,
+ * all at once. Reads of a plan made while one is in flight get that one's answer instead (a view at
+ * most one read old: the start interlock is the reservation in the plan's state and the singleton
+ * instance, never this view).
+ */
+export class SharedRunReads {
+  private readonly inFlight = new Map<string, Promise<RunView | undefined>>();
+
+  get(runs: RunPort, planName: string): Promise<RunView | undefined> {
+    let read = this.inFlight.get(planName);
+    if (!read) {
+      read = runs.get(planName).finally(() => this.inFlight.delete(planName));
+      this.inFlight.set(planName, read);
+    }
+    return read;
+  }
 }
 
 /**
@@ -81,7 +105,14 @@ export interface AppHandlers {
 export function buildHandlers(deps: HandlerDeps): AppHandlers {
   const { store, journal, runs, clock, log, plans } = deps;
   const preemptDrill = preemptWith(runs, { clock, ...(deps.preemptPollIntervalMs !== undefined ? { pollIntervalMs: deps.preemptPollIntervalMs } : {}) });
-  const detection = { store, journal, runs, clock, log, preemptDrill };
+  const reads = deps.runReads ?? new SharedRunReads();
+  const detectionRuns: RunPort = {
+    start: (input) => runs.start(input),
+    get: (planName) => reads.get(runs, planName),
+    approve: (planName, approval, target) => runs.approve(planName, approval, target),
+    terminate: (planName, reason) => runs.terminate(planName, reason),
+  };
+  const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill };
   const operator = operatorHandlers({ plans, runs, journal, clock, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   return {

@@ -6,13 +6,16 @@
 import azureFunctions, { type HttpRequest, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";
-import { buildHandlers, type AppHandlers } from "../app/handlers.ts";
+import { buildHandlers, SharedRunReads, type AppHandlers } from "../app/handlers.ts";
 import { contextLogger } from "../app/logging.ts";
 import { ReservingRuns } from "../runs/reservingRuns.ts";
 import { ROUTES } from "../http/routes.ts";
 import { DurableRuns } from "../runs/durableRuns.ts";
 
 const { app } = azureFunctions;
+
+/** Detection's reads of a plan's run, shared by the invocations this worker process runs at once. */
+const runReads = new SharedRunReads();
 
 function handlersFor(context: InvocationContext): AppHandlers {
   const services = appServices();
@@ -28,6 +31,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     log: contextLogger(context),
     clock,
     appServiceAuthOn: services.settings.appServiceAuthOn,
+    runReads,
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
 }
