@@ -257,8 +257,9 @@ abstract class OptimisticStore implements PlanStateStore {
     return this.read(plan);
   }
 
-  update(plan: string, change: (state: PlanState) => PlanState): Promise<PlanState> {
+  async update(plan: string, change: (state: PlanState) => PlanState): Promise<PlanState> {
     assertPlanName(plan);
+    // Queued before this returns: updates made in one turn join one round, in the order they were made.
     return new Promise<PlanState>((resolve, reject) => {
       const inContext = AsyncResource.bind(<T>(work: () => Promise<T>) => work());
       const item: Queued = { change, resolve, reject, budget: currentAbortSignal(), inContext };

@@ -116,7 +116,7 @@ describe("MemoryPlanStateStore: optimistic concurrency", () => {
   it("refuses names that are not plan names, and a change that returns another plan's state", async () => {
     const store = new MemoryPlanStateStore();
     await expect(store.get("../etc")).rejects.toThrow(/not a plan name/);
-    expect(() => store.update("../etc", append("a"))).toThrow(/not a plan name/);
+    await expect(store.update("../etc", append("a"))).rejects.toThrow(/not a plan name/);
     await expect(store.update(PLAN, () => emptyPlanState("other-plan"))).rejects.toThrow(/returned the state of plan other-plan/);
   });
 });
