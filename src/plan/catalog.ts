@@ -41,15 +41,19 @@ function sharedWarner(warn: CatalogWarn): (plans: readonly Plan[]) => void {
 /** Where the plans live: files locally, a blob container in Azure. */
 export interface PlanCatalog {
   get(name: string): Promise<Plan | undefined>;
+  /** The plans: the same array until they change (never change it), so work derived from it can be kept per array. */
   list(): Promise<Plan[]>;
 }
 
 export class StaticPlanCatalog implements PlanCatalog {
   private readonly plans: Map<string, Plan>;
+  /** The list every `list()` answers (one array, as the blob catalog answers one per refresh). */
+  private readonly all: Plan[];
   /** `warn`: told when two plans share a classic Front Door. */
   constructor(plans: readonly Plan[], warn: CatalogWarn = consoleWarn) {
     this.plans = new Map(plans.map((p) => [p.name, p]));
-    sharedWarner(warn)([...this.plans.values()]);
+    this.all = [...this.plans.values()];
+    sharedWarner(warn)(this.all);
   }
   static async fromFiles(files: readonly string[], warn?: CatalogWarn): Promise<StaticPlanCatalog> {
     return new StaticPlanCatalog(await Promise.all(files.map((f) => loadPlanFile(f))), warn);
@@ -58,7 +62,7 @@ export class StaticPlanCatalog implements PlanCatalog {
     return this.plans.get(name);
   }
   async list() {
-    return [...this.plans.values()];
+    return this.all;
   }
 }
 
