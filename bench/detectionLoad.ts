@@ -11,7 +11,8 @@
  *   many plans  200 plans: one health timer round (checkAllHealth, HEALTH_CONCURRENCY plans at a
  *               time) and webhook p50/p99 (one alert at a time) with 200 plans against 1 plan.
  *
- *   BENCH_DETECTION_PLANS  plans in the last part (default 200)
+ *   BENCH_DETECTION_PLANS        plans in the last part (default 200)
+ *   BENCH_DETECTION_SKIP_STORM   set: only the last part
  *
  * The alerts are static-threshold metric alerts whose target is the plan's eastus2 web app: no rule is
  * named in the plan, so each is classified by its target and recorded as a signal of its own rule.
