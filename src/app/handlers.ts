@@ -19,6 +19,7 @@ import { operatorHandlers } from "../http/operator.ts";
 import type { HttpHandlers } from "../http/routes.ts";
 import type { Journal } from "../core/journal.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
+import type { Notifier } from "../notify/notifier.ts";
 import { settleEach } from "../core/concurrency.ts";
 
 export interface HandlerDeps {
@@ -41,6 +42,8 @@ export interface HandlerDeps {
    * builds handlers per invocation: it passes one for the process). Default: one per build.
    */
   readonly runReads?: SharedRunReads;
+  /** Told when detection has to retry an automatic failover (a run that wrote nothing): people must know. */
+  readonly notifier?: Notifier;
 }
 
 /**
@@ -112,8 +115,8 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
     approve: (planName, approval, target) => runs.approve(planName, approval, target),
     terminate: (planName, reason) => runs.terminate(planName, reason),
   };
-  const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill };
-  const operator = operatorHandlers({ plans, runs, journal, clock, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock) });
+  const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill, ...(deps.notifier ? { notifier: deps.notifier } : {}) };
+  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   return {
     http: { ...operator, alerts: alertWebhook({ ...detection, plans, ...(deps.validateToken ? { validateToken: deps.validateToken } : {}) }) },

@@ -32,6 +32,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     clock,
     appServiceAuthOn: services.settings.appServiceAuthOn,
     runReads,
+    notifier: services.activityDeps.notifier,
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
 }

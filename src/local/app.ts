@@ -156,6 +156,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     appServiceAuthOn: options.appServiceAuthOn ?? false,
     ...(options.validateToken ? { validateToken: options.validateToken } : {}),
     preemptPollIntervalMs: 50,
+    notifier: options.notifier,
   });
   const routes = httpRoutes(handlers.http);
   return {
@@ -168,7 +169,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     runs,
     plans,
     routes,
-    checkHealth: async () => Promise.all((await plans.list()).map((plan) => handlers.checkHealth(plan))),
+    checkHealth: () => handlers.checkAllHealth(),
     async stop() {
       host.stop();
       await estate.close();
