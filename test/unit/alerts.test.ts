@@ -368,6 +368,29 @@ describe("classifyAlert: mapping to plans and regions", () => {
   });
 });
 
+describe("classifyAlert with many plans", () => {
+  /** The example plan under another name and subscription: it maps none of the example's resources. */
+  const copy = (i: number): Plan => {
+    const doc = parse(readFileSync(EXAMPLE, "utf8").replaceAll("6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b", `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`)) as Record<string, unknown>;
+    return parsePlanText(stringify({ ...doc, name: `copy-${i}`, alertRules: [{ rule: `rule-${i}`, region: "eastus2" }] }), `copy-${i}.plan.yaml`);
+  };
+  const many = [...Array.from({ length: 199 }, (_, i) => copy(i)), contoso([{ rule: "orders-dtu", region: "centralus" }]), otherPlan()];
+  const alone = [contoso([{ rule: "orders-dtu", region: "centralus" }])];
+  const metric = (targets: string[], alertRule = "cpu") => wrap("metric-alert-static-threshold.alertContext.json", { ...METRIC, alertTargetIDs: targets, alertRule });
+
+  it("decides exactly as with the one plan that maps the alert, among 200 that do not", () => {
+    for (const body of [metric([`${SQL_PARTNER}/databases/orders`]), metric([STORAGE]), metric([SITE_CENTRAL]), metric([WORKSPACE], "orders-dtu"), metric([`${SQL_PRIMARY}-old`])]) {
+      expect(classify(body, many)).toEqual(classify(body, alone));
+    }
+  });
+
+  it("finds every plan that maps a target or names the rule, whatever their order", () => {
+    expect(classify(metric([`${SUB.replace("6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "00000000-0000-4000-8000-000000000042")}/resourceGroups/contoso-orders-eastus2/providers/Microsoft.Storage/storageAccounts/contosoordersdata`]), many).matches.map((m) => m.plan)).toEqual(["copy-42"]);
+    expect(classify(metric([WORKSPACE], "rule-7"), many).matches.map((m) => m.plan)).toEqual(["copy-7"]);
+    expect(classify(metric([`${SUB}/resourceGroups/fabrikam/providers/Microsoft.Storage/storageAccounts/fabrikamdata/blobServices/default`]), [...many].reverse()).matches.map((m) => m.plan)).toEqual(["fabrikam-web"]);
+  });
+});
+
 describe("classifyAlert: Resource Health and Service Health", () => {
   const resourceHealth = (properties: Record<string, unknown>, targets = [SQL_PARTNER]) =>
     wrap("resource-health-alert.alertContext.json", { monitoringService: "Resource Health", signalType: "Activity Log", alertTargetIDs: targets }, (c) => {
