@@ -6,9 +6,15 @@
  *
  *   contoso-orders   examples/contoso.plan.yaml (quorum 2 for 180 s): override fuzzing, the role check
  *   corpus-rules     storage-only copy whose alertRules name the corpus rule (WCUS-R2-Gen2 → westus2)
- *   storm-plan       quorum 1, downForSeconds 0: one alert is enough (50 concurrent identical alerts)
+ *   storm-plan       one health endpoint per region, quorum 2, downForSeconds 0: with the primary down
+ *                    on the estate its probe is one signal down, and one alert is the second
+ *                    (50 concurrent identical alerts)
  *   kill-plan        same policy, for the kill switch
- *   cool-plan        same policy, healthyForSeconds 0, maxPerDay 5: only the cooldown can refuse
+ *   cool-plan        same policy (maxPerDay 5): only the cooldown can refuse; then the way home
+ *
+ * A region is never declared down by alerts alone: a scenario that needs an outage takes the region
+ * down on the estate (PUT /_estate/regions/{region}) and plays serve's health timer on the app's clock
+ * (world.healthChecks), so that a probe signal agrees with the alerts.
  *
  * Everything goes through real HTTP, fuzzing included (no in-process shortcut), except where noted.
  */
@@ -29,7 +35,8 @@ import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 import { httpRequest, operatorJournalId, principal, storagePlan, useServeWorld, type HttpAnswer } from "../helpers/serveWorld.ts";
 import { mutate, mutationOf } from "../helpers/mutate.ts";
 
-const QUICK = { enabled: true, quorum: 1, downForSeconds: 0, healthyForSeconds: 5, cooldownMinutes: 60, maxPerDay: 5 };
+/** At the floors of healthyForSeconds (300) and above that of cooldownMinutes (15); quorum 2 of one probe and one alert. */
+const QUICK = { enabled: true, quorum: 2, downForSeconds: 0, healthyForSeconds: 300, cooldownMinutes: 60, maxPerDay: 5 };
 
 const world = useServeWorld(async () => [
   await loadPlanFile(EXAMPLE_PLAN),
@@ -41,18 +48,19 @@ const world = useServeWorld(async () => [
     alertRules: [{ rule: CORPUS_RULE, region: "westus2" }],
     autoFailover: { enabled: true, quorum: 2, downForSeconds: 180 },
   }),
-  storagePlan({ name: "storm-plan", primary: "francecentral", secondary: "francesouth", account: "stormplandata", alertRules: [{ rule: "storm-primary-down", region: "francecentral" }], autoFailover: QUICK }),
-  storagePlan({ name: "kill-plan", primary: "swedencentral", secondary: "swedensouth", account: "killplandata", alertRules: [{ rule: "kill-primary-down", region: "swedencentral" }], autoFailover: QUICK }),
+  storagePlan({ name: "storm-plan", primary: "francecentral", secondary: "francesouth", account: "stormplandata", endpoints: 1, alertRules: [{ rule: "storm-primary-down", region: "francecentral" }], autoFailover: QUICK }),
+  storagePlan({ name: "kill-plan", primary: "swedencentral", secondary: "swedensouth", account: "killplandata", endpoints: 1, alertRules: [{ rule: "kill-primary-down", region: "swedencentral" }], autoFailover: QUICK }),
   storagePlan({
     name: "cool-plan",
     primary: "norwayeast",
     secondary: "norwaywest",
     account: "coolplandata",
+    endpoints: 1,
     alertRules: [
       { rule: "cool-east-down", region: "norwayeast" },
       { rule: "cool-west-down", region: "norwaywest" },
     ],
-    autoFailover: { ...QUICK, healthyForSeconds: 0 },
+    autoFailover: QUICK,
   }),
 ]);
 
@@ -100,6 +108,11 @@ async function stateTexts(): Promise<Record<string, string>> {
 const runIdOf = async (plan: string) => (await world.app.runs.get(plan))?.runId;
 /** The plan's detection journal of the app clock's day. */
 const detectionEntries = (plan: string) => world.app.journal.read(detectionJournalId(plan, world.clock.now()));
+/** The plan's detection journals from the (UTC) day of `since` to the app clock's day (at most a day apart). */
+const detectionEntriesSince = async (plan: string, since: Date) => {
+  const ids = [...new Set([since, world.clock.now()].map((d) => detectionJournalId(plan, d)))];
+  return (await Promise.all(ids.map((id) => world.app.journal.read(id)))).flat();
+};
 const decisionCodes = (entries: JournalEntry[]) => entries.map((e) => e.data?.decision).filter((d): d is string => typeof d === "string");
 
 // ---- the corpus ------------------------------------------------------------------------------------
@@ -154,10 +167,15 @@ describe("real Azure Monitor payloads (the public corpus, fragments wrapped)", (
     expect(retries.map((r) => r.status)).toEqual(files.map(() => 200));
     expect(retries.filter((r) => r.body.reason?.startsWith("duplicate")).length).toBe(Object.values(EXPECTED).filter((w) => w.status === 202).length + 1);
 
-    // Recorded: the dedupe keys. The payloads are from 2019 (stale signals): no verdict changes, no run.
+    // Recorded: the dedupe keys, and one signal (every payload names the rule WCUS-R2-Gen2), dated at
+    // its receipt (the app's clock), not at the payload's own time from 2019, which its detail quotes.
+    // One alert signal is below the quorum of 2, and alerts alone never declare a region down: no
+    // verdict changes, no run.
     const after = await world.state("corpus-rules");
     const recorded = Object.entries(EXPECTED).filter(([, w]) => w.status === 202).length;
     expect(Object.keys(after.seenAlerts).length - Object.keys(before.seenAlerts).length).toBe(recorded);
+    const now = world.clock.now().toISOString();
+    expect(after.signals.westus2).toEqual({ [`alert:${CORPUS_RULE}`]: expect.objectContaining({ source: "alert", lastSeen: now, since: now, detail: expect.stringMatching(/ at 2019-/) }) });
     expect(after.regions.westus2?.state).toBe("healthy");
     expect(await runIdOf("corpus-rules")).toBeUndefined();
   });
@@ -188,7 +206,7 @@ describe("real Azure Monitor payloads (the public corpus, fragments wrapped)", (
 
 // ---- fuzzing -------------------------------------------------------------------------------------
 
-/** Dates a fuzzed alert may carry: at least a day old, or in the future (clamped to now: a signal held for 0 s). */
+/** Dates a fuzzed alert may carry: at least a day old, or in the future (its signal is dated at its receipt all the same). */
 const DAY = 86_400_000;
 const fuzzDate = fc.oneof(fc.date({ min: new Date("2000-01-01"), max: new Date(Date.now() - DAY), noInvalidDate: true }), fc.date({ min: new Date(Date.now() + DAY), max: new Date("2100-01-01"), noInvalidDate: true }));
 
@@ -451,10 +469,32 @@ const fired = (rule: string, id: string) => metricAlert({ alertId: alertIdOf(id)
 const storageFailovers = (account: string) =>
   world.app.estate.requests({ writesOnly: true }).filter((r) => r.operationId === "StorageAccounts_Failover" && r.status < 300 && r.path.toLowerCase().endsWith(`/storageaccounts/${account}/failover`));
 
+/**
+ * Takes `region` down on the estate and plays the health timer for two checks: the region's one probe
+ * fails twice and its signal is down, one signal, below the plan's quorum of 2: nothing is declared
+ * and nothing starts. An alert for the region is then the second signal.
+ *
+ * The checks are a second apart (serve --probe-interval 1): the estate keeps real time, and a run
+ * measures a storage account's lag as the app's clock minus the estate's last sync time, so the app's
+ * clock must not run minutes ahead of the estate's before a run measures it (the RPO gate would see
+ * minutes of lag that the estate never had).
+ */
+async function probeDown(plan: string, region: string): Promise<void> {
+  await world.setRegionDown(region, true);
+  const checks = await world.healthChecks(plan, 2, 1_000);
+  const probes = Object.values((await world.state(plan)).signals[region] ?? {}).filter((s) => s.source === "probe");
+  expect(probes.map((s) => s.status)).toEqual(["down"]);
+  expect(checks.map((c) => [c.regions[region]?.state, c.started, c.changes])).toEqual([
+    ["healthy", undefined, []],
+    ["healthy", undefined, []],
+  ]);
+}
+
 describe("an alert storm starts at most one run", () => {
   it("50 concurrent identical Fired alerts for the primary → exactly one run (the others: 200 duplicate or 202 without a run)", async () => {
     const name = "storm-plan";
     expect(await runIdOf(name)).toBeUndefined();
+    await probeDown(name, "francecentral");
     const body = fired("storm-primary-down", "storm-1");
     const answers = await Promise.all(Array.from({ length: 50 }, () => world.post("/api/alerts", body)));
     expectNo5xx(answers);
@@ -490,6 +530,7 @@ describe("an alert storm starts at most one run", () => {
     expectNo5xx(again);
     expect(again.filter((a) => a.body?.runStarted)).toEqual([]);
     expect(await runIdOf(name)).toBe(runId);
+    await world.setRegionDown("francecentral", false);
   });
 });
 
@@ -503,7 +544,8 @@ describe("the kill switch", () => {
     expect(pause.status).toBe(200);
     expect(pause.body).toMatchObject({ plan: name, autoFailover: "paused" });
 
-    // A storm: 25 distinct alerts for the primary, and 25 deliveries of one.
+    // The primary goes down (its probe fails), then a storm: 25 distinct alerts for it, and 25 deliveries of one.
+    await probeDown(name, "swedencentral");
     const bodies = [...Array.from({ length: 25 }, (_, i) => fired("kill-primary-down", `kill-${i}`)), ...Array.from({ length: 25 }, () => fired("kill-primary-down", "kill-repeated"))];
     const answers = await Promise.all(bodies.map((b) => world.post("/api/alerts", b)));
     expectNo5xx(answers);
@@ -535,26 +577,36 @@ describe("the kill switch", () => {
     expect(retry.body.runStarted).toEqual(expect.any(String));
     expect(await runIdOf(name)).toBe(retry.body.runStarted);
     expect(await world.app.runs.waitFor(name)).toMatchObject({ runId: retry.body.runStarted, status: "completed" });
+    await world.setRegionDown("swedencentral", false);
   });
 });
 
-describe("the cooldown", () => {
-  it("after a run completes, a new outage within cooldownMinutes starts no second automatic run", async () => {
+describe("the cooldown, and the way home", () => {
+  it("after a run completes, a new outage of the new primary within cooldownMinutes starts no second automatic run; once the cooldown is over, going home is a failback", async () => {
     const name = "cool-plan";
     const plan: Plan = world.plan(name);
+    await probeDown(name, "norwayeast");
     const firedAt = world.clock.now();
     const first = await world.post("/api/alerts", fired("cool-east-down", "cool-east-1"));
     expect(first.status).toBe(202);
     const runId = first.body.runStarted as string;
     expect(runId).toEqual(expect.any(String));
     const done = await world.app.runs.waitFor(name);
-    expect(done).toMatchObject({ runId, status: "completed", from: "norwayeast", to: "norwaywest" });
+    expect(done).toMatchObject({ runId, kind: "failover", status: "completed", from: "norwayeast", to: "norwaywest" });
 
-    // A minute later norwayeast recovers (healthyForSeconds 0), then the new primary norwaywest goes
-    // down, within the cooldown.
+    // A minute later norwayeast is back: its probe answers, its alert resolves. It is declared healthy
+    // (a target again) only once it has stayed below the quorum for healthyForSeconds (300 s): at the
+    // fifth health check a minute apart after the first evaluation that saw it below.
+    await world.setRegionDown("norwayeast", false);
     const resolvedAt = world.clock.advance(60_000);
     const resolved = await world.post("/api/alerts", metricAlert({ alertId: alertIdOf("cool-east-1"), rule: "cool-east-down", condition: "Resolved", firedAt, resolvedAt }));
     expect(resolved.status).toBe(202);
+    const recovery = await world.healthChecks(name, plan.autoFailover.healthyForSeconds / 60);
+    expect(recovery.map((c) => c.regions.norwayeast?.state)).toEqual(["down", "down", "down", "down", "healthy"]);
+    expect(recovery.filter((c) => c.started)).toEqual([]);
+
+    // Then the new primary norwaywest goes down, within the cooldown.
+    await probeDown(name, "norwaywest");
     const storm = await Promise.all(Array.from({ length: 10 }, (_, i) => world.post("/api/alerts", fired("cool-west-down", `cool-west-${i}`))));
     expectNo5xx(storm);
     expect(storm.filter((a) => a.body?.runStarted)).toEqual([]);
@@ -564,15 +616,48 @@ describe("the cooldown", () => {
     expect(state.regions).toMatchObject({ norwaywest: { state: "down" }, norwayeast: { state: "healthy" } });
     expect(state.policy.autoFailovers).toHaveLength(1);
     // The cooldown runs from the run's end (its last step, in orchestration time: the local durable
-    // host's own clock) and had not ended on the app's clock when norwaywest went down.
-    expect(state.policy.lastRunAt).toBe((done.output as RunOutput).steps.at(-1)!.endedAt);
-    expect(Date.parse(state.policy.lastRunAt!) + plan.autoFailover.cooldownMinutes * 60_000).toBeGreaterThan(world.clock.now().getTime());
+    // host's own clock), or from its start when that is later (the start is reserved on the app's
+    // clock, which the tests move), and had not ended on the app's clock when norwaywest went down.
+    const lastRunAt = state.policy.lastRunAt!;
+    const cooldownEnds = Date.parse(lastRunAt) + plan.autoFailover.cooldownMinutes * 60_000;
+    const endedAt = (done.output as RunOutput).steps.at(-1)!.endedAt;
+    expect(lastRunAt).toBe(Date.parse(endedAt) > firedAt.getTime() ? endedAt : firedAt.toISOString());
+    expect(cooldownEnds).toBeGreaterThan(world.clock.now().getTime());
     expect(await runIdOf(name)).toBe(runId);
     expect(storageFailovers("coolplandata")).toHaveLength(1);
     // The cooldown — not the cap, the target or a run in progress — is the reason given.
-    const codes = decisionCodes(await detectionEntries(name));
+    const codes = decisionCodes(await detectionEntriesSince(name, firedAt));
     expect(codes.filter((c) => c === "start")).toHaveLength(1);
     expect(codes.slice(codes.indexOf("start") + 1)).toContain("cooldown");
     expect(codes.slice(codes.indexOf("start") + 1).filter((c) => c !== "cooldown" && c !== "not-down" && c !== "run-in-progress")).toEqual([]);
+
+    // The outage lasts past the cooldown (on the app's clock). norwaywest's alert is not sent again and
+    // goes stale, but its probe keeps failing and a region declared down is declared healthy only after
+    // healthyForSeconds below the quorum: the first health check after the cooldown goes home to
+    // norwayeast, the plan's primary, and going home is a failback.
+    world.clock.advance(cooldownEnds - world.clock.now().getTime());
+    const [home] = await world.healthChecks(name, 1);
+    expect(home!.regions.norwaywest?.state).toBe("down");
+    expect(home!.started).toMatchObject({ from: "norwaywest", to: "norwayeast" });
+    const failbackId = home!.started!.runId;
+    expect(await world.app.runs.get(name)).toMatchObject({ runId: failbackId, kind: "failback", from: "norwaywest", to: "norwayeast", trigger: { source: "timer" } });
+    const started = (await detectionEntries(name)).filter((e) => e.data?.decision === "start" && e.data?.runId === failbackId);
+    expect(started.map((e) => e.data?.kind)).toEqual(["failback"]);
+    expect((await world.state(name)).policy.autoFailovers).toHaveLength(2);
+
+    // A failback re-protects first: the account (LRS in norwaywest since the unplanned failover) must be
+    // geo-redundant again before anything moves back, and it cannot be changed while norwaywest, its
+    // primary, is down. The run waits for re-protection, nothing has moved back, and the wait can be aborted.
+    const waiting = await world.waitForRun(name, (r) => r.runId === failbackId && r.progress?.waitingFor === "reprotection");
+    expect(waiting.progress?.step).toBe("reprotect");
+    expect(storageFailovers("coolplandata")).toHaveLength(1);
+    const abort = await world.post(`/api/runs/${failbackId}/abort`, { reason: "norwaywest is still down" });
+    expect(abort.status, abort.text).toBe(202);
+    expect(abort.body).toMatchObject({ runId: failbackId, decision: "abort", status: "taken" });
+    const back = await world.app.runs.waitFor(name);
+    expect(back).toMatchObject({ runId: failbackId, kind: "failback", status: "completed" });
+    expect((back.output as RunOutput).outcome).toBe("stopped-aborted");
+    expect(storageFailovers("coolplandata")).toHaveLength(1);
+    await world.setRegionDown("norwaywest", false);
   });
 });

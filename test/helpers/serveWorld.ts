@@ -10,10 +10,13 @@ import type { Logger } from "../../src/activities/deps.ts";
 import { parsePlan, type Plan } from "../../src/core/plan/index.ts";
 import type { PlanState } from "../../src/core/detection/model.ts";
 import type { NotifyInput } from "../../src/core/run/model.ts";
+import type { RunView } from "../../src/core/run/port.ts";
+import type { EvaluationSummary } from "../../src/detection/evaluate.ts";
 import { serveHttp } from "../../src/http/server.ts";
 import { startLocalApp, type LocalApp } from "../../src/local/app.ts";
 import type { Notifier } from "../../src/notify/notifier.ts";
 import { ManualClock } from "./clock.ts";
+import { rawRequest } from "./estate.ts";
 
 export const STORAGE_ONLY_PLAN = fileURLToPath(new URL("../fixtures/storage-only.plan.json", import.meta.url));
 
@@ -103,6 +106,21 @@ export interface ServeWorld {
   request(method: "GET" | "POST", path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer>;
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer>;
   state(plan: string): Promise<PlanState>;
+  /**
+   * Takes a region down on the estate or brings it back, as a user of `switchyard serve` does:
+   * `PUT /_estate/regions/{region}` on the estate's URL, trusting its CA. Down, the region's health
+   * endpoints refuse connections (and its replication stops).
+   */
+  setRegionDown(region: string, down: boolean): Promise<void>;
+  /**
+   * The health timer (what serve runs every --probe-interval, 60 s by default), played on the app's
+   * clock: `count` checks of every plan (app.checkHealth()), each `everyMs` of app time after the one
+   * before (the clock is moved, nobody waits). A probe signal turns down at its second consecutive
+   * failure. Returns each check's summary of `plan`.
+   */
+  healthChecks(plan: string, count: number, everyMs?: number): Promise<EvaluationSummary[]>;
+  /** Polls the plan's run (the run port's view) until `predicate` holds; fails after `timeoutMs` (default 15 s). */
+  waitForRun(plan: string, predicate: (run: RunView) => boolean, timeoutMs?: number): Promise<RunView>;
 }
 
 export async function httpRequest(base: string, method: "GET" | "POST", path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
@@ -129,6 +147,9 @@ export function principal(name: string, roles: readonly string[]): Record<string
   return { "x-ms-client-principal": Buffer.from(JSON.stringify({ auth_typ: "aad", claims })).toString("base64") };
 }
 
+/** serve's health timer interval by default (--probe-interval 60), in ms. */
+export const PROBE_INTERVAL_MS = 60_000;
+
 /** Starts the world before the file's tests and stops it after them. */
 export function useServeWorld(makePlans: () => Plan[] | Promise<Plan[]>): ServeWorld {
   const world = {} as ServeWorld;
@@ -149,6 +170,29 @@ export function useServeWorld(makePlans: () => Plan[] | Promise<Plan[]>): ServeW
     world.request = (method, path, body, headers) => httpRequest(world.url, method, path, body, headers);
     world.post = (path, body, headers) => httpRequest(world.url, "POST", path, body, headers);
     world.state = async (plan) => (await world.app.store.get(plan)).state;
+    world.setRegionDown = async (region, down) => {
+      const answer = await rawRequest(world.app.estate, "PUT", `/_estate/regions/${encodeURIComponent(region)}`, { body: { down } });
+      if (answer.status !== 200) throw new Error(`PUT /_estate/regions/${region}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    };
+    world.healthChecks = async (plan, count, everyMs = PROBE_INTERVAL_MS) => {
+      const out: EvaluationSummary[] = [];
+      for (let k = 0; k < count; k++) {
+        world.clock.advance(everyMs);
+        const summary = (await world.app.checkHealth()).find((s) => s.plan === plan);
+        if (!summary) throw new Error(`no health check summary for plan ${plan}`);
+        out.push(summary);
+      }
+      return out;
+    };
+    world.waitForRun = async (plan, predicate, timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const view = await world.app.runs.get(plan);
+        if (view && predicate(view)) return view;
+        if (Date.now() > deadline) throw new Error(`the run of ${plan} did not reach the expected status; last: ${JSON.stringify(view?.progress ?? view?.status)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
   }, 120_000);
   afterAll(async () => {
     await close?.();
