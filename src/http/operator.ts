@@ -37,7 +37,12 @@ export interface OperatorDeps {
 }
 
 /** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
-const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500).transform((text) => redactText(text));
+const reason = z
+  .string()
+  // Control characters (line breaks, terminal escapes) become spaces: a reason is one line of text wherever it is shown.
+  .transform((text) => text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " "))
+  .pipe(z.string().trim().min(3, "say why (at least 3 characters)").max(500))
+  .transform((text) => redactText(text));
 const failoverBody = z.strictObject({ mode: z.enum(["planned", "forced"]).default("planned"), reason });
 const failbackBody = z.strictObject({ reason });
 const decisionBody = z.strictObject({ reason });

@@ -30,5 +30,8 @@ export class FanOutNotifier implements Notifier {
 
 /** One line for a notification: severity, plan, run, event and message (no details: they go to the journal). */
 export function formatNotification(n: NotifyInput): string {
-  return `[${n.severity.toUpperCase()}] ${n.plan.name} ${n.runId} ${n.event}: ${n.message.replace(/\s*\r?\n\s*/g, " ")}`;
+  // One line, whatever the message quotes: line breaks fold to a space, and other control characters
+  // (a terminal escape sequence in an operator's reason) are shown as \u escapes, never written raw.
+  const message = n.message.replace(/\s*\r?\n\s*/g, " ").replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return `[${n.severity.toUpperCase()}] ${n.plan.name} ${n.runId} ${n.event}: ${message}`;
 }

@@ -62,6 +62,13 @@ describe("notifiers", () => {
     expect(text()).toBe("switchyard [CRITICAL] contoso-orders run-7 approval-needed: lag 420 s is above the RPO budget of 300 s: approve or abort within 30 min\n");
   });
 
+  it("ConsoleNotifier never writes a control character raw: a terminal escape in a quoted reason is shown escaped", async () => {
+    const stream = new PassThrough();
+    const text = collect(stream);
+    await new ConsoleNotifier(stream).notify(input({ message: "drill\r\nswitchyard [INFO] FAKE\u001b[2K\u001b[1A\u0000end" }));
+    expect(text()).toBe("switchyard [CRITICAL] contoso-orders run-7 approval-needed: drill switchyard [INFO] FAKE\\u001b[2K\\u001b[1A\\u0000end\n");
+  });
+
   it("JournalNotifier journals a notification entry with event, severity and details", async () => {
     const journal = new MemoryJournal();
     await new JournalNotifier(journal, clock).notify(input());

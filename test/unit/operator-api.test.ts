@@ -221,6 +221,15 @@ describe("manual override API: untrusted text never blocks or fails a safety act
     expect(JSON.stringify([body(res), entries])).not.toContain("hunter2");
   });
 
+  it("records a reason as one line: control characters (line breaks, terminal escapes) become spaces, and one made only of them is too short", async () => {
+    const { api, runs } = setup();
+    const res = await api.failover(request({ plan: plan.name }, { reason: "drill\nswitchyard [INFO] FAKE\u001b[2K\u001b[1A" }));
+    expect(res.status).toBe(202);
+    expect(runs.started[0]!.trigger.reason).toBe("drill switchyard [INFO] FAKE [2K [1A");
+    const blank = await api.failback(request({ plan: plan.name }, { reason: "\u0000\u001b\r\n\t" }));
+    expect(blank.status).toBe(400);
+  });
+
   it("still answers 400 for a reason that is missing, too short or too long, on every override, and changes nothing", async () => {
     const detection = recordingDetection();
     const runs = new MemoryRuns();
