@@ -53,8 +53,13 @@ export async function serveHttp(routes: readonly HttpRoute[], options: ServeHttp
       const socket = req.socket;
       const host = (req.headers.host ?? "").toLowerCase();
       if (!host) return send(400, { error: { code: "MissingHost", message: "a Host header is required" } });
+      // Node keeps the first of several Host headers; HTTP/1.1 says a request with more than one is bad.
+      if (hostHeaders(req) > 1) return send(400, { error: { code: "DuplicateHost", message: "a request has exactly one Host header" } });
+      const misdirected = () => send(421, { error: { code: "MisdirectedRequest", message: `this server answers for ${[...hosts].join(", ")} only` } });
       // A name that resolves here (DNS rebinding) is not this server's address: answer for none of it.
-      if (!hosts.has(host)) return send(421, { error: { code: "MisdirectedRequest", message: `this server answers for ${[...hosts].join(", ")} only` } });
+      if (!hosts.has(host)) return misdirected();
+      // An absolute-form target (`GET http://other/...`) names its own host, which must be this server too.
+      if (req.url !== undefined && !req.url.startsWith("/") && !hosts.has(authorityOf(req.url))) return misdirected();
       const refusal = crossSiteRefusal(req, host);
       if (refusal) return send(403, { error: { code: "CrossOriginRequest", message: refusal } });
       const url = new URL(req.url ?? "/", `http://${host}`);
@@ -120,6 +125,23 @@ export async function serveHttp(routes: readonly HttpRoute[], options: ServeHttp
 }
 
 /** Why a request is one a browser sent for another site, or undefined when it is not. */
+/** How many Host headers the request carried (Node's `headers.host` keeps only the first). */
+function hostHeaders(req: IncomingMessage): number {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === "host") count++;
+  return count;
+}
+
+/** The `host:port` of an absolute-form request target, lower-case ("" when it is not a URL). */
+function authorityOf(target: string): string {
+  try {
+    const url = new URL(target);
+    return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`.toLowerCase();
+  } catch {
+    return "";
+  }
+}
+
 function crossSiteRefusal(req: IncomingMessage, host: string): string | undefined {
   const origin = req.headers.origin;
   if (origin !== undefined && origin.toLowerCase() !== `http://${host}`) return "cross-origin requests are refused: this server sends no CORS headers";

@@ -5,7 +5,7 @@
  * stand-in for App Service authentication the principal comes from a validated token only.
  */
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { callerOf, OPERATOR_ROLE } from "../../src/http/auth.ts";
 import { createLocalEasyAuth } from "../../src/http/localAuth.ts";
@@ -108,6 +108,38 @@ describe("serveHttp answers for its own address only (DNS rebinding)", () => {
     const answer = await call(server.url, "/api/echo", { noHost: true });
     expect(answer.status).toBe(400);
     expect(server.seen).toEqual([]);
+  });
+});
+
+/** Writes `head` (request line and headers, without the blank line) on a raw socket; the status line's code. */
+async function raw(port: string, head: string): Promise<number> {
+  const socket = connect(Number(port), "127.0.0.1");
+  const chunks: Buffer[] = [];
+  socket.on("data", (c: Buffer) => chunks.push(c));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.once("close", () => resolve());
+    socket.write(`${head}\r\nConnection: close\r\n\r\n`);
+  });
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(Buffer.concat(chunks).toString("latin1"))?.[1]);
+}
+
+describe("serveHttp answers only for its own address, however the request names it", () => {
+  it("answers 400 to two Host headers, whichever comes first", async () => {
+    const server = await start();
+    const own = `127.0.0.1:${server.port}`;
+    expect(await raw(server.port, `GET /api/echo HTTP/1.1\r\nHost: ${own}`)).toBe(200);
+    expect(await raw(server.port, `GET /api/echo HTTP/1.1\r\nHost: ${own}\r\nHost: evil.example`)).toBe(400);
+    expect(await raw(server.port, `GET /api/echo HTTP/1.1\r\nHost: evil.example\r\nHost: ${own}`)).toBeGreaterThanOrEqual(400);
+    expect(server.seen).toHaveLength(1);
+  });
+
+  it("answers 421 to an absolute-form target naming another host, even with its own Host header", async () => {
+    const server = await start();
+    const own = `127.0.0.1:${server.port}`;
+    expect(await raw(server.port, `GET http://evil.example/api/echo HTTP/1.1\r\nHost: ${own}`)).toBe(421);
+    expect(await raw(server.port, `GET http://${own}/api/echo HTTP/1.1\r\nHost: ${own}`)).toBe(200);
+    expect(server.seen).toHaveLength(1);
   });
 });
 
