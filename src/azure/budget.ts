@@ -8,10 +8,14 @@
  * a download's stream), as the blob client cannot take the pipeline policy (see ClientFactory.blobService).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { setMaxListeners } from "node:events";
 import { addAbortSignal, Readable } from "node:stream";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 
 const current = new AsyncLocalStorage<AbortSignal>();
+
+/** Requests one budget may have in flight before Node warns of a listener leak. */
+const MAX_CONCURRENT_REQUESTS = 1000;
 
 /** The abort signal of the work in progress, if it has a budget. */
 export function currentAbortSignal(): AbortSignal | undefined {
@@ -21,9 +25,13 @@ export function currentAbortSignal(): AbortSignal | undefined {
 /** Runs `work` with a budget of `ms` (Infinity or undefined: none): requests it makes are aborted when it runs out. */
 export function withBudget<T>(ms: number | undefined, work: () => Promise<T>): Promise<T> {
   if (ms === undefined || !Number.isFinite(ms)) return work();
-  const signal = AbortSignal.timeout(Math.max(1, Math.round(ms)));
+  const timeout = AbortSignal.timeout(Math.max(1, Math.round(ms)));
   const outer = current.getStore();
-  return current.run(outer ? AbortSignal.any([outer, signal]) : signal, work);
+  const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+  // One budget serves every request of the work, many at once (a verify reads dozens of resources in
+  // parallel): each request listens to it while in flight and lets go when it ends.
+  setMaxListeners(MAX_CONCURRENT_REQUESTS, signal);
+  return current.run(signal, work);
 }
 
 /** `signal` together with the budget in progress (either aborts the request). */
