@@ -4,6 +4,7 @@ import { estateCommand } from "./estate.ts";
 import { drillCommand } from "./drill.ts";
 import { serveCommand } from "./serve.ts";
 import { reportCommand } from "./report.ts";
+import { operateCommands } from "./operate.ts";
 
 /** Runs the CLI; resolves to the exit code. Commands that serve keep the process alive until a signal. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -19,6 +20,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(drillCommand(setCode));
   program.addCommand(serveCommand(setCode));
   program.addCommand(reportCommand(setCode));
+  for (const command of operateCommands(setCode)) program.addCommand(command);
   try {
     await program.parseAsync(argv);
   } catch (error) {
