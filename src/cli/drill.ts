@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { numberOption } from "./options.ts";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { loadScenarioFile } from "../../estate/scenario.ts";
 import { DEFAULT_DRILL_TIME_SCALE, formatDrillSummary, runDrill } from "../local/drill.ts";
@@ -13,7 +14,7 @@ export function drillCommand(setCode: (code: number) => void): Command {
     .option("--scenario <file>", "scenario file: outage, replication lag, faults, timing (default: the primary region down)")
     .option("--no-failback", "stop after the failover")
     .option("--no-approve", "do not approve a data-loss failover when the run asks (it then times out)")
-    .option("--approval-timeout <seconds>", "how long a run waits for approval", (v) => Number(v), 120)
+    .option("--approval-timeout <seconds>", "how long a run waits for approval (1 s to 7 days, as a plan's approvalTimeoutMinutes)", numberOption({ min: 1, max: 7 * 24 * 3600, integer: true, unit: "seconds" }), 120)
     .option("--time-scale <n>", `divide every Azure duration by N (default ${DEFAULT_DRILL_TIME_SCALE}: an Azure hour in one second)`, parseTimeScale, DEFAULT_DRILL_TIME_SCALE)
     .option("--out <dir>", "where reports and the drill log go", ".switchyard")
     .option("--json", "print the result as JSON instead of text")
@@ -37,10 +38,4 @@ export function drillCommand(setCode: (code: number) => void): Command {
 }
 
 /** `--time-scale`: a number from 1 (Azure's own durations) to 1,000,000. */
-export function parseTimeScale(value: string): number {
-  const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n) || n < 1 || n > 1_000_000) {
-    throw new InvalidArgumentError(`--time-scale must be a number from 1 to 1000000, got '${value}'`);
-  }
-  return n;
-}
+export const parseTimeScale = numberOption({ min: 1, max: 1_000_000 });

@@ -1,14 +1,9 @@
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { portOption } from "./options.ts";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { startEstate } from "../../estate/server.ts";
 import { seedFromPlans } from "../local/estateSeed.ts";
 import { applyScenario, loadScenarioFile } from "../../estate/scenario.ts";
-
-const port = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port is 0-65535 (0 picks a free one)");
-  return n;
-};
 
 export function estateCommand(setCode: (code: number) => void): Command {
   const estate = new Command("estate").description("The local estate: Azure's APIs that Switchyard uses, simulated on loopback.");
@@ -16,7 +11,7 @@ export function estateCommand(setCode: (code: number) => void): Command {
     .command("serve")
     .description("Serve the estate, seeded from one or more plans, until interrupted.")
     .requiredOption("--plan <file...>", "plan file(s) whose resources to seed")
-    .option("--port <n>", "HTTPS port (0 picks a free port)", port, 0)
+    .option("--port <n>", "HTTPS port (0 picks a free port)", portOption(), 0)
     .option("--scenario <file>", "scenario file to apply at start (regions, lag, faults, timing)")
     .option("--cert-dir <dir>", "folder for the generated CA certificate (default: a temporary folder)")
     .action(async (options: { plan: string[]; port: number; scenario?: string; certDir?: string }) => {

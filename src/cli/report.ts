@@ -15,15 +15,26 @@ const RECENT = 10;
 
 type ReadableJournal = Journal & { readDetailed(runId: string): Promise<ParsedJournal> };
 
-/** The journal the settings name (blob store + SWITCHYARD_JOURNAL_CONTAINER), or a local folder. */
-export function openJournal(options: { journalDir?: string }, env: Readonly<Record<string, string | undefined>> = process.env): { journal: ReadableJournal; where: string } {
+/** Where `switchyard drill` (with its default --out) and `switchyard serve` keep a copy of every run's journal. */
+export const DEFAULT_JOURNAL_DIR = ".switchyard/journal";
+
+/**
+ * The journal to read: the folder `--journal-dir` names; else the blob journal the settings name (blob
+ * store + SWITCHYARD_JOURNAL_CONTAINER), as a Function App writes it; else, with no storage settings,
+ * the local folder drills and `serve` write (DEFAULT_JOURNAL_DIR). `note` says why that folder was read.
+ */
+export function openJournal(options: { journalDir?: string }, env: Readonly<Record<string, string | undefined>> = process.env): { journal: ReadableJournal; where: string; note?: string } {
   if (options.journalDir) return { journal: new FileJournal(options.journalDir), where: `the journal folder ${options.journalDir}` };
   let settings;
   try {
     settings = readSettings(env);
   } catch (error) {
-    if (error instanceof SettingsError) throw new SettingsError(`${error.message} (or pass --journal-dir DIR to read a local journal folder)`);
-    throw error;
+    if (!(error instanceof SettingsError)) throw error;
+    return {
+      journal: new FileJournal(DEFAULT_JOURNAL_DIR),
+      where: `the local journal folder ${DEFAULT_JOURNAL_DIR}`,
+      note: `the Function App's blob journal needs the storage settings (${error.message}); pass --journal-dir DIR for another local folder`,
+    };
   }
   const container = new ClientFactory(settings.clients).blobService().getContainerClient(settings.journalContainer);
   return { journal: new BlobJournal(container), where: `the journal container '${settings.journalContainer}'` };
@@ -34,15 +45,15 @@ export function reportCommand(setCode: (code: number) => void, env: Readonly<Rec
     .description("Render a run's journal as Markdown: timeline, per-step durations, RTO against target, RPO exposure against budget, decisions and why.")
     .argument("<runId>", "the run id")
     .option("--out <file>", "write the report to this file (and print its path) instead of printing it")
-    .option("--journal-dir <dir>", "read a local journal folder (one {runId}.jsonl per run) instead of the blob store in the settings")
+    .option("--journal-dir <dir>", `read a local journal folder (one {runId}.jsonl per run) instead of the blob store in the settings (without storage settings: ${DEFAULT_JOURNAL_DIR}, where drills and serve write)`)
     .action(async (runId: string, options: { out?: string; journalDir?: string }) => {
       assertRunId(runId);
-      const { journal, where } = openJournal(options, env);
+      const { journal, where, note } = openJournal(options, env);
       const { entries, skipped } = await journal.readDetailed(runId);
       if (entries.length === 0) {
         const recent = (await journal.listRuns()).slice(0, RECENT);
         process.stderr.write(
-          `switchyard: no run '${runId}' in ${where}. ${recent.length > 0 ? `Recent runs (newest first): ${recent.join(", ")}` : "It holds no runs."}\n`,
+          `switchyard: no run '${runId}' in ${where}. ${recent.length > 0 ? `Recent runs (newest first): ${recent.join(", ")}` : "It holds no runs."}${note ? ` (${note})` : ""}\n`,
         );
         setCode(1);
         return;

@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { numberOption, portOption } from "./options.ts";
 import { jsonLogger } from "../app/logging.ts";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { serveHttp } from "../http/server.ts";
@@ -7,24 +8,20 @@ import { createLocalEasyAuth, describeLocalAuth, writeLocalTokens } from "../htt
 import { startLocalApp } from "../local/app.ts";
 import { lockStateDir, StateDirInUseError, type StateLock } from "../local/stateLock.ts";
 import { parseTimeScale } from "./drill.ts";
+import { DEFAULT_JOURNAL_DIR } from "./report.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
-
-const number = (what: string, min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${what} is ${min}-${max}`);
-  return n;
-};
 
 export function serveCommand(setCode: (code: number) => void): Command {
   return new Command("serve")
     .description("Serve Switchyard's HTTP functions on loopback (alert webhook, override API), backed by the local estate, Azurite and the local durable host; runs the health timer.")
     .requiredOption("--plan <file...>", "plan file(s)")
-    .option("--port <n>", "HTTP port (0 picks a free one)", number("a port", 0, 65535), 0)
-    .option("--probe-interval <seconds>", "how often the health timer runs", number("the interval", 0.1, 3600), 60)
+    .option("--port <n>", "HTTP port (0 picks a free one)", portOption(), 0)
+    .option("--probe-interval <seconds>", "how often the health timer runs", numberOption({ min: 0.1, max: 3600, unit: "seconds" }), 60)
     .option("--time-scale <n>", "Azure time: every Azure duration ÷ N (default: none, operations end in milliseconds)", parseTimeScale)
     .option("--auth", "App Service authentication, locally (also when WEBSITE_AUTH_ENABLED is true): Bearer tokens signed by a key made at start; override routes need the Switchyard.Operator role, alerts the secure webhook's token")
     .option("--state-dir <dir>", "keep Azurite's blobs and the estate in this folder: a serve started again on it resumes its runs (default: temporary, in memory)")
-    .action(async (o: { plan: string[]; port: number; probeInterval: number; timeScale?: number; stateDir?: string; auth?: boolean }) => {
+    .option("--journal-dir <dir>", "where a copy of every run's journal goes, one {runId}.jsonl per run: `switchyard report` reads it there by default", DEFAULT_JOURNAL_DIR)
+    .action(async (o: { plan: string[]; port: number; probeInterval: number; timeScale?: number; stateDir?: string; auth?: boolean; journalDir: string }) => {
       const plans = await Promise.all(o.plan.map((f) => loadPlanFile(f)));
       let lock: StateLock | undefined;
       if (o.stateDir !== undefined) {
@@ -41,8 +38,20 @@ export function serveCommand(setCode: (code: number) => void): Command {
       // Without --auth (or WEBSITE_AUTH_ENABLED), an app without App Service authentication: principal headers are not read.
       const easyAuth = o.auth === true || appServiceAuthEnabled() ? await createLocalEasyAuth() : undefined;
       const authOptions = easyAuth ? { appServiceAuthOn: true, validateToken: easyAuth.validateAlertToken } : {};
-      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr), ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}), ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}), ...authOptions });
-      const http = await serveHttp(app.routes, { port: o.port, ...(easyAuth ? { authenticate: easyAuth.authenticate } : {}) });
+      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr), ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}), ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}), journalDir: o.journalDir, ...authOptions });
+      let http: Awaited<ReturnType<typeof serveHttp>>;
+      try {
+        http = await serveHttp(app.routes, { port: o.port, ...(easyAuth ? { authenticate: easyAuth.authenticate } : {}) });
+      } catch (error) {
+        // Nothing started is left running or on disk: the estate's temporary folder goes with it.
+        await app.stop();
+        await lock?.release();
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== "EADDRINUSE" && code !== "EACCES") throw error;
+        process.stderr.write(`switchyard serve: port ${o.port} ${code === "EADDRINUSE" ? "is in use" : "is not allowed"}; choose another with --port (0 picks a free one)\n`);
+        setCode(2);
+        return;
+      }
       const tokens = easyAuth ? await writeLocalTokens(easyAuth) : undefined;
       const out = (line: string) => process.stdout.write(`${line}\n`);
       out(`serving: ${http.url}`);
@@ -51,6 +60,7 @@ export function serveCommand(setCode: (code: number) => void): Command {
       out(`azurite: ${app.azurite.blobEndpoint}`);
       out(`plans: ${plans.map((p) => p.name).join(", ")}`);
       for (const line of describeLocalAuth(tokens)) out(line);
+      out(`journal: ${o.journalDir} (switchyard report <runId> reads it)`);
       if (o.stateDir !== undefined) out(`state: ${o.stateDir} (kept; a serve started again on it resumes its runs)`);
       if (o.timeScale !== undefined) out(`time scale: ${o.timeScale} (an Azure hour lasts ${(3600 / o.timeScale).toFixed(1)} s)`);
       out(`health timer: every ${o.probeInterval} s (Ctrl+C stops)`);

@@ -14,6 +14,8 @@ import type { EvaluationSummary } from "../detection/evaluate.ts";
 import { BlobPlanStateStore } from "../detection/stateStore.ts";
 import { httpRoutes, type HttpRoute } from "../http/routes.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
+import { FileJournal } from "../journal/fileJournal.ts";
+import { CopyingJournal } from "./journalCopy.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { ORCHESTRATIONS } from "../orchestrations/index.ts";
 import { StaticPlanCatalog } from "../plan/catalog.ts";
@@ -76,6 +78,12 @@ export interface LocalAppOptions {
    * again on the folder resumes the runs in progress. Absent: temporary, in memory.
    */
   readonly stateDir?: string;
+  /**
+   * A folder that receives a copy of every journal entry, one `{runId}.jsonl` per run, where
+   * `switchyard report` reads it after the app has stopped (Azurite's blobs are gone by then unless a
+   * state folder keeps them). Absent: the blob journal only.
+   */
+  readonly journalDir?: string;
 }
 
 export interface LocalApp {
@@ -111,6 +119,8 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const clients = new ClientFactory({ target: estate.clientTarget(), blobStore: { connectionString: azurite.connectionString }, maxRetries: 3, retryDelayScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE });
   const blob = clients.blobService();
   const journal = new BlobJournal(blob.getContainerClient("switchyard-journal"));
+  // What the run and the handlers write through: the blob journal, and its copy in journalDir.
+  const written = options.journalDir !== undefined ? new CopyingJournal(journal, new FileJournal(options.journalDir), options.log) : journal;
   const store = new BlobPlanStateStore(blob.getContainerClient("switchyard-state"));
   const probe = createProbe(clients);
   // Each run's plan, kept when it starts (in Azurite, as in Azure); activities read it there.
@@ -118,7 +128,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const activities = createActivities({
     runPlans,
     clients,
-    journal,
+    journal: written,
     probe,
     log: options.log,
     clock,
@@ -148,7 +158,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     plans,
     runs,
     store,
-    journal,
+    journal: written,
     clients,
     probe,
     log: options.log,

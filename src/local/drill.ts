@@ -102,6 +102,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       timeScale,
       ...(options.durations ? { durations: options.durations } : {}),
       log: jsonLogger((line) => logFile.write(`${line}\n`)),
+      // The runs' journals, kept where `switchyard report` finds them (<out>/journal, .switchyard/journal by default).
+      journalDir: join(options.outputDir, "journal"),
       notifier: new DrillNotifier(options.progress),
       onStatus,
       pollIntervalMs: options.pollIntervalMs ?? 25,
