@@ -14,9 +14,11 @@ import { z } from "zod";
 import type { Plan } from "../core/plan/index.ts";
 import { newRunId, planOfRunId, type RunInput } from "../core/run/model.ts";
 import { checkRunOutput, MalformedValueError } from "../core/run/parse.ts";
-import type { DetectionControl } from "../core/detection/control.ts";
+import { isRunActive } from "../core/detection/policy.ts";
 import { DecisionNotDeliveredError, DecisionTakenError, RunInProgressError, type DecisionWait, type RunDecision, type RunPort, type RunView } from "../core/run/port.ts";
-import type { Journal } from "../core/journal.ts";
+import type { EntryOf, Journal, JournalEntry } from "../core/journal.ts";
+import type { OperatorDetection } from "../detection/control.ts";
+import { statusOfOutcome } from "../runs/runView.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
 import { redactText } from "../core/secrets.ts";
@@ -31,7 +33,7 @@ export interface OperatorDeps {
   readonly clock: () => Date;
   /** App Service authentication is on: override routes need the Switchyard.Operator role. */
   readonly appServiceAuthOn: boolean;
-  readonly detection?: DetectionControl;
+  readonly detection?: OperatorDetection;
   /** Where a journal failure after an action is told (it does not change the answer). */
   readonly log?: Logger;
 }
@@ -47,6 +49,84 @@ const failoverBody = z.strictObject({ mode: z.enum(["planned", "forced"]).defaul
 const failbackBody = z.strictObject({ reason });
 const decisionBody = z.strictObject({ reason });
 const autoFailoverBody = z.strictObject({ enabled: z.boolean(), reason });
+const resumeBody = z.strictObject({ reason });
+
+/** GET /api/plans/{plan}/runs: how many runs at most (default 20). */
+const DEFAULT_TOP = 20;
+/** GET /api/plans reads this many plans' runs and detection states at a time. */
+const LIST_CONCURRENCY = 16;
+const MAX_TOP = 100;
+
+/** What a planned failover answers about data loss: it never loses data without a person's approval. */
+const APPROVAL_NOTE = "if the primary cannot be reached and data could be lost, the run asks for approval: POST /api/runs/{id}/approve or abort";
+
+/** The `top` query parameter: an integer from 1 to MAX_TOP, DEFAULT_TOP when absent. */
+function topOf(request: HttpRequest): number {
+  const given = request.query.get("top");
+  if (given === null) return DEFAULT_TOP;
+  const top = /^\d{1,3}$/.test(given) ? Number(given) : NaN;
+  if (!(top >= 1 && top <= MAX_TOP)) {
+    const message = `top must be an integer from 1 to ${MAX_TOP}`;
+    throw new ApiError(400, "InvalidQuery", `top: ${message}`, [{ path: "top", message }]);
+  }
+  return top;
+}
+
+/** A run's kind from its id, when nothing else tells it (every run id ends in its kind). */
+function kindOfRunId(runId: string): RunInput["kind"] | undefined {
+  return /failback-[0-9a-f]{4}$/.test(runId) ? "failback" : /failover-[0-9a-f]{4}$/.test(runId) ? "failover" : undefined;
+}
+
+/** One run of a plan as GET /api/plans/{plan}/runs lists it: its journal's start and end, or the live view. */
+function runSummary(runId: string, entries: readonly JournalEntry[], live: RunView | undefined) {
+  const started = entries.find((e): e is EntryOf<"run-started"> => e.kind === "run-started");
+  const finished = entries.findLast((e): e is EntryOf<"run-finished"> => e.kind === "run-finished");
+  const output = finished?.data.output;
+  const kind = live?.kind ?? started?.data.kind ?? kindOfRunId(runId);
+  const from = live?.from ?? started?.data.from;
+  const to = live?.to ?? started?.data.to;
+  const trigger = live?.trigger ?? started?.data.trigger;
+  const number = (value: unknown) => (typeof value === "number" ? value : undefined);
+  const rto = number(output?.rtoSeconds);
+  const rpo = number(output?.rpoExposureSeconds);
+  return {
+    runId,
+    ...(kind ? { kind } : {}),
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
+    status: live?.status ?? (finished ? statusOfOutcome(finished.data.outcome) : "unknown"),
+    ...(finished ? { outcome: finished.data.outcome } : live?.output ? { outcome: live.output.outcome } : {}),
+    ...(started ? { startedAt: started.at } : {}),
+    ...(finished ? { endedAt: finished.at } : {}),
+    ...(rto !== undefined ? { rtoSeconds: rto } : {}),
+    ...(rpo !== undefined ? { rpoExposureSeconds: rpo } : {}),
+    ...(trigger ? { trigger } : {}),
+  };
+}
+
+/** The approval a run waits for, from its journal: the deadline and why (its wait), and the data at stake (its gate). */
+function approvalOf(runId: string, entries: readonly JournalEntry[]) {
+  const wait = entries.findLast((e) => e.kind === "wait" && e.step === "approval")?.data;
+  const gate = entries.findLast((e) => e.kind === "decision" && e.step === "gate")?.data;
+  const lag = gate?.maxLagSeconds;
+  const budget = gate?.rpoSeconds;
+  const atStake =
+    typeof lag === "number"
+      ? `up to ${lag} s of writes not yet replicated (measured lag${typeof budget === "number" ? `; RPO budget ${budget} s` : ""})`
+      : gate
+        ? `unknown: the replication lag could not be measured${typeof budget === "number" ? ` (RPO budget ${budget} s)` : ""}`
+        : undefined;
+  return {
+    ...(typeof wait?.until === "string" ? { deadline: wait.until } : {}),
+    ...(typeof wait?.why === "string" ? { why: wait.why } : {}),
+    ...(atStake ? { atStake } : {}),
+    approve: `POST /api/runs/${runId}/approve`,
+    abort: `POST /api/runs/${runId}/abort`,
+  };
+}
+
+/** A run that ended without completing its switch: a resume starts it again (failed, terminated, stopped short). */
+const isResumable = (view: RunView) => view.status === "failed" || view.status === "terminated";
 
 type Handler = (request: HttpRequest) => Promise<HttpResponseInit>;
 
@@ -109,6 +189,24 @@ export function operatorHandlers(deps: OperatorDeps) {
     };
   };
 
+  /**
+   * Refuses (409 HomeRegionDown, journaled) a failback into a home region detection holds down: going
+   * home needs home healthy, and a run into a region held down would be failed over again.
+   */
+  const refuseIfHomeDown = async (plan: Plan, caller: Caller, action: string, why: string, data: Record<string, unknown> = {}): Promise<void> => {
+    const home = plan.regions.primary.name;
+    const hold = await deps.detection?.regionDown(plan, home);
+    if (!hold) return;
+    // Signal names and details come from outside (alert rules): shown redacted.
+    const signals = hold.signals.map((s) => ({ ...s, name: redactText(s.name), ...(s.detail !== undefined ? { detail: redactText(s.detail) } : {}) }));
+    await journalOverride(plan.name, caller, action, why, `refused: detection holds ${home} down since ${hold.verdict.since}`, { ...data, region: home, verdict: hold.verdict, signals: signals.length });
+    throw new ApiError(409, "HomeRegionDown", `detection holds ${home} down since ${hold.verdict.since} (${signals.length} signal(s) down): a failback waits until it is healthy again`, {
+      region: home,
+      verdict: hold.verdict,
+      signals,
+    });
+  };
+
   const start = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: RunInput["mode"], why: string): Promise<HttpResponseInit> => {
     // A last run that cannot be read back does not stop a start in an outage: the primary is then
     // taken from detection or the plan, and the run port still refuses to start over a run in progress.
@@ -127,6 +225,7 @@ export function operatorHandlers(deps: OperatorDeps) {
       await journalOverride(plan.name, caller, kind, why, "refused: use failback to return to the plan's primary");
       throw new ApiError(409, "UseFailback", `${primary} is serving ${plan.name}; returning to ${home} is a failback (POST /api/plans/${plan.name}/failback), which re-protects first`);
     }
+    if (kind === "failback") await refuseIfHomeDown(plan, caller, kind, why);
     const [from, to] = kind === "failover" ? [home, plan.regions.secondary.name] : [primary, home];
     const at = now();
     const input: RunInput = {
@@ -142,7 +241,8 @@ export function operatorHandlers(deps: OperatorDeps) {
       const view = await deps.runs.start(input);
       // The run's own journal records who started it and why, too.
       await journalOverride(plan.name, caller, kind, why, `started run ${input.runId}`, { runId: input.runId, mode, from, to });
-      return json(202, { runId: view.runId, status: view.status, kind, mode, from, to, statusUrl: `/api/runs/${view.runId}` }, { Location: `/api/runs/${view.runId}` });
+      const approval = kind === "failover" && mode === "planned" ? { approval: APPROVAL_NOTE.replace("{id}", view.runId) } : {};
+      return json(202, { runId: view.runId, status: view.status, kind, mode, from, to, statusUrl: `/api/runs/${view.runId}`, ...approval }, { Location: `/api/runs/${view.runId}` });
     } catch (error) {
       if (error instanceof RunInProgressError) await journalOverride(plan.name, caller, kind, why, `refused: run ${error.runningRunId} is in progress`, { runningRunId: error.runningRunId });
       throw error;
@@ -194,7 +294,105 @@ export function operatorHandlers(deps: OperatorDeps) {
       return json(202, { runId: current.runId, decision: action, status: "taken", statusUrl: `/api/runs/${current.runId}` });
     });
 
+  /**
+   * Starts a new run of the same kind, from and to as a run that ended without completing its switch
+   * (its activities read Azure's state first, so what the run did is not done twice). Only the plan's
+   * latest run is resumed: a later run has already acted on what it left.
+   */
+  const resumeRun = guarded(true, async (request, caller) => {
+    const { reason: why } = validate(resumeBody, await readJson(request));
+    const runId = request.params.id!;
+    const { plan: planName, current } = await runOf(runId);
+    const plan = await planOf(planName);
+    const entries = await deps.journal.read(runId);
+    if (!current && entries.length === 0) throw new ApiError(404, "RunNotFound", `no run '${runId}'`);
+    const refuse = async (because: string): Promise<never> => {
+      await journalOverride(plan.name, caller, "resume", why, `refused: ${because}`, { runId });
+      throw new ApiError(409, "NotResumable", `run ${runId} cannot be resumed: ${because}`, { runId, reason: because });
+    };
+    if (!current) {
+      const latest = (await deps.runs.get(plan.name))?.runId;
+      return refuse(`it is not the latest run of ${plan.name}${latest ? ` (${latest} is)` : ""}`);
+    }
+    if (isRunActive(current)) return refuse("it is still running");
+    if (!isResumable(current)) return refuse("it completed its switch");
+    const started = entries.find((e): e is EntryOf<"run-started"> => e.kind === "run-started");
+    const mode = started?.data.mode ?? "planned";
+    const { kind, from, to } = current;
+    if (kind === "failback") await refuseIfHomeDown(plan, caller, "resume", why, { runId });
+    const at = now();
+    const input: RunInput = {
+      runId: newRunId(plan.name, kind, at),
+      kind,
+      mode,
+      plan,
+      from,
+      to,
+      // The outage was detected when the first run's trigger says: the RTO counts from there.
+      trigger: { source: "manual", by: redactText(caller.name), reason: why, detectedAt: current.trigger?.detectedAt ?? at.toISOString() },
+    };
+    try {
+      const view = await deps.runs.start(input);
+      await journalOverride(plan.name, caller, "resume", why, `started run ${input.runId} (resumes ${runId})`, { runId: input.runId, resumes: runId, kind, mode, from, to });
+      return json(202, { runId: view.runId, resumes: runId, kind, mode, from, to, statusUrl: `/api/runs/${view.runId}` }, { Location: `/api/runs/${view.runId}` });
+    } catch (error) {
+      if (error instanceof RunInProgressError) await journalOverride(plan.name, caller, "resume", why, `refused: run ${error.runningRunId} is in progress`, { runId, runningRunId: error.runningRunId });
+      throw error;
+    }
+  });
+
+  /** One plan as GET /api/plans lists it. */
+  const planSummary = async (plan: Plan) => {
+    const [run, health] = await Promise.all([
+      deps.runs.get(plan.name).catch((error: unknown) => {
+        if (error instanceof MalformedValueError) return undefined;
+        throw error;
+      }),
+      deps.detection?.status(plan),
+    ]);
+    const regions = Object.fromEntries(
+      [plan.regions.primary.name, plan.regions.secondary.name].map((name) => {
+        const region = health?.regions[name];
+        return [name, { state: region?.state ?? "healthy", ...(region?.since ? { since: region.since } : {}) }];
+      }),
+    );
+    const autoFailover = !plan.autoFailover.enabled ? "disabled" : health?.policy.paused ? "paused" : "enabled";
+    const waitingFor = run?.progress?.waitingFor;
+    return {
+      plan: plan.name,
+      primary: plan.regions.primary.name,
+      secondary: plan.regions.secondary.name,
+      currentPrimary: await currentPrimary(plan, run),
+      regions,
+      autoFailover,
+      currentRun: isRunActive(run) ? { runId: run.runId, kind: run.kind, status: run.status, ...(waitingFor ? { waitingFor } : {}) } : null,
+    };
+  };
+
   return {
+    resume: resumeRun,
+    listPlans: guarded(false, async () => {
+      const plans = await deps.plans.list();
+      const out: Awaited<ReturnType<typeof planSummary>>[] = [];
+      // A few plans at a time: each reads its run and its detection state.
+      for (let i = 0; i < plans.length; i += LIST_CONCURRENCY) out.push(...(await Promise.all(plans.slice(i, i + LIST_CONCURRENCY).map(planSummary))));
+      return json(200, { plans: out });
+    }),
+    listRuns: guarded(false, async (request) => {
+      const plan = await planOf(request.params.plan);
+      const top = topOf(request);
+      const live = await deps.runs.get(plan.name).catch((error: unknown) => {
+        if (error instanceof MalformedValueError) return undefined;
+        throw error;
+      });
+      const ids = (await deps.journal.listRuns()).filter((id) => planOfRunId(id) === plan.name);
+      // The live run first when its journal has no entry yet (it is the newest).
+      if (live && !ids.includes(live.runId)) ids.unshift(live.runId);
+      const runs = await Promise.all(
+        ids.slice(0, top).map(async (id) => runSummary(id, await deps.journal.read(id), live?.runId === id ? live : undefined)),
+      );
+      return json(200, { plan: plan.name, runs });
+    }),
     failover: guarded(true, async (request, caller) => {
       const plan = await planOf(request.params.plan);
       const body = validate(failoverBody, await readJson(request));
@@ -228,17 +426,21 @@ export function operatorHandlers(deps: OperatorDeps) {
     }),
     getRun: guarded(false, async (request) => {
       const { current } = await runOf(request.params.id);
-      if (current) return json(200, current);
+      if (current) {
+        const runId = current.runId;
+        if (current.status === "running" && current.progress?.waitingFor === "approval") return json(200, { ...current, approval: approvalOf(runId, await deps.journal.read(runId)) });
+        return json(200, { ...current, ...(isResumable(current) ? { resume: `POST /api/runs/${runId}/resume` } : {}) });
+      }
       const entries = await deps.journal.read(request.params.id!);
       const finished = entries.findLast((e) => e.kind === "run-finished");
       if (!finished && entries.length === 0) throw new ApiError(404, "RunNotFound", `no run '${request.params.id}'`);
       const kept = finished?.data?.output;
-      if (kept === undefined) return json(200, { runId: request.params.id, status: finished ? "completed" : "unknown" });
+      if (kept === undefined) return json(200, { runId: request.params.id, status: finished ? statusOfOutcome(finished.data.outcome) : "unknown" });
       // The journal's record is shown as it is, even when it is not a whole run output (one written by an
       // earlier version): the operator is told which field is wrong rather than refused the record.
       const checked = checkRunOutput(kept);
       const problem = checked.ok ? undefined : new MalformedValueError(`the output in the run-finished entry of run ${request.params.id}`, checked.path, checked.problem).message;
-      return json(200, { runId: request.params.id, status: "completed", output: checked.ok ? checked.value : kept, ...(problem ? { outputError: problem } : {}) });
+      return json(200, { runId: request.params.id, status: statusOfOutcome(finished!.data.outcome), output: checked.ok ? checked.value : kept, ...(problem ? { outputError: problem } : {}) });
     }),
   };
 }

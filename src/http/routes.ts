@@ -19,6 +19,9 @@ export interface HttpHandlers {
   readonly autoFailover: HttpHandler;
   readonly getPlan: HttpHandler;
   readonly getRun: HttpHandler;
+  readonly listPlans: HttpHandler;
+  readonly listRuns: HttpHandler;
+  readonly resume: HttpHandler;
 }
 
 /** One HTTP function as metadata: its name, methods, route, and which handler serves it. */
@@ -35,9 +38,12 @@ export const ROUTES: readonly RouteSpec[] = [
   { name: "planFailover", methods: ["POST"], route: "plans/{plan}/failover", handler: "failover" },
   { name: "planFailback", methods: ["POST"], route: "plans/{plan}/failback", handler: "failback" },
   { name: "planAutoFailover", methods: ["POST"], route: "plans/{plan}/auto-failover", handler: "autoFailover" },
+  { name: "planList", methods: ["GET"], route: "plans", handler: "listPlans" },
   { name: "planGet", methods: ["GET"], route: "plans/{plan}", handler: "getPlan" },
+  { name: "planRuns", methods: ["GET"], route: "plans/{plan}/runs", handler: "listRuns" },
   { name: "runApprove", methods: ["POST"], route: "runs/{id}/approve", handler: "approve" },
   { name: "runAbort", methods: ["POST"], route: "runs/{id}/abort", handler: "abort" },
+  { name: "runResume", methods: ["POST"], route: "runs/{id}/resume", handler: "resume" },
   { name: "runGet", methods: ["GET"], route: "runs/{id}", handler: "getRun" },
 ];
 

@@ -1,4 +1,5 @@
 import { runStatusOf, type RunStatus } from "../core/run/model.ts";
+import type { RunOutcome } from "../core/run/model.ts";
 import type { RunView } from "../core/run/port.ts";
 import { checkRunOrchestrationInput, checkRunOutput, requireValid } from "../core/run/parse.ts";
 
@@ -17,21 +18,33 @@ export interface RunInstance {
  * completed run's output a run output: anything else throws MalformedValueError naming the instance
  * and the bad field, rather than a view that fails later where a field is used. A run that did not
  * complete has no run output: Durable gives a failed run's error, or a terminated run's reason, as its
- * output text, which the view shows as its error.
+ * output text, which the view shows as its error. A completed orchestration's status is its outcome's
+ * (statusOfOutcome): a run that stopped short shows as such, not as completed.
  */
 export function runViewOf(instance: RunInstance): RunView {
   const input = requireValid(checkRunOrchestrationInput(instance.input), `the input of instance ${instance.instanceId}`);
+  const end = endOf(instance);
   return {
     instanceId: instance.instanceId,
     runId: input.runId,
-    status: instance.status,
+    status: instance.status === "completed" && end.output ? statusOfOutcome(end.output.outcome) : instance.status,
     kind: input.kind,
     from: input.from,
     to: input.to,
     trigger: input.trigger,
     ...progressOf(instance.customStatus),
-    ...endOf(instance),
+    ...end,
   };
+}
+
+/**
+ * The status of a run whose orchestration completed, from its outcome: "completed" only when it
+ * completed its switch; "failed" when it failed; "terminated" when it stopped short by design (refused,
+ * aborted, approval timed out). A view's status never says completed over an outcome that did not.
+ */
+export function statusOfOutcome(outcome: RunOutcome): RunView["status"] {
+  if (outcome === "completed") return "completed";
+  return outcome === "failed" ? "failed" : "terminated";
 }
 
 function endOf(instance: RunInstance): { output?: RunView["output"]; error?: string } {

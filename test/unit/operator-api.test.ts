@@ -151,7 +151,7 @@ describe("manual override API: which way a run goes", () => {
 
   it("takes the current primary from detection when the last run did not complete its switch", async () => {
     const runs = new MemoryRuns();
-    const detection = { setAutoFailover: async () => undefined, status: async () => undefined, currentPrimary: async () => "centralus" };
+    const detection = { setAutoFailover: async () => undefined, status: async () => undefined as never, currentPrimary: async () => "centralus", regionDown: async () => undefined };
     const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal: new MemoryJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: false, detection });
     runs.current = { instanceId: "i", runId: "contoso-orders.20261128T090000Z.failback-0001", status: "completed", kind: "failback", from: "centralus", to: "eastus2", output: { outcome: "refused-not-reprotected" } as never };
     const res = await api.failback(request({ plan: plan.name }, { reason: "try again" }));
@@ -174,7 +174,13 @@ describe("manual override API: which way a run goes", () => {
 /** The kill switch as the API sees it: records every change it is asked to make. */
 function recordingDetection() {
   const changes: { enabled: boolean; by: string; reason: string; at: string }[] = [];
-  return { changes, setAutoFailover: async (_plan: unknown, change: (typeof changes)[number]) => void changes.push(change), status: async () => undefined, currentPrimary: async () => plan.regions.primary.name };
+  return {
+    changes,
+    setAutoFailover: async (_plan: unknown, change: (typeof changes)[number]) => void changes.push(change),
+    status: async () => undefined as never,
+    currentPrimary: async () => plan.regions.primary.name,
+    regionDown: async () => undefined,
+  };
 }
 
 /** A journal whose store is down: every append fails. */

@@ -40,7 +40,7 @@ describe("matchRoute", () => {
   });
 
   it("serves every route of the app's table at its own path", () => {
-    const names = ["alerts", "failover", "failback", "approve", "abort", "autoFailover", "getPlan", "getRun"] as const;
+    const names = ["alerts", "failover", "failback", "approve", "abort", "autoFailover", "getPlan", "getRun", "listPlans", "listRuns", "resume"] as const;
     const routes = httpRoutes(Object.fromEntries(names.map((n) => [n, handler])) as unknown as HttpHandlers);
     for (const r of routes) {
       const path = `/api/${r.route.replace("{plan}", "contoso").replace("{id}", "run-1")}`;

@@ -252,7 +252,9 @@ export function isRunActive(view: RunView | undefined): view is RunView & { stat
 /**
  * Folds what the run port says about the plan's latest run into the state: a run seen in progress
  * keeps the cooldown from starting (lastRunAt = now); a finished run's last step end is when it
- * finished (lastRunAt); a completed failover or failback makes its target the current primary.
+ * finished (lastRunAt); a completed failover or failback makes its target the current primary, and a
+ * completed failback resets detection for home (`resetRegion`): its down verdict and down signals from
+ * before the run ended.
  * Drills (`source` "drill") do not start the cooldown: an incident pre-empts them and fails over at once.
  */
 export function observeRun(state: PlanState, plan: Plan, view: RunView | undefined, now: Date, source?: RunTrigger["source"]): PlanState {
@@ -263,9 +265,39 @@ export function observeRun(state: PlanState, plan: Plan, view: RunView | undefin
   let next = cools && endedAt !== undefined && Number.isFinite(ms(endedAt)) ? recordRun(state, endedAt) : state;
   next = observeRetry(next, view, now);
   if (view.status === "completed" && view.output?.outcome === "completed" && (view.to === plan.regions.primary.name || view.to === plan.regions.secondary.name)) {
-    if (state.primary?.runId !== view.runId) next = setPrimary(next, plan, view.to, endedAt ?? now, view.runId);
+    if (state.primary?.runId !== view.runId) {
+      const at = endedAt ?? now.toISOString();
+      next = setPrimary(next, plan, view.to, at, view.runId);
+      if (view.kind === "failback") {
+        // Home again, verified by the run: what detection held against home before it is stale. The run
+        // is recorded as the one that made home primary, so that this happens once per failback.
+        next = resetRegion(next, view.to, at);
+        if (next.primary?.runId !== view.runId) next = { ...next, primary: { region: view.to, since: at, runId: view.runId } };
+      }
+    }
   }
   return next;
+}
+
+/**
+ * Forgets what detection held against `region` up to `at` (a completed failback verified it then): a
+ * down verdict declared before `at` becomes healthy since `at`, and down signals last seen before `at`
+ * are dropped. Anything observed after `at` stands, so a stale verdict cannot fail the plan over again
+ * while an outage that starts after the failback is still detected.
+ */
+export function resetRegion(state: PlanState, region: string, at: string): PlanState {
+  const cutoff = ms(at);
+  const verdict = state.regions[region];
+  const staleVerdict = verdict?.state === "down" && ms(verdict.since) <= cutoff;
+  const signals = state.signals[region] ?? {};
+  const kept = Object.entries(signals).filter(([, s]) => !(s.status === "down" && ms(s.lastSeen) <= cutoff));
+  const dropped = kept.length !== Object.keys(signals).length;
+  if (!staleVerdict && !dropped) return state;
+  return {
+    ...state,
+    regions: staleVerdict ? { ...state.regions, [region]: { state: "healthy", since: at } } : state.regions,
+    signals: dropped ? { ...state.signals, [region]: Object.fromEntries(kept) } : state.signals,
+  };
 }
 
 /** The plan's read-only steps: a run that ended in (or before) them wrote nothing to Azure. */
