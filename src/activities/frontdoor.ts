@@ -10,7 +10,7 @@ import { azureCall, requestIdOf } from "./azureCall.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journalAccepted, journalEnded, keyOfPending, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 /*
@@ -96,12 +96,13 @@ function isOperationEnd(error: unknown): boolean {
 
 /**
  * The error for an operation that ended without doing its work: never retryable as it is (a retry
- * would have to send the write again, which is the next switch call's decision).
+ * would have to send the write again, which is the next switch call's decision: the run makes it,
+ * within its budget for operations that ended).
  */
-function operationEnded(error: unknown, operation: string, resourceId: string, what: string): AzureRequestError {
+function operationEnded(error: unknown, operation: string, resourceId: string, what: string): OperationEndedError {
   const normalised = normaliseAzureError(error, operation, resourceId);
   const details = normalised instanceof AzureRequestError ? normalised.details : { operation, resourceId };
-  return new AzureRequestError(`${what} ended without being applied: ${normalised.message}`, details, { retryable: false, cause: error });
+  return new OperationEndedError(`${what} ended without being applied: ${normalised.message}`, details, error);
 }
 
 /** Request ids plus the Retry-After of the last response (both SDK generations call `onResponse`). */

@@ -1,6 +1,6 @@
 import { entriesOf, type JournalEntry } from "../core/journal.ts";
-import type { PendingOperation } from "../core/run/model.ts";
-import { SwitchyardError } from "../core/errors.ts";
+import { OPERATION_ENDED, type PendingOperation } from "../core/run/model.ts";
+import { AzureRequestError, SwitchyardError } from "../core/errors.ts";
 import { baseJournal } from "../journal/stamped.ts";
 import type { ActivityDeps } from "./deps.ts";
 
@@ -63,6 +63,19 @@ export async function readInFlight(deps: ActivityDeps, runId: string, options: {
 }
 
 // ---- the monitor pattern: start in one activity, poll in others ------------------------------
+
+/**
+ * A long-running operation Azure accepted ended Failed or Canceled. Not retryable as a call (a poll
+ * asked again sees the same end); the run may start the operation again (code OPERATION_ENDED), and
+ * the start activity reads the resource's state before it writes.
+ */
+export class OperationEndedError extends AzureRequestError {
+  override readonly code = OPERATION_ENDED;
+
+  constructor(message: string, details: AzureRequestError["details"], cause?: unknown) {
+    super(message, details, { retryable: false, cause });
+  }
+}
 
 /**
  * Journals a long-running operation Azure has just accepted, with its resume token, so that any later

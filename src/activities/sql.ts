@@ -7,7 +7,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journalAccepted, journalEnded, journalSending, keyOfPending, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, journalSending, keyOfPending, OperationEndedError, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
 import { journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
@@ -139,8 +139,9 @@ export async function failoverSqlGroup(input: DataTierInput, deps: ActivityDeps)
 /**
  * Polls a failover group operation once. Succeeded → journals the end and says how the group failed
  * over (a try-planned that Azure had to force is reported as forced: it may have lost data). Failed
- * or Canceled → journals the end and throws a non-retryable error (a retry would be a new failover,
- * which is a new run's decision). A poll that could not be answered is retryable.
+ * or Canceled → journals the end and throws OperationEndedError (polling again would see the same end;
+ * the run may start the failover again, with the decision it already took). A poll that could not be
+ * answered is retryable.
  */
 export async function pollSqlFailover(input: OperationPollInput, deps: ActivityDeps): Promise<OperationPollResult> {
   const { pending } = input;
@@ -166,7 +167,7 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
     const failure = normaliseAzureError(error, operation, resourceId);
     if (failure.retryable) throw failure;
     await journalEnded(deps, key, { ok: false, error: failure.message });
-    throw new AzureRequestError(`${operation} of ${group.name} to ${to} ended without failing over: ${failure.message}`, failure instanceof AzureRequestError ? failure.details : { operation, resourceId }, { retryable: false, cause: failure });
+    throw new OperationEndedError(`${operation} of ${group.name} to ${to} ended without failing over: ${failure.message}`, failure instanceof AzureRequestError ? failure.details : { operation, resourceId }, failure);
   }
   if (!state.done) return { status: "running", requestIds: [...capture.ids], ...(state.retryAfterSeconds !== undefined ? { retryAfterSeconds: state.retryAfterSeconds } : {}) };
   // The operation says Succeeded; the group, read from the target server, says whether it is primary

@@ -6,7 +6,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion, sameRegion } from "./health.ts";
-import { journalAccepted, journalEnded, keyOfPending, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 const FAILOVER = "StorageAccounts_Failover";
@@ -220,10 +220,11 @@ function pendingOf(input: DataTierInput, ref: AccountRef, operation: string, dep
 
 /**
  * A long-running operation ended without doing its work: not retryable as it is (a retry would send a
- * new request, which is the caller's decision), whatever status the final poll answered with.
+ * new request, which is the run's decision: OperationEndedError), whatever status the final poll
+ * answered with.
  */
 function operationFailed(error: unknown, operation: string, resourceId: string): SwitchyardError {
   const normalised = normaliseAzureError(error, operation, resourceId);
-  if (!(normalised instanceof AzureRequestError) || !normalised.retryable) return normalised;
-  return new AzureRequestError(normalised.message, normalised.details, { retryable: false, cause: error });
+  if (!(normalised instanceof AzureRequestError)) return normalised;
+  return new OperationEndedError(normalised.message, normalised.details, error);
 }

@@ -5,7 +5,7 @@
  */
 import type * as df from "durable-functions";
 import { decodeEnvelope, type ErrorEnvelope } from "../core/errors.ts";
-import { decideDataLoss, DEFAULT_RETRY, retryDelayMs, type RetryPolicy } from "../core/run/gates.ts";
+import { type DataLossDecision, decideDataLoss, DEFAULT_RETRY, OPERATION_MAX_ATTEMPTS, retryDelayMs, type RetryPolicy } from "../core/run/gates.ts";
 import {
   Activities,
   type ActivityResult,
@@ -39,6 +39,7 @@ import {
   type PlanOutline,
   Steps,
   type RunStatus,
+  OPERATION_ENDED,
 } from "../core/run/model.ts";
 import { armName } from "../core/plan/armId.ts";
 import type { JournalEntry, JournalEntryKind } from "../core/journal.ts";
@@ -61,9 +62,10 @@ export type RunBasics = Pick<RunOrchestrationInput, "runId" | "kind" | "options"
 
 /**
  * The orchestration versions (see Orchestrations in core/run/model.ts). 1: Azure operations polled in
- * the run itself; 2: polled in the watch sub-orchestration.
+ * the run itself; 2: polled in the watch sub-orchestration; 3: planned mode asks for approval before
+ * data loss, and an operation that ended Failed or Canceled is started again (OPERATION_MAX_ATTEMPTS).
  */
-export type RunVersion = 1 | 2;
+export type RunVersion = 1 | 2 | 3;
 
 /** The run's bookkeeping: steps, journal entries (flushed through the journal activity), status. */
 export class Run {
@@ -210,31 +212,64 @@ export class Run {
     calls: readonly { name: string; input: unknown }[],
     maxRounds = 4,
   ): Gen<T[]> {
-    const first = yield* this.callAll<T>(step, calls);
-    const methods: (DataTierResult["method"] | undefined)[] = first.map((r) => ("method" in r && isMethod(r.method) ? r.method : undefined));
-    let latest = first;
-    let open = calls.map((_, i) => i);
-    for (let round = 1; ; round++) {
-      open = open.filter((i) => pendingOf(latest[i]!).length > 0);
-      if (open.length === 0) break;
-      if (round > maxRounds) {
-        throw new StepFailed(step, { name: "SwitchyardError", message: `${step}: still starting operations after ${maxRounds} rounds`, code: "DidNotConverge", retryable: false });
+    const first: (T | undefined)[] = new Array(calls.length);
+    const latest: (T | undefined)[] = new Array(calls.length);
+    const methods: (DataTierResult["method"] | undefined)[] = new Array(calls.length);
+    // The calls to make now (all of them at first, then those whose operations ended), and the calls
+    // whose operations are being watched.
+    let making = calls.map((_, i) => i);
+    let open: number[] = [];
+    let rounds = 0;
+    let attempt = 1;
+    for (;;) {
+      try {
+        if (making.length > 0) {
+          const results = yield* this.callAll<T>(step, making.map((i) => calls[i]!));
+          making.forEach((i, k) => {
+            const result = results[k]!;
+            latest[i] = result;
+            if (first[i] === undefined) {
+              first[i] = result;
+              if ("method" in result && isMethod(result.method)) methods[i] = result.method;
+            }
+          });
+          open = making.filter((i) => pendingOf(latest[i]!).length > 0);
+          making = [];
+        }
+        if (open.length === 0) break;
+        if (++rounds > maxRounds) {
+          throw new StepFailed(step, { name: "SwitchyardError", message: `${step}: still starting operations after ${maxRounds} rounds`, code: "DidNotConverge", retryable: false });
+        }
+        const polled = yield* this.awaitOperations(step, open.flatMap((i) => pendingOf(latest[i]!)));
+        for (const p of polled) {
+          const owner = open.find((i) => pendingOf(latest[i]!).some((q) => q.resourceId === p.resourceId));
+          if (owner === undefined) continue;
+          // What the operation turned out to be (a watched failover someone else started may have lost data).
+          if (p.method !== undefined) methods[owner] = strongerMethod(methods[owner], p.method);
+        }
+        making = open;
+      } catch (error) {
+        if (!(error instanceof StepFailed) || error.envelope.code !== OPERATION_ENDED || this.version < 3) throw error;
+        // An operation Azure accepted ended Failed or Canceled: often transient. The calls are made
+        // again (each reads Azure's state and starts only what is left; operations still in flight
+        // are watched again, never sent twice), after a backoff, within the step's budget.
+        if (attempt >= OPERATION_MAX_ATTEMPTS) {
+          throw new StepFailed(step, {
+            ...error.envelope,
+            message: `${error.envelope.message} (the operation ended without being applied ${attempt} times in a row, each started again after a backoff; the resource's activity log in Azure says why)`,
+          });
+        }
+        const delay = retryDelayMs(this.retry, attempt, undefined);
+        this.note("wait", `an Azure operation ended without being applied (${error.envelope.message}); starting it again in ${delay} ms (attempt ${attempt + 1} of ${OPERATION_MAX_ATTEMPTS})`, { attempt: attempt + 1, maxAttempts: OPERATION_MAX_ATTEMPTS, delayMs: delay, code: error.envelope.code, ...(error.envelope.azureCode ? { azureCode: error.envelope.azureCode } : {}) }, step);
+        attempt += 1;
+        if (making.length === 0) making = open;
+        open = [];
+        this.status(step, "retry");
+        yield* this.flush();
+        yield* this.sleep(delay);
       }
-      const polled = yield* this.awaitOperations(step, open.flatMap((i) => pendingOf(latest[i]!)));
-      for (const p of polled) {
-        const owner = open.find((i) => pendingOf(latest[i]!).some((q) => q.resourceId === p.resourceId));
-        if (owner === undefined) continue;
-        // What the operation turned out to be (a watched failover someone else started may have lost data).
-        if (p.method !== undefined) methods[owner] = strongerMethod(methods[owner], p.method);
-      }
-      const again = yield* this.callAll<T>(step, open.map((i) => calls[i]!));
-      const next = [...latest];
-      open.forEach((i, k) => {
-        next[i] = again[k]!;
-      });
-      latest = next;
     }
-    return first.map((r, i) => ({ ...r, pending: undefined, alsoPending: undefined, ...(methods[i] !== undefined ? { method: methods[i] } : {}) }));
+    return first.map((r, i) => ({ ...r!, pending: undefined, alsoPending: undefined, ...(methods[i] !== undefined ? { method: methods[i] } : {}) }));
   }
 
   /**
@@ -381,8 +416,27 @@ function seconds(fromIso: string, toIso: string): number {
   return Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 100) / 10;
 }
 
+/**
+ * How an operator finishes a run that stopped halfway: what is switched already, and the two ways on
+ * (resume the run, or start the same run again: every step reads Azure's state before it writes, so
+ * either does only what is left).
+ */
+export function resumeHint(input: Pick<RunOrchestrationInput, "runId" | "kind" | "to" | "plan">, steps: readonly StepRecord[]): string {
+  const done = steps.filter((s) => s.outcome === "ok" && WRITING_STEPS.has(s.step)).map((s) => s.step);
+  const state = done.length > 0 ? `Already switched to ${input.to}: ${done.join(", ")}; those stay switched.` : `Nothing was switched to ${input.to}.`;
+  return `${state} To finish the ${input.kind}, resume the run (POST /api/runs/${input.runId}/resume) or start a new ${input.kind} of ${input.plan.name} (switchyard ${input.kind} --app <app URL>); every step reads Azure's state first and does only what is left.`;
+}
+
+/** The steps that change Azure. */
+const WRITING_STEPS: ReadonlySet<string> = new Set([Steps.dataTier, Steps.settings, Steps.traffic, Steps.standbySettings, Steps.restoreRedundancy]);
+
 /** The orchestration, current version: failover or failback, by `input.kind`. */
 export function* runOrchestration(context: Ctx): Gen<RunOutput> {
+  return yield* orchestrateRun(context, 3);
+}
+
+/** Version 2, for runs started under it (planned mode never asks; an operation that ended fails its step). */
+export function* runOrchestrationV2(context: Ctx): Gen<RunOutput> {
   return yield* orchestrateRun(context, 2);
 }
 
@@ -478,12 +532,18 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       return yield* run.call<MeasureReplicationResult>(Steps.measure, Activities.measureReplication, { ...base, to });
     });
 
-    const decision = decideDataLoss({
-      mode: input.kind === "failback" ? "planned" : input.mode,
-      primaryHealthy,
-      maxLagSeconds: replication.maxLagSeconds,
-      rpoSeconds: plan.objectives.rpoSeconds,
-    });
+    // A failback never loses data (it goes home only once re-protected); runs of version 2 read
+    // planned mode the same way.
+    const neverDataLoss = input.kind === "failback" || (version < 3 && input.mode === "planned");
+    const decision: DataLossDecision =
+      neverDataLoss && !primaryHealthy
+        ? { kind: "planned", why: `the run is a ${input.kind === "failback" ? "failback" : "planned-mode failover"}: no data-loss failover, even with ${from} unreachable` }
+        : decideDataLoss({
+            mode: input.kind === "failback" ? "planned" : input.mode,
+            primaryHealthy,
+            maxLagSeconds: replication.maxLagSeconds,
+            rpoSeconds: plan.objectives.rpoSeconds,
+          });
     run.note("decision", `data-loss gate: ${decision.kind} — ${decision.why}`, {
       decision: decision.kind,
       primaryHealthy,
@@ -590,7 +650,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { passed: verification.passed, failed: failedChecks(verification) }, Steps.verify);
     if (!verification.ok) {
       outcome = "failed";
-      message = `The switch to ${to} completed but verification failed: ${failedChecks(verification).map((c) => c.what).join("; ")}.`;
+      message = `The switch to ${to} completed but verification failed: ${failedChecks(verification).map((c) => c.what).join("; ")}. ${resumeHint(input, run.steps)}`;
       return yield* finish();
     }
     rtoSeconds = seconds(input.trigger.detectedAt, run.now);
@@ -609,7 +669,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     outcome = "failed";
     const envelope = error instanceof StepFailed ? error.envelope : decodeEnvelope(error instanceof Error ? error.message : String(error));
     const step = error instanceof StepFailed ? error.step : "run";
-    message = `Failed in ${step}: ${envelope.message}. Resources already switched stay switched; a new run resumes from the current state (every step checks before it writes).`;
+    message = `Failed in ${step}: ${envelope.message}. ${resumeHint(input, run.steps)}`;
     return yield* finish();
   }
 

@@ -8,21 +8,22 @@ import { Activities, instanceIdFor, type RunOutcome, type RunOutput } from "../.
 import type { RunView } from "../../src/core/run/port.ts";
 import type { JournalEntry } from "../../src/journal/journal.ts";
 import { planState } from "../helpers/estateView.ts";
-import { unjournaledWrites, useRunWorld, writes } from "../helpers/runHarness.ts";
+import { canonicalResource, unjournaledWrites, useRunWorld, writes } from "../helpers/runHarness.ts";
+import { OPERATION_MAX_ATTEMPTS } from "../../src/core/run/gates.ts";
 
 const world = useRunWorld();
 
 /**
- * The outcome of each cell. A long-running operation that ends Failed fails its step: the run does not
- * send a second failover or update (not its call to make). A synchronous write has no such operation:
- * its "LRO ends Failed" variant is a 503, retried. Every other fault is retried, or resumed after the
- * crash, to completion.
+ * The outcome of each cell. A long-running operation that ends Failed once is started again (the start
+ * activity reads Azure's state first) and the run completes. A synchronous write has no such
+ * operation: its "LRO ends Failed" variant is a 503, retried. Every other fault is retried, or resumed
+ * after the crash, to completion.
  */
 const EXPECTED: Readonly<Record<string, Readonly<Record<Fault, RunOutcome>>>> = {
-  "SQL failover group": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "failed", "killed after the write": "completed" },
-  "storage account failover": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "failed", "killed after the write": "completed" },
-  "Front Door Standard/Premium origins": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "failed", "killed after the write": "completed" },
-  "Front Door classic backends": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "failed", "killed after the write": "completed" },
+  "SQL failover group": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "completed", "killed after the write": "completed" },
+  "storage account failover": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "completed", "killed after the write": "completed" },
+  "Front Door Standard/Premium origins": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "completed", "killed after the write": "completed" },
+  "Front Door classic backends": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "completed", "killed after the write": "completed" },
   "App Service settings": { "429 ×3": "completed", "one 500": "completed", "LRO ends Failed": "completed", "killed after the write": "completed" },
 };
 
@@ -48,6 +49,13 @@ const STEPS: StepCase[] = [
 
 type Fault = "429 ×3" | "one 500" | "LRO ends Failed" | "killed after the write";
 const FAULTS: Fault[] = ["429 ×3", "one 500", "LRO ends Failed", "killed after the write"];
+
+/** Operations of the estate that ended Failed, on one resource. */
+const endedUnapplied = (operationId: string, resource: string) =>
+  world.estate.operations.list().filter((op) => op.operationId === operationId && op.status === "Failed" && canonicalResource(op.resourceId).startsWith(resource)).length;
+
+/** The run's journaled restarts of operations that ended without being applied, in a step. */
+const restartsOf = (journal: JournalEntry[], step: string) => journal.filter((e) => e.kind === "wait" && e.step === step && e.data?.code === "OperationEnded");
 
 /** Orchestrator retry notes (one per failed attempt) for an activity. */
 const retriesOf = (journal: JournalEntry[], activity: string) => journal.filter((e) => e.kind === "wait" && e.data?.activity === activity);
@@ -89,19 +97,7 @@ describe.each(STEPS)("fault matrix: $label", (c) => {
     expect(view.status, view.error).toBe("completed");
     const out = view.output as RunOutput;
     expect(out.outcome, out.message).toBe(EXPECTED[c.label]![fault]);
-    const failedLro = fault === "LRO ends Failed" && !c.sync;
-    if (failedLro) {
-      expect(out.message).toContain(`Failed in ${c.step}`);
-      expect(out.message).toContain(c.operationId);
-      expect(out.steps.find((s) => s.step === c.step)).toMatchObject({ outcome: "failed" });
-      expect(out.rtoSeconds).toBeNull();
-      if (c.step === "data-tier") {
-        // Settings and traffic switch only after the data tier is writable.
-        expect(out.steps.map((s) => s.step)).not.toContain("settings");
-        expect(out.steps.map((s) => s.step)).not.toContain("traffic");
-        expect(world.estate.requests({ writesOnly: true }).filter((r) => /^(AFDOrigins|FrontDoors|WebApps)_/.test(r.operationId))).toEqual([]);
-      }
-    } else {
+    {
       const state = planState(world.estate, world.plan);
       const to = world.plan.regions.secondary.name;
       expect(state.sql.map((g) => g.primaryRegion)).toEqual(world.plan.sql.map(() => to));
@@ -130,9 +126,10 @@ describe.each(STEPS)("fault matrix: $label", (c) => {
           expect(retries).toHaveLength(1);
         } else {
           expect(world.estate.operations.list().filter((op) => op.operationId === c.operationId && op.status === "Failed")).toHaveLength(1);
-          // Not retried: a retry would send a second failover/update, which is not the run's call to make.
-          expect(retries).toEqual([]);
+          // The operation's end is journaled, and the step started it again once (a journaled restart).
           expect(journal.some((e) => (e.kind === "write" || e.kind === "operation") && /fail/i.test(String(e.data?.result ?? e.data?.status)) && String(e.data?.operation).startsWith(c.operationId))).toBe(true);
+          expect(restartsOf(journal, c.step)).toHaveLength(1);
+          expect(restartsOf(journal, c.step)[0]!.data).toMatchObject({ attempt: 2, maxAttempts: OPERATION_MAX_ATTEMPTS, code: "OperationEnded" });
         }
         break;
       case "killed after the write":
@@ -144,13 +141,39 @@ describe.each(STEPS)("fault matrix: $label", (c) => {
         break;
     }
 
-    // ---- no successful write twice, and every successful write in the journal
-    const duplicates = writes(world.estate).filter((g) => g.requests.length > 1);
+    // ---- no successful write twice (a write whose operation ended Failed did nothing, and is sent again), and every successful write in the journal
+    const duplicates = writes(world.estate).filter((g) => g.requests.length > 1 + endedUnapplied(g.operationId, g.resource));
     expect(duplicates.map((g) => `${g.key} ×${g.requests.length}`)).toEqual([]);
     expect(journal.filter((e) => e.kind === "run-started")).toHaveLength(1);
     const finished = journal.filter((e) => e.kind === "run-finished");
     expect(finished).toHaveLength(1);
     expect(finished[0]!.data?.output).toEqual(out);
     expect(unjournaledWrites(world.estate, journal).map((r) => `${r.operationId} ${r.path}`)).toEqual([]);
+  });
+});
+
+describe("an operation that ends Failed every time", () => {
+  it("fails its step after the budget of starts, with a message that says what to do, and the data tier stays switched", async () => {
+    world.estate.addFault({ kind: "lroFailure", operationId: "AFDOrigins_Update", count: 100 });
+    const input = world.runInput("failover", { mode: "planned" });
+    await world.runs.start(input);
+    const view = await world.runs.waitFor(world.plan.name);
+    const journal = await world.journal.read(input.runId);
+
+    const out = view.output as RunOutput;
+    expect(out.outcome, out.message).toBe("failed");
+    expect(out.steps.find((s) => s.step === "traffic")).toMatchObject({ outcome: "failed" });
+    expect(out.message).toContain("Failed in traffic");
+    expect(out.message).toContain(`ended without being applied ${OPERATION_MAX_ATTEMPTS} times in a row`);
+    expect(out.message).toContain(`POST /api/runs/${input.runId}/resume`);
+    expect(out.message).toContain("Already switched to");
+    expect(out.message).toContain("data-tier");
+    // Started once and again after each of the two journaled restarts; nothing more.
+    expect(restartsOf(journal, "traffic").map((e) => e.data?.attempt)).toEqual([2, 3]);
+    const failedUpdates = world.estate.operations.list().filter((op) => op.operationId === "AFDOrigins_Update" && op.status === "Failed");
+    const starts = new Set(failedUpdates.map((op) => op.resourceId.toLowerCase()));
+    for (const origin of starts) expect(failedUpdates.filter((op) => op.resourceId.toLowerCase() === origin)).toHaveLength(OPERATION_MAX_ATTEMPTS);
+    const state = planState(world.estate, world.plan);
+    expect(state.sql.map((g) => g.primaryRegion)).toEqual(world.plan.sql.map(() => world.plan.regions.secondary.name));
   });
 });

@@ -19,13 +19,18 @@ export type DataLossDecision =
   | { readonly kind: "needs-approval"; readonly why: string };
 
 /**
- * Planned (no data loss) whenever the primary is reachable or the mode says planned; a forced failover
- * only when every lag was measured and is within the RPO; otherwise a human must approve.
+ * Planned (no data loss) whenever the primary is reachable. With the primary unreachable: forced when
+ * an operator asked for it; in planned mode, a human must approve any data loss (Azure completes a
+ * planned failover only with both regions reachable); automatically, forced only when every lag was
+ * measured and is within the RPO, otherwise a human must approve.
  */
 export function decideDataLoss(input: DataLossGateInput): DataLossDecision {
   if (input.primaryHealthy) return { kind: "planned", why: "the current primary region is reachable, so a planned failover loses no data" };
   if (input.mode === "planned") {
-    return { kind: "planned", why: "the run was started in planned mode: no data-loss failover, even with the primary unreachable" };
+    return {
+      kind: "needs-approval",
+      why: `the primary region is unreachable, so only a failover that may lose data can complete, and the run was started in planned mode (measured lag: ${input.maxLagSeconds ?? "unknown"} s, RPO budget ${input.rpoSeconds} s)`,
+    };
   }
   if (input.mode === "forced") {
     return {
@@ -56,6 +61,14 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 2_000, maxDelayMs: 60_000 };
+
+/**
+ * How many times a step starts a long-running operation that Azure accepted and that then ended Failed
+ * or Canceled: the first start and two more, each after the run's backoff (retryDelayMs) on a durable
+ * timer. Azure reports such ends as terminal states of the operation, not of the resource; the start
+ * activities read the resource's state before they write, so starting again does only what is left.
+ */
+export const OPERATION_MAX_ATTEMPTS = 3;
 
 /** Delay before attempt `attempt + 1`: exponential backoff, never shorter than Azure's Retry-After. */
 export function retryDelayMs(policy: RetryPolicy, attempt: number, retryAfterSeconds: number | undefined): number {

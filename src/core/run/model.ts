@@ -81,9 +81,13 @@ function isActivityName(name: string): name is ActivityName {
  * (src/orchestrations/index.ts) until no instance of them is running in any task hub.
  */
 export const Orchestrations = {
-  /** Version 2: long waits for Azure operations run in the `watch` sub-orchestration. */
-  failover: "failoverRunV2",
-  failback: "failbackRunV2",
+  /**
+   * Version 3: a planned-mode failover that would need data loss asks for approval (as an automatic
+   * one does), and a long-running operation that ends Failed or Canceled is started again within the
+   * step's budget (OPERATION_MAX_ATTEMPTS). Long waits run in the `watch` sub-orchestration (since 2).
+   */
+  failover: "failoverRunV3",
+  failback: "failbackRunV3",
   /** Watches a step's long-running Azure operations until they end (continues as new every few polls). */
   watch: "watchOperations",
   /** A failback's wait for storage re-protection, round by round (continues as new every few rounds). */
@@ -95,7 +99,17 @@ export const EarlierOrchestrations = {
   /** Version 1 (until 0.1): polls Azure operations inside the run. */
   failoverV1: "failoverRun",
   failbackV1: "failbackRun",
+  /** Version 2 (until 0.2): planned mode never asks for approval; a failed operation fails its step. */
+  failoverV2: "failoverRunV2",
+  failbackV2: "failbackRunV2",
 } as const;
+
+/**
+ * The error code of a long-running operation that Azure accepted and that then ended Failed or
+ * Canceled (not a request that failed): the run may start the operation again (its activities read
+ * Azure's state first), a poll of it may not.
+ */
+export const OPERATION_ENDED = "OperationEnded";
 
 /** The external event a paused run waits for. */
 export const APPROVAL_EVENT = "approval";
@@ -148,9 +162,10 @@ export function runStatusOf(value: unknown): RunStatus | undefined {
 }
 
 /**
- * `planned` never loses data; `auto` fails over planned when it can and forced only when the RPO gate
- * or an approval allows; `forced` is an operator's explicit request that pre-approves data loss (still
- * planned while the primary is reachable).
+ * `planned` loses no data without a human's approval: with the primary unreachable it asks for one;
+ * `auto` fails over planned when it can and forced only when the RPO gate or an approval allows;
+ * `forced` is an operator's explicit request that pre-approves data loss (still planned while the
+ * primary is reachable).
  */
 export type FailoverMode = "planned" | "auto" | "forced";
 
@@ -580,6 +595,20 @@ export type RunOutcome =
   | "stopped-approval-timeout"
   | "stopped-aborted"
   | "failed";
+
+/**
+ * A run's status as operators read it: the Durable runtime's status, except that a finished
+ * orchestration's status follows its outcome (the orchestration always completes with an output, even
+ * when the run failed or stopped): `completed` only when the run did what it set out to do, `failed`
+ * when a step failed or verification did not pass, `stopped` when it refused or was stopped by a
+ * decision (approval timeout, abort, target unhealthy, not re-protected).
+ */
+export type RunState = "pending" | "running" | "completed" | "stopped" | "failed" | "terminated";
+export function runStateOf(runtime: "pending" | "running" | "completed" | "failed" | "terminated", output?: Pick<RunOutput, "outcome">): RunState {
+  if (runtime !== "completed" || output === undefined) return runtime;
+  if (output.outcome === "completed") return "completed";
+  return output.outcome === "failed" ? "failed" : "stopped";
+}
 
 export interface StepRecord {
   readonly step: string;
