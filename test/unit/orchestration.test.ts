@@ -636,7 +636,69 @@ describe("data-loss gate", () => {
     expect(decideDataLoss({ mode: "forced", primaryHealthy: false, maxLagSeconds: null, rpoSeconds: 60 })).toMatchObject({ kind: "forced", by: "operator" });
     expect(decideDataLoss({ mode: "auto", primaryHealthy: false, maxLagSeconds: 61, rpoSeconds: 60 }).kind).toBe("needs-approval");
     expect(decideDataLoss({ mode: "auto", primaryHealthy: false, maxLagSeconds: 60, rpoSeconds: 60 })).toMatchObject({ kind: "forced", by: "rpo-gate" });
-    expect(decideDataLoss({ mode: "planned", primaryHealthy: false, maxLagSeconds: 0, rpoSeconds: 60 }).kind).toBe("planned");
+    // Planned mode never loses data without a human: with the primary unreachable it asks, even within the RPO.
+    expect(decideDataLoss({ mode: "planned", primaryHealthy: false, maxLagSeconds: 0, rpoSeconds: 60 }).kind).toBe("needs-approval");
+    expect(decideDataLoss({ mode: "planned", primaryHealthy: true, maxLagSeconds: 0, rpoSeconds: 60 }).kind).toBe("planned");
+  });
+});
+
+describe("a manual planned failover with the primary unreachable", () => {
+  it("asks for approval in the same step, with the same wait and notification as an automatic run, and completes once approved", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: 5 });
+    const h = host(w);
+    await h.start(Orchestrations.failover, input({ mode: "planned" }), "i1");
+    await until(async () => ((await h.getStatus("i1"))?.customStatus as { waitingFor?: string; step?: string } | undefined)?.waitingFor === "approval");
+    expect(((await h.getStatus("i1"))!.customStatus as { step: string }).step).toBe("approval");
+    expect(names(w)).not.toContain(Activities.failoverSqlGroup);
+    expect(w.calls.filter((c) => c.name === Activities.notify).map((c) => c.input.event)).toContain("approval-needed");
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: true, by: "oncall@contoso.com", reason: "region gone" });
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output).toMatchObject({ outcome: "completed", dataLossAllowedBy: "approval" });
+    expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).every((c) => c.input.allowDataLoss)).toBe(true);
+  });
+
+  it("still goes straight to a planned failover under version 2 (runs in flight finish on their own rules)", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: 5 });
+    const h = host(w);
+    await h.start(EarlierOrchestrations.failoverV2, input({ mode: "planned" }), "i1");
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output.steps.map((s) => s.step)).not.toContain("approval");
+    expect(w.calls.filter((c) => c.name === Activities.failoverSqlGroup).every((c) => !c.input.allowDataLoss)).toBe(true);
+  });
+});
+
+describe("a run's status follows its outcome", () => {
+  it("is completed only for a completed outcome: failed for a failed run, stopped for a refused or stopped one", async () => {
+    const { runStateOf } = await import("../../src/core/run/model.ts");
+    expect(runStateOf("completed", { outcome: "completed" })).toBe("completed");
+    expect(runStateOf("completed", { outcome: "failed" })).toBe("failed");
+    for (const outcome of ["stopped-aborted", "stopped-approval-timeout", "refused-target-unhealthy", "refused-not-reprotected"] as const) expect(runStateOf("completed", { outcome })).toBe("stopped");
+    expect(runStateOf("running")).toBe("running");
+    expect(runStateOf("terminated")).toBe("terminated");
+  });
+});
+
+describe("an operation that ended without being applied", () => {
+  it("is started again after a journaled backoff, and the run completes", async () => {
+    const { OperationEndedError } = await import("../../src/activities/operations.ts");
+    const ended = () => new OperationEndedError("the failover ended Failed", { operation: "FailoverGroups_Failover" });
+    const w = world({ pollsUntilDone: 0, failures: { [Activities.pollSqlFailover]: [ended()] } });
+    const output = await runToEnd(w);
+    expect(output.outcome, output.message).toBe("completed");
+    const journaled = w.calls.filter((c) => c.name === Activities.journal).flatMap((c) => c.input.entries);
+    expect(journaled.filter((e: { kind: string; data?: { code?: string } }) => e.kind === "wait" && e.data?.code === "OperationEnded")).toMatchObject([{ step: "data-tier", data: { attempt: 2, maxAttempts: 3 } }]);
+    // The data-tier calls were made again after the failed poll.
+    expect(names(w).lastIndexOf(Activities.failoverSqlGroup)).toBeGreaterThan(names(w).indexOf(Activities.pollSqlFailover));
+  });
+
+  it("fails the step under version 2, as it did", async () => {
+    const { OperationEndedError } = await import("../../src/activities/operations.ts");
+    const w = world({ pollsUntilDone: 0, failures: { [Activities.pollSqlFailover]: [new OperationEndedError("the failover ended Failed", { operation: "FailoverGroups_Failover" })] } });
+    const h = host(w);
+    await h.start(EarlierOrchestrations.failoverV2, input(), "i1");
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    expect(output.outcome).toBe("failed");
+    expect(output.message).toContain("POST /api/runs/run-1/resume");
   });
 });
 
