@@ -1,6 +1,7 @@
 /**
- * The manual override API: start a failover or failback, approve or abort a paused run, pause or
- * resume auto-failover, read a plan's or a run's state. Host-agnostic handlers over ports. Every
+ * The manual override API: start a failover or failback, approve or abort a paused run, resume a run
+ * that stopped short, pause or resume auto-failover, list the plans and a plan's runs, read a plan's or
+ * a run's state. Host-agnostic handlers over ports. Every
  * override is journaled with who and why, and so is a refusal of an authorised caller (a run already in
  * progress, nothing to fail back, no approval pending, a decision already taken); a caller without the
  * right to override changes nothing and is answered 401/403 without an entry.
@@ -294,6 +295,13 @@ export function operatorHandlers(deps: OperatorDeps) {
       return json(202, { runId: current.runId, decision: action, status: "taken", statusUrl: `/api/runs/${current.runId}` });
     });
 
+  /** A run's journal for a hint or a default: one that cannot be read is logged and reads as empty. */
+  const readRunJournal = (runId: string): Promise<JournalEntry[]> =>
+    deps.journal.read(runId).catch((error: unknown) => {
+      deps.log?.error("a run's journal could not be read; answering without it", { runId, error: error instanceof Error ? error.message : String(error) });
+      return [];
+    });
+
   /**
    * Starts a new run of the same kind, from and to as a run that ended without completing its switch
    * (its activities read Azure's state first, so what the run did is not done twice). Only the plan's
@@ -304,7 +312,7 @@ export function operatorHandlers(deps: OperatorDeps) {
     const runId = request.params.id!;
     const { plan: planName, current } = await runOf(runId);
     const plan = await planOf(planName);
-    const entries = await deps.journal.read(runId);
+    const entries = await readRunJournal(runId);
     if (!current && entries.length === 0) throw new ApiError(404, "RunNotFound", `no run '${runId}'`);
     const refuse = async (because: string): Promise<never> => {
       await journalOverride(plan.name, caller, "resume", why, `refused: ${because}`, { runId });
@@ -316,6 +324,7 @@ export function operatorHandlers(deps: OperatorDeps) {
     }
     if (isRunActive(current)) return refuse("it is still running");
     if (!isResumable(current)) return refuse("it completed its switch");
+    // The first run's mode (a journal that cannot tell: planned, which asks before any data loss).
     const started = entries.find((e): e is EntryOf<"run-started"> => e.kind === "run-started");
     const mode = started?.data.mode ?? "planned";
     const { kind, from, to } = current;
@@ -428,7 +437,7 @@ export function operatorHandlers(deps: OperatorDeps) {
       const { current } = await runOf(request.params.id);
       if (current) {
         const runId = current.runId;
-        if (current.status === "running" && current.progress?.waitingFor === "approval") return json(200, { ...current, approval: approvalOf(runId, await deps.journal.read(runId)) });
+        if (current.status === "running" && current.progress?.waitingFor === "approval") return json(200, { ...current, approval: approvalOf(runId, await readRunJournal(runId)) });
         return json(200, { ...current, ...(isResumable(current) ? { resume: `POST /api/runs/${runId}/resume` } : {}) });
       }
       const entries = await deps.journal.read(request.params.id!);
