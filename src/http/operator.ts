@@ -398,7 +398,7 @@ export function operatorHandlers(deps: OperatorDeps) {
       // The live run first when its journal has no entry yet (it is the newest).
       if (live && !ids.includes(live.runId)) ids.unshift(live.runId);
       const runs = await Promise.all(
-        ids.slice(0, top).map(async (id) => runSummary(id, await deps.journal.read(id), live?.runId === id ? live : undefined)),
+        ids.slice(0, top).map(async (id) => runSummary(id, await readRunJournal(id), live?.runId === id ? live : undefined)),
       );
       return json(200, { plan: plan.name, runs });
     }),
