@@ -3,7 +3,8 @@ import { Command } from "commander";
 import { numberOption } from "./options.ts";
 import { loadPlanFile } from "../core/plan/index.ts";
 import { loadScenarioFile } from "../../estate/scenario.ts";
-import { DEFAULT_DRILL_TIME_SCALE, formatDrillSummary, runDrill } from "../local/drill.ts";
+import { DEFAULT_DRILL_TIME_SCALE, formatDrillRun, formatDrillVerdict, runDrill } from "../local/drill.ts";
+import { styleFor } from "./style.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/contoso.plan.yaml", import.meta.url));
 
@@ -22,6 +23,7 @@ export function drillCommand(setCode: (code: number) => void): Command {
       const plan = await loadPlanFile(o.plan);
       const scenario = o.scenario ? await loadScenarioFile(o.scenario) : undefined;
       const write = (line: string) => process.stdout.write(`${line}\n`);
+      const style = styleFor(process.stdout);
       const result = await runDrill({
         plan,
         ...(scenario ? { scenario } : {}),
@@ -30,9 +32,10 @@ export function drillCommand(setCode: (code: number) => void): Command {
         approvalTimeoutSeconds: o.approvalTimeout,
         timeScale: o.timeScale,
         outputDir: o.out,
-        ...(o.json ? {} : { progress: write }),
+        // Each run's summary as soon as it ends: the failover's comes before the failback starts.
+        ...(o.json ? {} : { progress: write, onRunEnd: (label, run) => write(formatDrillRun(label, run, style)) }),
       });
-      write(o.json ? JSON.stringify(result, null, 2) : formatDrillSummary(result));
+      write(o.json ? JSON.stringify(result, null, 2) : formatDrillVerdict(result, style));
       setCode(result.ok ? 0 : 1);
     });
 }

@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { jsonLogger } from "../app/logging.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
-import { newRunId, runStatusOf } from "../core/run/model.ts";
+import { newRunId, runStatusOf, type RunStatus } from "../core/run/model.ts";
 import type { RunPort } from "../core/run/port.ts";
-import { renderReport } from "../core/run/report.ts";
+import { outcomeMessage, renderReport, stepOutcome } from "../core/run/report.ts";
+import type { JournalEntry } from "../core/journal.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { applyScenario, type Scenario } from "../../estate/scenario.ts";
 import { startLocalApp, type LocalApp } from "./app.ts";
@@ -37,6 +38,13 @@ export interface DrillOptions {
   readonly outputDir: string;
   /** Progress lines (step changes with elapsed time); nothing when undefined. */
   readonly progress?: (line: string) => void;
+  /**
+   * Inside a step that lasts, a progress line at most this often (ms, default 5000): per resource what
+   * the run waits for and for how long, from the run's journal.
+   */
+  readonly progressIntervalMs?: number;
+  /** Called as each run (failover, then failback) ends, before the next begins. */
+  readonly onRunEnd?: (label: "failover" | "failback", run: DrillRun) => void;
   /** Long-running operation durations on the estate (ms), overriding the scaled profile. */
   readonly durations?: Record<string, number>;
   readonly pollIntervalMs?: number;
@@ -87,16 +95,41 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   await mkdir(join(options.outputDir, "reports"), { recursive: true });
   const logFile = createWriteStream(join(options.outputDir, "drill.log"), { flags: "a" });
   let app: LocalApp | undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
   try {
     let lastStep = "";
     let runStarted = Date.now();
+    let lastLineAt = Date.now();
+    let stepBegan = new Date();
+    let current: RunStatus | undefined;
+    const stamp = () => `  [${((Date.now() - runStarted) / 1000).toFixed(1).padStart(5)} s]`;
     const onStatus = (status: InstanceStatus) => {
       // Only a run shows a run's status (its sub-orchestrations show none): it names the step and the kind of run.
       const progress = runStatusOf(status.customStatus);
-      if (!progress || progress.step === lastStep) return;
+      if (!progress) return;
+      current = progress;
+      if (progress.step === lastStep) return;
       lastStep = progress.step;
-      options.progress?.(`  [${((Date.now() - runStarted) / 1000).toFixed(1).padStart(5)} s] ${progress.kind} · ${progress.step}`);
+      stepBegan = new Date();
+      lastLineAt = stepBegan.getTime();
+      options.progress?.(`${stamp()} ${progress.kind} · ${progress.step}`);
     };
+    // A step that lasts (a storage account's initial geo sync, a Front Door propagation) says what it waits for.
+    const everyMs = options.progressIntervalMs ?? 5_000;
+    let ticking = false;
+    ticker = setInterval(() => {
+      const status = current;
+      if (!options.progress || ticking || !status || Date.now() - lastLineAt < everyMs) return;
+      ticking = true;
+      app!.journal
+        .read(status.runId)
+        .then((entries) => {
+          lastLineAt = Date.now();
+          for (const line of waitingLines(entries, status, stepBegan, new Date())) options.progress!(`${stamp()} ${status.kind} · ${status.step}: ${line}`);
+        })
+        .catch(() => undefined)
+        .finally(() => (ticking = false));
+    }, Math.min(everyMs, 1_000));
     app = await startLocalApp({
       plans: [plan],
       timeScale,
@@ -149,17 +182,20 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     const outageAt = new Date().toISOString();
     options.progress?.(`outage: ${Object.entries(estate.snapshot().regions).filter(([, r]) => r.down).map(([name]) => name).join(", ") || "none"} down`);
     const failover = await execute("failover", primary, secondary, `DR drill: ${primary} taken down`, outageAt);
+    options.onRunEnd?.("failover", failover);
 
     let failback: DrillRun | undefined;
     if (options.failback && failover.output.outcome === "completed") {
       for (const region of estate.state.regions.keys()) await estate.setRegion(region, { down: false, controlPlane: "up" });
       options.progress?.(`recovery: every region back up`);
       failback = await execute("failback", secondary, primary, "DR drill: fail back after recovery", new Date().toISOString());
+      options.onRunEnd?.("failback", failback);
     }
     const ok = failover.output.outcome === "completed" && (!options.failback || failback?.output.outcome === "completed");
     await options.inspect?.(app);
     return { plan: plan.name, timeScale, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok };
   } finally {
+    clearInterval(ticker);
     await app?.stop();
     await new Promise<void>((resolve) => logFile.end(() => resolve()));
   }
@@ -201,17 +237,71 @@ function failedOutput(input: RunInput, error: string): RunOutput {
   };
 }
 
+/**
+ * What a run in a lasting step waits for, per resource, from its journal: the latest wait the step
+ * journaled for each resource (an Azure operation being watched, a copy still being made), with how long
+ * the resource has been waited for (since its first wait in the step, by the journal's times). One line
+ * per resource; else what the run's status says it waits for, with the time since `stepBegan`.
+ */
+export function waitingLines(entries: readonly JournalEntry[], status: RunStatus, stepBegan: Date, now: Date): string[] {
+  const waits = new Map<string, { firstAt: number; what: string }>();
+  const note = (key: string, at: number, what: string) => waits.set(key, { firstAt: waits.get(key)?.firstAt ?? at, what });
+  for (const e of entries) {
+    const at = Date.parse(e.at);
+    if (e.kind !== "wait" || e.step !== status.step) continue;
+    const data = (e.data ?? {}) as { resourceId?: unknown; operations?: unknown };
+    if (Array.isArray(data.operations)) {
+      for (const op of data.operations as { resource?: unknown; operation?: unknown; status?: unknown }[]) {
+        const key = String(op.resource ?? "");
+        if (op.status !== undefined) waits.delete(key);
+        else note(key, at, `${key}: ${String(op.operation ?? "an Azure operation")} in progress`);
+      }
+    } else if (typeof data.resourceId === "string") note(data.resourceId.split("/").at(-1)!, at, e.message);
+    else note("", at, e.message);
+  }
+  const lines = [...waits.values()].map((w) => `${w.what} (waiting ${seconds((now.getTime() - w.firstAt) / 1000)})`);
+  if (lines.length > 0) return lines;
+  return [`${status.waitingFor ? `waiting for ${status.waitingFor}` : "in progress"} (step running ${seconds((now.getTime() - stepBegan.getTime()) / 1000)})`];
+}
+
+const seconds = (s: number) => `${Math.max(0, s).toFixed(1)} s`;
+
+/** Colour and symbols, at a terminal (src/cli/style.ts); plain text otherwise. */
+export interface SummaryStyle {
+  good(text: string): string;
+  bad(text: string): string;
+  warn(text: string): string;
+}
+
+const PLAIN: SummaryStyle = { good: (t) => t, bad: (t) => t, warn: (t) => t };
+
 /** The summary a person reads at the end of a drill. */
-export function formatDrillSummary(result: DrillResult): string {
+export function formatDrillSummary(result: DrillResult, style: SummaryStyle = PLAIN): string {
+  const lines = [formatDrillRun("failover", result.failover, style)];
+  if (result.failback) lines.push(formatDrillRun("failback", result.failback, style));
+  lines.push(formatDrillVerdict(result, style));
+  return lines.join("\n");
+}
+
+/** The drill's last line: passed or failed, and its wall time. */
+export function formatDrillVerdict(result: DrillResult, style: SummaryStyle = PLAIN): string {
+  const verdict = `drill ${result.ok ? "passed" : "FAILED"} in ${result.wallSeconds.toFixed(1)} s`;
+  return result.ok ? style.good(verdict) : style.bad(verdict);
+}
+
+/** One run's summary (printed as it ends): outcome, steps with their local and Azure durations, RTO, RPO, report. */
+export function formatDrillRun(label: string, run: DrillRun, style: SummaryStyle = PLAIN): string {
   const lines: string[] = [];
-  const show = (label: string, run: DrillRun) => {
+  {
     const o = run.output;
     const scale = run.timeScale;
-    lines.push(`${label}: ${o.outcome} (${o.from} → ${o.to}) in ${run.wallSeconds.toFixed(1)} s (time scale ${scale}: ${azureDuration(run.wallSeconds * scale)} of Azure time)`);
+    const head = `${label}: ${o.outcome} (${o.from} → ${o.to}) in ${run.wallSeconds.toFixed(1)} s (time scale ${scale}: ${azureDuration(run.wallSeconds * scale)} of Azure time)`;
+    lines.push(o.outcome === "completed" ? style.good(head) : style.bad(head));
     lines.push(`  ${"step".padEnd(22)} ${"local".padStart(9)}  ${"at Azure durations".padStart(18)}`);
     for (const s of o.steps) {
       const seconds = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
-      lines.push(`  ${s.step.padEnd(22)} ${`${seconds.toFixed(2)} s`.padStart(9)}  ${azureDuration(seconds * scale).padStart(18)}  ${s.outcome}`);
+      const outcome = stepOutcome(s, o);
+      lines.push(`  ${s.step.padEnd(22)} ${`${seconds.toFixed(2)} s`.padStart(9)}  ${azureDuration(seconds * scale).padStart(18)}  ${outcome === "ok" || outcome === "approved" ? outcome : style.warn(outcome)}`);
     }
     const projected = o.rtoSeconds === null ? null : o.rtoSeconds * scale;
     lines.push(`  RTO: ${o.rtoSeconds === null ? "not reached" : `${o.rtoSeconds} s local, projected ${azureDuration(projected!)} at Azure durations`} (target ${azureDuration(o.rtoTargetSeconds)})${projected !== null ? (projected <= o.rtoTargetSeconds ? " — met" : " — missed") : ""}`);
@@ -221,12 +311,9 @@ export function formatDrillSummary(result: DrillResult): string {
       );
     }
     lines.push(`  RPO exposure: ${o.rpoExposureSeconds === null ? "unknown (lag not measurable)" : `${o.rpoExposureSeconds} s`} (budget ${o.rpoBudgetSeconds} s; data loss allowed by: ${o.dataLossAllowedBy})`);
-    lines.push(`  ${o.message}`);
+    lines.push(`  ${outcomeMessage(o)}`);
     lines.push(`  report: ${run.reportPath}`);
-  };
-  show("failover", result.failover);
-  if (result.failback) show("failback", result.failback);
-  lines.push(`drill ${result.ok ? "passed" : "FAILED"} in ${result.wallSeconds.toFixed(1)} s`);
+  }
   return lines.join("\n");
 }
 

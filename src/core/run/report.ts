@@ -39,10 +39,10 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   add(`- **Kind:** ${kind ?? "unknown"}${sd ? ` (mode ${sd.mode})` : ""}`);
   add(`- **Plan:** ${sd?.plan ?? "unknown"}`);
   add(`- **From → to:** ${from ?? "?"} → ${to ?? "?"}`);
-  add(`- **Outcome:** ${outcome}${out?.message ? ` — ${inline(out.message)}` : !finished ? " (the journal has no run-finished entry)" : ""}`);
+  add(`- **Outcome:** ${outcome}${out?.message ? ` — ${inline(outcomeMessage(out))}` : !finished ? " (the journal has no run-finished entry)" : ""}`);
   if (sd) {
     const trigger = sd.trigger;
-    add(`- **Trigger:** ${trigger.source} by ${inline(trigger.by)}${trigger.reason ? `: ${inline(trigger.reason)}` : ""} (outage detected ${trigger.detectedAt})`);
+    add(`- **Trigger:** ${trigger.source} by ${inline(trigger.by)}${trigger.reason ? `: ${inline(trigger.reason)}` : ""} (${clockStart(trigger.source, sd.kind)} ${trigger.detectedAt})`);
   }
   if (sorted.length > 0) {
     const last = sorted[sorted.length - 1]!;
@@ -53,7 +53,7 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   // ---- objectives -------------------------------------------------------------------------------
   add("## Objectives", "");
   if (out) {
-    add(`- **RTO** (outage detected → new primary verified): ${rtoLine(out)}`);
+    add(`- **RTO** (${sd ? clockStart(sd.trigger.source, sd.kind) : "run started"} → new primary verified): ${rtoLine(out)}`);
     add(`- **RPO exposure** (replication lag at the switch): ${rpoLine(out)}`);
   } else {
     add("- No run output in the journal (the run has not finished, or its `run-finished` entry is missing): RTO and RPO exposure are not available.");
@@ -67,7 +67,7 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   else {
     add("| Step | Started | Ended | Duration | Outcome | Detail |", "| --- | --- | --- | --- | --- | --- |");
     for (const s of steps) {
-      add(row(code(s.step), time(s.startedAt), s.endedAt ? time(s.endedAt) : "—", s.endedAt ? duration(s.startedAt, s.endedAt) : "unfinished", s.outcome, s.detail ?? ""));
+      add(row(code(s.step), time(s.startedAt), s.endedAt ? time(s.endedAt) : "—", s.endedAt ? duration(s.startedAt, s.endedAt) : "unfinished", out ? stepOutcome(s, out) : s.outcome, s.detail ?? ""));
     }
   }
   add("");
@@ -143,6 +143,37 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   }
   add("");
   return lines.join("\n");
+}
+
+// ---- wording ------------------------------------------------------------------------------------
+
+/**
+ * The run's closing message, saying what happened: a completed failover "Switched to" the target, a
+ * completed failback "Returned to" home. Runs journaled with the older wording ("Failed over to …",
+ * "Failed back to …", which reads like a failure) are shown with the new one.
+ */
+export function outcomeMessage(out: Pick<RunOutput, "outcome" | "message">): string {
+  if (out.outcome !== "completed") return out.message;
+  return out.message.replace(/^Failed over to /, "Switched to ").replace(/^Failed back to /, "Returned to ");
+}
+
+/** What started the clock the RTO is measured from: an outage for alerts and timers, a request for people. */
+export function clockStart(source: string, kind: string | undefined): string {
+  if (kind === "failback") return "failback requested";
+  if (source === "manual") return "failover requested";
+  if (source === "drill") return "outage began (drill)";
+  return "outage detected";
+}
+
+/**
+ * A step's outcome for people: the approval step "ok" says how the wait ended (approved, aborted, timed
+ * out), since a wait that ends in a timeout is not an ok.
+ */
+export function stepOutcome(step: { step: string; outcome: string }, out: Pick<RunOutput, "outcome" | "dataLossAllowedBy">): string {
+  if (step.step !== "approval" || step.outcome !== "ok") return step.outcome;
+  if (out.outcome === "stopped-approval-timeout") return "timed out (no approval)";
+  if (out.outcome === "stopped-aborted") return "aborted";
+  return out.dataLossAllowedBy === "approval" ? "approved" : step.outcome;
 }
 
 // ---- objectives ---------------------------------------------------------------------------------
