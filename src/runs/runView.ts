@@ -1,4 +1,4 @@
-import { runStatusOf, type RunStatus } from "../core/run/model.ts";
+import { runStateOf, runStatusOf, type RunStatus } from "../core/run/model.ts";
 import type { RunOutcome } from "../core/run/model.ts";
 import type { RunView } from "../core/run/port.ts";
 import { checkRunOrchestrationInput, checkRunOutput, requireValid } from "../core/run/parse.ts";
@@ -38,13 +38,14 @@ export function runViewOf(instance: RunInstance): RunView {
 }
 
 /**
- * The status of a run whose orchestration completed, from its outcome: "completed" only when it
- * completed its switch; "failed" when it failed; "terminated" when it stopped short by design (refused,
- * aborted, approval timed out). A view's status never says completed over an outcome that did not.
+ * The status of a run whose orchestration completed, from its outcome (runStateOf): "completed" only
+ * when it completed its switch; "failed" when it failed; a run that stopped short by design (refused,
+ * aborted, approval timed out) is "stopped" in runStateOf's terms, which the run port's status names
+ * "terminated". A view's status never says completed over an outcome that did not.
  */
 export function statusOfOutcome(outcome: RunOutcome): RunView["status"] {
-  if (outcome === "completed") return "completed";
-  return outcome === "failed" ? "failed" : "terminated";
+  const state = runStateOf("completed", { outcome });
+  return state === "stopped" ? "terminated" : state;
 }
 
 function endOf(instance: RunInstance): { output?: RunView["output"]; error?: string } {
