@@ -51,8 +51,11 @@ describe("renderReport, on journals recorded from real runs", () => {
     expect(md).toContain("- **Kind:** failover (mode auto)");
     expect(md).toContain("- **Plan:** tailspin-media");
     expect(md).toContain("- **From → to:** uksouth → ukwest");
-    expect(md).toContain(`- **Outcome:** completed — ${output.message}`);
-    expect(md).toContain(`- **Trigger:** drill by switchyard drill: DR drill: uksouth taken down (outage detected ${startedData(OVER_BUDGET).trigger.detectedAt})`);
+    // The recorded message begins "Failed over to ukwest": the report says what happened.
+    expect(output.message).toMatch(/^Failed over to ukwest /);
+    expect(md).toContain(`- **Outcome:** completed — ${output.message.replace(/^Failed over to /, "Switched to ")}`);
+    expect(md.slice(0, md.indexOf("## Objectives")), "the summary").not.toMatch(/Failed over/);
+    expect(md).toContain(`- **Trigger:** drill by switchyard drill: DR drill: uksouth taken down (outage began (drill) ${startedData(OVER_BUDGET).trigger.detectedAt})`);
     expect(md).toContain(`- **Journal:** ${entries.length} entries, ${first.at} → ${last.at}`);
     for (const heading of ["Objectives", "Steps", "Timeline", "Decisions and why", "Azure writes", "Waits", "Notifications"]) expect(md).toContain(`\n## ${heading}\n`);
   });
@@ -63,7 +66,8 @@ describe("renderReport, on journals recorded from real runs", () => {
     expect(fromJournal).toEqual(fromOutput);
     const rows = fromJournal.filter((l) => l.startsWith("| `"));
     expect(rows).toEqual(
-      run.output.steps.map((s) => `| \`${s.step}\` | ${clock(run, s.startedAt)} | ${clock(run, s.endedAt)} | ${seconds((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000)} | ok |  |`),
+      // An approval that came shows as approved (the recorded step outcome is ok).
+      run.output.steps.map((s) => `| \`${s.step}\` | ${clock(run, s.startedAt)} | ${clock(run, s.endedAt)} | ${seconds((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000)} | ${s.step === "approval" ? "approved" : "ok"} |  |`),
     );
   });
 
@@ -99,7 +103,7 @@ describe("renderReport, on journals recorded from real runs", () => {
     const rto = (run: RecordedRun, output = run.output) => section(renderReport(run.entries, output), "Objectives")[0]!;
     const { rtoSeconds, rtoTargetSeconds } = OVER_BUDGET.output;
     expect(rtoTargetSeconds).toBe(1200);
-    expect(rto(OVER_BUDGET)).toBe(`- **RTO** (outage detected → new primary verified): ${seconds(rtoSeconds!)} against a target of 20 min: **met** (${seconds(1200 - rtoSeconds!)} to spare).`);
+    expect(rto(OVER_BUDGET)).toBe(`- **RTO** (outage began (drill) → new primary verified): ${seconds(rtoSeconds!)} against a target of 20 min: **met** (${seconds(1200 - rtoSeconds!)} to spare).`);
     for (const stopped of [TIMED_OUT, ABORTED, FAILED]) expect(rto(stopped)).toContain("not achieved: the run did not reach a verified new primary (a target of 20 min).");
     // Past the target (a local run is far faster than the plan's RTO): the output's figure, moved.
     expect(rto(OVER_BUDGET, { ...OVER_BUDGET.output, rtoSeconds: 2000 })).toContain("33 min 20 s (2000 s) against a target of 20 min: **missed** by 13 min 20 s.");
@@ -173,6 +177,28 @@ describe("renderReport, on journals recorded from real runs", () => {
       ["approval-needed", "critical"],
       ["failover-completed", "info"],
     ]);
+  });
+
+  it("says how the approval wait ended: timed out, aborted or approved, never a bare ok", () => {
+    const approvalRow = (run: RecordedRun, withEnd = true) =>
+      rowOf(section(renderReport(withEnd ? run.entries : run.entries.filter((e) => e.kind !== "run-finished")), "Steps"), "`approval`")[4];
+    expect(TIMED_OUT.output.steps.find((s) => s.step === "approval")?.outcome, "as recorded").toBe("ok");
+    expect(approvalRow(TIMED_OUT)).toBe("timed out (no approval)");
+    expect(approvalRow(TIMED_OUT, false), "from the journal alone").toBe("timed out (no approval)");
+    expect(approvalRow(ABORTED)).toBe("aborted");
+    expect(approvalRow(OVER_BUDGET)).toBe("approved");
+  });
+
+  it("names what started the RTO clock: an outage for alerts, a request for a manual run or a failback", () => {
+    const withSource = (run: RecordedRun, source: string) =>
+      run.entries.map((e) => (e.kind === "run-started" ? ({ ...e, data: { ...e.data, trigger: { ...e.data.trigger, source } } } as JournalEntry) : e));
+    const summary = (entries: JournalEntry[]) => renderReport(entries).split("## Steps")[0]!;
+    expect(summary(withSource(OVER_BUDGET, "manual"))).toContain("(failover requested 2");
+    expect(summary(withSource(OVER_BUDGET, "manual"))).toContain("- **RTO** (failover requested → new primary verified)");
+    expect(summary(withSource(OVER_BUDGET, "manual"))).not.toContain("outage");
+    expect(summary(withSource(OVER_BUDGET, "alert"))).toContain("- **RTO** (outage detected → new primary verified)");
+    expect(summary(FAILBACK.entries)).toContain("- **RTO** (failback requested → new primary verified)");
+    expect(summary(FAILBACK.entries)).toContain(`- **Outcome:** completed — Returned to uksouth`);
   });
 
   it("shows who aborted and why, and the stop notification", () => {

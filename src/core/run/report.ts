@@ -67,7 +67,7 @@ export function renderReport(entries: readonly JournalEntry[], output?: RunOutpu
   else {
     add("| Step | Started | Ended | Duration | Outcome | Detail |", "| --- | --- | --- | --- | --- | --- |");
     for (const s of steps) {
-      add(row(code(s.step), time(s.startedAt), s.endedAt ? time(s.endedAt) : "—", s.endedAt ? duration(s.startedAt, s.endedAt) : "unfinished", out ? stepOutcome(s, out) : s.outcome, s.detail ?? ""));
+      add(row(code(s.step), time(s.startedAt), s.endedAt ? time(s.endedAt) : "—", s.endedAt ? duration(s.startedAt, s.endedAt) : "unfinished", stepOutcomeIn(s, sorted, out), s.detail ?? ""));
     }
   }
   add("");
@@ -171,10 +171,23 @@ export function clockStart(source: string, kind: string | undefined): string {
  */
 export function stepOutcome(step: { step: string; outcome: string }, out: Pick<RunOutput, "outcome" | "dataLossAllowedBy">): string {
   if (step.step !== "approval" || step.outcome !== "ok") return step.outcome;
-  if (out.outcome === "stopped-approval-timeout") return "timed out (no approval)";
+  if (out.outcome === "stopped-approval-timeout") return TIMED_OUT;
   if (out.outcome === "stopped-aborted") return "aborted";
   return out.dataLossAllowedBy === "approval" ? "approved" : step.outcome;
 }
+
+/** The approval step's outcome from the run's own approval decision (journal), else from its output. */
+function stepOutcomeIn(step: { step: string; outcome: string }, sorted: readonly JournalEntry[], out: RunOutput | undefined): string {
+  if (step.step === "approval" && step.outcome === "ok") {
+    const decision = entriesOf(sorted, "decision").filter((d) => d.step === "approval").at(-1)?.message ?? "";
+    if (/^approved\b/.test(decision)) return "approved";
+    if (/^aborted\b/.test(decision)) return "aborted";
+    if (/timed out/.test(decision)) return TIMED_OUT;
+  }
+  return out ? stepOutcome(step, out) : step.outcome;
+}
+
+const TIMED_OUT = "timed out (no approval)";
 
 // ---- objectives ---------------------------------------------------------------------------------
 
