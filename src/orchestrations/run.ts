@@ -381,6 +381,8 @@ const RESTART_POLL_SECONDS = 15;
 /** An answer counts as "restarted" only this long after the write (the time profile assumes a one-minute restart). */
 const RESTART_MIN_SECONDS = 60;
 const RESTART_SETTLE_SECONDS = 10 * 60;
+/** Probes after RESTART_MIN_SECONDS before the settle deadline may fail the step (version 3 on). */
+const RESTART_MIN_PROBES = 4;
 /** Verification: how often and how long to re-check what settles by itself (Front Door propagation, restarts). */
 const VERIFY_POLL_SECONDS = 30;
 const VERIFY_SETTLE_SECONDS = 45 * 60; // two queued Front Door propagations (up to 20 min each, Front Door FAQ) and a restart
@@ -754,6 +756,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     const deadline = writtenAt + run.azureMs(RESTART_SETTLE_SECONDS);
     run.note("wait", `settings written: waiting for ${to} to answer healthy after its sites restart`, { region: to, limitSeconds: RESTART_SETTLE_SECONDS }, step);
     let healthyInRow = 0;
+    let probesAfterRestart = 0;
     for (;;) {
       run.status(step, "restart");
       yield* run.sleep(run.azureMs(RESTART_POLL_SECONDS));
@@ -764,7 +767,11 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
         run.note("decision", `${to} answers healthy after the restart`, { regions: health.regions }, step);
         return;
       }
-      if (now >= deadline) {
+      if (now - writtenAt >= run.azureMs(RESTART_MIN_SECONDS)) probesAfterRestart++;
+      // The deadline is in Azure time; since version 3 it also takes RESTART_MIN_PROBES answers after
+      // the restart could have happened, so that a slow host (local time × scale) cannot use the whole
+      // window up on one or two probes. In Azure a probe takes seconds of a ten-minute window: same result.
+      if (now >= deadline && (version < 3 || probesAfterRestart >= RESTART_MIN_PROBES)) {
         throw new StepFailed(step, { name: "SwitchyardError", code: "RestartNotSettled", retryable: false, message: `${to} did not answer healthy within ${RESTART_SETTLE_SECONDS} s of Azure time after its settings changed; traffic was not switched to it` });
       }
     }

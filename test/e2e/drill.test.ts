@@ -78,10 +78,20 @@ describe("switchyard drill at Azure time, a storage failover that ends Failed", 
     const plan = await loadPlanFile(new URL("../fixtures/storage-only.plan.json", import.meta.url).pathname);
     const out = mkdtempSync(join(tmpdir(), "switchyard-drill-"));
 
-    const result = await runDrill({ plan, failback: false, approve: true, outputDir: out, scenario: { faults: [{ kind: "lroFailure", operationId: "StorageAccounts_Failover", count: 1 }] } });
+    // Failing every time: the run starts the failover again within its budget (3 starts), then fails the step.
+    const result = await runDrill({ plan, failback: false, approve: true, outputDir: out, scenario: { faults: [{ kind: "lroFailure", operationId: "StorageAccounts_Failover", count: 10 }] } });
 
     expect(result.failover.output.outcome).toBe("failed");
     expect(result.failover.output.message).toMatch(/StorageAccounts_Failover .* failed: 500/);
     expect(result.failover.output.message).not.toMatch(/time budget|Timeout value/);
+  }, 60_000);
+
+  it("completes when the storage failover ends Failed once: the run starts it again", async () => {
+    const plan = await loadPlanFile(new URL("../fixtures/storage-only.plan.json", import.meta.url).pathname);
+    const out = mkdtempSync(join(tmpdir(), "switchyard-drill-"));
+
+    const result = await runDrill({ plan, failback: false, approve: true, outputDir: out, scenario: { faults: [{ kind: "lroFailure", operationId: "StorageAccounts_Failover", count: 1 }] } });
+
+    expect(result.failover.output.outcome).toBe("completed");
   }, 60_000);
 });
