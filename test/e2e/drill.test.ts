@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.ts";
 import { loadPlanFile } from "../../src/core/plan/index.ts";
 import { formatDrillSummary, runDrill } from "../../src/local/drill.ts";
 import { functionTimeoutMs } from "../../src/durable/hostJson.ts";
@@ -39,6 +40,41 @@ describe("switchyard drill (what npm start runs)", () => {
     expect(result.failover.output.outcome).toBe("stopped-approval-timeout");
     expect(result.failover.output.steps.map((s) => s.step)).not.toContain("data-tier");
     expect(result.failback).toBeUndefined();
+  }, 60_000);
+});
+
+describe("switchyard report after a drill", () => {
+  it("renders a drill's run from the drill's journal folder, with no storage settings and no option", async () => {
+    const plan = await loadPlanFile(new URL("../fixtures/fabrikam.plan.json", import.meta.url).pathname);
+    const cwd = mkdtempSync(join(tmpdir(), "switchyard-drill-report-"));
+    const result = await runDrill({ plan, failback: false, approve: true, outputDir: join(cwd, ".switchyard"), durations: { default: 20 } });
+    const { runId } = result.failover.output;
+    expect(existsSync(join(cwd, ".switchyard", "journal", `${runId}.jsonl`))).toBe(true);
+
+    const saved = { env: { ...process.env }, cwd: process.cwd() };
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
+    let code: number;
+    try {
+      for (const name of Object.keys(process.env)) if (name.startsWith("SWITCHYARD_")) delete process.env[name];
+      process.chdir(cwd);
+      code = await main(["node", "switchyard", "report", runId]);
+    } finally {
+      process.chdir(saved.cwd);
+      process.env = saved.env;
+      vi.restoreAllMocks();
+    }
+
+    expect(code, stderr.join("")).toBe(0);
+    const report = stdout.join("");
+    expect(report.split("\n")[0]).toBe(`# Switchyard run \`${runId}\``);
+    expect(report).toContain("Failover of **fabrikam");
+    expect(report).toContain(": **completed**");
+    // The same run the drill reported, read back after the drill's Azurite is gone.
+    expect(report).toContain("## Decisions and why");
+    expect(stderr.join("")).toBe("");
   }, 60_000);
 });
 
