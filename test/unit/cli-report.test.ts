@@ -74,15 +74,31 @@ describe("switchyard report", () => {
     expect(stderr.join("")).toMatch(/^switchyard: runId: '\.\.\/\.\.\/etc\/passwd' is not a run id/);
   });
 
-  it("without --journal-dir and without a blob store in the settings, says what to set", async () => {
-    const saved = { ...process.env };
-    delete process.env.SWITCHYARD_STORAGE_CONNECTION_STRING;
-    delete process.env.SWITCHYARD_STORAGE_ACCOUNT_URL;
+  /** Runs the command in `cwd` with no Switchyard settings in the environment. */
+  async function withoutSettingsIn(cwd: string, args: string[]): Promise<number> {
+    const saved = { env: { ...process.env }, cwd: process.cwd() };
     try {
-      expect(await main(["node", "switchyard", "report", RUN])).toBe(1);
+      for (const name of Object.keys(process.env)) if (name.startsWith("SWITCHYARD_")) delete process.env[name];
+      process.chdir(cwd);
+      return await main(["node", "switchyard", ...args]);
     } finally {
-      process.env = saved;
+      process.chdir(saved.cwd);
+      process.env = saved.env;
     }
-    expect(stderr.join("")).toMatch(/SWITCHYARD_STORAGE_ACCOUNT_URL: set this or SWITCHYARD_STORAGE_CONNECTION_STRING.*--journal-dir/);
+  }
+
+  it("without --journal-dir and without storage settings, reads .switchyard/journal, where drills and serve write", async () => {
+    const journal = new FileJournal(join(dir, ".switchyard", "journal"));
+    for (const e of entries) await journal.append(e);
+
+    expect(await withoutSettingsIn(dir, ["report", RUN])).toBe(0);
+
+    expect(stdout.join("")).toBe(renderReport(entries));
+    expect(stderr.join("")).toBe("");
+  });
+
+  it("without --journal-dir and without storage settings, an unknown run names the folder it read and the settings a blob journal needs", async () => {
+    expect(await withoutSettingsIn(dir, ["report", RUN])).toBe(1);
+    expect(stderr.join("")).toMatch(/^switchyard: no run '.*' in the local journal folder \.switchyard\/journal\. It holds no runs\. \(the Function App's blob journal needs the storage settings \(.*SWITCHYARD_STORAGE_ACCOUNT_URL: set this or SWITCHYARD_STORAGE_CONNECTION_STRING.*\); pass --journal-dir DIR for another local folder\)\n$/);
   });
 });
