@@ -127,7 +127,7 @@ function approvalOf(runId: string, entries: readonly JournalEntry[]) {
 }
 
 /** A run that ended without completing its switch: a resume starts it again (failed, terminated, stopped short). */
-const isResumable = (view: RunView) => view.status === "failed" || view.status === "terminated";
+const isResumable = (view: RunView) => view.status === "failed" || view.status === "stopped" || view.status === "terminated";
 
 type Handler = (request: HttpRequest) => Promise<HttpResponseInit>;
 

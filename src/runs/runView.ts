@@ -40,12 +40,10 @@ export function runViewOf(instance: RunInstance): RunView {
 /**
  * The status of a run whose orchestration completed, from its outcome (runStateOf): "completed" only
  * when it completed its switch; "failed" when it failed; a run that stopped short by design (refused,
- * aborted, approval timed out) is "stopped" in runStateOf's terms, which the run port's status names
- * "terminated". A view's status never says completed over an outcome that did not.
+ * aborted, approval timed out) is "stopped". A view's status never says completed over an outcome that did not.
  */
 export function statusOfOutcome(outcome: RunOutcome): RunView["status"] {
-  const state = runStateOf("completed", { outcome });
-  return state === "stopped" ? "terminated" : state;
+  return runStateOf("completed", { outcome });
 }
 
 function endOf(instance: RunInstance): { output?: RunView["output"]; error?: string } {

@@ -143,7 +143,7 @@ describe("GET /api/plans/{plan}/runs", () => {
       kind: "failover",
       from: "eastus2",
       to: "centralus",
-      status: "terminated",
+      status: "stopped",
       outcome: "stopped-aborted",
       startedAt: "2026-11-28T09:00:00.000Z",
       endedAt: "2026-11-28T09:02:00.000Z",
@@ -189,7 +189,7 @@ describe("POST /api/runs/{id}/resume", () => {
   });
 
   it("resumes a run that stopped short (terminated, or refused by its checks)", async () => {
-    for (const view of [{ ...ended(FAILED_ID, "failed", "terminated"), output: undefined }, ended(FAILED_ID, "refused-target-unhealthy", "terminated")]) {
+    for (const view of [{ ...ended(FAILED_ID, "failed", "terminated"), output: undefined }, ended(FAILED_ID, "refused-target-unhealthy", "stopped")]) {
       const { api, runs } = setup();
       runs.current = view;
       expect((await api.resume(request({ id: FAILED_ID }, { reason: "centralus is healthy now" }))).status).toBe(202);
@@ -251,7 +251,7 @@ describe("GET /api/runs/{id}: what an operator can do next", () => {
 
   it("shows how to resume a run that stopped, and not one that completed its switch", async () => {
     const { api, runs } = setup();
-    runs.current = ended(FAILED_ID, "stopped-approval-timeout", "terminated");
+    runs.current = ended(FAILED_ID, "stopped-approval-timeout", "stopped");
     expect(body(await api.getRun(request({ id: FAILED_ID }))).resume).toBe(`POST /api/runs/${FAILED_ID}/resume`);
     runs.current = ended(FAILED_ID, "completed", "completed");
     const done = body(await api.getRun(request({ id: FAILED_ID })));
@@ -261,7 +261,7 @@ describe("GET /api/runs/{id}: what an operator can do next", () => {
   it("reads a finished run's status from its outcome, never completed over a run that stopped", async () => {
     const { api, journal } = setup();
     await journaled(journal, OLDER_ID, "refused-not-reprotected", "2026-11-27T09:00:00.000Z");
-    expect(body(await api.getRun(request({ id: OLDER_ID })))).toMatchObject({ status: "terminated", output: { outcome: "refused-not-reprotected" } });
+    expect(body(await api.getRun(request({ id: OLDER_ID })))).toMatchObject({ status: "stopped", output: { outcome: "refused-not-reprotected" } });
   });
 });
 

@@ -59,14 +59,14 @@ function instance(status: RunInstance["status"], out?: RunOutput): RunInstance {
 }
 
 describe("a run's status and its outcome", () => {
-  it("never shows completed over an outcome that did not complete: failed is failed, a run that stopped short is terminated", () => {
+  it("never shows completed over an outcome that did not complete: failed is failed, a run that stopped short is stopped", () => {
     const cases: [RunOutput["outcome"], RunView["status"]][] = [
       ["completed", "completed"],
       ["failed", "failed"],
-      ["stopped-aborted", "terminated"],
-      ["stopped-approval-timeout", "terminated"],
-      ["refused-target-unhealthy", "terminated"],
-      ["refused-not-reprotected", "terminated"],
+      ["stopped-aborted", "stopped"],
+      ["stopped-approval-timeout", "stopped"],
+      ["refused-target-unhealthy", "stopped"],
+      ["refused-not-reprotected", "stopped"],
     ];
     for (const [outcome, status] of cases) {
       const view = runViewOf(instance("completed", output(outcome)));

@@ -1,10 +1,11 @@
-import type { ApprovalEvent, RunInput, RunOutput, RunStatus } from "./model.ts";
+import type { ApprovalEvent, RunInput, RunOutput, RunState, RunStatus } from "./model.ts";
 
 /** A run as triggers and operators see it. */
 export interface RunView {
   readonly instanceId: string;
   readonly runId: string;
-  readonly status: "pending" | "running" | "completed" | "failed" | "terminated";
+  /** The orchestration's runtime status, except that a completed one shows its outcome: "stopped" when it stopped short by design (refused, aborted, approval timed out), "failed" when it failed (runStateOf). */
+  readonly status: RunState;
   readonly kind: RunInput["kind"];
   readonly from: string;
   readonly to: string;
