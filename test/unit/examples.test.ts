@@ -3,8 +3,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { classifyAlert, parseAlertText, type AlertKind } from "../../src/core/alerts/index.ts";
 import { loadPlanFile } from "../../src/core/plan/index.ts";
+import { newRunId, planOfRunId } from "../../src/core/run/model.ts";
 
-const EXAMPLES = join(import.meta.dirname, "../../examples");
+const ROOT = join(import.meta.dirname, "../..");
+const EXAMPLES = join(ROOT, "examples");
 const ALERTS = join(EXAMPLES, "alerts");
 const CORPUS = join(import.meta.dirname, "../fixtures/azure-corpus/alerts");
 const NOW = new Date("2030-01-01T00:00:00Z");
@@ -76,5 +78,21 @@ describe("examples/alerts", () => {
     expect(resolved.alertRule).toBe(fired.alertRule);
     expect([fired.monitorCondition, resolved.monitorCondition]).toEqual(["Fired", "Resolved"]);
     expect(Date.parse(resolved.resolvedDateTime)).toBeGreaterThan(Date.parse(fired.firedDateTime));
+  });
+});
+
+describe("run ids quoted in the documentation", () => {
+  it("have the format Switchyard makes (newRunId), so a reader can use them as they are", () => {
+    const docs = ["README.md", "examples/alerts/README.md", "estate/README.md"].map((f) => readFileSync(join(ROOT, f), "utf8")).join("\n");
+    // Anything that starts like a run id (plan, dot, a UTC stamp), up to the end of the word.
+    const quoted = [...docs.matchAll(/\b[a-z][a-z0-9-]*[a-z0-9]\.\d{8}T\d{4,}Z?[\w.-]*/g)].map((m) => m[0].replace(/\.(md|json)$/, "").replace(/\.+$/, ""));
+
+    expect(quoted.length).toBeGreaterThan(0);
+    for (const id of new Set(quoted)) expect(planOfRunId(id), id).toBeDefined();
+  });
+
+  it("the check itself tells a real id from a malformed one", () => {
+    expect(planOfRunId(newRunId("contoso-orders", "auto-failover", new Date("2026-12-03T07:33:13Z"), () => 0.5))).toBe("contoso-orders");
+    expect(planOfRunId("contoso-orders.20261203T0733Z.failover-1")).toBeUndefined();
   });
 });
