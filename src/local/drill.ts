@@ -292,28 +292,26 @@ export function formatDrillVerdict(result: DrillResult, style: SummaryStyle = PL
 /** One run's summary (printed as it ends): outcome, steps with their local and Azure durations, RTO, RPO, report. */
 export function formatDrillRun(label: string, run: DrillRun, style: SummaryStyle = PLAIN): string {
   const lines: string[] = [];
-  {
-    const o = run.output;
-    const scale = run.timeScale;
-    const head = `${label}: ${o.outcome} (${o.from} → ${o.to}) in ${run.wallSeconds.toFixed(1)} s (time scale ${scale}: ${azureDuration(run.wallSeconds * scale)} of Azure time)`;
-    lines.push(o.outcome === "completed" ? style.good(head) : style.bad(head));
-    lines.push(`  ${"step".padEnd(22)} ${"local".padStart(9)}  ${"at Azure durations".padStart(18)}`);
-    for (const s of o.steps) {
-      const seconds = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
-      const outcome = stepOutcome(s, o);
-      lines.push(`  ${s.step.padEnd(22)} ${`${seconds.toFixed(2)} s`.padStart(9)}  ${azureDuration(seconds * scale).padStart(18)}  ${outcome === "ok" || outcome === "approved" ? outcome : style.warn(outcome)}`);
-    }
-    const projected = o.rtoSeconds === null ? null : o.rtoSeconds * scale;
-    lines.push(`  RTO: ${o.rtoSeconds === null ? "not reached" : `${o.rtoSeconds} s local, projected ${azureDuration(projected!)} at Azure durations`} (target ${azureDuration(o.rtoTargetSeconds)})${projected !== null ? (projected <= o.rtoTargetSeconds ? " — met" : " — missed") : ""}`);
-    if (run.userFacingRtoSeconds !== undefined) {
-      lines.push(
-        `  user-facing RTO: ${run.userFacingRtoSeconds === null ? "not reached while the run lasted" : `${run.userFacingRtoSeconds} s local, projected ${azureDuration(run.userFacingRtoSeconds * scale)}`} (outage → requests served by ${o.to} with its data tier writable, for good)`,
-      );
-    }
-    lines.push(`  RPO exposure: ${o.rpoExposureSeconds === null ? "unknown (lag not measurable)" : `${o.rpoExposureSeconds} s`} (budget ${o.rpoBudgetSeconds} s; data loss allowed by: ${o.dataLossAllowedBy})`);
-    lines.push(`  ${outcomeMessage(o)}`);
-    lines.push(`  report: ${run.reportPath}`);
+  const o = run.output;
+  const scale = run.timeScale;
+  const head = `${label}: ${o.outcome} (${o.from} → ${o.to}) in ${run.wallSeconds.toFixed(1)} s (time scale ${scale}: ${azureDuration(run.wallSeconds * scale)} of Azure time)`;
+  lines.push(o.outcome === "completed" ? style.good(head) : style.bad(head));
+  lines.push(`  ${"step".padEnd(22)} ${"local".padStart(9)}  ${"at Azure durations".padStart(18)}`);
+  for (const s of o.steps) {
+    const seconds = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
+    const outcome = stepOutcome(s, o);
+    lines.push(`  ${s.step.padEnd(22)} ${`${seconds.toFixed(2)} s`.padStart(9)}  ${azureDuration(seconds * scale).padStart(18)}  ${outcome === "ok" || outcome === "approved" ? outcome : style.warn(outcome)}`);
   }
+  const projected = o.rtoSeconds === null ? null : o.rtoSeconds * scale;
+  lines.push(`  RTO: ${o.rtoSeconds === null ? "not reached" : `${o.rtoSeconds} s local, projected ${azureDuration(projected!)} at Azure durations`} (target ${azureDuration(o.rtoTargetSeconds)})${projected !== null ? (projected <= o.rtoTargetSeconds ? " — met" : " — missed") : ""}`);
+  if (run.userFacingRtoSeconds !== undefined) {
+    lines.push(
+      `  user-facing RTO: ${run.userFacingRtoSeconds === null ? "not reached while the run lasted" : `${run.userFacingRtoSeconds} s local, projected ${azureDuration(run.userFacingRtoSeconds * scale)}`} (outage → requests served by ${o.to} with its data tier writable, for good)`,
+    );
+  }
+  lines.push(`  RPO exposure: ${o.rpoExposureSeconds === null ? "unknown (lag not measurable)" : `${o.rpoExposureSeconds} s`} (budget ${o.rpoBudgetSeconds} s; data loss allowed by: ${o.dataLossAllowedBy})`);
+  lines.push(`  ${outcomeMessage(o)}`);
+  lines.push(`  report: ${run.reportPath}`);
   return lines.join("\n");
 }
 

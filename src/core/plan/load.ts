@@ -14,7 +14,7 @@ export interface PlanIssue {
 export class PlanValidationError extends Error {
   readonly issues: readonly PlanIssue[];
   constructor(source: string, issues: readonly PlanIssue[]) {
-    super(`${source}: ${issues.length} error${issues.length === 1 ? "" : "s"}\n${issues.map(formatIssue).join("\n")}`);
+    super(`${source}: ${issues.length} error${issues.length === 1 ? "" : "s"}\n${issues.map((i) => `  ${formatIssue(i)}`).join("\n")}`);
     this.name = "PlanValidationError";
     this.issues = issues;
   }
