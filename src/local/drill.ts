@@ -11,6 +11,7 @@ import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
 import { newRunId, runStatusOf, type RunStatus } from "../core/run/model.ts";
 import type { RunPort } from "../core/run/port.ts";
+import { isRunActive } from "../core/detection/policy.ts";
 import { outcomeMessage, renderReport, stepOutcome } from "../core/run/report.ts";
 import type { JournalEntry } from "../core/journal.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -208,7 +209,7 @@ function approveWhenAsked(runs: RunPort, planName: string, progress?: (line: str
     while (!stopped) {
       await new Promise((r) => setTimeout(r, 20));
       const run = await runs.get(planName);
-      if (!run || run.status === "completed" || run.status === "failed") return;
+      if (!run || !isRunActive(run)) return;
       if (run.progress?.waitingFor === "approval") {
         progress?.(`  approval requested: the drill approves as the operator`);
         await runs.approve(planName, { approve: true, by: "switchyard drill", reason: "drill: approving the data-loss failover as the on-call operator would" });

@@ -665,7 +665,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       });
       for (const p of restored) run.note(p.state === "protected" ? "decision" : "wait", `${armName(p.resourceId)}: ${p.why}`, { resourceId: p.resourceId, state: p.state, stage: p.stage, changed: p.changed }, Steps.restoreRedundancy);
     }
-    message = `${input.kind === "failover" ? "Failed over" : "Failed back"} to ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? (rpoExposure === null ? `writes not yet replicated when the outage began may be lost; the lag could not be measured (RPO budget ${plan.objectives.rpoSeconds} s)` : `up to ${rpoExposure} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)`) : "no data loss"}.`;
+    message = `${input.kind === "failover" ? "Switched to" : "Returned to"} ${to} in ${rtoSeconds} s from detection (RTO target ${plan.objectives.rtoMinutes * 60} s); ${forced ? (rpoExposure === null ? `writes not yet replicated when the outage began may be lost; the lag could not be measured (RPO budget ${plan.objectives.rpoSeconds} s)` : `up to ${rpoExposure} s of writes at risk (RPO budget ${plan.objectives.rpoSeconds} s)`) : "no data loss"}.`;
     return yield* finish();
   } catch (error) {
     outcome = "failed";

@@ -166,6 +166,9 @@ describe.each([
     const backJournal = await world.journal.read(failback.runId);
     expect(byKind(backJournal, "run-started")).toHaveLength(1);
     expect(byKind(backJournal, "run-finished")).toHaveLength(1);
+    // A success says what happened: "Switched to" the target, "Returned to" home (never "Failed over").
+    expect(byKind(journal, "run-finished")[0]!.message).toMatch(new RegExp(`^failover completed: Switched to ${secondary} in `));
+    expect(byKind(backJournal, "run-finished")[0]!.message).toMatch(new RegExp(`^failback completed: Returned to ${primary} in `));
     expect(backJournal.find((e) => e.kind === "decision" && e.step === "check-reprotection")?.message).toMatch(/re-protected/);
     await expectJournaledWrites([failover.runId, failback.runId]);
     expectNoDuplicateWrites(mark);

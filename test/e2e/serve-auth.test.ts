@@ -5,7 +5,9 @@
  * where the tokens are, never a key or a token.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricAlert, alertIdOf } from "../helpers/alertBodies.ts";
@@ -16,7 +18,9 @@ const PLAN = "contoso-orders";
 
 /** Starts `switchyard serve` and resolves with what it printed once it is ready (the health timer line). */
 function serve(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; out: string; lines: Record<string, string> }> {
-  const child = spawn(process.execPath, ["bin/switchyard.mjs", "serve", "--plan", "examples/contoso.plan.yaml", "--port", "0", "--probe-interval", "3600", ...args], {
+  // Journal copies go to a folder of the test's own, not the checkout's .switchyard/.
+  const journalDir = join(mkdtempSync(join(tmpdir(), "switchyard-serve-auth-")), "journal");
+  const child = spawn(process.execPath, ["bin/switchyard.mjs", "serve", "--plan", "examples/contoso.plan.yaml", "--port", "0", "--probe-interval", "3600", "--journal-dir", journalDir, ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WEBSITE_AUTH_ENABLED: "", ...env },

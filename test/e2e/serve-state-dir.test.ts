@@ -37,7 +37,7 @@ afterAll(() => {
 function serve(dir: string): Promise<Serve> {
   const child = spawn(
     process.execPath,
-    ["bin/switchyard.mjs", "serve", "--plan", "examples/contoso.plan.yaml", "--port", "0", "--probe-interval", "3600", "--time-scale", "1200", "--state-dir", dir],
+    ["bin/switchyard.mjs", "serve", "--plan", "examples/contoso.plan.yaml", "--port", "0", "--probe-interval", "3600", "--time-scale", "1200", "--state-dir", dir, "--journal-dir", `${dir}-journal`],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   started.push(child);
@@ -169,7 +169,7 @@ describe("switchyard serve --state-dir, killed mid-run and started again", () =>
     const doneMs = performance.now() - restartedAt;
 
     // A third serve on the folder while the second runs is refused.
-    const third = spawn(process.execPath, ["bin/switchyard.mjs", "serve", "--plan", "examples/contoso.plan.yaml", "--state-dir", killedDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const third = spawn(process.execPath, ["bin/switchyard.mjs", "serve", "--plan", "examples/contoso.plan.yaml", "--state-dir", killedDir, "--journal-dir", `${killedDir}-journal`], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     started.push(third);
     let thirdErr = "";
     third.stderr!.on("data", (d) => (thirdErr += String(d)));
