@@ -8,7 +8,8 @@
  *                    uksouth down on the estate and replication lag three times the RPO budget, serve's
  *                    health timer (every 0.5 s) starts an automatic failover that waits for an approval
  *
- * A route the API does not serve (yet) answers 404 NotFound: the CLI says so clearly, exit code 1.
+ * A route the app does not serve (an older Switchyard, another app) answers 404 NotFound: the CLI says so
+ * clearly, exit code 1.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -19,19 +20,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROUTES } from "../../src/http/routes.ts";
 import { storagePlanDocument } from "../helpers/serveWorld.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CONTOSO = "contoso-orders";
+const CONTOSO_ACCOUNT = "/subscriptions/6b1f8e2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b/resourceGroups/contoso-orders-eastus2/providers/Microsoft.Storage/storageAccounts/contosoordersdata";
 const TAILSPIN = "tailspin-auto";
 const TAILSPIN_PLAN = storagePlanDocument({ name: TAILSPIN, primary: "uksouth", secondary: "ukwest", account: "tailspinautomedia", autoFailover: { enabled: true, quorum: 2, downForSeconds: 0, healthyForSeconds: 300 } });
 const TAILSPIN_ACCOUNT = (TAILSPIN_PLAN.storage as { account: string }[])[0]!.account;
 /** Sent with every command: serve reads no function key, and the CLI must never print it. */
 const KEY = "sy-e2e-function-key-4f0c9a7d2b";
-
-/** Whether the API serves a route (src/http/routes.ts, the table serve uses). */
-const serves = (route: string, method: "GET" | "POST") => ROUTES.some((r) => r.route === route && r.methods.includes(method));
 
 interface Server {
   child: ChildProcess;
@@ -103,10 +101,11 @@ async function runUntil(runId: string, done: (run: Record<string, any>) => boole
 const ended = (run: Record<string, any>) => run.status !== "running" && run.status !== "pending";
 
 /** A control request to the estate (`/_estate/...`, over TLS with the estate's CA); resolves with the status. */
-function estateControl(method: string, path: string, body: unknown): Promise<number> {
-  const payload = JSON.stringify(body);
+function estateControl(method: string, path: string, body?: unknown): Promise<number> {
+  const payload = body === undefined ? "" : JSON.stringify(body);
+  const headers = { Authorization: "Bearer test", ...(payload ? { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(payload)) } : {}) };
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, server.lines.estate), { method, ca: readFileSync(server.lines.ca!), headers: { Authorization: "Bearer test", "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(payload)) } }, (res) => {
+    const req = request(new URL(path, server.lines.estate), { method, ca: readFileSync(server.lines.ca!), headers }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
@@ -163,16 +162,15 @@ describe("switchyard operator commands against switchyard serve", () => {
     expect(JSON.parse(json.out).plan).toBe(CONTOSO);
   }, 60_000);
 
-  it("status without --plan lists every plan (or says the app does not serve GET /api/plans)", async () => {
+  it("status without --plan lists every plan; an app that does not serve the route is a clear 404", async () => {
     const r = await cli(["status"]);
-    if (serves("plans", "GET")) {
-      expect(r.code, r.err).toBe(0);
-      expect(r.out).toMatch(/^contoso-orders: eastus2 serving/m);
-      expect(r.out).toMatch(/^tailspin-auto: uksouth serving/m);
-    } else {
-      expect(r.code).toBe(1);
-      expect(r.err).toBe("switchyard status: NotFound: no route for /api/plans (HTTP 404)\n  what to do: this app does not serve that route: it may run an older Switchyard, or --app may name another app\n");
-    }
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^contoso-orders: eastus2 serving \(primary eastus2, secondary centralus\), auto-failover enabled\n {2}eastus2: healthy/m);
+    expect(r.out).toMatch(/^tailspin-auto: uksouth serving \(primary uksouth, secondary ukwest\), auto-failover enabled$/m);
+    // Under another path, serve has no such route: the answer an app without it (an older version) gives.
+    const elsewhere = await cli(["status", "--app", `${app()}/elsewhere`]);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toBe("switchyard status: NotFound: no route for /elsewhere/api/plans (HTTP 404)\n  what to do: this app does not serve that route: it may run an older Switchyard, or --app may name another app\n");
   }, 60_000);
 
   it("pause and resume switch the plan's auto-failover, with the reason journaled by the app", async () => {
@@ -206,13 +204,9 @@ describe("switchyard operator commands against switchyard serve", () => {
     expect(again.err).toMatch(/^switchyard failover: UseFailback: centralus is serving contoso-orders; .* \(HTTP 409\)\n {2}what to do: use `switchyard failback`/);
 
     const runs = await cli(["runs", "--plan", CONTOSO]);
-    if (serves("plans/{plan}/runs", "GET")) {
-      expect(runs.code, runs.err).toBe(0);
-      expect(runs.out).toContain(`  ${runId}  failover eastus2 → centralus, completed`);
-    } else {
-      expect(runs.code).toBe(1);
-      expect(runs.err).toContain("NotFound: no route for /api/plans/contoso-orders/runs (HTTP 404)");
-    }
+    expect(runs.code, runs.err).toBe(0);
+    expect(runs.out).toContain(`  ${runId}  failover eastus2 → centralus, completed/completed, started `);
+    expect(runs.out).toContain("by manual function-key caller");
 
     const back = await cli(["failback", "--plan", CONTOSO, "--reason", "home region healthy again"]);
     expect(back.code, back.err).toBe(0);
@@ -229,8 +223,31 @@ describe("switchyard operator commands against switchyard serve", () => {
     expect(abort.err).toContain(`what to do: see what the run waits for with \`switchyard run ${backId}\``);
     const resume = await cli(["resume-run", backId, "--reason", "try again"]);
     expect(resume.code).toBe(1);
-    if (serves("runs/{id}/resume", "POST")) expect(resume.err).toMatch(/NotResumable: .* \(HTTP 409\)/);
-    else expect(resume.err).toContain(`NotFound: no route for /api/runs/${backId}/resume (HTTP 404)`);
+    expect(resume.err).toMatch(/^switchyard resume-run: NotResumable: .*completed its switch \(HTTP 409\)\n/);
+  }, 180_000);
+
+  it("a run that stopped halfway shows the command that resumes it (exit 1); resume-run starts the rest", async () => {
+    // Azure throttles every failover of contoso's storage account: the data tier fails, the run stops.
+    expect(await estateControl("POST", "/_estate/faults", { kind: "throttle", operationId: "StorageAccounts_Failover", resourceId: CONTOSO_ACCOUNT, count: 1000, retryAfterSeconds: 0 })).toBe(201);
+    const started = await cli(["failover", "--plan", CONTOSO, "--reason", "drill under throttling"]);
+    expect(started.code, started.err).toBe(0);
+    const runId = startedRunId(started.out)!;
+    await runUntil(runId, ended);
+    const stopped = await cli(["run", runId]);
+    expect(stopped.code).toBe(1);
+    expect(stopped.out).toContain(`run ${runId}: failover eastus2 → centralus, failed`);
+    expect(stopped.out).toMatch(/outcome: failed — Failed in data-tier: StorageAccounts_Failover/);
+    expect(stopped.out).toContain(`STOPPED HALFWAY — resume it: switchyard resume-run ${runId} --reason "<why>" --app ${app()}`);
+
+    expect(await estateControl("DELETE", "/_estate/faults")).toBe(204);
+    const resumed = await cli(["resume-run", runId, "--reason", "throttling is over"]);
+    expect(resumed.code, resumed.err).toBe(0);
+    const next = /resumed as failover run (\S+): eastus2 → centralus/.exec(resumed.out)?.[1];
+    expect(next, resumed.out).toBeDefined();
+    expect((await runUntil(next!, ended)).output?.outcome).toBe("completed");
+    const back = await cli(["failback", "--plan", CONTOSO, "--reason", "home region healthy again"]);
+    expect(back.code, back.err).toBe(0);
+    await runUntil(startedRunId(back.out)!, ended);
   }, 180_000);
 
   it("an automatic failover over the RPO budget waits for approval: status and run show what to answer, approve answers it, a second decision is refused", async () => {
@@ -254,12 +271,11 @@ describe("switchyard operator commands against switchyard serve", () => {
     expect(shown.out).toContain(`run ${runId}: failover uksouth → ukwest, running`);
     expect(shown.out).toMatch(/waiting for approval/);
     const json = JSON.parse((await cli(["run", runId, "--json"])).out) as Record<string, any>;
-    if (json.approval) {
-      expect(shown.out).toMatch(/WAITING FOR YOUR DECISION — deadline \S+ \(in /);
-      expect(shown.out).toContain("  at stake: ");
-      expect(shown.out).toContain(`  approve: switchyard approve ${runId} --reason "<why>" --app ${app()}`);
-      expect(shown.out).toContain(`  abort:   switchyard abort ${runId} --reason "<why>" --app ${app()}`);
-    }
+    expect(shown.out).toContain(`WAITING FOR YOUR DECISION — deadline ${json.approval.deadline} (in `);
+    expect(shown.out).toMatch(/ {2}why: .*lag \d+ s exceeds the RPO budget of 300 s/);
+    expect(shown.out).toMatch(/ {2}at stake: up to \d+ s of writes/);
+    expect(shown.out).toContain(`  approve: switchyard approve ${runId} --reason "<why>" --app ${app()}`);
+    expect(shown.out).toContain(`  abort:   switchyard abort ${runId} --reason "<why>" --app ${app()}`);
 
     const approved = await cli(["approve", runId, "--reason", "accept the data loss"]);
     expect(approved.code, approved.err).toBe(0);
@@ -274,6 +290,11 @@ describe("switchyard operator commands against switchyard serve", () => {
     const done = await cli(["run", runId]);
     expect(done.code).toBe(0);
     expect(done.out).toContain("outcome: completed");
+
+    // uksouth is still down: going home is refused until detection sees it healthy.
+    const home = await cli(["failback", "--plan", TAILSPIN, "--reason", "back home"]);
+    expect(home.code).toBe(1);
+    expect(home.err).toMatch(/^switchyard failback: HomeRegionDown: detection holds uksouth down .* \(HTTP 409\)\n {2}what to do: wait until detection sees the home region healthy again \(`switchyard status --plan tailspin-auto`\)/);
   }, 180_000);
 
   it("an unknown run is a clear RunNotFound (exit 1); an unreachable app and a missing token are clear too; the function key is never printed", async () => {
