@@ -136,6 +136,9 @@ function remedyOf(status: number, code: string | undefined, sent: { keySent: boo
     if (!sent.tokenSent) return "App Service authentication may be on: `az login` and set SWITCHYARD_APP_SCOPE (or --scope); else check SWITCHYARD_FUNCTION_KEY";
     return "check SWITCHYARD_FUNCTION_KEY, and that the Azure CLI's account may call the app";
   }
+  // Redirects are not followed (the key and the token go to the app only): App Service authentication
+  // set to redirect unauthenticated callers to sign in answers 302.
+  if (status >= 300 && status < 400) return "the app redirected instead of answering: where App Service authentication is on, `az login` and set SWITCHYARD_APP_SCOPE (or --scope); else check --app";
   if (status === 403) return "the caller lacks the right: the Switchyard.Operator app role is needed for changes";
   if (status === 404) return "this app does not serve that route: it may run an older Switchyard, or --app may name another app";
   if (status >= 500) return "the app failed; its logs (Application Insights) tell why, and the same command may be sent again";

@@ -31,6 +31,7 @@ async function run(args: string[], answer: (sent: Sent) => { status: number; bod
   const deps: OperateDeps = {
     env: { SWITCHYARD_APP_URL: APP, ...env },
     fetch: (async (url: URL, init: RequestInit) => {
+      expect(init.redirect).toBe("manual");
       const s: Sent = { url: String(url), method: String(init.method), headers: init.headers as Record<string, string>, ...(init.body ? { body: JSON.parse(String(init.body)) } : {}) };
       sent.push(s);
       const a = answer(s);
@@ -182,6 +183,13 @@ describe("errors in one voice", () => {
     const r = await run(["status"], () => ({ status: 401 }));
     expect(r.code).toBe(1);
     expect(r.err).toBe("switchyard status: GET /api/plans failed (HTTP 401)\n  what to do: set SWITCHYARD_FUNCTION_KEY to the app's function key\n");
+  });
+
+  it("does not follow a redirect (the key stays with the app) and says what a redirect to sign in means", async () => {
+    const r = await run(["status"], () => ({ status: 302 }), { SWITCHYARD_FUNCTION_KEY: KEY });
+    expect(r.sent).toHaveLength(1);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("switchyard status: GET /api/plans failed (HTTP 302)\n  what to do: the app redirected instead of answering: where App Service authentication is on, `az login` and set SWITCHYARD_APP_SCOPE");
   });
 
   it("reports an unreachable app and a timeout without a stack", async () => {
