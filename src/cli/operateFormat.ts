@@ -39,11 +39,11 @@ export function relative(iso: unknown, now: Date): string {
 
 const seconds = (v: unknown): string => (typeof v === "number" ? `${v} s` : "-");
 
-/** A run ended without completing its switch (or the API says it failed). */
+/** A run ended without completing its switch: failed, stopped (refused, aborted, approval timed out) or terminated. */
 export function isFailedRun(run: unknown): boolean {
   const r = obj(run);
   if (!r) return false;
-  if (r.status === "failed" || r.status === "terminated") return true;
+  if (r.status === "failed" || r.status === "stopped" || r.status === "terminated") return true;
   const outcome = obj(r.output)?.outcome ?? r.outcome;
   return typeof outcome === "string" && outcome !== "completed";
 }

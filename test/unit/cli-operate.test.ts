@@ -245,6 +245,7 @@ describe("formatting", () => {
     expect(isFailedRun(stopped)).toBe(true);
     expect(isFailedRun({ runId: "r-2", status: "completed", output: { outcome: "stopped-aborted" } })).toBe(true);
     expect(isFailedRun({ runId: "r-3", status: "completed", output: { outcome: "completed" } })).toBe(false);
+    expect(isFailedRun({ runId: "r-4", status: "stopped" })).toBe(true);
   });
 
   it("shows a field's control characters as spaces, so an answer cannot move the terminal's cursor", () => {
