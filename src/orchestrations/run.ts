@@ -426,7 +426,7 @@ function seconds(fromIso: string, toIso: string): number {
 export function resumeHint(input: Pick<RunOrchestrationInput, "runId" | "kind" | "to" | "plan">, steps: readonly StepRecord[]): string {
   const done = steps.filter((s) => s.outcome === "ok" && WRITING_STEPS.has(s.step)).map((s) => s.step);
   const state = done.length > 0 ? `Already switched to ${input.to}: ${done.join(", ")}; those stay switched.` : `Nothing was switched to ${input.to}.`;
-  return `${state} To finish the ${input.kind}, resume the run (POST /api/runs/${input.runId}/resume) or start a new ${input.kind} of ${input.plan.name} (switchyard ${input.kind} --app <app URL>); every step reads Azure's state first and does only what is left.`;
+  return `${state} To finish the ${input.kind}, resume the run: POST /api/runs/${input.runId}/resume, or switchyard resume-run ${input.runId} --reason "<why>" --app <app URL>; every step reads Azure's state first and does only what is left.`;
 }
 
 /** The steps that change Azure. */
