@@ -15,6 +15,7 @@ import type { EvaluationSummary } from "../detection/evaluate.ts";
 import { preemptWith } from "../detection/preempt.ts";
 import type { PlanStateStore } from "../detection/stateStore.ts";
 import { alertWebhook, type AlertWebhookDeps } from "../http/alerts.ts";
+import { planDryRun } from "../activities/dryRun.ts";
 import { operatorHandlers } from "../http/operator.ts";
 import type { HttpHandlers } from "../http/routes.ts";
 import type { Journal } from "../core/journal.ts";
@@ -116,7 +117,8 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
     terminate: (planName, reason) => runs.terminate(planName, reason),
   };
   const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill, ...(deps.notifier ? { notifier: deps.notifier } : {}) };
-  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock) });
+  const dryRun = (input: Parameters<typeof planDryRun>[0]) => planDryRun(input, { clients: deps.clients, probe: deps.probe, log });
+  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   return {
     http: { ...operator, alerts: alertWebhook({ ...detection, plans, ...(deps.validateToken ? { validateToken: deps.validateToken } : {}) }) },

@@ -23,6 +23,7 @@ import { statusOfOutcome } from "../runs/runView.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
 import { redactText } from "../core/secrets.ts";
+import type { DryRunInput, DryRunReport } from "../activities/dryRun.ts";
 import { callerOf, requireOperator, type Caller } from "./auth.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 
@@ -37,6 +38,8 @@ export interface OperatorDeps {
   readonly detection?: OperatorDetection;
   /** Where a journal failure after an action is told (it does not change the answer). */
   readonly log?: Logger;
+  /** What a run would write, read from Azure now (`?dryRun=true` of failover and failback); absent: 501. */
+  readonly dryRun?: (input: DryRunInput) => Promise<DryRunReport>;
 }
 
 /** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
@@ -71,6 +74,15 @@ function topOf(request: HttpRequest): number {
     throw new ApiError(400, "InvalidQuery", `top: ${message}`, [{ path: "top", message }]);
   }
   return top;
+}
+
+/** The `dryRun` query parameter of failover and failback: `true` or `false`, false when absent. */
+function dryRunOf(request: HttpRequest): boolean {
+  const given = request.query.get("dryRun");
+  if (given === null || given === "false") return false;
+  if (given === "true") return true;
+  const message = "dryRun must be true or false";
+  throw new ApiError(400, "InvalidQuery", `dryRun: ${message}`, [{ path: "dryRun", message }]);
 }
 
 /** A run's kind from its id, when nothing else tells it (every run id ends in its kind). */
@@ -208,26 +220,52 @@ export function operatorHandlers(deps: OperatorDeps) {
     });
   };
 
-  const start = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: RunInput["mode"], why: string): Promise<HttpResponseInit> => {
+  /**
+   * A dry run: the same checks as a start (made by `start`), then what the run would write, read from
+   * Azure now; nothing is written to Azure and no run starts. Journaled as the override's dry run.
+   */
+  const dryRun = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: "planned" | "forced", why: string, from: string, to: string): Promise<HttpResponseInit> => {
+    if (!deps.dryRun) throw new ApiError(501, "NotAvailable", "dry runs are not configured");
+    const report = await deps.dryRun({ plan, kind, mode, from, to });
+    const summary = `dry run: ${report.writes.length} write(s) the run would make, ${report.unknown.length} resource(s) unknown${report.refused ? `; ${report.refused}` : ""}; nothing written`;
+    await journalOverride(plan.name, caller, `${kind}-dry-run`, why, summary, {
+      dryRun: true,
+      mode,
+      from,
+      to,
+      writes: report.writes.map((w) => `${w.operation} ${w.resourceId}`),
+      unknown: report.unknown.map((u) => u.resourceId),
+    });
+    return json(200, { dryRun: true, plan: plan.name, kind, from, to, mode, ...report });
+  };
+
+  const start = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: RunInput["mode"], why: string, dry = false): Promise<HttpResponseInit> => {
+    const action = dry ? `${kind}-dry-run` : kind;
     // A last run that cannot be read back does not stop a start in an outage: the primary is then
     // taken from detection or the plan, and the run port still refuses to start over a run in progress.
     const last = await deps.runs.get(plan.name).catch((error: unknown) => {
       if (error instanceof MalformedValueError) return undefined;
       throw error;
     });
+    if (dry && isRunActive(last)) {
+      // The run port refuses a start over a run in progress: a dry run answers as that start would.
+      await journalOverride(plan.name, caller, action, why, `refused: run ${last.runId} is in progress`, { runningRunId: last.runId });
+      throw new RunInProgressError(plan.name, last.runId);
+    }
     const primary = await currentPrimary(plan, last);
     const home = plan.regions.primary.name;
     if (kind === "failback" && primary === home) {
-      await journalOverride(plan.name, caller, kind, why, "refused: nothing to fail back");
+      await journalOverride(plan.name, caller, action, why, "refused: nothing to fail back");
       throw new ApiError(409, "NothingToFailBack", `${home} is already the primary of ${plan.name}`);
     }
     if (kind === "failover" && primary !== home) {
       // Going back to the plan's primary is a failback: it must pass the re-protection checks first.
-      await journalOverride(plan.name, caller, kind, why, "refused: use failback to return to the plan's primary");
+      await journalOverride(plan.name, caller, action, why, "refused: use failback to return to the plan's primary");
       throw new ApiError(409, "UseFailback", `${primary} is serving ${plan.name}; returning to ${home} is a failback (POST /api/plans/${plan.name}/failback), which re-protects first`);
     }
-    if (kind === "failback") await refuseIfHomeDown(plan, caller, kind, why);
+    if (kind === "failback") await refuseIfHomeDown(plan, caller, action, why);
     const [from, to] = kind === "failover" ? [home, plan.regions.secondary.name] : [primary, home];
+    if (dry) return dryRun(plan, caller, kind, mode === "forced" ? "forced" : "planned", why, from, to);
     const at = now();
     const input: RunInput = {
       runId: newRunId(plan.name, kind, at),
@@ -404,13 +442,15 @@ export function operatorHandlers(deps: OperatorDeps) {
     }),
     failover: guarded(true, async (request, caller) => {
       const plan = await planOf(request.params.plan);
+      const dry = dryRunOf(request);
       const body = validate(failoverBody, await readJson(request));
-      return start(plan, caller, "failover", body.mode, body.reason);
+      return start(plan, caller, "failover", body.mode, body.reason, dry);
     }),
     failback: guarded(true, async (request, caller) => {
       const plan = await planOf(request.params.plan);
+      const dry = dryRunOf(request);
       const body = validate(failbackBody, await readJson(request));
-      return start(plan, caller, "failback", "planned", body.reason);
+      return start(plan, caller, "failback", "planned", body.reason, dry);
     }),
     approve: decide(true),
     abort: decide(false),
