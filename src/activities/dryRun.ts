@@ -353,7 +353,12 @@ async function siteWrites(plan: Plan, spec: Plan["appService"][number], phase: D
     return [];
   }
   const client = deps.clients.web(site.subscriptionId);
-  const secrets = [...spec.appSettings, ...spec.connectionStrings].flatMap((s) => Object.values(s.values));
+  // Values to cut out of a read's error: the plan's values, except those that are the site's id or a
+  // region's name (not secret, and cutting them would hide which site and region failed). Longest first.
+  const regions = [plan.regions.primary.name, plan.regions.secondary.name];
+  const secrets = [...new Set([...spec.appSettings, ...spec.connectionStrings].flatMap((s) => Object.values(s.values)))]
+    .filter((v) => v.length >= 4 && !regions.includes(v) && !site.id.includes(v))
+    .sort((a, b) => b.length - a.length);
   /** Which of the plan's values `stored` is (by region), never the value itself. */
   const describe = (stored: string | undefined, values: Readonly<Record<string, string>>) => {
       if (stored === undefined) return "absent";
