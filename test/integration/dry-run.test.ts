@@ -49,8 +49,8 @@ const dryWrites = (answer: { writes: { operation: string; resourceId: string }[]
 
 const operatorJournal = () => `operator-${world.plan.name}-${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`;
 
-async function runToCompletion(kind: "failover" | "failback") {
-  await world.runs.start(world.runInput(kind, { mode: "planned" }));
+async function runToCompletion(kind: "failover" | "failback", mode: "planned" | "forced" = "planned") {
+  await world.runs.start(world.runInput(kind, { mode }));
   const done = await world.runs.waitFor(world.plan.name);
   expect(done.output?.outcome, JSON.stringify(done.output)).toBe("completed");
 }
@@ -129,6 +129,26 @@ describe("dry run of a failback", () => {
     expect(res.status).toBe(200);
     expect(answer).toMatchObject({ dryRun: true, kind: "failback", from: "centralus", to: "eastus2", mode: "planned", unknown: [], blocked: [] });
     expect(answer.writes.length).toBeGreaterThan(0);
+    expect(world.estate.requests({ since: before, writesOnly: true })).toEqual([]);
+
+    const afterDry = lastSeq();
+    await runToCompletion("failback");
+    expect(estateWrites(afterDry)).toEqual(dryWrites(answer));
+  });
+
+  it("after a forced failover that left storage LRS: the re-protection's SKU change first, and the same writes as the real failback", async () => {
+    await world.estate.setRegion("eastus2", { down: true });
+    await runToCompletion("failover", "forced");
+    await world.estate.setRegion("eastus2", { down: false });
+
+    const before = lastSeq();
+    const res = await api().failback(post("failback", "?dryRun=true"));
+    const answer = res.jsonBody as any;
+    expect(res.status).toBe(200);
+    const reprotect = answer.writes.filter((w: { phase: string }) => w.phase === "reprotect");
+    expect(reprotect.length).toBeGreaterThan(0);
+    for (const w of reprotect) expect(w).toMatchObject({ kind: "storage-account", operation: "StorageAccounts_Update", current: { sku: "Standard_LRS" } });
+    expect(answer.writes[0].phase).toBe("reprotect");
     expect(world.estate.requests({ since: before, writesOnly: true })).toEqual([]);
 
     const afterDry = lastSeq();
