@@ -655,7 +655,8 @@ describe("the cooldown, and the way home", () => {
     expect(abort.status, abort.text).toBe(202);
     expect(abort.body).toMatchObject({ runId: failbackId, decision: "abort", status: "taken" });
     const back = await world.app.runs.waitFor(name);
-    expect(back).toMatchObject({ runId: failbackId, kind: "failback", status: "completed" });
+    // An aborted run stopped short: its status says so (never "completed" over an outcome that is not).
+    expect(back).toMatchObject({ runId: failbackId, kind: "failback", status: "stopped" });
     expect((back.output as RunOutput).outcome).toBe("stopped-aborted");
     expect(storageFailovers("coolplandata")).toHaveLength(1);
     await world.setRegionDown("norwaywest", false);
