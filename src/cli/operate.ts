@@ -9,7 +9,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { isValidRunId } from "../journal/guard.ts";
 import { callApi, OperateError, type ApiTarget, type OperateDeps } from "./operateApi.ts";
-import { formatAutoFailover, formatDecision, formatPlan, formatPlans, formatResumed, formatRun, formatRuns, formatStarted, isFailedRun, type FormatContext } from "./operateFormat.ts";
+import { formatAutoFailover, formatDecision, formatDryRun, formatPlan, formatPlans, formatResumed, formatRun, formatRuns, formatStarted, isFailedRun, type FormatContext } from "./operateFormat.ts";
 
 /** Bad or missing arguments (exit code 2), found after commander parsed them (values from the environment). */
 export class UsageError extends Error {
@@ -181,12 +181,18 @@ export function operateCommands(setCode: (code: number) => void, deps: OperateDe
     .requiredOption("--plan <name>", "the plan", parsePlanName)
     .requiredOption("--reason <text>", "why (3-500 characters; journaled and notified)", parseReason)
     .addOption(new Option("--mode <mode>", "planned: no data loss; forced: may lose data within the RPO budget or after an approval").choices(["planned", "forced"]).default("planned"))
-    .action(async (o: Common & { plan: string; reason: string; mode: string }) => act("failover", o, post(`plans/${seg(o.plan)}/failover`, { mode: o.mode, reason: o.reason }, formatStarted), { plan: o.plan })());
+    .option("--dry-run", "show the writes the run would make, resource by resource, and make none")
+    .action(async (o: Common & { plan: string; reason: string; mode: string; dryRun?: boolean }) =>
+      act("failover", o, post(`plans/${seg(o.plan)}/failover${o.dryRun ? "?dryRun=true" : ""}`, { mode: o.mode, reason: o.reason }, o.dryRun ? formatDryRun : formatStarted), { plan: o.plan })(),
+    );
 
   const failback = make("failback", "Start a failback of a plan to its primary region (re-protects first).")
     .requiredOption("--plan <name>", "the plan", parsePlanName)
     .requiredOption("--reason <text>", "why (3-500 characters; journaled and notified)", parseReason)
-    .action(async (o: Common & { plan: string; reason: string }) => act("failback", o, post(`plans/${seg(o.plan)}/failback`, { reason: o.reason }, formatStarted), { plan: o.plan })());
+    .option("--dry-run", "show the writes the run would make, resource by resource, and make none")
+    .action(async (o: Common & { plan: string; reason: string; dryRun?: boolean }) =>
+      act("failback", o, post(`plans/${seg(o.plan)}/failback${o.dryRun ? "?dryRun=true" : ""}`, { reason: o.reason }, o.dryRun ? formatDryRun : formatStarted), { plan: o.plan })(),
+    );
 
   const decision = (name: "approve" | "abort", description: string) =>
     make(name, description)

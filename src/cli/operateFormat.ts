@@ -146,6 +146,34 @@ export function formatStarted(body: unknown, ctx: FormatContext): string[] {
   return [`started ${str(b.kind)} run ${str(b.runId)}: ${str(b.from)} → ${str(b.to)}${b.mode !== undefined ? ` (${str(b.mode)})` : ""}`, `  follow it: ${command(ctx, "run", str(b.runId))}`];
 }
 
+/** A state as one short text: `key=value` pairs of a flat object (nested values as JSON). */
+function stateText(v: unknown): string {
+  const o = obj(v);
+  if (!o) return str(v);
+  return Object.entries(o).map(([k, x]) => `${oneLine(k)}=${typeof x === "object" && x !== null ? oneLine(JSON.stringify(x)) : str(x)}`).join(", ") || "-";
+}
+
+const nameOf = (id: unknown): string => (typeof id === "string" ? oneLine(id.split("/").filter(Boolean).at(-1) ?? id) : "-");
+
+/** 200 of a failover or failback with ?dryRun=true: what the run would write, in its order, and what it would not. */
+export function formatDryRun(body: unknown, ctx: FormatContext): string[] {
+  const b = obj(body) ?? {};
+  const lines = [`dry run of a ${str(b.kind)} of ${str(b.plan)}: ${str(b.from)} → ${str(b.to)} (${str(b.mode)}); nothing was written`];
+  const dataLoss = obj(b.dataLoss);
+  if (b.dataLoss !== undefined) lines.push(`  data tier: ${dataLoss ? stateText(dataLoss) : str(b.dataLoss)}`);
+  if (b.refused !== undefined) lines.push(`  the run would stop: ${typeof b.refused === "string" ? oneLine(b.refused) : stateText(b.refused)}`);
+  const writes = arr(b.writes).map(obj).filter((w): w is Json => w !== undefined);
+  lines.push(writes.length > 0 ? `  writes (${writes.length}, in the run's order):` : "  writes: none");
+  for (const w of writes) {
+    lines.push(`    ${w.phase !== undefined ? `[${str(w.phase)}] ` : ""}${str(w.operation)} on ${nameOf(w.resourceId)}: ${stateText(w.current)} → ${stateText(w.target)}${w.condition !== undefined ? ` (${str(w.condition)})` : ""}`);
+  }
+  for (const [label, key, field] of [["unchanged", "unchanged", "why"], ["blocked", "blocked", "why"], ["unknown", "unknown", "reason"]] as const) {
+    for (const item of arr(b[key]).map(obj)) if (item) lines.push(`  ${label}: ${nameOf(item.resourceId)}: ${str(item[field] ?? item.reason ?? item.why)}`);
+  }
+  lines.push(`  to run it: ${command(ctx, str(b.kind), "--plan", str(b.plan), "--reason", '"<why>"')}`);
+  return lines;
+}
+
 /** 202 of POST /api/runs/{id}/resume: the new run and the one it resumes. */
 export function formatResumed(body: unknown, ctx: FormatContext): string[] {
   const b = obj(body) ?? {};

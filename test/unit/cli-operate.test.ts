@@ -301,6 +301,42 @@ describe("answers", () => {
     expect(JSON.parse(json.out)).toEqual(body);
   });
 
+  it("--dry-run asks for the dry run and prints each write with its current and target state, and what would not change", async () => {
+    const body = {
+      dryRun: true,
+      plan: "contoso-orders",
+      kind: "failover",
+      from: "eastus2",
+      to: "centralus",
+      mode: "planned",
+      dataLoss: "planned",
+      writes: [
+        { resourceId: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Sql/servers/sql-cus/failoverGroups/fog", kind: "sql-failover-group", phase: "data-tier", operation: "FailoverGroups_Failover", current: { role: "Secondary" }, target: { role: "Primary" } },
+        { resourceId: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Cdn/profiles/afd/originGroups/web/origins/web-cus", kind: "afd-origin", phase: "traffic", operation: "AFDOrigins_Update", current: { priority: 2 }, target: { priority: 1 }, condition: "only if an operator approves\u001b[2K" },
+      ],
+      unchanged: [{ resourceId: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/web-cus", why: "settings already for centralus" }],
+      blocked: [],
+      unknown: [{ resourceId: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/web-eus", reason: "unknown: eastus2 answered 503" }],
+    };
+    const text = await run(["failover", "--plan", "contoso-orders", "--reason", "what would it do", "--dry-run"], () => ({ status: 200, body }));
+    expect(text.code).toBe(0);
+    expect(text.sent.map((s) => [s.method, s.url])).toEqual([["POST", `${APP}/api/plans/contoso-orders/failover?dryRun=true`]]);
+    expect(text.out.split("\n")).toEqual([
+      "dry run of a failover of contoso-orders: eastus2 → centralus (planned); nothing was written",
+      "  data tier: planned",
+      "  writes (2, in the run's order):",
+      "    [data-tier] FailoverGroups_Failover on fog: role=Secondary → role=Primary",
+      "    [traffic] AFDOrigins_Update on web-cus: priority=2 → priority=1 (only if an operator approves [2K)",
+      "  unchanged: web-cus: settings already for centralus",
+      "  unknown: web-eus: unknown: eastus2 answered 503",
+      `  to run it: switchyard failover --plan contoso-orders --reason "<why>" --app ${APP}`,
+      "",
+    ]);
+    const back = await run(["failback", "--plan", "contoso-orders", "--reason", "what would it do", "--dry-run"], () => ({ status: 200, body: { ...body, kind: "failback", writes: [] } }));
+    expect(back.sent[0]!.url).toBe(`${APP}/api/plans/contoso-orders/failback?dryRun=true`);
+    expect(back.out).toContain("  writes: none\n");
+  });
+
   it("exits 1 for a run that failed, 0 for one that completed its switch", async () => {
     const failed = await run(["run", "r-1"], () => ({ status: 200, body: { runId: "r-1", status: "completed", output: { outcome: "failed", message: "storage failover failed" } } }));
     expect(failed.code).toBe(1);
