@@ -48,7 +48,9 @@ export async function serveHttp(routes: readonly HttpRoute[], options: ServeHttp
     void (async () => {
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         const text = body === undefined ? "" : JSON.stringify(body);
-        res.writeHead(status, { ...(text ? { "Content-Type": "application/json; charset=utf-8" } : {}), ...headers }).end(text);
+        // The route's own Content-Type, whatever its case, replaces the default (never both).
+        const typed = Object.keys(headers).some((name) => name.toLowerCase() === "content-type");
+        res.writeHead(status, { ...(text && !typed ? { "Content-Type": "application/json; charset=utf-8" } : {}), ...headers }).end(text);
       };
       const socket = req.socket;
       const host = (req.headers.host ?? "").toLowerCase();

@@ -124,6 +124,24 @@ async function raw(port: string, head: string): Promise<number> {
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(Buffer.concat(chunks).toString("latin1"))?.[1]);
 }
 
+describe("serveHttp's answers", () => {
+  it("carry one Content-Type: a route's own, whatever its case, replaces the default", async () => {
+    const route: HttpRoute = { name: "typed", methods: ["GET"], route: "typed", handler: async () => ({ status: 202, jsonBody: { ok: true }, headers: { "content-type": "application/json" } }) };
+    const server = await serveHttp([route]);
+    servers.push(server);
+    const raw = await new Promise<string[]>((resolve, reject) => {
+      httpRequest(`${server.url}/api/typed`, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.rawHeaders));
+      })
+        .on("error", reject)
+        .end();
+    });
+    const types = raw.filter((_, i) => i % 2 === 0 && raw[i]!.toLowerCase() === "content-type");
+    expect(types).toHaveLength(1);
+  });
+});
+
 describe("serveHttp answers only for its own address, however the request names it", () => {
   it("answers 400 to two Host headers, whichever comes first", async () => {
     const server = await start();
