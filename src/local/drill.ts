@@ -16,6 +16,7 @@ import { outcomeMessage, renderReport, stepOutcome } from "../core/run/report.ts
 import type { JournalEntry } from "../core/journal.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { applyScenario, type Scenario } from "../../estate/scenario.ts";
+import { AZURE_PROFILE } from "../../estate/profile.ts";
 import { startLocalApp, type LocalApp } from "./app.ts";
 import { watchUsers } from "./userWatch.ts";
 import type { InstanceStatus } from "../durable/durableHost.ts";
@@ -126,7 +127,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
         .read(status.runId)
         .then((entries) => {
           lastLineAt = Date.now();
-          for (const line of waitingLines(entries, status, stepBegan, new Date())) options.progress!(`${stamp()} ${status.kind} · ${status.step}: ${line}`);
+          for (const line of waitingLines(entries, status, stepBegan, new Date(), timeScale)) options.progress!(`${stamp()} ${status.kind} · ${status.step}: ${line}`);
         })
         .catch(() => undefined)
         .finally(() => (ticking = false));
@@ -244,9 +245,10 @@ function failedOutput(input: RunInput, error: string): RunOutput {
  * the resource has been waited for (since its first wait in the step, by the journal's times). One line
  * per resource; else what the run's status says it waits for, with the time since `stepBegan`.
  */
-export function waitingLines(entries: readonly JournalEntry[], status: RunStatus, stepBegan: Date, now: Date): string[] {
-  const waits = new Map<string, { firstAt: number; what: string }>();
-  const note = (key: string, at: number, what: string) => waits.set(key, { firstAt: waits.get(key)?.firstAt ?? at, what });
+export function waitingLines(entries: readonly JournalEntry[], status: RunStatus, stepBegan: Date, now: Date, timeScale?: number): string[] {
+  const waits = new Map<string, { firstAt: number; what: string; expectedMs?: number }>();
+  const note = (key: string, at: number, what: string, expected?: number) =>
+    waits.set(key, { firstAt: waits.get(key)?.firstAt ?? at, what, ...(expected !== undefined ? { expectedMs: expected } : {}) });
   for (const e of entries) {
     const at = Date.parse(e.at);
     if (e.kind !== "wait" || e.step !== status.step) continue;
@@ -255,17 +257,23 @@ export function waitingLines(entries: readonly JournalEntry[], status: RunStatus
       for (const op of data.operations as { resource?: unknown; operation?: unknown; status?: unknown }[]) {
         const key = String(op.resource ?? "");
         if (op.status !== undefined) waits.delete(key);
-        else note(key, at, `${key}: ${String(op.operation ?? "an Azure operation")} in progress`);
+        else note(key, at, `${key}: ${String(op.operation ?? "an Azure operation")} in progress`, expectedMs(String(op.operation ?? ""), timeScale));
       }
     } else if (typeof data.resourceId === "string") note(data.resourceId.split("/").at(-1)!, at, e.message);
     else note("", at, e.message);
   }
-  const lines = [...waits.values()].map((w) => `${w.what} (waiting ${seconds((now.getTime() - w.firstAt) / 1000)})`);
+  const lines = [...waits.values()].map((w) => `${w.what} (waiting ${seconds((now.getTime() - w.firstAt) / 1000)}${w.expectedMs !== undefined ? ` of about ${seconds(w.expectedMs / 1000)}, as Azure's profile has it` : ""})`);
   if (lines.length > 0) return lines;
   return [`${status.waitingFor ? `waiting for ${status.waitingFor}` : "in progress"} (step running ${seconds((now.getTime() - stepBegan.getTime()) / 1000)})`];
 }
 
 const seconds = (s: number) => `${Math.max(0, s).toFixed(1)} s`;
+
+/** How long Azure takes for an operation (`StorageAccounts_Failover (Planned)`), by the estate's profile, at this time scale. */
+function expectedMs(operation: string, timeScale: number | undefined): number | undefined {
+  const timed = AZURE_PROFILE.operations[operation.split(" ")[0] ?? ""];
+  return timed && timeScale !== undefined && timeScale > 0 ? timed.ms / timeScale : undefined;
+}
 
 /** Colour and symbols, at a terminal (src/cli/style.ts); plain text otherwise. */
 export interface SummaryStyle {

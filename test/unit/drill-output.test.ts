@@ -62,5 +62,9 @@ describe("progress inside a lasting step", () => {
 
     expect(during).toEqual(["tailspinmedia: StorageAccounts_Failover (Planned) in progress (waiting 4.0 s)"]);
     expect(after).toEqual(["waiting for operation (step running 4.0 s)"]);
+    // With the run's time scale, the estimate from Azure's profile: a storage failover takes about an hour.
+    expect(waitingLines(started, status("data-tier", "operation"), new Date(from), new Date(from + 4_000), 3600)).toEqual([
+      "tailspinmedia: StorageAccounts_Failover (Planned) in progress (waiting 4.0 s of about 1.0 s, as Azure's profile has it)",
+    ]);
   });
 });
