@@ -201,6 +201,27 @@ describe("a run that ends before its first Azure write", () => {
     expect(retries[0]!.message).toMatch(/does not count toward maxPerDay/);
   });
 
+  it.each(["stopped-aborted", "stopped-approval-timeout"] as const)("a run that %s (a person's decision, or none in time) is not retried: it counts, and the cooldown applies", async (outcome) => {
+    const plan = testPlan({ quorum: 1, downForSeconds: 0, maxPerDay: 2 });
+    const w = world(plan);
+    w.setNow(0);
+    await evaluatePlan(plan, probes(plan, PRIMARY, "down", 0), w.deps, { failuresBeforeDown: 1 });
+    const run = w.runs.current!;
+    w.runs.current = {
+      ...run,
+      status: "stopped",
+      output: { runId: run.runId, kind: "failover", outcome, from: PRIMARY, to: SECONDARY, steps: [{ step: "assess", startedAt: iso(1), endedAt: iso(2), outcome: "ok" }, { step: "approval", startedAt: iso(2), endedAt: iso(30), outcome: "ok" }], rtoSeconds: null, rtoTargetSeconds: 1800, rpoExposureSeconds: null, rpoBudgetSeconds: 300, dataLossAllowedBy: "none", message: outcome },
+    };
+    for (const s of [120, 600, 1800]) {
+      w.setNow(s);
+      const summary = await evaluatePlan(plan, probes(plan, PRIMARY, "down", s), w.deps, { failuresBeforeDown: 1 });
+      expect(summary.decision, `at ${s} s`).toMatchObject({ start: false, code: "cooldown" });
+    }
+    const { state } = await w.store.get(plan.name);
+    expect(state.policy.autoFailovers).toEqual([iso(0)]);
+    expect(state.policy.retry).toBeUndefined();
+  });
+
   it("a run that wrote (a data-tier step) counts, and the cooldown applies", async () => {
     const plan = testPlan({ quorum: 1, downForSeconds: 0, maxPerDay: 2 });
     const w = world(plan);

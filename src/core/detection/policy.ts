@@ -21,7 +21,8 @@ import { describeSignals as signalsOf, quorumThresholds, regionVerdict } from ".
  * kind "failback" (it re-protects before it moves anything), whatever trigger asks; every automatic
  * switch, failover or failback, counts toward maxPerDay.
  *
- * A run that ended without writing to Azure (see `wroteNothing`) moved nothing: it does not count
+ * A run that ended without writing to Azure (see `wroteNothing`), unless a person stopped it or its
+ * approval timed out (`decidedByPerson`), moved nothing: it does not count
  * toward maxPerDay, and instead of the cooldown the next automatic start waits for a backoff
  * (`retryBackoffMs`: 1, 2, 4, 8, 16, then every 30 minutes), recorded as `policy.retry`.
  *
@@ -318,6 +319,16 @@ export function wroteNothing(view: RunView): boolean {
   return view.kind === "failover" && READ_ONLY_STEPS.has(view.progress.step);
 }
 
+/**
+ * Whether a person ended the run, or it waited for a person in vain: an abort, an approval that timed
+ * out, a run that ended while waiting for approval. Such a run is not retried (that would ask again, or
+ * go on without the approval that was refused): it counts toward maxPerDay and the cooldown applies.
+ */
+export function decidedByPerson(view: RunView): boolean {
+  if (view.output) return view.output.outcome === "stopped-aborted" || view.output.outcome === "stopped-approval-timeout";
+  return view.progress?.step === Steps.approval || view.progress?.waitingFor === "approval";
+}
+
 const RETRY_BASE_MS = 60_000;
 const RETRY_MAX_MS = 30 * 60_000;
 
@@ -334,7 +345,7 @@ export function retryBackoffMs(failures: number): number {
 function observeRetry(state: PlanState, view: RunView, now: Date): PlanState {
   const policy = state.policy;
   const last = policy.lastAutoFailover;
-  if (last?.runId === view.runId && wroteNothing(view)) {
+  if (last?.runId === view.runId && wroteNothing(view) && !decidedByPerson(view)) {
     if (policy.retry?.runId === view.runId) return state;
     const failures = (policy.retry?.failures ?? 0) + 1;
     const index = policy.autoFailovers.lastIndexOf(last.at);
