@@ -41,14 +41,18 @@ const SECRET_KEY_SUFFIXES = ["password", "connectionstring", "secret", "accountk
 
 /** Patterns that give a secret away inside any string, whatever its property is called. */
 const SECRET_PATTERNS: readonly { rule: string; test: RegExp; span: RegExp }[] = [
-  { rule: "a storage account key (AccountKey=)", test: /AccountKey\s*=/i, span: /AccountKey\s*=[^;\s]*/gi },
+  { rule: "a storage account key (AccountKey=)", test: /AccountKey\s*(?:=|%3D)/i, span: /AccountKey\s*(?:=|%3D)[^;\s]*/gi },
   { rule: "a shared access signature (SharedAccessSignature)", test: /SharedAccessSignature/i, span: /SharedAccessSignature[^;]*/gi },
-  { rule: "a shared access key (SharedAccessKey=)", test: /SharedAccessKey\s*=/i, span: /SharedAccessKey\s*=[^;\s]*/gi },
-  { rule: "a password in a connection string (Password=)", test: /(?:^|[;,\s])(?:Password|Pwd)\s*=\s*[^;,\s]/i, span: /(?<![A-Za-z0-9])(?:Password|Pwd)\s*=\s*[^;,\s]*/gi },
-  { rule: "a SAS signature in a URL (sig=)", test: /[?&]sig=[^&\s]/i, span: /(?<=[?&])sig=[^&\s]*/gi },
+  { rule: "a shared access key (SharedAccessKey=)", test: /SharedAccessKey\s*(?:=|%3D)/i, span: /SharedAccessKey\s*(?:=|%3D)[^;\s]*/gi },
+  // A password runs to the next `;` (it may hold spaces and commas), or to its closing quote.
+  { rule: "a password (Password=)", test: /(?<![A-Za-z0-9])(?:Password|Pwd)\s*(?:=|%3D)\s*[^;,\s]/i, span: /(?<![A-Za-z0-9])(?:Password|Pwd)\s*(?:=|%3D)\s*(?:"[^"]*"?|'[^']*'?|[^;]*)/gi },
+  { rule: "a client secret (client_secret=)", test: /client_secret\s*(?:=|%3D)\s*[^&;\s]/i, span: /client_secret\s*(?:=|%3D)\s*[^&;\s]*/gi },
+  { rule: "a SAS signature (sig=)", test: /(?:^|[?&\s]|%26|%3F)sig(?:=|%3D)[^&\s]/i, span: /(?<=^|[?&\s]|%26|%3F)sig(?:=|%3D)[^&\s]*/gi },
+  { rule: "a function key in a URL (code=)", test: /[?&]code=[^&\s]/i, span: /(?<=[?&])code=[^&\s]*/gi },
   { rule: "a bearer token", test: /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/i, span: /\bBearer\s+[A-Za-z0-9\-._~+/]{16,}=*/gi },
   { rule: "a JSON web token", test: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/, span: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g },
   { rule: "a private key (PEM)", test: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, span: /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|[\s\S]*$)/g },
+  { rule: "a password in JSON text (\"password\": …)", test: /"(?:password|pwd|secret|client_?secret|access_?key|api_?key)"\s*:\s*"[^"]/i, span: /"(?:password|pwd|secret|client_?secret|access_?key|api_?key)"\s*:\s*"[^"]*"?/gi },
 ];
 
 /** Placeholders an activity may write where a secret was: `***`, `[redacted]`, `<redacted>`. */

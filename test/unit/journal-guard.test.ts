@@ -113,6 +113,25 @@ describe("run ids and entry shape", () => {
     expect(() => storableEntry(entry({ at: "yesterday" }))).toThrow(InvalidEntryError);
   });
 
+  it("redacts secrets however they are written: quoted or spaced passwords, URL queries, URL-encoding, function keys, client secrets, JSON text", () => {
+    const cases: [string, string][] = [
+      ['Server=x;User ID=a;Password="p@ss word;x y";Other=1', "Server=x;User ID=a;[redacted];Other=1"],
+      ["Password=abc def", "[redacted]"],
+      ["Password=abc,def;x=1", "[redacted];x=1"],
+      ["https://h/login?user=a&password=hunter2", "https://h/login?user=a&[redacted]"],
+      ["AccountKey%3Dabc123", "[redacted]"],
+      ["https://h/x?a=1%26sig%3Dabcdef", "https://h/x?a=1%26[redacted]"],
+      ["sig=abcdef&se=1", "[redacted]&se=1"],
+      ["https://f.azurewebsites.net/api/x?code=KEY123==", "https://f.azurewebsites.net/api/x?[redacted]"],
+      ["client_secret=s3cr3t&x=1", "[redacted]&x=1"],
+      ['{"password": "hunter2"}', "{[redacted]}"],
+      // Not secrets: left as they are.
+      ["MyPassword=1", "MyPassword=1"],
+      ["the sig of it; see code=review", "the sig of it; see code=review"],
+    ];
+    for (const [given, stored] of cases) expect(storableEntry(entry({ message: given })).entry.message, given).toBe(stored);
+  });
+
   it("checks the data of each kind, naming the bad field", () => {
     const write = { ...base, kind: "write", data: { resourceId: "/subscriptions/x", operation: "Op", requestIds: ["a"], result: "accepted" } };
     expect(() => assertStorableEntry(write as JournalEntry)).not.toThrow();

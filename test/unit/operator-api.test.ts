@@ -161,12 +161,12 @@ describe("manual override API: which way a run goes", () => {
 
   it("starts a failover whose reason carries a credential, and records the reason redacted", async () => {
     const { api, runs, journal } = setup();
-    const res = await api.failover(request({ plan: plan.name }, { reason: "again Password=hunter2 test" }));
+    const res = await api.failover(request({ plan: plan.name }, { reason: "again Password=hunter2; test" }));
     expect(res.status).toBe(202);
     expect(JSON.stringify(body(res))).not.toContain("hunter2");
-    expect(runs.started[0]!.trigger.reason).toBe("again [redacted] test");
+    expect(runs.started[0]!.trigger.reason).toBe("again [redacted]; test");
     const entries = await journal.read(OPERATOR_JOURNAL);
-    expect(entries.map((e) => e.data?.reason)).toEqual(["again [redacted] test"]);
+    expect(entries.map((e) => e.data?.reason)).toEqual(["again [redacted]; test"]);
     expect(JSON.stringify(entries)).not.toContain("hunter2");
   });
 });
@@ -216,14 +216,14 @@ describe("manual override API: untrusted text never blocks or fails a safety act
     const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs: new MemoryRuns(), journal, clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: true, detection });
     const caller = { "x-ms-client-principal": principal("svc;Password=hunter2", [OPERATOR_ROLE]) };
 
-    const res = await api.autoFailover(request({ plan: plan.name }, { enabled: false, reason: "maintenance, Password=hunter2 on the bridge" }, caller));
+    const res = await api.autoFailover(request({ plan: plan.name }, { enabled: false, reason: "maintenance, Password=hunter2; on the bridge" }, caller));
 
     expect(res.status).toBe(200);
     expect(body(res)).toMatchObject({ autoFailover: "paused" });
-    expect(detection.changes).toEqual([{ enabled: false, by: "svc;[redacted]", reason: "maintenance, [redacted] on the bridge", at: "2026-11-28T10:00:00.000Z" }]);
+    expect(detection.changes).toEqual([{ enabled: false, by: "svc;[redacted]", reason: "maintenance, [redacted]; on the bridge", at: "2026-11-28T10:00:00.000Z" }]);
     const entries = await journal.read(OPERATOR_JOURNAL);
     expect(entries).toHaveLength(1);
-    expect(entries[0]!.data).toMatchObject({ action: "pause-auto-failover", by: "svc;[redacted]", reason: "maintenance, [redacted] on the bridge", outcome: "auto-failover paused" });
+    expect(entries[0]!.data).toMatchObject({ action: "pause-auto-failover", by: "svc;[redacted]", reason: "maintenance, [redacted]; on the bridge", outcome: "auto-failover paused" });
     expect(JSON.stringify([body(res), entries])).not.toContain("hunter2");
   });
 
