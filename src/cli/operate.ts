@@ -19,6 +19,8 @@ export class UsageError extends Error {
 // ---- argument validation (each throws InvalidArgumentError with a message naming what is wrong) ----
 
 /** The app's base URL: http(s), no credentials, no query (the function key goes in SWITCHYARD_FUNCTION_KEY). */
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
 export function parseAppUrl(value: string): URL {
   let url: URL;
   try {
@@ -27,6 +29,10 @@ export function parseAppUrl(value: string): URL {
     throw new InvalidArgumentError(`'${clip(value)}' is not a URL (expected https://<app>.azurewebsites.net)`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new InvalidArgumentError(`the app URL must be http(s), not ${url.protocol.replace(/:$/, "")}`);
+  // The function key and the token go with every request: in clear only to this machine (serve, func start).
+  if (url.protocol === "http:" && !LOOPBACK.has(url.hostname.toLowerCase())) {
+    throw new InvalidArgumentError(`the app URL must be https (http only for this machine: localhost, 127.0.0.1, [::1]), not ${clip(value)}`);
+  }
   if (url.username || url.password) throw new InvalidArgumentError("the app URL must not carry credentials");
   if (url.search || url.hash) throw new InvalidArgumentError("the app URL must not have a query or fragment (pass the function key in SWITCHYARD_FUNCTION_KEY, never in the URL)");
   // https://app/ and https://app/api both name the app: the routes are appended under /api.

@@ -65,6 +65,9 @@ describe("argument validation", () => {
   it("takes an http(s) app URL, with or without /api, and refuses other schemes, credentials and a query", () => {
     expect(parseAppUrl("https://sy.azurewebsites.net/api/").href).toBe("https://sy.azurewebsites.net/");
     expect(parseAppUrl("http://127.0.0.1:7071").href).toBe("http://127.0.0.1:7071/");
+    expect(parseAppUrl("http://localhost:7071/api").href).toBe("http://localhost:7071/");
+    // The key and token travel with every request: in clear only to this machine.
+    expect(() => parseAppUrl("http://sy-func.azurewebsites.net")).toThrow(/must be https \(http only for this machine/);
     expect(() => parseAppUrl("ftp://sy.example")).toThrow("the app URL must be http(s), not ftp");
     expect(() => parseAppUrl("sy.azurewebsites.net")).toThrow(/is not a URL/);
     expect(() => parseAppUrl("https://user:pw@sy.example")).toThrow("the app URL must not carry credentials");
