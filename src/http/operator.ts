@@ -322,8 +322,14 @@ export function operatorHandlers(deps: OperatorDeps) {
           throw new ApiError(409, "DecisionTaken", `run ${current.runId} already has its decision: ${standing.decision} by ${standing.by} at ${standing.at}`, { runId: current.runId, standing, ...(error.resent ? { resent: true } : {}) });
         }
         if (error instanceof DecisionNotDeliveredError) {
-          await journalOverride(plan, caller, action, why, "taken, not delivered: the next approve or abort of the run sends it again", target);
-          throw new ApiError(503, "DecisionNotDelivered", error.message, { runId: current.runId, standing: decisionView(error.decision) });
+          const standing = decisionView(error.decision);
+          // Either this request's own decision, or an earlier one it tried to send again: the journal says which.
+          const own = standing.decision === action && standing.by === caller.name;
+          const outcome = own
+            ? "taken, not delivered: the next approve or abort of the run sends it again"
+            : `refused: ${standing.decision} by ${standing.by} at ${standing.at} stands; sending it again failed (the next approve or abort tries again)`;
+          await journalOverride(plan, caller, action, why, outcome, { ...target, ...(own ? {} : { standing }) });
+          throw new ApiError(503, "DecisionNotDelivered", error.message, { runId: current.runId, standing });
         }
         throw error;
       }

@@ -348,6 +348,26 @@ describe("manual override API: one decision per wait", () => {
     const outcomes = (await journal.read(OPERATOR_JOURNAL)).filter((e) => e.data?.action === "approve" || e.data?.action === "abort").map((e) => e.data?.outcome);
     expect(outcomes).toEqual(["taken, not delivered: the next approve or abort of the run sends it again", "refused: approve by alice@contoso.com at 2026-11-28T10:00:00.000Z stands"]);
   });
+
+  it("journals a resend that failed as a refusal of the request that made it, not as its own decision taken", async () => {
+    const { memory, journal, api, as } = claiming();
+    await api.failover(request({ plan: plan.name }, { reason: "eastus2 is down" }, as("oncall@contoso.com")));
+    const runId = waitingForApproval(memory);
+    memory.failApprove = new Error("the Durable extension answered 500");
+    expect((await api.approve(request({ id: runId }, { reason: "accept the loss" }, as("alice@contoso.com")))).status).toBe(503);
+
+    memory.failApprove = new Error("the Durable extension answered 500 again");
+    const resend = await api.abort(request({ id: runId }, { reason: "changed my mind" }, as("bob@contoso.com")));
+
+    expect(resend.status).toBe(503);
+    expect(body(resend).error.details).toMatchObject({ standing: { decision: "approve", by: "alice@contoso.com" } });
+    const decisions = (await journal.read(OPERATOR_JOURNAL)).filter((e) => e.data?.action === "approve" || e.data?.action === "abort");
+    expect(decisions.map((e) => [e.data?.action, e.data?.by, e.data?.outcome])).toEqual([
+      ["approve", "alice@contoso.com", "taken, not delivered: the next approve or abort of the run sends it again"],
+      ["abort", "bob@contoso.com", "refused: approve by alice@contoso.com at 2026-11-28T10:00:00.000Z stands; sending it again failed (the next approve or abort tries again)"],
+    ]);
+    expect(memory.approvals).toEqual([]);
+  });
 });
 
 describe("manual override API: identity headers", () => {
