@@ -239,6 +239,12 @@ export function operatorHandlers(deps: OperatorDeps) {
     return json(200, { dryRun: true, plan: plan.name, kind, from, to, mode, ...report });
   };
 
+  /** A run an operator starts (or resumes): a new run id, the caller and reason as its trigger. */
+  const manualRun = (plan: Plan, caller: Caller, why: string, run: Pick<RunInput, "kind" | "mode" | "from" | "to">, detectedAt?: string): RunInput => {
+    const at = now();
+    return { runId: newRunId(plan.name, run.kind, at), ...run, plan, trigger: { source: "manual", by: redactText(caller.name), reason: why, detectedAt: detectedAt ?? at.toISOString() } };
+  };
+
   const start = async (plan: Plan, caller: Caller, kind: RunInput["kind"], mode: RunInput["mode"], why: string, dry = false): Promise<HttpResponseInit> => {
     const action = dry ? `${kind}-dry-run` : kind;
     // A last run that cannot be read back does not stop a start in an outage: the primary is then
@@ -266,16 +272,7 @@ export function operatorHandlers(deps: OperatorDeps) {
     if (kind === "failback") await refuseIfHomeDown(plan, caller, action, why);
     const [from, to] = kind === "failover" ? [home, plan.regions.secondary.name] : [primary, home];
     if (dry) return dryRun(plan, caller, kind, mode === "forced" ? "forced" : "planned", why, from, to);
-    const at = now();
-    const input: RunInput = {
-      runId: newRunId(plan.name, kind, at),
-      kind,
-      mode,
-      plan,
-      from,
-      to,
-      trigger: { source: "manual", by: redactText(caller.name), reason: why, detectedAt: at.toISOString() },
-    };
+    const input = manualRun(plan, caller, why, { kind, mode, from, to });
     try {
       const view = await deps.runs.start(input);
       // The run's own journal records who started it and why, too.
@@ -373,17 +370,8 @@ export function operatorHandlers(deps: OperatorDeps) {
     const mode = started?.data.mode ?? "planned";
     const { kind, from, to } = current;
     if (kind === "failback") await refuseIfHomeDown(plan, caller, "resume", why, { runId });
-    const at = now();
-    const input: RunInput = {
-      runId: newRunId(plan.name, kind, at),
-      kind,
-      mode,
-      plan,
-      from,
-      to,
-      // The outage was detected when the first run's trigger says: the RTO counts from there.
-      trigger: { source: "manual", by: redactText(caller.name), reason: why, detectedAt: current.trigger?.detectedAt ?? at.toISOString() },
-    };
+    // The outage was detected when the first run's trigger says: the RTO counts from there.
+    const input = manualRun(plan, caller, why, { kind, mode, from, to }, current.trigger?.detectedAt);
     try {
       const view = await deps.runs.start(input);
       await journalOverride(plan.name, caller, "resume", why, `started run ${input.runId} (resumes ${runId})`, { runId: input.runId, resumes: runId, kind, mode, from, to });
