@@ -5,6 +5,7 @@ import type { Probe } from "../core/probe.ts";
 import type { ClientFactory } from "../azure/clients.ts";
 import type { Journal } from "../core/journal.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
+import type { LagStore } from "../lag/store.ts";
 
 
 
@@ -37,4 +38,6 @@ export interface ActivityDeps {
   readonly activityBudgetMs?: number;
   /** The plan snapshot of each run: activities called with a plan outline read the whole plan here. */
   readonly runPlans?: Pick<RunPlanStore, "get">;
+  /** The lag samples of the `replicationLag` timer: the RPO gate's last-known lag in an outage. Absent: live measurements only. */
+  readonly lag?: Pick<LagStore, "get">;
 }

@@ -1,69 +1,117 @@
+import type { Plan } from "../core/plan/index.ts";
+import { DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS, largestLag, lastKnownLag, type LagEvidence, type LagSample } from "../core/lag.ts";
 import { Steps, type MeasureReplicationInput, type MeasureReplicationResult, type ReplicationObserved, type SqlReplication, type StorageReplication } from "../core/run/model.ts";
+import { measureLag } from "../lag/measure.ts";
+import type { LagDocument } from "../lag/store.ts";
 import { journalObservation } from "./writes.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
 import { readFailoverGroup, sqlGroupIn } from "./sql.ts";
-import { accountRef, readAccount } from "./storage.ts";
+
+/** Evidence entries journaled in full; beyond this, counts and the largest only (a plan may hold hundreds of databases). */
+const EVIDENCE_IN_JOURNAL = 20;
 
 /**
  * Measures how far each replica in `input.to` is behind: the input of the RPO gate. Read-only towards
- * Azure. Each replica's figures are journaled (an observation of the measure step); the run gets the
- * largest lag, and journals the gate's decision with it.
+ * Azure. The figures are journaled (an observation of the measure step); the run gets the largest lag
+ * and how it is known, and journals the gate's decision with it.
  *
- * - SQL: Azure reports geo-replication lag only inside the primary database
- *   (`sys.dm_geo_replication_link_status`), not through ARM, so `lagSeconds` is null; the group's role
- *   in the target region and its replication state are read from the failover group on the server there.
- * - Storage: lag = now − `lastSyncTime` (rounded up to whole seconds, never understating the data at
- *   risk); null when Azure has no last sync time (an account with no secondary).
- * `maxLagSeconds` is null as soon as any lag is unknown, so a plan with SQL groups never passes the RPO
- * gate on measurement alone.
+ * - SQL, per database: `replication_lag_sec` asked live on the primary over TDS (src/lag/measure.ts).
+ *   When the primary cannot be asked (its region is down: the usual case for a forced failover), the
+ *   last lag the `replicationLag` timer measured before the outage stands in, aged to the outage start:
+ *   `lag at the sample + (outage start − sample time)`, if the sample is at most
+ *   `objectives.lagSampleMaxAgeSeconds` older than the outage start (core/lag.ts: lastKnownLag). The
+ *   outage start is the run's `detectedAt`, at or after the real start, so the estimate errs high.
+ *   The group's role in the target region and its replication state are read from the failover group
+ *   on the server there.
+ * - Storage: lag = now − `lastSyncTime` (rounded up); when Azure has none, the last sample, aged the
+ *   same way.
+ * `maxLagSeconds` is null as soon as any resource's lag is unknown, so the RPO gate then asks a human.
  */
 export async function measureReplication(input: MeasureReplicationInput, deps: ActivityDeps): Promise<MeasureReplicationResult> {
   const { plan, to } = input;
   planRegion(plan, to); // refuses a region the plan does not name
   const now = deps.clock();
+  const outageStart = input.outageStartedAt !== undefined && !Number.isNaN(Date.parse(input.outageStartedAt)) ? new Date(input.outageStartedAt) : now;
+  // Plans kept by runs started before the limit existed have none: the default applies.
+  const maxAgeSeconds = plan.objectives.lagSampleMaxAgeSeconds ?? DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS;
 
-  const sql = Promise.all(
-    plan.sql.map(async (_, index): Promise<SqlReplication> => {
+  const groups = Promise.all(
+    plan.sql.map(async (_, index): Promise<Omit<SqlReplication, "lagSeconds">> => {
       const group = sqlGroupIn(plan, index, to);
       const fg = await readFailoverGroup(deps, group);
-      return {
-        failoverGroup: group.groupId,
-        lagSeconds: null,
-        replicationState: fg.replicationState ?? "unknown",
-        roleInTarget: fg.replicationRole === "Primary" ? "Primary" : "Secondary",
-      };
+      return { failoverGroup: group.groupId, replicationState: fg.replicationState ?? "unknown", roleInTarget: fg.replicationRole === "Primary" ? "Primary" : "Secondary" };
     }),
   );
+  const [roles, live, stored] = await Promise.all([
+    groups,
+    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 15_000, requestTimeoutMs: 10_000 }),
+    deps.lag ? deps.lag.get(plan.name).catch((error: unknown) => { deps.log.warn(`the lag samples of plan ${plan.name} could not be read`, { error: error instanceof Error ? error.message : String(error) }); return undefined; }) : Promise.resolve(undefined),
+  ]);
 
-  const storage = Promise.all(
-    plan.storage.map(async (_, index): Promise<StorageReplication> => {
-      const ref = accountRef(plan, index);
-      const account = await readAccount(deps, ref, true);
-      const stats = account.geoReplicationStats;
-      const lastSync = stats?.lastSyncTime;
-      return {
-        account: ref.id,
-        lagSeconds: lastSync ? Math.max(0, Math.ceil((now.getTime() - lastSync.getTime()) / 1000)) : null,
-        lastSyncTime: lastSync ? lastSync.toISOString() : null,
-        status: stats?.status ?? (account.secondaryLocation ? "Unknown" : "NoSecondary"),
-        canPlannedFailover: stats?.canPlannedFailover === true,
-        canFailover: stats?.canFailover === true,
-        primaryLocation: account.primaryLocation ?? "unknown",
-      };
-    }),
-  );
-
-  const [sqlResults, storageResults] = await Promise.all([sql, storage]);
-  const lags = [...sqlResults, ...storageResults].map((r) => r.lagSeconds);
-  const measured = lags.filter((lag): lag is number => lag !== null);
-  const maxLagSeconds = measured.length < lags.length ? null : Math.max(0, ...measured);
-  const observed: ReplicationObserved = { to, sql: sqlResults, storage: storageResults, maxLagSeconds };
+  const evidence = replicationEvidence(plan, live.samples, stored, outageStart, maxAgeSeconds);
+  const maxLagSeconds = largestLag(evidence);
+  const byGroup = new Map<string, LagEvidence[]>();
+  for (const e of evidence) if (e.group !== undefined) byGroup.set(e.group, [...(byGroup.get(e.group) ?? []), e]);
+  const sql: SqlReplication[] = roles.map((r) => ({ ...r, lagSeconds: largestLag(byGroup.get(r.failoverGroup) ?? [{ lagSeconds: null }]) }));
+  const storage: StorageReplication[] = live.samples
+    .filter((s) => s.kind === "storageAccount")
+    .map((s) => ({
+      account: s.resourceId,
+      lagSeconds: evidence.find((e) => e.resourceId === s.resourceId)?.lagSeconds ?? null,
+      lastSyncTime: s.lastReplication ?? null,
+      status: s.state,
+      canPlannedFailover: s.canPlannedFailover === true,
+      canFailover: s.canFailover === true,
+      primaryLocation: s.primary ?? "unknown",
+    }));
+  const basis = { live: evidence.filter((e) => e.basis === "live").length, lastKnown: evidence.filter((e) => e.basis === "last-known").length, unknown: evidence.filter((e) => e.basis === "none").length };
+  const note = lagNote(evidence, basis, maxLagSeconds, outageStart, maxAgeSeconds);
+  const shown = [...evidence].sort((a, b) => (b.lagSeconds ?? Infinity) - (a.lagSeconds ?? Infinity)).slice(0, EVIDENCE_IN_JOURNAL);
+  const observed: ReplicationObserved = { to, sql, storage, maxLagSeconds };
   await journalObservation(deps, {
     runId: input.runId,
     step: Steps.measure,
-    message: `replication towards ${to}: ${maxLagSeconds === null ? `largest lag unknown (${lags.length - measured.length} of ${lags.length} replicas report none)` : `largest lag ${maxLagSeconds} s over ${lags.length} replica(s)`}`,
-    data: { ...observed },
+    message: `replication towards ${to}: ${note}`,
+    data: { ...observed, basis, outageStart: outageStart.toISOString(), lagSampleMaxAgeSeconds: maxAgeSeconds, evidence: shown, evidenceShown: shown.length, evidenceTotal: evidence.length },
   });
-  return { at: now.toISOString(), maxLagSeconds };
+  return { at: now.toISOString(), maxLagSeconds, basis, note };
+}
+
+/**
+ * Every resource's lag as the gate uses it: the live sample when it has a lag, else the last stored
+ * sample with one, aged to the outage start. Databases the live round could not list (neither server's
+ * control plane answered) are taken from the stored samples of their group; a group with none at all
+ * is one unknown.
+ */
+export function replicationEvidence(plan: Plan, live: readonly LagSample[], stored: LagDocument | undefined, outageStart: Date, maxAgeSeconds: number): LagEvidence[] {
+  const out: LagEvidence[] = [];
+  const seen = new Set<string>();
+  const add = (sample: Pick<LagSample, "resourceId" | "kind" | "group" | "lagSeconds" | "measuredAt" | "state">) => {
+    if (seen.has(sample.resourceId)) return;
+    seen.add(sample.resourceId);
+    if (sample.lagSeconds !== null) {
+      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "live", lagSeconds: sample.lagSeconds, ...(sample.group !== undefined ? { group: sample.group } : {}), why: `measured at ${sample.measuredAt} (${sample.state})` });
+      return;
+    }
+    out.push(lastKnownLag(sample, stored?.resources[sample.resourceId]?.lastMeasured, outageStart, maxAgeSeconds));
+  };
+  for (const s of live) add(s);
+  const storedSamples = Object.values(stored?.resources ?? {}).map((r) => r.latest);
+  plan.sql.forEach((entry) => {
+    const id = entry.failoverGroup.id;
+    for (const s of storedSamples) if (s.kind === "sqlDatabase" && s.group === id) add({ ...s, lagSeconds: null });
+    if (!out.some((e) => e.group === id)) out.push({ resourceId: id, kind: "sqlDatabase", basis: "none", lagSeconds: null, group: id, why: "the failover group's databases could not be listed, and no sample of them is stored" });
+  });
+  return out;
+}
+
+function lagNote(evidence: readonly LagEvidence[], basis: { live: number; lastKnown: number; unknown: number }, largest: number | null, outageStart: Date, maxAge: number): string {
+  const counts = `${evidence.length} replica(s): ${basis.live} measured now, ${basis.lastKnown} from the last sample before the outage (${outageStart.toISOString()}, samples at most ${maxAge} s older), ${basis.unknown} unknown`;
+  if (largest === null) {
+    const first = evidence.find((e) => e.lagSeconds === null);
+    return `largest lag unknown; ${counts}${first ? `; e.g. ${first.resourceId.split("/").at(-1)}: ${first.why}` : ""}`;
+  }
+  const top = evidence.reduce((a, b) => ((b.lagSeconds ?? -1) > (a.lagSeconds ?? -1) ? b : a), evidence[0]!);
+  return `largest lag ${largest} s (${top.resourceId.split("/").at(-1)}: ${top.why}); ${counts}`;
 }

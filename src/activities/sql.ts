@@ -57,7 +57,7 @@ export function sqlGroupIn(plan: Plan, index: number, region: string): SqlGroupI
 }
 
 /** Reads the failover group from the server in the group's region (the role is as that server sees it). */
-export async function readFailoverGroup(deps: ActivityDeps, group: SqlGroupInRegion): Promise<FailoverGroup> {
+export async function readFailoverGroup(deps: Pick<ActivityDeps, "clients">, group: SqlGroupInRegion): Promise<FailoverGroup> {
   try {
     return await deps.clients.sql(group.subscriptionId).failoverGroups.get(group.resourceGroup, group.server, group.name);
   } catch (error) {

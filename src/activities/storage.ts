@@ -38,7 +38,7 @@ export const isGeoRedundant = (sku: string | undefined) => sku !== undefined && 
  * with no secondary (LRS after an unplanned failover) has no statistics, and Azure answers the
  * expanded read with a 400; it is then read without them.
  */
-export async function readAccount(deps: ActivityDeps, ref: AccountRef, withStats: boolean): Promise<StorageAccount> {
+export async function readAccount(deps: Pick<ActivityDeps, "clients">, ref: AccountRef, withStats: boolean): Promise<StorageAccount> {
   const client = deps.clients.storage(ref.subscriptionId);
   try {
     if (withStats) {

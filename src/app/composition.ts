@@ -14,6 +14,9 @@ import { contextLogger, jsonLogger } from "./logging.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 import { BlobPlanCatalog } from "../plan/catalog.ts";
+import { AppInsightsMetricSink, type MetricSink } from "../azure/appInsights.ts";
+import { BlobLagStore } from "../lag/store.ts";
+import { LogMetricSink } from "../lag/round.ts";
 
 /** Everything the Functions app's handlers share, built once per worker process on first use. */
 export interface AppServices {
@@ -29,6 +32,8 @@ export interface AppServices {
   /** What activities are built over (each invocation's get its own logger: activitiesFor). */
   readonly activityDeps: NotifyDeps;
   readonly validateToken?: ReturnType<typeof createEntraTokenValidator>;
+  /** The replicationLag timer's samples and where its metrics go. */
+  readonly lag: { readonly store: BlobLagStore; readonly metrics: MetricSink };
 }
 
 /**
@@ -51,7 +56,9 @@ export function appServices(): AppServices {
   const probe = createProbe(clients);
   // Each run's plan, kept when it starts, in Switchyard's state container; activities read it there.
   const runPlans = new BlobRunPlanStore(blob.getContainerClient(settings.stateContainer));
+  const lagStore = new BlobLagStore(blob.getContainerClient(settings.stateContainer), settings.lagRetention);
   built = {
+    lag: { store: lagStore, metrics: settings.appInsightsConnectionString ? new AppInsightsMetricSink(settings.appInsightsConnectionString) : new LogMetricSink(log) },
     runPlans,
     settings,
     clients,
@@ -78,6 +85,7 @@ export function appServices(): AppServices {
       // Classic Front Doors are written whole: writers lease them in Switchyard's own storage.
       frontDoorLease: blobFrontDoorLease(blob.getContainerClient(settings.stateContainer)),
       runPlans,
+      lag: lagStore,
     },
     // Secure webhook: the tenant's tokens in the configured cloud, of an allowed role or app, and not long-lived.
     ...(settings.alertToken ? { validateToken: createEntraTokenValidator(settings.alertToken) } : {}),

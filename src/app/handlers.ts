@@ -22,6 +22,10 @@ import type { Journal } from "../core/journal.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { settleEach } from "../core/concurrency.ts";
+import type { MetricSink } from "../azure/appInsights.ts";
+import { replicationLagRound, type PlanLagSummary } from "../lag/round.ts";
+import type { LagStore } from "../lag/store.ts";
+import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 
 export interface HandlerDeps {
   readonly plans: PlanCatalog;
@@ -45,6 +49,8 @@ export interface HandlerDeps {
   readonly runReads?: SharedRunReads;
   /** Told when detection has to retry an automatic failover (a run that wrote nothing): people must know. */
   readonly notifier?: Notifier;
+  /** The lag samples and where their metrics go (the replicationLag timer, and `replicationLag` in GET /api/plans/{plan}). */
+  readonly lag?: { readonly store: LagStore; readonly metrics: MetricSink };
 }
 
 /**
@@ -104,6 +110,12 @@ export interface AppHandlers {
    * HealthRoundError naming those plans. The summaries, in the catalog's order.
    */
   checkAllHealth(options?: HealthRoundOptions): Promise<EvaluationSummary[]>;
+  /**
+   * One round of the replicationLag timer over every plan the catalog lists: lag measured, stored,
+   * published as metrics, breaches and recoveries notified. A plan that fails is logged (its summary
+   * carries the error) and stops no other. Without `lag` deps: refused.
+   */
+  measureAllLag(): Promise<PlanLagSummary[]>;
 }
 
 export function buildHandlers(deps: HandlerDeps): AppHandlers {
@@ -118,7 +130,7 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
   };
   const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill, ...(deps.notifier ? { notifier: deps.notifier } : {}) };
   const dryRun = (input: Parameters<typeof planDryRun>[0]) => planDryRun(input, { clients: deps.clients, probe: deps.probe, log });
-  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun });
+  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   return {
     http: { ...operator, alerts: alertWebhook({ ...detection, plans, ...(deps.validateToken ? { validateToken: deps.validateToken } : {}) }) },
@@ -141,6 +153,12 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
         }
       });
       if (failed.length > 0) throw new HealthRoundError(failed, summaries);
+      return summaries;
+    },
+    async measureAllLag() {
+      if (!deps.lag) throw new Error("no lag store is configured");
+      const summaries = await replicationLagRound(await plans.list(), { clients: deps.clients, clock, log, store: deps.lag.store, metrics: deps.lag.metrics, notifier: deps.notifier ?? new ConsoleNotifier() });
+      for (const s of summaries) if (s.error) log.error("the lag round of a plan failed", { plan: s.plan, error: s.error });
       return summaries;
     },
   };

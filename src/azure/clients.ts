@@ -31,6 +31,8 @@ export type Target =
       readonly ca: string;
       /** Application host name (lower-case) → the estate's listener for that host's region. */
       readonly hosts?: Readonly<Record<string, string>>;
+      /** SQL server host name (`{server}.database.windows.net`, lower-case) → the estate's TDS listener (`127.0.0.1:PORT`). */
+      readonly sqlHosts?: Readonly<Record<string, string>>;
     };
 
 export interface BlobStoreOptions {

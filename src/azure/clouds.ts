@@ -17,6 +17,8 @@ export interface CloudEndpoints {
   /** The metrics data plane's token audience (one for every region); the scope is `{audience}/.default`. */
   readonly metricsAudience: string;
   readonly storageSuffix: string;
+  /** Azure SQL logical servers: `{server}.{suffix}`, TDS on port 1433. */
+  readonly sqlSuffix: string;
 }
 
 export type CloudName = "AzurePublicCloud" | "AzureUSGovernment" | "AzureChinaCloud";
@@ -32,6 +34,7 @@ export const CLOUDS: Record<CloudName, CloudEndpoints> = {
     metricsSuffix: "metrics.monitor.azure.com",
     metricsAudience: "https://metrics.monitor.azure.com",
     storageSuffix: "core.windows.net",
+    sqlSuffix: "database.windows.net",
   },
   AzureUSGovernment: {
     name: "AzureUSGovernment",
@@ -44,6 +47,7 @@ export const CLOUDS: Record<CloudName, CloudEndpoints> = {
     metricsSuffix: "metrics.monitor.azure.us",
     metricsAudience: "https://metrics.monitor.azure.us",
     storageSuffix: "core.usgovcloudapi.net",
+    sqlSuffix: "database.usgovcloudapi.net",
   },
   AzureChinaCloud: {
     name: "AzureChinaCloud",
@@ -55,6 +59,7 @@ export const CLOUDS: Record<CloudName, CloudEndpoints> = {
     metricsSuffix: "metrics.monitor.azure.cn",
     metricsAudience: "https://metrics.monitor.azure.cn",
     storageSuffix: "core.chinacloudapi.cn",
+    sqlSuffix: "database.chinacloudapi.cn",
   },
 };
 

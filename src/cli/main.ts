@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { planCommand } from "./plan.ts";
 import { estateCommand } from "./estate.ts";
 import { drillCommand } from "./drill.ts";
+import { lagCommand } from "./lag.ts";
 import { serveCommand } from "./serve.ts";
 import { reportCommand } from "./report.ts";
 import { operateCommands } from "./operate.ts";
@@ -33,6 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(estateCommand(setCode));
   program.addCommand(drillCommand(setCode));
   program.addCommand(serveCommand(setCode));
+  program.addCommand(lagCommand(setCode));
   program.addCommand(reportCommand(setCode));
   for (const command of operateCommands(setCode)) program.addCommand(command);
   throwUsageErrors(program);

@@ -13,10 +13,10 @@ import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 
 export function serveCommand(setCode: (code: number) => void): Command {
   return new Command("serve")
-    .description("Serve Switchyard's HTTP functions on loopback (alert webhook, override API), backed by the local estate, Azurite and the local durable host; runs the health timer.")
+    .description("Serve Switchyard's HTTP functions on loopback (alert webhook, override API), backed by the local estate, Azurite and the local durable host; runs the health and replication lag timers.")
     .requiredOption("--plan <file...>", "plan file(s)")
     .option("--port <n>", "HTTP port (0 picks a free one)", portOption(), 0)
-    .option("--probe-interval <seconds>", "how often the health timer runs", numberOption({ min: 0.1, max: 3600, unit: "seconds" }), 60)
+    .option("--probe-interval <seconds>", "how often the health and lag timers run", numberOption({ min: 0.1, max: 3600, unit: "seconds" }), 60)
     .option("--time-scale <n>", "Azure time: every Azure duration ÷ N (default: none, operations end in milliseconds)", parseTimeScale)
     .option("--auth", "App Service authentication, locally (also when WEBSITE_AUTH_ENABLED is true): Bearer tokens signed by a key made at start; override routes need the Switchyard.Operator role, alerts the secure webhook's token")
     .option("--state-dir <dir>", "keep Azurite's blobs and the estate in this folder: a serve started again on it resumes its runs (default: temporary, in memory)")
@@ -63,7 +63,7 @@ export function serveCommand(setCode: (code: number) => void): Command {
       out(`journal: ${o.journalDir} (switchyard report <runId> reads it)`);
       if (o.stateDir !== undefined) out(`state: ${o.stateDir} (kept; a serve started again on it resumes its runs)`);
       if (o.timeScale !== undefined) out(`time scale: ${o.timeScale} (an Azure hour lasts ${(3600 / o.timeScale).toFixed(1)} s)`);
-      out(`health timer: every ${o.probeInterval} s (Ctrl+C stops)`);
+      out(`health and lag timers: every ${o.probeInterval} s (Ctrl+C stops)`);
       let running = false;
       const tick = async () => {
         if (running) return;
@@ -75,6 +75,12 @@ export function serveCommand(setCode: (code: number) => void): Command {
           }
         } catch (error) {
           log.error("health check failed", { error: error instanceof Error ? error.message : String(error) });
+        }
+        try {
+          // The replicationLag timer: samples the RPO gate falls back on in an outage (GET /api/plans/{plan} shows them).
+          await app.measureLag();
+        } catch (error) {
+          log.error("lag round failed", { error: error instanceof Error ? error.message : String(error) });
         } finally {
           running = false;
         }

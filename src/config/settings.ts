@@ -30,7 +30,31 @@ export const SETTINGS = {
   alertMaxTokenLifetimeMinutes: "SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES",
   /** Set by App Service when its authentication is on: the override API then needs the operator role. */
   appServiceAuth: "WEBSITE_AUTH_ENABLED",
+  /** The replicationLag timer's NCRONTAB schedule (six fields; default every minute). */
+  lagSchedule: "SWITCHYARD_LAG_SCHEDULE",
+  /** Lag samples kept per resource (default 60: an hour at one a minute). */
+  lagRetention: "SWITCHYARD_LAG_RETENTION",
+  /** Set by the Functions host when Application Insights is connected: lag metrics go there. */
+  appInsightsConnectionString: "APPLICATIONINSIGHTS_CONNECTION_STRING",
 } as const;
+
+/** The replicationLag timer's schedule when SWITCHYARD_LAG_SCHEDULE is not set: second 0 of every minute. */
+export const DEFAULT_LAG_SCHEDULE = "0 */1 * * * *";
+
+/** An NCRONTAB expression as the Functions timer trigger takes it: six fields, second first. */
+export const ncrontab = z
+  .string()
+  .trim()
+  .regex(/^[0-9A-Za-z*/,\-?]+( [0-9A-Za-z*/,\-?]+){5}$/, "an NCRONTAB expression of six fields ({second} {minute} {hour} {day} {month} {day-of-week}), e.g. 0 */1 * * * *");
+
+/** The replicationLag timer's schedule, read where the timer is registered (the worker's start). */
+export function lagSchedule(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const raw = env[SETTINGS.lagSchedule];
+  if (raw === undefined || raw.trim() === "") return DEFAULT_LAG_SCHEDULE;
+  const parsed = ncrontab.safeParse(raw);
+  if (!parsed.success) throw new SettingsError(`invalid settings: ${SETTINGS.lagSchedule}: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
 
 /** A comma-separated list whose items each pass `item` (blank items are dropped). */
 function commaList<T>(item: z.ZodType<T>) {
@@ -66,6 +90,9 @@ const settingsSchema = z
     [SETTINGS.alertAllowedApps]: commaList(z.guid("client application ids are GUIDs")).optional(),
     [SETTINGS.alertMaxTokenLifetimeMinutes]: z.coerce.number().int("whole minutes").min(5).max(2 * 24 * 60).default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS / 60),
     [SETTINGS.appServiceAuth]: z.enum(["true", "True", "TRUE", "false", "False", "FALSE"]).optional(),
+    [SETTINGS.lagSchedule]: ncrontab.optional(),
+    [SETTINGS.lagRetention]: z.coerce.number().int("a whole number of samples").min(5).max(1440).default(60),
+    [SETTINGS.appInsightsConnectionString]: z.string().min(1).optional(),
   });
 
 /** Checks between settings, on the raw values so that they report together with the field checks. */
@@ -96,6 +123,10 @@ export interface Settings {
   /** Secure webhook: validate Azure Monitor's Entra token for this tenant and audience, in the configured cloud. */
   readonly alertToken?: AlertTokenSettings;
   readonly appServiceAuthOn: boolean;
+  /** Lag samples kept per resource. */
+  readonly lagRetention: number;
+  /** Application Insights, for the lag metrics (absent: metrics are logged). Never logged itself. */
+  readonly appInsightsConnectionString?: string;
 }
 
 export interface AlertTokenSettings {
@@ -151,6 +182,8 @@ export function readSettings(env: Readonly<Record<string, string | undefined>> =
     journalContainer: s[SETTINGS.journalContainer],
     stateContainer: s[SETTINGS.stateContainer],
     taskHub: s[SETTINGS.taskHub],
+    lagRetention: s[SETTINGS.lagRetention],
+    ...(s[SETTINGS.appInsightsConnectionString] ? { appInsightsConnectionString: s[SETTINGS.appInsightsConnectionString] } : {}),
     ...(alertTenantId && alertAudience
       ? {
           alertToken: {

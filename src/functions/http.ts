@@ -1,11 +1,12 @@
 /**
- * HTTP functions (alert webhook, manual override API) and the health timer, registered with the
+ * HTTP functions (alert webhook, manual override API), the health timer and the replication lag timer, registered with the
  * Functions host. Thin: each invocation builds the handlers (src/app/handlers.ts) over the shared
  * services and a run port on that invocation's Durable client, and calls one.
  */
 import azureFunctions, { type HttpRequest, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";
+import { lagSchedule } from "../config/settings.ts";
 import { buildHandlers, SharedRunReads, type AppHandlers } from "../app/handlers.ts";
 import { contextLogger } from "../app/logging.ts";
 import { ReservingRuns } from "../runs/reservingRuns.ts";
@@ -33,6 +34,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     appServiceAuthOn: services.settings.appServiceAuthOn,
     runReads,
     notifier: services.activityDeps.notifier,
+    lag: services.lag,
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
 }
@@ -59,5 +61,18 @@ app.timer("healthProbe", {
         if (summary.started) context.warn(`automatic failover ${summary.started.runId} of ${summary.plan} started`);
       },
     });
+  },
+});
+
+// Every plan's replication lag (SQL over TDS, storage from Resource Manager): samples, metrics, breaches.
+app.timer("replicationLag", {
+  schedule: lagSchedule(),
+  extraInputs: [df.input.durableClient()],
+  handler: async (_timer: unknown, context: InvocationContext) => {
+    const summaries = await handlersFor(context).measureAllLag();
+    for (const s of summaries) {
+      if (s.error) context.error(`lag of ${s.plan} not measured: ${s.error}`);
+      for (const change of s.changes) context.warn(`lag ${change.event} of ${change.sample.resourceId} (${change.sample.lagSeconds} s, RPO ${change.rpoSeconds} s)`);
+    }
   },
 });

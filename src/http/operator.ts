@@ -10,6 +10,8 @@
  * redacted, never a reason to refuse a safety action. The journal records an action, it does not gate
  * it: a journal that fails after the action took effect is logged, and the answer is the action's.
  */
+import type { LagStore } from "../lag/store.ts";
+import { viewOfStored } from "../lag/view.ts";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { z } from "zod";
 import type { Plan } from "../core/plan/index.ts";
@@ -40,6 +42,8 @@ export interface OperatorDeps {
   readonly log?: Logger;
   /** What a run would write, read from Azure now (`?dryRun=true` of failover and failback); absent: 501. */
   readonly dryRun?: (input: DryRunInput) => Promise<DryRunReport>;
+  /** The replicationLag timer's samples: the latest per resource in GET /api/plans/{plan}; absent: null there. */
+  readonly lag?: Pick<LagStore, "get">;
 }
 
 /** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
@@ -464,6 +468,7 @@ export function operatorHandlers(deps: OperatorDeps) {
         regions: { primary: plan.regions.primary.name, secondary: plan.regions.secondary.name, currentPrimary: await currentPrimary(plan, run) },
         autoFailoverConfigured: plan.autoFailover.enabled,
         detection: deps.detection ? await deps.detection.status(plan) : null,
+        replicationLag: deps.lag ? viewOfStored(plan, await deps.lag.get(plan.name)) : null,
         currentRun: run ?? null,
       });
     }),

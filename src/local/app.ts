@@ -30,6 +30,8 @@ import { LocalRuns } from "../runs/localRuns.ts";
 import { buildHandlers, type HandlerDeps } from "../app/handlers.ts";
 import type { RunView } from "../core/run/port.ts";
 import { join } from "node:path";
+import { BlobLagStore } from "../lag/store.ts";
+import { LogMetricSink, type PlanLagSummary } from "../lag/round.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
 export const INSTANT_AZURE_RUN_SCALE = 1000;
@@ -98,6 +100,9 @@ export interface LocalApp {
   readonly routes: HttpRoute[];
   /** One health check of every plan: probes, Front Door health, quorum, policy (the healthProbe timer). */
   checkHealth(): Promise<EvaluationSummary[]>;
+  /** One round of the replicationLag timer over every plan: samples stored, metrics logged, breaches notified. */
+  measureLag(): Promise<PlanLagSummary[]>;
+  readonly lag: BlobLagStore;
   stop(): Promise<void>;
 }
 
@@ -125,8 +130,10 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const probe = createProbe(clients);
   // Each run's plan, kept when it starts (in Azurite, as in Azure); activities read it there.
   const runPlans = new BlobRunPlanStore(blob.getContainerClient("switchyard-state"));
+  const lag = new BlobLagStore(blob.getContainerClient("switchyard-state"));
   const activities = createActivities({
     runPlans,
+    lag,
     clients,
     journal: written,
     probe,
@@ -167,6 +174,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.validateToken ? { validateToken: options.validateToken } : {}),
     preemptPollIntervalMs: 50,
     notifier: options.notifier,
+    lag: { store: lag, metrics: new LogMetricSink(options.log) },
   });
   const routes = httpRoutes(handlers.http);
   return {
@@ -180,6 +188,8 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     plans,
     routes,
     checkHealth: () => handlers.checkAllHealth(),
+    measureLag: () => handlers.measureAllLag(),
+    lag,
     async stop() {
       host.stop();
       await estate.close();

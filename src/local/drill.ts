@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { jsonLogger } from "../app/logging.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { RunInput, RunOutput, NotifyInput } from "../core/run/model.ts";
-import { newRunId, runStatusOf, type RunStatus } from "../core/run/model.ts";
+import { newRunId, runStatusOf, Steps, type RunStatus } from "../core/run/model.ts";
+import type { PlanLagSummary } from "../lag/round.ts";
 import type { RunPort } from "../core/run/port.ts";
 import { isRunActive } from "../core/detection/policy.ts";
 import { outcomeMessage, renderReport, stepOutcome } from "../core/run/report.ts";
@@ -68,6 +69,8 @@ export interface DrillRun {
   readonly timeScale: number;
   readonly reportPath: string;
   readonly wallSeconds: number;
+  /** The data-loss gate's decision and why, as the run journaled it (absent: the run did not reach it). */
+  readonly gate?: string;
 }
 
 export interface DrillResult {
@@ -77,6 +80,8 @@ export interface DrillResult {
   readonly failback?: DrillRun;
   readonly wallSeconds: number;
   readonly ok: boolean;
+  /** The replicationLag timer's round just before the outage: what the RPO gate falls back on. */
+  readonly lagBeforeOutage?: { readonly resources: number; readonly unknown: number; readonly largestSeconds: number | null; readonly rpoSeconds: number };
 }
 
 /** Collects notifications; the drill shows the critical ones as they come. */
@@ -173,12 +178,21 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       const output = finished.output ?? failedOutput(input, finished.error ?? "the run ended without an output");
       const recoveredAt = await users?.stop();
       const userFacingRtoSeconds = users ? (recoveredAt === undefined ? null : Math.round((recoveredAt - Date.parse(detectedAt)) / 100) / 10) : undefined;
-      const report = renderReport(await journal.read(runId), output) + (userFacingRtoSeconds !== undefined ? userFacingSection(output, userFacingRtoSeconds, timeScale) : "");
+      const entries = await journal.read(runId);
+      const report = renderReport(entries, output) + (userFacingRtoSeconds !== undefined ? userFacingSection(output, userFacingRtoSeconds, timeScale) : "");
       const reportPath = join(options.outputDir, "reports", `${runId}.md`);
       await writeFile(reportPath, report);
-      return { output, timeScale, reportPath, wallSeconds: (Date.now() - runStarted) / 1000, ...(userFacingRtoSeconds !== undefined ? { userFacingRtoSeconds } : {}) };
+      const gate = entries.findLast((e) => e.kind === "decision" && e.step === Steps.gate)?.message;
+      return { output, timeScale, reportPath, wallSeconds: (Date.now() - runStarted) / 1000, ...(userFacingRtoSeconds !== undefined ? { userFacingRtoSeconds } : {}), ...(gate ? { gate } : {}) };
     };
 
+    // The replicationLag timer's last round before the outage (with the scenario's lag in place): the
+    // samples the RPO gate falls back on when the primary can no longer be asked.
+    if (options.scenario?.lag) await applyScenario(estate, { lag: options.scenario.lag });
+    const lagBeforeOutage = lagSummary(await app.measureLag(), plan.objectives.rpoSeconds);
+    options.progress?.(
+      `replication lag before the outage: ${lagBeforeOutage.largestSeconds === null ? `unknown for ${lagBeforeOutage.unknown} of ${lagBeforeOutage.resources} resource(s)` : `largest ${lagBeforeOutage.largestSeconds} s over ${lagBeforeOutage.resources} resource(s)`} (RPO ${lagBeforeOutage.rpoSeconds} s)`,
+    );
     if (options.scenario) await applyScenario(estate, options.scenario);
     else await estate.setRegion(primary, { down: true, healthWhenDown: "refused", controlPlane: "down" });
     const outageAt = new Date().toISOString();
@@ -195,12 +209,19 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     }
     const ok = failover.output.outcome === "completed" && (!options.failback || failback?.output.outcome === "completed");
     await options.inspect?.(app);
-    return { plan: plan.name, timeScale, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok };
+    return { plan: plan.name, timeScale, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok, lagBeforeOutage };
   } finally {
     clearInterval(ticker);
     await app?.stop();
     await new Promise<void>((resolve) => logFile.end(() => resolve()));
   }
+}
+
+function lagSummary(summaries: readonly PlanLagSummary[], rpoSeconds: number): NonNullable<DrillResult["lagBeforeOutage"]> {
+  const samples = summaries.flatMap((s) => s.round?.samples ?? []);
+  const unknown = samples.filter((s) => s.lagSeconds === null).length;
+  const largestSeconds = unknown > 0 || samples.length === 0 ? (samples.length === 0 ? 0 : null) : Math.max(...samples.map((s) => s.lagSeconds!));
+  return { resources: samples.length, unknown, largestSeconds, rpoSeconds };
 }
 
 /** Approves a data-loss failover as soon as the run waits for it (the drill plays the operator). */
@@ -318,6 +339,7 @@ export function formatDrillRun(label: string, run: DrillRun, style: SummaryStyle
       `  user-facing RTO: ${run.userFacingRtoSeconds === null ? "not reached while the run lasted" : `${run.userFacingRtoSeconds} s local, projected ${azureDuration(run.userFacingRtoSeconds * scale)}`} (outage → requests served by ${o.to} with its data tier writable, for good)`,
     );
   }
+  if (run.gate) lines.push(`  ${run.gate}`);
   lines.push(`  RPO exposure: ${o.rpoExposureSeconds === null ? "unknown (lag not measurable)" : `${o.rpoExposureSeconds} s`} (budget ${o.rpoBudgetSeconds} s; data loss allowed by: ${o.dataLossAllowedBy})`);
   lines.push(`  ${outcomeMessage(o)}`);
   lines.push(`  report: ${run.reportPath}`);

@@ -531,7 +531,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     }
 
     const replication = yield* run.step(Steps.measure, function* () {
-      return yield* run.call<MeasureReplicationResult>(Steps.measure, Activities.measureReplication, { ...base, to });
+      return yield* run.call<MeasureReplicationResult>(Steps.measure, Activities.measureReplication, { ...base, to, outageStartedAt: input.trigger.detectedAt });
     });
 
     // A failback never loses data (it goes home only once re-protected); runs of version 2 read
@@ -545,12 +545,15 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
             primaryHealthy,
             maxLagSeconds: replication.maxLagSeconds,
             rpoSeconds: plan.objectives.rpoSeconds,
+            ...(replication.basis ? { lagBasis: replication.basis } : {}),
           });
     run.note("decision", `data-loss gate: ${decision.kind} — ${decision.why}`, {
       decision: decision.kind,
       primaryHealthy,
       maxLagSeconds: replication.maxLagSeconds,
       rpoSeconds: plan.objectives.rpoSeconds,
+      ...(replication.basis ? { lagBasis: replication.basis } : {}),
+      ...(replication.note ? { lag: replication.note } : {}),
     }, Steps.gate);
     let allowDataLoss = decision.kind === "forced";
     if (decision.kind === "forced") dataLossAllowedBy = decision.by;

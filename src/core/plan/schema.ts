@@ -1,3 +1,4 @@
+import { DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS } from "../lag.ts";
 import { z } from "zod";
 import { ArmIdError, parseArmIdOfType, type ArmResourceId } from "./armId.ts";
 import { isAzureRegion, suggestRegion } from "./regions.ts";
@@ -213,6 +214,11 @@ export const planSchema = z
     objectives: z.strictObject({
       rpoSeconds: z.number().int().min(0),
       rtoMinutes: z.number().int().min(1),
+      /**
+       * In an outage the RPO gate may use the last lag measured before it (aged to the outage start)
+       * only if that sample is at most this much older than the outage start.
+       */
+      lagSampleMaxAgeSeconds: z.number().int().min(60).max(3600).default(DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS),
     }),
     sql: z.array(sqlFailoverGroup).default([]),
     storage: z.array(storageAccount).default([]),

@@ -11,6 +11,16 @@ export interface DataLossGateInput {
   /** Largest measured replication lag; null when it could not be measured. */
   readonly maxLagSeconds: number | null;
   readonly rpoSeconds: number;
+  /** How the lags are known (measured now / last sample before the outage / unknown); absent: measured now. */
+  readonly lagBasis?: { readonly live: number; readonly lastKnown: number; readonly unknown: number };
+}
+
+/** The lag as a sentence part: `the measured lag 12 s` or `the lag from the last samples before the outage, 230 s`. */
+function lagPhrase(input: DataLossGateInput): string {
+  const lastKnown = input.lagBasis?.lastKnown ?? 0;
+  if (lastKnown === 0) return `the measured lag ${input.maxLagSeconds} s`;
+  const live = input.lagBasis?.live ?? 0;
+  return `the lag estimated from the last samples before the outage (${lastKnown} replica(s)${live > 0 ? `; ${live} measured now` : ""}: last lag + time from the sample to the outage start), ${input.maxLagSeconds} s,`;
 }
 
 export type DataLossDecision =
@@ -42,15 +52,15 @@ export function decideDataLoss(input: DataLossGateInput): DataLossDecision {
   if (input.maxLagSeconds === null) {
     return {
       kind: "needs-approval",
-      why: `the primary region is unreachable and the replication lag could not be measured for every resource, so the data at risk is unknown (RPO budget ${input.rpoSeconds} s)`,
+      why: `the primary region is unreachable and the replication lag is unknown for ${input.lagBasis ? `${input.lagBasis.unknown} of ${input.lagBasis.live + input.lagBasis.lastKnown + input.lagBasis.unknown} replica(s) (neither measured now nor sampled recently enough before the outage)` : "some resources"}, so the data at risk is unknown (RPO budget ${input.rpoSeconds} s)`,
     };
   }
   if (input.maxLagSeconds <= input.rpoSeconds) {
-    return { kind: "forced", by: "rpo-gate", why: `the primary region is unreachable and the measured lag ${input.maxLagSeconds} s is within the RPO budget of ${input.rpoSeconds} s` };
+    return { kind: "forced", by: "rpo-gate", why: `the primary region is unreachable and ${lagPhrase(input)} is within the RPO budget of ${input.rpoSeconds} s` };
   }
   return {
     kind: "needs-approval",
-    why: `the primary region is unreachable and the measured lag ${input.maxLagSeconds} s exceeds the RPO budget of ${input.rpoSeconds} s`,
+    why: `the primary region is unreachable and ${lagPhrase(input)} exceeds the RPO budget of ${input.rpoSeconds} s`,
   };
 }
 

@@ -328,6 +328,8 @@ export interface AssessRegionsResult {
 export interface MeasureReplicationInput extends ActivityInput {
   /** The region that would become primary. */
   readonly to: string;
+  /** When the outage was detected (the run's `detectedAt`): last-known lags are aged to it. Absent: now. */
+  readonly outageStartedAt?: string;
 }
 export interface SqlReplication {
   readonly failoverGroup: string;
@@ -357,6 +359,10 @@ export interface MeasureReplicationResult {
   readonly at: string;
   /** The largest measured lag; null when any resource's lag could not be measured. */
   readonly maxLagSeconds: number | null;
+  /** How the lags are known: resources measured now, from the last sample before the outage, unknown (absent in runs of older versions). */
+  readonly basis?: { readonly live: number; readonly lastKnown: number; readonly unknown: number };
+  /** One line on the lags and how they are known, for the gate's decision. */
+  readonly note?: string;
 }
 
 export interface DataTierInput extends ActivityInput {

@@ -1,0 +1,190 @@
+/**
+ * Measures the replication lag of every resource of a plan, read-only:
+ *
+ * - SQL, per database of every failover group: the group is read from Resource Manager (from the
+ *   plan's primary server, else from its partner: whichever region's control plane answers) to learn
+ *   which server is primary now and which databases the group holds; then each database is asked over
+ *   TDS, on the primary server, for `sys.dm_geo_replication_link_status` (`replication_lag_sec` and
+ *   `last_replication` exist on the primary only; in `master` the view is empty, so each database is a
+ *   login of its own). A primary that cannot be reached gives a sample with no lag (`unreachable`).
+ * - Storage, per account: now − `geoReplicationStats.lastSyncTime` (rounded up), with the status and
+ *   `canFailover`, from `StorageAccounts_GetProperties` with `$expand=geoReplicationStats`.
+ *
+ * Resource Manager reads and TDS logins each run at most `armConcurrency` / `tdsConcurrency` at a
+ * time; the ARM clients' retry policy honours Retry-After on a 429. One round makes
+ * (failover groups + storage accounts) ARM reads, one more per group whose primary-side read fails,
+ * and one TDS login per database.
+ */
+import type { FailoverGroup } from "@azure/arm-sql";
+import type { TokenCredential } from "@azure/core-auth";
+import type { ClientFactory } from "../azure/clients.ts";
+import { querySql, type SqlRow } from "../azure/sqlQuery.ts";
+import { settleEach } from "../core/concurrency.ts";
+import { LAG_SOURCES, type LagSample } from "../core/lag.ts";
+import { ancestorId, type Plan } from "../core/plan/index.ts";
+import { redactText } from "../core/secrets.ts";
+import { readFailoverGroup, sqlGroupIn } from "../activities/sql.ts";
+import { accountRef, readAccount } from "../activities/storage.ts";
+
+export interface MeasureOptions {
+  /** TDS logins at once (default 16). */
+  readonly tdsConcurrency?: number;
+  /** Resource Manager reads at once (default 8). */
+  readonly armConcurrency?: number;
+  /** TCP + TLS + login to a database (ms, default 15,000). */
+  readonly connectTimeoutMs?: number;
+  /** The DMV query (ms, default 10,000). */
+  readonly requestTimeoutMs?: number;
+  /** Only these failover groups (plan indexes) and accounts; default all. */
+  readonly only?: { readonly sql?: readonly number[]; readonly storage?: readonly number[] };
+}
+
+export interface MeasureDeps {
+  readonly clients: ClientFactory;
+  readonly clock: () => Date;
+  /** Overrides the factory's credential for TDS (tests). */
+  readonly sqlCredential?: TokenCredential;
+}
+
+export interface LagRound {
+  readonly plan: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly samples: LagSample[];
+  /** Failover groups whose databases could not be listed (neither server's control plane answered). */
+  readonly failures: { readonly resourceId: string; readonly error: string }[];
+  readonly armReads: number;
+  readonly tdsLogins: number;
+}
+
+/** The DMV's columns Switchyard reads. */
+export const LAG_QUERY =
+  "SELECT partner_server, partner_database, replication_lag_sec, last_replication, replication_state_desc, role_desc FROM sys.dm_geo_replication_link_status";
+
+const nameOf = (id: string) => id.split("/").filter((p) => p.length > 0).at(-1) ?? id;
+const message = (error: unknown) => redactText((error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 300));
+
+/** A database to ask: its sample's identity and where it is primary. */
+interface DatabaseTarget {
+  readonly group: string;
+  readonly resourceId: string;
+  readonly name: string;
+  readonly primaryServer: string;
+  readonly partnerServer: string;
+}
+
+export async function measureLag(plan: Plan, deps: MeasureDeps, options: MeasureOptions = {}): Promise<LagRound> {
+  const startedAt = deps.clock();
+  const armConcurrency = options.armConcurrency ?? 8;
+  const tdsConcurrency = options.tdsConcurrency ?? 16;
+  let armReads = 0;
+  let tdsLogins = 0;
+  const failures: LagRound["failures"] = [];
+  const samples: LagSample[] = [];
+  const sqlIndexes = options.only?.sql ?? plan.sql.map((_, i) => i);
+  const storageIndexes = options.only?.storage ?? plan.storage.map((_, i) => i);
+
+  // Which server is primary for each group, and its databases: one ARM read (two if the first region's control plane is down).
+  const groups = await settleEach(sqlIndexes, armConcurrency, async (index) => {
+    const entry = plan.sql[index]!;
+    const planPrimaryServer = ancestorId(entry.failoverGroup, 1);
+    let read: { fg: FailoverGroup; server: string } | undefined;
+    let lastError: unknown;
+    for (const region of [plan.regions.primary.name, plan.regions.secondary.name]) {
+      const at = sqlGroupIn(plan, index, region);
+      armReads++;
+      try {
+        read = { fg: await readFailoverGroup(deps, at), server: at.server };
+        break;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    const listed = entry.databases ?? [];
+    if (!read) {
+      failures.push({ resourceId: entry.failoverGroup.id, error: message(lastError) });
+      return listed.map((db): LagSample => ({ resourceId: `${planPrimaryServer}/databases/${db}`, kind: "sqlDatabase", name: db, group: entry.failoverGroup.id, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), source: LAG_SOURCES.sql, error: message(lastError) }));
+    }
+    const partnerId = read.fg.partnerServers?.[0]?.id;
+    const readIsPrimary = read.fg.replicationRole === "Primary";
+    const primaryServer = readIsPrimary ? read.server : partnerId ? nameOf(partnerId) : read.server;
+    const partnerServer = readIsPrimary ? (partnerId ? nameOf(partnerId) : "") : read.server;
+    const databases = (read.fg.databases ?? []).map(nameOf);
+    return (databases.length > 0 ? databases : listed).map((db): DatabaseTarget => ({ group: entry.failoverGroup.id, resourceId: `${planPrimaryServer}/databases/${db}`, name: db, primaryServer, partnerServer }));
+  });
+
+  const targets: DatabaseTarget[] = [];
+  for (const result of groups) {
+    if (result.status === "rejected") continue; // settleEach's work does not throw; kept for type narrowing
+    for (const item of result.value) {
+      if ("kind" in item) samples.push(item);
+      else targets.push(item);
+    }
+  }
+
+  const credential = deps.sqlCredential ?? deps.clients.credential;
+  const sqlSamples = settleEach(targets, tdsConcurrency, async (t): Promise<LagSample> => {
+    tdsLogins++;
+    const base = { resourceId: t.resourceId, kind: "sqlDatabase" as const, name: t.name, group: t.group, source: LAG_SOURCES.sql, primary: t.primaryServer };
+    try {
+      const rows = await querySql(deps.clients.target, credential, {
+        server: t.primaryServer,
+        database: t.name,
+        statement: LAG_QUERY,
+        connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
+        requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      });
+      return { ...base, ...fromLinkRows(rows, t.partnerServer), measuredAt: deps.clock().toISOString() };
+    } catch (error) {
+      return { ...base, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
+    }
+  });
+
+  const storageSamples = settleEach(storageIndexes, armConcurrency, async (index): Promise<LagSample> => {
+    const ref = accountRef(plan, index);
+    const base = { resourceId: ref.id, kind: "storageAccount" as const, name: ref.name, source: LAG_SOURCES.storage };
+    armReads++;
+    try {
+      const account = await readAccount(deps, ref, true);
+      const now = deps.clock();
+      const stats = account.geoReplicationStats;
+      const lastSync = stats?.lastSyncTime;
+      return {
+        ...base,
+        lagSeconds: lastSync ? Math.max(0, Math.ceil((now.getTime() - lastSync.getTime()) / 1000)) : null,
+        state: stats?.status ?? (account.secondaryLocation ? "Unknown" : "NoSecondary"),
+        measuredAt: now.toISOString(),
+        ...(account.primaryLocation ? { primary: account.primaryLocation } : {}),
+        ...(lastSync ? { lastReplication: lastSync.toISOString() } : {}),
+        canFailover: stats?.canFailover === true,
+        canPlannedFailover: stats?.canPlannedFailover === true,
+      };
+    } catch (error) {
+      return { ...base, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
+    }
+  });
+
+  for (const list of [await sqlSamples, await storageSamples]) for (const r of list) if (r.status === "fulfilled") samples.push(r.value);
+  return { plan: plan.name, startedAt: startedAt.toISOString(), finishedAt: deps.clock().toISOString(), samples, failures, armReads, tdsLogins };
+}
+
+/**
+ * The lag of a database from its link rows: the link to the group's partner server (a database may have
+ * more geo-secondaries than the group's); without it, the largest lag of the primary-role links.
+ */
+export function fromLinkRows(rows: readonly SqlRow[], partnerServer: string): Pick<LagSample, "lagSeconds" | "state" | "lastReplication" | "error"> {
+  if (rows.length === 0) return { lagSeconds: null, state: "NO_LINK", error: "the database has no geo-replication link" };
+  const primaryRows = rows.filter((r) => String(r.role_desc ?? "").toUpperCase() === "PRIMARY");
+  if (primaryRows.length === 0) return { lagSeconds: null, state: "NOT_PRIMARY", error: "the database answered as a geo-secondary: the lag is known on the primary only" };
+  const partner = primaryRows.find((r) => String(r.partner_server ?? "").toLowerCase() === partnerServer.toLowerCase());
+  const chosen = partner ? [partner] : primaryRows;
+  let lag: number | null = 0;
+  for (const r of chosen) {
+    const v = r.replication_lag_sec;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) lag = null;
+    else if (lag !== null) lag = Math.max(lag, Math.ceil(v));
+  }
+  const row = chosen[0]!;
+  const last = row.last_replication instanceof Date && !Number.isNaN(row.last_replication.getTime()) ? row.last_replication.toISOString() : undefined;
+  return { lagSeconds: lag, state: String(row.replication_state_desc ?? "UNKNOWN"), ...(last ? { lastReplication: last } : {}) };
+}

@@ -1,0 +1,84 @@
+/**
+ * One round of the `replicationLag` timer: every plan's lag measured, stored as samples, published as
+ * a metric per resource, and each RPO breach notified when it begins and when it ends (hysteresis:
+ * core/lag.ts), not once per sample.
+ */
+import type { MetricPoint, MetricSink } from "../azure/appInsights.ts";
+import { settleEach } from "../core/concurrency.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Plan } from "../core/plan/index.ts";
+import { redactText } from "../core/secrets.ts";
+import type { Notifier } from "../notify/notifier.ts";
+import { measureLag, type LagRound, type MeasureDeps, type MeasureOptions } from "./measure.ts";
+import type { BreachChange, LagStore } from "./store.ts";
+
+/** The metric each sample is published as (seconds; one series per resource by its dimensions). */
+export const LAG_METRIC = "ReplicationLagSeconds";
+/** The run id lag notifications carry: they belong to no run. */
+export const LAG_NOTIFICATION_ID = "replication-lag";
+/** Plans measured at once. */
+const PLAN_CONCURRENCY = 4;
+
+export interface LagRoundDeps extends MeasureDeps {
+  readonly store: LagStore;
+  readonly notifier: Notifier;
+  readonly metrics: MetricSink;
+  readonly log: Logger;
+}
+
+export interface PlanLagSummary {
+  readonly plan: string;
+  readonly round?: LagRound;
+  readonly changes: readonly BreachChange[];
+  readonly error?: string;
+}
+
+/** Measures, stores, publishes and notifies for every plan; one plan's failure stops no other. */
+export async function replicationLagRound(plans: readonly Plan[], deps: LagRoundDeps, options: MeasureOptions = {}): Promise<PlanLagSummary[]> {
+  const results = await settleEach(plans, PLAN_CONCURRENCY, (plan) => planRound(plan, deps, options));
+  return results.map((r, i) => (r.status === "fulfilled" ? r.value : { plan: plans[i]!.name, changes: [], error: redactText(r.reason instanceof Error ? r.reason.message : String(r.reason)) }));
+}
+
+async function planRound(plan: Plan, deps: LagRoundDeps, options: MeasureOptions): Promise<PlanLagSummary> {
+  const round = await measureLag(plan, deps, options);
+  const rpo = plan.objectives.rpoSeconds;
+  const changes = await deps.store.record(plan.name, round.samples, rpo, deps.clock());
+  const points: MetricPoint[] = round.samples
+    .filter((s) => s.lagSeconds !== null)
+    .map((s) => ({ name: LAG_METRIC, value: s.lagSeconds!, at: new Date(s.measuredAt), properties: { plan: plan.name, resourceId: s.resourceId, kind: s.kind, name: s.name, state: s.state } }));
+  // A metric or a notification that fails is logged: the samples are stored, and the next round goes on.
+  await deps.metrics.publish(points).catch((error) => deps.log.warn(`lag metrics of plan ${plan.name} not published`, { error: errorText(error) }));
+  for (const change of changes) {
+    await deps.notifier.notify(notification(plan, change)).catch((error) => deps.log.error(`lag ${change.event} of ${change.sample.resourceId} not notified`, { plan: plan.name, error: errorText(error) }));
+  }
+  const unknown = round.samples.filter((s) => s.lagSeconds === null).length;
+  deps.log.info(`lag of plan ${plan.name} measured`, { resources: round.samples.length, unknown, breaches: changes.filter((c) => c.event === "breach").length, recoveries: changes.filter((c) => c.event === "recovery").length, armReads: round.armReads, tdsLogins: round.tdsLogins, failures: round.failures.length });
+  return { plan: plan.name, round, changes };
+}
+
+function notification(plan: Plan, change: BreachChange) {
+  const s = change.sample;
+  const what = `${s.kind === "sqlDatabase" ? "database" : "storage account"} ${s.name}`;
+  const message =
+    change.event === "breach"
+      ? `Switchyard ${plan.name}: replication lag of ${what} is ${s.lagSeconds} s, over the RPO budget of ${change.rpoSeconds} s (measured ${s.measuredAt}): a forced failover now could lose more than the plan allows.`
+      : `Switchyard ${plan.name}: replication lag of ${what} is back to ${s.lagSeconds} s, within the RPO budget of ${change.rpoSeconds} s (over it since ${change.breachSince ?? "unknown"}).`;
+  return {
+    runId: LAG_NOTIFICATION_ID,
+    plan,
+    event: change.event === "breach" ? "lag-breach" : "lag-recovered",
+    severity: change.event === "breach" ? ("warning" as const) : ("info" as const),
+    message,
+    details: { resourceId: s.resourceId, lagSeconds: s.lagSeconds, rpoSeconds: change.rpoSeconds, measuredAt: s.measuredAt, source: s.source },
+  };
+}
+
+const errorText = (error: unknown) => redactText(error instanceof Error ? error.message : String(error));
+
+/** Metrics as log lines (locally, and where no Application Insights is configured). */
+export class LogMetricSink implements MetricSink {
+  constructor(private readonly log: Logger) {}
+  async publish(points: readonly MetricPoint[]): Promise<void> {
+    for (const p of points) this.log.info(`metric ${p.name}`, { value: p.value, at: p.at.toISOString(), ...p.properties });
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The lag samples of each plan: per resource the latest sample, the latest one with a measured lag
+ * (what the RPO gate falls back on in an outage), a bounded history, and whether the resource is in an
+ * RPO breach. One document per plan (`lag/{plan}.json` in Switchyard's state container), updated with
+ * optimistic concurrency (ETag), the way the detection state is.
+ */
+import type { ContainerClient } from "@azure/storage-blob";
+import { budgetOptions, readBody } from "../azure/budget.ts";
+import { errorCodeOf, statusCodeOf } from "../azure/restErrors.ts";
+import { isObject } from "../core/guards.ts";
+import { nextBreach, type BreachEvent, type LagSample } from "../core/lag.ts";
+
+/** Samples kept per resource by default: an hour at one a minute. */
+export const DEFAULT_LAG_RETENTION = 60;
+/** A resource no round has sampled for this long is forgotten (it left the plan). */
+const FORGET_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+
+export interface ResourceLag {
+  readonly latest: LagSample;
+  /** The newest sample with a lag (may be older than `latest`, which may have none). */
+  readonly lastMeasured?: LagSample;
+  readonly breached: boolean;
+  /** When the current breach began. */
+  readonly breachSince?: string;
+  /** `[measuredAt epoch seconds, lag seconds or null]`, oldest first, at most `retention`. */
+  readonly history: [number, number | null][];
+}
+
+export interface LagDocument {
+  readonly plan: string;
+  readonly resources: Record<string, ResourceLag>;
+}
+
+/** A breach that began or ended with a round. */
+export interface BreachChange {
+  readonly event: BreachEvent;
+  readonly sample: LagSample;
+  readonly rpoSeconds: number;
+  /** Recovery: when the breach began. */
+  readonly breachSince?: string;
+}
+
+/** A round applied to a document: the new document and the breaches that began or ended. */
+export function applyRound(doc: LagDocument, samples: readonly LagSample[], rpoSeconds: number, retention: number, now: Date): { doc: LagDocument; changes: BreachChange[] } {
+  const resources: Record<string, ResourceLag> = { ...doc.resources };
+  const changes: BreachChange[] = [];
+  for (const sample of samples) {
+    const before = resources[sample.resourceId];
+    // A sample older than the one kept (a slow round finishing after a newer one) changes nothing.
+    if (before && Date.parse(before.latest.measuredAt) > Date.parse(sample.measuredAt)) continue;
+    const breach = nextBreach(before?.breached ?? false, sample.lagSeconds, rpoSeconds);
+    if (breach.event) changes.push({ event: breach.event, sample, rpoSeconds, ...(breach.event === "recovery" && before?.breachSince ? { breachSince: before.breachSince } : {}) });
+    const history = [...(before?.history ?? []), [Math.floor(Date.parse(sample.measuredAt) / 1000), sample.lagSeconds] as [number, number | null]].slice(-retention);
+    const lastMeasured = sample.lagSeconds !== null ? sample : before?.lastMeasured;
+    const breachSince = breach.breached ? (breach.event === "breach" ? sample.measuredAt : before?.breachSince) : undefined;
+    resources[sample.resourceId] = { latest: sample, ...(lastMeasured ? { lastMeasured } : {}), breached: breach.breached, ...(breachSince ? { breachSince } : {}), history };
+  }
+  for (const [id, r] of Object.entries(resources)) if (now.getTime() - Date.parse(r.latest.measuredAt) > FORGET_AFTER_MS) delete resources[id];
+  return { doc: { plan: doc.plan, resources }, changes };
+}
+
+export interface LagStore {
+  get(plan: string): Promise<LagDocument>;
+  /** Applies a round atomically (retrying on conflicts); returns the breaches it began or ended. */
+  record(plan: string, samples: readonly LagSample[], rpoSeconds: number, now: Date): Promise<BreachChange[]>;
+}
+
+const empty = (plan: string): LagDocument => ({ plan, resources: {} });
+
+function parse(plan: string, text: string, where: string): LagDocument {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the lag samples of plan ${plan} (${where}) are unreadable: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isObject(value) || value.plan !== plan || !isObject(value.resources)) throw new Error(`the lag samples of plan ${plan} (${where}) are not a lag document`);
+  return value as unknown as LagDocument;
+}
+
+/** Optimistic updates over a backend that reads a document with a version and writes it only if unchanged. */
+abstract class VersionedLagStore implements LagStore {
+  constructor(protected readonly retention = DEFAULT_LAG_RETENTION) {}
+
+  protected abstract read(plan: string): Promise<{ doc: LagDocument; etag?: string }>;
+  /** False when the document changed since `etag` (or exists, with no etag). */
+  protected abstract write(plan: string, doc: LagDocument, etag: string | undefined): Promise<boolean>;
+
+  async get(plan: string): Promise<LagDocument> {
+    return (await this.read(plan)).doc;
+  }
+
+  async record(plan: string, samples: readonly LagSample[], rpoSeconds: number, now: Date): Promise<BreachChange[]> {
+    for (let attempt = 1; ; attempt++) {
+      const { doc, etag } = await this.read(plan);
+      const next = applyRound(doc, samples, rpoSeconds, this.retention, now);
+      if (await this.write(plan, next.doc, etag)) return next.changes;
+      if (attempt >= 8) throw new Error(`the lag samples of plan ${plan} kept changing under ${attempt} attempts to record a round`);
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
+    }
+  }
+}
+
+export class BlobLagStore extends VersionedLagStore {
+  constructor(private readonly container: ContainerClient, retention?: number) {
+    super(retention);
+  }
+
+  static blobName(plan: string): string {
+    if (!/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/.test(plan)) throw new Error(`'${plan}' is not a plan name`);
+    return `lag/${plan}.json`;
+  }
+
+  protected async read(plan: string): Promise<{ doc: LagDocument; etag?: string }> {
+    const blob = this.container.getBlockBlobClient(BlobLagStore.blobName(plan));
+    try {
+      const response = await blob.download(0, undefined, budgetOptions());
+      const text = (await readBody(response.readableStreamBody)).toString("utf8");
+      return { doc: parse(plan, text, `blob ${blob.name}`), ...(response.etag ? { etag: response.etag } : {}) };
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return { doc: empty(plan) };
+      throw error;
+    }
+  }
+
+  protected async write(plan: string, doc: LagDocument, etag: string | undefined): Promise<boolean> {
+    const blob = this.container.getBlockBlobClient(BlobLagStore.blobName(plan));
+    const body = Buffer.from(JSON.stringify(doc), "utf8");
+    const options = { conditions: etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" }, blobHTTPHeaders: { blobContentType: "application/json; charset=utf-8" } };
+    for (let created = false; ; created = true) {
+      try {
+        await blob.upload(body, body.length, { ...options, ...budgetOptions() });
+        return true;
+      } catch (error) {
+        const status = statusCodeOf(error);
+        if (status === 412 || status === 409) return false;
+        if (status === 404 && !created && errorCodeOf(error) === "ContainerNotFound") {
+          await this.container.createIfNotExists(budgetOptions());
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+}
+
+/** In memory, with the blob store's version checks (tests). */
+export class MemoryLagStore extends VersionedLagStore {
+  private readonly docs = new Map<string, { text: string; version: number }>();
+
+  protected async read(plan: string): Promise<{ doc: LagDocument; etag?: string }> {
+    const held = this.docs.get(plan);
+    await new Promise((r) => setImmediate(r));
+    return held ? { doc: parse(plan, held.text, "memory"), etag: String(held.version) } : { doc: empty(plan) };
+  }
+
+  protected async write(plan: string, doc: LagDocument, etag: string | undefined): Promise<boolean> {
+    const held = this.docs.get(plan);
+    if (etag === undefined ? held !== undefined : held?.version !== Number(etag)) return false;
+    this.docs.set(plan, { text: JSON.stringify(doc), version: (held?.version ?? 0) + 1 });
+    return true;
+  }
+}
