@@ -5,7 +5,7 @@ import type { Route } from "./router.ts";
 import { parseSeed, SeedError } from "./seed.ts";
 import type { Estate } from "./server.ts";
 import { key, type ControlPlane, type EstateState } from "./state.ts";
-import { applyScenario, faultSchema, lagSchema, regionSchema, scenarioSchema, ScenarioError, timingSchema } from "./scenario.ts";
+import { applyScenario, faultSchema, lagSchema, regionSchema, scenarioSchema, ScenarioError, throttlingSchema, timingSchema } from "./scenario.ts";
 
 function body<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
@@ -59,6 +59,11 @@ export function controlRoutes(estate: Estate): Route[] {
     route("PUT", "/timing", "Estate_SetTiming", (req) => {
       estate.setTiming(body(timingSchema, req.body));
       return { status: 200, body: estate.getTiming() };
+    }),
+    route("GET", "/throttling", "Estate_Throttling", () => ({ status: 200, body: estate.armThrottle.report() })),
+    route("PUT", "/throttling", "Estate_SetThrottling", (req) => {
+      estate.armThrottle.configure(body(throttlingSchema, req.body));
+      return { status: 200, body: estate.armThrottle.report() };
     }),
     route("POST", "/scenario", "Estate_ApplyScenario", async (req) => {
       try {

@@ -54,12 +54,29 @@ export const timingSchema = z.strictObject({
   retryAfterSeconds: z.number().int().min(0).optional(),
 });
 
+const bucketSchema = z.strictObject({
+  bucket: z.number().int().min(1).max(1_000_000).optional(),
+  refillPerSecond: z.number().positive().max(1_000_000).optional(),
+});
+/**
+ * Resource Manager throttling (estate/armThrottle.ts): the whole configuration; `enabled` defaults to
+ * true and every limit not given is Azure's (reads 250 + 25/s, writes and deletes 200 + 10/s, global 15×).
+ */
+export const throttlingSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  read: bucketSchema.optional(),
+  write: bucketSchema.optional(),
+  delete: bucketSchema.optional(),
+  globalFactor: z.number().min(1).max(1_000).optional(),
+});
+
 /** A scenario file: the state of the world to set up on the estate (all parts optional). */
 export const scenarioSchema = z.strictObject({
   regions: z.record(z.string(), regionSchema).optional(),
   lag: z.array(lagSchema).optional(),
   faults: z.array(faultSchema).optional(),
   timing: timingSchema.optional(),
+  throttling: throttlingSchema.optional(),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -90,6 +107,7 @@ export async function loadScenarioFile(path: string): Promise<Scenario> {
 
 export async function applyScenario(estate: Estate, scenario: Scenario): Promise<void> {
   if (scenario.timing) estate.setTiming(scenario.timing);
+  if (scenario.throttling) estate.armThrottle.configure(scenario.throttling);
   for (const [region, update] of Object.entries(scenario.regions ?? {})) {
     if (!estate.state.regions.has(region)) throw new ScenarioError(`regions.${region}: the estate has no region '${region}' (its plans name ${[...estate.state.regions.keys()].join(", ")})`);
     await estate.setRegion(region, update);

@@ -19,6 +19,7 @@ import { controlPlaneRefusal, controlRoutes } from "./control.ts";
 import { serviceCompletions, serviceRoutes } from "./services/index.ts";
 import { snapshot } from "./snapshot.ts";
 import { answerAtEdge, edgeHostNames } from "./edge.ts";
+import { ArmThrottle, type ArmThrottlingSettings } from "./armThrottle.ts";
 
 /** The tenant the estate's Key Vault challenge names (any token is accepted). */
 export const ESTATE_TENANT_ID = "72f988bf-0000-4000-8000-00000e57a7e0";
@@ -47,6 +48,11 @@ export interface EstateOptions {
    * stay the same from one start to the next (operation URLs name the port). Absent: in memory.
    */
   readonly stateDir?: string;
+  /**
+   * Resource Manager's subscription throttling (estate/armThrottle.ts): `true` for Azure's limits, or
+   * settings (limits not given are Azure's). Off by default: no 429s, no rate-limit headers.
+   */
+  readonly armThrottling?: boolean | ArmThrottlingSettings;
 }
 
 const COMPLETIONS = serviceCompletions();
@@ -77,6 +83,8 @@ export class Estate {
   readonly state: EstateState;
   readonly operations: Operations;
   readonly faults = new Faults();
+  /** Resource Manager's token buckets and request counts (`/_estate/throttling`). */
+  readonly armThrottle: ArmThrottle;
   readonly router = new Router();
   /** Every seed applied so far, in order: reset applies them again. */
   private readonly seeds: EstateSeed[] = [];
@@ -107,6 +115,7 @@ export class Estate {
     };
     this.state = new EstateState(this.clock);
     this.operations = new Operations(this.clock, () => this.timing, (op) => this.completeOperation(op));
+    this.armThrottle = new ArmThrottle(this.clock, options.armThrottling, options.timeScale);
     this.router.add(...serviceRoutes(), ...controlRoutes(this));
     if (options.stateDir !== undefined) {
       this.folder = new EstateFolder(options.stateDir);
@@ -219,6 +228,7 @@ export class Estate {
     this.state.clear();
     for (const seed of this.seeds) this.state.seed(seed);
     this.faults.reset();
+    this.armThrottle.reset();
     this.operations.reset();
     this.log.length = 0;
     this.folder?.rewriteRequests([]);
@@ -346,6 +356,7 @@ export class Estate {
     let operationId = "Unmatched";
     let api = "arm";
     let write = false;
+    let rateLimit: Record<string, string> = {};
     let response: EstateResponse;
     try {
       const raw = await readBody(req);
@@ -362,6 +373,7 @@ export class Estate {
         const latency = this.profileLatencyMs(operationId) + this.faults.latencyFor(operationId, url.pathname);
         if (latency > 0) await sleep(latency);
         this.checkAuth(route, req, url, params);
+        if (route.api === "arm") rateLimit = this.armThrottle.admit({ method, subscriptionId: params.subscriptionId, authorization: header(req, "authorization") });
         this.faults.check(operationId, url.pathname);
       }
       let body: unknown;
@@ -389,6 +401,7 @@ export class Estate {
       "x-ms-request-id": requestId,
       "x-ms-correlation-request-id": header(req, "x-ms-correlation-request-id") ?? requestId,
       ...(clientRequestId ? { "x-ms-client-request-id": clientRequestId } : {}),
+      ...rateLimit,
       ...response.headers,
     };
     if (response.body === undefined) {
