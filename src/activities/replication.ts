@@ -1,7 +1,7 @@
 import type { Plan } from "../core/plan/index.ts";
 import { DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS, largestLag, lastKnownLag, type LagEvidence, type LagSample } from "../core/lag.ts";
 import { Steps, type MeasureReplicationInput, type MeasureReplicationResult, type ReplicationObserved, type SqlReplication, type StorageReplication } from "../core/run/model.ts";
-import { measureLag } from "../lag/measure.ts";
+import { measureLag, storageLag } from "../lag/measure.ts";
 import type { LagDocument } from "../lag/store.ts";
 import { journalObservation } from "./writes.ts";
 import type { ActivityDeps } from "./deps.ts";
@@ -43,18 +43,22 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
       return { failoverGroup: group.groupId, replicationState: fg.replicationState ?? "unknown", roleInTarget: fg.replicationRole === "Primary" ? "Primary" : "Secondary" };
     }),
   );
-  const [roles, live, stored] = await Promise.all([
+  // SQL over TDS: a primary that cannot be asked is a sample with no lag (the stored one stands in).
+  // Storage from ARM: a failed read fails the activity (retryable or not), as every other read does.
+  const [roles, sqlRound, storageLive, stored] = await Promise.all([
     groups,
-    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 15_000, requestTimeoutMs: 10_000 }),
+    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 15_000, requestTimeoutMs: 10_000 }),
+    Promise.all(plan.storage.map((_, index) => storageLag(plan, index, deps))),
     deps.lag ? deps.lag.get(plan.name).catch((error: unknown) => { deps.log.warn(`the lag samples of plan ${plan.name} could not be read`, { error: error instanceof Error ? error.message : String(error) }); return undefined; }) : Promise.resolve(undefined),
   ]);
 
-  const evidence = replicationEvidence(plan, live.samples, stored, outageStart, maxAgeSeconds);
+  const live = [...sqlRound.samples, ...storageLive];
+  const evidence = replicationEvidence(plan, live, stored, outageStart, maxAgeSeconds);
   const maxLagSeconds = largestLag(evidence);
   const byGroup = new Map<string, LagEvidence[]>();
   for (const e of evidence) if (e.group !== undefined) byGroup.set(e.group, [...(byGroup.get(e.group) ?? []), e]);
   const sql: SqlReplication[] = roles.map((r) => ({ ...r, lagSeconds: largestLag(byGroup.get(r.failoverGroup) ?? [{ lagSeconds: null }]) }));
-  const storage: StorageReplication[] = live.samples
+  const storage: StorageReplication[] = live
     .filter((s) => s.kind === "storageAccount")
     .map((s) => ({
       account: s.resourceId,

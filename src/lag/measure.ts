@@ -35,6 +35,11 @@ export interface MeasureOptions {
   readonly connectTimeoutMs?: number;
   /** The DMV query (ms, default 10,000). */
   readonly requestTimeoutMs?: number;
+  /**
+   * The region whose server each failover group is read from first (default the plan's primary): a
+   * run reads from the region it fails over to, whose control plane it needs anyway.
+   */
+  readonly readFrom?: string;
   /** Only these failover groups (plan indexes) and accounts; default all. */
   readonly only?: { readonly sql?: readonly number[]; readonly storage?: readonly number[] };
 }
@@ -90,7 +95,9 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
     const planPrimaryServer = ancestorId(entry.failoverGroup, 1);
     let read: { fg: FailoverGroup; server: string } | undefined;
     let lastError: unknown;
-    for (const region of [plan.regions.primary.name, plan.regions.secondary.name]) {
+    const first = options.readFrom?.toLowerCase() === plan.regions.secondary.name.toLowerCase() ? plan.regions.secondary.name : plan.regions.primary.name;
+    const second = first === plan.regions.primary.name ? plan.regions.secondary.name : plan.regions.primary.name;
+    for (const region of [first, second]) {
       const at = sqlGroupIn(plan, index, region);
       armReads++;
       try {
@@ -141,31 +148,39 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   });
 
   const storageSamples = settleEach(storageIndexes, armConcurrency, async (index): Promise<LagSample> => {
-    const ref = accountRef(plan, index);
-    const base = { resourceId: ref.id, kind: "storageAccount" as const, name: ref.name, source: LAG_SOURCES.storage };
     armReads++;
     try {
-      const account = await readAccount(deps, ref, true);
-      const now = deps.clock();
-      const stats = account.geoReplicationStats;
-      const lastSync = stats?.lastSyncTime;
-      return {
-        ...base,
-        lagSeconds: lastSync ? Math.max(0, Math.ceil((now.getTime() - lastSync.getTime()) / 1000)) : null,
-        state: stats?.status ?? (account.secondaryLocation ? "Unknown" : "NoSecondary"),
-        measuredAt: now.toISOString(),
-        ...(account.primaryLocation ? { primary: account.primaryLocation } : {}),
-        ...(lastSync ? { lastReplication: lastSync.toISOString() } : {}),
-        canFailover: stats?.canFailover === true,
-        canPlannedFailover: stats?.canPlannedFailover === true,
-      };
+      return await storageLag(plan, index, deps);
     } catch (error) {
-      return { ...base, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
+      const ref = accountRef(plan, index);
+      return { resourceId: ref.id, kind: "storageAccount", name: ref.name, source: LAG_SOURCES.storage, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
     }
   });
 
   for (const list of [await sqlSamples, await storageSamples]) for (const r of list) if (r.status === "fulfilled") samples.push(r.value);
   return { plan: plan.name, startedAt: startedAt.toISOString(), finishedAt: deps.clock().toISOString(), samples, failures, armReads, tdsLogins };
+}
+
+/** One storage account's lag, from one ARM read; rejects (normalised, retryable or not) when the read fails. */
+export async function storageLag(plan: Plan, index: number, deps: Pick<MeasureDeps, "clients" | "clock">): Promise<LagSample> {
+  const ref = accountRef(plan, index);
+  const account = await readAccount(deps, ref, true);
+  const now = deps.clock();
+  const stats = account.geoReplicationStats;
+  const lastSync = stats?.lastSyncTime;
+  return {
+    resourceId: ref.id,
+    kind: "storageAccount",
+    name: ref.name,
+    source: LAG_SOURCES.storage,
+    lagSeconds: lastSync ? Math.max(0, Math.ceil((now.getTime() - lastSync.getTime()) / 1000)) : null,
+    state: stats?.status ?? (account.secondaryLocation ? "Unknown" : "NoSecondary"),
+    measuredAt: now.toISOString(),
+    ...(account.primaryLocation ? { primary: account.primaryLocation } : {}),
+    ...(lastSync ? { lastReplication: lastSync.toISOString() } : {}),
+    canFailover: stats?.canFailover === true,
+    canPlannedFailover: stats?.canPlannedFailover === true,
+  };
 }
 
 /**

@@ -578,7 +578,7 @@ describe("measureReplication", () => {
     const result = await measureReplication(input, deps);
     const observed = (await deps.journal.read(RUN)).filter((e) => e.kind === "observation").at(-1)?.data as unknown as ReplicationObserved;
     expect(observed.maxLagSeconds).toBe(result.maxLagSeconds);
-    expect(Object.keys(result).sort()).toEqual(["at", "maxLagSeconds"]);
+    expect(Object.keys(result).sort()).toEqual(["at", "basis", "maxLagSeconds", "note"]);
     return { ...result, ...observed };
   };
   const measureInput = (overrides: Partial<{ to: string; plan: EstateFixture["plan"] }> = {}) => ({ runId: RUN, plan: fx.plan, to: regions(fx).secondary, ...overrides });
