@@ -3,3 +3,4 @@ await import("./estate.ts");
 await import("./drill.ts");
 await import("./webhook.ts");
 await import("./detectionLoad.ts");
+await import("./lag.ts");

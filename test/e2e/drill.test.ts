@@ -8,16 +8,27 @@ import { formatDrillSummary, runDrill } from "../../src/local/drill.ts";
 import { functionTimeoutMs } from "../../src/durable/hostJson.ts";
 import { loadScenarioFile } from "../../estate/scenario.ts";
 import type { LoggedRequest } from "../../estate/server.ts";
+import type { Plan } from "../../src/core/plan/index.ts";
+import type { Scenario } from "../../estate/scenario.ts";
+
+/** The primary region lost, and the plan's first failover group lagging `lagSeconds` behind (measured before the outage). */
+function laggingOutage(plan: Plan, lagSeconds: number): Scenario {
+  return { regions: { [plan.regions.primary.name]: { down: true, healthWhenDown: "refused", controlPlane: "down" } }, lag: [{ resourceId: plan.sql[0]!.failoverGroup.id, seconds: lagSeconds }] };
+}
 
 describe("switchyard drill (what npm start runs)", () => {
-  it("on a plan with other names and another region pair: outage, failover with approval, verify, failback, reports", async () => {
+  it("on a plan with other names and another region pair: outage with SQL lag over the RPO, failover with approval, verify, failback, reports", async () => {
     const plan = await loadPlanFile(new URL("../fixtures/fabrikam.plan.json", import.meta.url).pathname);
     const out = mkdtempSync(join(tmpdir(), "switchyard-drill-"));
     const progress: string[] = [];
 
-    const result = await runDrill({ plan, failback: true, approve: true, outputDir: out, progress: (l) => progress.push(l), durations: { default: 20 } });
+    const result = await runDrill({ plan, scenario: laggingOutage(plan, plan.objectives.rpoSeconds + 600), failback: true, approve: true, outputDir: out, progress: (l) => progress.push(l), durations: { default: 20 } });
 
     expect(result.ok, formatDrillSummary(result)).toBe(true);
+    expect(result.lagBeforeOutage).toMatchObject({ unknown: 0, rpoSeconds: 60 });
+    expect(result.lagBeforeOutage!.largestSeconds).toBeGreaterThanOrEqual(660);
+    expect(progress.find((l) => l.startsWith("replication lag before the outage:"))).toMatch(/largest 66\d s over \d+ resource\(s\) \(RPO 60 s\)/);
+    expect(result.failover.gate).toMatch(/^data-loss gate: needs-approval — the primary region is unreachable and the lag estimated from the last samples before the outage .* exceeds the RPO budget of 60 s$/);
     expect(result.failover.output).toMatchObject({ outcome: "completed", from: "westeurope", to: "northeurope", dataLossAllowedBy: "approval" });
     expect(result.failback?.output).toMatchObject({ outcome: "completed", from: "northeurope", to: "westeurope", rpoExposureSeconds: 0 });
     expect(result.failover.output.rtoSeconds).toBeGreaterThan(0);
@@ -34,7 +45,7 @@ describe("switchyard drill (what npm start runs)", () => {
     const plan = await loadPlanFile(new URL("../fixtures/fabrikam.plan.json", import.meta.url).pathname);
     const out = mkdtempSync(join(tmpdir(), "switchyard-drill-"));
 
-    const result = await runDrill({ plan, failback: true, approve: false, approvalTimeoutSeconds: 0.2, outputDir: out, durations: { default: 20 } });
+    const result = await runDrill({ plan, scenario: laggingOutage(plan, 3600), failback: true, approve: false, approvalTimeoutSeconds: 0.2, outputDir: out, durations: { default: 20 } });
 
     expect(result.ok).toBe(false);
     expect(result.failover.output.outcome).toBe("stopped-approval-timeout");
@@ -90,7 +101,12 @@ describe("switchyard drill at Azure time, the primary's control plane down", () 
 
     expect(result.ok, formatDrillSummary(result)).toBe(true);
     const fo = result.failover.output;
-    expect(fo.steps.map((s) => s.step)).toEqual(["assess", "measure", "approval", "data-tier", "settings", "traffic", "standby-settings", "verify"]);
+    // SQL lag measured over TDS before the outage, within the RPO: forced by the RPO gate, no approval asked.
+    expect(fo.steps.map((s) => s.step)).toEqual(["assess", "measure", "data-tier", "settings", "traffic", "standby-settings", "verify"]);
+    expect(fo.dataLossAllowedBy).toBe("rpo-gate");
+    expect(result.lagBeforeOutage).toMatchObject({ unknown: 0, resources: plan.storage.length + plan.sql.reduce((n, g) => n + (g.databases?.length ?? 1), 0) });
+    expect(result.failover.gate).toMatch(/^data-loss gate: forced — the primary region is unreachable and the lag estimated from the last samples before the outage \(\d+ replica\(s\).*is within the RPO budget of 900 s$/);
+    expect(formatDrillSummary(result)).toContain(result.failover.gate!);
     // The storage failovers (an hour of Azure time) outlasted the Functions timeout at this scale: the
     // data tier was watched on durable timers, not awaited inside an activity (which the host would fail).
     const dataTier = fo.steps.find((s) => s.step === "data-tier")!;

@@ -9,6 +9,7 @@ import { newRunId, type RunOutput } from "../../src/core/run/model.ts";
 import { RunInProgressError } from "../../src/core/run/port.ts";
 import type { JournalEntry } from "../../src/journal/journal.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
+import { replicationLagRound } from "../../src/lag/round.ts";
 import { expectedSettings, planState } from "../helpers/estateView.ts";
 import { dataLossWrites, journaledRequestIds, succeeded, unjournaledWrites, useRunWorld, writes } from "../helpers/runHarness.ts";
 
@@ -252,6 +253,73 @@ describe("the RPO gate on a storage-only plan (lag measurable)", () => {
     expect(out).toMatchObject({ outcome: "completed", dataLossAllowedBy: "approval" });
     expect(out.rpoExposureSeconds).toBeGreaterThanOrEqual(600);
     expect(out.rpoExposureSeconds).toBeLessThanOrEqual(602);
+  });
+});
+
+describe("the RPO gate on SQL: the last lag measured over TDS before the outage", () => {
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  /** One round of the replicationLag timer (the real measurement over TDS and ARM), dated `agoSeconds` back. */
+  const lagRound = async (plan: Plan, agoSeconds = 0) => {
+    const none = { name: "none", notify: async () => undefined, publish: async () => undefined };
+    const [summary] = await replicationLagRound([plan], { clients: world.clients, clock: () => new Date(Date.now() - agoSeconds * 1000), store: world.lag, notifier: none, metrics: none, log: quiet });
+    expect(summary!.round!.samples.every((s) => s.lagSeconds !== null), JSON.stringify(summary!.round!.samples)).toBe(true);
+    return summary!.round!;
+  };
+  const lagGroups = (plan: Plan, seconds: number) => plan.sql.forEach((g) => world.estate.setLag(g.failoverGroup.id, seconds));
+
+  it("a fresh sample within the RPO: forced by the gate, no approval, and the journal says how the lag is known", async () => {
+    const plan = world.plan;
+    lagGroups(plan, 45);
+    const round = await lagRound(plan);
+    expect(round.tdsLogins).toBe(round.samples.filter((s) => s.kind === "sqlDatabase").length);
+    await world.estate.setRegion(plan.regions.primary.name, { down: true });
+    const input = world.runInput("failover");
+    await world.runs.start(input);
+    const out = (await world.runs.waitFor(plan.name)).output as RunOutput;
+    expect(out).toMatchObject({ outcome: "completed", dataLossAllowedBy: "rpo-gate" });
+    expect(out.steps.map((s) => s.step)).not.toContain("approval");
+    const entries = await world.journal.read(input.runId);
+    const gate = gateDecision(entries);
+    const databases = round.samples.filter((s) => s.kind === "sqlDatabase").length;
+    expect(gate?.data).toMatchObject({ decision: "forced", lagBasis: { live: plan.storage.length, lastKnown: databases, unknown: 0 } });
+    expect(gate?.message).toContain("the lag estimated from the last samples before the outage");
+    expect(gate?.data?.maxLagSeconds).toBeGreaterThanOrEqual(45);
+    const measure = entries.find((e) => e.kind === "observation" && e.step === "measure");
+    expect(measure?.data).toMatchObject({ basis: { lastKnown: databases }, evidenceTotal: databases + plan.storage.length });
+    // Every database of every group failed over with the data it had not replicated counted.
+    for (const g of planState(world.estate, plan).sql) expect(g.primaryRegion).toBe(plan.regions.secondary.name);
+  });
+
+  it("a sample older than the plan's limit before the outage: the lag is unknown, so a person decides", async () => {
+    const plan = world.plan;
+    lagGroups(plan, 5);
+    await lagRound(plan, plan.objectives.lagSampleMaxAgeSeconds + 120);
+    await world.estate.setRegion(plan.regions.primary.name, { down: true });
+    const input = world.runInput("failover");
+    await world.runs.start(input);
+    await world.waitForStatus((r) => (r.progress as { waitingFor?: string } | undefined)?.waitingFor === "approval");
+    expect(writes(world.estate)).toEqual([]);
+    const gate = gateDecision(await world.journal.read(input.runId));
+    expect(gate?.data).toMatchObject({ decision: "needs-approval", maxLagSeconds: null });
+    expect(gate?.message).toMatch(/replication lag is unknown for 3 of 5 replica\(s\)/);
+    await world.runs.approve(plan.name, { approve: false, by: "oncall@example.com", reason: "not without knowing the loss" });
+    expect(((await world.runs.waitFor(plan.name)).output as RunOutput).outcome).toBe("stopped-aborted");
+  });
+
+  it("a fresh sample over the RPO: approval, and the figure is the one asked about", async () => {
+    const plan = world.plan;
+    lagGroups(plan, plan.objectives.rpoSeconds + 100);
+    await lagRound(plan);
+    await world.estate.setRegion(plan.regions.primary.name, { down: true });
+    const input = world.runInput("failover");
+    await world.runs.start(input);
+    await world.waitForStatus((r) => (r.progress as { waitingFor?: string } | undefined)?.waitingFor === "approval");
+    const gate = gateDecision(await world.journal.read(input.runId));
+    expect(gate?.data).toMatchObject({ decision: "needs-approval" });
+    expect(gate?.data?.maxLagSeconds).toBeGreaterThanOrEqual(plan.objectives.rpoSeconds + 100);
+    expect(gate?.message).toMatch(/exceeds the RPO budget of 300 s/);
+    await world.runs.approve(plan.name, { approve: false, by: "oncall@example.com", reason: "too much to lose" });
+    await world.runs.waitFor(plan.name);
   });
 });
 

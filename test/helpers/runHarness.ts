@@ -13,6 +13,7 @@
  * fault matrix would not test Switchyard's own retry logic. A refused request never reached the estate's
  * state, so retrying it in the orchestrator is as safe as in the SDK.
  */
+import { MemoryLagStore } from "../../src/lag/store.ts";
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { createActivities, type ActivityHandlers } from "../../src/activities/registry.ts";
 import type { Logger } from "../../src/activities/deps.ts";
@@ -71,6 +72,8 @@ export interface RunWorld {
   activities: ActivityHandlers;
   /** Notifications the runs sent (the notifier port), in order. */
   notifications: NotifyInput[];
+  /** The lag samples the runs' RPO gate falls back on (fresh per test): record rounds here. */
+  lag: MemoryLagStore;
   /** The test's first host; `newHost()` makes more on the same store. */
   host: LocalDurableHost;
   runs: LocalRuns;
@@ -126,7 +129,9 @@ export function useRunWorld(options: { planFiles?: readonly string[]; durations?
       },
     };
     world.runPlans = new BlobRunPlanStore(blobs.getContainerClient(`e2e-state-${suffix}`));
+    world.lag = new MemoryLagStore();
     world.activities = createActivities({
+      lag: world.lag,
       runPlans: world.runPlans,
       clients: world.clients,
       journal: world.journal,
