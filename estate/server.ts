@@ -20,6 +20,7 @@ import { serviceCompletions, serviceRoutes } from "./services/index.ts";
 import { snapshot } from "./snapshot.ts";
 import { answerAtEdge, edgeHostNames } from "./edge.ts";
 import { ArmThrottle, type ArmThrottlingSettings } from "./armThrottle.ts";
+import { TdsListeners } from "./tds/listener.ts";
 
 /** The tenant the estate's Key Vault challenge names (any token is accepted). */
 export const ESTATE_TENANT_ID = "72f988bf-0000-4000-8000-00000e57a7e0";
@@ -95,6 +96,8 @@ export class Estate {
   private readonly regionListeners = new Map<string, RegionListener>();
   /** Front Door's edge: every AFD endpoint and classic frontend host, under `/<host>/<path>`. */
   private edgeListener?: RegionListener;
+  /** The SQL servers over TDS (estate/tds/): a listener per server. */
+  private tds?: TdsListeners;
   private certificate?: EstateCertificate;
   private baseUrl = "";
   private listenerQueue: Promise<void> = Promise.resolve();
@@ -194,11 +197,22 @@ export class Estate {
     this.baseUrl = `https://127.0.0.1:${address.port}`;
     for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
     await this.startEdgeListener();
+    this.tds = new TdsListeners({
+      state: this.state,
+      clock: this.clock,
+      settle: () => this.operations.settle(),
+      cert: this.certificate.cert,
+      key: this.certificate.key,
+      tenantId: ESTATE_TENANT_ID,
+    });
+    await this.tds.sync();
     this.persist();
     return this;
   }
 
   async close(): Promise<void> {
+    await this.tds?.close();
+    this.tds = undefined;
     for (const listener of this.regionListeners.values()) await this.stopListener(listener);
     this.regionListeners.clear();
     if (this.edgeListener) await this.stopListener(this.edgeListener);
@@ -221,6 +235,7 @@ export class Estate {
     if (!this.seeds.includes(seed)) this.seeds.push(seed);
     this.persist();
     if (this.server) for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
+    await this.tds?.sync();
   }
 
   /** Back to the seeded state: resources, regions, faults, operations and the request log. */
@@ -235,6 +250,7 @@ export class Estate {
     this.timing = { durations: { default: 0, ...this.profile?.durationsMs, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? 0 };
     this.persist();
     for (const region of this.state.regions.keys()) await this.syncRegionListener(region);
+    await this.tds?.sync();
   }
 
   setTiming(timing: Partial<LroTiming>): void {
@@ -275,6 +291,8 @@ export class Estate {
     if (update.controlPlane) state.controlPlane = update.controlPlane;
     this.persist();
     await this.syncRegionListener(region);
+    // A region going down cuts the TDS sessions of its SQL servers.
+    await this.tds?.sync();
   }
 
   /** Sets the replication lag of a failover group or storage account (by ARM id). */
@@ -331,15 +349,23 @@ export class Estate {
   /**
    * What the client factory needs to send Switchyard's calls here (see src/azure/clients.ts): the
    * application hosts map to their region's health listener, Front Door hosts (AFD endpoints, classic
-   * frontend endpoints) to the edge listener.
+   * frontend endpoints) to the edge listener. `sqlHosts` maps each SQL server's host name
+   * (`<server name>.database.windows.net`, lower-case) to its TDS listener, `127.0.0.1:<port>`.
    */
-  clientTarget(): { kind: "estate"; url: string; ca: string; hosts: Record<string, string> } {
+  clientTarget(): { kind: "estate"; url: string; ca: string; hosts: Record<string, string>; sqlHosts: Record<string, string> } {
     const hosts: Record<string, string> = {};
     for (const [host, { region }] of this.state.healthHosts) {
       if (this.regionListeners.has(region)) hosts[host] = this.regionUrl(region);
     }
     if (this.edgeListener) for (const host of edgeHostNames(this.state)) hosts[host] = `${this.edgeUrl}/${host}`;
-    return { kind: "estate", url: this.url, ca: this.ca.cert, hosts };
+    return { kind: "estate", url: this.url, ca: this.ca.cert, hosts, sqlHosts: this.tds?.hosts() ?? {} };
+  }
+
+  /** Where a SQL server (by ARM id) answers TDS: its listener on 127.0.0.1. Throws for a server the estate does not serve. */
+  sqlEndpoint(serverId: string): { host: string; port: number } {
+    const endpoint = this.tds?.endpoint(serverId);
+    if (!endpoint) throw new Error(`no TDS listener for SQL server ${serverId}`);
+    return endpoint;
   }
 
   snapshot() {

@@ -15,12 +15,12 @@ export interface DataLossGateInput {
   readonly lagBasis?: { readonly live: number; readonly lastKnown: number; readonly unknown: number };
 }
 
-/** The lag as a sentence part: `the measured lag 12 s` or `the lag from the last samples before the outage, 230 s`. */
+/** The lag as a sentence part: `the measured lag 12 s`, or the largest lag with how it is known when samples stood in. */
 function lagPhrase(input: DataLossGateInput): string {
   const lastKnown = input.lagBasis?.lastKnown ?? 0;
   if (lastKnown === 0) return `the measured lag ${input.maxLagSeconds} s`;
   const live = input.lagBasis?.live ?? 0;
-  return `the lag estimated from the last samples before the outage (${lastKnown} replica(s)${live > 0 ? `; ${live} measured now` : ""}: last lag + time from the sample to the outage start), ${input.maxLagSeconds} s,`;
+  return `the largest lag ${input.maxLagSeconds} s (${lastKnown} replica(s) by their last sample before the outage plus the time from it to the outage start${live > 0 ? `, ${live} measured now` : ""})`;
 }
 
 export type DataLossDecision =
