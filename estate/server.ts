@@ -200,7 +200,11 @@ export class Estate {
     this.tds = new TdsListeners({
       state: this.state,
       clock: this.clock,
-      settle: () => this.operations.settle(),
+      settle: () => {
+        // What fell due is completed and kept before a TDS client reads the state, as for an HTTP request.
+        this.operations.settle();
+        this.persist();
+      },
       cert: this.certificate.cert,
       key: this.certificate.key,
       tenantId: ESTATE_TENANT_ID,
