@@ -54,6 +54,11 @@ export interface EstateOptions {
    * settings (limits not given are Azure's). Off by default: no 429s, no rate-limit headers.
    */
   readonly armThrottling?: boolean | ArmThrottlingSettings;
+  /**
+   * Wall-clock milliseconds each TDS login waits before it is answered (default 0): the network and
+   * gateway time an Azure SQL login spends, for benchmarks of how logins overlap. Not Azure time.
+   */
+  readonly tdsLoginLatencyMs?: number;
 }
 
 const COMPLETIONS = serviceCompletions();
@@ -208,6 +213,7 @@ export class Estate {
       cert: this.certificate.cert,
       key: this.certificate.key,
       tenantId: ESTATE_TENANT_ID,
+      ...(this.options.tdsLoginLatencyMs !== undefined ? { loginLatencyMs: this.options.tdsLoginLatencyMs } : {}),
     });
     await this.tds.sync();
     this.persist();

@@ -57,6 +57,8 @@ export interface TdsListenersOptions {
   readonly key: string;
   /** The tenant the security token service URL names. */
   readonly tenantId: string;
+  /** Wall-clock milliseconds a successful login waits before its answer (benchmarks; default 0). */
+  readonly loginLatencyMs?: number;
 }
 
 /** Azure SQL Database answers as SQL Server 12.0.2000 (its `@@VERSION` major version). */
@@ -342,9 +344,22 @@ class Session {
       return this.refuse(server, TOKEN_PRINCIPAL, [cannotOpen]);
     }
     this.database = database;
-    const note = (number: number, text: string): SqlMessage => ({ number, state: 1, class: 0, message: text, serverName: server.name, lineNumber: 1 });
     const features: [number, Buffer][] = [[FEATURE_FEDAUTH, Buffer.alloc(0)]];
     if (login.utf8Support) features.push([FEATURE_UTF8_SUPPORT, Buffer.from([0x01])]);
+    const latency = this.options.loginLatencyMs ?? 0;
+    if (latency > 0) {
+      this.phase = "closing"; // nothing is read until the answer has gone
+      setTimeout(() => {
+        if (this.socket.destroyed) return;
+        this.welcome(server, database, packetSize, features);
+      }, latency).unref();
+      return;
+    }
+    this.welcome(server, database, packetSize, features);
+  }
+
+  private welcome(server: SqlServer, database: string, packetSize: number, features: [number, Buffer][]): void {
+    const note = (number: number, text: string): SqlMessage => ({ number, state: 1, class: 0, message: text, serverName: server.name, lineNumber: 1 });
     this.send([
       envChangeText(1, database, "master"),
       infoToken(note(5701, `Changed database context to '${database}'.`)),

@@ -8,6 +8,9 @@ import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
 import { readFailoverGroup, sqlGroupIn } from "./sql.ts";
 
+/** A run's reads are not paced behind the lag timer's: a failover must not wait on a measurement round. */
+const UNPACED = { take: async () => 0 };
+
 /** Evidence entries journaled in full; beyond this, counts and the largest only (a plan may hold hundreds of databases). */
 const EVIDENCE_IN_JOURNAL = 20;
 
@@ -47,7 +50,7 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
   // Storage from ARM: a failed read fails the activity (retryable or not), as every other read does.
   const [roles, sqlRound, storageLive, stored] = await Promise.all([
     groups,
-    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 15_000, requestTimeoutMs: 10_000 }),
+    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, armPacer: UNPACED, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 15_000, requestTimeoutMs: 10_000 }),
     Promise.all(plan.storage.map((_, index) => storageLag(plan, index, deps))),
     deps.lag ? deps.lag.get(plan.name).catch((error: unknown) => { deps.log.warn(`the lag samples of plan ${plan.name} could not be read`, { error: error instanceof Error ? error.message : String(error) }); return undefined; }) : Promise.resolve(undefined),
   ]);

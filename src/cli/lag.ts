@@ -44,7 +44,7 @@ export function lagCommand(setCode: (code: number) => void): Command {
         const view = viewOfSamples(plan, round.samples);
         if (o.json) {
           const resources = Object.fromEntries(view.resources.map(({ resourceId, ...rest }) => [resourceId, rest]));
-          process.stdout.write(`${JSON.stringify({ plan: view.plan, rpoSeconds: view.rpoSeconds, target: estate ? "estate" : "azure", startedAt: round.startedAt, finishedAt: round.finishedAt, armReads: round.armReads, tdsLogins: round.tdsLogins, failures: round.failures, resources }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ plan: view.plan, rpoSeconds: view.rpoSeconds, target: estate ? "estate" : "azure", startedAt: round.startedAt, finishedAt: round.finishedAt, armReads: round.armReads, armPacedMs: Math.round(round.armPacedMs), tdsLogins: round.tdsLogins, failures: round.failures, resources }, null, 2)}\n`);
         } else {
           process.stdout.write(`${formatLagView(view)}\n`);
           for (const f of round.failures) process.stdout.write(`  could not list the databases of ${f.resourceId}: ${f.error}\n`);

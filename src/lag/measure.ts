@@ -11,7 +11,8 @@
  *   `canFailover`, from `StorageAccounts_GetProperties` with `$expand=geoReplicationStats`.
  *
  * Resource Manager reads and TDS logins each run at most `armConcurrency` / `tdsConcurrency` at a
- * time; the ARM clients' retry policy honours Retry-After on a 429. One round makes
+ * time; the reads are paced to stay inside the principal's read budget (src/azure/armPacer.ts), and the
+ * ARM clients' retry policy honours Retry-After on a 429 all the same. One round makes
  * (failover groups + storage accounts) ARM reads, one more per group whose primary-side read fails,
  * and one TDS login per database.
  */
@@ -19,6 +20,7 @@ import type { FailoverGroup } from "@azure/arm-sql";
 import type { TokenCredential } from "@azure/core-auth";
 import type { ClientFactory } from "../azure/clients.ts";
 import { querySql, type SqlRow } from "../azure/sqlQuery.ts";
+import { LAG_ARM_PACER, type TokenBucketPacer } from "../azure/armPacer.ts";
 import { settleEach } from "../core/concurrency.ts";
 import { LAG_SOURCES, type LagSample } from "../core/lag.ts";
 import { ancestorId, type Plan } from "../core/plan/index.ts";
@@ -40,6 +42,8 @@ export interface MeasureOptions {
    * run reads from the region it fails over to, whose control plane it needs anyway.
    */
   readonly readFrom?: string;
+  /** Paces the Resource Manager reads (default: the process's LAG_ARM_PACER, per subscription). */
+  readonly armPacer?: Pick<TokenBucketPacer, "take">;
   /** Only these failover groups (plan indexes) and accounts; default all. */
   readonly only?: { readonly sql?: readonly number[]; readonly storage?: readonly number[] };
 }
@@ -59,6 +63,8 @@ export interface LagRound {
   /** Failover groups whose databases could not be listed (neither server's control plane answered). */
   readonly failures: { readonly resourceId: string; readonly error: string }[];
   readonly armReads: number;
+  /** Milliseconds the ARM reads waited, in all, to stay inside the principal's read budget. */
+  readonly armPacedMs: number;
   readonly tdsLogins: number;
 }
 
@@ -83,7 +89,13 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   const armConcurrency = options.armConcurrency ?? 8;
   const tdsConcurrency = options.tdsConcurrency ?? 16;
   let armReads = 0;
+  let armPacedMs = 0;
   let tdsLogins = 0;
+  const pacer = options.armPacer ?? LAG_ARM_PACER;
+  const paced = async (subscriptionId: string) => {
+    armPacedMs += await pacer.take(subscriptionId.toLowerCase());
+    armReads++;
+  };
   const failures: LagRound["failures"] = [];
   const samples: LagSample[] = [];
   const sqlIndexes = options.only?.sql ?? plan.sql.map((_, i) => i);
@@ -99,7 +111,7 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
     const second = first === plan.regions.primary.name ? plan.regions.secondary.name : plan.regions.primary.name;
     for (const region of [first, second]) {
       const at = sqlGroupIn(plan, index, region);
-      armReads++;
+      await paced(at.subscriptionId);
       try {
         read = { fg: await readFailoverGroup(deps, at), server: at.server };
         break;
@@ -148,7 +160,7 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   });
 
   const storageSamples = settleEach(storageIndexes, armConcurrency, async (index): Promise<LagSample> => {
-    armReads++;
+    await paced(accountRef(plan, index).subscriptionId);
     try {
       return await storageLag(plan, index, deps);
     } catch (error) {
@@ -158,7 +170,7 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   });
 
   for (const list of [await sqlSamples, await storageSamples]) for (const r of list) if (r.status === "fulfilled") samples.push(r.value);
-  return { plan: plan.name, startedAt: startedAt.toISOString(), finishedAt: deps.clock().toISOString(), samples, failures, armReads, tdsLogins };
+  return { plan: plan.name, startedAt: startedAt.toISOString(), finishedAt: deps.clock().toISOString(), samples, failures, armReads, armPacedMs, tdsLogins };
 }
 
 /** One storage account's lag, from one ARM read; rejects (normalised, retryable or not) when the read fails. */

@@ -7,6 +7,7 @@ import { replicationEvidence } from "../../src/activities/replication.ts";
 import { formatLagView, viewOfSamples, viewOfStored } from "../../src/lag/view.ts";
 import { metricEnvelopes, parseConnectionString } from "../../src/azure/appInsights.ts";
 import { lagSchedule, readSettings, DEFAULT_LAG_SCHEDULE } from "../../src/config/settings.ts";
+import { TokenBucketPacer } from "../../src/azure/armPacer.ts";
 import { parsePlan } from "../../src/core/plan/index.ts";
 
 const RPO = 300;
@@ -168,6 +169,25 @@ describe("lag views", () => {
   });
 });
 const at0 = () => "2026-12-03T10:00:00.000Z";
+
+describe("pacing Resource Manager reads", () => {
+  it("lets a burst of the bucket through, then paces at the rate; buckets are per key", async () => {
+    let now = 0;
+    const slept: number[] = [];
+    const pacer = new TokenBucketPacer(100, 20, { now: () => now, sleep: async (ms) => void (slept.push(ms), (now += ms)) });
+    let waited = 0;
+    for (let i = 0; i < 150; i++) waited += await pacer.take("sub-a");
+    // 100 at once, then 50 at 20 a second: 2.5 s.
+    expect(waited).toBe(2500);
+    expect(slept.every((ms) => ms === 50)).toBe(true);
+    expect(await pacer.take("sub-b")).toBe(0);
+    // A round of 150 a minute later starts with a full bucket again.
+    now += 60_000;
+    let later = 0;
+    for (let i = 0; i < 100; i++) later += await pacer.take("sub-a");
+    expect(later).toBe(0);
+  });
+});
 
 describe("lag metrics and settings", () => {
   it("builds Application Insights metric envelopes from a connection string", () => {
