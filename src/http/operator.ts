@@ -414,6 +414,16 @@ export function operatorHandlers(deps: OperatorDeps) {
     };
   };
 
+  // The latest lag samples; a store that cannot be read leaves them out (logged), never the plan's view.
+  const lagOf = async (plan: Plan) => {
+    if (!deps.lag) return null;
+    try {
+      return viewOfStored(plan, await deps.lag.get(plan.name));
+    } catch (error) {
+      deps.log?.warn("the lag samples could not be read for GET /api/plans/{plan}", { plan: plan.name, error: error instanceof Error ? error.message : String(error) });
+      return null;
+    }
+  };
   return {
     resume: resumeRun,
     listPlans: guarded(false, async () => {
@@ -468,7 +478,7 @@ export function operatorHandlers(deps: OperatorDeps) {
         regions: { primary: plan.regions.primary.name, secondary: plan.regions.secondary.name, currentPrimary: await currentPrimary(plan, run) },
         autoFailoverConfigured: plan.autoFailover.enabled,
         detection: deps.detection ? await deps.detection.status(plan) : null,
-        replicationLag: deps.lag ? viewOfStored(plan, await deps.lag.get(plan.name)) : null,
+        replicationLag: await lagOf(plan),
         currentRun: run ?? null,
       });
     }),

@@ -13,6 +13,7 @@ import { ReservingRuns } from "../../src/runs/reservingRuns.ts";
 import { StaticPlanCatalog } from "../../src/plan/catalog.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 import { MemoryRuns } from "../helpers/memoryRuns.ts";
+import { MemoryLagStore } from "../../src/lag/store.ts";
 
 const plan = parsePlanText(readFileSync(EXAMPLE_PLAN, "utf8"));
 
@@ -394,5 +395,35 @@ describe("manual override API: identity headers", () => {
     }
     expect([runs.started, runs.approvals, detection.changes]).toEqual([[], [], []]);
     expect(await journal.listRuns()).toEqual([]);
+  });
+});
+
+describe("GET /api/plans/{plan}: the latest replication lag", () => {
+  const db = `${plan.sql[0]!.failoverGroup.id.split("/failoverGroups/")[0]}/databases/orders`;
+  const sample = (lagSeconds: number | null, measuredAt: string) => ({ resourceId: db, kind: "sqlDatabase" as const, name: "orders", group: plan.sql[0]!.failoverGroup.id, lagSeconds, state: lagSeconds === null ? "unreachable" : "CATCH_UP", measuredAt, source: "tds:sys.dm_geo_replication_link_status" as const });
+  const get = (api: ReturnType<typeof operatorHandlers>) => api.getPlan(new HttpRequest({ method: "GET", url: "http://localhost/api/plans/x", params: { plan: plan.name } }));
+
+  it("shows each resource's latest sample against the RPO, and the last measured lag when the latest has none", async () => {
+    const lag = new MemoryLagStore();
+    await lag.record(plan.name, [sample(420, "2026-11-28T09:58:00Z")], plan.objectives.rpoSeconds, new Date("2026-11-28T09:58:00Z"));
+    await lag.record(plan.name, [sample(null, "2026-11-28T09:59:00Z")], plan.objectives.rpoSeconds, new Date("2026-11-28T09:59:00Z"));
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs: new MemoryRuns(), journal: new MemoryJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: false, lag });
+    const res = await get(api);
+    expect(res.status).toBe(200);
+    expect(body(res).replicationLag).toEqual({
+      plan: plan.name,
+      rpoSeconds: 300,
+      resources: [expect.objectContaining({ resourceId: db, lagSeconds: null, withinRpo: null, breached: true, lastMeasured: { lagSeconds: 420, measuredAt: "2026-11-28T09:58:00Z" } })],
+    });
+  });
+
+  it("answers without the samples (null, logged) when their store cannot be read", async () => {
+    const logged: string[] = [];
+    const log: Logger = { info: () => undefined, warn: (m) => void logged.push(m), error: () => undefined };
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs: new MemoryRuns(), journal: new MemoryJournal(), clock: () => new Date(), appServiceAuthOn: false, lag: { get: async () => Promise.reject(new Error("503 ServerBusy")) }, log });
+    const res = await get(api);
+    expect(res.status).toBe(200);
+    expect(body(res).replicationLag).toBeNull();
+    expect(logged).toEqual(["the lag samples could not be read for GET /api/plans/{plan}"]);
   });
 });
