@@ -26,7 +26,8 @@ const EVIDENCE_IN_JOURNAL = 20;
  *   `objectives.lagSampleMaxAgeSeconds` older than the outage start (core/lag.ts: lastKnownLag). The
  *   outage start is the run's `detectedAt`, at or after the real start, so the estimate errs high.
  *   The group's role in the target region and its replication state are read from the failover group
- *   on the server there.
+ *   on the server there. A primary that does not answer costs one connect timeout (8 s, under one
+ *   SQL poll interval), whatever the number of its databases.
  * - Storage: lag = now − `lastSyncTime` (rounded up); when Azure has none, the last sample, aged the
  *   same way.
  * `maxLagSeconds` is null as soon as any resource's lag is unknown, so the RPO gate then asks a human.
@@ -50,7 +51,7 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
   // Storage from ARM: a failed read fails the activity (retryable or not), as every other read does.
   const [roles, sqlRound, storageLive, stored] = await Promise.all([
     groups,
-    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, armPacer: UNPACED, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 15_000, requestTimeoutMs: 10_000 }),
+    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, armPacer: UNPACED, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 8_000, requestTimeoutMs: 8_000 }),
     Promise.all(plan.storage.map((_, index) => storageLag(plan, index, deps))),
     deps.lag ? deps.lag.get(plan.name).catch((error: unknown) => { deps.log.warn(`the lag samples of plan ${plan.name} could not be read`, { error: error instanceof Error ? error.message : String(error) }); return undefined; }) : Promise.resolve(undefined),
   ]);

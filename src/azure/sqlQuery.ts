@@ -36,6 +36,8 @@ export class SqlQueryError extends Error {
     message: string,
     readonly code: string | undefined,
     readonly number: number | undefined,
+    /** No connection could be made at all (refused, reset, timed out before a login): the server, not the database. */
+    readonly serverSilent = false,
   ) {
     super(message);
     this.name = "SqlQueryError";
@@ -103,5 +105,7 @@ function asQueryError(error: unknown, during: "connect" | "query"): SqlQueryErro
   // token-credential failures come as an AggregateError whose first error is the driver's.
   const first = Array.isArray(e.errors) && e.errors.length > 0 ? (e.errors[0] as typeof e) : e;
   const message = typeof first.message === "string" && first.message.length > 0 ? first.message : String(error);
-  return new SqlQueryError(`${during === "connect" ? "could not connect" : "the statement failed"}: ${message.slice(0, 300)}`, typeof first.code === "string" ? first.code : undefined, typeof first.number === "number" ? first.number : undefined);
+  const code = typeof first.code === "string" ? first.code : undefined;
+  const silent = during === "connect" && (code === "ESOCKET" || code === "ETIMEOUT");
+  return new SqlQueryError(`${during === "connect" ? "could not connect" : "the statement failed"}: ${message.slice(0, 300)}`, code, typeof first.number === "number" ? first.number : undefined, silent);
 }

@@ -19,7 +19,7 @@
 import type { FailoverGroup } from "@azure/arm-sql";
 import type { TokenCredential } from "@azure/core-auth";
 import type { ClientFactory } from "../azure/clients.ts";
-import { querySql, type SqlRow } from "../azure/sqlQuery.ts";
+import { querySql, SqlQueryError, type SqlRow } from "../azure/sqlQuery.ts";
 import { LAG_ARM_PACER, type TokenBucketPacer } from "../azure/armPacer.ts";
 import { settleEach } from "../core/concurrency.ts";
 import { LAG_SOURCES, type LagSample } from "../core/lag.ts";
@@ -142,9 +142,11 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   }
 
   const credential = deps.sqlCredential ?? deps.clients.credential;
-  const sqlSamples = settleEach(targets, tdsConcurrency, async (t): Promise<LagSample> => {
+  const base = (t: DatabaseTarget) => ({ resourceId: t.resourceId, kind: "sqlDatabase" as const, name: t.name, group: t.group, source: LAG_SOURCES.sql, primary: t.primaryServer });
+  /** Servers that did not answer (no connection at all): their other databases are not tried. */
+  const silent = new Map<string, string>();
+  const ask = async (t: DatabaseTarget): Promise<LagSample> => {
     tdsLogins++;
-    const base = { resourceId: t.resourceId, kind: "sqlDatabase" as const, name: t.name, group: t.group, source: LAG_SOURCES.sql, primary: t.primaryServer };
     try {
       const rows = await querySql(deps.clients.target, credential, {
         server: t.primaryServer,
@@ -153,11 +155,26 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
         connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
         requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       });
-      return { ...base, ...fromLinkRows(rows, t.partnerServer), measuredAt: deps.clock().toISOString() };
+      return { ...base(t), ...fromLinkRows(rows, t.partnerServer), measuredAt: deps.clock().toISOString() };
     } catch (error) {
-      return { ...base, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
+      if (error instanceof SqlQueryError && error.serverSilent) silent.set(t.primaryServer.toLowerCase(), message(error));
+      return { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
     }
-  });
+  };
+  // One database per server first, every server at once (up to 64): a server in a lost region costs one
+  // connect timeout, not one per database. Then the other databases of the servers that answered.
+  const byServer = new Map<string, DatabaseTarget[]>();
+  for (const t of targets) byServer.set(t.primaryServer.toLowerCase(), [...(byServer.get(t.primaryServer.toLowerCase()) ?? []), t]);
+  const firsts = [...byServer.values()].map((list) => list[0]!);
+  const sqlSamples = (async () => {
+    const first = await settleEach(firsts, Math.min(64, Math.max(tdsConcurrency, firsts.length)), ask);
+    const rest = [...byServer.values()].flatMap((list) => list.slice(1));
+    const second = await settleEach(rest, tdsConcurrency, async (t) => {
+      const why = silent.get(t.primaryServer.toLowerCase());
+      return why === undefined ? ask(t) : { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: `not asked: server ${t.primaryServer} did not answer (${why})` };
+    });
+    return [...first, ...second];
+  })();
 
   const storageSamples = settleEach(storageIndexes, armConcurrency, async (index): Promise<LagSample> => {
     await paced(accountRef(plan, index).subscriptionId);

@@ -6,6 +6,7 @@ import { AppInsightsMetricSink, type MetricPoint, type MetricSink } from "../../
 import type { NotifyInput } from "../../src/core/run/model.ts";
 import { replicationLagRound, LAG_METRIC } from "../../src/lag/round.ts";
 import { MemoryLagStore } from "../../src/lag/store.ts";
+import { measureLag } from "../../src/lag/measure.ts";
 import type { Notifier } from "../../src/notify/notifier.ts";
 import { useEstate } from "../helpers/estate.ts";
 
@@ -64,6 +65,24 @@ describe("the replicationLag round (storage lag from Resource Manager)", () => {
     expect(summary!.round!.samples[0]).toMatchObject({ lagSeconds: null, state: "unreachable" });
     expect(sink.sent.map((n) => n.event)).toEqual(["lag-breach"]);
     expect((await store.get(fx.plan.name)).resources[account]).toMatchObject({ breached: true, lastMeasured: { lagSeconds: expect.any(Number) } });
+  });
+});
+
+describe("a lag round against SQL servers in a lost region", () => {
+  const fx = useEstate();
+
+  it("asks each silent server once, not once per database, and still measures the storage accounts", async () => {
+    const databases = fx.plan.sql.reduce((n, g) => n + (g.databases?.length ?? 1), 0);
+    const servers = new Set(fx.plan.sql.map((g) => g.failoverGroup.names[0])).size;
+    expect(databases).toBeGreaterThan(servers);
+    await fx.estate.setRegion(fx.plan.regions.primary.name, { down: true });
+    const round = await measureLag(fx.plan, { clients: fx.clients, clock: () => new Date() }, { connectTimeoutMs: 2_000 });
+    expect(round.tdsLogins).toBe(servers);
+    const sql = round.samples.filter((s) => s.kind === "sqlDatabase");
+    expect(sql).toHaveLength(databases);
+    expect(sql.every((s) => s.lagSeconds === null && s.state === "unreachable")).toBe(true);
+    expect(sql.filter((s) => s.error?.startsWith("not asked: server "))).toHaveLength(databases - servers);
+    expect(round.samples.filter((s) => s.kind === "storageAccount").every((s) => typeof s.lagSeconds === "number")).toBe(true);
   });
 });
 
