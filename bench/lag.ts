@@ -28,6 +28,7 @@ import { ClientFactory, type Target } from "../src/azure/clients.ts";
 import { querySql } from "../src/azure/sqlQuery.ts";
 import { parsePlan, type PlanInput } from "../src/core/plan/index.ts";
 import { LAG_QUERY, measureLag } from "../src/lag/measure.ts";
+import { applyRound, DEFAULT_LAG_RETENTION, type LagDocument } from "../src/lag/store.ts";
 
 const GROUPS = Number(process.env.BENCH_LAG_GROUPS ?? 50);
 const DATABASES = Number(process.env.BENCH_LAG_DATABASES ?? 10);
@@ -84,6 +85,7 @@ async function throttling(target: { url: string; ca: string }): Promise<{ reques
 
 console.log(`lag round: ${GROUPS} failover groups × ${DATABASES} databases = ${GROUPS * DATABASES} databases, ${ACCOUNTS} storage accounts; ARM throttling on at Azure's limits; the estate in its own process`);
 let rounds = 0;
+let storedBytes = 0;
 for (const latency of LATENCIES) {
   const estate = await childEstate(latency);
   try {
@@ -118,6 +120,15 @@ for (const latency of LATENCIES) {
       const after = await throttling(estate.target);
       const unknown = round.samples.filter((s) => s.lagSeconds === null).length;
       const left = Math.min(...after.buckets.filter((b) => b.operationClass === "read" && b.principal !== undefined).map((b) => b.remaining));
+      if (label === "second round" && latency === LATENCIES[0]) {
+        // The stored document once it holds an hour of rounds (the default retention of 60 samples).
+        let doc: LagDocument = { plan: plan.name, resources: {} };
+        for (let i = 0; i < DEFAULT_LAG_RETENTION; i++) {
+          const at = (s: string) => new Date(Date.parse(s) + i * 60_000).toISOString();
+          doc = applyRound(doc, round.samples.map((s) => ({ ...s, measuredAt: at(s.measuredAt) })), plan.objectives.rpoSeconds, DEFAULT_LAG_RETENTION, new Date(Date.now() + i * 60_000)).doc;
+        }
+        storedBytes = Buffer.byteLength(JSON.stringify(doc));
+      }
       console.log(
         `    ${label}: ${ms(wall)} wall (client CPU ${ms((used.user + used.system) / 1000)}); ${round.samples.length} samples (${unknown} without a lag); ARM calls ${after.requests - before.requests} (throttled ${after.throttled - before.throttled}; paced ${ms(round.armPacedMs)}; ${left} of 250 read tokens left); TDS logins ${round.tdsLogins}; ideal ${ms(ideal)}, ratio ${(wall / ideal).toFixed(2)}`,
       );
@@ -126,3 +137,4 @@ for (const latency of LATENCIES) {
     await estate.stop();
   }
 }
+console.log(`  the plan's lag document (lag/${plan.name}.json) with ${DEFAULT_LAG_RETENTION} rounds kept: ${(storedBytes / 1024).toFixed(0)} KB`);

@@ -49,7 +49,7 @@ function serve(tailspinFile: string): Promise<Server> {
     child.stderr!.on("data", (d) => (err += String(d)));
     child.stdout!.on("data", (d) => {
       out += String(d);
-      if (!/^health timer: /m.test(out)) return;
+      if (!/^health and lag timers: /m.test(out)) return;
       clearTimeout(timer);
       resolve({ child, lines: Object.fromEntries(out.split("\n").filter((l) => l.includes(": ")).map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)])) });
     });

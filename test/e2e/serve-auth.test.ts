@@ -16,7 +16,7 @@ import { httpRequest, principal } from "../helpers/serveWorld.ts";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PLAN = "contoso-orders";
 
-/** Starts `switchyard serve` and resolves with what it printed once it is ready (the health timer line). */
+/** Starts `switchyard serve` and resolves with what it printed once it is ready (the health and lag timers line). */
 function serve(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; out: string; lines: Record<string, string> }> {
   // Journal copies go to a folder of the test's own, not the checkout's .switchyard/.
   const journalDir = join(mkdtempSync(join(tmpdir(), "switchyard-serve-auth-")), "journal");
@@ -32,7 +32,7 @@ function serve(args: string[], env: Record<string, string> = {}): Promise<{ chil
     child.stderr!.on("data", (d) => (err += String(d)));
     child.stdout!.on("data", (d) => {
       out += String(d);
-      if (!/^health timer: /m.test(out)) return;
+      if (!/^health and lag timers: /m.test(out)) return;
       clearTimeout(timer);
       const lines = Object.fromEntries(out.split("\n").filter((l) => l.includes(": ")).map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)]));
       resolve({ child, out, lines });

@@ -48,7 +48,7 @@ function serve(dir: string): Promise<Serve> {
     child.stderr!.on("data", (d) => (err += String(d)));
     child.stdout!.on("data", (d) => {
       out += String(d);
-      if (!/^health timer: /m.test(out)) return;
+      if (!/^health and lag timers: /m.test(out)) return;
       const lines = Object.fromEntries(out.split("\n").filter((l) => l.includes(": ")).map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)]));
       resolve({ child, lines, stderr: () => err, exited });
     });

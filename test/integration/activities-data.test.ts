@@ -583,9 +583,10 @@ describe("measureReplication", () => {
   };
   const measureInput = (overrides: Partial<{ to: string; plan: EstateFixture["plan"] }> = {}) => ({ runId: RUN, plan: fx.plan, to: regions(fx).secondary, ...overrides });
 
-  it("reports storage lag from lastSyncTime, SQL lag as unknown, and so no maximum; it writes nothing and journals its figures as one observation", async () => {
+  it("reports storage lag from lastSyncTime and each database's lag from its primary over TDS; it writes nothing and journals its figures as one observation", async () => {
     const deps = depsWith(fx);
     fx.estate.setLag(fx.plan.storage[0]!.account.id, 120);
+    fx.estate.setLag(fx.plan.sql[0]!.failoverGroup.id, 45);
     const mark = requestMark(fx);
 
     const result = await measured(measureInput(), deps);
@@ -597,11 +598,23 @@ describe("measureReplication", () => {
     expect(data).toMatchObject({ account: fx.plan.storage[0]!.account.id, status: "Live", canPlannedFailover: true, canFailover: true, primaryLocation: regions(fx).primary });
     expect(Date.parse(data!.lastSyncTime!)).toBeLessThanOrEqual(Date.parse(result.at) - 119_000);
     expect(result.sql).toEqual(
-      fx.plan.sql.map((g) => ({ failoverGroup: g.failoverGroup.id, lagSeconds: null, replicationState: "CATCH_UP", roleInTarget: "Secondary" })),
+      fx.plan.sql.map((g, i) => ({ failoverGroup: g.failoverGroup.id, lagSeconds: i === 0 ? 45 : 0, replicationState: "CATCH_UP", roleInTarget: "Secondary" })),
     );
-    expect(result.maxLagSeconds).toBeNull();
+    expect(result.maxLagSeconds).toBe(data!.lagSeconds);
+    const databases = fx.plan.sql.reduce((n, g) => n + (g.databases?.length ?? 1), 0);
+    expect(result.basis).toEqual({ live: databases + fx.plan.storage.length, lastKnown: 0, unknown: 0 });
     expect(writesSince(fx, mark)).toEqual([]);
     expect((await deps.journal.read(RUN)).map((e) => [e.kind, e.step])).toEqual([["observation", "measure"]]);
+  });
+
+  it("with the primary down and no sample stored, the databases' lag is unknown, and so is the maximum", async () => {
+    await fx.estate.setRegion(regions(fx).primary, { down: true });
+    const result = await measured(measureInput(), depsWith(fx));
+    const databases = fx.plan.sql.reduce((n, g) => n + (g.databases?.length ?? 1), 0);
+    expect(result.sql.map((g) => g.lagSeconds)).toEqual(fx.plan.sql.map(() => null));
+    expect(result.maxLagSeconds).toBeNull();
+    expect(result.basis).toEqual({ live: fx.plan.storage.length, lastKnown: 0, unknown: databases });
+    expect(result.note).toMatch(/^largest lag unknown; /);
   });
 
   it("gives the largest storage lag as the maximum when the plan has no SQL groups", async () => {
@@ -623,7 +636,8 @@ describe("measureReplication", () => {
 
     const result = await measured(measureInput({ plan: { ...fx.plan, sql: fx.plan.sql.slice(0, 1) } }), deps);
 
-    expect(result.sql).toEqual([{ failoverGroup: fx.plan.sql[0]!.failoverGroup.id, lagSeconds: null, replicationState: "SUSPENDED", roleInTarget: "Primary" }]);
+    // The group is primary in the target region now, which answers: its lag went into the forced failover's loss.
+    expect(result.sql).toEqual([{ failoverGroup: fx.plan.sql[0]!.failoverGroup.id, lagSeconds: 0, replicationState: "SUSPENDED", roleInTarget: "Primary" }]);
     expect(result.storage[0]).toMatchObject({ lagSeconds: null, lastSyncTime: null, status: "NoSecondary", canFailover: false, primaryLocation: regions(fx).secondary });
     expect(result.storage[1]).toMatchObject({ status: "Live", canPlannedFailover: false, canFailover: true });
   });
