@@ -110,11 +110,15 @@ const ALLOW_ALL = 2;
 
 /**
  * One row per replication link of the connected database: each failover group on this server that
- * holds it. On the primary, last_replication is now minus the group's lag and replication_lag_sec is
- * the lag; both are NULL on the secondary (Azure: available on the primary only). While the partner's
- * region is down, replication has stopped: the link is SUSPENDED and the last replication (and, seen
- * from the secondary, its last commit) stays where it was when that region went down. In master the
- * view is empty, as in Azure.
+ * holds it. Azure's definitions: last_replication is when the primary last received the secondary's
+ * acknowledgement of a hardened log block (log blocks are sent continuously: now, on a working link),
+ * replication_lag_sec is how long before that the acknowledged transaction committed (the group's lag),
+ * and last_commit is the database's last commit (now, on a primary that takes writes; on the secondary,
+ * the last transaction it has). The first two are NULL on the secondary (available on the primary only).
+ * While the partner's region is down, replication has stopped: the link is SUSPENDED, last_replication
+ * stays at the moment that region went down while the primary goes on committing, so
+ * last_commit − (last_replication − replication_lag_sec) — the writes not yet on the secondary — grows.
+ * In master the view is empty, as in Azure.
  */
 function linkRows(ctx: QueryContext): Value[][] {
   if (ctx.database.toLowerCase() === "master") return [];
@@ -140,7 +144,7 @@ function linkRow(ctx: QueryContext, g: FailoverGroup, db: string, partner: SqlSe
     g.linkIds[db.toLowerCase()] ?? null,
     partner.name,
     db,
-    primary ? lastReplicated : null,
+    primary ? replicatedUntil : null,
     primary ? Math.round(g.lagSeconds) : null,
     suspended ? STATE_SUSPENDED : STATE_CATCH_UP,
     suspended ? "SUSPENDED" : "CATCH_UP",

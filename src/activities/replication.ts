@@ -57,7 +57,7 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
   ]);
 
   const live = [...sqlRound.samples, ...storageLive];
-  const evidence = replicationEvidence(plan, live, stored, outageStart, maxAgeSeconds);
+  const evidence = replicationEvidence(plan, live, stored, outageStart, maxAgeSeconds, now);
   const maxLagSeconds = largestLag(evidence);
   const byGroup = new Map<string, LagEvidence[]>();
   for (const e of evidence) if (e.group !== undefined) byGroup.set(e.group, [...(byGroup.get(e.group) ?? []), e]);
@@ -87,34 +87,53 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
 }
 
 /**
- * Every resource's lag as the gate uses it: the live sample when it has a lag, else the last stored
- * sample with one, aged to the outage start. Databases the live round could not list (neither server's
- * control plane answered) are taken from the stored samples of their group; a group with none at all
- * is one unknown.
+ * Every resource's lag as the gate uses it: the live sample when it has a lag; when the primary could
+ * not be asked (`unreachable`), the last stored sample with a lag taken from that same primary, aged
+ * (core/lag.ts: lastKnownLag, to the first failed sample after it in the stored history, or now). A
+ * database that answered without a usable figure (no link, seeding, not primary) stays unknown: an
+ * older figure says nothing of it now. The databases of a group the live round could not list (neither
+ * server's control plane answered) are taken from the stored samples of that group; a group with none
+ * at all is one unknown.
  */
-export function replicationEvidence(plan: Plan, live: readonly LagSample[], stored: LagDocument | undefined, outageStart: Date, maxAgeSeconds: number): LagEvidence[] {
+export function replicationEvidence(plan: Plan, live: readonly LagSample[], stored: LagDocument | undefined, outageStart: Date, maxAgeSeconds: number, now: Date): LagEvidence[] {
   const out: LagEvidence[] = [];
   const seen = new Set<string>();
-  const add = (sample: Pick<LagSample, "resourceId" | "kind" | "group" | "lagSeconds" | "measuredAt" | "state">) => {
+  const add = (sample: Pick<LagSample, "resourceId" | "kind" | "group" | "lagSeconds" | "measuredAt" | "state" | "primary">) => {
     if (seen.has(sample.resourceId)) return;
     seen.add(sample.resourceId);
+    const group = sample.group !== undefined ? { group: sample.group } : {};
     if (sample.lagSeconds !== null) {
-      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "live", lagSeconds: sample.lagSeconds, ...(sample.group !== undefined ? { group: sample.group } : {}), why: `measured at ${sample.measuredAt} (${sample.state})` });
+      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "live", lagSeconds: sample.lagSeconds, ...group, why: `measured at ${sample.measuredAt} (${sample.state})` });
       return;
     }
-    out.push(lastKnownLag(sample, stored?.resources[sample.resourceId]?.lastMeasured, outageStart, maxAgeSeconds));
+    if (sample.state !== "unreachable") {
+      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "none", lagSeconds: null, ...group, why: `answered without a usable lag (${sample.state})` });
+      return;
+    }
+    const kept = stored?.resources[sample.resourceId];
+    const last = kept?.lastMeasured;
+    const samePrimary = !last || last.primary === undefined || sample.primary === undefined || last.primary.toLowerCase() === sample.primary.toLowerCase();
+    if (last && !samePrimary) {
+      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "none", lagSeconds: null, ...group, why: `the last sample was taken on ${last.primary}, not on the primary being left (${sample.primary})` });
+      return;
+    }
+    const sampledSec = last ? Math.floor(Date.parse(last.measuredAt) / 1000) : NaN;
+    const failed = kept?.history.find(([t, lag]) => lag === null && t > sampledSec)?.[0];
+    out.push(lastKnownLag(sample, last, outageStart, maxAgeSeconds, { now, ...(failed !== undefined ? { failedAfter: new Date(failed * 1000).toISOString() } : {}) }));
   };
   for (const s of live) add(s);
   const storedSamples = Object.values(stored?.resources ?? {}).map((r) => r.latest);
-  plan.sql.forEach((entry) => {
+  for (const entry of plan.sql) {
     const id = entry.failoverGroup.id;
-    for (const s of storedSamples) if (s.kind === "sqlDatabase" && s.group === id) add({ ...s, lagSeconds: null });
+    if (out.some((e) => e.group === id)) continue; // listed live: its stored databases that Azure no longer lists do not count
+    for (const s of storedSamples) if (s.kind === "sqlDatabase" && s.group === id) add({ ...s, lagSeconds: null, state: "unreachable" });
     if (!out.some((e) => e.group === id)) out.push({ resourceId: id, kind: "sqlDatabase", basis: "none", lagSeconds: null, group: id, why: "the failover group's databases could not be listed, and no sample of them is stored" });
-  });
+  }
   return out;
 }
 
 function lagNote(evidence: readonly LagEvidence[], basis: { live: number; lastKnown: number; unknown: number }, largest: number | null, outageStart: Date, maxAge: number): string {
+  if (evidence.length === 0) return "the plan has no geo-replicated SQL database or storage account: nothing can be lost";
   const counts = `${evidence.length} replica(s): ${basis.live} measured now, ${basis.lastKnown} from the last sample before the outage (${outageStart.toISOString()}, samples at most ${maxAge} s older), ${basis.unknown} unknown`;
   if (largest === null) {
     const first = evidence.find((e) => e.lagSeconds === null);

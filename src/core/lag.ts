@@ -90,30 +90,40 @@ export interface LagEvidence {
   readonly why: string;
 }
 
+/** A sample dated more than this after the time of the measurement is not believed (clock skew or tampering). */
+export const FUTURE_SKEW_MS = 60_000;
+
 /**
- * The lag at the outage start, from the last sample before it. Nothing is assumed to have replicated
- * after the sample, so every second between it and the outage counts as lag:
- * `lag at the sample + (outage start − sample time)`. A sample taken after the outage start (the
- * primary still answered) counts as it is. A sample older than `maxAgeSeconds` at the outage start,
- * or none, leaves the lag unknown.
+ * The data at risk of a resource the primary of which can no longer be asked, from the last sample
+ * that had a lag. Nothing is assumed to have replicated after the sample, and writes are assumed to
+ * have gone on until the primary stopped answering, so every second from the sample to then counts:
+ * `lag at the sample + (end − sample time)`, where the end is the later of the outage start and the
+ * first failed sample after it (`failedAfter`; without one, `now`: the primary may have answered and
+ * taken writes until the moment of this measurement). The sample must be at most `maxAgeSeconds`
+ * older than that end; a sample dated after `now` (beyond a minute of skew), with an unreadable time,
+ * or none at all leaves the lag unknown.
  */
 export function lastKnownLag(
   resource: { resourceId: string; kind: LagResourceKind; group?: string | undefined },
   sample: Pick<LagSample, "lagSeconds" | "measuredAt"> | undefined,
   outageStart: Date,
   maxAgeSeconds: number,
+  at: { readonly now: Date; readonly failedAfter?: string | undefined },
 ): LagEvidence {
   const base = { resourceId: resource.resourceId, kind: resource.kind, ...(resource.group !== undefined ? { group: resource.group } : {}) };
-  if (!sample || sample.lagSeconds === null) {
-    return { ...base, basis: "none", lagSeconds: null, maxAgeSeconds, why: "no lag was measured before the outage" };
-  }
-  const age = Math.max(0, Math.ceil((outageStart.getTime() - Date.parse(sample.measuredAt)) / 1000));
+  const none = (why: string, facts: object = {}): LagEvidence => ({ ...base, basis: "none", lagSeconds: null, maxAgeSeconds, ...facts, why });
+  if (!sample || typeof sample.lagSeconds !== "number" || !Number.isFinite(sample.lagSeconds) || sample.lagSeconds < 0) return none("no lag was measured before the outage");
+  const sampled = Date.parse(sample.measuredAt);
+  if (Number.isNaN(sampled)) return none("the last sample has no readable time");
+  if (sampled > at.now.getTime() + FUTURE_SKEW_MS) return none(`the last sample is dated ${sample.measuredAt}, after the time of this measurement: not believed`);
+  const failed = at.failedAfter !== undefined ? Date.parse(at.failedAfter) : NaN;
+  const end = Math.max(outageStart.getTime(), Number.isNaN(failed) ? at.now.getTime() : failed);
+  const age = Math.max(0, Math.ceil((end - sampled) / 1000));
   const facts = { sampleLagSeconds: sample.lagSeconds, sampledAt: sample.measuredAt, ageSeconds: age, maxAgeSeconds };
-  if (age > maxAgeSeconds) {
-    return { ...base, basis: "none", lagSeconds: null, ...facts, why: `the last sample (${sample.lagSeconds} s at ${sample.measuredAt}) is ${age} s older than the outage start, more than the ${maxAgeSeconds} s allowed` };
-  }
+  const until = end === outageStart.getTime() ? "the outage start" : end === failed ? "the first failed sample after it" : "now";
+  if (age > maxAgeSeconds) return none(`the last sample (${sample.lagSeconds} s at ${sample.measuredAt}) is ${age} s older than ${until}, more than the ${maxAgeSeconds} s allowed`, facts);
   const lag = sample.lagSeconds + age;
-  return { ...base, basis: "last-known", lagSeconds: lag, ...facts, why: `${sample.lagSeconds} s at ${sample.measuredAt} + ${age} s to the outage start = ${lag} s` };
+  return { ...base, basis: "last-known", lagSeconds: lag, ...facts, why: `${sample.lagSeconds} s at ${sample.measuredAt} + ${age} s to ${until} = ${lag} s` };
 }
 
 /** The largest lag of all resources, or null when any is unknown. */

@@ -70,7 +70,7 @@ export interface LagRound {
 
 /** The DMV's columns Switchyard reads. */
 export const LAG_QUERY =
-  "SELECT partner_server, partner_database, replication_lag_sec, last_replication, replication_state_desc, role_desc FROM sys.dm_geo_replication_link_status";
+  "SELECT partner_server, partner_database, replication_lag_sec, last_replication, last_commit, replication_state_desc, role_desc FROM sys.dm_geo_replication_link_status";
 
 const nameOf = (id: string) => id.split("/").filter((p) => p.length > 0).at(-1) ?? id;
 const message = (error: unknown) => redactText((error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 300));
@@ -213,8 +213,17 @@ export async function storageLag(plan: Plan, index: number, deps: Pick<MeasureDe
 }
 
 /**
- * The lag of a database from its link rows: the link to the group's partner server (a database may have
- * more geo-secondaries than the group's); without it, the largest lag of the primary-role links.
+ * The data at risk of a database from its link rows, in seconds: the writes committed on the primary
+ * and not yet hardened on the secondary. Azure defines `last_replication` as when the primary last got
+ * the secondary's acknowledgement of a hardened log block, and `replication_lag_sec` as how long before
+ * that the acknowledged transaction committed; so everything committed after
+ * `last_replication − replication_lag_sec`, up to `last_commit`, is not on the secondary:
+ * `max(0, last_commit − (last_replication − replication_lag_sec))`, on the primary's own clock. On a
+ * working link that is about `replication_lag_sec`; on a link that stopped (SUSPENDED) it grows with
+ * every write, where `replication_lag_sec` alone would stay small. A link that is SEEDING (the
+ * secondary is not usable yet), or a figure missing, leaves the lag unknown. The link to the group's
+ * partner server is used (a database may have more geo-secondaries); without it, the largest of the
+ * primary-role links.
  */
 export function fromLinkRows(rows: readonly SqlRow[], partnerServer: string): Pick<LagSample, "lagSeconds" | "state" | "lastReplication" | "error"> {
   if (rows.length === 0) return { lagSeconds: null, state: "NO_LINK", error: "the database has no geo-replication link" };
@@ -223,12 +232,29 @@ export function fromLinkRows(rows: readonly SqlRow[], partnerServer: string): Pi
   const partner = primaryRows.find((r) => String(r.partner_server ?? "").toLowerCase() === partnerServer.toLowerCase());
   const chosen = partner ? [partner] : primaryRows;
   let lag: number | null = 0;
+  let problem: string | undefined;
   for (const r of chosen) {
-    const v = r.replication_lag_sec;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) lag = null;
-    else if (lag !== null) lag = Math.max(lag, Math.ceil(v));
+    const risk = atRisk(r);
+    if (typeof risk === "string") {
+      lag = null;
+      problem ??= risk;
+    } else if (lag !== null) lag = Math.max(lag, risk);
   }
   const row = chosen[0]!;
-  const last = row.last_replication instanceof Date && !Number.isNaN(row.last_replication.getTime()) ? row.last_replication.toISOString() : undefined;
-  return { lagSeconds: lag, state: String(row.replication_state_desc ?? "UNKNOWN"), ...(last ? { lastReplication: last } : {}) };
+  const last = validDate(row.last_replication)?.toISOString();
+  return { lagSeconds: lag, state: String(row.replication_state_desc ?? "UNKNOWN"), ...(last ? { lastReplication: last } : {}), ...(problem ? { error: problem } : {}) };
+}
+
+const validDate = (v: unknown): Date | undefined => (v instanceof Date && !Number.isNaN(v.getTime()) ? v : undefined);
+
+/** One link row's seconds at risk, or why it cannot tell. */
+function atRisk(r: SqlRow): number | string {
+  const state = String(r.replication_state_desc ?? "").toUpperCase();
+  if (state !== "CATCH_UP" && state !== "SUSPENDED") return `the link is ${state || "in no known state"}: the secondary does not hold a usable copy`;
+  const lagSec = r.replication_lag_sec;
+  const lastReplication = validDate(r.last_replication);
+  const lastCommit = validDate(r.last_commit);
+  if (typeof lagSec !== "number" || !Number.isFinite(lagSec) || lagSec < 0 || !lastReplication || !lastCommit) return "the link reports no replication_lag_sec, last_replication or last_commit";
+  const hardenedCommit = lastReplication.getTime() - lagSec * 1000;
+  return Math.max(0, Math.ceil((lastCommit.getTime() - hardenedCommit) / 1000));
 }

@@ -8,7 +8,8 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { budgetOptions, readBody } from "../azure/budget.ts";
 import { errorCodeOf, statusCodeOf } from "../azure/restErrors.ts";
 import { isObject } from "../core/guards.ts";
-import { nextBreach, type BreachEvent, type LagSample } from "../core/lag.ts";
+import { z } from "zod";
+import { FUTURE_SKEW_MS, LAG_SOURCES, nextBreach, type BreachEvent, type LagSample } from "../core/lag.ts";
 
 /** Samples kept per resource by default: an hour at one a minute. */
 export const DEFAULT_LAG_RETENTION = 60;
@@ -45,9 +46,13 @@ export function applyRound(doc: LagDocument, samples: readonly LagSample[], rpoS
   const resources: Record<string, ResourceLag> = { ...doc.resources };
   const changes: BreachChange[] = [];
   for (const sample of samples) {
-    const before = resources[sample.resourceId];
+    const taken = Date.parse(sample.measuredAt);
+    if (Number.isNaN(taken) || taken > now.getTime() + FUTURE_SKEW_MS) continue; // not believed
+    const kept = resources[sample.resourceId];
+    // A stored sample dated in the future is not believed either: it neither blocks nor counts.
+    const before = kept && Date.parse(kept.latest.measuredAt) <= now.getTime() + FUTURE_SKEW_MS ? kept : undefined;
     // A sample older than the one kept (a slow round finishing after a newer one) changes nothing.
-    if (before && Date.parse(before.latest.measuredAt) > Date.parse(sample.measuredAt)) continue;
+    if (before && Date.parse(before.latest.measuredAt) > taken) continue;
     const breach = nextBreach(before?.breached ?? false, sample.lagSeconds, rpoSeconds);
     if (breach.event) changes.push({ event: breach.event, sample, rpoSeconds, ...(breach.event === "recovery" && before?.breachSince ? { breachSince: before.breachSince } : {}) });
     const history = [...(before?.history ?? []), [Math.floor(Date.parse(sample.measuredAt) / 1000), sample.lagSeconds] as [number, number | null]].slice(-retention);
@@ -67,7 +72,39 @@ export interface LagStore {
 
 const empty = (plan: string): LagDocument => ({ plan, resources: {} });
 
-function parse(plan: string, text: string, where: string): LagDocument {
+const isoTime = z.string().refine((t) => !Number.isNaN(Date.parse(t)), "an ISO time");
+const sampleSchema = z.object({
+  resourceId: z.string().min(1).max(1000),
+  kind: z.enum(["sqlDatabase", "storageAccount"]),
+  name: z.string().max(260),
+  group: z.string().max(1000).optional(),
+  lagSeconds: z.number().finite().min(0).nullable(),
+  state: z.string().max(100),
+  measuredAt: isoTime,
+  source: z.enum([LAG_SOURCES.sql, LAG_SOURCES.storage]),
+  primary: z.string().max(260).optional(),
+  lastReplication: isoTime.optional(),
+  canFailover: z.boolean().optional(),
+  canPlannedFailover: z.boolean().optional(),
+  error: z.string().max(1000).optional(),
+});
+const resourceSchema = z.object({
+  latest: sampleSchema,
+  lastMeasured: sampleSchema.optional(),
+  breached: z.boolean(),
+  breachSince: isoTime.optional(),
+  history: z.array(z.tuple([z.number().finite(), z.number().finite().min(0).nullable()])).max(1440),
+});
+
+/** Stored documents above this are refused (a plan of 600 resources with an hour of samples is about 1 MB). */
+const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The stored document, checked: Switchyard's own storage, but the RPO gate decides on it, so every
+ * resource entry must be a well-formed sample (finite, non-negative lags; readable times) kept under its
+ * own id. An entry that is not is dropped (its resource then counts as unknown), never trusted.
+ */
+export function parseLagDocument(plan: string, text: string, where: string): LagDocument {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -75,7 +112,13 @@ function parse(plan: string, text: string, where: string): LagDocument {
     throw new Error(`the lag samples of plan ${plan} (${where}) are unreadable: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (!isObject(value) || value.plan !== plan || !isObject(value.resources)) throw new Error(`the lag samples of plan ${plan} (${where}) are not a lag document`);
-  return value as unknown as LagDocument;
+  const resources: Record<string, ResourceLag> = {};
+  for (const [id, entry] of Object.entries(value.resources)) {
+    const checked = resourceSchema.safeParse(entry);
+    if (!checked.success || checked.data.latest.resourceId !== id || (checked.data.lastMeasured && checked.data.lastMeasured.resourceId !== id)) continue;
+    resources[id] = checked.data as ResourceLag;
+  }
+  return { plan, resources };
 }
 
 /** Optimistic updates over a backend that reads a document with a version and writes it only if unchanged. */
@@ -115,8 +158,9 @@ export class BlobLagStore extends VersionedLagStore {
     const blob = this.container.getBlockBlobClient(BlobLagStore.blobName(plan));
     try {
       const response = await blob.download(0, undefined, budgetOptions());
+      if ((response.contentLength ?? 0) > MAX_DOCUMENT_BYTES) throw new Error(`the lag samples of plan ${plan} (blob ${blob.name}) are ${response.contentLength} bytes, more than ${MAX_DOCUMENT_BYTES}`);
       const text = (await readBody(response.readableStreamBody)).toString("utf8");
-      return { doc: parse(plan, text, `blob ${blob.name}`), ...(response.etag ? { etag: response.etag } : {}) };
+      return { doc: parseLagDocument(plan, text, `blob ${blob.name}`), ...(response.etag ? { etag: response.etag } : {}) };
     } catch (error) {
       if (statusCodeOf(error) === 404) return { doc: empty(plan) };
       throw error;
@@ -151,7 +195,7 @@ export class MemoryLagStore extends VersionedLagStore {
   protected async read(plan: string): Promise<{ doc: LagDocument; etag?: string }> {
     const held = this.docs.get(plan);
     await new Promise((r) => setImmediate(r));
-    return held ? { doc: parse(plan, held.text, "memory"), etag: String(held.version) } : { doc: empty(plan) };
+    return held ? { doc: parseLagDocument(plan, held.text, "memory"), etag: String(held.version) } : { doc: empty(plan) };
   }
 
   protected async write(plan: string, doc: LagDocument, etag: string | undefined): Promise<boolean> {

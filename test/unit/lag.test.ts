@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { largestLag, lastKnownLag, nextBreach, RECOVERY_FRACTION, type LagSample } from "../../src/core/lag.ts";
 import { decideDataLoss } from "../../src/core/run/gates.ts";
-import { applyRound, MemoryLagStore, type LagDocument } from "../../src/lag/store.ts";
+import { applyRound, MemoryLagStore, parseLagDocument, type LagDocument } from "../../src/lag/store.ts";
 import { fromLinkRows } from "../../src/lag/measure.ts";
 import { replicationEvidence } from "../../src/activities/replication.ts";
 import { formatLagView, viewOfSamples, viewOfStored } from "../../src/lag/view.ts";
@@ -52,18 +52,32 @@ describe("RPO breach hysteresis", () => {
 
 describe("the last known lag", () => {
   const outage = new Date("2026-12-03T10:00:00Z");
+  const db = { resourceId: DB, kind: "sqlDatabase" as const };
+  const at = { now: outage };
   it("is the sample's lag plus the time from the sample to the outage start", () => {
-    const e = lastKnownLag({ resourceId: DB, kind: "sqlDatabase" }, sample(40, "2026-12-03T09:58:30Z"), outage, 300);
+    const e = lastKnownLag(db, sample(40, "2026-12-03T09:58:30Z"), outage, 300, at);
     expect(e).toMatchObject({ basis: "last-known", lagSeconds: 130, sampleLagSeconds: 40, ageSeconds: 90, maxAgeSeconds: 300 });
+    expect(e.why).toBe("40 s at 2026-12-03T09:58:30Z + 90 s to the outage start = 130 s");
   });
-  it("is unknown when the sample is older than the limit, or missing, or had no lag", () => {
-    expect(lastKnownLag({ resourceId: DB, kind: "sqlDatabase" }, sample(1, "2026-12-03T09:54:59Z"), outage, 300)).toMatchObject({ basis: "none", lagSeconds: null, ageSeconds: 301 });
-    expect(lastKnownLag({ resourceId: DB, kind: "sqlDatabase" }, sample(1, "2026-12-03T09:55:00Z"), outage, 300)).toMatchObject({ basis: "last-known", lagSeconds: 301 });
-    expect(lastKnownLag({ resourceId: DB, kind: "sqlDatabase" }, undefined, outage, 300).lagSeconds).toBeNull();
-    expect(lastKnownLag({ resourceId: DB, kind: "sqlDatabase" }, sample(null, "2026-12-03T09:59:00Z"), outage, 300).lagSeconds).toBeNull();
+  it("is unknown when the sample is older than the limit, or missing, or had no lag, or a negative one", () => {
+    expect(lastKnownLag(db, sample(1, "2026-12-03T09:54:59Z"), outage, 300, at)).toMatchObject({ basis: "none", lagSeconds: null, ageSeconds: 301 });
+    expect(lastKnownLag(db, sample(1, "2026-12-03T09:55:00Z"), outage, 300, at)).toMatchObject({ basis: "last-known", lagSeconds: 301 });
+    expect(lastKnownLag(db, undefined, outage, 300, at).lagSeconds).toBeNull();
+    expect(lastKnownLag(db, sample(null, "2026-12-03T09:59:00Z"), outage, 300, at).lagSeconds).toBeNull();
+    expect(lastKnownLag(db, sample(-5000, "2026-12-03T09:59:00Z"), outage, 300, at).lagSeconds).toBeNull();
+    expect(lastKnownLag(db, { lagSeconds: true as never, measuredAt: "2026-12-03T09:59:00Z" }, outage, 300, at).lagSeconds).toBeNull();
+    expect(lastKnownLag(db, sample(1, "yesterday"), outage, 300, at).lagSeconds).toBeNull();
   });
-  it("counts a sample taken after the outage start as it is", () => {
-    expect(lastKnownLag({ resourceId: DB, kind: "sqlDatabase" }, sample(12, "2026-12-03T10:01:00Z"), outage, 300)).toMatchObject({ lagSeconds: 12, ageSeconds: 0 });
+  it("a sample taken after the outage start counts until the primary stopped answering, or until now", () => {
+    // Measured at 13:00 for an outage detected at 10:00 (a resumed run): the primary answered at 12:55.
+    const late = sample(1, "2026-12-03T12:55:00Z");
+    expect(lastKnownLag(db, late, outage, 300, { now: new Date("2026-12-03T13:00:00Z") })).toMatchObject({ lagSeconds: 301, ageSeconds: 300 });
+    expect(lastKnownLag(db, late, outage, 300, { now: new Date("2026-12-03T13:10:00Z") }).lagSeconds).toBeNull();
+    expect(lastKnownLag(db, late, outage, 300, { now: new Date("2026-12-03T13:10:00Z"), failedAfter: "2026-12-03T12:56:00Z" })).toMatchObject({ lagSeconds: 61, ageSeconds: 60 });
+  });
+  it("does not believe a sample dated after the measurement", () => {
+    expect(lastKnownLag(db, sample(1, "2099-01-01T00:00:00Z"), outage, 300, at)).toMatchObject({ basis: "none", lagSeconds: null });
+    expect(lastKnownLag(db, sample(1, "2026-12-03T10:00:59Z"), outage, 300, at)).toMatchObject({ basis: "last-known", lagSeconds: 1 });
   });
   it("the largest lag is unknown as soon as one is", () => {
     expect(largestLag([{ lagSeconds: 3 }, { lagSeconds: 9 }])).toBe(9);
@@ -101,14 +115,36 @@ describe("the evidence the gate uses", () => {
   const stored = (s: LagSample): LagDocument => applyRound({ plan: "ledger", resources: {} }, [s], RPO, 60, outage).doc;
 
   it("a live lag wins; an unreachable primary falls back on the stored sample, aged", () => {
-    const live = replicationEvidence(plan, [sample(7, "2026-12-03T10:02:00Z")], stored(sample(40, "2026-12-03T09:59:00Z")), outage, 300);
+    const live = replicationEvidence(plan, [sample(7, "2026-12-03T10:02:00Z")], stored(sample(40, "2026-12-03T09:59:00Z")), outage, 300, outage);
     expect(live).toEqual([expect.objectContaining({ basis: "live", lagSeconds: 7 })]);
-    const fallback = replicationEvidence(plan, [sample(null, "2026-12-03T10:02:00Z")], stored(sample(40, "2026-12-03T09:59:00Z")), outage, 300);
+    const fallback = replicationEvidence(plan, [sample(null, "2026-12-03T10:02:00Z")], stored(sample(40, "2026-12-03T09:59:00Z")), outage, 300, outage);
     expect(fallback).toEqual([expect.objectContaining({ basis: "last-known", lagSeconds: 100, group: GROUP })]);
   });
   it("a group whose databases could not be listed uses its stored databases, else is one unknown", () => {
-    expect(replicationEvidence(plan, [], stored(sample(40, "2026-12-03T09:59:00Z")), outage, 300)).toEqual([expect.objectContaining({ resourceId: DB, lagSeconds: 100 })]);
-    expect(replicationEvidence(plan, [], undefined, outage, 300)).toEqual([expect.objectContaining({ resourceId: GROUP, basis: "none", lagSeconds: null })]);
+    expect(replicationEvidence(plan, [], stored(sample(40, "2026-12-03T09:59:00Z")), outage, 300, outage)).toEqual([expect.objectContaining({ resourceId: DB, lagSeconds: 100 })]);
+    expect(replicationEvidence(plan, [], undefined, outage, 300, outage)).toEqual([expect.objectContaining({ resourceId: GROUP, basis: "none", lagSeconds: null })]);
+  });
+  it("a database that answered without a usable figure does not fall back on an older one", () => {
+    const noLink = sample(null, "2026-12-03T10:02:00Z", { state: "NO_LINK" });
+    expect(replicationEvidence(plan, [noLink], stored(sample(5, "2026-12-03T09:59:00Z")), outage, 300, outage)).toEqual([expect.objectContaining({ basis: "none", lagSeconds: null })]);
+  });
+  it("a stored sample taken on another primary (a failover made elsewhere) is not used", () => {
+    const now = sample(null, "2026-12-03T10:02:00Z", { primary: "sql-b" });
+    expect(replicationEvidence(plan, [now], stored(sample(5, "2026-12-03T09:59:00Z", { primary: "sql-a" })), outage, 300, outage)).toEqual([expect.objectContaining({ basis: "none", lagSeconds: null })]);
+    expect(replicationEvidence(plan, [now], stored(sample(5, "2026-12-03T09:59:00Z", { primary: "SQL-B" })), outage, 300, outage)).toEqual([expect.objectContaining({ basis: "last-known", lagSeconds: 65 })]);
+  });
+  it("a stored database the live round no longer lists does not count", () => {
+    const other = sample(3, "2026-12-03T10:02:00Z", { resourceId: `${DB}2`, name: "ledger2" });
+    const old = applyRound({ plan: "ledger", resources: {} }, [sample(5, "2026-12-03T08:00:00Z")], RPO, 60, outage).doc;
+    expect(replicationEvidence(plan, [other], old, outage, 300, outage)).toEqual([expect.objectContaining({ resourceId: `${DB}2`, basis: "live", lagSeconds: 3 })]);
+  });
+  it("ages a sample to the first failed round after it, when that is later than the outage start", () => {
+    const round = (doc: LagDocument, s: LagSample) => applyRound(doc, [s], RPO, 60, new Date(s.measuredAt)).doc;
+    let doc = round({ plan: "ledger", resources: {} }, sample(10, "2026-12-03T10:03:00Z"));
+    doc = round(doc, sample(null, "2026-12-03T10:04:00Z"));
+    doc = round(doc, sample(null, "2026-12-03T10:05:00Z"));
+    const [e] = replicationEvidence(plan, [sample(null, "2026-12-03T10:06:00Z")], doc, outage, 300, new Date("2026-12-03T10:06:00Z"));
+    expect(e).toMatchObject({ basis: "last-known", lagSeconds: 70, ageSeconds: 60 });
   });
 });
 
@@ -128,6 +164,27 @@ describe("the lag document", () => {
     expect(late.changes).toEqual([]);
   });
 
+  it("drops stored entries that are not well-formed samples under their own id, and keeps the rest", () => {
+    const good = applyRound({ plan: "ledger", resources: {} }, [sample(5, at(1))], RPO, 60, new Date(at(1))).doc.resources[DB]!;
+    const bad = (latest: object) => ({ ...good, latest: { ...good.latest, ...latest } });
+    const text = JSON.stringify({
+      plan: "ledger",
+      resources: { [DB]: good, [`${DB}n`]: bad({ resourceId: `${DB}n`, lagSeconds: -99_999 }), [`${DB}t`]: bad({ resourceId: `${DB}t`, lagSeconds: true }), [`${DB}x`]: null, [`${DB}m`]: good, [`${DB}d`]: bad({ resourceId: `${DB}d`, measuredAt: "soon" }) },
+    });
+    expect(Object.keys(parseLagDocument("ledger", text, "test").resources)).toEqual([DB]);
+    expect(() => parseLagDocument("other", text, "test")).toThrow(/not a lag document/);
+  });
+
+  it("does not believe a sample dated in the future, stored or new", () => {
+    const now = new Date(at(30));
+    const future = applyRound({ plan: "ledger", resources: {} }, [sample(1, "2099-01-01T00:00:00Z")], RPO, 60, now);
+    expect(future.doc.resources).toEqual({});
+    const tampered: LagDocument = { plan: "ledger", resources: { [DB]: { latest: sample(0, "2099-01-01T00:00:00Z"), breached: false, history: [] } } };
+    const next = applyRound(tampered, [sample(900, at(30))], RPO, 60, now);
+    expect(next.doc.resources[DB]!.latest.lagSeconds).toBe(900);
+    expect(next.changes.map((c) => c.event)).toEqual(["breach"]);
+  });
+
   it("records concurrent rounds without losing one (optimistic concurrency)", async () => {
     const store = new MemoryLagStore();
     const ids = Array.from({ length: 12 }, (_, i) => `${DB}${i}`);
@@ -137,16 +194,26 @@ describe("the lag document", () => {
 });
 
 describe("DMV rows", () => {
-  it("takes the link to the group's partner, and refuses to read a lag on a secondary", () => {
-    const rows = [
-      { partner_server: "sql-x", partner_database: "ledger", replication_lag_sec: 90, last_replication: new Date("2026-12-03T09:59:00Z"), replication_state_desc: "CATCH_UP", role_desc: "PRIMARY" },
-      { partner_server: "SQL-B", partner_database: "ledger", replication_lag_sec: 4, last_replication: new Date("2026-12-03T09:59:56Z"), replication_state_desc: "CATCH_UP", role_desc: "PRIMARY" },
-    ];
-    expect(fromLinkRows(rows, "sql-b")).toEqual({ lagSeconds: 4, state: "CATCH_UP", lastReplication: "2026-12-03T09:59:56.000Z" });
+  const T = Date.parse("2026-12-03T10:00:00Z");
+  const row = (over: Record<string, unknown>) => ({ partner_server: "SQL-B", partner_database: "ledger", replication_lag_sec: 4, last_replication: new Date(T), last_commit: new Date(T), replication_state_desc: "CATCH_UP", role_desc: "PRIMARY", ...over });
+  it("on a working link, the data at risk is about replication_lag_sec; the link to the group's partner is the one read", () => {
+    const rows = [row({ partner_server: "sql-x", replication_lag_sec: 90 }), row({})];
+    expect(fromLinkRows(rows, "sql-b")).toEqual({ lagSeconds: 4, state: "CATCH_UP", lastReplication: "2026-12-03T10:00:00.000Z" });
     expect(fromLinkRows(rows, "sql-c").lagSeconds).toBe(90);
-    expect(fromLinkRows([{ ...rows[0], role_desc: "SECONDARY", replication_lag_sec: null }], "sql-b")).toMatchObject({ lagSeconds: null, state: "NOT_PRIMARY" });
+  });
+  it("on a stalled link, it grows with every commit since the last acknowledgement, though replication_lag_sec stays small", () => {
+    // Acknowledgements stopped an hour ago; the primary committed until now.
+    const stalled = row({ replication_state_desc: "SUSPENDED", replication_lag_sec: 2, last_replication: new Date(T - 3_600_000), last_commit: new Date(T) });
+    expect(fromLinkRows([stalled], "sql-b")).toMatchObject({ lagSeconds: 3602, state: "SUSPENDED" });
+    // An idle database: nothing committed since the acknowledged transaction.
+    expect(fromLinkRows([row({ last_commit: new Date(T - 10_000) })], "sql-b").lagSeconds).toBe(0);
+  });
+  it("is unknown for a seeding link, a missing figure, a secondary, or no link", () => {
+    expect(fromLinkRows([row({ replication_state_desc: "SEEDING" })], "sql-b")).toMatchObject({ lagSeconds: null, state: "SEEDING" });
+    expect(fromLinkRows([row({ last_commit: null })], "sql-b").lagSeconds).toBeNull();
+    expect(fromLinkRows([row({ replication_lag_sec: null })], "sql-b").lagSeconds).toBeNull();
+    expect(fromLinkRows([row({ role_desc: "SECONDARY", replication_lag_sec: null, last_replication: null })], "sql-b")).toMatchObject({ lagSeconds: null, state: "NOT_PRIMARY" });
     expect(fromLinkRows([], "sql-b")).toMatchObject({ lagSeconds: null, state: "NO_LINK" });
-    expect(fromLinkRows([{ ...rows[1], replication_lag_sec: null }], "sql-b").lagSeconds).toBeNull();
   });
 });
 
