@@ -8,6 +8,12 @@ import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
 import { readFailoverGroup, sqlGroupIn } from "./sql.ts";
 
+/**
+ * The SQL part of the measure step: databases not asked by then are known by their stored sample. A
+ * failing primary (one failed first login per server) and the connect timeout bound it as well.
+ */
+const SQL_DEADLINE_MS = 15_000;
+
 /** A run's reads are not paced behind the lag timer's: a failover must not wait on a measurement round. */
 const UNPACED = { take: async () => 0 };
 
@@ -26,8 +32,9 @@ const EVIDENCE_IN_JOURNAL = 20;
  *   `objectives.lagSampleMaxAgeSeconds` older than the outage start (core/lag.ts: lastKnownLag). The
  *   outage start is the run's `detectedAt`, at or after the real start, so the estimate errs high.
  *   The group's role in the target region and its replication state are read from the failover group
- *   on the server there. A primary that does not answer costs one connect timeout (8 s, under one
- *   SQL poll interval), whatever the number of its databases.
+ *   on the server there. A primary whose first database fails (no connection, or a login Azure
+ *   refuses) is not asked for its others, so it costs one connect timeout (8 s) whatever the number of
+ *   its databases; databases not asked within 15 s fall back on their stored samples too.
  * - Storage: lag = now − `lastSyncTime` (rounded up); when Azure has none, the last sample, aged the
  *   same way.
  * `maxLagSeconds` is null as soon as any resource's lag is unknown, so the RPO gate then asks a human.
@@ -51,7 +58,7 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
   // Storage from ARM: a failed read fails the activity (retryable or not), as every other read does.
   const [roles, sqlRound, storageLive, stored] = await Promise.all([
     groups,
-    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, armPacer: UNPACED, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 8_000, requestTimeoutMs: 8_000 }),
+    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, armPacer: UNPACED, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 8_000, requestTimeoutMs: 8_000, deadlineMs: SQL_DEADLINE_MS, firstFailureSilencesServer: true }),
     Promise.all(plan.storage.map((_, index) => storageLag(plan, index, deps))),
     deps.lag ? deps.lag.get(plan.name).catch((error: unknown) => { deps.log.warn(`the lag samples of plan ${plan.name} could not be read`, { error: error instanceof Error ? error.message : String(error) }); return undefined; }) : Promise.resolve(undefined),
   ]);

@@ -73,6 +73,9 @@ export async function querySql(target: Target, credential: TokenCredential, opti
       // The estate's listener is addressed by IP; its certificate names 127.0.0.1 (Azure's: the host name).
       ...(target.kind === "estate" ? { cryptoCredentialsDetails: { ca: target.ca } } : {}),
       appName: "switchyard",
+      // The driver would retry a login Azure refuses as transient (40613, 40501, ...) three times, each
+      // with a fresh connect timeout: the caller decides instead (the next round, or the stored sample).
+      maxRetriesOnTransientErrors: 0,
       rowCollectionOnRequestCompletion: false,
     },
   });

@@ -42,6 +42,13 @@ export interface MeasureOptions {
    * run reads from the region it fails over to, whose control plane it needs anyway.
    */
   readonly readFrom?: string;
+  /**
+   * Databases not asked within this many ms of the start are not asked (their samples say so); the
+   * queries under way end by their own timeouts. Default: none.
+   */
+  readonly deadlineMs?: number;
+  /** A server whose first database fails in any way is not asked for its others (default: only when no connection could be made). */
+  readonly firstFailureSilencesServer?: boolean;
   /** Paces the Resource Manager reads (default: the process's LAG_ARM_PACER, per subscription). */
   readonly armPacer?: Pick<TokenBucketPacer, "take">;
   /** Only these failover groups (plan indexes) and accounts; default all. */
@@ -142,6 +149,8 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   }
 
   const credential = deps.sqlCredential ?? deps.clients.credential;
+  const started = performance.now();
+  const pastDeadline = () => options.deadlineMs !== undefined && performance.now() - started > options.deadlineMs;
   const base = (t: DatabaseTarget) => ({ resourceId: t.resourceId, kind: "sqlDatabase" as const, name: t.name, group: t.group, source: LAG_SOURCES.sql, primary: t.primaryServer });
   /** Servers that did not answer (no connection at all): their other databases are not tried. */
   const silent = new Map<string, string>();
@@ -157,7 +166,7 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
       });
       return { ...base(t), ...fromLinkRows(rows, t.partnerServer), measuredAt: deps.clock().toISOString() };
     } catch (error) {
-      if (error instanceof SqlQueryError && error.serverSilent) silent.set(t.primaryServer.toLowerCase(), message(error));
+      if (options.firstFailureSilencesServer || (error instanceof SqlQueryError && error.serverSilent)) silent.set(t.primaryServer.toLowerCase(), message(error));
       return { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
     }
   };
@@ -171,7 +180,9 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
     const rest = [...byServer.values()].flatMap((list) => list.slice(1));
     const second = await settleEach(rest, tdsConcurrency, async (t) => {
       const why = silent.get(t.primaryServer.toLowerCase());
-      return why === undefined ? ask(t) : { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: `not asked: server ${t.primaryServer} did not answer (${why})` };
+      if (why !== undefined) return { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: `not asked: server ${t.primaryServer} did not answer (${why})` };
+      if (pastDeadline()) return { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: `not asked: the measurement's ${options.deadlineMs} ms had passed` };
+      return ask(t);
     });
     return [...first, ...second];
   })();
