@@ -45,6 +45,17 @@ export const ACTIVITY_BUDGET_MS = 25 * 60_000;
 
 let built: AppServices | undefined;
 
+/** Application Insights when its connection string is usable; else the log (a bad string stops nothing else). */
+function metricSink(connectionString: string | undefined, log: Logger): MetricSink {
+  if (connectionString === undefined) return new LogMetricSink(log);
+  try {
+    return new AppInsightsMetricSink(connectionString);
+  } catch (error) {
+    log.warn(`APPLICATIONINSIGHTS_CONNECTION_STRING is not usable (${error instanceof Error ? error.message : String(error)}): lag metrics are logged`);
+    return new LogMetricSink(log);
+  }
+}
+
 /** The composition root of the Functions app: settings → clients → stores → activity dependencies. */
 export function appServices(): AppServices {
   if (built) return built;
@@ -57,8 +68,9 @@ export function appServices(): AppServices {
   // Each run's plan, kept when it starts, in Switchyard's state container; activities read it there.
   const runPlans = new BlobRunPlanStore(blob.getContainerClient(settings.stateContainer));
   const lagStore = new BlobLagStore(blob.getContainerClient(settings.stateContainer), settings.lagRetention);
+  for (const warning of settings.warnings) log.warn(`setting not usable: ${warning}`);
   built = {
-    lag: { store: lagStore, metrics: settings.appInsightsConnectionString ? new AppInsightsMetricSink(settings.appInsightsConnectionString) : new LogMetricSink(log) },
+    lag: { store: lagStore, metrics: metricSink(settings.appInsightsConnectionString, log) },
     runPlans,
     settings,
     clients,

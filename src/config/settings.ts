@@ -47,13 +47,17 @@ export const ncrontab = z
   .trim()
   .regex(/^[0-9A-Za-z*/,\-?]+( [0-9A-Za-z*/,\-?]+){5}$/, "an NCRONTAB expression of six fields ({second} {minute} {hour} {day} {month} {day-of-week}), e.g. 0 */1 * * * *");
 
-/** The replicationLag timer's schedule, read where the timer is registered (the worker's start). */
-export function lagSchedule(env: Readonly<Record<string, string | undefined>> = process.env): string {
+/**
+ * The replicationLag timer's schedule, read where the timer is registered (the worker's start). A value
+ * that is not NCRONTAB falls back to the default with a warning: it must not stop the module that also
+ * registers the alert webhook and the override API.
+ */
+export function lagSchedule(env: Readonly<Record<string, string | undefined>> = process.env): { schedule: string; warning?: string } {
   const raw = env[SETTINGS.lagSchedule];
-  if (raw === undefined || raw.trim() === "") return DEFAULT_LAG_SCHEDULE;
+  if (raw === undefined || raw.trim() === "") return { schedule: DEFAULT_LAG_SCHEDULE };
   const parsed = ncrontab.safeParse(raw);
-  if (!parsed.success) throw new SettingsError(`invalid settings: ${SETTINGS.lagSchedule}: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
+  if (!parsed.success) return { schedule: DEFAULT_LAG_SCHEDULE, warning: `${SETTINGS.lagSchedule}: ${parsed.error.issues[0]?.message}; the lag timer runs every minute` };
+  return { schedule: parsed.data };
 }
 
 /** A comma-separated list whose items each pass `item` (blank items are dropped). */
@@ -90,8 +94,6 @@ const settingsSchema = z
     [SETTINGS.alertAllowedApps]: commaList(z.guid("client application ids are GUIDs")).optional(),
     [SETTINGS.alertMaxTokenLifetimeMinutes]: z.coerce.number().int("whole minutes").min(5).max(2 * 24 * 60).default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS / 60),
     [SETTINGS.appServiceAuth]: z.enum(["true", "True", "TRUE", "false", "False", "FALSE"]).optional(),
-    [SETTINGS.lagSchedule]: ncrontab.optional(),
-    [SETTINGS.lagRetention]: z.coerce.number().int("a whole number of samples").min(5).max(1440).default(60),
     [SETTINGS.appInsightsConnectionString]: z.string().min(1).optional(),
   });
 
@@ -125,6 +127,11 @@ export interface Settings {
   readonly appServiceAuthOn: boolean;
   /** Lag samples kept per resource. */
   readonly lagRetention: number;
+  /**
+   * Settings of the lag measurement only that were not usable and fell back to their default: a bad
+   * value there must not stop the alert webhook, detection or the override API (logged at start).
+   */
+  readonly warnings: readonly string[];
   /** Application Insights, for the lag metrics (absent: metrics are logged). Never logged itself. */
   readonly appInsightsConnectionString?: string;
 }
@@ -143,6 +150,16 @@ export class SettingsError extends Error {}
 /** Whether App Service authentication is on: WEBSITE_AUTH_ENABLED, which App Service sets to True when it is. */
 export function appServiceAuthEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   return (env[SETTINGS.appServiceAuth] ?? "").trim().toLowerCase() === "true";
+}
+
+const retention = z.coerce.number().int("a whole number of samples").min(5, "at least 5").max(1440, "at most 1440");
+
+/** SWITCHYARD_LAG_RETENTION, with the default (60) and a warning when it is not usable. */
+function lagRetention(env: Readonly<Record<string, string | undefined>>): { lagRetention: number; warnings: string[] } {
+  const raw = env[SETTINGS.lagRetention];
+  if (raw === undefined || raw.trim() === "") return { lagRetention: 60, warnings: [] };
+  const parsed = retention.safeParse(raw);
+  return parsed.success ? { lagRetention: parsed.data, warnings: [] } : { lagRetention: 60, warnings: [`${SETTINGS.lagRetention}: ${parsed.error.issues[0]?.message}; 60 samples are kept`] };
 }
 
 /** Reads and checks the settings; the error names every bad or missing setting (never its value). */
@@ -182,7 +199,7 @@ export function readSettings(env: Readonly<Record<string, string | undefined>> =
     journalContainer: s[SETTINGS.journalContainer],
     stateContainer: s[SETTINGS.stateContainer],
     taskHub: s[SETTINGS.taskHub],
-    lagRetention: s[SETTINGS.lagRetention],
+    ...lagRetention(env),
     ...(s[SETTINGS.appInsightsConnectionString] ? { appInsightsConnectionString: s[SETTINGS.appInsightsConnectionString] } : {}),
     ...(alertTenantId && alertAudience
       ? {

@@ -65,8 +65,10 @@ app.timer("healthProbe", {
 });
 
 // Every plan's replication lag (SQL over TDS, storage from Resource Manager): samples, metrics, breaches.
+const lag = lagSchedule();
+if (lag.warning) console.warn(`switchyard: ${lag.warning}`);
 app.timer("replicationLag", {
-  schedule: lagSchedule(),
+  schedule: lag.schedule,
   extraInputs: [df.input.durableClient()],
   handler: async (_timer: unknown, context: InvocationContext) => {
     const summaries = await handlersFor(context).measureAllLag();

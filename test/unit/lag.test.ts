@@ -266,11 +266,13 @@ describe("lag metrics and settings", () => {
     expect(() => parseConnectionString("InstrumentationKey=2b9f4c1e-6a3d-4f0b-9c8e-1d2e3f4a5b6c;IngestionEndpoint=http://evil.example/")).toThrow(/https/);
   });
   it("the lag timer's schedule defaults to every minute and refuses what is not NCRONTAB", () => {
-    expect(lagSchedule({})).toBe(DEFAULT_LAG_SCHEDULE);
-    expect(lagSchedule({ SWITCHYARD_LAG_SCHEDULE: "30 */5 * * * *" })).toBe("30 */5 * * * *");
-    expect(() => lagSchedule({ SWITCHYARD_LAG_SCHEDULE: "*/5 * * * *" })).toThrow(/SWITCHYARD_LAG_SCHEDULE: an NCRONTAB expression of six fields/);
+    expect(lagSchedule({})).toEqual({ schedule: DEFAULT_LAG_SCHEDULE });
+    expect(lagSchedule({ SWITCHYARD_LAG_SCHEDULE: "30 */5 * * * *" })).toEqual({ schedule: "30 */5 * * * *" });
+    // A bad lag setting falls back with a warning: it must not stop the webhook and the override API.
+    expect(lagSchedule({ SWITCHYARD_LAG_SCHEDULE: "*/5 * * * *" })).toEqual({ schedule: DEFAULT_LAG_SCHEDULE, warning: expect.stringMatching(/^SWITCHYARD_LAG_SCHEDULE: an NCRONTAB expression of six fields/) });
     const base = { SWITCHYARD_STORAGE_CONNECTION_STRING: "UseDevelopmentStorage=true" };
-    expect(readSettings(base).lagRetention).toBe(60);
-    expect(() => readSettings({ ...base, SWITCHYARD_LAG_RETENTION: "2" })).toThrow(/SWITCHYARD_LAG_RETENTION/);
+    expect(readSettings(base)).toMatchObject({ lagRetention: 60, warnings: [] });
+    expect(readSettings({ ...base, SWITCHYARD_LAG_RETENTION: "120" })).toMatchObject({ lagRetention: 120, warnings: [] });
+    expect(readSettings({ ...base, SWITCHYARD_LAG_RETENTION: "2" })).toMatchObject({ lagRetention: 60, warnings: ["SWITCHYARD_LAG_RETENTION: at least 5; 60 samples are kept"] });
   });
 });
