@@ -45,5 +45,14 @@ export class TokenBucketPacer {
   }
 }
 
-/** The pacer every lag round of this process shares (per subscription). */
+/** The pacer every lag round of this process shares (per subscription): all its Resource Manager reads. */
 export const LAG_ARM_PACER = new TokenBucketPacer(100, 20);
+
+/**
+ * The Storage resource provider has its own limit: 800 account reads per 5 minutes per subscription and
+ * region. Lag rounds read storage accounts at most 100 at once, then one a second (per subscription):
+ * at most 400 in any 5 minutes, half of it, so that a failover's own reads of the same accounts are not
+ * throttled by the timer's. A plan with more accounts than that per subscription has rounds longer than
+ * a minute (the timer does not overlap its runs).
+ */
+export const LAG_STORAGE_PACER = new TokenBucketPacer(100, 1);

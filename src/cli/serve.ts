@@ -75,18 +75,29 @@ export function serveCommand(setCode: (code: number) => void): Command {
           }
         } catch (error) {
           log.error("health check failed", { error: error instanceof Error ? error.message : String(error) });
-        }
-        try {
-          // The replicationLag timer: samples the RPO gate falls back on in an outage (GET /api/plans/{plan} shows them).
-          await app.measureLag();
-        } catch (error) {
-          log.error("lag round failed", { error: error instanceof Error ? error.message : String(error) });
         } finally {
           running = false;
         }
       };
-      const timer = setInterval(() => void tick(), o.probeInterval * 1000);
+      // The replicationLag timer, on the same interval but on its own: a slow round never delays detection.
+      let measuring = false;
+      const lagTick = async () => {
+        if (measuring) return;
+        measuring = true;
+        try {
+          await app.measureLag(); // the samples the RPO gate falls back on in an outage (GET /api/plans/{plan} shows them)
+        } catch (error) {
+          log.error("lag round failed", { error: error instanceof Error ? error.message : String(error) });
+        } finally {
+          measuring = false;
+        }
+      };
+      const timer = setInterval(() => {
+        void tick();
+        void lagTick();
+      }, o.probeInterval * 1000);
       void tick();
+      void lagTick();
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);

@@ -20,7 +20,7 @@ import type { FailoverGroup } from "@azure/arm-sql";
 import type { TokenCredential } from "@azure/core-auth";
 import type { ClientFactory } from "../azure/clients.ts";
 import { querySql, SqlQueryError, type SqlRow } from "../azure/sqlQuery.ts";
-import { LAG_ARM_PACER, type TokenBucketPacer } from "../azure/armPacer.ts";
+import { LAG_ARM_PACER, LAG_STORAGE_PACER, type TokenBucketPacer } from "../azure/armPacer.ts";
 import { settleEach } from "../core/concurrency.ts";
 import { LAG_SOURCES, type LagSample } from "../core/lag.ts";
 import { ancestorId, type Plan } from "../core/plan/index.ts";
@@ -51,6 +51,8 @@ export interface MeasureOptions {
   readonly firstFailureSilencesServer?: boolean;
   /** Paces the Resource Manager reads (default: the process's LAG_ARM_PACER, per subscription). */
   readonly armPacer?: Pick<TokenBucketPacer, "take">;
+  /** Paces the storage account reads besides (default: LAG_STORAGE_PACER: the Storage resource provider's own limit). */
+  readonly storagePacer?: Pick<TokenBucketPacer, "take">;
   /** Only these failover groups (plan indexes) and accounts; default all. */
   readonly only?: { readonly sql?: readonly number[]; readonly storage?: readonly number[] };
 }
@@ -187,8 +189,11 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
     return [...first, ...second];
   })();
 
+  const storagePacer = options.storagePacer ?? LAG_STORAGE_PACER;
   const storageSamples = settleEach(storageIndexes, armConcurrency, async (index): Promise<LagSample> => {
-    await paced(accountRef(plan, index).subscriptionId);
+    const subscriptionId = accountRef(plan, index).subscriptionId.toLowerCase();
+    armPacedMs += await storagePacer.take(subscriptionId);
+    await paced(subscriptionId);
     try {
       return await storageLag(plan, index, deps);
     } catch (error) {

@@ -48,28 +48,35 @@ async function planRound(plan: Plan, deps: LagRoundDeps, options: MeasureOptions
     .map((s) => ({ name: LAG_METRIC, value: s.lagSeconds!, at: new Date(s.measuredAt), properties: { plan: plan.name, resourceId: s.resourceId, kind: s.kind, name: s.name, state: s.state } }));
   // A metric or a notification that fails is logged: the samples are stored, and the next round goes on.
   await deps.metrics.publish(points).catch((error) => deps.log.warn(`lag metrics of plan ${plan.name} not published`, { error: errorText(error) }));
-  for (const change of changes) {
-    await deps.notifier.notify(notification(plan, change)).catch((error) => deps.log.error(`lag ${change.event} of ${change.sample.resourceId} not notified`, { plan: plan.name, error: errorText(error) }));
+  // One message per kind of change and round: a whole failover group going over together is one breach to read.
+  for (const event of ["breach", "recovery"] as const) {
+    const these = changes.filter((c) => c.event === event);
+    if (these.length === 0) continue;
+    await deps.notifier.notify(notification(plan, event, these)).catch((error) => deps.log.error(`lag ${event} of ${these.length} resource(s) not notified`, { plan: plan.name, error: errorText(error) }));
   }
   const unknown = round.samples.filter((s) => s.lagSeconds === null).length;
   deps.log.info(`lag of plan ${plan.name} measured`, { resources: round.samples.length, unknown, breaches: changes.filter((c) => c.event === "breach").length, recoveries: changes.filter((c) => c.event === "recovery").length, armReads: round.armReads, tdsLogins: round.tdsLogins, failures: round.failures.length });
   return { plan: plan.name, round, changes };
 }
 
-function notification(plan: Plan, change: BreachChange) {
-  const s = change.sample;
-  const what = `${s.kind === "sqlDatabase" ? "database" : "storage account"} ${s.name}`;
+/** Resources named in one notification; the rest are counted. */
+const NAMED = 10;
+
+function notification(plan: Plan, event: "breach" | "recovery", changes: readonly BreachChange[]) {
+  const rpo = changes[0]!.rpoSeconds;
+  const what = (c: BreachChange) => `${c.sample.kind === "sqlDatabase" ? "database" : "storage account"} ${c.sample.name} ${c.sample.lagSeconds} s${event === "recovery" ? ` (over since ${c.breachSince ?? "unknown"})` : ""}`;
+  const named = changes.slice(0, NAMED).map(what).join(", ") + (changes.length > NAMED ? `, and ${changes.length - NAMED} more` : "");
   const message =
-    change.event === "breach"
-      ? `Switchyard ${plan.name}: replication lag of ${what} is ${s.lagSeconds} s, over the RPO budget of ${change.rpoSeconds} s (measured ${s.measuredAt}): a forced failover now could lose more than the plan allows.`
-      : `Switchyard ${plan.name}: replication lag of ${what} is back to ${s.lagSeconds} s, within the RPO budget of ${change.rpoSeconds} s (over it since ${change.breachSince ?? "unknown"}).`;
+    event === "breach"
+      ? `Switchyard ${plan.name}: replication lag over the RPO budget of ${rpo} s for ${changes.length} resource(s): ${named} (measured ${changes[0]!.sample.measuredAt}). A forced failover now could lose more than the plan allows.`
+      : `Switchyard ${plan.name}: replication lag back within the RPO budget of ${rpo} s for ${changes.length} resource(s): ${named}.`;
   return {
     runId: LAG_NOTIFICATION_ID,
     plan,
-    event: change.event === "breach" ? "lag-breach" : "lag-recovered",
-    severity: change.event === "breach" ? ("warning" as const) : ("info" as const),
+    event: event === "breach" ? "lag-breach" : "lag-recovered",
+    severity: event === "breach" ? ("warning" as const) : ("info" as const),
     message,
-    details: { resourceId: s.resourceId, lagSeconds: s.lagSeconds, rpoSeconds: change.rpoSeconds, measuredAt: s.measuredAt, source: s.source },
+    details: { rpoSeconds: rpo, count: changes.length, resources: changes.slice(0, 50).map((c) => ({ resourceId: c.sample.resourceId, lagSeconds: c.sample.lagSeconds, measuredAt: c.sample.measuredAt, source: c.sample.source })) },
   };
 }
 

@@ -42,7 +42,8 @@ describe("the replicationLag round (storage lag from Resource Manager)", () => {
       expect(summary!.error).toBeUndefined();
     }
     expect(sink.sent.map((n) => n.event)).toEqual(["lag-breach", "lag-recovered"]);
-    expect(sink.sent[0]!.message).toMatch(/replication lag of storage account tailspinmedia is 35[01] s, over the RPO budget of 300 s/);
+    expect(sink.sent[0]!.message).toMatch(/replication lag over the RPO budget of 300 s for 1 resource\(s\): storage account tailspinmedia 35[01] s \(measured /);
+    expect(sink.sent[1]!.message).toMatch(/back within the RPO budget of 300 s for 1 resource\(s\): storage account tailspinmedia (100|101) s \(over since /);
     expect(sink.points).toHaveLength(lags.length);
     expect(sink.points.every((p) => p.name === LAG_METRIC && p.properties.resourceId === account && p.properties.plan === fx.plan.name)).toBe(true);
     // Each figure is the lag Azure's lastSyncTime gives (the estate's lastSyncTime is whole seconds: +1 at most).
@@ -70,6 +71,20 @@ describe("the replicationLag round (storage lag from Resource Manager)", () => {
 
 describe("a lag round against SQL servers in a lost region", () => {
   const fx = useEstate();
+
+  it("a whole failover group going over the RPO together is one message naming its databases, measured over TDS", async () => {
+    const store = new MemoryLagStore();
+    const sink = new Collecting();
+    const deps = { clients: fx.clients, clock: () => new Date(), store, notifier: sink, metrics: sink, log: quiet };
+    const group = fx.plan.sql.find((g) => (g.databases?.length ?? 1) > 1)!;
+    await replicationLagRound([fx.plan], deps);
+    fx.estate.setLag(group.failoverGroup.id, fx.plan.objectives.rpoSeconds + 120);
+    await replicationLagRound([fx.plan], deps);
+    await replicationLagRound([fx.plan], deps);
+    expect(sink.sent.map((n) => n.event)).toEqual(["lag-breach"]);
+    expect(sink.sent[0]!.message).toContain(`for ${group.databases!.length} resource(s): ${group.databases!.map((d) => `database ${d} ${fx.plan.objectives.rpoSeconds + 120} s`).join(", ")}`);
+    expect((sink.sent[0]!.details as { count: number }).count).toBe(group.databases!.length);
+  });
 
   it("asks each silent server once, not once per database, and still measures the storage accounts", async () => {
     const databases = fx.plan.sql.reduce((n, g) => n + (g.databases?.length ?? 1), 0);
