@@ -28,9 +28,10 @@ const EVIDENCE_IN_JOURNAL = 20;
  * - SQL, per database: `replication_lag_sec` asked live on the primary over TDS (src/lag/measure.ts).
  *   When the primary cannot be asked (its region is down: the usual case for a forced failover), the
  *   last lag the `replicationLag` timer measured before the outage stands in, aged to the outage start:
- *   `lag at the sample + (outage start − sample time)`, if the sample is at most
- *   `objectives.lagSampleMaxAgeSeconds` older than the outage start (core/lag.ts: lastKnownLag). The
- *   outage start is the run's `detectedAt`, at or after the real start, so the estimate errs high.
+ *   `lag at the sample + (end − sample time)`, where the end is the later of the outage start and the
+ *   first failed sample after it (or now), if the sample is at most `objectives.lagSampleMaxAgeSeconds`
+ *   older than that end (core/lag.ts: lastKnownLag). The outage start is the run's `detectedAt` less
+ *   the plan's `downForSeconds` (when detection's signals went down).
  *   The group's role in the target region and its replication state are read from the failover group
  *   on the server there. A primary whose first database fails (no connection, or a login Azure
  *   refuses) is not asked for its others, so it costs one connect timeout (8 s) whatever the number of
@@ -43,7 +44,11 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
   const { plan, to } = input;
   planRegion(plan, to); // refuses a region the plan does not name
   const now = deps.clock();
-  const outageStart = input.outageStartedAt !== undefined && !Number.isNaN(Date.parse(input.outageStartedAt)) ? new Date(input.outageStartedAt) : now;
+  // Detection declares a region down once its signals have been down for downForSeconds: the outage began
+  // about that much earlier. This is only the earliest end of a sample's aging (core/lag.ts: the first
+  // failed sample after it, or now, when later), so it never shortens an aging the samples show.
+  const detected = input.outageStartedAt !== undefined && !Number.isNaN(Date.parse(input.outageStartedAt)) ? new Date(input.outageStartedAt) : now;
+  const outageStart = new Date(detected.getTime() - (plan.autoFailover.downForSeconds ?? 0) * 1000);
   // Plans kept by runs started before the limit existed have none: the default applies.
   const maxAgeSeconds = plan.objectives.lagSampleMaxAgeSeconds ?? DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS;
 

@@ -127,9 +127,11 @@ function approvalOf(runId: string, entries: readonly JournalEntry[]) {
   const gate = entries.findLast((e) => e.kind === "decision" && e.step === "gate")?.data;
   const lag = gate?.maxLagSeconds;
   const budget = gate?.rpoSeconds;
+  const basis = gate?.lagBasis as { lastKnown?: unknown } | undefined;
+  const how = typeof basis?.lastKnown === "number" && basis.lastKnown > 0 ? "the largest lag, from the last samples before the outage where the primary could not be asked" : "measured lag";
   const atStake =
     typeof lag === "number"
-      ? `up to ${lag} s of writes not yet replicated (measured lag${typeof budget === "number" ? `; RPO budget ${budget} s` : ""})`
+      ? `up to ${lag} s of writes not yet replicated (${how}${typeof budget === "number" ? `; RPO budget ${budget} s` : ""})`
       : gate
         ? `unknown: the replication lag could not be measured${typeof budget === "number" ? ` (RPO budget ${budget} s)` : ""}`
         : undefined;

@@ -64,7 +64,9 @@ const NAMED = 10;
 
 function notification(plan: Plan, event: "breach" | "recovery", changes: readonly BreachChange[]) {
   const rpo = changes[0]!.rpoSeconds;
-  const what = (c: BreachChange) => `${c.sample.kind === "sqlDatabase" ? "database" : "storage account"} ${c.sample.name} ${c.sample.lagSeconds} s${event === "recovery" ? ` (over since ${c.breachSince ?? "unknown"})` : ""}`;
+  // A recovery measured on another primary follows a failover: the lag it had then was lost or replicated, not caught up.
+  const moved = (c: BreachChange) => (c.formerPrimary ? `; now on ${c.sample.primary} after a failover from ${c.formerPrimary}: what was not replicated then is in that failover's data loss, if it was forced` : "");
+  const what = (c: BreachChange) => `${c.sample.kind === "sqlDatabase" ? "database" : "storage account"} ${c.sample.name} ${c.sample.lagSeconds} s${event === "recovery" ? ` (over since ${c.breachSince ?? "unknown"}${moved(c)})` : ""}`;
   const named = changes.slice(0, NAMED).map(what).join(", ") + (changes.length > NAMED ? `, and ${changes.length - NAMED} more` : "");
   const message =
     event === "breach"

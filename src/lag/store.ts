@@ -39,6 +39,8 @@ export interface BreachChange {
   readonly rpoSeconds: number;
   /** Recovery: when the breach began. */
   readonly breachSince?: string;
+  /** Recovery measured on another primary than the breach (a failover in between): that primary. */
+  readonly formerPrimary?: string;
 }
 
 /** A round applied to a document: the new document and the breaches that began or ended. */
@@ -54,7 +56,8 @@ export function applyRound(doc: LagDocument, samples: readonly LagSample[], rpoS
     // A sample older than the one kept (a slow round finishing after a newer one) changes nothing.
     if (before && Date.parse(before.latest.measuredAt) > taken) continue;
     const breach = nextBreach(before?.breached ?? false, sample.lagSeconds, rpoSeconds);
-    if (breach.event) changes.push({ event: breach.event, sample, rpoSeconds, ...(breach.event === "recovery" && before?.breachSince ? { breachSince: before.breachSince } : {}) });
+    const moved = before?.latest.primary !== undefined && sample.primary !== undefined && before.latest.primary.toLowerCase() !== sample.primary.toLowerCase() ? before.latest.primary : undefined;
+    if (breach.event) changes.push({ event: breach.event, sample, rpoSeconds, ...(breach.event === "recovery" && before?.breachSince ? { breachSince: before.breachSince } : {}), ...(breach.event === "recovery" && moved ? { formerPrimary: moved } : {}) });
     const history = [...(before?.history ?? []), [Math.floor(Date.parse(sample.measuredAt) / 1000), sample.lagSeconds] as [number, number | null]].slice(-retention);
     const lastMeasured = sample.lagSeconds !== null ? sample : before?.lastMeasured;
     const breachSince = breach.breached ? (breach.event === "breach" ? sample.measuredAt : before?.breachSince) : undefined;

@@ -16,6 +16,8 @@ export interface LagResourceView {
   readonly state: string;
   readonly measuredAt: string;
   readonly source: LagSample["source"];
+  /** SQL: the server that answered (or was asked) as primary; storage: the account's primary location. */
+  readonly primary?: string;
   /** null: unknown. */
   readonly withinRpo: boolean | null;
   /** In an RPO breach (begun above the budget, not yet back below 80 % of it). */
@@ -59,6 +61,7 @@ function resourceView(s: LagSample, rpo: number): LagResourceView {
     state: s.state,
     measuredAt: s.measuredAt,
     source: s.source,
+    ...(s.primary !== undefined ? { primary: s.primary } : {}),
     withinRpo: withinRpo(s, rpo),
     ...(s.error !== undefined ? { error: s.error } : {}),
   };

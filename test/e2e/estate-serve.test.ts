@@ -27,7 +27,7 @@ function serve(args: string[]): Promise<{ child: ChildProcess; lines: Record<str
   const child = spawn(process.execPath, ["bin/switchyard.mjs", "estate", "serve", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`estate serve did not start: ${out}`)), 30_000);
+    const timer = setTimeout(() => (child.kill("SIGTERM"), reject(new Error(`estate serve did not start: ${out}`))), 30_000);
     child.stderr!.on("data", (d) => (out += String(d)));
     child.stdout!.on("data", (d) => {
       out += String(d);

@@ -28,7 +28,8 @@ function serve(args: string[], env: Record<string, string> = {}): Promise<{ chil
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}${err}`)), 90_000);
+    // A serve that does not come up is stopped with the test: nothing it started outlives it.
+    const timer = setTimeout(() => (child.kill("SIGTERM"), reject(new Error(`serve did not start: ${out}${err}`))), 90_000);
     child.stderr!.on("data", (d) => (err += String(d)));
     child.stdout!.on("data", (d) => {
       out += String(d);

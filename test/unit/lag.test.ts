@@ -164,6 +164,15 @@ describe("the lag document", () => {
     expect(late.changes).toEqual([]);
   });
 
+  it("a recovery measured on another primary says which (a failover came between)", () => {
+    let doc = applyRound({ plan: "ledger", resources: {} }, [sample(420, at(1), { primary: "sql-a" })], RPO, 60, new Date(at(1))).doc;
+    const after = applyRound(doc, [sample(0, at(2), { primary: "sql-b" })], RPO, 60, new Date(at(2)));
+    expect(after.changes).toEqual([expect.objectContaining({ event: "recovery", formerPrimary: "sql-a", breachSince: at(1) })]);
+    const same = applyRound(doc, [sample(0, at(2), { primary: "SQL-A" })], RPO, 60, new Date(at(2)));
+    expect(same.changes).toEqual([expect.objectContaining({ event: "recovery" })]);
+    expect(same.changes[0]!.formerPrimary).toBeUndefined();
+  });
+
   it("drops stored entries that are not well-formed samples under their own id, and keeps the rest", () => {
     const good = applyRound({ plan: "ledger", resources: {} }, [sample(5, at(1))], RPO, 60, new Date(at(1))).doc.resources[DB]!;
     const bad = (latest: object) => ({ ...good, latest: { ...good.latest, ...latest } });

@@ -249,6 +249,16 @@ describe("GET /api/runs/{id}: what an operator can do next", () => {
     expect(body(res).resume).toBeUndefined();
   });
 
+  it("says when the lag at stake comes from the last samples before the outage", async () => {
+    const { api, runs, journal } = setup();
+    await api.failover(request({ plan: plan.name }, { reason: "eastus2 is down" }));
+    const runId = runs.current!.runId;
+    await journal.append({ runId, at: NOW, kind: "decision", step: "gate", message: "gate", data: { decision: "needs-approval", primaryHealthy: false, maxLagSeconds: 610, rpoSeconds: 300, lagBasis: { live: 2, lastKnown: 3, unknown: 0 } } });
+    await journal.append({ runId, at: NOW, kind: "wait", step: "approval", message: "waiting", data: { until: "2026-11-28T10:30:00.000Z", why: "..." } });
+    runs.current = { ...runs.current!, progress: { runId, kind: "failover", step: "approval", stepStartedAt: NOW, waitingFor: "approval" } };
+    expect(body(await api.getRun(request({ id: runId }))).approval.atStake).toBe("up to 610 s of writes not yet replicated (the largest lag, from the last samples before the outage where the primary could not be asked; RPO budget 300 s)");
+  });
+
   it("shows how to resume a run that stopped, and not one that completed its switch", async () => {
     const { api, runs } = setup();
     runs.current = ended(FAILED_ID, "stopped-approval-timeout", "stopped");
