@@ -28,7 +28,7 @@ describe("switchyard drill (what npm start runs)", () => {
     expect(result.lagBeforeOutage).toMatchObject({ unknown: 0, rpoSeconds: 60 });
     expect(result.lagBeforeOutage!.largestSeconds).toBeGreaterThanOrEqual(660);
     expect(progress.find((l) => l.startsWith("replication lag before the outage:"))).toMatch(/largest 66\d s over \d+ resource\(s\) \(RPO 60 s\)/);
-    expect(result.failover.gate).toMatch(/^data-loss gate: needs-approval — the primary region is unreachable and the largest lag 66\d s \(\d+ replica\(s\) by their last sample before the outage.* exceeds the RPO budget of 60 s$/);
+    expect(result.failover.gate).toMatch(/^data-loss gate: needs-approval — the primary region is unreachable and the largest lag 66\d s \(\d+ replica\(s\) by their last sample, aged until the primary stopped answering.* exceeds the RPO budget of 60 s$/);
     expect(result.failover.output).toMatchObject({ outcome: "completed", from: "westeurope", to: "northeurope", dataLossAllowedBy: "approval" });
     expect(result.failback?.output).toMatchObject({ outcome: "completed", from: "northeurope", to: "westeurope", rpoExposureSeconds: 0 });
     expect(result.failover.output.rtoSeconds).toBeGreaterThan(0);
@@ -105,7 +105,7 @@ describe("switchyard drill at Azure time, the primary's control plane down", () 
     expect(fo.steps.map((s) => s.step)).toEqual(["assess", "measure", "data-tier", "settings", "traffic", "standby-settings", "verify"]);
     expect(fo.dataLossAllowedBy).toBe("rpo-gate");
     expect(result.lagBeforeOutage).toMatchObject({ unknown: 0, resources: plan.storage.length + plan.sql.reduce((n, g) => n + (g.databases?.length ?? 1), 0) });
-    expect(result.failover.gate).toMatch(/^data-loss gate: forced — the primary region is unreachable and the largest lag \d+ s \(\d+ replica\(s\) by their last sample before the outage.*\) is within the RPO budget of 900 s$/);
+    expect(result.failover.gate).toMatch(/^data-loss gate: forced — the primary region is unreachable and the largest lag \d+ s \(\d+ replica\(s\) by their last sample, aged until the primary stopped answering.*\) is within the RPO budget of 900 s$/);
     expect(formatDrillSummary(result)).toContain(result.failover.gate!);
     // The storage failovers (an hour of Azure time) outlasted the Functions timeout at this scale: the
     // data tier was watched on durable timers, not awaited inside an activity (which the host would fail).

@@ -282,7 +282,7 @@ describe("the RPO gate on SQL: the last lag measured over TDS before the outage"
     const gate = gateDecision(entries);
     const databases = round.samples.filter((s) => s.kind === "sqlDatabase").length;
     expect(gate?.data).toMatchObject({ decision: "forced", lagBasis: { live: plan.storage.length, lastKnown: databases, unknown: 0 } });
-    expect(gate?.message).toContain("by their last sample before the outage plus the time from it to the outage start");
+    expect(gate?.message).toContain("by their last sample, aged until the primary stopped answering");
     expect(gate?.data?.maxLagSeconds).toBeGreaterThanOrEqual(45);
     const measure = entries.find((e) => e.kind === "observation" && e.step === "measure");
     expect(measure?.data).toMatchObject({ basis: { lastKnown: databases }, evidenceTotal: databases + plan.storage.length });

@@ -93,7 +93,7 @@ describe("the RPO gate on last-known lag", () => {
     const d = gate(130, 1);
     expect(d.kind).toBe("forced");
     expect(d.kind === "forced" && d.by).toBe("rpo-gate");
-    expect(d.why).toContain("1 replica(s) by their last sample before the outage plus the time from it to the outage start");
+    expect(d.why).toContain("1 replica(s) by their last sample, aged until the primary stopped answering");
     expect(d.why).toContain("130 s");
   });
   it("asks for approval when the aged sample is over the budget, or unknown", () => {

@@ -20,7 +20,7 @@ function lagPhrase(input: DataLossGateInput): string {
   const lastKnown = input.lagBasis?.lastKnown ?? 0;
   if (lastKnown === 0) return `the measured lag ${input.maxLagSeconds} s`;
   const live = input.lagBasis?.live ?? 0;
-  return `the largest lag ${input.maxLagSeconds} s (${lastKnown} replica(s) by their last sample before the outage plus the time from it to the outage start${live > 0 ? `, ${live} measured now` : ""})`;
+  return `the largest lag ${input.maxLagSeconds} s (${lastKnown} replica(s) by their last sample, aged until the primary stopped answering${live > 0 ? `, ${live} measured now` : ""})`;
 }
 
 export type DataLossDecision =
