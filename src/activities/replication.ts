@@ -52,24 +52,31 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
   // Plans kept by runs started before the limit existed have none: the default applies.
   const maxAgeSeconds = plan.objectives.lagSampleMaxAgeSeconds ?? DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS;
 
-  const groups = Promise.all(
-    plan.sql.map(async (_, index): Promise<Omit<SqlReplication, "lagSeconds">> => {
+  // Each group, from its server in the target region: its role there, its primary and its databases. The
+  // measurement uses this same read (one list of databases, which every one must have evidence for).
+  const reads = await Promise.all(
+    plan.sql.map(async (_, index) => {
       const group = sqlGroupIn(plan, index, to);
-      const fg = await readFailoverGroup(deps, group);
-      return { failoverGroup: group.groupId, replicationState: fg.replicationState ?? "unknown", roleInTarget: fg.replicationRole === "Primary" ? "Primary" : "Secondary" };
+      return { index, group, fg: await readFailoverGroup(deps, group) };
     }),
   );
+  const roles = reads.map(({ group, fg }): Omit<SqlReplication, "lagSeconds"> => ({ failoverGroup: group.groupId, replicationState: fg.replicationState ?? "unknown", roleInTarget: fg.replicationRole === "Primary" ? "Primary" : "Secondary" }));
+  const knownGroups = new Map(reads.map(({ index, group, fg }) => [index, { fg, server: group.server }]));
   // SQL over TDS: a primary that cannot be asked is a sample with no lag (the stored one stands in).
   // Storage from ARM: a failed read fails the activity (retryable or not), as every other read does.
-  const [roles, sqlRound, storageLive, stored] = await Promise.all([
-    groups,
-    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, readFrom: to, armPacer: UNPACED, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 8_000, requestTimeoutMs: 8_000, deadlineMs: SQL_DEADLINE_MS, firstFailureSilencesServer: true }),
+  const [sqlRound, storageLive, stored] = await Promise.all([
+    measureLag(plan, { clients: deps.clients, clock: deps.clock }, { only: { storage: [] }, knownGroups, armPacer: UNPACED, tdsConcurrency: 16, armConcurrency: 8, connectTimeoutMs: 8_000, requestTimeoutMs: 8_000, deadlineMs: SQL_DEADLINE_MS, firstFailureSilencesServer: true }),
     Promise.all(plan.storage.map((_, index) => storageLag(plan, index, deps))),
     deps.lag ? deps.lag.get(plan.name).catch((error: unknown) => { deps.log.warn(`the lag samples of plan ${plan.name} could not be read`, { error: error instanceof Error ? error.message : String(error) }); return undefined; }) : Promise.resolve(undefined),
   ]);
 
   const live = [...sqlRound.samples, ...storageLive];
-  const evidence = replicationEvidence(plan, live, stored, outageStart, maxAgeSeconds, now);
+  // What an earlier run already switched to `to` has nothing at stake in this one (a resumed run).
+  const switched = new Set([
+    ...roles.filter((r) => r.roleInTarget === "Primary").map((r) => r.failoverGroup),
+    ...storageLive.filter((s) => s.primary !== undefined && s.primary.toLowerCase() === to.toLowerCase()).map((s) => s.resourceId),
+  ]);
+  const evidence = replicationEvidence(plan, live, stored, outageStart, maxAgeSeconds, now, { switched, listed: new Set(roles.map((r) => r.failoverGroup)) });
   const maxLagSeconds = largestLag(evidence);
   const byGroup = new Map<string, LagEvidence[]>();
   for (const e of evidence) if (e.group !== undefined) byGroup.set(e.group, [...(byGroup.get(e.group) ?? []), e]);
@@ -101,43 +108,50 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
 /**
  * Every resource's lag as the gate uses it: the live sample when it has a lag; when the primary could
  * not be asked (`unreachable`), the last stored sample with a lag taken from that same primary, aged
- * (core/lag.ts: lastKnownLag, to the first failed sample after it in the stored history, or now). A
- * database that answered without a usable figure (no link, seeding, not primary) stays unknown: an
- * older figure says nothing of it now. The databases of a group the live round could not list (neither
- * server's control plane answered) are taken from the stored samples of that group; a group with none
- * at all is one unknown.
+ * (core/lag.ts: lastKnownLag) until the first sample since in which the primary could not be reached
+ * at all (`silentSince`), or now. A database that answered without a usable figure (no link, seeding,
+ * not primary) stays unknown: an older figure says nothing of it now. A resource already switched to
+ * the target by an earlier run (`switched`: a failover group or an account) has nothing at stake. A
+ * group not in `listed` (its databases could not be listed) is known by its stored databases, or is
+ * one unknown; a listed group's databases are the ones Azure listed.
  */
-export function replicationEvidence(plan: Plan, live: readonly LagSample[], stored: LagDocument | undefined, outageStart: Date, maxAgeSeconds: number, now: Date): LagEvidence[] {
+export function replicationEvidence(
+  plan: Plan,
+  live: readonly LagSample[],
+  stored: LagDocument | undefined,
+  outageStart: Date,
+  maxAgeSeconds: number,
+  now: Date,
+  groups: { readonly switched?: ReadonlySet<string>; readonly listed?: ReadonlySet<string> } = {},
+): LagEvidence[] {
   const out: LagEvidence[] = [];
   const seen = new Set<string>();
   const add = (sample: Pick<LagSample, "resourceId" | "kind" | "group" | "lagSeconds" | "measuredAt" | "state" | "primary">) => {
     if (seen.has(sample.resourceId)) return;
     seen.add(sample.resourceId);
     const group = sample.group !== undefined ? { group: sample.group } : {};
+    const none = (why: string) => out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "none", lagSeconds: null, ...group, why });
+    if (groups.switched?.has(sample.group ?? sample.resourceId)) {
+      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "live", lagSeconds: 0, ...group, why: "already primary in the target region (an earlier run switched it): nothing at stake in this run" });
+      return;
+    }
     if (sample.lagSeconds !== null) {
       out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "live", lagSeconds: sample.lagSeconds, ...group, why: `measured at ${sample.measuredAt} (${sample.state})` });
       return;
     }
-    if (sample.state !== "unreachable") {
-      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "none", lagSeconds: null, ...group, why: `answered without a usable lag (${sample.state})` });
-      return;
-    }
+    if (sample.state !== "unreachable") return void none(`answered without a usable lag (${sample.state})`);
     const kept = stored?.resources[sample.resourceId];
     const last = kept?.lastMeasured;
-    const samePrimary = !last || last.primary === undefined || sample.primary === undefined || last.primary.toLowerCase() === sample.primary.toLowerCase();
-    if (last && !samePrimary) {
-      out.push({ resourceId: sample.resourceId, kind: sample.kind, basis: "none", lagSeconds: null, ...group, why: `the last sample was taken on ${last.primary}, not on the primary being left (${sample.primary})` });
-      return;
+    if (last && (last.primary === undefined || sample.primary === undefined || last.primary.toLowerCase() !== sample.primary.toLowerCase())) {
+      return void none(`the last sample was taken on ${last.primary ?? "an unnamed server"}, not on the primary being left (${sample.primary ?? "unknown"})`);
     }
-    const sampledSec = last ? Math.floor(Date.parse(last.measuredAt) / 1000) : NaN;
-    const failed = kept?.history.find(([t, lag]) => lag === null && t > sampledSec)?.[0];
-    out.push(lastKnownLag(sample, last, outageStart, maxAgeSeconds, { now, ...(failed !== undefined ? { failedAfter: new Date(failed * 1000).toISOString() } : {}) }));
+    out.push(lastKnownLag(sample, last, outageStart, maxAgeSeconds, { now, ...(kept?.silentSince !== undefined ? { failedAfter: kept.silentSince } : {}) }));
   };
   for (const s of live) add(s);
   const storedSamples = Object.values(stored?.resources ?? {}).map((r) => r.latest);
   for (const entry of plan.sql) {
     const id = entry.failoverGroup.id;
-    if (out.some((e) => e.group === id)) continue; // listed live: its stored databases that Azure no longer lists do not count
+    if (groups.listed ? groups.listed.has(id) : out.some((e) => e.group === id)) continue; // listed: Azure's databases, and only those, count
     for (const s of storedSamples) if (s.kind === "sqlDatabase" && s.group === id) add({ ...s, lagSeconds: null, state: "unreachable" });
     if (!out.some((e) => e.group === id)) out.push({ resourceId: id, kind: "sqlDatabase", basis: "none", lagSeconds: null, group: id, why: "the failover group's databases could not be listed, and no sample of them is stored" });
   }

@@ -44,6 +44,13 @@ export interface LagSample {
   readonly canPlannedFailover?: boolean;
   /** Why the lag is unknown (no secret: error texts are redacted where recorded). */
   readonly error?: string;
+  /**
+   * Whether the primary was reached: `answered` (it answered, with or without a usable figure),
+   * `silent` (no connection could be made at all: what ends a last-known lag's aging), `refused` (it
+   * answered and refused the login or the query), `unasked` (not asked: the group could not be listed,
+   * a deadline, a read that failed).
+   */
+  readonly reach?: "answered" | "silent" | "refused" | "unasked";
 }
 
 /** The default of a plan's `objectives.lagSampleMaxAgeSeconds`: five rounds of the one-minute lag timer. */
@@ -118,7 +125,8 @@ export function lastKnownLag(
   if (sampled > at.now.getTime() + FUTURE_SKEW_MS) return none(`the last sample is dated ${sample.measuredAt}, after the time of this measurement: not believed`);
   const failed = at.failedAfter !== undefined ? Date.parse(at.failedAfter) : NaN;
   const end = Math.max(outageStart.getTime(), Number.isNaN(failed) ? at.now.getTime() : failed);
-  const age = Math.max(0, Math.ceil((end - sampled) / 1000));
+  // A sample dated after now (clock skew within the minute allowed) is aged as if taken now.
+  const age = Math.max(0, Math.ceil((end - Math.min(sampled, at.now.getTime())) / 1000));
   const facts = { sampleLagSeconds: sample.lagSeconds, sampledAt: sample.measuredAt, ageSeconds: age, maxAgeSeconds };
   const until = end === outageStart.getTime() ? "the outage start" : end === failed ? "the first failed sample after it" : "now";
   if (age > maxAgeSeconds) return none(`the last sample (${sample.lagSeconds} s at ${sample.measuredAt}) is ${age} s older than ${until}, more than the ${maxAgeSeconds} s allowed`, facts);

@@ -53,6 +53,12 @@ export interface MeasureOptions {
   readonly armPacer?: Pick<TokenBucketPacer, "take">;
   /** Paces the storage account reads besides (default: LAG_STORAGE_PACER: the Storage resource provider's own limit). */
   readonly storagePacer?: Pick<TokenBucketPacer, "take">;
+  /**
+   * Failover groups already read (plan index → the group as the server `server` sees it): used instead
+   * of a read of their own, so that the caller and the measurement agree on each group's primary and
+   * databases (a run reads them from its target region for the group's role anyway).
+   */
+  readonly knownGroups?: ReadonlyMap<number, { readonly fg: FailoverGroup; readonly server: string }>;
   /** Only these failover groups (plan indexes) and accounts; default all. */
   readonly only?: { readonly sql?: readonly number[]; readonly storage?: readonly number[] };
 }
@@ -114,11 +120,11 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   const groups = await settleEach(sqlIndexes, armConcurrency, async (index) => {
     const entry = plan.sql[index]!;
     const planPrimaryServer = ancestorId(entry.failoverGroup, 1);
-    let read: { fg: FailoverGroup; server: string } | undefined;
+    let read: { fg: FailoverGroup; server: string } | undefined = options.knownGroups?.get(index);
     let lastError: unknown;
     const first = options.readFrom?.toLowerCase() === plan.regions.secondary.name.toLowerCase() ? plan.regions.secondary.name : plan.regions.primary.name;
     const second = first === plan.regions.primary.name ? plan.regions.secondary.name : plan.regions.primary.name;
-    for (const region of [first, second]) {
+    for (const region of read ? [] : [first, second]) {
       const at = sqlGroupIn(plan, index, region);
       await paced(at.subscriptionId);
       try {
@@ -131,7 +137,7 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
     const listed = entry.databases ?? [];
     if (!read) {
       failures.push({ resourceId: entry.failoverGroup.id, error: message(lastError) });
-      return listed.map((db): LagSample => ({ resourceId: `${planPrimaryServer}/databases/${db}`, kind: "sqlDatabase", name: db, group: entry.failoverGroup.id, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), source: LAG_SOURCES.sql, error: message(lastError) }));
+      return listed.map((db): LagSample => ({ resourceId: `${planPrimaryServer}/databases/${db}`, kind: "sqlDatabase", name: db, group: entry.failoverGroup.id, lagSeconds: null, state: "unreachable", reach: "unasked", measuredAt: deps.clock().toISOString(), source: LAG_SOURCES.sql, error: message(lastError) }));
     }
     const partnerId = read.fg.partnerServers?.[0]?.id;
     const readIsPrimary = read.fg.replicationRole === "Primary";
@@ -154,8 +160,8 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
   const started = performance.now();
   const pastDeadline = () => options.deadlineMs !== undefined && performance.now() - started > options.deadlineMs;
   const base = (t: DatabaseTarget) => ({ resourceId: t.resourceId, kind: "sqlDatabase" as const, name: t.name, group: t.group, source: LAG_SOURCES.sql, primary: t.primaryServer });
-  /** Servers that did not answer (no connection at all): their other databases are not tried. */
-  const silent = new Map<string, string>();
+  /** Servers not asked again (no connection at all; in a run, any failed first login), with why and how they failed. */
+  const silent = new Map<string, { why: string; reach: LagSample["reach"] }>();
   const ask = async (t: DatabaseTarget): Promise<LagSample> => {
     tdsLogins++;
     try {
@@ -166,10 +172,12 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
         connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
         requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       });
-      return { ...base(t), ...fromLinkRows(rows, t.partnerServer), measuredAt: deps.clock().toISOString() };
+      return { ...base(t), ...fromLinkRows(rows, t.partnerServer), reach: "answered", measuredAt: deps.clock().toISOString() };
     } catch (error) {
-      if (options.firstFailureSilencesServer || (error instanceof SqlQueryError && error.serverSilent)) silent.set(t.primaryServer.toLowerCase(), message(error));
-      return { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
+      // "silent": no connection could be made at all; "refused": the server answered and refused the login or the query.
+      const reach: "silent" | "refused" = error instanceof SqlQueryError && error.serverSilent ? "silent" : "refused";
+      if (options.firstFailureSilencesServer || reach === "silent") silent.set(t.primaryServer.toLowerCase(), { why: message(error), reach });
+      return { ...base(t), lagSeconds: null, state: "unreachable", reach, measuredAt: deps.clock().toISOString(), error: message(error) };
     }
   };
   // One database per server first, every server at once (up to 64): a server in a lost region costs one
@@ -181,9 +189,9 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
     const first = await settleEach(firsts, Math.min(64, Math.max(tdsConcurrency, firsts.length)), ask);
     const rest = [...byServer.values()].flatMap((list) => list.slice(1));
     const second = await settleEach(rest, tdsConcurrency, async (t) => {
-      const why = silent.get(t.primaryServer.toLowerCase());
-      if (why !== undefined) return { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: `not asked: server ${t.primaryServer} did not answer (${why})` };
-      if (pastDeadline()) return { ...base(t), lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: `not asked: the measurement's ${options.deadlineMs} ms had passed` };
+      const skip = silent.get(t.primaryServer.toLowerCase());
+      if (skip !== undefined) return { ...base(t), lagSeconds: null, state: "unreachable", reach: skip.reach, measuredAt: deps.clock().toISOString(), error: `not asked: server ${t.primaryServer} did not answer (${skip.why})` };
+      if (pastDeadline()) return { ...base(t), lagSeconds: null, state: "unreachable", reach: "unasked" as const, measuredAt: deps.clock().toISOString(), error: `not asked: the measurement's ${options.deadlineMs} ms had passed` };
       return ask(t);
     });
     return [...first, ...second];
@@ -198,7 +206,7 @@ export async function measureLag(plan: Plan, deps: MeasureDeps, options: Measure
       return await storageLag(plan, index, deps);
     } catch (error) {
       const ref = accountRef(plan, index);
-      return { resourceId: ref.id, kind: "storageAccount", name: ref.name, source: LAG_SOURCES.storage, lagSeconds: null, state: "unreachable", measuredAt: deps.clock().toISOString(), error: message(error) };
+      return { resourceId: ref.id, kind: "storageAccount", name: ref.name, source: LAG_SOURCES.storage, lagSeconds: null, state: "unreachable", reach: "unasked", measuredAt: deps.clock().toISOString(), error: message(error) };
     }
   });
 
@@ -220,6 +228,7 @@ export async function storageLag(plan: Plan, index: number, deps: Pick<MeasureDe
     source: LAG_SOURCES.storage,
     lagSeconds: lastSync ? Math.max(0, Math.ceil((now.getTime() - lastSync.getTime()) / 1000)) : null,
     state: stats?.status ?? (account.secondaryLocation ? "Unknown" : "NoSecondary"),
+    reach: "answered",
     measuredAt: now.toISOString(),
     ...(account.primaryLocation ? { primary: account.primaryLocation } : {}),
     ...(lastSync ? { lastReplication: lastSync.toISOString() } : {}),
@@ -238,14 +247,16 @@ export async function storageLag(plan: Plan, index: number, deps: Pick<MeasureDe
  * working link that is about `replication_lag_sec`; on a link that stopped (SUSPENDED) it grows with
  * every write, where `replication_lag_sec` alone would stay small. A link that is SEEDING (the
  * secondary is not usable yet), or a figure missing, leaves the lag unknown. The link to the group's
- * partner server is used (a database may have more geo-secondaries); without it, the largest of the
- * primary-role links.
+ * partner server is used (a database may have more geo-secondaries), and none to it is unknown; when the
+ * partner is not known, the largest of the primary-role links.
  */
 export function fromLinkRows(rows: readonly SqlRow[], partnerServer: string): Pick<LagSample, "lagSeconds" | "state" | "lastReplication" | "error"> {
   if (rows.length === 0) return { lagSeconds: null, state: "NO_LINK", error: "the database has no geo-replication link" };
   const primaryRows = rows.filter((r) => String(r.role_desc ?? "").toUpperCase() === "PRIMARY");
   if (primaryRows.length === 0) return { lagSeconds: null, state: "NOT_PRIMARY", error: "the database answered as a geo-secondary: the lag is known on the primary only" };
   const partner = primaryRows.find((r) => String(r.partner_server ?? "").toLowerCase() === partnerServer.toLowerCase());
+  // The group fails over to its partner: another geo-secondary's link says nothing of what the partner holds.
+  if (!partner && partnerServer !== "") return { lagSeconds: null, state: "PARTNER_LINK_MISSING", error: `the database has no geo-replication link to ${partnerServer}, the failover group's partner` };
   const chosen = partner ? [partner] : primaryRows;
   let lag: number | null = 0;
   let problem: string | undefined;

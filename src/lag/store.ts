@@ -23,6 +23,12 @@ export interface ResourceLag {
   readonly breached: boolean;
   /** When the current breach began. */
   readonly breachSince?: string;
+  /**
+   * The first sample since `lastMeasured` in which the primary could not be reached at all (no
+   * connection): from then on it took no writes Switchyard could see. Cleared by a sample in which it
+   * answered. What ends the aging of a last-known lag (core/lag.ts), kept whatever the retention.
+   */
+  readonly silentSince?: string;
   /** `[measuredAt epoch seconds, lag seconds or null]`, oldest first, at most `retention`. */
   readonly history: [number, number | null][];
 }
@@ -61,7 +67,8 @@ export function applyRound(doc: LagDocument, samples: readonly LagSample[], rpoS
     const history = [...(before?.history ?? []), [Math.floor(Date.parse(sample.measuredAt) / 1000), sample.lagSeconds] as [number, number | null]].slice(-retention);
     const lastMeasured = sample.lagSeconds !== null ? sample : before?.lastMeasured;
     const breachSince = breach.breached ? (breach.event === "breach" ? sample.measuredAt : before?.breachSince) : undefined;
-    resources[sample.resourceId] = { latest: sample, ...(lastMeasured ? { lastMeasured } : {}), breached: breach.breached, ...(breachSince ? { breachSince } : {}), history };
+    const silentSince = sample.lagSeconds !== null || sample.reach === "answered" ? undefined : sample.reach === "silent" ? (before?.silentSince ?? sample.measuredAt) : before?.silentSince;
+    resources[sample.resourceId] = { latest: sample, ...(lastMeasured ? { lastMeasured } : {}), breached: breach.breached, ...(breachSince ? { breachSince } : {}), ...(silentSince ? { silentSince } : {}), history };
   }
   for (const [id, r] of Object.entries(resources)) if (now.getTime() - Date.parse(r.latest.measuredAt) > FORGET_AFTER_MS) delete resources[id];
   return { doc: { plan: doc.plan, resources }, changes };
@@ -90,13 +97,16 @@ const sampleSchema = z.object({
   canFailover: z.boolean().optional(),
   canPlannedFailover: z.boolean().optional(),
   error: z.string().max(1000).optional(),
+  reach: z.enum(["answered", "silent", "refused", "unasked"]).optional(),
 });
 const resourceSchema = z.object({
   latest: sampleSchema,
   lastMeasured: sampleSchema.optional(),
   breached: z.boolean(),
   breachSince: isoTime.optional(),
-  history: z.array(z.tuple([z.number().finite(), z.number().finite().min(0).nullable()])).max(1440),
+  silentSince: isoTime.optional(),
+  // Epoch seconds between 2000 and 2200.
+  history: z.array(z.tuple([z.number().int().min(946_684_800).max(7_258_118_400), z.number().finite().min(0).nullable()])).max(1440),
 });
 
 /** Stored documents above this are refused (a plan of 600 resources with an hour of samples is about 1 MB). */

@@ -23,6 +23,8 @@ const sample = (lagSeconds: number | null, measuredAt: string, over: Partial<Lag
   state: lagSeconds === null ? "unreachable" : "CATCH_UP",
   measuredAt,
   source: "tds:sys.dm_geo_replication_link_status",
+  primary: "sql-a",
+  reach: lagSeconds === null ? "silent" : "answered",
   ...over,
 });
 
@@ -138,6 +140,27 @@ describe("the evidence the gate uses", () => {
     const old = applyRound({ plan: "ledger", resources: {} }, [sample(5, "2026-12-03T08:00:00Z")], RPO, 60, outage).doc;
     expect(replicationEvidence(plan, [other], old, outage, 300, outage)).toEqual([expect.objectContaining({ resourceId: `${DB}2`, basis: "live", lagSeconds: 3 })]);
   });
+  it("a primary that answered without figures after the last sample was still taking writes: the aging goes on", () => {
+    const t = (s: number) => new Date(Date.parse("2026-12-03T10:00:00Z") + s * 1000).toISOString();
+    const round = (doc: LagDocument, s: LagSample) => applyRound(doc, [s], RPO, 60, new Date(s.measuredAt)).doc;
+    let doc = round({ plan: "ledger", resources: {} }, sample(2, t(0)));
+    for (const s of [60, 120, 180, 240]) doc = round(doc, sample(null, t(s), { state: "SUSPENDED", reach: "answered" }));
+    // Not asked (the group could not be listed): says nothing of the primary.
+    doc = round(doc, sample(null, t(270), { reach: "unasked", primary: undefined }));
+    doc = round(doc, sample(null, t(300)));
+    doc = round(doc, sample(null, t(310)));
+    expect(doc.resources[DB]!.silentSince).toBe(t(300));
+    const [e] = replicationEvidence(plan, [sample(null, t(320))], doc, new Date(t(30)), 600, new Date(t(320)));
+    expect(e).toMatchObject({ basis: "last-known", lagSeconds: 302, ageSeconds: 300 });
+    expect(decideDataLoss({ mode: "auto", primaryHealthy: false, maxLagSeconds: largestLag([e!]), rpoSeconds: 120 }).kind).toBe("needs-approval");
+  });
+
+  it("a resource an earlier run already switched has nothing at stake; a listed group with no database has no evidence at all", () => {
+    const switched = replicationEvidence(plan, [sample(999, "2026-12-03T10:02:00Z")], undefined, outage, 300, outage, { switched: new Set([GROUP]), listed: new Set([GROUP]) });
+    expect(switched).toEqual([expect.objectContaining({ lagSeconds: 0, basis: "live", why: expect.stringContaining("already primary in the target region") })]);
+    expect(replicationEvidence(plan, [], undefined, outage, 300, outage, { listed: new Set([GROUP]) })).toEqual([]);
+  });
+
   it("ages a sample to the first failed round after it, when that is later than the outage start", () => {
     const round = (doc: LagDocument, s: LagSample) => applyRound(doc, [s], RPO, 60, new Date(s.measuredAt)).doc;
     let doc = round({ plan: "ledger", resources: {} }, sample(10, "2026-12-03T10:03:00Z"));
@@ -208,7 +231,9 @@ describe("DMV rows", () => {
   it("on a working link, the data at risk is about replication_lag_sec; the link to the group's partner is the one read", () => {
     const rows = [row({ partner_server: "sql-x", replication_lag_sec: 90 }), row({})];
     expect(fromLinkRows(rows, "sql-b")).toEqual({ lagSeconds: 4, state: "CATCH_UP", lastReplication: "2026-12-03T10:00:00.000Z" });
-    expect(fromLinkRows(rows, "sql-c").lagSeconds).toBe(90);
+    // No link to the group's partner: another geo-secondary says nothing of it.
+    expect(fromLinkRows(rows, "sql-c")).toMatchObject({ lagSeconds: null, state: "PARTNER_LINK_MISSING" });
+    expect(fromLinkRows(rows, "").lagSeconds).toBe(90);
   });
   it("on a stalled link, it grows with every commit since the last acknowledgement, though replication_lag_sec stays small", () => {
     // Acknowledgements stopped an hour ago; the primary committed until now.
