@@ -1,7 +1,8 @@
+import { uploadJsonIf } from "../azure/blobJson.ts";
 import { AsyncResource } from "node:async_hooks";
 import type { ContainerClient } from "@azure/storage-blob";
 import { budgetOptions, currentAbortSignal, readBody } from "../azure/budget.ts";
-import { errorCodeOf, statusCodeOf } from "../azure/restErrors.ts";
+import { statusCodeOf } from "../azure/restErrors.ts";
 import { isObject } from "../core/guards.ts";
 import { emptyPlanState, type PlanState, type PolicyState, type PrimaryState, type RegionVerdictState, type RunReservation, type SignalState } from "../core/detection/model.ts";
 
@@ -394,26 +395,7 @@ export class BlobPlanStateStore extends OptimisticStore {
   }
 
   protected async write(plan: string, state: PlanState, etag: string | undefined): Promise<boolean> {
-    const blob = this.container.getBlockBlobClient(BlobPlanStateStore.blobName(plan));
-    const body = Buffer.from(JSON.stringify(state), "utf8");
-    const options = {
-      conditions: etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" },
-      blobHTTPHeaders: { blobContentType: "application/json; charset=utf-8" },
-    };
-    for (let created = false; ; created = true) {
-      try {
-        await blob.upload(body, body.length, { ...options, ...budgetOptions() });
-        return true;
-      } catch (error) {
-        const status = statusCodeOf(error);
-        if (status === 412 || status === 409) return false;
-        if (status === 404 && !created && errorCodeOf(error) === "ContainerNotFound") {
-          await this.container.createIfNotExists(budgetOptions());
-          continue;
-        }
-        throw error;
-      }
-    }
+    return (await uploadJsonIf(this.container, BlobPlanStateStore.blobName(plan), state, etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" })) !== undefined;
   }
 }
 

@@ -6,7 +6,8 @@
  */
 import type { ContainerClient } from "@azure/storage-blob";
 import { budgetOptions, readBody } from "../azure/budget.ts";
-import { errorCodeOf, statusCodeOf } from "../azure/restErrors.ts";
+import { statusCodeOf } from "../azure/restErrors.ts";
+import { uploadJsonIf } from "../azure/blobJson.ts";
 import { isObject } from "../core/guards.ts";
 import { z } from "zod";
 import { FUTURE_SKEW_MS, LAG_SOURCES, nextBreach, type BreachEvent, type LagSample } from "../core/lag.ts";
@@ -181,23 +182,7 @@ export class BlobLagStore extends VersionedLagStore {
   }
 
   protected async write(plan: string, doc: LagDocument, etag: string | undefined): Promise<boolean> {
-    const blob = this.container.getBlockBlobClient(BlobLagStore.blobName(plan));
-    const body = Buffer.from(JSON.stringify(doc), "utf8");
-    const options = { conditions: etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" }, blobHTTPHeaders: { blobContentType: "application/json; charset=utf-8" } };
-    for (let created = false; ; created = true) {
-      try {
-        await blob.upload(body, body.length, { ...options, ...budgetOptions() });
-        return true;
-      } catch (error) {
-        const status = statusCodeOf(error);
-        if (status === 412 || status === 409) return false;
-        if (status === 404 && !created && errorCodeOf(error) === "ContainerNotFound") {
-          await this.container.createIfNotExists(budgetOptions());
-          continue;
-        }
-        throw error;
-      }
-    }
+    return (await uploadJsonIf(this.container, BlobLagStore.blobName(plan), doc, etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" })) !== undefined;
   }
 }
 

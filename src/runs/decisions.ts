@@ -1,6 +1,7 @@
+import { uploadJsonIf } from "../azure/blobJson.ts";
 import type { ContainerClient } from "@azure/storage-blob";
 import { budgetOptions, readBody } from "../azure/budget.ts";
-import { errorCodeOf, statusCodeOf } from "../azure/restErrors.ts";
+import { statusCodeOf } from "../azure/restErrors.ts";
 import { isObject } from "../core/guards.ts";
 import type { Logger } from "../core/logger.ts";
 import { DecisionNotDeliveredError, DecisionTakenError, type DecisionTarget, type RunDecision } from "../core/run/port.ts";
@@ -119,23 +120,7 @@ export class BlobDecisionStore implements DecisionStore {
 
   /** The new ETag, or undefined when the condition was not met. */
   private async write(record: DecisionRecord, conditions: { ifNoneMatch: string } | { ifMatch: string }): Promise<string | undefined> {
-    const blob = this.container.getBlockBlobClient(BlobDecisionStore.blobName(record.decision));
-    const body = Buffer.from(JSON.stringify(record), "utf8");
-    for (let created = false; ; created = true) {
-      try {
-        const response = await blob.upload(body, body.length, { conditions, blobHTTPHeaders: { blobContentType: "application/json; charset=utf-8" }, ...budgetOptions() });
-        if (!response.etag) throw new Error(`the blob store gave no ETag for ${blob.name}`);
-        return response.etag;
-      } catch (error) {
-        const status = statusCodeOf(error);
-        if (status === 409 || status === 412) return undefined;
-        if (status === 404 && !created && errorCodeOf(error) === "ContainerNotFound") {
-          await this.container.createIfNotExists(budgetOptions());
-          continue;
-        }
-        throw error;
-      }
-    }
+    return uploadJsonIf(this.container, BlobDecisionStore.blobName(record.decision), record, conditions);
   }
 }
 
