@@ -18,6 +18,7 @@ const SQL_DEADLINE_MS = 15_000;
 const UNPACED = { take: async () => 0 };
 
 /** Evidence entries journaled in full; beyond this, counts and the largest only (a plan may hold hundreds of databases). */
+const LARGEST_IN_RESULT = 5;
 const EVIDENCE_IN_JOURNAL = 20;
 
 /**
@@ -102,7 +103,9 @@ export async function measureReplication(input: MeasureReplicationInput, deps: A
     message: `replication towards ${to}: ${note}`,
     data: { ...observed, basis, outageStart: outageStart.toISOString(), lagSampleMaxAgeSeconds: maxAgeSeconds, evidence: shown, evidenceShown: shown.length, evidenceTotal: evidence.length },
   });
-  return { at: now.toISOString(), maxLagSeconds, basis, note };
+  // The largest few, for the approval's "at stake" (the journal has EVIDENCE_IN_JOURNAL of them).
+  const largest = shown.slice(0, LARGEST_IN_RESULT).map((e) => ({ resourceId: e.resourceId, lagSeconds: e.lagSeconds, basis: e.basis }));
+  return { at: now.toISOString(), maxLagSeconds, basis, note, largest };
 }
 
 /**

@@ -13,6 +13,10 @@ import type { NotifyDeps } from "../activities/notify.ts";
 import { contextLogger, jsonLogger } from "./logging.ts";
 import { BlobJournal } from "../journal/blobJournal.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
+import { ChannelNotifier } from "../notify/channelNotifier.ts";
+import type { DeliveryDeps } from "../notify/delivery.ts";
+import { BlobOutbox } from "../notify/outbox.ts";
+import { HttpsChannelTransport } from "../notify/transport.ts";
 import { BlobPlanCatalog } from "../plan/catalog.ts";
 import { AppInsightsMetricSink, type MetricSink } from "../azure/appInsights.ts";
 import { BlobLagStore } from "../lag/store.ts";
@@ -34,6 +38,10 @@ export interface AppServices {
   readonly validateToken?: ReturnType<typeof createEntraTokenValidator>;
   /** The replicationLag timer's samples and where its metrics go. */
   readonly lag: { readonly store: BlobLagStore; readonly metrics: MetricSink };
+  /** Notifications outside runs (detection, lag, auto-failover switches): the console and the plan's channels. */
+  readonly notifier: ChannelNotifier;
+  /** What the notificationDelivery timer needs (the outbox, the transport, app settings). */
+  readonly delivery: DeliveryDeps;
 }
 
 /**
@@ -69,7 +77,18 @@ export function appServices(): AppServices {
   const runPlans = new BlobRunPlanStore(blob.getContainerClient(settings.stateContainer));
   const lagStore = new BlobLagStore(blob.getContainerClient(settings.stateContainer), settings.lagRetention);
   for (const warning of settings.warnings) log.warn(`setting not usable: ${warning}`);
+  // Channel credentials are app settings (Key Vault references in Azure, resolved by the platform into
+  // the environment), read when a notification is sent and never kept.
+  const channels = {
+    outbox: new BlobOutbox(blob.getContainerClient(settings.stateContainer)),
+    transport: new HttpsChannelTransport({ target: (url) => clients.channelTarget(url), email: (endpoint) => clients.email(endpoint) }),
+    setting: (name: string) => process.env[name],
+    ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
+  };
+  const clock = () => new Date();
   built = {
+    notifier: new ChannelNotifier(new ConsoleNotifier(), { ...channels, log, clock }),
+    delivery: { ...channels, log, clock, journal },
     lag: { store: lagStore, metrics: metricSink(settings.appInsightsConnectionString, log) },
     runPlans,
     settings,
@@ -94,6 +113,7 @@ export function appServices(): AppServices {
       pollIntervalMs: 5_000,
       activityBudgetMs: ACTIVITY_BUDGET_MS,
       notifier: new ConsoleNotifier(),
+      channels,
       // Classic Front Doors are written whole: writers lease them in Switchyard's own storage.
       frontDoorLease: blobFrontDoorLease(blob.getContainerClient(settings.stateContainer)),
       runPlans,

@@ -1,4 +1,5 @@
 import { CdnManagementClient } from "@azure/arm-cdn";
+import { EmailClient } from "@azure/communication-email";
 import { FrontDoorManagementClient } from "@azure/arm-frontdoor";
 import { SqlManagementClient } from "@azure/arm-sql";
 import { StorageManagementClient } from "@azure/arm-storage";
@@ -183,6 +184,50 @@ export class ClientFactory {
       if (store?.connectionString) return BlobServiceClient.fromConnectionString(store.connectionString, options);
       if (store?.accountUrl) return new BlobServiceClient(store.accountUrl, this.credential, options);
       throw new Error("no blob store configured: set SWITCHYARD_STORAGE_CONNECTION_STRING or SWITCHYARD_STORAGE_ACCOUNT_URL");
+    });
+  }
+
+  /**
+   * Where a notification channel's HTTP request goes: the URL itself in Azure; locally, the estate's
+   * `/channels/{host}{path}` (it answers as Slack, PagerDuty, Teams Workflows or a webhook receiver
+   * would), trusting the estate's certificate.
+   */
+  channelTarget(url: string): { url: string; ca?: string } {
+    const target = this.options.target;
+    if (target.kind === "azure") return { url };
+    const parsed = new URL(url);
+    return { url: `${target.url}/channels/${parsed.host.toLowerCase()}${parsed.pathname}${parsed.search}`, ca: target.ca };
+  }
+
+  /**
+   * The Azure Communication Services email client of a resource endpoint (`https://{name}.communication.azure.com`),
+   * with the factory's credential. No retries of its own: delivery retries on its schedule (src/notify/delivery.ts).
+   * On the estate, each request is re-routed to `/communication/{host}/...` after authentication.
+   */
+  email(endpoint: string): EmailClient {
+    const target = this.options.target;
+    const host = new URL(endpoint).host.toLowerCase();
+    return this.once(`email:${host}`, () => {
+      const options = this.common();
+      options.retryOptions = { maxRetries: 0 };
+      if (target.kind === "estate") {
+        const routing: PipelinePolicy = {
+          name: "switchyardEstateEmailRouting",
+          async sendRequest(request, next) {
+            const original = request.url;
+            const url = new URL(original);
+            if (url.host.toLowerCase() !== host) return next(request);
+            request.url = `${target.url}/communication/${host}${url.pathname}${url.search}`;
+            try {
+              return await next(request);
+            } finally {
+              request.url = original;
+            }
+          },
+        };
+        options.additionalPolicies = [...(options.additionalPolicies ?? []), { policy: routing, position: "perRetry" }];
+      }
+      return new EmailClient(`https://${host}`, this.credential, options);
     });
   }
 

@@ -36,6 +36,10 @@ export const SETTINGS = {
   lagRetention: "SWITCHYARD_LAG_RETENTION",
   /** Set by the Functions host when Application Insights is connected: lag metrics go there. */
   appInsightsConnectionString: "APPLICATIONINSIGHTS_CONNECTION_STRING",
+  /** Switchyard's own https address, for the approve/abort links in notifications (default: https://{WEBSITE_HOSTNAME}). */
+  publicUrl: "SWITCHYARD_PUBLIC_URL",
+  /** Set by App Service: the app's default host name. */
+  websiteHostname: "WEBSITE_HOSTNAME",
 } as const;
 
 /** The replicationLag timer's schedule when SWITCHYARD_LAG_SCHEDULE is not set: second 0 of every minute. */
@@ -134,6 +138,28 @@ export interface Settings {
   readonly warnings: readonly string[];
   /** Application Insights, for the lag metrics (absent: metrics are logged). Never logged itself. */
   readonly appInsightsConnectionString?: string;
+  /** Switchyard's https address for links in notifications (absent: messages give API paths alone). */
+  readonly publicUrl?: string;
+}
+
+/**
+ * SWITCHYARD_PUBLIC_URL (an https origin), else https://{WEBSITE_HOSTNAME}; a value that is not usable
+ * is dropped with a warning (links in messages are a convenience, not a reason to stop the app).
+ */
+export function publicUrl(env: Readonly<Record<string, string | undefined>>): { publicUrl?: string; warnings: string[] } {
+  const raw = env[SETTINGS.publicUrl]?.trim();
+  if (raw) {
+    try {
+      const url = new URL(raw);
+      if (url.protocol === "https:" && url.username === "" && url.password === "" && url.search === "" && url.hash === "") return { publicUrl: `${url.origin}${url.pathname.replace(/\/+$/, "")}`, warnings: [] };
+    } catch {
+      // reported below
+    }
+    return { warnings: [`${SETTINGS.publicUrl}: not an https URL without credentials, query or fragment; notifications give API paths alone`] };
+  }
+  const host = env[SETTINGS.websiteHostname]?.trim().toLowerCase();
+  if (host && /^[a-z0-9.-]+(:\d+)?$/.test(host)) return { publicUrl: `https://${host}`, warnings: [] };
+  return { warnings: [] };
 }
 
 export interface AlertTokenSettings {
@@ -153,6 +179,10 @@ export function appServiceAuthEnabled(env: Readonly<Record<string, string | unde
 }
 
 const retention = z.coerce.number().int("a whole number of samples").min(5, "at least 5").max(1440, "at most 1440");
+
+function withWarnings(a: { lagRetention: number; warnings: string[] }, b: { publicUrl?: string; warnings: string[] }): { lagRetention: number; publicUrl?: string; warnings: string[] } {
+  return { lagRetention: a.lagRetention, ...(b.publicUrl ? { publicUrl: b.publicUrl } : {}), warnings: [...a.warnings, ...b.warnings] };
+}
 
 /** SWITCHYARD_LAG_RETENTION, with the default (60) and a warning when it is not usable. */
 function lagRetention(env: Readonly<Record<string, string | undefined>>): { lagRetention: number; warnings: string[] } {
@@ -199,7 +229,7 @@ export function readSettings(env: Readonly<Record<string, string | undefined>> =
     journalContainer: s[SETTINGS.journalContainer],
     stateContainer: s[SETTINGS.stateContainer],
     taskHub: s[SETTINGS.taskHub],
-    ...lagRetention(env),
+    ...withWarnings(lagRetention(env), publicUrl(env)),
     ...(s[SETTINGS.appInsightsConnectionString] ? { appInsightsConnectionString: s[SETTINGS.appInsightsConnectionString] } : {}),
     ...(alertTenantId && alertAudience
       ? {

@@ -260,6 +260,7 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
           : `region ${change.region} declared healthy again: fewer than ${change.thresholds.quorum} signal(s) down for ${change.thresholds.healthyForSeconds} s`,
       data: { plan: plan.name, region: change.region, from: change.from, to: change.to, changedAt: change.at, signals: signalData(change.signals), thresholds },
     });
+    if (deps.notifier && (change.to === "down" || change.from === "down")) await notifyChange(plan, change, deps.notifier, log);
   }
 
   const journalDecision = async (p: Pass) => {
@@ -361,5 +362,37 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
     log.error(`the automatic ${input.kind} could not be started`, { plan: plan.name, runId: input.runId, error: why });
     await journal({ message: `automatic ${input.kind} ${input.runId} could not be started: ${why}`, data: { plan: plan.name, runId: input.runId, error: why } });
     return summary(state, { error: why });
+  }
+}
+
+/** Tells the plan's stakeholders that a region was declared down, or healthy again (one event per change, its id from the change). */
+async function notifyChange(plan: Plan, change: RegionChange, notifier: Notifier, log: Logger): Promise<void> {
+  const down = change.to === "down";
+  const kind = down ? "region-down" : "region-healthy";
+  const signals = change.signals.filter((s) => !down || s.status !== "up");
+  try {
+    await notifier.notify({
+      runId: "",
+      plan,
+      id: `${plan.name}.${kind}.${change.region}.${Date.parse(change.at)}`,
+      at: change.at,
+      event: kind,
+      kind,
+      severity: down ? "critical" : "info",
+      title: `${plan.name}: region ${change.region} declared ${down ? "down" : "healthy again"}`,
+      message: redactText(
+        down
+          ? `Switchyard ${plan.name}: region ${change.region} declared down — ${change.signals.length} signal(s) down for at least ${change.thresholds.downForSeconds} s (quorum ${change.thresholds.quorum}).`
+          : `Switchyard ${plan.name}: region ${change.region} declared healthy again — fewer than ${change.thresholds.quorum} signal(s) down for ${change.thresholds.healthyForSeconds} s.`,
+      ),
+      facts: [
+        { name: "Region", value: change.region },
+        { name: "Since", value: change.at },
+        ...signals.slice(0, 10).map((s) => ({ name: redactText(s.name), value: `${s.status}${s.detail ? `: ${redactText(s.detail)}` : ""}` })),
+      ],
+      incident: { key: `switchyard/${plan.name}/region/${change.region}`, action: down ? "trigger" : "resolve" },
+    });
+  } catch (error) {
+    log.error(`the ${kind} notification could not be delivered`, { plan: plan.name, region: change.region, error: message(error) });
   }
 }

@@ -12,6 +12,7 @@ import { contextLogger } from "../app/logging.ts";
 import { ReservingRuns } from "../runs/reservingRuns.ts";
 import { ROUTES } from "../http/routes.ts";
 import { DurableRuns } from "../runs/durableRuns.ts";
+import { deliverOpen, NOTIFICATION_DELIVERY_SCHEDULE } from "../notify/delivery.ts";
 
 const { app } = azureFunctions;
 
@@ -33,7 +34,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     clock,
     appServiceAuthOn: services.settings.appServiceAuthOn,
     runReads,
-    notifier: services.activityDeps.notifier,
+    notifier: services.notifier,
     lag: services.lag,
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
@@ -61,6 +62,17 @@ app.timer("healthProbe", {
         if (summary.started) context.warn(`automatic failover ${summary.started.runId} of ${summary.plan} started`);
       },
     });
+  },
+});
+
+// Notifications whose channels asked to be tried again (429, 5xx, timeouts) and email sends in flight.
+app.timer("notificationDelivery", {
+  schedule: NOTIFICATION_DELIVERY_SCHEDULE,
+  handler: async (_timer: unknown, context: InvocationContext) => {
+    const services = appServices();
+    const reports = await deliverOpen({ ...services.delivery, log: contextLogger(context) });
+    const open = reports.flatMap((r) => r.channels.filter((c) => c.state === "pending" || c.state === "accepted"));
+    if (reports.length > 0) context.info(`notification delivery: ${reports.length} event(s) looked at, ${open.length} channel deliver(ies) still open`);
   },
 });
 

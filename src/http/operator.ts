@@ -10,6 +10,7 @@
  * redacted, never a reason to refuse a safety action. The journal records an action, it does not gate
  * it: a journal that fails after the action took effect is logged, and the answer is the action's.
  */
+import type { Notifier } from "../notify/notifier.ts";
 import type { LagStore } from "../lag/store.ts";
 import { viewOfStored } from "../lag/view.ts";
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
@@ -44,6 +45,8 @@ export interface OperatorDeps {
   readonly dryRun?: (input: DryRunInput) => Promise<DryRunReport>;
   /** The replicationLag timer's samples: the latest per resource in GET /api/plans/{plan}; absent: null there. */
   readonly lag?: Pick<LagStore, "get">;
+  /** Tells the plan's stakeholders when automatic failover is paused or resumed (a failure there changes no answer). */
+  readonly notifier?: Notifier;
 }
 
 /** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
@@ -470,6 +473,26 @@ export function operatorHandlers(deps: OperatorDeps) {
       if (!deps.detection) throw new ApiError(501, "NotAvailable", "auto-failover control is not configured");
       const state = await deps.detection.setAutoFailover(plan, { enabled: body.enabled, by: redactText(caller.name), reason: body.reason, at: now().toISOString() });
       await journalOverride(plan.name, caller, body.enabled ? "resume-auto-failover" : "pause-auto-failover", body.reason, body.enabled ? "auto-failover resumed" : "auto-failover paused");
+      if (deps.notifier) {
+        const by = redactText(caller.name);
+        const kind = body.enabled ? "auto-failover-resumed" : "auto-failover-paused";
+        const at = now().toISOString();
+        await deps.notifier
+          .notify({
+            runId: "",
+            plan,
+            id: `${plan.name}.${kind}.${Date.parse(at)}`,
+            at,
+            event: kind,
+            kind,
+            severity: body.enabled ? "info" : "warning",
+            title: `${plan.name}: automatic failover ${body.enabled ? "resumed" : "paused"} by ${by}`,
+            message: `Switchyard ${plan.name}: automatic failover ${body.enabled ? "resumed" : "paused"} by ${by} (${body.reason}).${body.enabled ? "" : " Outages are still detected and notified; failover needs an operator until it is resumed."}`,
+            facts: [{ name: "By", value: by }, { name: "Reason", value: body.reason }],
+            actions: [{ label: body.enabled ? "Pause again" : "Resume", method: "POST", path: `/api/plans/${encodeURIComponent(plan.name)}/auto-failover`, body: { enabled: !body.enabled, reason: "why" } }],
+          })
+          .catch((error: unknown) => deps.log?.error(`the ${kind} notification could not be delivered`, { plan: plan.name, error: redactText(error instanceof Error ? error.message : String(error)) }));
+      }
       return json(200, { plan: plan.name, autoFailover: body.enabled ? "enabled" : "paused", state });
     }),
     getPlan: guarded(false, async (request) => {

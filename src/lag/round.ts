@@ -49,10 +49,14 @@ async function planRound(plan: Plan, deps: LagRoundDeps, options: MeasureOptions
   // A metric or a notification that fails is logged: the samples are stored, and the next round goes on.
   await deps.metrics.publish(points).catch((error) => deps.log.warn(`lag metrics of plan ${plan.name} not published`, { error: errorText(error) }));
   // One message per kind of change and round: a whole failover group going over together is one breach to read.
+  const stillOver = await deps.store
+    .get(plan.name)
+    .then((doc) => Object.values(doc?.resources ?? {}).some((r) => r.breached))
+    .catch(() => true);
   for (const event of ["breach", "recovery"] as const) {
     const these = changes.filter((c) => c.event === event);
     if (these.length === 0) continue;
-    await deps.notifier.notify(notification(plan, event, these)).catch((error) => deps.log.error(`lag ${event} of ${these.length} resource(s) not notified`, { plan: plan.name, error: errorText(error) }));
+    await deps.notifier.notify(notification(plan, event, these, stillOver)).catch((error) => deps.log.error(`lag ${event} of ${these.length} resource(s) not notified`, { plan: plan.name, error: errorText(error) }));
   }
   const unknown = round.samples.filter((s) => s.lagSeconds === null).length;
   deps.log.info(`lag of plan ${plan.name} measured`, { resources: round.samples.length, unknown, breaches: changes.filter((c) => c.event === "breach").length, recoveries: changes.filter((c) => c.event === "recovery").length, armReads: round.armReads, tdsLogins: round.tdsLogins, failures: round.failures.length });
@@ -62,7 +66,7 @@ async function planRound(plan: Plan, deps: LagRoundDeps, options: MeasureOptions
 /** Resources named in one notification; the rest are counted. */
 const NAMED = 10;
 
-function notification(plan: Plan, event: "breach" | "recovery", changes: readonly BreachChange[]) {
+function notification(plan: Plan, event: "breach" | "recovery", changes: readonly BreachChange[], stillOver: boolean) {
   const rpo = changes[0]!.rpoSeconds;
   // A recovery measured on another primary follows a failover: the lag it had then was lost or replicated, not caught up.
   const moved = (c: BreachChange) => (c.formerPrimary ? `; now on ${c.sample.primary} after a failover from ${c.formerPrimary}: what was not replicated then is in that failover's data loss, if it was forced` : "");
@@ -72,10 +76,18 @@ function notification(plan: Plan, event: "breach" | "recovery", changes: readonl
     event === "breach"
       ? `Switchyard ${plan.name}: replication lag over the RPO budget of ${rpo} s for ${changes.length} resource(s): ${named} (measured ${changes[0]!.sample.measuredAt}). A forced failover now could lose more than the plan allows.`
       : `Switchyard ${plan.name}: replication lag back within the RPO budget of ${rpo} s for ${changes.length} resource(s): ${named}.`;
+  const kind = event === "breach" ? ("lag-breach" as const) : ("lag-recovered" as const);
+  const at = changes[0]!.sample.measuredAt;
   return {
     runId: LAG_NOTIFICATION_ID,
     plan,
-    event: event === "breach" ? "lag-breach" : "lag-recovered",
+    id: `${plan.name}.${kind}.${Date.parse(at)}.${changes.length}`,
+    kind,
+    title: `${plan.name}: replication lag ${event === "breach" ? "over" : "back within"} the RPO budget (${rpo} s) for ${changes.length} resource(s)`,
+    facts: changes.slice(0, NAMED).map((c) => ({ name: c.sample.name, value: `${c.sample.lagSeconds} s (${c.sample.kind === "sqlDatabase" ? "database" : "storage account"})` })),
+    // One incident per plan's breach: opened by a breach, closed when no resource is over any more.
+    ...(event === "breach" ? { incident: { key: `switchyard/${plan.name}/lag`, action: "trigger" as const } } : stillOver ? {} : { incident: { key: `switchyard/${plan.name}/lag`, action: "resolve" as const } }),
+    event: kind,
     severity: event === "breach" ? ("warning" as const) : ("info" as const),
     message,
     details: { rpoSeconds: rpo, count: changes.length, resources: changes.slice(0, 50).map((c) => ({ resourceId: c.sample.resourceId, lagSeconds: c.sample.lagSeconds, measuredAt: c.sample.measuredAt, source: c.sample.source })) },

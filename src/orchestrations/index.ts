@@ -5,7 +5,7 @@
  */
 import type * as df from "durable-functions";
 import { EarlierOrchestrations, Orchestrations } from "../core/run/model.ts";
-import { runOrchestration, runOrchestrationV1, runOrchestrationV2 } from "./run.ts";
+import { runOrchestration, runOrchestrationV1, runOrchestrationV2, runOrchestrationV3 } from "./run.ts";
 import { reprotectStorage } from "./reprotect.ts";
 import { watchOperations } from "./watch.ts";
 
@@ -18,4 +18,6 @@ export const ORCHESTRATIONS: Readonly<Record<string, df.OrchestrationHandler>> =
   [EarlierOrchestrations.failbackV1]: runOrchestrationV1,
   [EarlierOrchestrations.failoverV2]: runOrchestrationV2,
   [EarlierOrchestrations.failbackV2]: runOrchestrationV2,
+  [EarlierOrchestrations.failoverV3]: runOrchestrationV3,
+  [EarlierOrchestrations.failbackV3]: runOrchestrationV3,
 };

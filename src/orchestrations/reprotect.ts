@@ -60,7 +60,7 @@ export function* reprotectStorage(context: df.OrchestrationContext): Gen<Reprote
     if (context.df.currentUtcDateTime.getTime() >= input.deadlineAt) return yield* end("timeout");
     if (!told) {
       told = true;
-      yield* run.notify("failback-waiting", "info", `Switchyard ${plan.name}: the failback to ${to} waits for storage re-protection (${waiting.map((p) => p.why).join("; ")}); this can take up to ${input.horizonSeconds} s of Azure time. Abort run ${runId} to stop waiting.`);
+      yield* run.notify("failback-waiting", "info", `Switchyard ${plan.name}: the failback to ${to} waits for storage re-protection (${waiting.map((p) => p.why).join("; ")}); this can take up to ${input.horizonSeconds} s of Azure time. Abort run ${runId} to stop waiting.`, undefined, `${runId}.reprotect.failback-waiting`);
     }
     yield* run.flush();
     run.status(Steps.reprotect, "reprotection");

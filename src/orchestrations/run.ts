@@ -16,6 +16,7 @@ import {
   type CheckResult,
   type DataTierResult,
   type MeasureReplicationResult,
+  type NotifyInput,
   type OperationPollResult,
   type PollOutcome,
   type DataTierOutcome,
@@ -42,6 +43,8 @@ import {
   OPERATION_ENDED,
 } from "../core/run/model.ts";
 import { armName } from "../core/plan/armId.ts";
+import { kindOfEvent } from "../core/notification.ts";
+import { approvalAnsweredNotice, approvalNeededNotice, runFinishedNotice, runStartedNotice, stepFailedNotice, type Notice } from "../core/run/notices.ts";
 import type { JournalEntry, JournalEntryKind } from "../core/journal.ts";
 import { runFinishedEntry, runStartedEntry, type JournalDraft } from "../core/run/entries.ts";
 
@@ -63,9 +66,10 @@ export type RunBasics = Pick<RunOrchestrationInput, "runId" | "kind" | "options"
 /**
  * The orchestration versions (see Orchestrations in core/run/model.ts). 1: Azure operations polled in
  * the run itself; 2: polled in the watch sub-orchestration; 3: planned mode asks for approval before
- * data loss, and an operation that ended Failed or Canceled is started again (OPERATION_MAX_ATTEMPTS).
+ * data loss, and an operation that ended Failed or Canceled is started again (OPERATION_MAX_ATTEMPTS);
+ * 4: the approval wait sends a reminder at half its time, and the run notifies the answer and a failed step.
  */
-export type RunVersion = 1 | 2 | 3;
+export type RunVersion = 1 | 2 | 3 | 4;
 
 /** The run's bookkeeping: steps, journal entries (flushed through the journal activity), status. */
 export class Run {
@@ -73,6 +77,8 @@ export class Run {
   private pending: JournalDraft[] = [];
   /** Watch sub-orchestrations started so far: numbers their instance ids, deterministically. */
   private watches = 0;
+  /** Notices made so far: numbers their event ids, deterministically. */
+  private notices = 0;
 
   constructor(
     readonly context: Ctx,
@@ -361,13 +367,39 @@ export class Run {
     return done;
   }
 
-  /** Notifies stakeholders. A notification that cannot be delivered is journaled, never fatal to the run. */
-  *notify(event: string, severity: "info" | "warning" | "critical", message: string, details?: Record<string, unknown>): Gen<void> {
+  /** Notifies stakeholders (a notice of the kind `event` names). */
+  *notify(event: string, severity: "info" | "warning" | "critical", message: string, details?: Record<string, unknown>, id?: string): Gen<void> {
+    yield* this.notice({ event, kind: kindOfEvent(event), severity, title: message, message, facts: [], actions: [], ...(details ? { details } : {}) }, id);
+  }
+
+  /**
+   * Notifies stakeholders through the notify activity (journal, then the plan's channels). Notices are
+   * numbered in the order the run makes them, so a notice has the same id on every replay: its
+   * delivery is deduplicated by it. A notification that cannot be delivered is journaled, never fatal
+   * to the run, and never waited for beyond the activity's one attempt per channel.
+   */
+  *notice(n: Notice, id?: string): Gen<void> {
+    this.notices += 1;
+    const input: NotifyInput = {
+      runId: this.input.runId,
+      plan: planForActivities(this.input.plan) as NotifyInput["plan"],
+      id: id ?? `${this.input.runId}.${this.notices}.${n.kind}`,
+      at: this.now,
+      event: n.event,
+      kind: n.kind,
+      severity: n.severity,
+      title: n.title,
+      message: n.message,
+      facts: n.facts,
+      actions: n.actions,
+      ...(n.incident ? { incident: n.incident } : {}),
+      ...(n.details ? { details: n.details } : {}),
+    };
     try {
-      yield* this.call<void>("notify", Activities.notify, { runId: this.input.runId, plan: planForActivities(this.input.plan), event, severity, message, ...(details ? { details } : {}) });
+      yield* this.call<void>("notify", Activities.notify, input);
     } catch (error) {
       const detail = error instanceof StepFailed ? error.envelope.message : String(error);
-      this.note("notification", `notification ${event} could not be delivered: ${detail}`, { event, delivered: false });
+      this.note("notification", `notification ${n.event} could not be delivered: ${detail}`, { event: n.event, delivered: false });
     }
   }
 }
@@ -434,6 +466,11 @@ const WRITING_STEPS: ReadonlySet<string> = new Set([Steps.dataTier, Steps.settin
 
 /** The orchestration, current version: failover or failback, by `input.kind`. */
 export function* runOrchestration(context: Ctx): Gen<RunOutput> {
+  return yield* orchestrateRun(context, 4);
+}
+
+/** Version 3, for runs started under it (no approval reminder; the answer and a failed step are journaled, not notified). */
+export function* runOrchestrationV3(context: Ctx): Gen<RunOutput> {
   return yield* orchestrateRun(context, 3);
 }
 
@@ -465,7 +502,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
 
   run.add(runStartedEntry(input, run.now));
   yield* run.flush();
-  yield* run.notify(`${input.kind}-started`, "warning", `Switchyard ${input.kind} of ${plan.name}: ${from} → ${to} started (${input.trigger.reason})`);
+  yield* run.notice(runStartedNotice(input));
 
   try {
     if (input.kind === "failback") {
@@ -562,15 +599,29 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       const approval = yield* run.step(Steps.approval, function* () {
         const timeoutSeconds = input.options?.approvalTimeoutSeconds ?? plan.autoFailover.approvalTimeoutMinutes * 60;
         const deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutSeconds * 1000);
-        yield* run.notify("approval-needed", "critical", `Switchyard ${plan.name}: a data-loss failover to ${to} needs approval within ${timeoutSeconds} s — ${decision.why}. Approve or abort run ${runId}.`);
+        const asking = { to, timeoutSeconds, deadline: deadline.toISOString(), decision, replication };
+        yield* run.notice(approvalNeededNotice(input, asking));
         run.note("wait", `waiting up to ${timeoutSeconds} s for approval of a data-loss failover`, { until: deadline.toISOString(), why: decision.why }, Steps.approval);
         yield* run.flush();
         run.status(Steps.approval, "approval");
-        const timer = context.df.createTimer(deadline);
         const event = context.df.waitForExternalEvent(APPROVAL_EVENT);
-        const winner: df.Task = yield context.df.Task.any([event, timer]);
-        if (winner === timer) return undefined;
-        timer.cancel();
+        if (version >= 4) {
+          // A reminder at half the time, unless the answer came first.
+          const half = new Date(context.df.currentUtcDateTime.getTime() + Math.max(0, deadline.getTime() - context.df.currentUtcDateTime.getTime()) / 2);
+          const reminderTimer = context.df.createTimer(half);
+          const first: df.Task = yield context.df.Task.any([event, reminderTimer]);
+          if (first === reminderTimer) {
+            const secondsLeft = Math.max(0, Math.round((deadline.getTime() - context.df.currentUtcDateTime.getTime()) / run.azureMs(1)));
+            yield* run.notice(approvalNeededNotice(input, { ...asking, reminder: { secondsLeft } }));
+            run.status(Steps.approval, "approval");
+          } else reminderTimer.cancel();
+        }
+        if (!event.isCompleted) {
+          const timer = context.df.createTimer(deadline);
+          const winner: df.Task = yield context.df.Task.any([event, timer]);
+          if (winner === timer) return undefined;
+          timer.cancel();
+        }
         return approvalOf(event.result);
       });
       if (!approval) {
@@ -580,6 +631,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
         return yield* finish();
       }
       run.note("decision", `${approval.approve ? "approved" : "aborted"} by ${approval.by}: ${approval.reason}`, { ...approval }, Steps.approval);
+      if (version >= 4) yield* run.notice(approvalAnsweredNotice(input, approval));
       if (!approval.approve) {
         outcome = "stopped-aborted";
         message = `Stopped: ${approval.by} aborted the data-loss failover (${approval.reason}). The data tier is unchanged.`;
@@ -675,6 +727,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     const envelope = error instanceof StepFailed ? error.envelope : decodeEnvelope(error instanceof Error ? error.message : String(error));
     const step = error instanceof StepFailed ? error.step : "run";
     message = `Failed in ${step}: ${envelope.message}. ${resumeHint(input, run.steps)}`;
+    if (version >= 4) yield* run.notice(stepFailedNotice(input, step, envelope.message));
     return yield* finish();
   }
 
@@ -804,7 +857,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
       const detail = error instanceof StepFailed ? error.envelope.message : String(error);
       return { ...output, message: `${output.message} The journal could not record the end of the run: ${detail}` };
     }
-    yield* run.notify(`${input.kind}-${outcome === "completed" ? "completed" : "stopped"}`, outcome === "completed" ? "info" : "critical", `Switchyard ${plan.name}: ${message}`);
+    yield* run.notice(runFinishedNotice(input, output));
     return output;
   }
 }

@@ -1,5 +1,6 @@
 import { DEFAULT_LAG_SAMPLE_MAX_AGE_SECONDS } from "../lag.ts";
 import { z } from "zod";
+import { NOTIFICATION_KINDS, SEVERITIES } from "../notification.ts";
 import { ArmIdError, parseArmIdOfType, type ArmResourceId } from "./armId.ts";
 import { isAzureRegion, suggestRegion } from "./regions.ts";
 
@@ -124,25 +125,58 @@ const secret = z.strictObject({
 
 const settingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an app setting name (letters, digits, _)");
 
+/**
+ * Which events a channel takes: the kinds (all when absent) at or above a severity. A PagerDuty channel
+ * takes only events that open or close an incident; a `resolve` passes its severity floor (an incident
+ * it opened must be closed), never its kinds.
+ */
+const channelFilter = {
+  events: z.array(z.enum(NOTIFICATION_KINDS)).min(1).optional(),
+  minSeverity: z.enum(SEVERITIES).optional(),
+};
+
 const notification = z.discriminatedUnion("kind", [
   z.strictObject({
     name: resourceName,
     kind: z.literal("webhook"),
     /** App setting that holds the URL: webhook URLs carry credentials and never live in a plan. */
     urlSetting: settingName,
+    /** App setting with the Standard Webhooks signing secret (`whsec_` + base64): every delivery is signed. */
+    secretSetting: settingName,
+    ...channelFilter,
   }),
   z.strictObject({
     name: resourceName,
     kind: z.literal("teams"),
+    /** App setting with the Teams Workflows webhook URL (its `sig` parameter is a credential). */
     urlSetting: settingName,
+    ...channelFilter,
+  }),
+  z.strictObject({
+    name: resourceName,
+    kind: z.literal("slack"),
+    /** App setting with the Slack incoming webhook URL (its last path segment is a credential). */
+    urlSetting: settingName,
+    ...channelFilter,
+  }),
+  z.strictObject({
+    name: resourceName,
+    kind: z.literal("pagerduty"),
+    /** App setting with the Events API v2 integration (routing) key. */
+    routingKeySetting: settingName,
+    /** App setting with the Events API URL when not the US service region's (`https://events.eu.pagerduty.com/v2/enqueue`). */
+    urlSetting: settingName.optional(),
+    ...channelFilter,
   }),
   z.strictObject({
     name: resourceName,
     kind: z.literal("email"),
-    to: z.array(z.email()).min(1),
-    /** App setting with the Azure Communication Services endpoint. */
+    to: z.array(z.email()).min(1).max(50),
+    /** App setting with the Azure Communication Services endpoint (`https://{resource}.communication.azure.com`). */
     endpointSetting: settingName,
+    /** A sender address of a domain connected to the Communication Services resource. */
     from: z.email(),
+    ...channelFilter,
   }),
 ]);
 

@@ -1,3 +1,4 @@
+import type { NotificationAction, NotificationFact, NotificationKind } from "../notification.ts";
 import { asObject } from "../guards.ts";
 import type { ErrorEnvelope } from "../errors.ts";
 import type { Plan } from "../plan/index.ts";
@@ -82,12 +83,13 @@ function isActivityName(name: string): name is ActivityName {
  */
 export const Orchestrations = {
   /**
-   * Version 3: a planned-mode failover that would need data loss asks for approval (as an automatic
+   * Version 4: the approval wait sends a reminder at half its time; the answer to it and a failed step
+   * are notified. Version 3: a planned-mode failover that would need data loss asks for approval (as an automatic
    * one does), and a long-running operation that ends Failed or Canceled is started again within the
    * step's budget (OPERATION_MAX_ATTEMPTS). Long waits run in the `watch` sub-orchestration (since 2).
    */
-  failover: "failoverRunV3",
-  failback: "failbackRunV3",
+  failover: "failoverRunV4",
+  failback: "failbackRunV4",
   /** Watches a step's long-running Azure operations until they end (continues as new every few polls). */
   watch: "watchOperations",
   /** A failback's wait for storage re-protection, round by round (continues as new every few rounds). */
@@ -102,6 +104,9 @@ export const EarlierOrchestrations = {
   /** Version 2 (until 0.2): planned mode never asks for approval; a failed operation fails its step. */
   failoverV2: "failoverRunV2",
   failbackV2: "failbackRunV2",
+  /** Version 3 (until 0.3): no approval reminder; the answer and a failed step are journaled, not notified. */
+  failoverV3: "failoverRunV3",
+  failbackV3: "failbackRunV3",
 } as const;
 
 /**
@@ -363,6 +368,8 @@ export interface MeasureReplicationResult {
   readonly basis?: { readonly live: number; readonly lastKnown: number; readonly unknown: number };
   /** One line on the lags and how they are known, for the gate's decision. */
   readonly note?: string;
+  /** The largest lags (unknown first), with how each is known: what a data-loss approval puts at stake. */
+  readonly largest?: readonly { readonly resourceId: string; readonly lagSeconds: number | null; readonly basis: string }[];
 }
 
 export interface DataTierInput extends ActivityInput {
@@ -590,6 +597,19 @@ export interface NotifyInput extends ActivityInput {
   readonly severity: "info" | "warning" | "critical";
   readonly message: string;
   readonly details?: Record<string, unknown>;
+  /**
+   * The event's id: the deduplication key of its delivery (stable across replays and retries). Runs
+   * number their notices (`{runId}.{n}.{kind}`); without one, an id is derived from the content and time.
+   */
+  readonly id?: string;
+  /** The kind channels filter on (derived from `event` when absent). */
+  readonly kind?: NotificationKind;
+  readonly title?: string;
+  readonly facts?: readonly NotificationFact[];
+  readonly actions?: readonly NotificationAction[];
+  readonly incident?: { readonly key: string; readonly action: "trigger" | "resolve" };
+  /** When it happened (orchestrator time for runs); the time of delivery when absent. */
+  readonly at?: string;
 }
 
 // ---- run output --------------------------------------------------------------------------------

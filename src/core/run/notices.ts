@@ -1,0 +1,136 @@
+/**
+ * What a run tells stakeholders, built in the orchestration (pure and deterministic: the same history
+ * builds the same notices). Each notice names its kind, a title, the facts a person needs, the requests
+ * that act on it, and the run's incident (PagerDuty `dedup_key`): opened by what needs a person (an
+ * approval, a failure, a stop), closed when the run ends well.
+ */
+import type { NotificationAction, NotificationFact, NotificationKind, Severity } from "../notification.ts";
+import type { DataLossDecision } from "./gates.ts";
+import type { MeasureReplicationResult, RunOrchestrationInput, RunOutput } from "./model.ts";
+
+/** A notification a run makes, without the run and plan (the run adds them) or its id (numbered in order). */
+export interface Notice {
+  readonly event: string;
+  readonly kind: NotificationKind;
+  readonly severity: Severity;
+  readonly title: string;
+  readonly message: string;
+  readonly facts: readonly NotificationFact[];
+  readonly actions: readonly NotificationAction[];
+  readonly incident?: { readonly key: string; readonly action: "trigger" | "resolve" };
+  readonly details?: Record<string, unknown>;
+}
+
+type Input = Pick<RunOrchestrationInput, "runId" | "kind" | "mode" | "from" | "to" | "trigger"> & { readonly plan: { readonly name: string; readonly objectives: RunOrchestrationInput["plan"]["objectives"] } };
+
+/** The run's incident key: one PagerDuty alert per run. */
+export function runIncidentKey(plan: string, runId: string): string {
+  return `switchyard/${plan}/run/${runId}`;
+}
+
+const fact = (name: string, value: string | number): NotificationFact => ({ name, value: String(value) });
+
+/** The approve and abort requests of a run waiting for a decision. */
+export function decisionActions(runId: string): NotificationAction[] {
+  const id = encodeURIComponent(runId);
+  return [
+    { label: "Approve the data-loss failover", method: "POST", path: `/api/runs/${id}/approve`, body: { reason: "why data loss is acceptable now" } },
+    { label: "Abort the run", method: "POST", path: `/api/runs/${id}/abort`, body: { reason: "why not" } },
+  ];
+}
+
+export function runStartedNotice(input: Input): Notice {
+  const p = input.plan;
+  return {
+    event: `${input.kind}-started`,
+    kind: "run-started",
+    severity: "warning",
+    title: `${p.name}: ${input.kind} ${input.from} → ${input.to} started`,
+    message: `Switchyard ${input.kind} of ${p.name}: ${input.from} → ${input.to} started (${input.trigger.reason})`,
+    facts: [fact("Run", input.runId), fact("From", input.from), fact("To", input.to), fact("Mode", input.mode), fact("Started by", `${input.trigger.source}: ${input.trigger.by}`), fact("Detected at", input.trigger.detectedAt), fact("RTO target", `${p.objectives.rtoMinutes * 60} s`)],
+    actions: [],
+  };
+}
+
+/** What is at stake in a data-loss failover: the largest lag against the budget, and how it is known. */
+export function atStake(replication: Pick<MeasureReplicationResult, "maxLagSeconds" | "basis" | "largest">, rpoSeconds: number): NotificationFact[] {
+  const basis = replication.basis;
+  const how = basis ? `${basis.live} measured now, ${basis.lastKnown} by their last sample, ${basis.unknown} unknown` : undefined;
+  return [
+    fact("At stake", replication.maxLagSeconds === null ? `unknown: the replication lag could not be measured (RPO budget ${rpoSeconds} s)` : `up to ${replication.maxLagSeconds} s of writes not yet replicated (RPO budget ${rpoSeconds} s)`),
+    ...(how ? [fact("Lag known by", how)] : []),
+    ...(replication.largest ?? []).slice(0, 5).map((r) => fact(armName(r.resourceId), r.lagSeconds === null ? `lag unknown (${r.basis})` : `${r.lagSeconds} s (${r.basis})`)),
+  ];
+}
+
+export function approvalNeededNotice(input: Input, o: { readonly to: string; readonly timeoutSeconds: number; readonly deadline: string; readonly decision: DataLossDecision; readonly replication: Pick<MeasureReplicationResult, "maxLagSeconds" | "basis" | "largest">; readonly reminder?: { readonly secondsLeft: number } }): Notice {
+  const p = input.plan;
+  const why = "why" in o.decision ? o.decision.why : "";
+  const reminder = o.reminder;
+  return {
+    event: reminder ? "approval-reminder" : "approval-needed",
+    kind: reminder ? "approval-reminder" : "approval-needed",
+    severity: "critical",
+    title: reminder ? `${p.name}: approval still needed — ${reminder.secondsLeft} s left` : `${p.name}: a data-loss failover to ${o.to} needs approval`,
+    message: reminder
+      ? `Reminder: run ${input.runId} still waits for approval of a data-loss failover to ${o.to}; ${reminder.secondsLeft} s left (until ${o.deadline}), then it stops without failing over. ${why}`
+      : `Switchyard ${p.name}: a data-loss failover to ${o.to} needs approval within ${o.timeoutSeconds} s — ${why}. Approve or abort run ${input.runId}.`,
+    facts: [fact("Run", input.runId), fact("Failover", `${input.from} → ${o.to}`), ...atStake(o.replication, p.objectives.rpoSeconds), fact("Deadline", `${o.deadline} (then the run stops; nothing is failed over with data loss)`)],
+    actions: decisionActions(input.runId),
+    incident: { key: runIncidentKey(p.name, input.runId), action: "trigger" },
+  };
+}
+
+export function approvalAnsweredNotice(input: Input, answer: { readonly approve: boolean; readonly by: string; readonly reason: string }): Notice {
+  const p = input.plan;
+  return {
+    event: "approval-answered",
+    kind: "approval-answered",
+    severity: "warning",
+    title: `${p.name}: data-loss failover ${answer.approve ? "approved" : "aborted"} by ${answer.by}`,
+    message: `Switchyard ${p.name}: ${answer.by} ${answer.approve ? "approved" : "aborted"} the data-loss failover of run ${input.runId} (${answer.reason}).`,
+    facts: [fact("Run", input.runId), fact("Decision", answer.approve ? "approve" : "abort"), fact("By", answer.by), fact("Reason", answer.reason)],
+    actions: [],
+  };
+}
+
+export function stepFailedNotice(input: Input, step: string, error: string): Notice {
+  const p = input.plan;
+  return {
+    event: "step-failed",
+    kind: "step-failed",
+    severity: "critical",
+    title: `${p.name}: ${input.kind} step ${step} failed`,
+    message: `Switchyard ${p.name}: step ${step} of run ${input.runId} failed: ${error}`,
+    facts: [fact("Run", input.runId), fact("Step", step), fact("Error", error)],
+    actions: [{ label: "Resume the run", method: "POST", path: `/api/runs/${encodeURIComponent(input.runId)}/resume`, body: { reason: "why it is safe to go on" } }],
+    incident: { key: runIncidentKey(p.name, input.runId), action: "trigger" },
+  };
+}
+
+export function runFinishedNotice(input: Input, out: Pick<RunOutput, "outcome" | "message" | "rtoSeconds" | "rtoTargetSeconds" | "rpoExposureSeconds" | "rpoBudgetSeconds" | "dataLossAllowedBy">): Notice {
+  const p = input.plan;
+  const ok = out.outcome === "completed";
+  return {
+    event: `${input.kind}-${ok ? "completed" : "stopped"}`,
+    kind: "run-finished",
+    severity: ok ? "info" : "critical",
+    title: `${p.name}: ${input.kind} ${ok ? "completed" : out.outcome}`,
+    message: `Switchyard ${p.name}: ${out.message}`,
+    facts: [
+      fact("Run", input.runId),
+      fact("Outcome", out.outcome),
+      fact("RTO", out.rtoSeconds === null ? `not reached (target ${out.rtoTargetSeconds} s)` : `${out.rtoSeconds} s (target ${out.rtoTargetSeconds} s)`),
+      fact("RPO exposure", out.rpoExposureSeconds === null ? `unknown (budget ${out.rpoBudgetSeconds} s)` : `${out.rpoExposureSeconds} s (budget ${out.rpoBudgetSeconds} s)`),
+      fact("Data loss allowed by", out.dataLossAllowedBy),
+      fact("Report", `switchyard report --run ${input.runId}`),
+    ],
+    actions: [],
+    // Ends well: the run's incident (if one was opened) closes. Stopped or failed: it opens (or stays).
+    incident: { key: runIncidentKey(p.name, input.runId), action: ok ? "resolve" : "trigger" },
+  };
+}
+
+function armName(resourceId: string): string {
+  return resourceId.split("/").filter(Boolean).at(-1) ?? resourceId;
+}

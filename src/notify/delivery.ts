@@ -1,0 +1,338 @@
+/**
+ * Delivery of notification events to the plan's channels, through an outbox:
+ *
+ * - `enqueue` keeps the event once per event id, with one entry per channel that takes it (filters:
+ *   kinds, severity floor; PagerDuty takes only incident events). A replayed orchestration or a retried
+ *   activity enqueues the same id again and finds it there: nothing is queued twice.
+ * - `deliverDue` claims the channels due now (compare-and-swap on the record, so two deliverers never
+ *   send the same channel), makes one attempt each, at once and each bounded by its timeout, and
+ *   records the outcome: delivered; failed (a 4xx other than 408/429, a missing setting, retries used
+ *   up); or pending again after a backoff that honours Retry-After (429, 5xx, timeouts, network errors).
+ *   An ACS email is "accepted" by its send and delivered when its operation succeeds (polled, never
+ *   waited for).
+ * - `deliverOpen` is the delivery timer's pass over every event with an unsettled channel.
+ *
+ * A crash after a channel took the event and before the outcome was recorded sends it again once the
+ * claim has expired: delivery is at least once. Every delivery carries the event id (Standard Webhooks'
+ * `webhook-id`, PagerDuty's `dedup_key` per incident, the ACS operation id) for receivers to drop repeats.
+ *
+ * Credentials are read from app settings at the moment of sending and never kept: not in the outbox,
+ * not in an error (answers and errors are scrubbed of every credential value before they are kept).
+ */
+import { createHash } from "node:crypto";
+import { atLeast, type NotificationEvent } from "../core/notification.ts";
+import type { Journal } from "../core/journal.ts";
+import type { Logger } from "../core/logger.ts";
+import { redactText } from "../core/secrets.ts";
+import { statusCodeOf } from "../azure/restErrors.ts";
+import { emailMessage, pagerDutyDelivery, PAGERDUTY_EVENTS_URL, slackDelivery, teamsDelivery, webhookDelivery } from "./channels/index.ts";
+import type { HttpDelivery } from "./channels/types.ts";
+import { isSettled, type ChannelDelivery, type Outbox, type OutboxRecord, type PlanChannel } from "./outbox.ts";
+import type { ChannelTransport, EmailProgress } from "./transport.ts";
+
+/** Timing of delivery, in Azure time (divided by the time scale locally). */
+export const DELIVERY_POLICY = {
+  /** One attempt's longest wait for the channel's answer. */
+  attemptTimeoutMs: 10_000,
+  /** Backoff: 30 s, then doubling, at most 15 min between attempts; a longer Retry-After wins up to 1 h. */
+  firstRetryMs: 30_000,
+  maxRetryMs: 15 * 60_000,
+  maxRetryAfterMs: 60 * 60_000,
+  /** After this many attempts, or this long after the event, a channel is given up. */
+  maxAttempts: 8,
+  giveUpAfterMs: 2 * 60 * 60_000,
+  /** An attempt in flight keeps its claim this long (then another deliverer may try). */
+  claimMs: 60_000,
+  /** First poll of an ACS email send when it names no Retry-After. */
+  emailPollMs: 5_000,
+} as const;
+
+/** The notificationDelivery timer: every 15 seconds (retries are due at 30 s and later). */
+export const NOTIFICATION_DELIVERY_SCHEDULE = "*/15 * * * * *";
+
+export interface DeliveryDeps {
+  readonly outbox: Outbox;
+  readonly transport: ChannelTransport;
+  /** An app setting's value (process.env in Azure, where Key Vault references are resolved by the platform). */
+  readonly setting: (name: string) => string | undefined;
+  readonly clock: () => Date;
+  readonly log: Logger;
+  /** Where a run's deliveries are journaled (each channel's outcome, once settled). */
+  readonly journal?: Journal;
+  /** Azure time runs this many times faster (locally); 1 (default) in Azure. */
+  readonly timeScale?: number;
+}
+
+export interface ChannelOutcome {
+  readonly channel: string;
+  readonly kind: PlanChannel["kind"];
+  readonly state: ChannelDelivery["state"];
+  readonly attempts: number;
+  readonly status?: number;
+  readonly error?: string;
+  readonly deliveredAt?: string;
+  readonly nextAttemptAt?: string;
+}
+
+export interface DeliveryReport {
+  readonly id: string;
+  readonly kind: NotificationEvent["kind"];
+  /** False when the event was already in the outbox (a repeat). */
+  readonly created?: boolean;
+  readonly channels: readonly ChannelOutcome[];
+}
+
+/** The channels of `channels` that take `event`. */
+export function channelsFor(event: NotificationEvent, channels: readonly PlanChannel[]): PlanChannel[] {
+  return channels.filter((channel) => {
+    if (channel.events && !channel.events.includes(event.kind)) return false;
+    if (channel.kind === "pagerduty") {
+      if (!event.incident) return false;
+      // An incident it opened must be closed whatever the floor (critical by default: it pages).
+      return event.incident.action === "resolve" || atLeast(event.severity, channel.minSeverity ?? "critical");
+    }
+    return atLeast(event.severity, channel.minSeverity ?? "info");
+  });
+}
+
+/** Keeps `event` for the channels that take it; false when its id is already there (nothing changes). */
+export async function enqueue(event: NotificationEvent, channels: readonly PlanChannel[], deps: Pick<DeliveryDeps, "outbox" | "clock">): Promise<boolean> {
+  const now = deps.clock().toISOString();
+  const record: OutboxRecord = {
+    version: 1,
+    event,
+    createdAt: now,
+    channels: Object.fromEntries(channelsFor(event, channels).map((channel) => [channel.name, { channel, state: "pending", attempts: 0, nextAttemptAt: now } satisfies ChannelDelivery])),
+  };
+  return deps.outbox.create(record);
+}
+
+/** Enqueues `event` and makes the first attempt on every channel at once. */
+export async function notifyChannels(event: NotificationEvent, channels: readonly PlanChannel[], deps: DeliveryDeps): Promise<DeliveryReport> {
+  const created = await enqueue(event, channels, deps);
+  const report = await deliverDue(event.id, deps);
+  return { ...report, created };
+}
+
+/** The delivery timer: one pass over every event with an unsettled channel (at most `limit`). */
+export async function deliverOpen(deps: DeliveryDeps, limit = 200): Promise<DeliveryReport[]> {
+  const ids = (await deps.outbox.open()).slice(0, limit);
+  const reports: DeliveryReport[] = [];
+  for (const id of ids) {
+    try {
+      reports.push(await deliverDue(id, deps));
+    } catch (error) {
+      deps.log.error("notification delivery pass failed", { eventId: id, error: redactText(errorText(error)) });
+    }
+  }
+  return reports;
+}
+
+const scaled = (ms: number, deps: Pick<DeliveryDeps, "timeScale">) => ms / Math.max(1, deps.timeScale ?? 1);
+
+function due(d: ChannelDelivery, now: number): boolean {
+  if (isSettled(d)) return false;
+  if (d.claimedUntil && Date.parse(d.claimedUntil) > now) return false;
+  return d.nextAttemptAt === undefined || Date.parse(d.nextAttemptAt) <= now;
+}
+
+/** One pass over one event: claims what is due, attempts it, records the outcomes. */
+export async function deliverDue(id: string, deps: DeliveryDeps): Promise<DeliveryReport> {
+  for (let round = 0; round < 5; round++) {
+    const got = await deps.outbox.get(id);
+    if (!got) {
+      await deps.outbox.settle(id);
+      return { id, kind: "run-started", channels: [] };
+    }
+    const { record, etag } = got;
+    const now = deps.clock();
+    const dueNames = Object.keys(record.channels).filter((name) => due(record.channels[name]!, now.getTime()));
+    if (dueNames.length === 0) {
+      if (Object.values(record.channels).every(isSettled)) await deps.outbox.settle(id);
+      return reportOf(record);
+    }
+    const claimedUntil = new Date(now.getTime() + scaled(DELIVERY_POLICY.claimMs, deps) + scaled(DELIVERY_POLICY.attemptTimeoutMs, deps)).toISOString();
+    const claimed: OutboxRecord = { ...record, channels: { ...record.channels, ...Object.fromEntries(dueNames.map((name) => [name, { ...record.channels[name]!, claimedUntil }])) } };
+    if ((await deps.outbox.replace(claimed, etag)) === undefined) continue; // another deliverer was first: look again
+    const results = await Promise.all(dueNames.map(async (name) => [name, await attempt(record.event, record.channels[name]!, deps)] as const));
+    const final = await recordOutcomes(id, claimedUntil, new Map(results), deps);
+    return final ? reportOf(final) : reportOf(claimed);
+  }
+  throw new Error(`notification ${id}: the outbox record kept changing; the delivery timer tries again`);
+}
+
+/** Writes each attempt's outcome over the record as it is now (compare-and-swap, re-read on conflict). */
+async function recordOutcomes(id: string, claimedUntil: string, outcomes: ReadonlyMap<string, ChannelDelivery>, deps: DeliveryDeps): Promise<OutboxRecord | undefined> {
+  for (let round = 0; round < 8; round++) {
+    const got = await deps.outbox.get(id);
+    if (!got) return undefined;
+    const channels = { ...got.record.channels };
+    const journaled: [string, ChannelDelivery][] = [];
+    for (const [name, outcome] of outcomes) {
+      // Only over our own claim: a deliverer that took over after it expired owns the channel now.
+      if (channels[name]?.claimedUntil !== claimedUntil) continue;
+      channels[name] = outcome;
+      if (isSettled(outcome)) journaled.push([name, outcome]);
+    }
+    const next: OutboxRecord = { ...got.record, channels };
+    if ((await deps.outbox.replace(next, got.etag)) === undefined) continue;
+    if (Object.values(channels).every(isSettled)) await deps.outbox.settle(id);
+    for (const [name, outcome] of journaled) await journalOutcome(next, name, outcome, deps);
+    return next;
+  }
+  deps.log.error("notification outcome not recorded: the outbox record kept changing", { eventId: id });
+  return undefined;
+}
+
+async function journalOutcome(record: OutboxRecord, name: string, d: ChannelDelivery, deps: DeliveryDeps): Promise<void> {
+  const event = record.event;
+  const fields = { eventId: event.id, event: event.kind, channel: name, kind: d.channel.kind, attempts: d.attempts, ...(d.status !== undefined ? { status: d.status } : {}) };
+  if (d.state === "failed") deps.log.warn(`notification ${event.kind} not delivered to ${name}: ${d.error ?? "unknown"}`, fields);
+  else deps.log.info(`notification ${event.kind} delivered to ${name}`, fields);
+  if (!event.runId || !deps.journal) return;
+  const afterSeconds = d.deliveredAt ? Math.round((Date.parse(d.deliveredAt) - Date.parse(event.at)) / 100) / 10 : undefined;
+  try {
+    await deps.journal.append({
+      runId: event.runId,
+      at: deps.clock().toISOString(),
+      kind: "notification",
+      step: "notify",
+      message: d.state === "delivered" ? `${event.kind} delivered to ${name} (${d.channel.kind})` : `${event.kind} not delivered to ${name} (${d.channel.kind}): ${d.error ?? "unknown"}`,
+      data: { ...fields, severity: event.severity, delivery: d.state, ...(afterSeconds !== undefined ? { afterSeconds } : {}), ...(d.error ? { error: d.error } : {}) },
+    });
+  } catch (error) {
+    deps.log.error("notification outcome not journaled", { ...fields, error: redactText(errorText(error)) });
+  }
+}
+
+function reportOf(record: OutboxRecord): DeliveryReport {
+  return {
+    id: record.event.id,
+    kind: record.event.kind,
+    channels: Object.entries(record.channels).map(([name, d]) => ({
+      channel: name,
+      kind: d.channel.kind,
+      state: d.state,
+      attempts: d.attempts,
+      ...(d.status !== undefined ? { status: d.status } : {}),
+      ...(d.error ? { error: d.error } : {}),
+      ...(d.deliveredAt ? { deliveredAt: d.deliveredAt } : {}),
+      ...(d.nextAttemptAt && !isSettled(d) ? { nextAttemptAt: d.nextAttemptAt } : {}),
+    })),
+  };
+}
+
+// ---- one attempt --------------------------------------------------------------------------------
+
+class SettingMissing extends Error {}
+
+/** One attempt on one channel: the channel's new state (never throws). */
+async function attempt(event: NotificationEvent, d: ChannelDelivery, deps: DeliveryDeps): Promise<ChannelDelivery> {
+  const started = deps.clock();
+  const attempts = d.attempts + 1;
+  const base = { channel: d.channel, attempts, firstAttemptAt: d.firstAttemptAt ?? started.toISOString() } as const;
+  const secrets: string[] = [];
+  const setting = (name: string): string => {
+    const value = deps.setting(name)?.trim();
+    if (!value) throw new SettingMissing(`app setting ${name} is not set`);
+    secrets.push(value, ...credentialParts(value));
+    return value;
+  };
+  const timeoutMs = Math.max(1_000, scaled(DELIVERY_POLICY.attemptTimeoutMs, deps));
+  try {
+    const channel = d.channel;
+    if (channel.kind === "email") {
+      const endpoint = setting(channel.endpointSetting);
+      const message = emailMessage(event, { from: channel.from, to: channel.to });
+      const progress = d.operation?.resumeFrom
+        ? await deps.transport.pollEmail(endpoint, message, d.operation.resumeFrom, timeoutMs)
+        : await deps.transport.beginEmail(endpoint, message, d.operation?.id ?? operationIdOf(event.id, channel.name), timeoutMs);
+      return emailOutcome(event, base, d.operation?.id ?? operationIdOf(event.id, channel.name), progress, deps, scrubber(secrets));
+    }
+    const request = httpRequestOf(event, channel, setting, deps.clock());
+    if (!request) return { ...base, state: "failed", error: `the ${channel.kind} channel has nothing to send for ${event.kind}` };
+    const answer = await deps.transport.post(request, timeoutMs);
+    const scrub = scrubber(secrets);
+    if (answer.status >= 200 && answer.status < 300) return { ...base, state: "delivered", status: answer.status, deliveredAt: deps.clock().toISOString() };
+    const error = scrub(`${channel.kind} answered ${answer.status}${answer.text.trim() ? `: ${answer.text.trim().slice(0, 200)}` : ""}`);
+    if (answer.status === 408 || answer.status === 429 || answer.status >= 500) return retryLater(event, base, deps, error, answer.status, answer.retryAfterSeconds);
+    return { ...base, state: "failed", status: answer.status, error };
+  } catch (error) {
+    if (error instanceof SettingMissing) return { ...base, state: "failed", error: error.message };
+    const text = scrubber(secrets)(errorText(error));
+    // The email client throws Azure's answer: a request ACS refused (4xx) is not sent again.
+    const status = statusCodeOf(error);
+    if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) return { ...base, state: "failed", status, error: text };
+    return retryLater(event, base, deps, text, status);
+  }
+}
+
+function httpRequestOf(event: NotificationEvent, channel: Exclude<PlanChannel, { kind: "email" }>, setting: (name: string) => string, now: Date): HttpDelivery | undefined {
+  switch (channel.kind) {
+    case "teams":
+      return teamsDelivery(event, setting(channel.urlSetting));
+    case "slack":
+      return slackDelivery(event, setting(channel.urlSetting));
+    case "pagerduty":
+      return pagerDutyDelivery(event, setting(channel.routingKeySetting), channel.urlSetting ? setting(channel.urlSetting) : PAGERDUTY_EVENTS_URL);
+    case "webhook":
+      return webhookDelivery(event, setting(channel.urlSetting), setting(channel.secretSetting), now);
+  }
+}
+
+function emailOutcome(event: NotificationEvent, base: Pick<ChannelDelivery, "channel" | "attempts" | "firstAttemptAt">, id: string, progress: EmailProgress, deps: DeliveryDeps, scrub: (text: string) => string): ChannelDelivery {
+  const operation = { id, resumeFrom: progress.resumeFrom };
+  if (progress.status === "Succeeded") return { ...base, state: "delivered", operation, deliveredAt: deps.clock().toISOString() };
+  if (progress.status === "Failed" || progress.status === "Canceled") return { ...base, state: "failed", operation, error: scrub(`the email send operation ended ${progress.status}${progress.error ? `: ${progress.error}` : ""}`) };
+  // Accepted: polled again after Retry-After (or the first poll interval). Polls do not count as attempts.
+  const wait = Math.min(DELIVERY_POLICY.maxRetryAfterMs, (progress.retryAfterSeconds ?? DELIVERY_POLICY.emailPollMs / 1000) * 1000);
+  if (Date.parse(deps.clock().toISOString()) - Date.parse(event.at) > scaled(DELIVERY_POLICY.giveUpAfterMs, deps)) {
+    return { ...base, state: "failed", operation, error: "the email send operation did not end in time" };
+  }
+  return { ...base, attempts: base.attempts, state: "accepted", operation, nextAttemptAt: new Date(deps.clock().getTime() + scaled(wait, deps)).toISOString() };
+}
+
+function retryLater(event: NotificationEvent, base: Pick<ChannelDelivery, "channel" | "attempts" | "firstAttemptAt">, deps: DeliveryDeps, error: string, status?: number, retryAfterSeconds?: number): ChannelDelivery {
+  const now = deps.clock().getTime();
+  const backoff = Math.min(DELIVERY_POLICY.maxRetryMs, DELIVERY_POLICY.firstRetryMs * 2 ** (base.attempts! - 1));
+  const wait = Math.max(backoff, Math.min(DELIVERY_POLICY.maxRetryAfterMs, (retryAfterSeconds ?? 0) * 1000));
+  const next = now + scaled(wait, deps);
+  const statusPart = status !== undefined ? { status } : {};
+  if (base.attempts! >= DELIVERY_POLICY.maxAttempts || next - Date.parse(event.at) > scaled(DELIVERY_POLICY.giveUpAfterMs, deps)) {
+    return { ...base, ...statusPart, state: "failed", attempts: base.attempts!, error: `gave up after ${base.attempts} attempt(s): ${error}` } as ChannelDelivery;
+  }
+  return { ...base, ...statusPart, state: "pending", attempts: base.attempts!, error, nextAttemptAt: new Date(next).toISOString() } as ChannelDelivery;
+}
+
+/** The ACS operation id of an event on a channel: a UUID derived from both, the same on every attempt. */
+export function operationIdOf(eventId: string, channel: string): string {
+  const h = createHash("sha256").update(`${eventId}\n${channel}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * The parts of a credential an error could quote on their own: a URL's path segments and query values
+ * (a Slack token segment, a Workflows `sig`), at least 8 characters long.
+ */
+function credentialParts(value: string): string[] {
+  try {
+    const url = new URL(value);
+    return [url.pathname, url.search, ...url.pathname.split("/"), ...[...url.searchParams.values()], url.href].filter((p) => p.length >= 8);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes every known credential value (longest first), then whatever still looks like a secret. */
+function scrubber(secrets: readonly string[]): (text: string) => string {
+  const known = [...new Set(secrets)].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const s of known) out = out.split(s).join("[REDACTED]");
+    return redactText(out.replace(/[\r\n]+/g, " "));
+  };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
