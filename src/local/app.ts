@@ -32,6 +32,10 @@ import type { RunView } from "../core/run/port.ts";
 import { join } from "node:path";
 import { BlobLagStore } from "../lag/store.ts";
 import { LogMetricSink, type PlanLagSummary } from "../lag/round.ts";
+import { ChannelNotifier } from "../notify/channelNotifier.ts";
+import { deliverOpen, type DeliveryDeps, type DeliveryReport } from "../notify/delivery.ts";
+import { BlobOutbox } from "../notify/outbox.ts";
+import { HttpsChannelTransport } from "../notify/transport.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
 export const INSTANT_AZURE_RUN_SCALE = 1000;
@@ -86,6 +90,14 @@ export interface LocalAppOptions {
    * state folder keeps them). Absent: the blob journal only.
    */
   readonly journalDir?: string;
+  /**
+   * The app settings the plan's notification channels name (URLs, routing keys, signing secrets), as the
+   * Functions app reads them from its environment. Every channel request goes to the estate, which
+   * answers as Slack, Teams, PagerDuty, a webhook receiver or ACS would. Unset names: process.env.
+   */
+  readonly channelSettings?: Readonly<Record<string, string>>;
+  /** Run the notificationDelivery timer in the background (every 15 s of Azure time at the app's scale); off by default. */
+  readonly deliveryTimer?: boolean;
 }
 
 export interface LocalApp {
@@ -103,6 +115,8 @@ export interface LocalApp {
   /** One round of the replicationLag timer over every plan: samples stored, metrics logged, breaches notified. */
   measureLag(): Promise<PlanLagSummary[]>;
   readonly lag: BlobLagStore;
+  /** One pass of the notificationDelivery timer: retries due, email sends polled. */
+  deliverNotifications(): Promise<DeliveryReport[]>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +145,15 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   // Each run's plan, kept when it starts (in Azurite, as in Azure); activities read it there.
   const runPlans = new BlobRunPlanStore(blob.getContainerClient("switchyard-state"));
   const lag = new BlobLagStore(blob.getContainerClient("switchyard-state"));
+  const scale = options.timeScale ?? INSTANT_AZURE_RUN_SCALE;
+  const channels = {
+    outbox: new BlobOutbox(blob.getContainerClient("switchyard-state")),
+    transport: new HttpsChannelTransport({ target: (url) => clients.channelTarget(url), email: (endpoint) => clients.email(endpoint) }),
+    setting: (name: string) => options.channelSettings?.[name] ?? process.env[name],
+    timeScale: scale,
+  };
+  const delivery: DeliveryDeps = { ...channels, log: options.log, clock, journal: written };
+  const notifier = new ChannelNotifier(options.notifier, { ...channels, log: options.log, clock });
   const activities = createActivities({
     runPlans,
     lag,
@@ -144,6 +167,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     // runs out before the host would stop the invocation).
     ...(options.timeScale !== undefined ? { activityBudgetMs: (functionTimeoutMs() / options.timeScale) * 0.9 } : {}),
     notifier: options.notifier,
+    channels,
     frontDoorLease: blobFrontDoorLease(blob.getContainerClient("switchyard-state")),
   });
   const host = new LocalDurableHost({
@@ -173,10 +197,22 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     appServiceAuthOn: options.appServiceAuthOn ?? false,
     ...(options.validateToken ? { validateToken: options.validateToken } : {}),
     preemptPollIntervalMs: 50,
-    notifier: options.notifier,
+    notifier,
     lag: { store: lag, metrics: new LogMetricSink(options.log) },
   });
   const routes = httpRoutes(handlers.http);
+  const deliverNotifications = () => deliverOpen(delivery);
+  let deliveryTimer: ReturnType<typeof setInterval> | undefined;
+  if (options.deliveryTimer) {
+    let busy = false;
+    deliveryTimer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      deliverNotifications()
+        .catch((error: unknown) => options.log.error("notification delivery pass failed", { error: error instanceof Error ? error.message : String(error) }))
+        .finally(() => (busy = false));
+    }, Math.max(20, 15_000 / scale));
+  }
   return {
     estate,
     azurite,
@@ -190,7 +226,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     checkHealth: () => handlers.checkAllHealth(),
     measureLag: () => handlers.measureAllLag(),
     lag,
+    deliverNotifications,
     async stop() {
+      clearInterval(deliveryTimer);
       host.stop();
       await estate.close();
       await azurite.stop();
