@@ -21,6 +21,8 @@ import { AZURE_PROFILE } from "../../estate/profile.ts";
 import { startLocalApp, type LocalApp } from "./app.ts";
 import { watchUsers } from "./userWatch.ts";
 import type { InstanceStatus } from "../durable/durableHost.ts";
+import { localChannelSettings } from "./channelSettings.ts";
+import { formatReceived, receivedByChannel, type EstateDelivery, type ReceivedByChannel } from "./received.ts";
 
 /**
  * The time scale `switchyard drill` uses unless told otherwise: one hour of Azure time in one second.
@@ -80,6 +82,8 @@ export interface DrillResult {
   readonly failback?: DrillRun;
   readonly wallSeconds: number;
   readonly ok: boolean;
+  /** What each of the plan's notification channels received on the estate (seconds from the outage). */
+  readonly notifications?: readonly ReceivedByChannel[];
   /** The replicationLag timer's round just before the outage: what the RPO gate falls back on. */
   readonly lagBeforeOutage?: { readonly resources: number; readonly unknown: number; readonly largestSeconds: number | null; readonly rpoSeconds: number };
 }
@@ -137,8 +141,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
         .catch(() => undefined)
         .finally(() => (ticking = false));
     }, Math.min(everyMs, 1_000));
+    // Made-up credentials for every channel the plan names: the estate plays each service.
+    const channels = localChannelSettings(plan);
     app = await startLocalApp({
       plans: [plan],
+      channelSettings: channels.settings,
+      deliveryTimer: true,
       timeScale,
       ...(options.durations ? { durations: options.durations } : {}),
       log: jsonLogger((line) => logFile.write(`${line}\n`)),
@@ -149,6 +157,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       pollIntervalMs: options.pollIntervalMs ?? 25,
     });
     const { estate, journal, runs } = app;
+    for (const { host, secret } of channels.webhookSecrets) estate.setWebhookSecret(host, secret);
 
     const execute = async (kind: RunInput["kind"], from: string, to: string, reason: string, detectedAt: string): Promise<DrillRun> => {
       // A synthetic user, for the failover: how long the outage lasts as users see it.
@@ -208,8 +217,16 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       options.onRunEnd?.("failback", failback);
     }
     const ok = failover.output.outcome === "completed" && (!options.failback || failback?.output.outcome === "completed");
+    // The delivery timer's last passes: retries due and email sends still running (a few seconds at most).
+    for (let pass = 0; pass < 50; pass++) {
+      const open = (await app.deliverNotifications()).flatMap((r) => r.channels.filter((c) => c.state === "pending" || c.state === "accepted"));
+      if (open.length === 0) break;
+      await new Promise((r) => setTimeout(r, Math.max(20, 5_000 / timeScale)));
+    }
+    const notifications = receivedByChannel(plan, estate.notifications() as readonly EstateDelivery[], channels.identify, Date.parse(outageAt));
+    if (plan.notifications.length > 0) options.progress?.(formatReceived(notifications));
     await options.inspect?.(app);
-    return { plan: plan.name, timeScale, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok, lagBeforeOutage };
+    return { plan: plan.name, timeScale, failover, ...(failback ? { failback } : {}), wallSeconds: (Date.now() - started) / 1000, ok, lagBeforeOutage, notifications };
   } finally {
     clearInterval(ticker);
     await app?.stop();

@@ -99,17 +99,18 @@ describe("notifyActivity", () => {
   it("journals the notification, then delivers it", async () => {
     const channel = new Recording("console");
     const d = deps(channel);
-    expect(await notifyActivity(input(), d)).toEqual({ delivered: true });
+    expect(await notifyActivity(input(), d)).toEqual({ delivered: true, id: expect.stringMatching(/^contoso-orders\.approval-needed\.[0-9a-f]{20}$/) });
     expect(channel.seen).toEqual([input()]);
     const journaled = await d.journal.read("run-7");
     expect(journaled).toHaveLength(1);
     expect(journaled[0]!.kind).toBe("notification");
-    expect(journaled[0]!.data).toMatchObject({ event: "approval-needed", severity: "critical", channels: "console" });
+    // The local notifier and every channel of the plan (their deliveries are journaled as they settle).
+    expect(journaled[0]!.data).toMatchObject({ event: "approval-needed", severity: "critical", channels: `console+${plan.notifications.map((c) => c.name).join("+")}` });
   });
 
   it("a channel that fails does not fail the activity: the failure is journaled, logged and returned", async () => {
     const d = deps(new Recording("ops-teams", "webhook answered 503"));
-    expect(await notifyActivity(input(), d)).toEqual({ delivered: false, error: "webhook answered 503" });
+    expect(await notifyActivity(input(), d)).toMatchObject({ delivered: false, error: "webhook answered 503" });
     const journaled = await d.journal.read("run-7");
     expect(journaled.map((e) => e.message)).toEqual([
       "critical approval-needed: lag 420 s is above the RPO budget of 300 s:\napprove or abort within 30 min",
@@ -131,7 +132,7 @@ describe("notifyActivity", () => {
     const channel = new Recording("ops-teams");
     const d = deps(channel);
     const given = { ...input(), message: "auto failover: rule Bearer TokenValidationFailuresHigh fired; conn Password=hunter2;x" };
-    expect(await notifyActivity(given, d)).toEqual({ delivered: true });
+    expect(await notifyActivity(given, d)).toMatchObject({ delivered: true });
     expect(channel.seen[0]!.message).toBe("auto failover: rule [redacted] fired; conn [redacted];x");
     expect(JSON.stringify(await d.journal.read("run-7"))).not.toMatch(/hunter2|TokenValidation/);
   });

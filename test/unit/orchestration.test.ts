@@ -764,3 +764,65 @@ describe("failover orchestration replay of a whole recorded run", () => {
     expect(episodes).toBeGreaterThan(10);
   });
 });
+
+describe("notices (version 4)", () => {
+  const notices = (w: World) => w.calls.filter((c) => c.name === Activities.notify).map((c) => c.input as { id: string; kind: string; at: string; severity: string; incident?: { key: string; action: string } });
+
+  it("reminds at half the approval timeout, then stops at the deadline; every notice numbered in order", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: null });
+    const output = await runToEnd(w, input({ options: { approvalTimeoutSeconds: 0.2 } }));
+    const sent = notices(w);
+    expect(output.outcome).toBe("stopped-approval-timeout");
+    expect(sent.map((n) => n.kind)).toEqual(["run-started", "approval-needed", "approval-reminder", "run-finished"]);
+    expect(sent.map((n) => n.id)).toEqual(["run-1.1.run-started", "run-1.2.approval-needed", "run-1.3.approval-reminder", "run-1.4.run-finished"]);
+    // The reminder's durable timer fires at half the time, not before.
+    expect(Date.parse(sent[2]!.at) - Date.parse(sent[1]!.at)).toBeGreaterThanOrEqual(100);
+    // What needs a person opens the run's incident; a stop keeps it open.
+    expect(sent.slice(1).map((n) => n.incident?.action)).toEqual(["trigger", "trigger", "trigger"]);
+  });
+
+  it("sends no reminder when the answer comes first, and notifies the answer; a completed run resolves the incident", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: 3600 });
+    const h = host(w);
+    await h.start(Orchestrations.failover, input({ options: { approvalTimeoutSeconds: 600 } }), "i1");
+    await until(async () => ((await h.getStatus("i1"))?.customStatus as { waitingFor?: string } | undefined)?.waitingFor === "approval");
+    await h.raiseEvent("i1", APPROVAL_EVENT, { approve: true, by: "oncall@contoso.com", reason: "region gone" });
+    const output = (await h.waitForCompletion("i1")).output as RunOutput;
+    const sent = notices(w);
+    expect(output.outcome).toBe("completed");
+    expect(sent.map((n) => n.kind)).toEqual(["run-started", "approval-needed", "approval-answered", "run-finished"]);
+    expect(sent.at(-1)!.incident).toEqual({ key: "switchyard/contoso-orders/run/run-1", action: "resolve" });
+  });
+
+  it("gives a notice the same id when its activity runs again after a crash (the outbox deduplicates on it)", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: null });
+    const store = new MemoryInstanceStore();
+    let crashes = 0;
+    const first = host(w, store, (p) => p.afterActivity === Activities.notify && crashes++ === 1);
+    await first.start(Orchestrations.failover, input({ options: { approvalTimeoutSeconds: 0.05 } }), "i1");
+    await until(async () => first.crashPoint !== undefined);
+    const second = host(w, store);
+    await second.resume();
+    await second.waitForCompletion("i1");
+    const ids = notices(w).map((n) => n.id);
+    // The approval notice ran twice (crash before its result was kept), under one id.
+    expect(ids.filter((id) => id === "run-1.2.approval-needed")).toHaveLength(2);
+    expect(new Set(ids).size).toBe(ids.length - 1);
+  });
+
+  it("notifies a step that failed for good before the run's end", async () => {
+    const w = world({ failures: { [Activities.failoverSqlGroup]: [new PreconditionError("planned failover impossible", "PlannedFailoverImpossible")] } });
+    await runToEnd(w);
+    const sent = notices(w);
+    expect(sent.map((n) => n.kind)).toEqual(["run-started", "step-failed", "run-finished"]);
+    expect(sent[1]!.severity).toBe("critical");
+  });
+
+  it("keeps version 3 runs on version 3's notices: no reminder, no answer notice", async () => {
+    const w = world({ primaryHealthy: false, maxLagSeconds: null });
+    const h = host(w);
+    await h.start(EarlierOrchestrations.failoverV3, input({ options: { approvalTimeoutSeconds: 0.1 } }), "i1");
+    expect(((await h.waitForCompletion("i1")).output as RunOutput).outcome).toBe("stopped-approval-timeout");
+    expect(notices(w).map((n) => n.kind)).toEqual(["run-started", "approval-needed", "run-finished"]);
+  });
+});
