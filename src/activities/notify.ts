@@ -1,5 +1,6 @@
 import type { NotifyInput } from "../core/run/model.ts";
-import { redactSecrets, redactText } from "../core/secrets.ts";
+import { redactText } from "../core/secrets.ts";
+import { redactNotification } from "../notify/redact.ts";
 import { ChannelNotifier, eventOf, type ChannelNotifierDeps } from "../notify/channelNotifier.ts";
 import type { ChannelOutcome } from "../notify/delivery.ts";
 import { JournalNotifier } from "../notify/journalNotifier.ts";
@@ -35,7 +36,7 @@ export interface NotifyResult {
  * orchestrator retries: nothing was sent yet).
  */
 export async function notifyActivity(given: NotifyInput, deps: NotifyDeps): Promise<NotifyResult> {
-  const input = redactSecrets(given, "notification").value;
+  const input = redactNotification(given);
   const channelNames = ((input.plan as { notifications?: { name: string }[] }).notifications ?? []).map((c) => c.name);
   const event = eventOf(input, deps.clock(), deps.channels?.publicUrl);
   const journal = new JournalNotifier(deps.journal, deps.clock);

@@ -28,8 +28,9 @@ export function fingerprint(credential: string): string {
   return createHash("sha256").update(credential).digest("hex").slice(0, 12);
 }
 
-export function localChannelSettings(plan: Plan, random: (n: number) => Buffer = randomBytes): LocalChannels {
-  const settings: Record<string, string> = {};
+/** `given` values are used as they are (tests seed known credentials); the rest are made up. */
+export function localChannelSettings(plan: Plan, given: Readonly<Record<string, string>> = {}, random: (n: number) => Buffer = randomBytes): LocalChannels {
+  const settings: Record<string, string> = { ...given };
   const webhookSecrets: { host: string; secret: string }[] = [];
   const byHost = new Map<string, string>();
   const byCredential = new Map<string, string>();

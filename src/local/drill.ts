@@ -55,6 +55,8 @@ export interface DrillOptions {
   readonly pollIntervalMs?: number;
   /** Azure time ÷ this (default DEFAULT_DRILL_TIME_SCALE). */
   readonly timeScale?: number;
+  /** App settings of the plan's channels to use instead of made-up ones (tests seed known credentials). */
+  readonly channelSettings?: Readonly<Record<string, string>>;
   /** Called with the local app (estate, journal) once the runs have finished, before it stops (tests). */
   readonly inspect?: (app: LocalApp) => Promise<void> | void;
 }
@@ -142,7 +144,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
         .finally(() => (ticking = false));
     }, Math.min(everyMs, 1_000));
     // Made-up credentials for every channel the plan names: the estate plays each service.
-    const channels = localChannelSettings(plan);
+    const channels = localChannelSettings(plan, options.channelSettings);
     app = await startLocalApp({
       plans: [plan],
       channelSettings: channels.settings,

@@ -20,7 +20,7 @@ describe("the Functions app as deployed", () => {
     const { stderr } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT });
     // Outside the Functions host the library skips registration and says so: one line per function.
     const registered = [...stderr.matchAll(/register function "([^"]+)"/g)].map((m) => m[1]).sort();
-    expect(registered).toEqual(expect.arrayContaining(["alerts", "assessRegions", "failbackRun", "failoverRun", "failbackRunV2", "failoverRunV2", "watchOperations", "reprotectStorage", "healthProbe", "replicationLag", "journal", "planFailover", "runApprove", "verifyPrimary"]));
+    expect(registered).toEqual(expect.arrayContaining(["alerts", "assessRegions", "failbackRun", "failoverRun", "failbackRunV2", "failoverRunV2", "watchOperations", "reprotectStorage", "healthProbe", "replicationLag", "notificationDelivery", "failoverRunV3", "failbackRunV3", "failoverRunV4", "journal", "planFailover", "runApprove", "verifyPrimary"]));
     rmSync(out, { recursive: true, force: true });
   }, 120_000);
 });
