@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { EVENT_ID_PATTERN, kindOfEvent, type NotificationEvent } from "../core/notification.ts";
 import { planOfRunId, type NotifyInput } from "../core/run/model.ts";
-import { redactSecrets } from "../core/secrets.ts";
+import { redactNotification } from "./redact.ts";
 import { notifyChannels, type DeliveryDeps, type DeliveryReport } from "./delivery.ts";
 import type { Notifier } from "./notifier.ts";
 import type { PlanChannel } from "./outbox.ts";
@@ -21,7 +21,7 @@ function oneLine(text: string, max: number): string {
  * message and time, so two different notifications never share one.
  */
 export function eventOf(given: NotifyInput, now: Date, publicUrl?: string): NotificationEvent {
-  const n = redactSecrets(given, "notification").value;
+  const n = redactNotification(given);
   const kind = n.kind ?? kindOfEvent(n.event);
   const at = n.at ?? now.toISOString();
   const derived = `${n.plan.name}.${kind}.${createHash("sha256").update(JSON.stringify([n.runId, n.event, n.message, at])).digest("hex").slice(0, 20)}`;
@@ -74,7 +74,7 @@ export class ChannelNotifier implements Notifier {
   async deliver(n: NotifyInput, journal?: DeliveryDeps["journal"]): Promise<DeliveryReport | undefined> {
     const event = eventOf(n, this.deps.clock(), this.deps.publicUrl);
     try {
-      await this.local.notify(redactSecrets(n, "notification").value);
+      await this.local.notify(redactNotification(n));
     } catch (error) {
       this.deps.log.warn("notification not written locally", { eventId: event.id, error: error instanceof Error ? error.message : String(error) });
     }

@@ -130,6 +130,10 @@ export async function deliverOpen(deps: DeliveryDeps, limit = 200): Promise<Deli
 
 const scaled = (ms: number, deps: Pick<DeliveryDeps, "timeScale">) => ms / Math.max(1, deps.timeScale ?? 1);
 
+/** An attempt's timeout is a network wait: scaled with Azure time, but never below this. */
+const ATTEMPT_FLOOR_MS = 1_000;
+const attemptTimeoutMs = (deps: Pick<DeliveryDeps, "timeScale">) => Math.max(ATTEMPT_FLOOR_MS, scaled(DELIVERY_POLICY.attemptTimeoutMs, deps));
+
 function due(d: ChannelDelivery, now: number): boolean {
   if (isSettled(d)) return false;
   if (d.claimedUntil && Date.parse(d.claimedUntil) > now) return false;
@@ -151,7 +155,8 @@ export async function deliverDue(id: string, deps: DeliveryDeps): Promise<Delive
       if (Object.values(record.channels).every(isSettled)) await deps.outbox.settle(id);
       return reportOf(record);
     }
-    const claimedUntil = new Date(now.getTime() + scaled(DELIVERY_POLICY.claimMs, deps) + scaled(DELIVERY_POLICY.attemptTimeoutMs, deps)).toISOString();
+    // The claim outlasts the attempt's own timeout (never scaled below ATTEMPT_FLOOR_MS), with room to record the outcome.
+    const claimedUntil = new Date(now.getTime() + attemptTimeoutMs(deps) + Math.max(ATTEMPT_FLOOR_MS, scaled(DELIVERY_POLICY.claimMs, deps))).toISOString();
     const claimed: OutboxRecord = { ...record, channels: { ...record.channels, ...Object.fromEntries(dueNames.map((name) => [name, { ...record.channels[name]!, claimedUntil }])) } };
     if ((await deps.outbox.replace(claimed, etag)) === undefined) continue; // another deliverer was first: look again
     const results = await Promise.all(dueNames.map(async (name) => [name, await attempt(record.event, record.channels[name]!, deps)] as const));
@@ -238,7 +243,7 @@ async function attempt(event: NotificationEvent, d: ChannelDelivery, deps: Deliv
     secrets.push(value, ...credentialParts(value));
     return value;
   };
-  const timeoutMs = Math.max(1_000, scaled(DELIVERY_POLICY.attemptTimeoutMs, deps));
+  const timeoutMs = attemptTimeoutMs(deps);
   try {
     const channel = d.channel;
     if (channel.kind === "email") {
