@@ -25,7 +25,7 @@ import type { Journal } from "../core/journal.ts";
 import type { Logger } from "../core/logger.ts";
 import { redactText } from "../core/secrets.ts";
 import { statusCodeOf } from "../azure/restErrors.ts";
-import { emailMessage, pagerDutyDelivery, PAGERDUTY_EVENTS_URL, slackDelivery, teamsDelivery, webhookDelivery } from "./channels/index.ts";
+import { emailMessage, pagerDutyDelivery, PAGERDUTY_EVENTS_URL, slackDelivery, teamsDelivery, WEBHOOK_SECRET_PREFIX, webhookDelivery } from "./channels/index.ts";
 import type { HttpDelivery } from "./channels/types.ts";
 import { isSettled, type ChannelDelivery, type Outbox, type OutboxRecord, type PlanChannel } from "./outbox.ts";
 import type { ChannelTransport, EmailProgress } from "./transport.ts";
@@ -235,7 +235,9 @@ class SettingMissing extends Error {}
 async function attempt(event: NotificationEvent, d: ChannelDelivery, deps: DeliveryDeps): Promise<ChannelDelivery> {
   const started = deps.clock();
   const attempts = d.attempts + 1;
-  const base = { channel: d.channel, attempts, firstAttemptAt: d.firstAttemptAt ?? started.toISOString() } as const;
+  // An email's operation is kept whatever the outcome: after a failed poll, the next attempt polls it
+  // again instead of sending the message a second time.
+  const base = { channel: d.channel, attempts, firstAttemptAt: d.firstAttemptAt ?? started.toISOString(), ...(d.operation ? { operation: d.operation } : {}) } as const;
   const secrets: string[] = [];
   const setting = (name: string): string => {
     const value = deps.setting(name)?.trim();
@@ -252,14 +254,18 @@ async function attempt(event: NotificationEvent, d: ChannelDelivery, deps: Deliv
       const progress = d.operation?.resumeFrom
         ? await deps.transport.pollEmail(endpoint, message, d.operation.resumeFrom, timeoutMs)
         : await deps.transport.beginEmail(endpoint, message, d.operation?.id ?? operationIdOf(event.id, channel.name), timeoutMs);
-      return emailOutcome(event, base, d.operation?.id ?? operationIdOf(event.id, channel.name), progress, deps, scrubber(secrets));
+      // A poll that answers is not an attempt (one that fails is, below).
+      const counted = d.operation?.resumeFrom ? { ...base, attempts: d.attempts } : base;
+      return emailOutcome(event, counted, d.operation?.id ?? operationIdOf(event.id, channel.name), progress, deps, scrubber(secrets));
     }
     const request = httpRequestOf(event, channel, setting, deps.clock());
     if (!request) return { ...base, state: "failed", error: `the ${channel.kind} channel has nothing to send for ${event.kind}` };
     const answer = await deps.transport.post(request, timeoutMs);
     const scrub = scrubber(secrets);
     if (answer.status >= 200 && answer.status < 300) return { ...base, state: "delivered", status: answer.status, deliveredAt: deps.clock().toISOString() };
-    const error = scrub(`${channel.kind} answered ${answer.status}${answer.text.trim() ? `: ${answer.text.trim().slice(0, 200)}` : ""}`);
+    // Scrubbed whole, then cut: a cut first could leave part of a credential that no longer matches.
+    const said = scrub(answer.text.trim()).slice(0, 200);
+    const error = scrub(`${channel.kind} answered ${answer.status}${said ? `: ${said}` : ""}`);
     if (answer.status === 408 || answer.status === 429 || answer.status >= 500) return retryLater(event, base, deps, error, answer.status, answer.retryAfterSeconds);
     return { ...base, state: "failed", status: answer.status, error };
   } catch (error) {
@@ -294,7 +300,7 @@ function emailOutcome(event: NotificationEvent, base: Pick<ChannelDelivery, "cha
   if (Date.parse(deps.clock().toISOString()) - Date.parse(event.at) > scaled(DELIVERY_POLICY.giveUpAfterMs, deps)) {
     return { ...base, state: "failed", operation, error: "the email send operation did not end in time" };
   }
-  return { ...base, attempts: base.attempts, state: "accepted", operation, nextAttemptAt: new Date(deps.clock().getTime() + scaled(wait, deps)).toISOString() };
+  return { ...base, state: "accepted", operation, nextAttemptAt: new Date(deps.clock().getTime() + scaled(wait, deps)).toISOString() };
 }
 
 function retryLater(event: NotificationEvent, base: Pick<ChannelDelivery, "channel" | "attempts" | "firstAttemptAt">, deps: DeliveryDeps, error: string, status?: number, retryAfterSeconds?: number): ChannelDelivery {
@@ -317,9 +323,11 @@ export function operationIdOf(eventId: string, channel: string): string {
 
 /**
  * The parts of a credential an error could quote on their own: a URL's path segments and query values
- * (a Slack token segment, a Workflows `sig`), at least 8 characters long.
+ * (a Slack token segment, a Workflows `sig`), a Standard Webhooks key without its `whsec_` prefix; at
+ * least 8 characters long.
  */
 function credentialParts(value: string): string[] {
+  if (value.startsWith(WEBHOOK_SECRET_PREFIX)) return [value.slice(WEBHOOK_SECRET_PREFIX.length)].filter((p) => p.length >= 8);
   try {
     const url = new URL(value);
     return [url.pathname, url.search, ...url.pathname.split("/"), ...[...url.searchParams.values()], url.href].filter((p) => p.length >= 8);
