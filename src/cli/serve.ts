@@ -1,3 +1,4 @@
+import { localChannelSettings } from "../local/channelSettings.ts";
 import { Command } from "commander";
 import { numberOption, portOption } from "./options.ts";
 import { jsonLogger } from "../app/logging.ts";
@@ -38,7 +39,10 @@ export function serveCommand(setCode: (code: number) => void): Command {
       // Without --auth (or WEBSITE_AUTH_ENABLED), an app without App Service authentication: principal headers are not read.
       const easyAuth = o.auth === true || appServiceAuthEnabled() ? await createLocalEasyAuth() : undefined;
       const authOptions = easyAuth ? { appServiceAuthOn: true, validateToken: easyAuth.validateAlertToken } : {};
-      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr), ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}), ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}), journalDir: o.journalDir, ...authOptions });
+      // The plans' notification channels get made-up credentials: the estate plays each service.
+      const channels = plans.map((p) => localChannelSettings(p));
+      const channelSettings = Object.assign({}, ...channels.map((c) => c.settings)) as Record<string, string>;
+      const app = await startLocalApp({ plans, log, notifier: new ConsoleNotifier(process.stderr), channelSettings, deliveryTimer: true, ...(o.timeScale !== undefined ? { timeScale: o.timeScale } : {}), ...(o.stateDir !== undefined ? { stateDir: o.stateDir } : {}), journalDir: o.journalDir, ...authOptions });
       let http: Awaited<ReturnType<typeof serveHttp>>;
       try {
         http = await serveHttp(app.routes, { port: o.port, ...(easyAuth ? { authenticate: easyAuth.authenticate } : {}) });
@@ -52,6 +56,7 @@ export function serveCommand(setCode: (code: number) => void): Command {
         setCode(2);
         return;
       }
+      for (const { host, secret } of channels.flatMap((c) => c.webhookSecrets)) app.estate.setWebhookSecret(host, secret);
       const tokens = easyAuth ? await writeLocalTokens(easyAuth) : undefined;
       const out = (line: string) => process.stdout.write(`${line}\n`);
       out(`serving: ${http.url}`);
@@ -59,6 +64,7 @@ export function serveCommand(setCode: (code: number) => void): Command {
       out(`ca: ${app.estate.ca.caPath}`);
       out(`azurite: ${app.azurite.blobEndpoint}`);
       out(`plans: ${plans.map((p) => p.name).join(", ")}`);
+      if (plans.some((p) => p.notifications.length > 0)) out(`notifications: ${app.estate.url}/_estate/notifications (what each channel received)`);
       for (const line of describeLocalAuth(tokens)) out(line);
       out(`journal: ${o.journalDir} (switchyard report <runId> reads it)`);
       if (o.stateDir !== undefined) out(`state: ${o.stateDir} (kept; a serve started again on it resumes its runs)`);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { EVENT_ID_PATTERN, kindOfEvent, type NotificationEvent } from "../core/notification.ts";
 import { planOfRunId, type NotifyInput } from "../core/run/model.ts";
 import { redactNotification } from "./redact.ts";
+import { redactText } from "../core/secrets.ts";
 import { notifyChannels, type DeliveryDeps, type DeliveryReport } from "./delivery.ts";
 import type { Notifier } from "./notifier.ts";
 import type { PlanChannel } from "./outbox.ts";
@@ -76,7 +77,7 @@ export class ChannelNotifier implements Notifier {
     try {
       await this.local.notify(redactNotification(n));
     } catch (error) {
-      this.deps.log.warn("notification not written locally", { eventId: event.id, error: error instanceof Error ? error.message : String(error) });
+      this.deps.log.warn("notification not written locally", { eventId: event.id, error: redactText(error instanceof Error ? error.message : String(error)) });
     }
     const channels: readonly PlanChannel[] = (n.plan as { notifications?: PlanChannel[] }).notifications ?? [];
     if (channels.length === 0) return undefined;

@@ -258,7 +258,15 @@ async function attempt(event: NotificationEvent, d: ChannelDelivery, deps: Deliv
       const counted = d.operation?.resumeFrom ? { ...base, attempts: d.attempts } : base;
       return emailOutcome(event, counted, d.operation?.id ?? operationIdOf(event.id, channel.name), progress, deps, scrubber(secrets));
     }
-    const request = httpRequestOf(event, channel, setting, deps.clock());
+    let request: HttpDelivery | undefined;
+    try {
+      request = httpRequestOf(event, channel, setting, deps.clock());
+    } catch (error) {
+      // A credential the channel cannot use (a signing secret that is not whsec_ base64, a routing key
+      // with spaces) fails the same on every attempt: not retried. The builders never quote the value.
+      if (error instanceof SettingMissing) throw error;
+      return { ...base, state: "failed", error: scrubber(secrets)(`the ${channel.kind} channel's settings are not usable: ${errorText(error)}`) };
+    }
     if (!request) return { ...base, state: "failed", error: `the ${channel.kind} channel has nothing to send for ${event.kind}` };
     const answer = await deps.transport.post(request, timeoutMs);
     const scrub = scrubber(secrets);

@@ -593,6 +593,16 @@ describe("settings and credentials", () => {
     expect(leaked(JSON.stringify([report, h.outbox.all(), h.lines, h.journal.given]))).toEqual([]);
   });
 
+  it("a credential the channel cannot use fails it at once, without a retry or its value in the error", async () => {
+    const unusable = "whsec_not*base64*at*all*but-long-enough";
+    const h = harness({ settings: { ...SETTINGS, SWITCHYARD_WEBHOOK_SECRET: unusable } });
+    const report = await notifyChannels(event(), [webhook], h.deps);
+    expect(report.channels[0]).toMatchObject({ channel: "incident-bot", state: "failed", attempts: 1 });
+    expect(report.channels[0]!.error).toMatch(/settings are not usable/);
+    expect(h.transport.sent(WEBHOOK_URL)).toBe(0);
+    expect(JSON.stringify([report, h.outbox.all(), h.lines])).not.toContain("not*base64");
+  });
+
   it("never records a credential a channel's answer or error quotes: not in the outbox, reports, journal or log", async () => {
     const h = harness();
     // The token straddles the cut of a long answer.
