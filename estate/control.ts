@@ -5,7 +5,12 @@ import type { Route } from "./router.ts";
 import { parseSeed, SeedError } from "./seed.ts";
 import type { Estate } from "./server.ts";
 import { key, type ControlPlane, type EstateState } from "./state.ts";
+import type { Channel } from "./services/notifications.ts";
 import { applyScenario, faultSchema, lagSchema, regionSchema, scenarioSchema, ScenarioError, throttlingSchema, timingSchema } from "./scenario.ts";
+
+const CHANNELS: readonly Channel[] = ["teams", "slack", "pagerduty", "webhook", "email"];
+/** A Standard Webhooks signing secret for a host (never shown back). */
+const webhookSecretSchema = z.strictObject({ secret: z.string().min(1) });
 
 function body<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
@@ -59,6 +64,27 @@ export function controlRoutes(estate: Estate): Route[] {
     route("PUT", "/timing", "Estate_SetTiming", (req) => {
       estate.setTiming(body(timingSchema, req.body));
       return { status: 200, body: estate.getTiming() };
+    }),
+    route("GET", "/notifications", "Estate_Notifications", (req) => {
+      const since = Number(req.url.searchParams.get("since") ?? 0);
+      const channel = req.url.searchParams.get("channel");
+      if (channel !== null && !CHANNELS.includes(channel as Channel)) {
+        throw new EstateHttpError(400, "InvalidControlRequest", `channel: one of ${CHANNELS.join(", ")}`);
+      }
+      return { status: 200, body: { deliveries: estate.notifications({ since, ...(channel ? { channel: channel as Channel } : {}) }) } };
+    }),
+    route("DELETE", "/notifications", "Estate_ClearNotifications", () => {
+      estate.clearNotifications();
+      return { status: 204 };
+    }),
+    route("PUT", "/webhook-secrets/{host}", "Estate_SetWebhookSecret", (req) => {
+      const { secret } = body(webhookSecretSchema, req.body);
+      try {
+        estate.setWebhookSecret(req.params.host!, secret);
+      } catch (error) {
+        throw new EstateHttpError(400, "InvalidControlRequest", error instanceof Error ? error.message : String(error));
+      }
+      return { status: 204 };
     }),
     route("GET", "/throttling", "Estate_Throttling", () => ({ status: 200, body: estate.armThrottle.report() })),
     route("PUT", "/throttling", "Estate_SetThrottling", (req) => {

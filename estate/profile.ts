@@ -73,6 +73,11 @@ export const AZURE_PROFILE: AzureTimeProfile = {
     AFDOrigins_Update: { ms: MINUTE, source: "assumption: the ARM operation itself; propagation to the edge follows it (effects.frontDoorPropagation)" },
     FrontDoors_CreateOrUpdate: { ms: MINUTE, source: "assumption: the ARM operation itself; propagation to the edge follows it (effects.frontDoorPropagation)" },
     StorageAccounts_CustomerInitiatedMigration: { ms: ZONE_CONVERSION.ms, source: "see effects.storageZoneConversion" },
+    Email_Send: {
+      ms: 20_000,
+      source:
+        "assumption: Azure Communication Services publishes no time from an accepted send to Succeeded; its REST reference's Email_Send example answers the 202 with retry-after: 20, taken as the time the send runs (the Running example's retry-after: 100 is the slow side)",
+    },
   },
   effects: {
     appRestart: { ms: 60_000, source: "assumption: App Service restarts the app when app settings or connection strings change (documented); how long a cold start takes depends on the app — one minute assumed" },

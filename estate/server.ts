@@ -21,6 +21,8 @@ import { snapshot } from "./snapshot.ts";
 import { answerAtEdge, edgeHostNames } from "./edge.ts";
 import { ArmThrottle, type ArmThrottlingSettings } from "./armThrottle.ts";
 import { TdsListeners } from "./tds/listener.ts";
+import { ChannelReceivers, DeliveryLog, WebhookSecrets, type Channel, type Delivery, type DeliveryLogData, type NotificationAnswer, type NotificationTarget } from "./services/notifications.ts";
+import { EmailService, type EmailData } from "./services/email.ts";
 
 /** The tenant the estate's Key Vault challenge names (any token is accepted). */
 export const ESTATE_TENANT_ID = "72f988bf-0000-4000-8000-00000e57a7e0";
@@ -59,7 +61,16 @@ export interface EstateOptions {
    * gateway time an Azure SQL login spends, for benchmarks of how logins overlap. Not Azure time.
    */
   readonly tdsLoginLatencyMs?: number;
+  /**
+   * Standard Webhooks signing secrets (`whsec_…`) by host (`host` or `host:port`): deliveries to that
+   * host under `/channels/` must carry a matching `v1` signature (estate/services/notifications.ts).
+   * Given again at every start: secrets are never kept in a `stateDir` folder.
+   */
+  readonly webhookSecrets?: Readonly<Record<string, string>>;
 }
+
+/** The kept estate with the notification channels' deliveries and email operations beside the rest. */
+type KeptEstate = EstateDocument & { readonly notifications?: { readonly deliveries: DeliveryLogData; readonly email: EmailData } };
 
 const COMPLETIONS = serviceCompletions();
 
@@ -113,6 +124,12 @@ export class Estate {
   private readonly folder?: EstateFolder;
   /** The port the kept estate listened on. */
   private readonly keptPort?: number;
+  /** Every notification delivered to the channels (`/_estate/notifications`). */
+  private readonly deliveries = new DeliveryLog();
+  /** Slack, PagerDuty, Teams Workflows and Standard Webhooks receivers under `/channels/{host}/…`. */
+  private readonly channels: ChannelReceivers;
+  /** Azure Communication Services email under `/communication/{host}/…`. */
+  private readonly email: EmailService;
 
   constructor(private readonly options: EstateOptions = {}) {
     this.clock = options.clock ?? Date.now;
@@ -124,6 +141,8 @@ export class Estate {
     this.state = new EstateState(this.clock);
     this.operations = new Operations(this.clock, () => this.timing, (op) => this.completeOperation(op));
     this.armThrottle = new ArmThrottle(this.clock, options.armThrottling, options.timeScale);
+    this.channels = new ChannelReceivers(this.deliveries, new WebhookSecrets(options.webhookSecrets));
+    this.email = new EmailService({ log: this.deliveries, durationMs: () => this.timing.durations.Email_Send ?? this.timing.durations.default ?? 0 });
     this.router.add(...serviceRoutes(), ...controlRoutes(this));
     if (options.stateDir !== undefined) {
       this.folder = new EstateFolder(options.stateDir);
@@ -155,8 +174,12 @@ export class Estate {
   }
 
   /** Takes over a kept estate (estate/persist.ts). */
-  private restore(kept: EstateDocument): void {
+  private restore(kept: KeptEstate): void {
     this.state.restore(kept.state);
+    if (kept.notifications) {
+      this.deliveries.restore(kept.notifications.deliveries);
+      this.email.restore(kept.notifications.email);
+    }
     this.operations.restore(kept.operations);
     this.faults.restore(kept.faults);
     this.timing = { durations: { ...kept.timing.durations, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? kept.timing.retryAfterSeconds };
@@ -166,7 +189,7 @@ export class Estate {
   /** Saves the estate to its folder, if it has one and anything changed (before a change is acknowledged). */
   private persist(): void {
     if (!this.folder || !this.server) return;
-    this.folder.save({
+    const document: KeptEstate = {
       format: "switchyard-estate/1",
       port: Number(new URL(this.baseUrl).port),
       seeds: this.seeds,
@@ -174,7 +197,9 @@ export class Estate {
       faults: this.faults.toJSON(),
       operations: this.operations.toJSON(),
       state: this.state.toJSON(),
-    });
+      notifications: { deliveries: this.deliveries.toJSON(), email: this.email.toJSON() },
+    };
+    this.folder.save(document);
   }
 
   /** `https://127.0.0.1:PORT` once started. */
@@ -255,6 +280,9 @@ export class Estate {
     this.faults.reset();
     this.armThrottle.reset();
     this.operations.reset();
+    this.deliveries.clear();
+    this.email.reset();
+    this.channels.secrets.reset();
     this.log.length = 0;
     this.folder?.rewriteRequests([]);
     this.timing = { durations: { default: 0, ...this.profile?.durationsMs, ...this.options.timing?.durations }, retryAfterSeconds: this.options.timing?.retryAfterSeconds ?? 0 };
@@ -328,7 +356,10 @@ export class Estate {
   }
 
   addFault(spec: FaultSpec): void {
-    if (spec.kind === "lroFailure") {
+    // An email send is ACS's own operation, not Resource Manager's: its failures are the email service's.
+    if (spec.kind === "lroFailure" && spec.operationId.toLowerCase() === "email_send") {
+      this.email.plantFailure({ count: spec.count, ...(spec.outcome ? { outcome: spec.outcome } : {}), ...(spec.code ? { code: spec.code } : {}) });
+    } else if (spec.kind === "lroFailure") {
       this.operations.failNextOf(spec.operationId, spec.count, {
         ...(spec.resourceId ? { resourceId: spec.resourceId } : {}),
         ...(spec.outcome ? { outcome: spec.outcome } : {}),
@@ -337,6 +368,29 @@ export class Estate {
     }
     else this.faults.add(spec);
     this.persist();
+  }
+
+  /**
+   * The notifications delivered to the channels (Slack, PagerDuty, Teams, Standard Webhooks, ACS email),
+   * oldest first, accepted and refused alike; an email's `operationStatus` is its status now.
+   */
+  notifications(filter: { since?: number; channel?: Channel } = {}): Delivery[] {
+    const now = this.clock();
+    return this.deliveries.list(filter).map((d) => this.email.withStatus(d, now));
+  }
+
+  /** Forgets the deliveries (email operations in flight still answer their polls). */
+  clearNotifications(): void {
+    this.deliveries.clear();
+    this.persist();
+  }
+
+  /**
+   * The Standard Webhooks secret (`whsec_…`) deliveries to `host` (`host` or `host:port`) are signed
+   * with: from now on their signature is checked. Held in memory only; `reset` goes back to the options'.
+   */
+  setWebhookSecret(host: string, secret: string): void {
+    this.channels.secrets.set(host, secret);
   }
 
   requests(filter: { since?: number; writesOnly?: boolean } = {}): LoggedRequest[] {
@@ -389,6 +443,11 @@ export class Estate {
     const requestId = randomUUID();
     const { origin, url } = requestUrl(req);
     const method = (req.method ?? "GET").toUpperCase();
+    const notification = this.channels.target(method, url) ?? this.email.target(method, url);
+    if (notification) {
+      await this.handleNotification(req, res, { method, url, requestId, target: notification });
+      return;
+    }
     let operationId = "Unmatched";
     let api = "arm";
     let write = false;
@@ -447,6 +506,53 @@ export class Estate {
     const text = JSON.stringify(response.body);
     res.writeHead(response.status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": String(Buffer.byteLength(text)) });
     res.end(text);
+  }
+
+  /**
+   * A request for a notification channel or ACS email: the profile's latency (Azure services only) and
+   * planted latency, then planted faults, which each service answers in its own shape; the request log
+   * shows it without the credentials in its address (a Slack webhook's secret, a Logic Apps `sig`).
+   */
+  private async handleNotification(req: IncomingMessage, res: ServerResponse, call: { method: string; url: URL; requestId: string; target: NotificationTarget }): Promise<void> {
+    const { method, url, requestId, target } = call;
+    let clientGone = false;
+    res.once("close", () => {
+      clientGone = true;
+    });
+    let answer: NotificationAnswer;
+    try {
+      let raw: Buffer = Buffer.alloc(0);
+      let fault: EstateHttpError | undefined;
+      try {
+        raw = await readBytes(req, NOTIFICATION_BODY_LIMIT);
+      } catch (error) {
+        if (!(error instanceof EstateHttpError)) throw error;
+        fault = error;
+      }
+      const latency = (target.azure ? this.profileLatencyMs(target.operationId) : 0) + this.faults.latencyFor(target.operationId, url.pathname);
+      if (latency > 0) await sleep(latency);
+      try {
+        this.faults.check(target.operationId, url.pathname);
+      } catch (error) {
+        if (!(error instanceof EstateHttpError)) throw error;
+        fault ??= error;
+      }
+      answer = target.serve({ method, url, headers: req.headers, raw, now: this.clock(), requestId, ...(fault ? { fault } : {}), clientGone });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      answer = { status: 500, json: { error: { code: "InternalServerError", message: `The estate failed: ${message}` } } };
+    }
+    this.record({ method, path: target.logPath, query: target.logQuery, operationId: target.operationId, api: target.api, write: method !== "GET", status: answer.status, requestId });
+    this.persist();
+    const headers: Record<string, string> = { ...answer.headers };
+    if (answer.text !== undefined) {
+      res.writeHead(answer.status, { ...headers, "Content-Type": "text/plain; charset=utf-8", "Content-Length": String(Buffer.byteLength(answer.text)) }).end(answer.text);
+    } else if (answer.json !== undefined) {
+      const text = JSON.stringify(answer.json);
+      res.writeHead(answer.status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": String(Buffer.byteLength(text)) }).end(text);
+    } else {
+      res.writeHead(answer.status, { ...headers, "Content-Length": "0" }).end();
+    }
   }
 
   private checkAuth(route: Route, req: IncomingMessage, url: URL, params: Record<string, string>): void {
@@ -596,16 +702,24 @@ function decodeOr(text: string): string {
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readBytes(req, 4 * 1024 * 1024)).toString("utf8");
+}
+
+/** Notification bodies are read whole up to this size (ACS email takes up to 10 MB, attachments included). */
+const NOTIFICATION_BODY_LIMIT = 12 * 1024 * 1024;
+
+/** The request body as bytes (a webhook signature covers the bytes sent); 413 beyond `limit`. */
+async function readBytes(req: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     // A request stream without an encoding set yields Buffers; a string would only come from setEncoding.
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), "utf8");
     size += buffer.length;
-    if (size > 4 * 1024 * 1024) throw new EstateHttpError(413, "RequestEntityTooLarge", "The request body is larger than 4 MiB.");
+    if (size > limit) throw new EstateHttpError(413, "RequestEntityTooLarge", `The request body is larger than ${limit / (1024 * 1024)} MiB.`);
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 function unmatched(url: URL): EstateHttpError {
