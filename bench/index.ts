@@ -4,3 +4,4 @@ await import("./drill.ts");
 await import("./webhook.ts");
 await import("./detectionLoad.ts");
 await import("./lag.ts");
+await import("./notifications.ts");
