@@ -611,7 +611,8 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
           const reminderTimer = context.df.createTimer(half);
           const first: df.Task = yield context.df.Task.any([event, reminderTimer]);
           if (first === reminderTimer) {
-            const secondsLeft = Math.max(0, Math.round((deadline.getTime() - context.df.currentUtcDateTime.getTime()) / run.azureMs(1)));
+            // The approval deadline is kept in the orchestration's own time (it is not scaled): so is what is left of it.
+            const secondsLeft = Math.max(0, Math.round((deadline.getTime() - context.df.currentUtcDateTime.getTime()) / 1000));
             yield* run.notice(approvalNeededNotice(input, { ...asking, reminder: { secondsLeft } }));
             run.status(Steps.approval, "approval");
           } else reminderTimer.cancel();

@@ -579,7 +579,12 @@ describe("measureReplication", () => {
     const result = await measureReplication(input, deps);
     const observed = (await deps.journal.read(RUN)).filter((e) => e.kind === "observation").at(-1)?.data as unknown as ReplicationObserved;
     expect(observed.maxLagSeconds).toBe(result.maxLagSeconds);
-    expect(Object.keys(result).sort()).toEqual(["at", "basis", "maxLagSeconds", "note"]);
+    expect(Object.keys(result).sort()).toEqual(["at", "basis", "largest", "maxLagSeconds", "note"]);
+    // The largest few, the largest first (unknown before any figure), for the approval's "at stake".
+    expect(result.largest!.length).toBeLessThanOrEqual(5);
+    const figures = result.largest!.map((l) => l.lagSeconds ?? Infinity);
+    expect(figures).toEqual([...figures].sort((a, b) => b - a));
+    if (result.maxLagSeconds !== null && result.largest!.length > 0) expect(result.largest![0]!.lagSeconds).toBe(result.maxLagSeconds);
     return { ...result, ...observed };
   };
   const measureInput = (overrides: Partial<{ to: string; plan: EstateFixture["plan"] }> = {}) => ({ runId: RUN, plan: fx.plan, to: regions(fx).secondary, ...overrides });

@@ -35,7 +35,7 @@ describe("plan validation", () => {
     expect(plan.frontDoor.classic).toHaveLength(1);
     expect(plan.appService).toHaveLength(2);
     expect(plan.secrets).toHaveLength(2);
-    expect(plan.notifications).toHaveLength(2);
+    expect(plan.notifications.map((c) => c.kind)).toEqual(["teams", "slack", "pagerduty", "email", "webhook"]);
   });
 
   it("reports three planted errors at once, each with the path of its field", () => {
