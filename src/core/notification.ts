@@ -6,6 +6,7 @@
  *
  * Events carry no secret: everything in them is redacted before they are stored or sent.
  */
+import { REDACTION } from "./secrets.ts";
 
 /** Every kind of event, in the order a run meets them, then the ones outside runs. */
 export const NOTIFICATION_KINDS = [
@@ -33,6 +34,48 @@ export type Severity = (typeof SEVERITIES)[number];
 /** True when `severity` is at least `floor` (info < warning < critical). */
 export function atLeast(severity: Severity, floor: Severity): boolean {
   return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(floor);
+}
+
+/**
+ * The kinds whose incident a `resolve` of this kind closes: a run's incident is opened by what needs a
+ * person (an approval, its reminder, a failed step, a run that stopped or failed) and closed by the
+ * run's end; a region's by its outage; a plan's lag incident by a breach. A channel that takes the
+ * openers takes the closer too (delivery.ts `channelsFor`), or the page it raised never closes.
+ */
+export function kindsOpening(kind: NotificationKind): readonly NotificationKind[] {
+  switch (kind) {
+    case "run-finished":
+      return ["approval-needed", "approval-reminder", "step-failed", "run-finished"];
+    case "region-healthy":
+      return ["region-down"];
+    case "lag-recovered":
+      return ["lag-breach"];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Channel credentials by their shape (beyond core/secrets.ts's patterns): the address of a Slack
+ * incoming webhook or workflow (its path is the credential), of an Office 365 connector (a Teams
+ * incoming webhook: the same), a Standard Webhooks signing secret and a Slack token. A Teams Workflows
+ * URL carries its credential in `sig=`, which core/secrets.ts covers; a PagerDuty routing key has no
+ * shape of its own (delivery scrubs the plan's own keys by value). Each pattern starts at a literal,
+ * so a scan is linear whatever the text.
+ */
+const CHANNEL_CREDENTIALS: readonly { readonly span: RegExp; readonly keep: (match: string, host?: string) => string }[] = [
+  { span: /\b(hooks\.slack(?:-gov)?\.com\/)(?:services|workflows|triggers)\/[^\s"'<>|)\]]+/gi, keep: (_m, host) => `${host}${REDACTION}` },
+  // The tenant's label before the host stays: it is no credential.
+  { span: /(webhook\.office\.com\/)webhook[^\s"'<>|)\]]*/gi, keep: (_m, host) => `${host}${REDACTION}` },
+  { span: /\bwhsec_[A-Za-z0-9+/=]{8,}/g, keep: () => REDACTION },
+  { span: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, keep: () => REDACTION },
+];
+
+/** `text` with every channel credential (by shape) replaced by `[redacted]`. */
+export function redactChannelCredentials(text: string): string {
+  let out = text;
+  for (const { span, keep } of CHANNEL_CREDENTIALS) out = out.replace(span, (match: string, host?: string) => keep(match, typeof host === "string" ? host : undefined));
+  return out;
 }
 
 /** An event id: letters, digits and `._:-`, at most 160 characters (safe in blob names and headers). */

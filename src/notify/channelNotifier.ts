@@ -1,20 +1,25 @@
 import { createHash } from "node:crypto";
 import { EVENT_ID_PATTERN, kindOfEvent, type NotificationEvent } from "../core/notification.ts";
 import { planOfRunId, type NotifyInput } from "../core/run/model.ts";
+import { displayText, fit, oneLine } from "./channels/text.ts";
 import { redactNotification } from "./redact.ts";
 import { redactText } from "../core/secrets.ts";
-import { notifyChannels, type DeliveryDeps, type DeliveryReport } from "./delivery.ts";
+import { credentialScrubber, notifyChannels, type DeliveryDeps, type DeliveryReport } from "./delivery.ts";
 import type { Notifier } from "./notifier.ts";
 import type { PlanChannel } from "./outbox.ts";
 
 const TITLE_MAX = 150;
 const TEXT_MAX = 3000;
 const FACTS_MAX = 20;
+const FACT_NAME_MAX = 100;
+const FACT_VALUE_MAX = 500;
 
-function oneLine(text: string, max: number): string {
-  const line = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").replace(/\s+/g, " ").trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
-}
+/*
+ * The event's text is clean for every receiver (a webhook's too): no control characters but line
+ * breaks and tabs, no bidirectional overrides, no unpaired surrogates; cut by code points, so a cut
+ * never leaves half a character (strict JSON parsers refuse a lone surrogate escape).
+ */
+const line = (text: string, max: number): string => fit(oneLine(text), max);
 
 /**
  * The event a notification becomes (the input is redacted first: it may quote an alert rule's name or
@@ -37,9 +42,9 @@ export function eventOf(given: NotifyInput, now: Date, publicUrl?: string): Noti
     at,
     plan: n.plan.name,
     ...(runId ? { runId } : {}),
-    title: oneLine(n.title ?? n.message, TITLE_MAX),
-    text: n.message.length <= TEXT_MAX ? n.message : `${n.message.slice(0, TEXT_MAX - 1)}…`,
-    facts: (n.facts ?? []).slice(0, FACTS_MAX).map((f) => ({ name: oneLine(f.name, 100), value: oneLine(f.value, 500) })),
+    title: line(n.title ?? n.message, TITLE_MAX),
+    text: fit(displayText(n.message), TEXT_MAX),
+    facts: (n.facts ?? []).slice(0, FACTS_MAX).map((f) => ({ name: line(f.name, FACT_NAME_MAX), value: line(f.value, FACT_VALUE_MAX) })),
     actions: (n.actions ?? []).map((a) => ({ ...a, ...(base ? { url: `${base}${a.path}` } : {}) })),
     links: base && runId ? [{ label: "Run status", url: `${base}/api/runs/${encodeURIComponent(runId)}` }] : [],
     ...(n.incident ? { incident: n.incident } : {}),
@@ -74,12 +79,20 @@ export class ChannelNotifier implements Notifier {
   /** Tells the local notifier, then the plan's channels (first attempt now); the delivery report, if any channel takes it. */
   async deliver(n: NotifyInput, journal?: DeliveryDeps["journal"]): Promise<DeliveryReport | undefined> {
     const event = eventOf(n, this.deps.clock(), this.deps.publicUrl);
+    const channels: readonly PlanChannel[] = (n.plan as { notifications?: PlanChannel[] }).notifications ?? [];
+    // The local line never quotes a credential of the plan's channels either (a routing key in a reason).
+    const scrub = channels.length > 0 && this.deps.setting ? credentialScrubber(channels, this.deps.setting) : (text: string) => text;
+    const local = redactNotification(n);
     try {
-      await this.local.notify(redactNotification(n));
+      await this.local.notify({
+        ...local,
+        message: scrub(local.message),
+        ...(local.title !== undefined ? { title: scrub(local.title) } : {}),
+        ...(local.facts ? { facts: local.facts.map((f) => ({ name: scrub(f.name), value: scrub(f.value) })) } : {}),
+      });
     } catch (error) {
       this.deps.log.warn("notification not written locally", { eventId: event.id, error: redactText(error instanceof Error ? error.message : String(error)) });
     }
-    const channels: readonly PlanChannel[] = (n.plan as { notifications?: PlanChannel[] }).notifications ?? [];
     if (channels.length === 0) return undefined;
     return notifyChannels(event, channels, { ...this.deps, ...(journal ? { journal } : {}) });
   }

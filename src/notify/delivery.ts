@@ -18,14 +18,17 @@
  *
  * Credentials are read from app settings at the moment of sending and never kept: not in the outbox,
  * not in an error (answers and errors are scrubbed of every credential value before they are kept).
+ * An event is scrubbed of the credentials of every channel of its plan before it is kept: a routing
+ * key or webhook address quoted in an error or a reason reaches no channel, Slack's URL not Teams.
  */
 import { createHash } from "node:crypto";
-import { atLeast, type NotificationEvent } from "../core/notification.ts";
+import { atLeast, kindsOpening, type NotificationEvent } from "../core/notification.ts";
 import type { Journal } from "../core/journal.ts";
 import type { Logger } from "../core/logger.ts";
-import { redactText } from "../core/secrets.ts";
+import { REDACTION, redactText } from "../core/secrets.ts";
 import { statusCodeOf } from "../azure/restErrors.ts";
 import { emailMessage, pagerDutyDelivery, PAGERDUTY_EVENTS_URL, slackDelivery, teamsDelivery, WEBHOOK_SECRET_PREFIX, webhookDelivery } from "./channels/index.ts";
+import { fit } from "./channels/text.ts";
 import type { HttpDelivery } from "./channels/types.ts";
 import { isSettled, type ChannelDelivery, type Outbox, type OutboxRecord, type PlanChannel } from "./outbox.ts";
 import type { ChannelTransport, EmailProgress } from "./transport.ts";
@@ -85,7 +88,11 @@ export interface DeliveryReport {
 /** The channels of `channels` that take `event`. */
 export function channelsFor(event: NotificationEvent, channels: readonly PlanChannel[]): PlanChannel[] {
   return channels.filter((channel) => {
-    if (channel.events && !channel.events.includes(event.kind)) return false;
+    if (channel.events && !channel.events.includes(event.kind)) {
+      // A PagerDuty channel that takes what opens an incident takes what closes it, whatever its kind.
+      const closesOwn = channel.kind === "pagerduty" && event.incident?.action === "resolve" && kindsOpening(event.kind).some((k) => channel.events!.includes(k));
+      if (!closesOwn) return false;
+    }
     if (channel.kind === "pagerduty") {
       if (!event.incident) return false;
       // An incident it opened must be closed whatever the floor (critical by default: it pages).
@@ -95,12 +102,15 @@ export function channelsFor(event: NotificationEvent, channels: readonly PlanCha
   });
 }
 
-/** Keeps `event` for the channels that take it; false when its id is already there (nothing changes). */
-export async function enqueue(event: NotificationEvent, channels: readonly PlanChannel[], deps: Pick<DeliveryDeps, "outbox" | "clock">): Promise<boolean> {
+/**
+ * Keeps `event` for the channels that take it; false when its id is already there (nothing changes).
+ * With `setting`, the event kept is scrubbed of the credentials of all of `channels` first.
+ */
+export async function enqueue(event: NotificationEvent, channels: readonly PlanChannel[], deps: Pick<DeliveryDeps, "outbox" | "clock"> & Partial<Pick<DeliveryDeps, "setting">>): Promise<boolean> {
   const now = deps.clock().toISOString();
   const record: OutboxRecord = {
     version: 1,
-    event,
+    event: deps.setting ? scrubEvent(event, credentialScrubber(channels, deps.setting)) : event,
     createdAt: now,
     channels: Object.fromEntries(channelsFor(event, channels).map((channel) => [channel.name, { channel, state: "pending", attempts: 0, nextAttemptAt: now } satisfies ChannelDelivery])),
   };
@@ -323,6 +333,9 @@ function retryLater(event: NotificationEvent, base: Pick<ChannelDelivery, "chann
   return { ...base, ...statusPart, state: "pending", attempts: base.attempts!, error, nextAttemptAt: new Date(next).toISOString() } as ChannelDelivery;
 }
 
+/** Longest error kept for a channel (the outbox, the journal, logs). */
+const ERROR_MAX = 500;
+
 /** The ACS operation id of an event on a channel: a UUID derived from both, the same on every attempt. */
 export function operationIdOf(eventId: string, channel: string): string {
   const h = createHash("sha256").update(`${eventId}\n${channel}`).digest("hex");
@@ -344,14 +357,62 @@ function credentialParts(value: string): string[] {
   }
 }
 
-/** Removes every known credential value (longest first), then whatever still looks like a secret. */
+/** Removes every known credential value (longest first), then whatever still looks like a secret; cut to ERROR_MAX. */
 function scrubber(secrets: readonly string[]): (text: string) => string {
   const known = [...new Set(secrets)].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
   return (text) => {
     let out = text;
     for (const s of known) out = out.split(s).join("[REDACTED]");
-    return redactText(out.replace(/[\r\n]+/g, " "));
+    return fit(redactText(out.replace(/[\r\n]+/g, " ")), ERROR_MAX);
   };
+}
+
+/** The app settings of a channel that hold a credential (the ACS endpoint and PagerDuty's Events URL hold none). */
+function credentialSettings(channel: PlanChannel): string[] {
+  switch (channel.kind) {
+    case "teams":
+    case "slack":
+      return [channel.urlSetting];
+    case "webhook":
+      return [channel.urlSetting, channel.secretSetting];
+    case "pagerduty":
+      return [channel.routingKeySetting];
+    case "email":
+      return [];
+  }
+}
+
+/**
+ * A scrubber of the credentials of `channels`, read from their settings now (and not kept): each value
+ * whole, a `whsec_` key without its prefix, and the parts of a URL long enough to be a token (a query
+ * value or path segment of 16 characters or more: a Slack token, a Workflows `sig`, a connector id).
+ * Short parts (`services`, `triggers`) are left: they are words, not credentials.
+ */
+export function credentialScrubber(channels: readonly PlanChannel[], setting: (name: string) => string | undefined): (text: string) => string {
+  const values = new Set<string>();
+  for (const name of new Set(channels.flatMap(credentialSettings))) {
+    const value = setting(name)?.trim();
+    if (!value || value.length < 8) continue;
+    values.add(value);
+    if (value.startsWith(WEBHOOK_SECRET_PREFIX)) values.add(value.slice(WEBHOOK_SECRET_PREFIX.length));
+    try {
+      const url = new URL(value);
+      for (const part of [url.href, ...url.pathname.split("/"), ...url.searchParams.values()]) if (part.length >= 16) values.add(part);
+    } catch {
+      // Not a URL: the value whole is the credential.
+    }
+  }
+  const known = [...values].filter((v) => v.length >= 8).sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const v of known) if (out.includes(v)) out = out.split(v).join(REDACTION);
+    return out;
+  };
+}
+
+/** The event's free text (title, text, facts) through `scrub`; what Switchyard made (id, actions, links, incident) as it is. */
+function scrubEvent(event: NotificationEvent, scrub: (text: string) => string): NotificationEvent {
+  return { ...event, title: scrub(event.title), text: scrub(event.text), facts: event.facts.map((f) => ({ name: scrub(f.name), value: scrub(f.value) })) };
 }
 
 function errorText(error: unknown): string {

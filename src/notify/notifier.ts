@@ -28,10 +28,17 @@ export class FanOutNotifier implements Notifier {
   }
 }
 
+/** The longest message a notification's line shows (a longer one is cut, with "…"). */
+export const LINE_MESSAGE_MAX = 4000;
+
 /** One line for a notification: severity, plan, run, event and message (no details: they go to the journal). */
 export function formatNotification(n: NotifyInput): string {
   // One line, whatever the message quotes: line breaks fold to a space, and other control characters
   // (a terminal escape sequence in an operator's reason) are shown as \u escapes, never written raw.
-  const message = n.message.replace(/\s*\r?\n\s*/g, " ").replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  // Then cut by code points: a huge reason makes no huge log line, and no character is split.
+  // (A whitespace run with a line break in it becomes one space: one linear pass, whatever the text.)
+  const escaped = n.message.replace(/\s+/g, (run) => (run.includes("\n") ? " " : run)).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const points = Array.from(escaped);
+  const message = points.length > LINE_MESSAGE_MAX ? `${points.slice(0, LINE_MESSAGE_MAX - 1).join("")}…` : escaped;
   return `[${n.severity.toUpperCase()}] ${n.plan.name} ${n.runId} ${n.event}: ${message}`;
 }

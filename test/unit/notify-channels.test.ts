@@ -110,11 +110,13 @@ describe("Teams (Workflows webhook, Adaptive Card)", () => {
     expect(title("info").color).not.toMatch(/attention|warning/);
   });
 
-  it("lists the facts in a FactSet and shows each action as its exact request", () => {
+  it("lists each fact as a bold name run and a value run (never a FactSet, which Teams reads as Markdown) and shows each action as its exact request", () => {
     const c = card(approvalNeeded());
     const runs: string[] = c.body.filter((e: any) => e.type === "RichTextBlock").flatMap((e: any) => e.inlines.map((r: any) => r.text));
 
-    expect(c.body.find((e: any) => e.type === "FactSet").facts).toEqual(approvalNeeded().facts.map((f) => ({ title: f.name, value: f.value })));
+    const facts = c.body.filter((e: any) => e.type === "RichTextBlock" && e.inlines.length === 2 && e.inlines[0].weight === "bolder");
+    expect(facts.map((e: any) => e.inlines.map((r: any) => r.text))).toEqual(approvalNeeded().facts.map((f) => [`${f.name}: `, f.value]));
+    expect(c.body.some((e: any) => e.type === "FactSet")).toBe(false);
     for (const i of [0, 1]) {
       expect(runs).toContain(requestOf(i).line);
       expect(runs).toContain(requestOf(i).body);
@@ -136,7 +138,8 @@ describe("Teams (Workflows webhook, Adaptive Card)", () => {
     const inTextBlocks = c.body.filter((e: any) => e.type === "TextBlock").map((e: any) => e.text);
     const inRuns = c.body.filter((e: any) => e.type === "RichTextBlock").flatMap((e: any) => e.inlines.map((r: any) => r.text));
     expect(inTextBlocks.join("\n")).not.toContain("attacker");
-    expect(inRuns).toContain(text);
+    // Shown as written, its address made inert.
+    expect(inRuns).toContain(text.replace("https://", "https[:]//"));
   });
 
   it("stays under Teams' message size with the longest fields an event can carry", () => {
@@ -200,7 +203,11 @@ describe("Slack (incoming webhook, Block Kit)", () => {
     expect(m.text).toContain("Approval needed: fail over contoso to westus2");
     expect(m.blocks[0]).toEqual({ type: "header", text: { type: "plain_text", text: approvalNeeded().title, emoji: false } });
     const sections = m.blocks.filter((b: any) => b.type === "section");
-    expect(sections.flatMap((b: any) => b.fields ?? []).map((f: any) => f.text)).toEqual(["*Lag*\n420 s", "*RPO budget*\n300 s", "*Target region*\nwestus2"]);
+    expect(sections.flatMap((b: any) => b.fields ?? []).map((f: any) => [f.type, f.text])).toEqual([
+      ["plain_text", "Lag: 420 s"],
+      ["plain_text", "RPO budget: 300 s"],
+      ["plain_text", "Target region: westus2"],
+    ]);
     const texts = sections.map((b: any) => b.text?.text ?? "").join("\n");
     expect(texts).toContain(approvalNeeded().text);
     expect(texts).toContain("```" + requestOf(0).line + "\n" + requestOf(0).body + "```");
@@ -209,11 +216,11 @@ describe("Slack (incoming webhook, Block Kit)", () => {
     expect(delivery.body).not.toContain("javascript:");
   });
 
-  it("escapes &, < and > so text cannot ping channels or forge links", () => {
+  it("sends the message text as plain_text, so it cannot ping channels or forge links", () => {
     const m = checkSlackLimits(slackDelivery(approvalNeeded({ text: "<!channel> lag & <https://evil.example|click>" }), URL).body);
 
     const section = m.blocks.find((b: any) => b.type === "section" && b.text?.text.includes("lag"));
-    expect(section.text.text).toBe("&lt;!channel&gt; lag &amp; &lt;https://evil.example|click&gt;");
+    expect(section.text).toEqual({ type: "plain_text", text: "<!channel> lag & <https[:]//evil.example|click>", emoji: false });
   });
 
   it("cuts over-long title, text and 40 facts to the limits, with … and no broken escape", () => {
@@ -227,15 +234,17 @@ describe("Slack (incoming webhook, Block Kit)", () => {
 
     expect(m.blocks[0].text.text).toHaveLength(150);
     expect(m.blocks[0].text.text.endsWith("…")).toBe(true);
-    const text = m.blocks.find((b: any) => b.type === "section" && b.text?.text.startsWith("a&amp;b")).text.text;
-    expect(text.endsWith("…")).toBe(true);
-    onlySlackEntities(text);
+    const text = m.blocks.find((b: any) => b.type === "section" && b.text?.text.startsWith("a&b<c>")).text;
+    expect(text.type).toBe("plain_text");
+    expect(text.text.endsWith("…")).toBe(true);
     const fieldSections = m.blocks.filter((b: any) => b.fields);
     expect(fieldSections.map((b: any) => b.fields.length)).toEqual([10, 10]);
     for (const f of fieldSections.flatMap((b: any) => b.fields)) {
+      expect(f.type).toBe("plain_text");
       expect(f.text.endsWith("…")).toBe(true);
-      onlySlackEntities(f.text.slice(f.text.indexOf("\n") + 1));
     }
+    // What is still mrkdwn (Switchyard's own words) is escaped whole.
+    for (const b of m.blocks) for (const t of [b.text, ...(b.elements ?? [])]) if (t?.type === "mrkdwn") onlySlackEntities(t.text.replace(/<https:\/\/[^|>]*\|[^<>]*>/g, ""));
     expect(JSON.stringify(m.blocks.at(-1))).toContain("20 more facts not shown");
   });
 

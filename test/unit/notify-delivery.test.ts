@@ -232,10 +232,11 @@ describe("channelsFor", () => {
     expect(names(event({ severity: "warning" }), [{ ...pagerduty, minSeverity: "warning" }])).toEqual(["oncall-pagerduty"]);
   });
 
-  it("a resolve passes PagerDuty's severity floor, not its kinds", () => {
+  it("a resolve passes PagerDuty's severity floor, and its kinds when it takes what opens the incident", () => {
     const resolve = event({ kind: "region-healthy", severity: "info", incident: { key: "switchyard/contoso-orders/region/eastus2", action: "resolve" } });
     expect(names(resolve, [pagerduty])).toEqual(["oncall-pagerduty"]);
-    expect(names(resolve, [{ ...pagerduty, events: ["region-down" as const] }])).toEqual([]);
+    expect(names(resolve, [{ ...pagerduty, events: ["region-down" as const] }])).toEqual(["oncall-pagerduty"]);
+    expect(names(resolve, [{ ...pagerduty, events: ["approval-needed" as const] }])).toEqual([]);
   });
 
   it("enqueue keeps an entry only for the channels that take the event", async () => {

@@ -2,9 +2,11 @@
  * What a run tells stakeholders, built in the orchestration (pure and deterministic: the same history
  * builds the same notices). Each notice names its kind, a title, the facts a person needs, the requests
  * that act on it, and the run's incident (PagerDuty `dedup_key`): opened by what needs a person (an
- * approval, a failure, a stop), closed when the run ends well.
+ * approval, a failure, a stop), closed when the run ends well or when a person aborted it (the page
+ * that asked for them was answered).
  */
-import type { NotificationAction, NotificationFact, NotificationKind, Severity } from "../notification.ts";
+import { redactChannelCredentials, type NotificationAction, type NotificationFact, type NotificationKind, type Severity } from "../notification.ts";
+import { redactText } from "../secrets.ts";
 import type { DataLossDecision } from "./gates.ts";
 import type { MeasureReplicationResult, RunOrchestrationInput, RunOutput } from "./model.ts";
 
@@ -30,6 +32,13 @@ export function runIncidentKey(plan: string, runId: string): string {
 
 const fact = (name: string, value: string | number): NotificationFact => ({ name, value: String(value) });
 
+/**
+ * Words a notice quotes from people and Azure (a caller, a reason, an error), with anything that looks
+ * like a secret or a channel credential redacted here: a notice is the notify activity's input, kept in
+ * the orchestration's history before the activity redacts it again.
+ */
+const quoted = (text: string): string => redactText(redactChannelCredentials(text));
+
 /** The approve and abort requests of a run waiting for a decision. */
 export function decisionActions(runId: string): NotificationAction[] {
   const id = encodeURIComponent(runId);
@@ -46,8 +55,8 @@ export function runStartedNotice(input: Input): Notice {
     kind: "run-started",
     severity: "warning",
     title: `${p.name}: ${input.kind} ${input.from} → ${input.to} started`,
-    message: `Switchyard ${input.kind} of ${p.name}: ${input.from} → ${input.to} started (${input.trigger.reason})`,
-    facts: [fact("Run", input.runId), fact("From", input.from), fact("To", input.to), fact("Mode", input.mode), fact("Started by", `${input.trigger.source}: ${input.trigger.by}`), fact("Detected at", input.trigger.detectedAt), fact("RTO target", `${p.objectives.rtoMinutes * 60} s`)],
+    message: `Switchyard ${input.kind} of ${p.name}: ${input.from} → ${input.to} started (${quoted(input.trigger.reason)})`,
+    facts: [fact("Run", input.runId), fact("From", input.from), fact("To", input.to), fact("Mode", input.mode), fact("Started by", `${input.trigger.source}: ${quoted(input.trigger.by)}`), fact("Detected at", input.trigger.detectedAt), fact("RTO target", `${p.objectives.rtoMinutes * 60} s`)],
     actions: [],
   };
 }
@@ -81,8 +90,9 @@ export function approvalNeededNotice(input: Input, o: { readonly to: string; rea
   };
 }
 
-export function approvalAnsweredNotice(input: Input, answer: { readonly approve: boolean; readonly by: string; readonly reason: string }): Notice {
+export function approvalAnsweredNotice(input: Input, given: { readonly approve: boolean; readonly by: string; readonly reason: string }): Notice {
   const p = input.plan;
+  const answer = { approve: given.approve, by: quoted(given.by), reason: quoted(given.reason) };
   return {
     event: "approval-answered",
     kind: "approval-answered",
@@ -94,8 +104,9 @@ export function approvalAnsweredNotice(input: Input, answer: { readonly approve:
   };
 }
 
-export function stepFailedNotice(input: Input, step: string, error: string): Notice {
+export function stepFailedNotice(input: Input, step: string, azureError: string): Notice {
   const p = input.plan;
+  const error = quoted(azureError);
   return {
     event: "step-failed",
     kind: "step-failed",
@@ -111,12 +122,14 @@ export function stepFailedNotice(input: Input, step: string, error: string): Not
 export function runFinishedNotice(input: Input, out: Pick<RunOutput, "outcome" | "message" | "rtoSeconds" | "rtoTargetSeconds" | "rpoExposureSeconds" | "rpoBudgetSeconds" | "dataLossAllowedBy">): Notice {
   const p = input.plan;
   const ok = out.outcome === "completed";
+  // An operator's abort is the answer to the page that asked for it: nobody is paged again for it.
+  const aborted = out.outcome === "stopped-aborted";
   return {
     event: `${input.kind}-${ok ? "completed" : "stopped"}`,
     kind: "run-finished",
-    severity: ok ? "info" : "critical",
+    severity: ok ? "info" : aborted ? "warning" : "critical",
     title: `${p.name}: ${input.kind} ${ok ? "completed" : out.outcome}`,
-    message: `Switchyard ${p.name}: ${out.message}`,
+    message: `Switchyard ${p.name}: ${quoted(out.message)}`,
     facts: [
       fact("Run", input.runId),
       fact("Outcome", out.outcome),
@@ -126,8 +139,10 @@ export function runFinishedNotice(input: Input, out: Pick<RunOutput, "outcome" |
       fact("Report", `switchyard report --run ${input.runId}`),
     ],
     actions: [],
-    // Ends well: the run's incident (if one was opened) closes. Stopped or failed: it opens (or stays).
-    incident: { key: runIncidentKey(p.name, input.runId), action: ok ? "resolve" : "trigger" },
+    // Ends well, or aborted by a person: the run's incident (if one was opened) closes. Otherwise
+    // (failed, refused, nobody answered in time) it opens, or stays open. An outage keeps its own
+    // region incident whatever the run did.
+    incident: { key: runIncidentKey(p.name, input.runId), action: ok || aborted ? "resolve" : "trigger" },
   };
 }
 

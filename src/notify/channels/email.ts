@@ -1,11 +1,13 @@
 /**
  * Email through Azure Communication Services: the `EmailMessage` the ACS email client sends. ACS
  * requires the sender, `content.subject` and `recipients.to`; the message carries both a plain-text
- * and an HTML body. Every value that reaches the HTML is escaped; only http(s) links become anchors.
+ * and an HTML body. Every value that reaches the HTML is escaped; only Switchyard's own http(s) links
+ * become anchors, and addresses in quoted text are made inert (text.ts `inert`) so that no mail client
+ * links them.
  */
 import type { EmailMessage } from "@azure/communication-email";
 import type { NotificationEvent } from "../event.ts";
-import { displayText, fit, linkUrl, oneLine, requestBody, requestLine, severityWord } from "./text.ts";
+import { ACTIONS_INTRO, displayText, fit, inert, linkUrl, oneLine, requestBody, requestLine, severityWord } from "./text.ts";
 
 export interface EmailMessageOptions {
   /** The sender: an address on a domain verified for the Communication Services resource. */
@@ -25,7 +27,7 @@ export function emailMessage(event: NotificationEvent, options: EmailMessageOpti
   if (from === "") throw new Error("an email notification needs a sender address");
   if (to.length === 0) throw new Error("an email notification needs at least one recipient");
 
-  const title = fit(oneLine(event.title) || event.kind, TITLE);
+  const title = fit(inert(oneLine(event.title)) || event.kind, TITLE);
   return {
     senderAddress: from,
     recipients: { to: to.map((address) => ({ address })) },
@@ -41,7 +43,7 @@ export function emailMessage(event: NotificationEvent, options: EmailMessageOpti
 
 /** `[Switchyard] <SEVERITY> <title>` on one line, without control characters. */
 export function emailSubject(event: NotificationEvent): string {
-  return oneLine(`[Switchyard] ${severityWord(event.severity)} ${fit(oneLine(event.title) || event.kind, TITLE)}`);
+  return oneLine(`[Switchyard] ${severityWord(event.severity)} ${fit(inert(oneLine(event.title)) || event.kind, TITLE)}`);
 }
 
 function contextLine(event: NotificationEvent): string {
@@ -50,14 +52,14 @@ function contextLine(event: NotificationEvent): string {
 
 function plainBody(event: NotificationEvent, title: string): string {
   const out = [title, contextLine(event), ""];
-  const text = displayText(event.text).trim();
+  const text = inert(displayText(event.text).trim());
   if (text) out.push(text, "");
   if (event.facts.length > 0) {
-    for (const f of event.facts) out.push(`${oneLine(f.name)}: ${displayText(f.value)}`);
+    for (const f of event.facts) out.push(`${inert(oneLine(f.name))}: ${inert(displayText(f.value))}`);
     out.push("");
   }
   if (event.actions.length > 0) {
-    out.push("To act, send one of these requests to the Switchyard API, authenticated as an operator:", "");
+    out.push(ACTIONS_INTRO, "");
     for (const a of event.actions) out.push(`${oneLine(a.label)}:`, `  ${requestLine(a)}`, `  ${requestBody(a)}`, "");
   }
   const links = event.links.flatMap((l) => {
@@ -80,20 +82,20 @@ function htmlBody(event: NotificationEvent, title: string): string {
     `<h2>${escapeHtml(title)}</h2>`,
     `<p style="color: #555555;">${escapeHtml(`${severityWord(event.severity)} · ${contextLine(event)}`)}</p>`,
   ];
-  const text = displayText(event.text).trim();
+  const text = inert(displayText(event.text).trim());
   if (text) parts.push(`<p>${htmlText(text)}</p>`);
   if (event.facts.length > 0) {
     parts.push('<table style="border-collapse: collapse;">');
     for (const f of event.facts) {
       parts.push(
-        `<tr><th style="text-align: left; padding: 2px 12px 2px 0;">${escapeHtml(oneLine(f.name))}</th>` +
-          `<td style="padding: 2px 0;">${htmlText(displayText(f.value))}</td></tr>`,
+        `<tr><th style="text-align: left; padding: 2px 12px 2px 0;">${escapeHtml(inert(oneLine(f.name)))}</th>` +
+          `<td style="padding: 2px 0;">${htmlText(inert(displayText(f.value)))}</td></tr>`,
       );
     }
     parts.push("</table>");
   }
   if (event.actions.length > 0) {
-    parts.push("<p>To act, send one of these requests to the Switchyard API, authenticated as an operator:</p>");
+    parts.push(`<p>${escapeHtml(ACTIONS_INTRO)}</p>`);
     for (const a of event.actions) {
       parts.push(`<p><strong>${escapeHtml(oneLine(a.label))}</strong></p>`);
       parts.push(`<pre style="background: #f4f4f4; padding: 8px;">${escapeHtml(`${requestLine(a)}\n${requestBody(a)}`)}</pre>`);

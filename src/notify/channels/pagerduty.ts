@@ -1,11 +1,12 @@
 /**
  * PagerDuty Events API v2 (`POST /v2/enqueue`). Only events that open or close an incident go to
  * PagerDuty: a `trigger` opens (or adds to) the alert keyed by the incident's `dedup_key`, a `resolve`
- * closes it and needs nothing but the routing key and that key.
+ * closes it and needs nothing but the routing key and that key. Addresses in quoted text (summary,
+ * details) are made inert (text.ts `inert`): the only links of an alert are Switchyard's own.
  */
 import { createHash } from "node:crypto";
 import type { NotificationEvent, Severity } from "../event.ts";
-import { displayText, fit, linkUrl, oneLine, requestBody, requestLine } from "./text.ts";
+import { ACTIONS_INTRO, displayText, fit, inert, linkUrl, oneLine, requestBody, requestLine } from "./text.ts";
 import type { HttpDelivery } from "./types.ts";
 
 export const PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue";
@@ -59,8 +60,8 @@ export function pagerDutyEvent(event: NotificationEvent, routingKey: string): Pa
   const dedup_key = dedupKey(event.incident.key);
   if (event.incident.action === "resolve") return { routing_key: routingKey, event_action: "resolve", dedup_key };
 
-  const title = oneLine(event.title) || event.kind;
-  const firstLine = oneLine(displayText(event.text).split("\n").find((l) => l.trim() !== "") ?? "");
+  const title = inert(oneLine(event.title)) || event.kind;
+  const firstLine = inert(oneLine(displayText(event.text).split("\n").find((l) => l.trim() !== "") ?? ""));
   const links = event.links.flatMap((l) => {
     const href = linkUrl(l);
     return href === undefined ? [] : [{ href, text: oneLine(l.label) || href }];
@@ -95,18 +96,19 @@ export function dedupKey(key: string): string {
 }
 
 function customDetails(event: NotificationEvent): Record<string, unknown> {
-  const facts: Record<string, string> = {};
+  // No prototype: a fact named `__proto__` is kept as a fact, not taken as the object's prototype.
+  const facts: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const f of event.facts) {
-    const name = oneLine(f.name) || "fact";
+    const name = inert(oneLine(f.name)) || "fact";
     let key = name;
     for (let n = 2; Object.hasOwn(facts, key); n++) key = `${name} (${n})`;
-    facts[key] = displayText(f.value);
+    facts[key] = inert(displayText(f.value));
   }
   return {
-    text: displayText(event.text),
+    text: inert(displayText(event.text)),
     ...(event.facts.length > 0 ? { facts } : {}),
     ...(event.actions.length > 0
-      ? { actions: event.actions.map((a) => ({ label: oneLine(a.label), request: requestLine(a), body: requestBody(a) })) }
+      ? { how_to_act: ACTIONS_INTRO, actions: event.actions.map((a) => ({ label: oneLine(a.label), request: requestLine(a), body: requestBody(a) })) }
       : {}),
     event_id: event.id,
     kind: event.kind,

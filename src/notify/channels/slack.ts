@@ -3,11 +3,15 @@
  * notifications; the blocks carry the title (header), a context line, the message, the facts as
  * section fields, each action as the exact request in a code block, and the links.
  *
- * Every mrkdwn string escapes `&`, `<` and `>` as Slack requires and is cut to its block's limit after
- * escaping; chat cannot carry Switchyard's authenticated POST, so actions are shown, not clickable.
+ * Text that may quote people or Azure (title, message, facts) is sent as `plain_text`, which Slack
+ * never reads as mrkdwn: a quoted `<!channel>`, `<https://…|label>`, `*bold*` or code span shows as
+ * written, and addresses in it are made inert (text.ts `inert`). Only Switchyard's own words (the
+ * context line, the request code blocks, the links) are mrkdwn, `verbatim`, with `&`, `<` and `>`
+ * escaped as Slack requires and cut to the block's limit after escaping. Chat cannot carry
+ * Switchyard's authenticated POST, so actions are shown, not clickable.
  */
 import type { NotificationEvent } from "../event.ts";
-import { displayText, fit, linkUrl, oneLine, requestBody, requestLine, severityWord } from "./text.ts";
+import { ACTIONS_INTRO, displayText, fit, inert, linkUrl, oneLine, requestBody, requestLine, severityWord } from "./text.ts";
 import type { HttpDelivery } from "./types.ts";
 
 /** Block Kit limits (Slack's block and composition-object reference). */
@@ -45,6 +49,8 @@ const escapeChar = (c: string): string => ESCAPES[c] ?? c;
 export const escapeMrkdwn = (text: string): string => text.replace(/[&<>]/g, escapeChar);
 
 const mrkdwn = (text: string): Text => ({ type: "mrkdwn", text, verbatim: true });
+/** Literal text (no mrkdwn, no mentions, no emoji codes); quoted addresses made inert. */
+const plain = (text: string, limit: number): Text => ({ type: "plain_text", text: fit(inert(text), limit) || "-", emoji: false });
 
 export function slackDelivery(event: NotificationEvent, url: string): HttpDelivery {
   return { url, headers: { "content-type": "application/json" }, body: JSON.stringify(slackMessage(event)) };
@@ -52,20 +58,21 @@ export function slackDelivery(event: NotificationEvent, url: string): HttpDelive
 
 /** The message body (exported for tests and previews). */
 export function slackMessage(event: NotificationEvent): { text: string; blocks: Block[]; unfurl_links: false; unfurl_media: false } {
-  const title = oneLine(event.title) || event.kind;
+  const title = inert(oneLine(event.title)) || event.kind;
   const blocks: Block[] = [{ type: "header", text: { type: "plain_text", text: fit(title, SLACK_LIMITS.header), emoji: false } }];
 
   const context = [`*${severityWord(event.severity)}*`, `plan ${event.plan}`, ...(event.runId ? [`run ${event.runId}`] : []), event.at];
   blocks.push({ type: "context", elements: [mrkdwn(fit(oneLine(context.join(" · ")), SLACK_LIMITS.text, escapeChar))] });
 
   const text = displayText(event.text).trim();
-  if (text) blocks.push({ type: "section", text: mrkdwn(fit(text, SLACK_LIMITS.text, escapeChar)) });
+  if (text) blocks.push({ type: "section", text: plain(text, SLACK_LIMITS.text) });
 
   const facts = event.facts.slice(0, MAX_FACTS);
   for (let i = 0; i < facts.length; i += SLACK_LIMITS.fields) {
-    blocks.push({ type: "section", fields: facts.slice(i, i + SLACK_LIMITS.fields).map((f) => mrkdwn(factField(f.name, f.value))) });
+    blocks.push({ type: "section", fields: facts.slice(i, i + SLACK_LIMITS.fields).map((f) => factField(f.name, f.value)) });
   }
 
+  if (event.actions.length > 0) blocks.push({ type: "section", text: mrkdwn(escapeMrkdwn(ACTIONS_INTRO)) });
   for (const action of event.actions.slice(0, MAX_ACTIONS)) {
     const label = `*${fit(oneLine(action.label), 200, escapeChar)}*\n`;
     const line = fit(requestLine(action), 1000, escapeChar);
@@ -83,14 +90,15 @@ export function slackMessage(event: NotificationEvent): { text: string; blocks: 
   ];
   if (dropped.length > 0) blocks.push({ type: "context", elements: [mrkdwn(dropped.join(" · "))] });
 
+  // Slack reads the fallback as mrkdwn (with links and mentions parsed): escaped, its addresses inert.
   const fallback = fit(oneLine(`[${severityWord(event.severity)}] ${title} (plan ${event.plan})`), SLACK_LIMITS.text, escapeChar);
   return { text: fallback, blocks: blocks.slice(0, SLACK_LIMITS.blocks), unfurl_links: false, unfurl_media: false };
 }
 
-/** A fact as `*name*` over its value, within one field's limit. */
-function factField(name: string, value: string): string {
-  const head = `*${fit(oneLine(name), FACT_NAME, escapeChar)}*\n`;
-  return head + fit(displayText(value).trim() || "-", SLACK_LIMITS.field - head.length, escapeChar);
+/** A fact as `name: value` in plain text, within one field's limit. */
+function factField(name: string, value: string): Text {
+  const head = `${fit(inert(oneLine(name)), FACT_NAME)}: `;
+  return plain(head + (displayText(value).trim() || "-"), SLACK_LIMITS.field);
 }
 
 /** Links as `<url|label>`, whole links only, within one text object's limit. */

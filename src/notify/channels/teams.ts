@@ -4,13 +4,16 @@
  * to version 1.4 (a 1.5 card is refused or shown as "this card couldn't be displayed"), so the card
  * uses nothing newer.
  *
- * The title is a TextBlock coloured by severity; free text and the requests go in RichTextBlock
- * TextRuns, which Adaptive Cards never read as Markdown, so they show exactly as written. Chat cards
- * cannot carry Switchyard's authenticated POST: each action is shown as the request to send, and
- * links become Action.OpenUrl buttons.
+ * Teams reads TextBlock text and FactSet titles and values as Markdown (links included), so text that
+ * may quote people or Azure goes in RichTextBlock TextRuns, which are never read as Markdown: the
+ * message, each fact (a bold name run and a value run), the requests. The title stays a TextBlock
+ * coloured by severity, with whatever could form a link in it broken apart (`](`, `<scheme:`), and in
+ * every quoted text addresses are made inert (text.ts `inert`). Chat cards cannot carry Switchyard's
+ * authenticated POST: each action is shown as the request to send, and links become Action.OpenUrl
+ * buttons.
  */
 import type { NotificationEvent } from "../event.ts";
-import { displayText, fit, linkUrl, oneLine, requestBody, requestLine, severityWord } from "./text.ts";
+import { ACTIONS_INTRO, displayText, fit, inert, linkUrl, oneLine, requestBody, requestLine, severityWord } from "./text.ts";
 import type { HttpDelivery } from "./types.ts";
 
 /** The Adaptive Card schema version the card declares: the newest that Teams Workflows render. */
@@ -35,8 +38,7 @@ type Sizes = { readonly [K in keyof typeof FULL]: number };
 type TextRun = { type: "TextRun"; text: string; weight?: "bolder"; isSubtle?: boolean; size?: "small"; fontType?: "monospace" };
 type Element =
   | { type: "TextBlock"; text: string; wrap: true; weight: "bolder"; size?: "medium"; color?: "attention" | "warning" | "default" }
-  | { type: "RichTextBlock"; inlines: TextRun[]; spacing?: "none" | "medium" }
-  | { type: "FactSet"; facts: { title: string; value: string }[] };
+  | { type: "RichTextBlock"; inlines: TextRun[]; spacing?: "none" | "medium" };
 type OpenUrl = { type: "Action.OpenUrl"; title: string; url: string };
 
 export interface AdaptiveCard {
@@ -57,13 +59,23 @@ export function teamsDelivery(event: NotificationEvent, url: string): HttpDelive
   return { url, headers: { "content-type": "application/json" }, body: JSON.stringify(teamsMessage(event)) };
 }
 
-/** The message body (exported for tests and previews); fields shrink until it fits TEAMS_MAX_BYTES. */
+/**
+ * The message body (exported for tests and previews): fields shrink until it fits TEAMS_MAX_BYTES; a
+ * card still too large then drops links (whole URLs cannot be cut), then facts, from the last.
+ */
 export function teamsMessage(event: NotificationEvent): TeamsMessage {
-  let message = wrap(adaptiveCard(event, FULL));
+  const fits = (m: TeamsMessage) => Buffer.byteLength(JSON.stringify(m), "utf8") <= TEAMS_MAX_BYTES;
+  let sizes: Sizes = FULL;
+  let message = wrap(adaptiveCard(event, sizes));
   for (const scale of [0.5, 0.25, 0.1]) {
-    if (Buffer.byteLength(JSON.stringify(message), "utf8") <= TEAMS_MAX_BYTES) break;
-    const sizes = Object.fromEntries(Object.entries(FULL).map(([k, v]) => [k, Math.max(20, Math.floor(v * scale))])) as Sizes;
+    if (fits(message)) return message;
+    sizes = Object.fromEntries(Object.entries(FULL).map(([k, v]) => [k, Math.max(20, Math.floor(v * scale))])) as Sizes;
     message = wrap(adaptiveCard(event, sizes));
+  }
+  let keep = { links: MAX_LINKS, facts: MAX_FACTS };
+  while (!fits(message) && (keep.links > 0 || keep.facts > 0)) {
+    keep = keep.links > 0 ? { ...keep, links: keep.links - 1 } : { ...keep, facts: keep.facts - 1 };
+    message = wrap(adaptiveCard(event, sizes, keep));
   }
   return message;
 }
@@ -75,27 +87,36 @@ const wrap = (card: AdaptiveCard): TeamsMessage => ({
 
 const run = (text: string, style: Omit<TextRun, "type" | "text"> = {}): TextRun => ({ type: "TextRun", text, ...style });
 
-function adaptiveCard(event: NotificationEvent, size: Sizes): AdaptiveCard {
+/**
+ * The title as TextBlock Markdown that cannot form a link: addresses inert, `](` of an inline link and
+ * the `<` of an autolink (`<scheme:…>`) kept apart from what follows.
+ */
+const titleText = (text: string): string => inert(text).replace(/\]\s*\(/g, "] (").replace(/<(?=[A-Za-z][A-Za-z0-9+.-]{1,31}:)/g, "< ");
+
+function adaptiveCard(event: NotificationEvent, size: Sizes, keep: { readonly links: number; readonly facts: number } = { links: MAX_LINKS, facts: MAX_FACTS }): AdaptiveCard {
   const color = event.severity === "critical" ? "attention" : event.severity === "warning" ? "warning" : "default";
   const body: Element[] = [
-    { type: "TextBlock", text: fit(oneLine(event.title) || event.kind, size.title), wrap: true, weight: "bolder", size: "medium", color },
+    { type: "TextBlock", text: fit(titleText(oneLine(event.title)) || event.kind, size.title), wrap: true, weight: "bolder", size: "medium", color },
   ];
   const context = [severityWord(event.severity), `plan ${event.plan}`, ...(event.runId ? [`run ${event.runId}`] : []), event.at];
   body.push({ type: "RichTextBlock", inlines: [run(oneLine(context.join(" · ")), { isSubtle: true, size: "small" })], spacing: "none" });
 
-  body.push(...textLines(fit(displayText(event.text).trim(), size.text)));
+  body.push(...textLines(fit(inert(displayText(event.text).trim()), size.text)));
 
-  const facts = event.facts.slice(0, MAX_FACTS).map((f) => ({
-    title: fit(oneLine(f.name), size.factName),
-    value: fit(oneLine(f.value), size.factValue) || "-",
-  }));
-  if (facts.length > 0) body.push({ type: "FactSet", facts });
+  // Each fact as a name run and a value run: a FactSet would read both as Markdown.
+  for (const [i, f] of event.facts.slice(0, keep.facts).entries()) {
+    body.push({
+      type: "RichTextBlock",
+      inlines: [run(`${fit(inert(oneLine(f.name)), size.factName) || "-"}: `, { weight: "bolder" }), run(fit(inert(oneLine(f.value)), size.factValue) || "-")],
+      spacing: i === 0 ? "medium" : "none",
+    });
+  }
 
   const actions = event.actions.slice(0, MAX_ACTIONS);
   if (actions.length > 0) {
     body.push({
       type: "TextBlock",
-      text: "To act, send one of these requests to the Switchyard API, authenticated as an operator:",
+      text: ACTIONS_INTRO,
       wrap: true,
       weight: "bolder",
     });
@@ -117,7 +138,7 @@ function adaptiveCard(event: NotificationEvent, size: Sizes): AdaptiveCard {
   const links: OpenUrl[] = [];
   for (const link of event.links) {
     const url = linkUrl(link);
-    if (url === undefined || links.length === MAX_LINKS) continue;
+    if (url === undefined || links.length >= keep.links) continue;
     links.push({ type: "Action.OpenUrl", title: fit(oneLine(link.label), size.label) || "Open", url });
   }
 

@@ -41,6 +41,30 @@ export function fit(text: string, limit: number, encode: (codePoint: string) => 
   return out + ELLIPSIS;
 }
 
+/**
+ * Text quoted from people and Azure, made inert for a reader: an address in it is shown but no chat or
+ * mail client turns it into a link (`https://host` becomes `https[:]//host`, `www.host` becomes
+ * `www[.]host`, `mailto:x` becomes `mailto[:]x`). Switchyard's own links and requests are never passed
+ * through it: they are rendered apart, as links and requests.
+ */
+export function inert(text: string): string {
+  return text
+    // Anchored on the separator itself (linear whatever the text): every `://` and `:\\`.
+    .replace(/:(?=\/\/|\\\\)/g, "[:]")
+    .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}[.]`)
+    .replace(/\b(mailto|tel|callto|sms|msteams):(?!\/\/)/gi, "$1[:]");
+}
+
+/**
+ * How to send the requests a notification lists, for the person reading it: the credential the API
+ * takes, the body's rule, and that no other address in the message is Switchyard's.
+ */
+export const ACTIONS_INTRO =
+  "To act, send one of these requests to the Switchyard API with a JSON body and the app's function key in the " +
+  "x-functions-key header (where App Service authentication is on, also Authorization: Bearer and an Entra ID " +
+  "token holding the Switchyard.Operator role). A reason is 3 to 500 characters. Only these requests come from " +
+  "Switchyard: any other address in this message is quoted text.";
+
 /** The severity as a word for headings and subjects. */
 export const severityWord = (severity: string): string => severity.toUpperCase();
 
