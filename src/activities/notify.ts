@@ -2,7 +2,8 @@ import type { NotifyInput } from "../core/run/model.ts";
 import { redactText } from "../core/secrets.ts";
 import { redactNotification } from "../notify/redact.ts";
 import { ChannelNotifier, eventOf, type ChannelNotifierDeps } from "../notify/channelNotifier.ts";
-import type { ChannelOutcome } from "../notify/delivery.ts";
+import { credentialScrubber, type ChannelOutcome } from "../notify/delivery.ts";
+import type { PlanChannel } from "../notify/outbox.ts";
 import { JournalNotifier } from "../notify/journalNotifier.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import type { ActivityDeps } from "./deps.ts";
@@ -36,8 +37,18 @@ export interface NotifyResult {
  * orchestrator retries: nothing was sent yet).
  */
 export async function notifyActivity(given: NotifyInput, deps: NotifyDeps): Promise<NotifyResult> {
-  const input = redactNotification(given);
-  const channelNames = ((input.plan as { notifications?: { name: string }[] }).notifications ?? []).map((c) => c.name);
+  const planChannels: readonly PlanChannel[] = (given.plan as { notifications?: PlanChannel[] }).notifications ?? [];
+  // What looks like a secret, and every credential of the plan's channels by its value (a routing key
+  // quoted in a reason looks like nothing in particular), before anything is journaled or sent.
+  const redacted = redactNotification(given);
+  const scrub = deps.channels ? credentialScrubber(planChannels, deps.channels.setting) : (text: string) => text;
+  const input: NotifyInput = {
+    ...redacted,
+    message: scrub(redacted.message),
+    ...(redacted.title !== undefined ? { title: scrub(redacted.title) } : {}),
+    ...(redacted.facts ? { facts: redacted.facts.map((f) => ({ name: scrub(f.name), value: scrub(f.value) })) } : {}),
+  };
+  const channelNames = planChannels.map((c) => c.name);
   const event = eventOf(input, deps.clock(), deps.channels?.publicUrl);
   const journal = new JournalNotifier(deps.journal, deps.clock);
   await journal.notify(input, { eventId: event.id, channels: [deps.notifier.name, ...channelNames].join("+") });

@@ -109,7 +109,7 @@ describe("notifications on a plan no code was tuned to", () => {
     // PagerDuty: paged (critical) for the approval, and the incident resolved when the run completed.
     const pages = lineOf(got, "nw-pager").map((m) => m.line);
     expect(pages[0]).toMatch(/^trigger \(critical\): .*needs approval/);
-    expect(pages.at(-1)).toMatch(/^resolve switchyard\/northwind-logistics\/run\//);
+    expect(pages.at(-1)).toMatch(/^resolve switchyard\/northwind-logistics\/runs$/);
     // Each event once per channel: no repeats although the delivery timer ran beside the first attempts.
     for (const channel of got) expect(new Set(channel.messages.map((m) => m.line)).size, channel.channel).toBe(channel.messages.length);
 

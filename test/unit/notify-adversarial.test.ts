@@ -128,7 +128,7 @@ function rendered(event: NotificationEvent): Record<string, string> {
     emailHtml: mail.content.html!,
     emailText: mail.content.plainText!,
     emailSubject: mail.content.subject,
-    pagerduty: JSON.stringify(pagerDutyEvent({ ...event, incident: { key: runIncidentKey(plan.name, RUN), action: "trigger" } }, "R0123456789abcdef0123456789abcde") ?? {}),
+    pagerduty: JSON.stringify(pagerDutyEvent({ ...event, incident: { key: runIncidentKey(plan.name), action: "trigger" } }, "R0123456789abcdef0123456789abcde") ?? {}),
   };
 }
 
@@ -254,7 +254,7 @@ describe("untrusted text cannot forge an event id or an incident", () => {
     const event = eventOfNotice(hostile, 4);
 
     expect(event.id).toBe(`${RUN}.4.step-failed`);
-    expect(event.incident).toEqual({ key: runIncidentKey(plan.name, RUN), action: "trigger" });
+    expect(event.incident).toEqual({ key: runIncidentKey(plan.name), action: "trigger" });
     expect(hostileAnswer().incident).toBeUndefined();
   });
 
@@ -327,7 +327,7 @@ describe("no channel credential leaves through a notification", () => {
     const journal = new MemoryJournal();
     const deps: DeliveryDeps = { outbox, transport, setting: (name) => SETTINGS[name], clock: () => NOW, log, journal };
 
-    const report = await notifyChannels({ ...event, severity: "critical", incident: { key: runIncidentKey(plan.name, RUN), action: "trigger" } }, CHANNELS, deps);
+    const report = await notifyChannels({ ...event, severity: "critical", incident: { key: runIncidentKey(plan.name), action: "trigger" } }, CHANNELS, deps);
 
     expect(report.channels.map((c) => c.state)).toEqual(["delivered", "delivered", "delivered", "delivered"]);
     // Only PagerDuty's own request carries its key, as routing_key; nothing else anywhere.
@@ -508,7 +508,7 @@ describe("PagerDuty incidents", () => {
   it("a run's approval, failed step, failure and completion all name the same dedup_key; completion resolves it", () => {
     const events = [dedup(approvalNeeded(), 2), dedup(stepFailedNotice(runInput, "dataTier", "Conflict"), 4), dedup(runFinishedNotice(runInput, outputOf("failed")), 5), dedup(runFinishedNotice(runInput, outputOf("completed")), 5)];
 
-    expect(new Set(events.map((e) => e!.dedup_key))).toEqual(new Set([runIncidentKey(plan.name, RUN)]));
+    expect(new Set(events.map((e) => e!.dedup_key))).toEqual(new Set([runIncidentKey(plan.name)]));
     expect(events.map((e) => e!.event_action)).toEqual(["trigger", "trigger", "trigger", "resolve"]);
   });
 

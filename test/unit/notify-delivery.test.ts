@@ -754,6 +754,17 @@ describe("notifyActivity with channels", () => {
     expect(h.transport.begins).toHaveLength(1);
   });
 
+  it("a credential quoted in the notification itself (a routing key in a reason) reaches neither the journal nor a channel", async () => {
+    const h = harness();
+    const quoted = { ...input(), message: `approve, the key is ${PD_KEY} and the hook ${SLACK_URL}`, facts: [{ name: "Reason", value: `key ${PD_KEY}` }] };
+    await notifyActivity(quoted, activityDeps(h));
+    const journaled = await h.journal.read(RUN);
+    expect(journaled[0]!.message).toContain("approve, the key is");
+    expect(leaked(JSON.stringify([h.journal.given, journaled, h.lines, h.outbox.all()]))).toEqual([]);
+    // The bodies sent carry the routing key only where PagerDuty needs it: its own routing_key field.
+    for (const body of [...h.transport.posts.map((p) => p.delivery.body), ...h.transport.begins.map((b) => JSON.stringify(b.message))]) expect(body.replace(`"routing_key":"${PD_KEY}"`, "")).not.toContain(PD_KEY);
+  });
+
   it("journals the notification and each channel's outcome without a credential, even when channels quote theirs", async () => {
     const h = harness();
     h.transport

@@ -791,7 +791,7 @@ describe("notices (version 4)", () => {
     const sent = notices(w);
     expect(output.outcome).toBe("completed");
     expect(sent.map((n) => n.kind)).toEqual(["run-started", "approval-needed", "approval-answered", "run-finished"]);
-    expect(sent.at(-1)!.incident).toEqual({ key: "switchyard/contoso-orders/run/run-1", action: "resolve" });
+    expect(sent.at(-1)!.incident).toEqual({ key: "switchyard/contoso-orders/runs", action: "resolve" });
   });
 
   it("gives a notice the same id when its activity runs again after a crash (the outbox deduplicates on it)", async () => {

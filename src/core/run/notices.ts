@@ -25,9 +25,14 @@ export interface Notice {
 
 type Input = Pick<RunOrchestrationInput, "runId" | "kind" | "mode" | "from" | "to" | "trigger"> & { readonly plan: { readonly name: string; readonly objectives: RunOrchestrationInput["plan"]["objectives"] } };
 
-/** The run's incident key: one PagerDuty alert per run. */
-export function runIncidentKey(plan: string, runId: string): string {
-  return `switchyard/${plan}/run/${runId}`;
+/**
+ * The incident of a plan's runs: one PagerDuty alert per plan that a run needs a person for (an
+ * approval, a failed step, a stop), closed by the next run of the plan that ends well. A run is one
+ * at a time per plan, and a failed run is finished by a resumed run (a new run id): a key per run
+ * would leave the failed run's page open after its resume completed.
+ */
+export function runIncidentKey(plan: string): string {
+  return `switchyard/${plan}/runs`;
 }
 
 const fact = (name: string, value: string | number): NotificationFact => ({ name, value: String(value) });
@@ -86,7 +91,7 @@ export function approvalNeededNotice(input: Input, o: { readonly to: string; rea
       : `Switchyard ${p.name}: a data-loss failover to ${o.to} needs approval within ${o.timeoutSeconds} s — ${why}. Approve or abort run ${input.runId}.`,
     facts: [fact("Run", input.runId), fact("Failover", `${input.from} → ${o.to}`), ...atStake(o.replication, p.objectives.rpoSeconds), fact("Deadline", `${o.deadline} (then the run stops; nothing is failed over with data loss)`)],
     actions: decisionActions(input.runId),
-    incident: { key: runIncidentKey(p.name, input.runId), action: "trigger" },
+    incident: { key: runIncidentKey(p.name), action: "trigger" },
   };
 }
 
@@ -115,7 +120,7 @@ export function stepFailedNotice(input: Input, step: string, azureError: string)
     message: `Switchyard ${p.name}: step ${step} of run ${input.runId} failed: ${error}`,
     facts: [fact("Run", input.runId), fact("Step", step), fact("Error", error)],
     actions: [{ label: "Resume the run", method: "POST", path: `/api/runs/${encodeURIComponent(input.runId)}/resume`, body: { reason: "why it is safe to go on" } }],
-    incident: { key: runIncidentKey(p.name, input.runId), action: "trigger" },
+    incident: { key: runIncidentKey(p.name), action: "trigger" },
   };
 }
 
@@ -142,7 +147,7 @@ export function runFinishedNotice(input: Input, out: Pick<RunOutput, "outcome" |
     // Ends well, or aborted by a person: the run's incident (if one was opened) closes. Otherwise
     // (failed, refused, nobody answered in time) it opens, or stays open. An outage keeps its own
     // region incident whatever the run did.
-    incident: { key: runIncidentKey(p.name, input.runId), action: ok || aborted ? "resolve" : "trigger" },
+    incident: { key: runIncidentKey(p.name), action: ok || aborted ? "resolve" : "trigger" },
   };
 }
 
