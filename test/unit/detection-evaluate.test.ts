@@ -3,6 +3,7 @@ import type { Signal } from "../../src/core/detection/model.ts";
 import { pause } from "../../src/core/detection/policy.ts";
 import type { Plan, PlanInput } from "../../src/core/plan/index.ts";
 import type { RunPort, RunView } from "../../src/core/run/port.ts";
+import type { NotifyInput } from "../../src/core/run/model.ts";
 import { autoRunId, detectionJournalId, evaluatePlan, type EvaluateDeps } from "../../src/detection/evaluate.ts";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
 import { assertStorableEntry } from "../../src/journal/guard.ts";
@@ -257,5 +258,29 @@ describe("evaluatePlan (memory store, fake run port, injected clock)", () => {
     );
     expect(summary.recorded).toBe(1);
     expect(Object.keys((await t.store.get(t.plan.name)).state.signals)).toEqual([PRIMARY]);
+  });
+});
+
+describe("region changes are told to the plan's stakeholders", () => {
+  it("one region-down notice per outage, with the incident it opens; healthy again resolves it; the same change gives the same id", async () => {
+    const t = setup();
+    const told: NotifyInput[] = [];
+    const deps = { ...t.deps, notifier: { name: "test", notify: async (n: NotifyInput) => void told.push(n) } };
+    for (let s = 0; s <= 600; s += 60) t.setNow(s), await evaluatePlan(t.plan, round(t.plan, s, true), deps);
+    for (let s = 660; s <= 3600; s += 60) t.setNow(s), await evaluatePlan(t.plan, round(t.plan, s, false), deps);
+    expect(told.map((n) => n.kind)).toEqual(["region-down", "region-healthy"]);
+    const [down, healthy] = told;
+    expect(down).toMatchObject({ severity: "critical", incident: { key: `switchyard/${t.plan.name}/region/${PRIMARY}`, action: "trigger" } });
+    expect(healthy).toMatchObject({ severity: "info", incident: { key: `switchyard/${t.plan.name}/region/${PRIMARY}`, action: "resolve" } });
+    expect(down!.id).toBe(`${t.plan.name}.region-down.${PRIMARY}.${Date.parse(down!.at!)}`);
+    expect(down!.facts!.some((f) => f.value.startsWith("down"))).toBe(true);
+  });
+
+  it("a notifier that fails changes no decision", async () => {
+    const t = setup();
+    const deps = { ...t.deps, notifier: { name: "broken", notify: async () => Promise.reject(new Error("channel down")) } };
+    const summaries = [];
+    for (let s = 0; s <= 600; s += 60) t.setNow(s), summaries.push(await evaluatePlan(t.plan, round(t.plan, s, true), deps));
+    expect(summaries.flatMap((x) => x.changes.map((c) => c.to))).toEqual(["down"]);
   });
 });

@@ -1,3 +1,4 @@
+import type { NotifyInput } from "../../src/core/run/model.ts";
 import type { RunOutput } from "../../src/core/run/model.ts";
 import { readFileSync } from "node:fs";
 import { HttpRequest } from "@azure/functions";
@@ -226,6 +227,23 @@ describe("manual override API: untrusted text never blocks or fails a safety act
     expect(entries).toHaveLength(1);
     expect(entries[0]!.data).toMatchObject({ action: "pause-auto-failover", by: "svc;[redacted]", reason: "maintenance, [redacted]; on the bridge", outcome: "auto-failover paused" });
     expect(JSON.stringify([body(res), entries])).not.toContain("hunter2");
+  });
+
+  it("tells the plan's stakeholders who paused and resumed auto-failover, redacted; a notifier that fails changes no answer", async () => {
+    const told: NotifyInput[] = [];
+    const notifier = { name: "test", notify: async (n: NotifyInput) => void told.push(n) };
+    const api = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs: new MemoryRuns(), journal: new MemoryJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: true, detection: recordingDetection(), notifier });
+    const caller = { "x-ms-client-principal": principal("oncall@contoso.com", [OPERATOR_ROLE]) };
+
+    await api.autoFailover(request({ plan: plan.name }, { enabled: false, reason: "maintenance, Password=hunter2; on the bridge" }, caller));
+    await api.autoFailover(request({ plan: plan.name }, { enabled: true, reason: "maintenance over" }, caller));
+    const broken = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs: new MemoryRuns(), journal: new MemoryJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: true, detection: recordingDetection(), notifier: { name: "down", notify: () => Promise.reject(new Error("channel down")) } });
+    const stillAnswered = await broken.autoFailover(request({ plan: plan.name }, { enabled: false, reason: "maintenance window" }, caller));
+
+    expect(told.map((n) => [n.kind, n.severity])).toEqual([["auto-failover-paused", "warning"], ["auto-failover-resumed", "info"]]);
+    expect(told[0]!.title).toContain("paused by oncall@contoso.com");
+    expect(JSON.stringify(told)).not.toContain("hunter2");
+    expect(stillAnswered.status).toBe(200);
   });
 
   it("records a reason as one line: control characters (line breaks, terminal escapes) become spaces, and one made only of them is too short", async () => {
