@@ -89,7 +89,7 @@ export function approvalNeededNotice(input: Input, o: { readonly to: string; rea
     message: reminder
       ? `Reminder: run ${input.runId} still waits for approval of a data-loss failover to ${o.to}; ${reminder.secondsLeft} s left (until ${o.deadline}), then it stops without failing over. ${why}`
       : `Switchyard ${p.name}: a data-loss failover to ${o.to} needs approval within ${o.timeoutSeconds} s — ${why}. Approve or abort run ${input.runId}.`,
-    facts: [fact("Run", input.runId), fact("Failover", `${input.from} → ${o.to}`), ...atStake(o.replication, p.objectives.rpoSeconds), fact("Deadline", `${o.deadline} (then the run stops; nothing is failed over with data loss)`)],
+    facts: [fact("Run", input.runId), fact("Failover", `${input.from} → ${o.to}`), ...atStake(o.replication, p.objectives.rpoSeconds), fact("Deadline", `${o.deadline} (then the run stops; nothing is failed over with data loss)`), fact("From a terminal", `switchyard approve ${input.runId} --reason "<why>" --app <Switchyard URL> (or switchyard abort)`)],
     actions: decisionActions(input.runId),
     incident: { key: runIncidentKey(p.name), action: "trigger" },
   };
