@@ -228,6 +228,14 @@ function decodeOr(text: string): string {
 function redacted(channel: Channel, path: string, url: URL): { path: string; query: string } {
   const query = new URLSearchParams(url.search);
   query.delete("sig");
+  // A receiver of one's own may take its credential anywhere in its URL (a token in the path or the
+  // query): only the first path segment and the query's names are kept.
+  if (channel === "webhook") {
+    let kept = 0;
+    const segments = path.split("/").map((segment) => (segment === "" || ++kept <= 1 ? segment : "<redacted>"));
+    const names = [...new Set(query.keys())];
+    return { path: segments.join("/"), query: names.length > 0 ? `?${names.map((n) => `${encodeURIComponent(n)}=<redacted>`).join("&")}` : "" };
+  }
   const search = query.size > 0 ? `?${query.toString()}` : "";
   if (channel !== "slack") return { path, query: search };
   let kept = 0;

@@ -369,7 +369,8 @@ export class Run {
 
   /** Notifies stakeholders (a notice of the kind `event` names). */
   *notify(event: string, severity: "info" | "warning" | "critical", message: string, details?: Record<string, unknown>, id?: string): Gen<void> {
-    yield* this.notice({ event, kind: kindOfEvent(event), severity, title: message, message, facts: [], actions: [], ...(details ? { details } : {}) }, id);
+    // The title is the message without its "Switchyard " lead (the plan's name comes first, as in every notice's title).
+    yield* this.notice({ event, kind: kindOfEvent(event), severity, title: message.replace(/^Switchyard /, ""), message, facts: [], actions: [], ...(details ? { details } : {}) }, id);
   }
 
   /**

@@ -299,7 +299,7 @@ describe("Standard Webhooks receivers", () => {
 
     expect(reply.status).toBe(204);
     const [delivery] = only("webhook");
-    expect(delivery).toMatchObject({ host: WEBHOOK_HOST, path: "/switchyard/events", status: 204, problems: [], credential: fingerprintOf(WEBHOOK_SECRET), body: webhookEvent });
+    expect(delivery).toMatchObject({ host: WEBHOOK_HOST, path: "/switchyard/<redacted>", status: 204, problems: [], credential: fingerprintOf(WEBHOOK_SECRET), body: webhookEvent });
     expect(Object.keys(delivery!.headers)).toEqual(["content-type", "webhook-id", "webhook-signature", "webhook-timestamp"]);
   });
 
@@ -518,6 +518,8 @@ describe("the delivery record", () => {
     await toChannel(TEAMS_HOST, TEAMS_PATH, teamsMessage());
     await toChannel(TEAMS_HOST, TEAMS_PATH, teamsMessage({ version: "1.6" }));
     await toChannel(WEBHOOK_HOST, "/switchyard/events", body, signed(body));
+    // A receiver of one's own with its token in the path and the query.
+    await toChannel(WEBHOOK_HOST, "/hooks/PathTokenKnown7Yq2/events?token=QueryTokenKnown9Xw4", body, signed(body));
     await (await emailClient().beginSend(emailMessage(), FAST)).pollUntilDone();
 
     const notifications = await call("GET", "/_estate/notifications");
@@ -525,10 +527,10 @@ describe("the delivery record", () => {
 
     expect(notifications.status).toBe(200);
     const deliveries = JSON.parse(notifications.text).deliveries as { channel: string; credential?: string }[];
-    expect(deliveries.map((d) => d.channel)).toEqual(["slack", "slack", "slack", "pagerduty", "pagerduty", "teams", "teams", "webhook", "email"]);
+    expect(deliveries.map((d) => d.channel)).toEqual(["slack", "slack", "slack", "pagerduty", "pagerduty", "teams", "teams", "webhook", "webhook", "email"]);
     expect(deliveries.filter((d) => d.credential === undefined)).toHaveLength(1); // the URL that names no webhook
     const shown = `${notifications.text}\n${requests.text}`;
-    for (const secret of [SLACK_SECRET, ROUTING_KEY, TEAMS_SIG, encodeURIComponent(TEAMS_SIG), WEBHOOK_SECRET, WEBHOOK_KEY.toString("base64"), EMAIL_TOKEN]) {
+    for (const secret of [SLACK_SECRET, ROUTING_KEY, TEAMS_SIG, encodeURIComponent(TEAMS_SIG), WEBHOOK_SECRET, WEBHOOK_KEY.toString("base64"), EMAIL_TOKEN, "PathTokenKnown7Yq2", "QueryTokenKnown9Xw4"]) {
       expect(shown).not.toContain(secret);
     }
     expect(requests.text).toContain("/channels/hooks.slack.com/services/T0ABCDEF1/B0GHIJKL2/");
