@@ -85,7 +85,8 @@ describe("run ids quoted in the documentation", () => {
   it("have the format Switchyard makes (newRunId), so a reader can use them as they are", () => {
     const docs = ["README.md", "examples/alerts/README.md", "estate/README.md"].map((f) => readFileSync(join(ROOT, f), "utf8")).join("\n");
     // Anything that starts like a run id (plan, dot, a UTC stamp), up to the end of the word.
-    const quoted = [...docs.matchAll(/\b[a-z][a-z0-9-]*[a-z0-9]\.\d{8}T\d{4,}Z?[\w.-]*/g)].map((m) => m[0].replace(/\.(md|json)$/, "").replace(/\.+$/, ""));
+    // A notification's event id is its run id, the notice's number and its kind (`{runId}.2.approval-needed`).
+    const quoted = [...docs.matchAll(/\b[a-z][a-z0-9-]*[a-z0-9]\.\d{8}T\d{4,}Z?[\w.-]*/g)].map((m) => m[0].replace(/\.(md|json)$/, "").replace(/\.+$/, "").replace(/\.\d+\.[a-z-]+$/, ""));
 
     expect(quoted.length).toBeGreaterThan(0);
     for (const id of new Set(quoted)) expect(planOfRunId(id), id).toBeDefined();
