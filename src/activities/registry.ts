@@ -97,7 +97,8 @@ export function createActivities(deps: NotifyDeps): ActivityHandlers {
     [Activities.pollStorageFailover]: bind(Activities.pollStorageFailover, handing(pollStorageFailover, pollOutcome)),
     [Activities.pollFrontDoorStandard]: bind(Activities.pollFrontDoorStandard, handing(pollFrontDoorStandard, pollOutcome)),
     [Activities.pollFrontDoorClassic]: bind(Activities.pollFrontDoorClassic, handing(pollFrontDoorClassic, pollOutcome)),
-    [Activities.notify]: bind(Activities.notify, notifyActivity),
+    // The run is handed whether it was delivered (each channel's outcome is journaled, not kept in its history).
+    [Activities.notify]: bind(Activities.notify, handing(notifyActivity, (r) => ({ delivered: r.delivered, ...(r.error ? { error: r.error } : {}) }))),
     [Activities.journal]: bind(Activities.journal, journalActivity),
   } as ActivityHandlers;
 }

@@ -40,9 +40,10 @@ describe("durable history of a real run", () => {
     // What the run leaves in durable history: verdicts, what to watch, its journal's own entries.
     // Evidence (probes, checks, replica figures), resource ids of results, Azure request ids and
     // resume tokens are journaled by the activities that met them, and stay out.
-    // Notices carry their facts (a few hundred bytes each) and the measure step its five largest lags.
+    // Notices carry their facts (a few hundred bytes each) and the measure step its five largest lags;
+    // a poll more or less (timing) moves the stored size by about a kilobyte.
     expect(run.payload).toBeLessThanOrEqual(24 * 1024);
-    expect(run.bytes).toBeLessThanOrEqual(40 * 1024);
+    expect(run.bytes).toBeLessThanOrEqual(44 * 1024);
     const history = JSON.stringify(state!.history);
     expect(history).not.toContain("resumeToken");
     expect(history).not.toContain("requestIds");
