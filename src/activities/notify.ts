@@ -59,8 +59,9 @@ export async function notifyActivity(given: NotifyInput, deps: NotifyDeps): Prom
     return { delivered: true, id: event.id, ...(channels.length > 0 ? { channels } : {}) };
   } catch (error) {
     const raw = error instanceof Error ? error.message.split("\n")[0]! : String(error);
-    // Channel errors may quote a URL with a signature in it.
-    const message = redactText(raw);
+    // Channel errors may quote a URL with a signature in it, or a channel's credential as it is (a
+    // routing key looks like nothing in particular): both are masked.
+    const message = redactText(scrub(raw));
     deps.log.warn("notification not delivered", { runId: input.runId, event: input.event, eventId: event.id, error: message });
     await deps.journal.append({
       runId: input.runId,
