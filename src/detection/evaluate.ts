@@ -158,6 +158,17 @@ interface Pass {
 }
 
 export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps: EvaluateDeps, options: EvaluatePlanOptions = {}): Promise<EvaluationSummary> {
+  // Stakeholders are told once the decision is taken and any run started: a channel's first attempt
+  // (up to its timeout) never delays the failover it is about.
+  const tell: (() => Promise<void>)[] = [];
+  try {
+    return await evaluate(plan, signals, deps, options, tell);
+  } finally {
+    for (const notify of tell) await notify();
+  }
+}
+
+async function evaluate(plan: Plan, signals: readonly Signal[], deps: EvaluateDeps, options: EvaluatePlanOptions, tell: (() => Promise<void>)[]): Promise<EvaluationSummary> {
   const now = deps.clock();
   const at = now.toISOString();
   const log = deps.log ?? silent;
@@ -243,12 +254,15 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
     const text = `automatic run ${retry.runId} ended without writing to Azure (${retry.reason}): it does not count toward maxPerDay; attempt ${retry.failures + 1} no earlier than ${retry.notBefore}`;
     log.error("an automatic run ended without writing to Azure; it will be retried", { plan: plan.name, runId: retry.runId, failures: retry.failures, notBefore: retry.notBefore, reason: retry.reason });
     await journal({ message: text, data: { plan: plan.name, decision: "retry", runId: retry.runId, failures: retry.failures, notBefore: retry.notBefore, reason: retry.reason } });
-    if (deps.notifier) {
-      try {
-        await deps.notifier.notify({ runId: retry.runId, plan, event: "auto-failover-retry", severity: "critical", message: redactText(`Switchyard ${plan.name}: ${text}`) });
-      } catch (error) {
-        log.error("the retry notification could not be delivered", { plan: plan.name, runId: retry.runId, error: message(error) });
-      }
+    const notifier = deps.notifier;
+    if (notifier) {
+      tell.push(async () => {
+        try {
+          await notifier.notify({ runId: retry.runId, plan, event: "auto-failover-retry", severity: "critical", message: redactText(`Switchyard ${plan.name}: ${text}`) });
+        } catch (error) {
+          log.error("the retry notification could not be delivered", { plan: plan.name, runId: retry.runId, error: message(error) });
+        }
+      });
     }
   }
 
@@ -260,7 +274,8 @@ export async function evaluatePlan(plan: Plan, signals: readonly Signal[], deps:
           : `region ${change.region} declared healthy again: fewer than ${change.thresholds.quorum} signal(s) down for ${change.thresholds.healthyForSeconds} s`,
       data: { plan: plan.name, region: change.region, from: change.from, to: change.to, changedAt: change.at, signals: signalData(change.signals), thresholds },
     });
-    if (deps.notifier && (change.to === "down" || change.from === "down")) await notifyChange(plan, change, deps.notifier, log);
+    const notifier = deps.notifier;
+    if (notifier && (change.to === "down" || change.from === "down")) tell.push(() => notifyChange(plan, change, notifier, log));
   }
 
   const journalDecision = async (p: Pass) => {

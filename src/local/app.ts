@@ -203,14 +203,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const routes = httpRoutes(handlers.http);
   const deliverNotifications = () => deliverOpen(delivery);
   let deliveryTimer: ReturnType<typeof setInterval> | undefined;
+  // The pass in progress: stop() lets it end before the estate and Azurite go.
+  let pass: Promise<unknown> | undefined;
   if (options.deliveryTimer) {
-    let busy = false;
     deliveryTimer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      deliverNotifications()
+      if (pass) return;
+      pass = deliverNotifications()
         .catch((error: unknown) => options.log.error("notification delivery pass failed", { error: error instanceof Error ? error.message : String(error) }))
-        .finally(() => (busy = false));
+        .finally(() => (pass = undefined));
     }, Math.max(20, 15_000 / scale));
   }
   return {
@@ -229,6 +229,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     deliverNotifications,
     async stop() {
       clearInterval(deliveryTimer);
+      await pass;
       host.stop();
       await estate.close();
       await azurite.stop();

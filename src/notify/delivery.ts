@@ -48,6 +48,9 @@ export const DELIVERY_POLICY = {
   claimMs: 60_000,
   /** First poll of an ACS email send when it names no Retry-After. */
   emailPollMs: 5_000,
+  /** The delivery timer: events at once, and no batch begun after this long (host.json's functionTimeout is 30 min). */
+  passConcurrency: 8,
+  passBudgetMs: 5 * 60_000,
 } as const;
 
 /** The notificationDelivery timer: every 15 seconds (retries are due at 30 s and later). */
@@ -125,15 +128,27 @@ export async function notifyChannels(event: NotificationEvent, channels: readonl
 }
 
 /** The delivery timer: one pass over every event with an unsettled channel (at most `limit`). */
-export async function deliverOpen(deps: DeliveryDeps, limit = 200): Promise<DeliveryReport[]> {
+export async function deliverOpen(deps: DeliveryDeps, limit = 200, options: { readonly concurrency?: number; readonly budgetMs?: number } = {}): Promise<DeliveryReport[]> {
   const ids = (await deps.outbox.open()).slice(0, limit);
   const reports: DeliveryReport[] = [];
-  for (const id of ids) {
-    try {
-      reports.push(await deliverDue(id, deps));
-    } catch (error) {
-      deps.log.error("notification delivery pass failed", { eventId: id, error: redactText(errorText(error)) });
-    }
+  // Events side by side (a hung channel costs its timeout once per batch, not once per event), and no
+  // batch begun after the pass's budget: the next pass (15 s later) goes on, far inside functionTimeout.
+  const concurrency = Math.max(1, options.concurrency ?? DELIVERY_POLICY.passConcurrency);
+  const budgetMs = options.budgetMs ?? DELIVERY_POLICY.passBudgetMs;
+  const began = deps.clock().getTime();
+  for (let i = 0; i < ids.length; i += concurrency) {
+    if (i > 0 && deps.clock().getTime() - began >= budgetMs) break;
+    const batch = await Promise.all(
+      ids.slice(i, i + concurrency).map(async (id) => {
+        try {
+          return await deliverDue(id, deps);
+        } catch (error) {
+          deps.log.error("notification delivery pass failed", { eventId: id, error: redactText(errorText(error)) });
+          return undefined;
+        }
+      }),
+    );
+    for (const report of batch) if (report) reports.push(report);
   }
   return reports;
 }

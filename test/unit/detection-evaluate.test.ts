@@ -276,6 +276,15 @@ describe("region changes are told to the plan's stakeholders", () => {
     expect(down!.facts!.some((f) => f.value.startsWith("down"))).toBe(true);
   });
 
+  it("tells of the outage only after the failover it triggers has started (a slow channel never delays it)", async () => {
+    const t = setup();
+    const startedWhenTold: number[] = [];
+    const deps = { ...t.deps, notifier: { name: "test", notify: async (n: NotifyInput) => void (n.kind === "region-down" && startedWhenTold.push(t.runs.starts.length)) } };
+    for (let s = 0; s <= 600; s += 60) t.setNow(s), await evaluatePlan(t.plan, round(t.plan, s, true), deps);
+    expect(t.runs.starts).toHaveLength(1);
+    expect(startedWhenTold).toEqual([1]);
+  });
+
   it("a notifier that fails changes no decision", async () => {
     const t = setup();
     const deps = { ...t.deps, notifier: { name: "broken", notify: async () => Promise.reject(new Error("channel down")) } };

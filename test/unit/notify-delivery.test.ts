@@ -665,6 +665,22 @@ describe("settings and credentials", () => {
 // ---- the delivery timer -------------------------------------------------------------------------
 
 describe("deliverOpen", () => {
+  it("works through events side by side and begins no batch after its budget: the next pass goes on", async () => {
+    const h = harness();
+    for (let i = 1; i <= 20; i++) await enqueue(event({ id: `${RUN}.${i}.approval-needed` }), [slack], h.deps);
+    // Every answer takes 40 s of the (stepped) clock: a hung channel answering at its timeout.
+    h.transport.answer(SLACK_URL, ...Array.from({ length: 40 }, () => async () => (h.time.advance(40_000), { status: 200, text: "ok" })));
+
+    const first = await deliverOpen(h.deps, 200, { concurrency: 4, budgetMs: 60_000 });
+    const second = await deliverOpen(h.deps, 200, { concurrency: 4, budgetMs: 60_000 });
+
+    // 4 events per batch; the clock passes the budget during the first batch (4 × 40 s), so one batch per pass.
+    expect(first).toHaveLength(4);
+    expect(second).toHaveLength(4);
+    expect(h.transport.sent(SLACK_URL)).toBe(8);
+    expect((await h.outbox.open()).length).toBe(12);
+  });
+
   it("retries what is due and settles every event once all its channels are", async () => {
     const h = harness();
     const second = event({ id: `${RUN}.4.run-finished`, kind: "run-finished", severity: "info", incident: { key: event().incident!.key, action: "resolve" } });
