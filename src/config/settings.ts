@@ -158,7 +158,8 @@ export function publicUrl(env: Readonly<Record<string, string | undefined>>): { 
     return { warnings: [`${SETTINGS.publicUrl}: not an https URL without credentials, query or fragment; notifications give API paths alone`] };
   }
   const host = env[SETTINGS.websiteHostname]?.trim().toLowerCase();
-  if (host && /^[a-z0-9.-]+(:\d+)?$/.test(host)) return { publicUrl: `https://${host}`, warnings: [] };
+  // Core Tools sets WEBSITE_HOSTNAME to localhost:7071 under `func start`, which serves http.
+  if (host && /^[a-z0-9.-]+(:\d+)?$/.test(host)) return { publicUrl: `${/^(localhost|127\.0\.0\.1)(:\d+)?$/.test(host) ? "http" : "https"}://${host}`, warnings: [] };
   return { warnings: [] };
 }
 

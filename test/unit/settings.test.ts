@@ -87,4 +87,16 @@ describe("settings", () => {
     expect(appServiceAuthEnabled({ WEBSITE_AUTH_ENABLED: "1" })).toBe(false);
     expect(appServiceAuthEnabled({})).toBe(false);
   });
+
+  it("takes Switchyard's address for notification links from SWITCHYARD_PUBLIC_URL, else WEBSITE_HOSTNAME; a bad one is dropped with a warning", () => {
+    expect(readSettings({ ...AZURE, SWITCHYARD_PUBLIC_URL: "https://dr.contoso.com/" }).publicUrl).toBe("https://dr.contoso.com");
+    expect(readSettings({ ...AZURE, WEBSITE_HOSTNAME: "switchyard-prod.azurewebsites.net" }).publicUrl).toBe("https://switchyard-prod.azurewebsites.net");
+    // Core Tools under `func start` serves http on localhost.
+    expect(readSettings({ ...AZURE, WEBSITE_HOSTNAME: "localhost:7071" }).publicUrl).toBe("http://localhost:7071");
+    const bad = readSettings({ ...AZURE, SWITCHYARD_PUBLIC_URL: "https://user:pw@dr.contoso.com/?x=1", WEBSITE_HOSTNAME: "switchyard-prod.azurewebsites.net" });
+    expect(bad.publicUrl).toBeUndefined();
+    expect(bad.warnings.join("\n")).toMatch(/SWITCHYARD_PUBLIC_URL: not an https URL/);
+    expect(bad.warnings.join("\n")).not.toContain("pw@");
+    expect(readSettings(AZURE).publicUrl).toBeUndefined();
+  });
 });
