@@ -12,7 +12,7 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { MetricsClient } from "@azure/monitor-query-metrics";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { CLOUDS, type CloudName } from "./clouds.ts";
-import { estateRoutingPolicy } from "./estateRouting.ts";
+import { estateRoutingPolicy, reroutePolicy } from "./estateRouting.ts";
 
 /** Where Switchyard's Azure calls go. */
 export type Target =
@@ -134,20 +134,7 @@ export class ClientFactory {
     return this.once(`metrics:${name}`, () => {
       const options = this.common();
       if (target.kind === "estate") {
-        const routing: PipelinePolicy = {
-          name: "switchyardEstateMetricsRouting",
-          async sendRequest(request, next) {
-            const original = request.url;
-            const url = new URL(original);
-            if (url.hostname.toLowerCase() !== host) return next(request);
-            request.url = `${target.url}/metrics/${name}${url.pathname}${url.search}`;
-            try {
-              return await next(request);
-            } finally {
-              request.url = original;
-            }
-          },
-        };
+        const routing = reroutePolicy("switchyardEstateMetricsRouting", (url) => (url.hostname.toLowerCase() === host ? `${target.url}/metrics/${name}${url.pathname}${url.search}` : undefined));
         options.additionalPolicies = [...(options.additionalPolicies ?? []), { policy: routing, position: "perRetry" }];
       }
       return new MetricsClient(`https://${host}`, this.credential, { ...options, credentials: { scopes: [`${this.cloud.metricsAudience}/.default`] } });
@@ -211,20 +198,7 @@ export class ClientFactory {
       const options = this.common();
       options.retryOptions = { maxRetries: 0 };
       if (target.kind === "estate") {
-        const routing: PipelinePolicy = {
-          name: "switchyardEstateEmailRouting",
-          async sendRequest(request, next) {
-            const original = request.url;
-            const url = new URL(original);
-            if (url.host.toLowerCase() !== host) return next(request);
-            request.url = `${target.url}/communication/${host}${url.pathname}${url.search}`;
-            try {
-              return await next(request);
-            } finally {
-              request.url = original;
-            }
-          },
-        };
+        const routing = reroutePolicy("switchyardEstateEmailRouting", (url) => (url.host.toLowerCase() === host ? `${target.url}/communication/${host}${url.pathname}${url.search}` : undefined));
         options.additionalPolicies = [...(options.additionalPolicies ?? []), { policy: routing, position: "perRetry" }];
       }
       return new EmailClient(`https://${host}`, this.credential, options);

@@ -1,28 +1,37 @@
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 
 /**
- * Sends data-plane requests that name Azure hosts (`https://{vault}.vault.azure.net/...`) to the local
- * estate instead (`{estate}/keyvault/{vault}/...`). It runs after authentication, so the SDK's own
- * checks (the Key Vault challenge's resource check among them) see the Azure URL, exactly as in Azure.
+ * A policy that sends a request to another URL when `reroute` gives one (the local estate instead of
+ * an Azure host), and puts the Azure URL back once it has answered. It runs after authentication, so
+ * the SDK's own checks (the Key Vault challenge's resource check among them) see the Azure URL, exactly
+ * as in Azure: the challenge policy runs before this one and checks the challenge's resource against
+ * request.url when a 401 comes back.
  */
-export function estateRoutingPolicy(estateUrl: string, keyVaultSuffix: string): PipelinePolicy {
-  const suffix = `.${keyVaultSuffix}`.toLowerCase();
+export function reroutePolicy(name: string, reroute: (url: URL) => string | undefined): PipelinePolicy {
   return {
-    name: "switchyardEstateRouting",
+    name,
     async sendRequest(request, next) {
       const original = request.url;
-      const url = new URL(original);
-      const host = url.hostname.toLowerCase();
-      if (!host.endsWith(suffix)) return next(request);
-      const vault = host.slice(0, -suffix.length);
-      request.url = `${estateUrl}/keyvault/${vault}${url.pathname}${url.search}`;
+      const target = reroute(new URL(original));
+      if (target === undefined) return next(request);
+      request.url = target;
       try {
         return await next(request);
       } finally {
-        // The Key Vault challenge policy runs before this one and checks the challenge's resource
-        // against request.url when the 401 comes back: it must see the Azure URL again.
         request.url = original;
       }
     },
   };
+}
+
+/**
+ * Sends data-plane requests that name Azure hosts (`https://{vault}.vault.azure.net/...`) to the local
+ * estate instead (`{estate}/keyvault/{vault}/...`).
+ */
+export function estateRoutingPolicy(estateUrl: string, keyVaultSuffix: string): PipelinePolicy {
+  const suffix = `.${keyVaultSuffix}`.toLowerCase();
+  return reroutePolicy("switchyardEstateRouting", (url) => {
+    const host = url.hostname.toLowerCase();
+    return host.endsWith(suffix) ? `${estateUrl}/keyvault/${host.slice(0, -suffix.length)}${url.pathname}${url.search}` : undefined;
+  });
 }

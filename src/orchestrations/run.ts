@@ -44,7 +44,7 @@ import {
 } from "../core/run/model.ts";
 import { armName } from "../core/plan/armId.ts";
 import { kindOfEvent } from "../core/notification.ts";
-import { approvalAnsweredNotice, approvalNeededNotice, runFinishedNotice, runStartedNotice, stepFailedNotice, type Notice } from "../core/run/notices.ts";
+import { approvalAnsweredNotice, approvalNeededNotice, noticeInput, runFinishedNotice, runStartedNotice, stepFailedNotice, type Notice } from "../core/run/notices.ts";
 import type { JournalEntry, JournalEntryKind } from "../core/journal.ts";
 import { runFinishedEntry, runStartedEntry, type JournalDraft } from "../core/run/entries.ts";
 
@@ -381,21 +381,7 @@ export class Run {
    */
   *notice(n: Notice, id?: string): Gen<void> {
     this.notices += 1;
-    const input: NotifyInput = {
-      runId: this.input.runId,
-      plan: planForActivities(this.input.plan) as NotifyInput["plan"],
-      id: id ?? `${this.input.runId}.${this.notices}.${n.kind}`,
-      at: this.now,
-      event: n.event,
-      kind: n.kind,
-      severity: n.severity,
-      title: n.title,
-      message: n.message,
-      facts: n.facts,
-      actions: n.actions,
-      ...(n.incident ? { incident: n.incident } : {}),
-      ...(n.details ? { details: n.details } : {}),
-    };
+    const input = noticeInput(n, { runId: this.input.runId, plan: planForActivities(this.input.plan) as NotifyInput["plan"], id: id ?? `${this.input.runId}.${this.notices}.${n.kind}`, at: this.now });
     try {
       yield* this.call<void>("notify", Activities.notify, input);
     } catch (error) {

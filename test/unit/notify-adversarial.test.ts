@@ -6,7 +6,7 @@ import type { Logger } from "../../src/core/logger.ts";
 import { EVENT_ID_PATTERN, type NotificationEvent } from "../../src/core/notification.ts";
 import { parsePlanText, type Plan } from "../../src/core/plan/index.ts";
 import type { ApprovalEvent, NotifyInput, RunInput } from "../../src/core/run/model.ts";
-import { approvalAnsweredNotice, approvalNeededNotice, decisionActions, runFinishedNotice, runIncidentKey, stepFailedNotice, type Notice } from "../../src/core/run/notices.ts";
+import { approvalAnsweredNotice, approvalNeededNotice, decisionActions, noticeInput, runFinishedNotice, runIncidentKey, stepFailedNotice, type Notice } from "../../src/core/run/notices.ts";
 import type { RunPort, RunView } from "../../src/core/run/port.ts";
 import type { LagSample } from "../../src/core/lag.ts";
 import { operatorHandlers } from "../../src/http/operator.ts";
@@ -65,21 +65,7 @@ const runInput: NoticeInput = {
 };
 
 /** What the run's notify activity is given for a notice (as the orchestration builds it). */
-const inputOf = (n: Notice, index = 1, patch: Partial<NotifyInput> = {}): NotifyInput => ({
-  runId: RUN,
-  plan,
-  id: `${RUN}.${index}.${n.kind}`,
-  at: AT,
-  event: n.event,
-  kind: n.kind,
-  severity: n.severity,
-  title: n.title,
-  message: n.message,
-  facts: n.facts,
-  actions: n.actions,
-  ...(n.incident ? { incident: n.incident } : {}),
-  ...patch,
-});
+const inputOf = (n: Notice, index = 1, patch: Partial<NotifyInput> = {}): NotifyInput => ({ ...noticeInput(n, { runId: RUN, plan, id: `${RUN}.${index}.${n.kind}`, at: AT }), ...patch });
 
 const NOW = new Date(AT);
 const eventOfNotice = (n: Notice, index = 1) => eventOf(inputOf(n, index), NOW, HOST);

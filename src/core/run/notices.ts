@@ -8,7 +8,7 @@
 import { redactChannelCredentials, type NotificationAction, type NotificationFact, type NotificationKind, type Severity } from "../notification.ts";
 import { redactText } from "../secrets.ts";
 import type { DataLossDecision } from "./gates.ts";
-import type { MeasureReplicationResult, RunOrchestrationInput, RunOutput } from "./model.ts";
+import type { MeasureReplicationResult, NotifyInput, RunOrchestrationInput, RunOutput } from "./model.ts";
 
 /** A notification a run makes, without the run and plan (the run adds them) or its id (numbered in order). */
 export interface Notice {
@@ -21,6 +21,25 @@ export interface Notice {
   readonly actions: readonly NotificationAction[];
   readonly incident?: { readonly key: string; readonly action: "trigger" | "resolve" };
   readonly details?: Record<string, unknown>;
+}
+
+/** The notify activity's input for a notice of run `runId`: the run names it (`id`) and dates it (`at`). */
+export function noticeInput(n: Notice, run: { readonly runId: string; readonly plan: NotifyInput["plan"]; readonly id: string; readonly at: string }): NotifyInput {
+  return {
+    runId: run.runId,
+    plan: run.plan,
+    id: run.id,
+    at: run.at,
+    event: n.event,
+    kind: n.kind,
+    severity: n.severity,
+    title: n.title,
+    message: n.message,
+    facts: n.facts,
+    actions: n.actions,
+    ...(n.incident ? { incident: n.incident } : {}),
+    ...(n.details ? { details: n.details } : {}),
+  };
 }
 
 type Input = Pick<RunOrchestrationInput, "runId" | "kind" | "mode" | "from" | "to" | "trigger"> & { readonly plan: { readonly name: string; readonly objectives: RunOrchestrationInput["plan"]["objectives"] } };
