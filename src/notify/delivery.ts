@@ -275,6 +275,8 @@ async function attempt(event: NotificationEvent, d: ChannelDelivery, deps: Deliv
     const channel = d.channel;
     if (channel.kind === "email") {
       const endpoint = setting(channel.endpointSetting);
+      // The identity's token for Communication Services goes to a Communication Services endpoint only.
+      if (!isAcsEndpoint(endpoint)) return { ...base, state: "failed", error: `app setting ${channel.endpointSetting} is not an https Azure Communication Services endpoint (https://{resource}.communication.azure.com)` };
       const message = emailMessage(event, { from: channel.from, to: channel.to });
       const progress = d.operation?.resumeFrom
         ? await deps.transport.pollEmail(endpoint, message, d.operation.resumeFrom, timeoutMs)
@@ -350,6 +352,16 @@ function retryLater(event: NotificationEvent, base: Pick<ChannelDelivery, "chann
 
 /** Longest error kept for a channel (the outbox, the journal, logs). */
 const ERROR_MAX = 500;
+
+/** An https endpoint of Azure Communication Services (public cloud and Azure Government), without credentials, path or query. */
+export function isAcsEndpoint(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" && url.username === "" && url.password === "" && /^[a-z0-9-]+(\.[a-z0-9-]+)*\.communication\.azure\.(com|us)$/i.test(url.hostname) && (url.pathname === "/" || url.pathname === "") && url.search === "";
+  } catch {
+    return false;
+  }
+}
 
 /** The ACS operation id of an event on a channel: a UUID derived from both, the same on every attempt. */
 export function operationIdOf(eventId: string, channel: string): string {

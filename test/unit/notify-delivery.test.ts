@@ -594,6 +594,15 @@ describe("settings and credentials", () => {
     expect(leaked(JSON.stringify([report, h.outbox.all(), h.lines, h.journal.given]))).toEqual([]);
   });
 
+  it("sends no email, and so no token, to an endpoint that is not Azure Communication Services", async () => {
+    for (const endpoint of ["https://collector.example.com", "http://contoso-dr.europe.communication.azure.com", "https://contoso-dr.communication.azure.com.example.com", "https://contoso-dr.europe.communication.azure.com/x?y=1"]) {
+      const h = harness({ settings: { ...SETTINGS, SWITCHYARD_ACS_ENDPOINT: endpoint } });
+      const report = await notifyChannels(event(), [email], h.deps);
+      expect(report.channels[0], endpoint).toMatchObject({ channel: "dr-email", state: "failed", attempts: 1 });
+      expect(h.transport.begins, endpoint).toHaveLength(0);
+    }
+  });
+
   it("a credential the channel cannot use fails it at once, without a retry or its value in the error", async () => {
     const unusable = "whsec_not*base64*at*all*but-long-enough";
     const h = harness({ settings: { ...SETTINGS, SWITCHYARD_WEBHOOK_SECRET: unusable } });

@@ -82,6 +82,15 @@ describe("plan validation", () => {
     expect(issues.find((i) => i.path === "storage[1].account")?.message).toMatch(/type\}\/\{name\} pairs/);
   });
 
+  it("refuses a channel that names a setting of the platform or of Switchyard itself, by its path", () => {
+    const doc = exampleDoc();
+    doc.notifications[2].routingKeySetting = "AzureWebJobsStorage";
+    doc.notifications[3].endpointSetting = "SWITCHYARD_STORAGE_CONNECTION_STRING";
+    const issues = issuesOf(doc);
+    expect(issues.map((i) => i.path).sort()).toEqual(["notifications[2].routingKeySetting", "notifications[3].endpointSetting"]);
+    expect(issues[0]!.message).toMatch(/a setting of the platform or of Switchyard itself/);
+  });
+
   it("keeps secrets out of plans: a webhook channel names an app setting, not a URL", () => {
     const doc = exampleDoc();
     doc.notifications[0].url = "https://contoso.webhook.office.com/webhookb2/secret";

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { appServiceAuthEnabled, readSettings, SettingsError } from "../../src/config/settings.ts";
+import { appServiceAuthEnabled, readSettings, SETTINGS, SettingsError } from "../../src/config/settings.ts";
+import { isReservedSettingName } from "../../src/core/plan/schema.ts";
 
 describe("settings", () => {
   it("defaults to Azure's public cloud with a managed identity", () => {
@@ -98,5 +99,11 @@ describe("settings", () => {
     expect(bad.warnings.join("\n")).toMatch(/SWITCHYARD_PUBLIC_URL: not an https URL/);
     expect(bad.warnings.join("\n")).not.toContain("pw@");
     expect(readSettings(AZURE).publicUrl).toBeUndefined();
+  });
+
+  it("keeps every setting Switchyard reads out of a plan's channels: a channel cannot send one of them anywhere", () => {
+    expect(Object.values(SETTINGS).filter((name) => !isReservedSettingName(name))).toEqual([]);
+    expect(["AzureWebJobsStorage", "azurewebjobsstorage__accountName", "FUNCTIONS_WORKER_RUNTIME", "IDENTITY_HEADER"].filter((name) => !isReservedSettingName(name))).toEqual([]);
+    expect(isReservedSettingName("SWITCHYARD_SLACK_WEBHOOK_URL")).toBe(false);
   });
 });

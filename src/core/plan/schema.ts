@@ -123,7 +123,43 @@ const secret = z.strictObject({
   validityDays: z.number().int().min(1).max(3650).default(90),
 });
 
-const settingName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an app setting name (letters, digits, _)");
+/**
+ * App settings a channel may not name: the platform's and Switchyard's own. A plan says where a
+ * channel's credential is; naming another setting would send that value (a storage connection string,
+ * the identity's client id) to whatever the channel reaches.
+ */
+const RESERVED_SETTING_PREFIXES = ["azurewebjobs", "website_", "functions_", "appsetting_", "applicationinsights_", "azure_", "msi_", "identity_", "scm_", "container_"];
+export const SWITCHYARD_OWN_SETTINGS = [
+  "SWITCHYARD_TARGET",
+  "SWITCHYARD_AZURE_CLOUD",
+  "SWITCHYARD_ESTATE_URL",
+  "SWITCHYARD_ESTATE_CA_FILE",
+  "SWITCHYARD_STORAGE_CONNECTION_STRING",
+  "SWITCHYARD_STORAGE_ACCOUNT_URL",
+  "SWITCHYARD_PLANS_CONTAINER",
+  "SWITCHYARD_JOURNAL_CONTAINER",
+  "SWITCHYARD_TASK_HUB",
+  "SWITCHYARD_STATE_CONTAINER",
+  "SWITCHYARD_ALERT_TENANT_ID",
+  "SWITCHYARD_ALERT_AUDIENCE",
+  "SWITCHYARD_ALERT_ALLOWED_ROLES",
+  "SWITCHYARD_ALERT_ALLOWED_APPS",
+  "SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES",
+  "SWITCHYARD_LAG_SCHEDULE",
+  "SWITCHYARD_LAG_RETENTION",
+  "SWITCHYARD_PUBLIC_URL",
+] as const;
+
+/** Whether a channel may not name this app setting (compared without case: Windows plans read it so). */
+export function isReservedSettingName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED_SETTING_PREFIXES.some((p) => lower.startsWith(p)) || SWITCHYARD_OWN_SETTINGS.some((s) => s.toLowerCase() === lower);
+}
+
+const settingName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an app setting name (letters, digits, _)")
+  .refine((name) => !isReservedSettingName(name), "a setting of the platform or of Switchyard itself: name a setting that holds this channel's credential alone");
 
 /**
  * Which events a channel takes: the kinds (all when absent) at or above a severity. A PagerDuty channel
