@@ -40,21 +40,14 @@ export async function notifyActivity(given: NotifyInput, deps: NotifyDeps): Prom
   const planChannels: readonly PlanChannel[] = (given.plan as { notifications?: PlanChannel[] }).notifications ?? [];
   // What looks like a secret, and every credential of the plan's channels by its value (a routing key
   // quoted in a reason looks like nothing in particular), before anything is journaled or sent.
-  const redacted = redactNotification(given);
   const scrub = deps.channels ? credentialScrubber(planChannels, deps.channels.setting) : (text: string) => text;
-  const input: NotifyInput = {
-    ...redacted,
-    message: scrub(redacted.message),
-    ...(redacted.title !== undefined ? { title: scrub(redacted.title) } : {}),
-    ...(redacted.facts ? { facts: redacted.facts.map((f) => ({ name: scrub(f.name), value: scrub(f.value) })) } : {}),
-  };
+  const input = redactNotification(given, scrub);
   const channelNames = planChannels.map((c) => c.name);
   const event = eventOf(input, deps.clock(), deps.channels?.publicUrl);
   const journal = new JournalNotifier(deps.journal, deps.clock);
   await journal.notify(input, { eventId: event.id, channels: [deps.notifier.name, ...channelNames].join("+") });
-  const notifier = new ChannelNotifier(deps.notifier, { ...(deps.channels ?? noChannels), log: deps.log, clock: deps.clock });
   try {
-    const report = deps.channels ? await notifier.deliver({ ...input, id: event.id }, deps.journal) : (await deps.notifier.notify(input), undefined);
+    const report = deps.channels ? await new ChannelNotifier(deps.notifier, { ...deps.channels, log: deps.log, clock: deps.clock }).deliver({ ...input, id: event.id }, deps.journal) : (await deps.notifier.notify(input), undefined);
     const channels = report?.channels.map((c) => ({ channel: c.channel, state: c.state, attempts: c.attempts })) ?? [];
     return { delivered: true, id: event.id, ...(channels.length > 0 ? { channels } : {}) };
   } catch (error) {
@@ -74,6 +67,3 @@ export async function notifyActivity(given: NotifyInput, deps: NotifyDeps): Prom
     return { delivered: false, id: event.id, error: message };
   }
 }
-
-/** Without delivery deps the channel notifier is never asked to deliver (see notifyActivity). */
-const noChannels = {} as Omit<ChannelNotifierDeps, "log" | "clock">;

@@ -82,14 +82,8 @@ export class ChannelNotifier implements Notifier {
     const channels: readonly PlanChannel[] = (n.plan as { notifications?: PlanChannel[] }).notifications ?? [];
     // The local line never quotes a credential of the plan's channels either (a routing key in a reason).
     const scrub = channels.length > 0 && this.deps.setting ? credentialScrubber(channels, this.deps.setting) : (text: string) => text;
-    const local = redactNotification(n);
     try {
-      await this.local.notify({
-        ...local,
-        message: scrub(local.message),
-        ...(local.title !== undefined ? { title: scrub(local.title) } : {}),
-        ...(local.facts ? { facts: local.facts.map((f) => ({ name: scrub(f.name), value: scrub(f.value) })) } : {}),
-      });
+      await this.local.notify(redactNotification(n, scrub));
     } catch (error) {
       this.deps.log.warn("notification not written locally", { eventId: event.id, error: redactText(error instanceof Error ? error.message : String(error)) });
     }

@@ -23,12 +23,14 @@ function redactStrings(value: unknown): unknown {
  * credential), and the fields Switchyard makes itself (id, kind, incident key, action paths) are kept
  * as they are.
  */
-export function redactNotification(n: NotifyInput): NotifyInput {
+export function redactNotification(n: NotifyInput, scrub: (text: string) => string = (text) => text): NotifyInput {
+  // `scrub` masks what no pattern finds: the plan's own channel credentials, by value (delivery.ts credentialScrubber).
+  const mask = (text: string) => scrub(redactNotificationText(text));
   return {
     ...n,
-    message: redactNotificationText(n.message),
-    ...(n.title !== undefined ? { title: redactNotificationText(n.title) } : {}),
-    ...(n.facts ? { facts: n.facts.map((f) => ({ name: redactNotificationText(f.name), value: redactNotificationText(f.value) })) } : {}),
+    message: mask(n.message),
+    ...(n.title !== undefined ? { title: mask(n.title) } : {}),
+    ...(n.facts ? { facts: n.facts.map((f) => ({ name: mask(f.name), value: mask(f.value) })) } : {}),
     ...(n.details ? { details: redactStrings(redactSecrets(n.details, "details").value) as Record<string, unknown> } : {}),
   };
 }
