@@ -41,7 +41,7 @@ try {
     return sql.failoverGroups.beginFailoverAndWait(s.rg, s.name, g.failoverGroup.name, { updateIntervalInMs: 1 });
   });
   const secret = plan.secrets[0]!;
-  const kv = clients.secrets(secret.vault.name);
+  const kv = clients.secrets(secret.vaults[0]!.name);
   await measure("Key Vault GetSecret", ROUNDS, () => kv.getSecret(secret.name).catch(() => undefined));
 } finally {
   await estate.close();

@@ -40,10 +40,12 @@ export function seedFromPlan(plan: Plan): EstateSeed {
 
   const vaults = new Map<string, SeedVault & { secrets: NonNullable<SeedVault["secrets"]>[number][] }>();
   for (const secret of plan.secrets) {
-    const k = secret.vault.id.toLowerCase();
-    const vault = vaults.get(k) ?? { id: secret.vault.id, location: regionNamedIn(secret.vault.name, secret.vault.resourceGroup), secrets: [] };
-    vaults.set(k, vault);
-    vault.secrets.push({ name: secret.name, createdDaysAgo: SECRET_AGE_DAYS, expiresInDays: secret.validityDays - SECRET_AGE_DAYS });
+    for (const v of secret.vaults) {
+      const k = v.id.toLowerCase();
+      const vault = vaults.get(k) ?? { id: v.id, location: regionNamedIn(v.name, v.resourceGroup), secrets: [] };
+      vaults.set(k, vault);
+      vault.secrets.push({ name: secret.name, createdDaysAgo: SECRET_AGE_DAYS, expiresInDays: secret.validityDays - SECRET_AGE_DAYS });
+    }
   }
 
   return {

@@ -5,7 +5,7 @@ import { ClientFactory, EstateCredential } from "../../src/azure/clients.ts";
 import { captureRaw, corpusExample, shapeDiff } from "../helpers/conformance.ts";
 import { collect, useEstate, type EstateFixture } from "../helpers/estate.ts";
 
-const vaultOf = (fx: EstateFixture) => fx.plan.secrets[0]!.vault.name;
+const vaultOf = (fx: EstateFixture) => fx.plan.secrets[0]!.vaults[0]!.name;
 const keyVaultRequests = (fx: EstateFixture) => fx.estate.requests().filter((r) => r.api === "keyvault");
 
 /** A request straight to the estate, for what the SDK never sends (e.g. no api-version). */

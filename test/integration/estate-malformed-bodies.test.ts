@@ -253,7 +253,7 @@ describe("estate: malformed requests get Azure's 400 and change nothing", () => 
   });
 
   describe("Key Vault", () => {
-    const vault = () => fx.plan.secrets[0]!.vault.name;
+    const vault = () => fx.plan.secrets[0]!.vaults[0]!.name;
     const listPath = (query: string) => `/keyvault/${vault()}/secrets?api-version=7.5&maxresults=1${query}`;
     const token = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 

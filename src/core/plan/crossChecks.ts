@@ -90,7 +90,8 @@ export function crossChecks(document: unknown): RawIssue[] {
   };
   unique(asArray(plan.sql), (g) => asString(g.failoverGroup), "failoverGroup", "failover group", ["sql"]);
   unique(asArray(plan.storage), (s) => asString(s.account), "account", "storage account", ["storage"]);
-  unique(asArray(plan.secrets), (s) => (asString(s.vault) && asString(s.name) ? `${asString(s.vault)}|${asString(s.name)}` : undefined), "name", "secret", ["secrets"]);
+  // A secret is addressed by its name (events name a vault and a name; the API /secrets/{name}).
+  unique(asArray(plan.secrets), (s) => asString(s.name), "name", "secret name (a plan's secrets are addressed by name)", ["secrets"]);
   unique(asArray(plan.notifications), (n) => asString(n.name), "name", "notification channel name", ["notifications"]);
   unique(asArray(plan.appService), (s) => asString(s.site), "site", "site", ["appService"]);
   unique(asArray(plan.alertRules), (r) => asString(r.rule)?.trim(), "rule", "alert rule (a rule speaks for one region)", ["alertRules"]);

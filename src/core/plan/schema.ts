@@ -103,25 +103,83 @@ const appService = z.strictObject({
   connectionStrings: z.array(connectionString).default([]),
 });
 
+/** What a generated secret is drawn from unless the plan names an alphabet: ASCII letters and digits. */
+export const DEFAULT_SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/** A generated credential carries at least this much entropy (length × log2 of the alphabet's size). */
+export const MIN_SECRET_BITS = 128;
+
+const alphabet = z
+  .string()
+  .min(2)
+  .max(256)
+  .superRefine((value, ctx) => {
+    if (/[^\x21-\x7e]/.test(value)) ctx.addIssue({ code: "custom", message: "may hold printable ASCII only (no spaces, control or non-ASCII characters)" });
+    if (new Set(value).size !== value.length) ctx.addIssue({ code: "custom", message: "names a character twice (each character once)" });
+  });
+
+/** A login name Azure SQL accepts: a regular identifier, which needs no quoting in T-SQL. */
+const sqlLoginName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_@$#]{0,127}$/, "a SQL login name: a letter or _ then letters, digits, _, @, $ or # (at most 128)");
+
 const secretSource = z.discriminatedUnion("kind", [
   z.strictObject({
+    /** One of the account's two access keys, alternating: the key in use is never the one regenerated. */
     kind: z.literal("storageAccountKey"),
     account: armId(ResourceTypes.storageAccount),
   }),
   z.strictObject({
+    /** A random value of `length` characters drawn from `alphabet` (letters and digits by default). */
     kind: z.literal("generated"),
     length: z.number().int().min(16).max(256).default(40),
+    alphabet: alphabet.optional(),
+  }),
+  z.strictObject({
+    /**
+     * The password of one of two SQL logins, alternating: the secret holds a connection string for the
+     * login it names, and the login in use is never the one changed. Logins live in each server's
+     * master database (a failover group does not replicate them): the password is changed on every
+     * server named, with the same value.
+     */
+    kind: z.literal("sqlLogin"),
+    servers: z.array(armId(ResourceTypes.sqlServer)).min(1).max(4),
+    logins: z.tuple([sqlLoginName, sqlLoginName]),
+    /** The database the connection string names (default: master). */
+    database: resourceName.optional(),
+    length: z.number().int().min(16).max(128).default(32),
   }),
 ]);
 
-const secret = z.strictObject({
-  vault: armId(ResourceTypes.vault),
-  name: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, "a Key Vault secret name is 1-127 letters, digits and dashes"),
-  source: secretSource,
-  /** Rotate when the secret is this close to expiry (Key Vault's SecretNearExpiry fires at 30 days). */
-  rotateDaysBeforeExpiry: z.number().int().min(1).max(365).default(30),
-  validityDays: z.number().int().min(1).max(3650).default(90),
-});
+const secret = z
+  .strictObject({
+    /** Every vault that holds this secret (one per region, usually): each rotation writes each of them. */
+    vaults: z.array(armId(ResourceTypes.vault)).min(1).max(8).optional(),
+    /** A single vault (the same as `vaults` with one entry). */
+    vault: armId(ResourceTypes.vault).optional(),
+    name: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, "a Key Vault secret name is 1-127 letters, digits and dashes"),
+    source: secretSource,
+    /** Rotate when the secret is this close to expiry (Key Vault's SecretNearExpiry fires at 30 days). */
+    rotateDaysBeforeExpiry: z.number().int().min(1).max(365).default(30),
+    validityDays: z.number().int().min(1).max(3650).default(90),
+  })
+  .superRefine((s, ctx) => {
+    if (s.vaults === undefined && s.vault === undefined) ctx.addIssue({ code: "custom", path: ["vaults"], message: "name the vaults that hold the secret (one per region)" });
+    if (s.vaults !== undefined && s.vault !== undefined) ctx.addIssue({ code: "custom", path: ["vault"], message: "name either vault or vaults, not both" });
+    const seen = new Set<string>();
+    (s.vaults ?? []).forEach((v, i) => {
+      if (seen.has(v.id.toLowerCase())) ctx.addIssue({ code: "custom", path: ["vaults", i], message: `names vault ${v.name} twice` });
+      seen.add(v.id.toLowerCase());
+    });
+    if (s.source.kind === "generated") {
+      const size = (s.source.alphabet ?? DEFAULT_SECRET_ALPHABET).length;
+      const bits = Math.floor(s.source.length * Math.log2(size));
+      if (bits < MIN_SECRET_BITS) {
+        ctx.addIssue({ code: "custom", path: ["source", "length"], message: `${s.source.length} characters of a ${size}-character alphabet give ${bits} bits; at least ${MIN_SECRET_BITS} are needed (a longer secret or a larger alphabet)` });
+      }
+    }
+    if (s.source.kind === "sqlLogin" && s.source.logins[0].toLowerCase() === s.source.logins[1].toLowerCase()) {
+      ctx.addIssue({ code: "custom", path: ["source", "logins", 1], message: "must differ from the first login: the two alternate" });
+    }
+  })
+  .transform(({ vault, vaults, ...rest }) => ({ vaults: vaults ?? [vault!], ...rest }));
 
 /**
  * App settings a channel may not name: the platform's and Switchyard's own. A plan says where a
