@@ -24,6 +24,9 @@ export const NOTIFICATION_KINDS = [
   "auto-failover-retry",
   "lag-breach",
   "lag-recovered",
+  "secret-rotated",
+  "secret-rotation-deferred",
+  "secret-rotation-failed",
 ] as const;
 
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
@@ -50,6 +53,8 @@ export function kindsOpening(kind: NotificationKind): readonly NotificationKind[
       return ["region-down"];
     case "lag-recovered":
       return ["lag-breach"];
+    case "secret-rotated":
+      return ["secret-rotation-failed"];
     default:
       return [];
   }

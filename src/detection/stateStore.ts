@@ -4,6 +4,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { budgetOptions, currentAbortSignal, readBody } from "../azure/budget.ts";
 import { statusCodeOf } from "../azure/restErrors.ts";
 import { isObject } from "../core/guards.ts";
+import { leasesOf } from "../core/rotation/model.ts";
 import { emptyPlanState, type PlanState, type PolicyState, type PrimaryState, type RegionVerdictState, type RunReservation, type SignalState } from "../core/detection/model.ts";
 
 /*
@@ -136,13 +137,14 @@ type Invalid = (problem: string) => InvalidStateError;
 function normalise(plan: string, raw: unknown, where?: string): PlanState {
   const invalid: Invalid = (problem) => new InvalidStateError(plan, problem, where);
   if (!isObject(raw)) throw invalid("not a JSON object");
-  const { plan: named, signals = {}, regions = {}, policy, seenAlerts = {}, primary, activeRun, ...unknownFields } = raw;
+  const { plan: named, signals = {}, regions = {}, policy, seenAlerts = {}, primary, activeRun, rotationSteps, ...unknownFields } = raw;
   if (named !== undefined && named !== plan) throw invalid(`it names plan '${String(named)}'`);
   if (!isRecordOf(signals, isRegionSignals)) throw invalid("signals are not signal states by region and name");
   if (!isRecordOf(regions, isRegionVerdict)) throw invalid("regions are not region verdicts");
   if (!isRecordOf(seenAlerts, isString)) throw invalid("seenAlerts are not times by alert key");
   const reservation = reservationOf(activeRun, invalid);
   const current = primaryOf(primary, invalid);
+  const leases = leasesOf(rotationSteps);
   return {
     ...unknownFields,
     plan,
@@ -152,6 +154,7 @@ function normalise(plan: string, raw: unknown, where?: string): PlanState {
     seenAlerts,
     ...(current ? { primary: current } : {}),
     ...(reservation ? { activeRun: reservation } : {}),
+    ...(leases ? { rotationSteps: leases } : {}),
   };
 }
 

@@ -25,17 +25,24 @@ const FIRST_AT = "firstentryat";
  * account that stops answering fails the append or read instead of holding it.
  */
 export class BlobJournal implements Journal {
-  constructor(readonly container: ContainerClient) {}
+  /**
+   * `prefix`: the folder of the journals (`runs/` for failover runs; secret rotations keep theirs in
+   * `rotations/`, so that a listing of runs never shows a rotation).
+   */
+  constructor(
+    readonly container: ContainerClient,
+    private readonly prefix: string = PREFIX,
+  ) {}
 
   /** The blob name of a run's journal. */
-  static blobName(runId: string): string {
+  static blobName(runId: string, prefix: string = PREFIX): string {
     assertRunId(runId);
-    return `${PREFIX}${runId}${SUFFIX}`;
+    return `${prefix}${runId}${SUFFIX}`;
   }
 
   async append(given: JournalEntry): Promise<void> {
     const { entry } = storableEntry(given);
-    const blob = this.container.getAppendBlobClient(BlobJournal.blobName(entry.runId));
+    const blob = this.container.getAppendBlobClient(BlobJournal.blobName(entry.runId, this.prefix));
     const body = Buffer.from(encodeEntry(entry), "utf8");
     try {
       await blob.appendBlock(body, body.length, budgetOptions());
@@ -56,7 +63,7 @@ export class BlobJournal implements Journal {
 
   /** The run's entries and any lines that were skipped as unfinished or damaged. */
   async readDetailed(runId: string): Promise<ParsedJournal> {
-    const blob: AppendBlobClient = this.container.getAppendBlobClient(BlobJournal.blobName(runId));
+    const blob: AppendBlobClient = this.container.getAppendBlobClient(BlobJournal.blobName(runId, this.prefix));
     let text: string;
     try {
       text = (await blob.downloadToBuffer(0, undefined, budgetOptions())).toString("utf8");
@@ -70,9 +77,9 @@ export class BlobJournal implements Journal {
   async listRuns(): Promise<string[]> {
     const runs: { runId: string; firstAt?: string; createdMs?: number }[] = [];
     try {
-      for await (const item of this.container.listBlobsFlat({ prefix: PREFIX, includeMetadata: true, ...budgetOptions() })) {
+      for await (const item of this.container.listBlobsFlat({ prefix: this.prefix, includeMetadata: true, ...budgetOptions() })) {
         if (!item.name.endsWith(SUFFIX)) continue;
-        const runId = item.name.slice(PREFIX.length, -SUFFIX.length);
+        const runId = item.name.slice(this.prefix.length, -SUFFIX.length);
         if (!isValidRunId(runId)) continue;
         runs.push({
           runId,

@@ -4,6 +4,7 @@ import { RunInProgressError, type DecisionTarget, type RunPort, type RunView } f
 import { MalformedValueError } from "../core/run/parse.ts";
 import { releaseRun, reserveRun, RESERVATION_GRACE_MS, type ReserveDecision } from "../core/run/reservation.ts";
 import { redactText } from "../core/secrets.ts";
+import { waitForRotationSteps } from "../rotation/gate.ts";
 import { BlobPlanStateStore, type PlanStateStore } from "../detection/stateStore.ts";
 import { BlobDecisionStore, DecisionClaims, MemoryDecisionStore, type DecisionStore } from "./decisions.ts";
 
@@ -19,6 +20,8 @@ export interface ReservingRunsOptions {
    */
   readonly decisions?: DecisionStore;
   readonly log?: Logger;
+  /** How a start waits between reads of the plan's rotation steps (default: real time). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** The run is not waiting for the decision asked of it. */
@@ -75,6 +78,7 @@ export class ReservingRuns implements RunPort {
         reservedAt: decision.replaced.reservedAt,
       });
     }
+    await this.afterRotationSteps(plan, input.runId);
     try {
       return await this.inner.start(input);
     } catch (error) {
@@ -108,6 +112,18 @@ export class ReservingRuns implements RunPort {
     const waitingFor = view?.status === "running" ? view.progress?.waitingFor : undefined;
     if (!view || !(waitingFor === "approval" || (!approve && waitingFor === "reprotection"))) throw new NotWaitingForDecisionError(planName, approve);
     return { runId: view.runId, waitingFor };
+  }
+
+  /**
+   * A secret rotation's step under way when the plan was reserved finishes first (it can take no longer
+   * than its lease): the run then begins on a known state. A failure to read the state never holds a run.
+   */
+  private async afterRotationSteps(plan: string, runId: string): Promise<void> {
+    try {
+      await waitForRotationSteps(plan, { store: this.options.store, clock: this.options.clock, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.log ? { log: this.options.log } : {}) });
+    } catch (error) {
+      this.options.log?.warn("could not read the plan's rotation steps; the run starts without waiting for them", { plan, runId, error: message(error) });
+    }
   }
 
   /** Frees the plan after a start that failed; if that fails too, the reservation lapses after the grace period. */

@@ -52,14 +52,14 @@ describe("the estate's boundary", () => {
 /**
  * The layers of src/, lowest first: a module may import its own layer or a lower one, never a higher
  * one. core is pure (plan, run and detection models, gates, the journal's types and secret rules);
- * then the adapters to storage and Azure; then the steps (activities, orchestrations, detection);
+ * then the adapters to storage and Azure; then the steps (activities, orchestrations, detection, rotation);
  * then the run port implementations and the HTTP handlers; then the assembly (app); then the hosts
  * (Functions registrations, the local app, the CLI).
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["core"],
   ["config", "azure", "journal", "notify", "plan", "durable"],
-  ["activities", "orchestrations", "detection", "lag"],
+  ["activities", "orchestrations", "detection", "lag", "rotation"],
   ["runs", "http"],
   ["app"],
   ["functions", "local", "cli"],

@@ -2,6 +2,7 @@
  * Detection: health signals about a plan's regions, the quorum that turns them into a verdict, and
  * the auto-failover policy that turns a verdict into a run (or a reason not to start one).
  */
+import type { RotationStepLease } from "../rotation/model.ts";
 
 /** Where a signal comes from. */
 export type SignalSource = "probe" | "frontdoor" | "alert";
@@ -118,6 +119,8 @@ export interface PlanState {
   readonly primary?: PrimaryState;
   /** The run the latest start reserved (absent in documents written before reservations existed). */
   readonly activeRun?: RunReservation;
+  /** Secret rotation steps under way, by secret (core/rotation/model.ts): a run's start waits for them. */
+  readonly rotationSteps?: Record<string, RotationStepLease>;
 }
 
 /** A signal as a decision quotes it: which signal, what it said, since when. */

@@ -1,0 +1,442 @@
+/**
+ * The rotation's step activities (core/rotation/model.ts). Each holds its plan's step lease while it
+ * changes Azure (gate.ts), runs at least once and is idempotent by the rotation id (versions it
+ * writes carry the id in a tag, and every step looks for them first), reads what it needs from Key
+ * Vault itself, and hands the orchestration ids and names only. Values never leave the function that
+ * holds them: errors are scrubbed of them, the journal gets ids, versions and request ids.
+ */
+import { createHash } from "node:crypto";
+import { createDefaultHttpClient, createPipelineRequest } from "@azure/core-rest-pipeline";
+import type { SecretClient, SecretProperties } from "@azure/keyvault-secrets";
+import type { ClientFactory } from "../azure/clients.ts";
+import { withBudget } from "../azure/budget.ts";
+import { normaliseAzureError } from "../activities/azureErrors.ts";
+import { withoutSecrets } from "../activities/azureCall.ts";
+import { captureRequestIds } from "../activities/writes.ts";
+import { PreconditionError, SwitchyardError } from "../core/errors.ts";
+import type { Journal } from "../core/journal.ts";
+import type { Logger } from "../core/logger.ts";
+import type { ArmResourceId } from "../core/plan/armId.ts";
+import type { Plan } from "../core/plan/index.ts";
+import {
+  nextCredential,
+  RotationErrors,
+  RotationTags,
+  secretOf,
+  STEP_BUDGET_MS,
+  type CreatedVersion,
+  type PlanSecret,
+  type RotationStepInput,
+  type StepReport,
+  type VaultVersion,
+} from "../core/rotation/model.ts";
+import type { RunPlanStore } from "../journal/runPlans.ts";
+import { holdRotationStep, type RotationGateDeps } from "./gate.ts";
+import { contentTypeOf, loginOfConnectionString, randomSecret, sqlConnectionString, sqlHostOf, type SqlLoginOps } from "./strategies.ts";
+
+export interface RotationDeps extends RotationGateDeps {
+  readonly clients: ClientFactory;
+  /** The rotations' journal (its own folder: a listing of runs never shows a rotation). */
+  readonly journal: Journal;
+  /** The plan each rotation started with, by rotation id. */
+  readonly runPlans: Pick<RunPlanStore, "get">;
+  readonly log: Logger;
+  /** SQL login operations (absent: plans with SQL login secrets cannot be rotated here). */
+  readonly sql?: SqlLoginOps;
+  /** Each step's own time budget (default STEP_BUDGET_MS; its lease outlives it). */
+  readonly stepBudgetMs?: number;
+}
+
+/** App Service's refresh of Key Vault references (not in the SDK): the api-version Azure's docs give. */
+const REFRESH_API_VERSION = "2022-03-01";
+
+const sha = (value: string) => createHash("sha256").update(value).digest("hex");
+
+/** The secret of the rotation's plan snapshot, and the plan. */
+async function planSecret(deps: RotationDeps, input: RotationStepInput): Promise<{ plan: Plan; secret: PlanSecret }> {
+  const plan = await deps.runPlans.get(input.rotationId);
+  if (!plan) throw new SwitchyardError(`the plan of rotation ${input.rotationId} is not stored (a rotation keeps its plan when it starts)`, { code: "RunPlanMissing" });
+  const secret = secretOf(plan, input.secret);
+  if (!secret) throw new PreconditionError(`plan ${plan.name} names no secret ${input.secret}`, "SecretNotInPlan");
+  return { plan, secret };
+}
+
+async function journal(deps: RotationDeps, input: RotationStepInput, kind: "write" | "observation" | "decision", message: string, data: Record<string, unknown>): Promise<void> {
+  await deps.journal.append({ runId: input.rotationId, at: deps.clock().toISOString(), kind, step: input.step, activity: `rotation-${input.step}`, message, data } as never);
+}
+
+/** A Key Vault call: failures name the operation and vault, and carry no value (`values` are cut out). */
+async function kvCall<T>(operation: string, vault: ArmResourceId, call: () => Promise<T>, values: readonly string[] = []): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw withoutSecrets(normaliseAzureError(error, operation, vault.id), values);
+  }
+}
+
+async function versionsOf(kv: SecretClient, vault: ArmResourceId, name: string): Promise<SecretProperties[]> {
+  return kvCall("GetSecretVersions", vault, async () => {
+    const all: SecretProperties[] = [];
+    for await (const p of kv.listPropertiesOfSecretVersions(name)) all.push(p);
+    return all;
+  });
+}
+
+/** The version this rotation wrote in a vault, if it did. */
+function ownVersion(versions: readonly SecretProperties[], rotationId: string): SecretProperties | undefined {
+  return versions.find((v) => v.tags?.[RotationTags.rotation] === rotationId);
+}
+
+/**
+ * The vault's current version (what a versionless read returns): the latest created. Key Vault's
+ * timestamps are whole seconds, so versions of one second are told apart by a versionless read.
+ */
+async function currentOf(kv: SecretClient, vault: ArmResourceId, name: string): Promise<{ version: string; tags: Record<string, string>; value: string } | undefined> {
+  try {
+    const secret = await kv.getSecret(name);
+    return { version: secret.properties.version ?? "", tags: { ...secret.properties.tags }, value: secret.value ?? "" };
+  } catch (error) {
+    const failure = normaliseAzureError(error, "GetSecret", vault.id);
+    if ((failure as { details?: { status?: number } }).details?.status === 404) return undefined;
+    throw withoutSecrets(failure, []);
+  }
+}
+
+/** The storage account's keys by name (values stay here). */
+async function storageKeys(deps: RotationDeps, account: ArmResourceId): Promise<Map<string, string>> {
+  const client = deps.clients.storage(account.subscriptionId);
+  const result = await kvCall("StorageAccounts_ListKeys", account, () => client.storageAccounts.listKeys(account.resourceGroup, account.name));
+  return new Map((result.keys ?? []).map((k) => [String(k.keyName).toLowerCase(), k.value ?? ""]));
+}
+
+/** Which credential a vault's current version holds: its tag, else recognised from its value. */
+async function credentialOfValue(deps: RotationDeps, secret: PlanSecret, current: { tags: Record<string, string>; value: string }, keys: () => Promise<Map<string, string>>): Promise<string | undefined> {
+  const tagged = current.tags[RotationTags.credential];
+  if (tagged) return tagged;
+  switch (secret.source.kind) {
+    case "storageAccountKey":
+      for (const [name, value] of await keys()) if (value !== "" && value === current.value) return name;
+      return `none of the account's keys`;
+    case "sqlLogin":
+      return loginOfConnectionString(current.value)?.login ?? "an unreadable connection string";
+    case "generated":
+      return "generated";
+  }
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= make());
+}
+
+function tagsFor(plan: Plan, rotationId: string, credential: string, expiresAt: Date): Record<string, string> {
+  return { [RotationTags.rotation]: rotationId, [RotationTags.credential]: credential, [RotationTags.expires]: expiresAt.toISOString(), [RotationTags.plan]: plan.name };
+}
+
+/** Runs a step under its lease and budget, and reports how long it took. */
+async function step<T extends Omit<StepReport, "durationMs" | "step">>(deps: RotationDeps, input: RotationStepInput, work: () => Promise<T>): Promise<StepReport> {
+  const started = deps.clock().getTime();
+  const report = await holdRotationStep(deps, input, () => withBudget(deps.stepBudgetMs ?? STEP_BUDGET_MS, work));
+  return { step: input.step, ...report, durationMs: deps.clock().getTime() - started };
+}
+
+// ---- create -------------------------------------------------------------------------------------
+
+export function createStep(input: RotationStepInput, deps: RotationDeps): Promise<StepReport> {
+  return step(deps, input, async () => {
+    const { plan, secret } = await planSecret(deps, input);
+    const first = secret.vaults[0]!;
+    const kv = deps.clients.secrets(first.name);
+    const mine = ownVersion(await versionsOf(kv, first, secret.name), input.rotationId);
+    if (mine) {
+      const created: CreatedVersion = { credential: mine.tags?.[RotationTags.credential] ?? "unknown", vault: first.name, version: mine.version ?? "", expiresAt: mine.tags?.[RotationTags.expires] ?? "", created: false };
+      return { summary: `version ${created.version} of ${secret.name} (${created.credential}) was already stored in ${first.name}`, created };
+    }
+    // What every vault's current version holds: the credential to replace is the one none of them uses.
+    const keys = once(() => (secret.source.kind === "storageAccountKey" ? storageKeys(deps, secret.source.account) : Promise.resolve(new Map<string, string>())));
+    const inUse: (string | undefined)[] = [];
+    for (const vault of secret.vaults) {
+      const current = await currentOf(deps.clients.secrets(vault.name), vault, secret.name);
+      if (current) inUse.push(await credentialOfValue(deps, secret, current, keys));
+    }
+    const next = nextCredential(secret, inUse);
+    if ("refused" in next) throw new PreconditionError(`${secret.name} cannot be rotated safely: ${next.refused}. Tag the current version with ${RotationTags.credential}=<the credential in use> and rotate again.`, "RotationCredentialUnknown");
+    const expiresAt = new Date(deps.clock().getTime() + secret.validityDays * 86_400_000);
+    const { value, wrote } = await makeCredential(deps, input, plan, secret, next.credential);
+    const tags = tagsFor(plan, input.rotationId, next.credential, expiresAt);
+    const capture = captureRequestIds();
+    const stored = await kvCall("SetSecret", first, () => kv.setSecret(secret.name, value, { tags, expiresOn: expiresAt, contentType: contentTypeOf(secret), ...capture.options }), [value]);
+    const version = stored.properties.version ?? "";
+    await journal(deps, input, "write", `SetSecret on ${first.id}: version ${version} of ${secret.name} holds ${next.credential}`, {
+      resourceId: first.id,
+      operation: "SetSecret",
+      requestIds: capture.ids,
+      result: `version ${version}`,
+      secret: secret.name,
+      version,
+      credential: next.credential,
+      expires: expiresAt.toISOString(),
+    });
+    const created: CreatedVersion = { credential: next.credential, ...(next.replaced ? { replaced: next.replaced } : {}), vault: first.name, version, expiresAt: expiresAt.toISOString(), created: true };
+    return { summary: `${wrote}; stored as version ${version} in ${first.name}`, created };
+  });
+}
+
+/** Makes the new credential in Azure (or draws it) and returns its value, which only the caller holds. */
+async function makeCredential(deps: RotationDeps, input: RotationStepInput, plan: Plan, secret: PlanSecret, credential: string): Promise<{ value: string; wrote: string }> {
+  const source = secret.source;
+  switch (source.kind) {
+    case "generated":
+      return { value: randomSecret(source.length, source.alphabet), wrote: `drew ${source.length} random characters` };
+    case "storageAccountKey": {
+      const account = source.account;
+      const client = deps.clients.storage(account.subscriptionId);
+      const capture = captureRequestIds();
+      const result = await kvCall("StorageAccounts_RegenerateKey", account, () => client.storageAccounts.regenerateKey(account.resourceGroup, account.name, { keyName: credential }, capture.options));
+      await journal(deps, input, "write", `StorageAccounts_RegenerateKey on ${account.id}: ${credential} regenerated (the key not in use)`, {
+        resourceId: account.id,
+        operation: "StorageAccounts_RegenerateKey",
+        requestIds: capture.ids,
+        result: `${credential} regenerated`,
+        keyName: credential,
+      });
+      const value = result.keys?.find((k) => String(k.keyName).toLowerCase() === credential.toLowerCase())?.value;
+      if (!value) throw new SwitchyardError(`StorageAccounts_RegenerateKey on ${account.name} returned no ${credential}`, { code: "UnexpectedResponse", retryable: true });
+      return { value, wrote: `regenerated ${credential} of ${account.name}` };
+    }
+    case "sqlLogin": {
+      if (!deps.sql) throw new PreconditionError("SQL login secrets need a connection to the SQL servers (TDS), which this host does not have", "SqlLoginsUnavailable");
+      const password = deps.sql.password(source.length);
+      for (const server of source.servers) {
+        try {
+          await deps.sql.change(server, credential, password);
+        } catch (error) {
+          throw withoutSecrets(normaliseAzureError(error, "ALTER LOGIN", server.id), [password]);
+        }
+        await journal(deps, input, "write", `ALTER LOGIN ${credential} on ${server.id}: password changed`, { resourceId: server.id, operation: "ALTER LOGIN", requestIds: [], result: "password changed", login: credential });
+      }
+      return { value: sqlConnectionString(sqlHostOf(plan, source), source.database ?? "master", credential, password), wrote: `changed the password of ${credential} on ${source.servers.length} server(s)` };
+    }
+  }
+}
+
+// ---- replicate ----------------------------------------------------------------------------------
+
+export function replicateStep(input: RotationStepInput, deps: RotationDeps): Promise<StepReport> {
+  return step(deps, input, async () => {
+    const { secret } = await planSecret(deps, input);
+    const first = secret.vaults[0]!;
+    const kv = deps.clients.secrets(first.name);
+    const mine = ownVersion(await versionsOf(kv, first, secret.name), input.rotationId);
+    if (!mine?.version) throw new SwitchyardError(`rotation ${input.rotationId} has stored no version of ${secret.name} in ${first.name}`, { code: "RotationVersionMissing" });
+    const source = await kvCall("GetSecret", first, () => kv.getSecret(secret.name, { version: mine.version! }));
+    const value = source.value ?? "";
+    const versions: VaultVersion[] = [{ vault: first.name, version: mine.version, written: false }];
+    for (const vault of secret.vaults.slice(1)) {
+      const other = deps.clients.secrets(vault.name);
+      const found = ownVersion(await versionsOf(other, vault, secret.name), input.rotationId);
+      if (found?.version) {
+        versions.push({ vault: vault.name, version: found.version, written: false });
+        continue;
+      }
+      const capture = captureRequestIds();
+      const stored = await kvCall(
+        "SetSecret",
+        vault,
+        () => other.setSecret(secret.name, value, { tags: { ...mine.tags }, ...(mine.expiresOn ? { expiresOn: mine.expiresOn } : {}), contentType: contentTypeOf(secret), ...capture.options }),
+        [value],
+      );
+      const version = stored.properties.version ?? "";
+      await journal(deps, input, "write", `SetSecret on ${vault.id}: version ${version} of ${secret.name} (copy of ${first.name}'s ${mine.version})`, {
+        resourceId: vault.id,
+        operation: "SetSecret",
+        requestIds: capture.ids,
+        result: `version ${version}`,
+        secret: secret.name,
+        version,
+        copyOf: mine.version,
+      });
+      versions.push({ vault: vault.name, version, written: true });
+    }
+    const written = versions.filter((v) => v.written).length;
+    return { summary: `${secret.name} is in ${versions.length} vault(s) (${written} written now)`, versions };
+  });
+}
+
+// ---- apply and verify: App Service Key Vault references ------------------------------------------
+
+interface Reference {
+  readonly site: ArmResourceId;
+  readonly setting: string;
+  readonly list: "appsettings" | "connectionstrings";
+  readonly vaultName: string;
+  readonly secretVersion?: string;
+  readonly activeVersion?: string;
+  readonly status?: string;
+}
+
+/** Every Key Vault reference of the plan's sites to this secret (in any of its vaults). */
+async function referencesTo(deps: RotationDeps, plan: Plan, secret: PlanSecret): Promise<Reference[]> {
+  const vaults = new Set(secret.vaults.map((v) => v.name.toLowerCase()));
+  const found: Reference[] = [];
+  for (const { site } of plan.appService) {
+    const web = deps.clients.web(site.subscriptionId);
+    const lists = [
+      { list: "appsettings" as const, read: () => web.webApps.listAppSettingsKeyVaultReferences(site.resourceGroup, site.name) },
+      { list: "connectionstrings" as const, read: () => web.webApps.listSiteConnectionStringKeyVaultReferences(site.resourceGroup, site.name) },
+    ];
+    for (const { list, read } of lists) {
+      await kvCall(`WebApps_List${list === "appsettings" ? "AppSettings" : "SiteConnectionString"}KeyVaultReferences`, site, async () => {
+        for await (const ref of read()) {
+          const props = ref as { name?: string; vaultName?: string; secretName?: string; secretVersion?: string; activeVersion?: string; status?: string };
+          if (!props.vaultName || !props.secretName) continue;
+          if (!vaults.has(props.vaultName.toLowerCase()) || props.secretName.toLowerCase() !== secret.name.toLowerCase()) continue;
+          found.push({
+            site,
+            setting: String(props.name ?? "").split("/").pop() ?? "",
+            list,
+            vaultName: props.vaultName.toLowerCase(),
+            ...(props.secretVersion ? { secretVersion: props.secretVersion } : {}),
+            ...(props.activeVersion ? { activeVersion: props.activeVersion } : {}),
+            ...(props.status ? { status: props.status } : {}),
+          });
+        }
+      });
+    }
+  }
+  return found;
+}
+
+/** POST …/config/configreferences/appsettings/refresh: App Service fetches every reference of the site again. */
+async function refreshReferences(deps: RotationDeps, site: ArmResourceId): Promise<string[]> {
+  const web = deps.clients.web(site.subscriptionId);
+  const url = `${deps.clients.resourceManagerUrl}${site.id}/config/configreferences/appsettings/refresh?api-version=${REFRESH_API_VERSION}`;
+  const operation = "WebApps_RefreshKeyVaultReferences";
+  const response = await kvCall(operation, site, () => web.pipeline.sendRequest(createDefaultHttpClient(), createPipelineRequest({ url, method: "POST" })));
+  const requestId = response.headers.get("x-ms-request-id");
+  if (response.status >= 300) {
+    throw normaliseAzureError(Object.assign(new Error(`${operation} on ${site.name} answered ${response.status}`), { statusCode: response.status, response }), operation, site.id);
+  }
+  return requestId ? [requestId] : [];
+}
+
+export function applyStep(input: RotationStepInput, deps: RotationDeps): Promise<StepReport> {
+  return step(deps, input, async () => {
+    const { plan, secret } = await planSecret(deps, input);
+    const refs = await referencesTo(deps, plan, secret);
+    const sites = new Map<string, ArmResourceId>();
+    for (const r of refs) if (!r.secretVersion) sites.set(r.site.id.toLowerCase(), r.site);
+    for (const site of sites.values()) {
+      const requestIds = await refreshReferences(deps, site);
+      await journal(deps, input, "write", `Key Vault references of ${site.id} refreshed (${secret.name})`, { resourceId: site.id, operation: "WebApps_RefreshKeyVaultReferences", requestIds, result: "refreshed" });
+    }
+    const pinned = refs.filter((r) => r.secretVersion);
+    return { summary: `${refs.length} reference(s) to ${secret.name} on ${new Set(refs.map((r) => r.site.id)).size} site(s); ${sites.size} site(s) refreshed${pinned.length > 0 ? `; ${pinned.length} pinned to a version` : ""}` };
+  });
+}
+
+export function verifyStep(input: RotationStepInput, deps: RotationDeps): Promise<StepReport> {
+  return step(deps, input, async () => {
+    const { plan, secret } = await planSecret(deps, input);
+    const problems: string[] = [];
+    // 1. Every vault's current version is this rotation's, with one value across vaults.
+    const versions: VaultVersion[] = [];
+    const hashes = new Set<string>();
+    let value: string | undefined;
+    let credential: string | undefined;
+    for (const vault of secret.vaults) {
+      const kv = deps.clients.secrets(vault.name);
+      const current = await currentOf(kv, vault, secret.name);
+      if (!current || current.tags[RotationTags.rotation] !== input.rotationId) {
+        throw new PreconditionError(`${vault.name}'s current version of ${secret.name} is ${current ? current.version : "missing"}, not this rotation's: something else wrote the secret since`, "RotationOverwritten");
+      }
+      versions.push({ vault: vault.name, version: current.version, written: false });
+      hashes.add(sha(current.value));
+      value ??= current.value;
+      credential ??= current.tags[RotationTags.credential];
+    }
+    if (hashes.size !== 1) throw new PreconditionError(`the vaults of ${secret.name} hold different values for this rotation`, "RotationVaultsDiffer");
+    // 2. The credential works.
+    const tested = await testCredential(deps, secret, credential ?? "", value ?? "");
+    if (!tested.ok) throw withoutSecrets(new PreconditionError(`the new ${credential} of ${secret.name} does not work: ${tested.detail}`, "RotationCredentialFailed"), [value ?? ""]);
+    // 3. Every app that references the secret uses its new version.
+    const byVault = new Map(versions.map((v) => [v.vault.toLowerCase(), v.version]));
+    const refs = await referencesTo(deps, plan, secret);
+    const late: string[] = [];
+    for (const r of refs) {
+      const wanted = byVault.get(r.vaultName);
+      const where = `${r.site.name} ${r.list === "appsettings" ? "app setting" : "connection string"} ${r.setting}`;
+      if (r.secretVersion) {
+        if (r.secretVersion !== wanted) problems.push(`${where} is pinned to version ${r.secretVersion}: it would stay on the old credential (reference the secret without a version)`);
+      } else if (r.status !== "Resolved" || r.activeVersion !== wanted) {
+        late.push(`${where} uses ${r.activeVersion ?? "nothing"} (${r.status ?? "no status"})`);
+      }
+    }
+    if (problems.length > 0) throw new PreconditionError(problems.join("; "), "RotationReferencePinned");
+    await journal(deps, input, "observation", `${secret.name}: ${versions.length} vault(s) current, ${tested.detail}, ${refs.length - late.length} of ${refs.length} reference(s) on the new version`, {
+      versions: versions.map((v) => `${v.vault}/${v.version}`),
+      credential,
+      test: tested.detail,
+      references: refs.length,
+      late,
+    });
+    if (late.length > 0) throw new SwitchyardError(`not every app uses the new version yet: ${late.join("; ")}`, { code: RotationErrors.notYetInUse, retryable: true });
+    return { summary: `${tested.detail}; ${refs.length} reference(s) resolved to the new version`, versions };
+  });
+}
+
+async function testCredential(deps: RotationDeps, secret: PlanSecret, credential: string, value: string): Promise<{ ok: boolean; detail: string }> {
+  const source = secret.source;
+  switch (source.kind) {
+    case "generated":
+      return { ok: value.length === source.length, detail: `the same ${value.length}-character value in every vault` };
+    case "storageAccountKey": {
+      const keys = await storageKeys(deps, source.account);
+      const key = keys.get(credential.toLowerCase());
+      return key !== undefined && key === value ? { ok: true, detail: `${credential} of ${source.account.name} matches the account's key` } : { ok: false, detail: `${credential} of ${source.account.name} is not the stored value` };
+    }
+    case "sqlLogin": {
+      if (!deps.sql) return { ok: false, detail: "no SQL connection on this host" };
+      const login = loginOfConnectionString(value);
+      if (!login || login.login.toLowerCase() !== credential.toLowerCase()) return { ok: false, detail: "the stored connection string names another login" };
+      for (const server of source.servers) {
+        const result = await deps.sql.test(server, login.login, login.password, source.database);
+        if (!result.ok) return { ok: false, detail: `login ${login.login} refused by ${server.name}: ${result.message}` };
+      }
+      return { ok: true, detail: `login ${login.login} accepted by ${source.servers.length} server(s)` };
+    }
+  }
+}
+
+// ---- retire ---------------------------------------------------------------------------------------
+
+export function retireStep(input: RotationStepInput, deps: RotationDeps): Promise<StepReport> {
+  return step(deps, input, async () => {
+    const { secret } = await planSecret(deps, input);
+    let disabled = 0;
+    for (const vault of secret.vaults) {
+      const kv = deps.clients.secrets(vault.name);
+      const versions = await versionsOf(kv, vault, secret.name);
+      const mine = ownVersion(versions, input.rotationId);
+      if (!mine) throw new SwitchyardError(`rotation ${input.rotationId} has no version of ${secret.name} in ${vault.name}`, { code: "RotationVersionMissing" });
+      const since = mine.createdOn?.getTime() ?? Number.POSITIVE_INFINITY;
+      for (const v of versions) {
+        if (!v.enabled || v.version === mine.version || v.tags?.[RotationTags.rotation] === input.rotationId) continue;
+        // Versions written after this rotation's (by someone else) are not this rotation's to retire.
+        if ((v.createdOn?.getTime() ?? 0) > since) continue;
+        const capture = captureRequestIds();
+        await kvCall("UpdateSecret", vault, () => kv.updateSecretProperties(secret.name, v.version!, { enabled: false, ...capture.options }));
+        await journal(deps, input, "write", `UpdateSecret on ${vault.id}: version ${v.version} of ${secret.name} disabled (retired)`, {
+          resourceId: vault.id,
+          operation: "UpdateSecret",
+          requestIds: capture.ids,
+          result: "disabled",
+          secret: secret.name,
+          version: v.version,
+        });
+        disabled++;
+      }
+    }
+    return { summary: `${disabled} earlier version(s) of ${secret.name} disabled in ${secret.vaults.length} vault(s)` };
+  });
+}
