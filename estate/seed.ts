@@ -38,6 +38,19 @@ export interface SeedSqlServer {
   /** `…/providers/Microsoft.Sql/servers/{name}` */
   readonly id: string;
   readonly location: string;
+  /**
+   * SQL authentication logins (kept in the server's master). Each password must meet Azure SQL
+   * Database's password policy; the estate keeps only its salted hash. A server seeded again gains
+   * the logins it lacks.
+   */
+  readonly logins?: readonly SeedSqlLogin[];
+}
+
+export interface SeedSqlLogin {
+  readonly name: string;
+  readonly password: string;
+  /** Default false: a disabled login cannot log in. */
+  readonly disabled?: boolean;
 }
 
 export interface SeedFailoverGroup {
@@ -155,7 +168,15 @@ const name = z.string().min(1);
 
 export const seedSchema = z.strictObject({
   regions: z.array(z.strictObject({ name: region, applicationHosts: z.array(z.string().min(1)).optional() })).optional(),
-  sqlServers: z.array(z.strictObject({ id: armIdOf("Microsoft.Sql/servers"), location: region })).optional(),
+  sqlServers: z
+    .array(
+      z.strictObject({
+        id: armIdOf("Microsoft.Sql/servers"),
+        location: region,
+        logins: z.array(z.strictObject({ name: z.string().min(1).max(128), password: z.string(), disabled: z.boolean().optional() })).optional(),
+      }),
+    )
+    .optional(),
   failoverGroups: z
     .array(
       z.strictObject({

@@ -8,7 +8,11 @@ export function snapshot(estate: Estate) {
   const flat = <T>(m: Map<string, Map<string, T>>) => [...m.values()].flatMap((inner) => [...inner.values()]);
   return {
     regions: Object.fromEntries([...s.regions].map(([name, r]) => [name, { ...r, healthUrl: safe(() => estate.regionUrl(name)) }])),
-    sqlServers: flat(s.sqlServers),
+    // A login shows its name, state and when its password was set; never the password's hash.
+    sqlServers: flat(s.sqlServers).map(({ logins, ...server }) => ({
+      ...server,
+      ...(logins ? { logins: logins.map((l) => ({ name: l.name, disabled: l.disabled, passwordSetAt: new Date(l.passwordSetAt).toISOString() })) } : {}),
+    })),
     failoverGroups: s.failoverGroups.map((g) => ({
       ids: [`${g.primaryServerId}/failoverGroups/${g.name}`, `${g.secondaryServerId}/failoverGroups/${g.name}`],
       name: g.name,

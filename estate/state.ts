@@ -14,6 +14,7 @@ import {
   type SeedStorageAccount,
   type SeedVault,
 } from "./seed.ts";
+import { hashLoginPassword, loginPasswordMatches, passwordPolicyError } from "./tds/logins.ts";
 
 /** Ids are compared case-insensitively, as ARM does. */
 export const key = (id: string) => id.replace(/\/+$/, "").toLowerCase();
@@ -28,6 +29,17 @@ export interface SqlServer {
   readonly resourceGroup: string;
   readonly name: string;
   readonly location: string;
+  /** SQL authentication logins, kept in the server's master (absent: none seeded). */
+  readonly logins?: SqlLogin[];
+}
+
+/** A SQL authentication login: its password is kept only as a salted hash (estate/tds/logins.ts). */
+export interface SqlLogin {
+  readonly name: string;
+  passwordHash: { readonly salt: string; readonly hash: string };
+  readonly disabled: boolean;
+  /** When its password was last set (ms, the estate's clock). */
+  passwordSetAt: number;
 }
 
 export interface FailoverGroup {
@@ -300,6 +312,23 @@ export class EstateState {
     return subscriptionId === undefined ? undefined : this.sqlServers.get(subscriptionId)?.get(key(id));
   }
 
+  /** A login of a server, by name (case-insensitive, as the server's collation compares names). */
+  sqlLogin(serverId: string, name: string): SqlLogin | undefined {
+    return this.sqlServer(serverId)?.logins?.find((l) => l.name.toLowerCase() === name.toLowerCase());
+  }
+
+  /** Whether `name` and `password` log in to the server by SQL authentication now (false for an unknown or disabled login). */
+  checkSqlLogin(serverId: string, name: string, password: string): boolean {
+    const login = this.sqlLogin(serverId, name);
+    return login !== undefined && !login.disabled && loginPasswordMatches(login, password);
+  }
+
+  /** Sets a login's password (ALTER LOGIN … WITH PASSWORD): only its salted hash is kept. */
+  setSqlLoginPassword(login: SqlLogin, password: string): void {
+    login.passwordHash = hashLoginPassword(password);
+    login.passwordSetAt = this.clock();
+  }
+
   /** The account by ARM id; undefined also for a string that is no ARM id. */
   storageAccount(id: string): StorageAccount | undefined {
     const subscriptionId = subscriptionOf(id);
@@ -344,9 +373,16 @@ export class EstateState {
     const sub = parsed.subscriptionId.toLowerCase();
     const bySub = this.sqlServers.get(sub) ?? new Map<string, SqlServer>();
     this.sqlServers.set(sub, bySub);
-    if (bySub.has(key(seed.id))) return;
+    const logins = (seed.logins ?? []).map((l): SqlLogin => ({ name: l.name, passwordHash: hashLoginPassword(l.password), disabled: l.disabled ?? false, passwordSetAt: this.clock() }));
+    const existing = bySub.get(key(seed.id));
+    if (existing) {
+      // A server seeded again gains the logins it lacks; those it has keep their passwords.
+      const lacking = logins.filter((l) => !existing.logins?.some((e) => e.name.toLowerCase() === l.name.toLowerCase()));
+      if (lacking.length > 0) bySub.set(key(seed.id), { ...existing, logins: [...(existing.logins ?? []), ...lacking] });
+      return;
+    }
     this.region(seed.location);
-    bySub.set(key(seed.id), { id: seed.id, subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.name, location: seed.location });
+    bySub.set(key(seed.id), { id: seed.id, subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, name: parsed.name, location: seed.location, ...(logins.length > 0 ? { logins } : {}) });
   }
 
   private addFailoverGroup(seed: SeedFailoverGroup): void {
@@ -611,6 +647,18 @@ function checkSeed(seed: EstateSeed, state: EstateState): void {
   };
   const lists = { sqlServers: seed.sqlServers, storageAccounts: seed.storageAccounts, afdOriginGroups: seed.afdOriginGroups, frontDoors: seed.frontDoors, sites: seed.sites, vaults: seed.vaults };
   for (const [where, items] of Object.entries(lists)) (items ?? []).forEach((item, i) => parse(item.id, `${where}[${i}]`));
+  (seed.sqlServers ?? []).forEach((server, i) => {
+    const names = new Set<string>();
+    (server.logins ?? []).forEach((login, j) => {
+      const where = `sqlServers[${i}].logins[${j}]`;
+      if (login.name.length === 0 || login.name.length > 128) problems.push(`${where}: a login name has 1 to 128 characters`);
+      if (names.has(login.name.toLowerCase())) problems.push(`${where}: the server has another login named '${login.name}'`);
+      names.add(login.name.toLowerCase());
+      // Azure SQL Database creates no login whose password fails its policy (the password itself is never quoted).
+      const policy = passwordPolicyError(login.name, login.password);
+      if (policy) problems.push(`${where}: the password does not meet Azure SQL Database's password policy (error ${policy.number}: 8 to 128 characters from three of uppercase, lowercase, digits and symbols, without the login's name)`);
+    });
+  });
   (seed.frontDoors ?? []).forEach((fd, i) => {
     if (fd.backendPools.length === 0) problems.push(`frontDoors[${i}]: a Front Door has at least one backend pool`);
   });

@@ -1,7 +1,7 @@
 /**
  * One TDS listener per SQL server of the estate, speaking TDS 8.0 strict encryption: TLS from the
- * first byte with ALPN `tds/8.0`, then PRELOGIN, LOGIN7 with Microsoft Entra (FEDAUTH) only, and the
- * statements of estate/tds/query.ts. A server whose region is down refuses connections: the socket
+ * first byte with ALPN `tds/8.0`, then PRELOGIN, LOGIN7 with Microsoft Entra (FEDAUTH) or SQL
+ * authentication (a login of the server and its password), and the statements of estate/tds/query.ts. A server whose region is down refuses connections: the socket
  * is destroyed when accepted, before TLS, and open sessions are cut when the region goes down.
  *
  * Every message is handled synchronously as it completes; a malformed or unexpected one closes the
@@ -46,6 +46,7 @@ import {
   type SqlMessage,
 } from "./tokens.ts";
 import { findDatabase, runStatement, type Outcome, type SqlError } from "./query.ts";
+import { loginPasswordMatches, type Principal } from "./logins.ts";
 
 export interface TdsListenersOptions {
   readonly state: EstateState;
@@ -220,7 +221,9 @@ class Session {
   private packetSize = DEFAULT_PACKET_SIZE;
   private readonly spid = randomInt(51, 32_000);
   private askedFedAuthEcho = false;
-  private login?: Login7;
+  /** The client's LOGIN7, without its password (which is checked, then dropped). */
+  private login?: Omit<Login7, "password">;
+  private principal: Principal = { kind: "entra" };
   private database = "master";
 
   constructor(
@@ -304,19 +307,17 @@ class Session {
   }
 
   private login7(server: SqlServer, data: Buffer): void {
-    const login = parseLogin7(data);
+    const { password, ...login } = parseLogin7(data);
     this.login = login;
     const requested = login.packetSize === 0 ? DEFAULT_PACKET_SIZE : login.packetSize;
     const fed = login.fedAuth;
-    if (!fed || login.tdsVersion < TDS_7_4) {
-      // Microsoft Entra-only: SQL authentication (and a login with no credentials at all) fails.
-      return this.refuse(server, login.userName, []);
-    }
+    if (!fed) return this.sqlAuthentication(server, login, password, requested);
+    if (login.tdsVersion < TDS_7_4) return this.refuse(server, login.userName, []);
     if (fed.echo !== this.askedFedAuthEcho) return this.refuse(server, TOKEN_PRINCIPAL, []);
     if (requested < MIN_PACKET_SIZE || requested > MAX_PACKET_SIZE) return this.refuse(server, TOKEN_PRINCIPAL, []);
     if (fed.library === "securityToken") {
       if (fed.tokenBytes === 0) return this.refuse(server, TOKEN_PRINCIPAL, []);
-      return this.authenticated(server, requested);
+      return this.authenticated(server, requested, { kind: "entra" });
     }
     if (fed.library === "adal") {
       // The client gets the security token service and the resource, then sends a token for it.
@@ -331,20 +332,37 @@ class Session {
     const { tokenBytes } = parseFedAuthToken(data);
     if (tokenBytes === 0) return this.refuse(server, TOKEN_PRINCIPAL, []);
     const login = this.login!;
-    return this.authenticated(server, login.packetSize === 0 ? DEFAULT_PACKET_SIZE : login.packetSize);
+    return this.authenticated(server, login.packetSize === 0 ? DEFAULT_PACKET_SIZE : login.packetSize, { kind: "entra" });
   }
 
-  /** Any token is accepted; the database must exist on this server. */
-  private authenticated(server: SqlServer, packetSize: number): void {
+  /**
+   * SQL authentication: the user name must be a login of this server (kept in its master), enabled,
+   * and the password its own; anything else is SQL Server's 18456 for the name the client sent (Azure
+   * SQL Database tells the client no more than that). No credentials at all, or Windows
+   * authentication (SSPI), fail the same way: Azure SQL Database has no Windows logins.
+   */
+  private sqlAuthentication(server: SqlServer, login: Omit<Login7, "password">, password: string, packetSize: number): void {
+    if (login.tdsVersion < TDS_7_4 || login.hasSspi || login.userName === "") return this.refuse(server, login.userName, []);
+    const known = this.options.state.sqlLogin(server.id, login.userName);
+    if (!known || known.disabled || !loginPasswordMatches(known, password)) return this.refuse(server, login.userName, []);
+    if (packetSize < MIN_PACKET_SIZE || packetSize > MAX_PACKET_SIZE) return this.refuse(server, login.userName, []);
+    return this.authenticated(server, packetSize, { kind: "sql", login: known.name });
+  }
+
+  /** The principal is authenticated (any Entra token is accepted); the database must exist on this server. */
+  private authenticated(server: SqlServer, packetSize: number, principal: Principal): void {
     this.options.settle?.();
     const login = this.login!;
+    const user = principal.kind === "sql" ? login.userName : TOKEN_PRINCIPAL;
     const database = findDatabase(this.options.state, server, login.database);
     if (database === undefined) {
       const cannotOpen = { number: 4060, state: 1, class: 11, message: `Cannot open database "${login.database}" requested by the login. The login failed.` };
-      return this.refuse(server, TOKEN_PRINCIPAL, [cannotOpen]);
+      return this.refuse(server, user, [cannotOpen]);
     }
     this.database = database;
-    const features: [number, Buffer][] = [[FEATURE_FEDAUTH, Buffer.alloc(0)]];
+    this.principal = principal;
+    // FEDAUTH is acknowledged to an Entra login only; a SQL login that asked for nothing gets no FEATUREEXTACK.
+    const features: [number, Buffer][] = principal.kind === "entra" ? [[FEATURE_FEDAUTH, Buffer.alloc(0)]] : [];
     if (login.utf8Support) features.push([FEATURE_UTF8_SUPPORT, Buffer.from([0x01])]);
     const latency = this.options.loginLatencyMs ?? 0;
     if (latency > 0) {
@@ -367,7 +385,7 @@ class Session {
       envChangeText(2, "us_english", ""),
       infoToken(note(5703, "Changed language setting to us_english.")),
       loginAckToken(TDS_7_4, PROGRAM.name, PROGRAM.version),
-      featureExtAckToken(features),
+      ...(features.length > 0 ? [featureExtAckToken(features)] : []),
       envChangeText(4, String(packetSize), String(DEFAULT_PACKET_SIZE)),
       doneToken(DoneStatus.FINAL, CurCmd.NONE),
     ]);
@@ -406,7 +424,10 @@ class Session {
 
   private run(server: SqlServer, statement: string): Outcome {
     this.options.settle?.();
-    return runStatement(statement, { state: this.options.state, server, database: this.database, now: this.options.clock() });
+    const outcome = runStatement(statement, { state: this.options.state, server, database: this.database, now: this.options.clock(), principal: this.principal });
+    // A change (a login's new password) is saved before it is acknowledged, as an HTTP write is.
+    if (outcome.kind === "done" && outcome.changed) this.options.settle?.();
+    return outcome;
   }
 
   private located(server: SqlServer, error: SqlError): SqlMessage {

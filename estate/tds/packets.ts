@@ -4,6 +4,7 @@
  * client: every length and offset is checked against the bytes actually received, and anything
  * that does not fit is a TdsProtocolError (the connection is then closed).
  */
+import { revealLogin7Password } from "./logins.ts";
 
 /** Packet types (MS-TDS 2.2.3.1.1). */
 export const PacketType = {
@@ -139,6 +140,8 @@ export interface Login7 {
   readonly packetSize: number;
   readonly userName: string;
   readonly hasPassword: boolean;
+  /** SQL authentication's password, revealed from its LOGIN7 obfuscation ("" when none): never to be kept or shown. */
+  readonly password: string;
   readonly database: string;
   readonly hasSspi: boolean;
   readonly fedAuth?: FedAuth;
@@ -164,7 +167,10 @@ export function parseLogin7(data: Buffer): Login7 {
   };
   const flags3 = data.readUInt8(27);
   const userName = text(40);
+  const passwordOffset = data.readUInt16LE(44);
   const passwordChars = data.readUInt16LE(46);
+  if (passwordOffset + passwordChars * 2 > declared) throw new TdsProtocolError("LOGIN7 field out of bounds");
+  const password = revealLogin7Password(data.subarray(passwordOffset, passwordOffset + passwordChars * 2));
   const database = text(68);
   const sspiBytes = data.readUInt16LE(80);
   let fedAuth: FedAuth | undefined;
@@ -193,6 +199,7 @@ export function parseLogin7(data: Buffer): Login7 {
     packetSize: data.readUInt32LE(8),
     userName,
     hasPassword: passwordChars > 0,
+    password,
     database,
     hasSspi: sspiBytes > 0 || data.readUInt32LE(90) > 0,
     ...(fedAuth ? { fedAuth } : {}),

@@ -1,9 +1,12 @@
 /**
- * The one statement the estate's SQL servers answer, `SELECT <columns | *> FROM
- * sys.dm_geo_replication_link_status`, computed from the estate's failover groups; the SET
- * statements drivers send after login; and SQL Server's own errors for everything else.
+ * The statements the estate's SQL servers answer: `SELECT <columns | *> FROM
+ * sys.dm_geo_replication_link_status`, computed from the estate's failover groups; `SELECT 1` (a
+ * driver's connection test); `ALTER LOGIN <name> WITH PASSWORD = '…'` (estate/tds/logins.ts); the SET
+ * statements drivers send after login; and SQL Server's own errors for everything else. No error
+ * quotes more of a statement than its first keyword, an object or column name, or a login name.
  */
 import { key, type EstateState, type FailoverGroup, type SqlServer } from "../state.ts";
+import { alterLoginPassword, parseAlterLoginPassword, type Principal } from "./logins.ts";
 import type { Column, Value } from "./tokens.ts";
 
 /** SQL Server's error fields (number, state, class) and its message. */
@@ -16,7 +19,8 @@ export interface SqlError {
 
 export type Outcome =
   | { readonly kind: "rows"; readonly columns: readonly Column[]; readonly rows: readonly (readonly Value[])[] }
-  | { readonly kind: "done" }
+  /** `changed`: the statement changed the estate (it is then saved). */
+  | { readonly kind: "done"; readonly changed?: boolean }
   | { readonly kind: "error"; readonly error: SqlError };
 
 /** sys.dm_geo_replication_link_status as Azure documents it (column names, types). */
@@ -45,6 +49,8 @@ export interface QueryContext {
   readonly database: string;
   /** The estate's clock (ms), read once for the statement. */
   readonly now: number;
+  /** Who runs it (a Microsoft Entra session or a SQL login). */
+  readonly principal: Principal;
 }
 
 /** Runs a batch (or sp_executesql's statement). */
@@ -54,6 +60,8 @@ export function runStatement(text: string, ctx: QueryContext): Outcome {
   // Drivers set session options after login (tedious: one SET per line); they are accepted and not kept.
   const parts = statement.split(/[;\r\n]+/).map((s) => s.trim()).filter((s) => s !== "");
   if (parts.every((s) => /^set\s+\w+/i.test(s))) return { kind: "done" };
+  if (/^select\s+1$/i.test(statement)) return { kind: "rows", columns: [{ name: "", type: "int", nullable: false }], rows: [[1]] };
+  if (/^alter\s+login\b/i.test(statement)) return alterLogin(text.trim(), ctx);
   const select = /^select\s+([\s\S]+?)\s+from\s+(\S+)$/i.exec(statement);
   if (!select) return { kind: "error", error: unsupported(statement) };
   const objectName = select[2]!;
@@ -74,9 +82,24 @@ export function runStatement(text: string, ctx: QueryContext): Outcome {
   return { kind: "rows", columns: chosen.map((c) => c.column), rows };
 }
 
-/** Azure SQL Database's error 40510 for a statement this server does not run, naming its first keyword. */
+/** ALTER LOGIN … WITH PASSWORD: its outcome; any other ALTER LOGIN form is not run here (40510). */
+function alterLogin(statement: string, ctx: QueryContext): Outcome {
+  const change = parseAlterLoginPassword(statement);
+  if (!change) return { kind: "error", error: unsupported(statement) };
+  const logins = {
+    find: (name: string) => ctx.state.sqlLogin(ctx.server.id, name),
+    setPassword: (login: Parameters<EstateState["setSqlLoginPassword"]>[0], password: string) => ctx.state.setSqlLoginPassword(login, password),
+  };
+  const error = alterLoginPassword(change, { database: ctx.database, principal: ctx.principal, logins });
+  return error ? { kind: "error", error } : { kind: "done", changed: true };
+}
+
+/**
+ * Azure SQL Database's error 40510 for a statement this server does not run, naming its first
+ * keyword only (a statement may carry a password): one that starts with no keyword is named ''.
+ */
 function unsupported(statement: string): SqlError {
-  const keyword = (/^[A-Za-z_]+/.exec(statement)?.[0] ?? statement.slice(0, 30)).toUpperCase();
+  const keyword = (/^[A-Za-z_]+/.exec(statement)?.[0] ?? "").toUpperCase();
   return { number: 40510, state: 1, class: 16, message: `Statement '${keyword}' is not supported in this version of SQL Server` };
 }
 

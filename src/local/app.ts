@@ -36,6 +36,10 @@ import { ChannelNotifier } from "../notify/channelNotifier.ts";
 import { deliverOpen, type DeliveryDeps, type DeliveryReport } from "../notify/delivery.ts";
 import { BlobOutbox } from "../notify/outbox.ts";
 import { HttpsChannelTransport } from "../notify/transport.ts";
+import { createRotationActivities } from "../rotation/activities.ts";
+import { Rotations } from "../rotation/port.ts";
+import { handleKeyVaultEvent, sweepSecrets, type EventOutcome, type SweepFinding } from "../rotation/triggers.ts";
+import type { SqlLoginOps } from "../rotation/strategies.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
 export const INSTANT_AZURE_RUN_SCALE = 1000;
@@ -98,6 +102,8 @@ export interface LocalAppOptions {
   readonly channelSettings?: Readonly<Record<string, string>>;
   /** Run the notificationDelivery timer in the background (every 15 s of Azure time at the app's scale); off by default. */
   readonly deliveryTimer?: boolean;
+  /** SQL login operations for SQL login secrets (absent: those secrets cannot be rotated). */
+  readonly sqlLogins?: (clients: ClientFactory) => SqlLoginOps;
 }
 
 export interface LocalApp {
@@ -117,6 +123,13 @@ export interface LocalApp {
   readonly lag: BlobLagStore;
   /** One pass of the notificationDelivery timer: retries due, email sends polled. */
   deliverNotifications(): Promise<DeliveryReport[]>;
+  /** Secret rotations (one durable instance per plan secret) and their journal. */
+  readonly rotations: Rotations;
+  readonly rotationJournal: BlobJournal;
+  /** One Key Vault event, as the Event Grid trigger hands it. */
+  handleKeyVaultEvent(raw: unknown): Promise<EventOutcome>;
+  /** One pass of the daily secret sweep. */
+  sweepSecrets(onFinding?: (finding: SweepFinding) => void): Promise<SweepFinding[]>;
   stop(): Promise<void>;
 }
 
@@ -170,10 +183,28 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     channels,
     frontDoorLease: blobFrontDoorLease(blob.getContainerClient("switchyard-state")),
   });
+  // Rotations journal in their own folder of the journal container; their steps hold the plan apart
+  // from runs through the plan's state (the run port below is given to them once it exists).
+  const rotationJournal = new BlobJournal(blob.getContainerClient("switchyard-journal"), "rotations/");
+  let runPort: LocalAppRuns | undefined;
+  const rotationActivities = createRotationActivities({
+    clients,
+    journal: rotationJournal,
+    runPlans,
+    store,
+    runs: { get: (plan: string) => runPort!.get(plan) },
+    clock,
+    log: options.log,
+    probe,
+    pollIntervalMs: options.pollIntervalMs ?? 25,
+    notifier: options.notifier,
+    channels,
+    ...(options.sqlLogins ? { sql: options.sqlLogins(clients) } : {}),
+  });
   const host = new LocalDurableHost({
     store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
     orchestrations: ORCHESTRATIONS,
-    activities,
+    activities: { ...activities, ...rotationActivities },
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
     ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),
     // An idle task hub takes a terminate up within maxQueuePollingInterval (30 s by default).
@@ -182,6 +213,15 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   await host.resume();
   // Without Azure time the estate's operations take a few milliseconds: runs wait at a matching scale.
   const runs = new LocalAppRuns(new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE, runPlans }), { store, clock, log: options.log });
+  runPort = runs;
+  const rotations = new Rotations(
+    {
+      status: (instanceId) => host.getStatus(instanceId),
+      start: async (name, instanceId, input) => void (await host.start(name, input, instanceId)),
+    },
+    runPlans,
+    { clock, timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE },
+  );
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
   // The same handlers the Functions app builds (src/app/handlers.ts), over the local services. The
   // local host applies a termination at its next episode (tens of ms): a pre-emption polls often.
@@ -227,6 +267,10 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     measureLag: () => handlers.measureAllLag(),
     lag,
     deliverNotifications,
+    rotations,
+    rotationJournal,
+    handleKeyVaultEvent: (raw) => handleKeyVaultEvent(raw, { plans, rotations, clients, clock, log: options.log }),
+    sweepSecrets: (onFinding) => sweepSecrets({ plans, rotations, clients, clock, log: options.log }, onFinding),
     async stop() {
       clearInterval(deliveryTimer);
       await pass;

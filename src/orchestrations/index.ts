@@ -1,6 +1,6 @@
 /**
  * Every orchestration the app registers, by name: the current versions, the watch sub-orchestration,
- * and the earlier versions that runs in flight may still be replaying (see Orchestrations in
+ * a secret's rotation, and the earlier versions that runs in flight may still be replaying (see Orchestrations in
  * core/run/model.ts). The Functions registrations and the local durable host both take this table.
  */
 import type * as df from "durable-functions";
@@ -8,12 +8,15 @@ import { EarlierOrchestrations, Orchestrations } from "../core/run/model.ts";
 import { runOrchestration, runOrchestrationV1, runOrchestrationV2, runOrchestrationV3 } from "./run.ts";
 import { reprotectStorage } from "./reprotect.ts";
 import { watchOperations } from "./watch.ts";
+import { RotationOrchestrations } from "../core/rotation/model.ts";
+import { rotateSecret } from "./rotate.ts";
 
 export const ORCHESTRATIONS: Readonly<Record<string, df.OrchestrationHandler>> = {
   [Orchestrations.failover]: runOrchestration,
   [Orchestrations.failback]: runOrchestration,
   [Orchestrations.watch]: watchOperations,
   [Orchestrations.reprotect]: reprotectStorage,
+  [RotationOrchestrations.rotate]: rotateSecret,
   [EarlierOrchestrations.failoverV1]: runOrchestrationV1,
   [EarlierOrchestrations.failbackV1]: runOrchestrationV1,
   [EarlierOrchestrations.failoverV2]: runOrchestrationV2,

@@ -1,0 +1,91 @@
+/**
+ * Starting and reading rotations: one durable instance per plan secret (rotationInstanceId), so one
+ * rotation per secret at a time. A start while that secret's rotation runs answers with the running
+ * one instead of starting another. The plan is kept under the rotation's id before the instance
+ * starts; its activities read it there.
+ */
+import type { Plan } from "../core/plan/index.ts";
+import { newRotationId, rotationInstanceId, RotationOrchestrations, type RotationInput, type RotationOutput, type RotationTrigger } from "../core/rotation/model.ts";
+import type { RunPlanStore } from "../journal/runPlans.ts";
+
+/** The durable operations a rotation port needs (the Durable client in Azure, the local host locally). */
+export interface RotationHost {
+  status(instanceId: string): Promise<{ readonly runtimeStatus: string; readonly input?: unknown; readonly output?: unknown; readonly customStatus?: unknown } | undefined>;
+  /** Starts the instance; rejects when one with the id is pending or running. */
+  start(orchestration: string, instanceId: string, input: RotationInput): Promise<void>;
+}
+
+export interface RotationView {
+  readonly instanceId: string;
+  readonly rotationId: string;
+  readonly plan: string;
+  readonly secret: string;
+  readonly status: "pending" | "running" | "completed" | "failed" | "terminated";
+  /** The step under way and how often it waited for a run (while running). */
+  readonly progress?: { readonly step?: string; readonly deferrals?: number };
+  readonly output?: RotationOutput;
+}
+
+export interface RotationStart {
+  /** `started`: a new rotation; `running`: the secret's rotation already under way (this one was not started). */
+  readonly outcome: "started" | "running";
+  readonly rotation: RotationView;
+}
+
+const ACTIVE = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
+
+function statusOf(runtime: string): RotationView["status"] {
+  if (runtime === "Pending") return "pending";
+  if (ACTIVE.has(runtime)) return "running";
+  if (runtime === "Completed") return "completed";
+  if (runtime === "Terminated" || runtime === "Canceled") return "terminated";
+  return "failed";
+}
+
+function viewOf(instanceId: string, s: { runtimeStatus: string; input?: unknown; output?: unknown; customStatus?: unknown }): RotationView | undefined {
+  const input = s.input as Partial<RotationInput> | undefined;
+  if (!input || typeof input.rotationId !== "string" || typeof input.plan !== "string" || typeof input.secret !== "string") return undefined;
+  const custom = (s.customStatus ?? {}) as { step?: unknown; deferrals?: unknown };
+  const output = s.output as RotationOutput | undefined;
+  return {
+    instanceId,
+    rotationId: input.rotationId,
+    plan: input.plan,
+    secret: input.secret,
+    status: statusOf(s.runtimeStatus),
+    ...(ACTIVE.has(s.runtimeStatus) ? { progress: { ...(typeof custom.step === "string" ? { step: custom.step } : {}), ...(typeof custom.deferrals === "number" ? { deferrals: custom.deferrals } : {}) } } : {}),
+    ...(output && typeof output === "object" && "outcome" in output ? { output } : {}),
+  };
+}
+
+export class Rotations {
+  constructor(
+    private readonly host: RotationHost,
+    private readonly runPlans: Pick<RunPlanStore, "put">,
+    private readonly options: { readonly clock: () => Date; readonly timeScale?: number } = { clock: () => new Date() },
+  ) {}
+
+  async get(plan: string, secret: string): Promise<RotationView | undefined> {
+    const instanceId = rotationInstanceId(plan, secret);
+    const status = await this.host.status(instanceId);
+    return status ? viewOf(instanceId, status) : undefined;
+  }
+
+  async start(plan: Plan, secret: string, trigger: RotationTrigger): Promise<RotationStart> {
+    const instanceId = rotationInstanceId(plan.name, secret);
+    const running = await this.get(plan.name, secret);
+    if (running && (running.status === "pending" || running.status === "running")) return { outcome: "running", rotation: running };
+    const rotationId = newRotationId(plan.name, this.options.clock());
+    const input: RotationInput = { rotationId, plan: plan.name, secret, trigger, ...(this.options.timeScale !== undefined ? { timeScale: this.options.timeScale } : {}) };
+    await this.runPlans.put(rotationId, plan);
+    try {
+      await this.host.start(RotationOrchestrations.rotate, instanceId, input);
+    } catch (error) {
+      // Lost a race with another start of the same secret's rotation: that one runs.
+      const now = await this.get(plan.name, secret).catch(() => undefined);
+      if (now && (now.status === "pending" || now.status === "running")) return { outcome: now.rotationId === rotationId ? "started" : "running", rotation: now };
+      throw error;
+    }
+    return { outcome: "started", rotation: { instanceId, rotationId, plan: plan.name, secret, status: "pending" } };
+  }
+}
