@@ -81,6 +81,9 @@ export async function changeSqlLoginPassword(target: Target, credential: TokenCr
   }).catch((error: unknown) => {
     throw loginChangeError(error, where, secrets, "connect");
   });
+  const signal = currentAbortSignal();
+  const abort = () => connection.close();
+  signal?.addEventListener("abort", abort, { once: true });
   try {
     await new Promise<void>((resolve, reject) => {
       // A batch, not sp_executesql: ALTER LOGIN runs alone in its batch.
@@ -90,6 +93,7 @@ export async function changeSqlLoginPassword(target: Target, credential: TokenCr
   } catch (error) {
     throw loginChangeError(error, where, secrets, "statement");
   } finally {
+    signal?.removeEventListener("abort", abort);
     connection.close();
   }
 }
@@ -123,7 +127,7 @@ export async function trySqlLogin(target: Target, options: TrySqlLoginOptions): 
     connection.close();
     return { ok: true };
   } catch (error) {
-    const { message, code, number } = describe(error, secrets);
+    const { message, code, number } = describeDriverError(error, secrets);
     return { ok: false, message, ...(number !== undefined ? { number } : {}), ...(code !== undefined ? { code } : {}) };
   }
 }
@@ -213,7 +217,7 @@ interface OpenOptions {
   readonly timeoutMs: number;
 }
 
-/** A logged-in connection; rejects with the driver's error, with SQL Server's login errors in `sqlErrors`. */
+/** A logged-in connection (closed on abort while it logs in); rejects with the driver's error, with SQL Server's login errors in `sqlErrors`. */
 async function open(target: Target, options: OpenOptions): Promise<Connection> {
   const endpoint = sqlEndpoint(target, options.server);
   const signal = currentAbortSignal();
@@ -255,7 +259,7 @@ async function open(target: Target, options: OpenOptions): Promise<Connection> {
 }
 
 /** What a driver error says, with every secret masked: its message, code and SQL Server's error number. */
-function describe(error: unknown, secrets: readonly string[]): { message: string; code?: string; number?: number } {
+function describeDriverError(error: unknown, secrets: readonly string[]): { message: string; code?: string; number?: number } {
   const e = (typeof error === "object" && error !== null ? error : {}) as { message?: unknown; code?: unknown; number?: unknown; errors?: unknown; sqlErrors?: unknown };
   // token-credential failures come as an AggregateError whose first error is the driver's.
   const first = Array.isArray(e.errors) && e.errors.length > 0 && typeof e.errors[0] === "object" && e.errors[0] !== null ? (e.errors[0] as typeof e) : e;
@@ -268,7 +272,7 @@ function describe(error: unknown, secrets: readonly string[]): { message: string
 
 function loginChangeError(error: unknown, where: { server: string; login: string }, secrets: readonly string[], during: "connect" | "statement"): SqlLoginError {
   if (error instanceof SqlLoginError) return error;
-  const { message, code, number } = describe(error, secrets);
+  const { message, code, number } = describeDriverError(error, secrets);
   const details = { ...where, ...(number !== undefined ? { sqlNumber: number } : {}), ...(code !== undefined ? { driverCode: code } : {}) };
   const subject = `changing the password of login '${where.login}' on SQL server '${where.server}'`;
   const said = number !== undefined ? `SQL error ${number}: ${message}` : message;
