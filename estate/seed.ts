@@ -131,16 +131,28 @@ export interface SeedSite {
   /** `…/providers/Microsoft.Web/sites/{name}` */
   readonly id: string;
   readonly location: string;
+  /**
+   * A value may be a Key Vault reference (`@Microsoft.KeyVault(...)`, as are connection strings'): the
+   * site resolves it against the vaults once this seed's vaults are in, a versionless one to the latest version.
+   */
   readonly appSettings?: Readonly<Record<string, string>>;
   readonly connectionStrings?: Readonly<Record<string, { readonly value: string; readonly type: string }>>;
 }
 
 export interface SeedSecret {
   readonly name: string;
-  /** Its one version was created this many days before the seeding (the estate's clock); its value is random. */
+  /** Its one version was created this many days before the seeding (the estate's clock). */
   readonly createdDaysAgo: number;
   /** Its expiry (`exp`), in days from the seeding (negative: expired already). Absent: none. */
   readonly expiresInDays?: number;
+  /** Its value. At most one of `value` and `valueFrom`; with neither, a random value. */
+  readonly value?: string;
+  /**
+   * Its value taken from a storage account's key as it is when the vault is seeded (the account is
+   * seeded too, in this seed or an earlier one).
+   */
+  readonly valueFrom?: { readonly storageAccountKey: { readonly account: string; readonly keyName: "key1" | "key2" } };
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface SeedVault {
@@ -165,6 +177,24 @@ const armIdOf = (type: string) =>
 
 const region = z.string().regex(/^[a-z0-9]+$/, "a programmatic region name (lower-case letters and digits, e.g. eastus2)");
 const name = z.string().min(1);
+
+/** Key Vault's limit on a secret value (25 KB). */
+const MAX_SECRET_BYTES = 25 * 1024;
+
+const seedSecretSchema = z
+  .strictObject({
+    name: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/),
+    createdDaysAgo: z.number().min(0),
+    expiresInDays: z.number().optional(),
+    // Messages name the rule, never the value.
+    value: z
+      .string()
+      .refine((v) => Buffer.byteLength(v, "utf8") <= MAX_SECRET_BYTES, { message: `a secret value is at most ${MAX_SECRET_BYTES} bytes` })
+      .optional(),
+    valueFrom: z.strictObject({ storageAccountKey: z.strictObject({ account: armIdOf("Microsoft.Storage/storageAccounts"), keyName: z.enum(["key1", "key2"]) }) }).optional(),
+    tags: z.record(z.string(), z.string()).optional(),
+  })
+  .refine((s) => s.value === undefined || s.valueFrom === undefined, { message: "give either value or valueFrom, not both" });
 
 export const seedSchema = z.strictObject({
   regions: z.array(z.strictObject({ name: region, applicationHosts: z.array(z.string().min(1)).optional() })).optional(),
@@ -264,9 +294,7 @@ export const seedSchema = z.strictObject({
       z.strictObject({
         id: armIdOf("Microsoft.KeyVault/vaults"),
         location: region,
-        secrets: z
-          .array(z.strictObject({ name: z.string().regex(/^[0-9a-zA-Z-]{1,127}$/), createdDaysAgo: z.number().min(0), expiresInDays: z.number().optional() }))
-          .optional(),
+        secrets: z.array(seedSecretSchema).optional(),
       }),
     )
     .optional(),

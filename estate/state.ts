@@ -9,6 +9,7 @@ import {
   type SeedAfdOriginGroup,
   type SeedFailoverGroup,
   type SeedFrontDoor,
+  type SeedSecret,
   type SeedSite,
   type SeedSqlServer,
   type SeedStorageAccount,
@@ -149,6 +150,100 @@ export interface Site {
   connectionStrings: Record<string, { value: string; type: string }>;
   /** Until when (ms) the app restarts after a settings write: its region's health endpoints answer 503. */
   restartingUntil?: number;
+  /**
+   * What App Service last fetched for each Key Vault reference among the app settings and connection
+   * strings, by setting name (absent: never fetched). Versions and times only: values stay in the vaults.
+   */
+  keyVaultReferences?: { appSettings: Record<string, FetchedReference>; connectionStrings: Record<string, FetchedReference> };
+}
+
+/** The outcomes of resolving a Key Vault reference the estate can produce (App Service's ResolveStatus). */
+export type KeyVaultReferenceStatus = "Resolved" | "InvalidSyntax" | "VaultNotFound" | "SecretNotFound" | "SecretVersionNotFound" | "OtherReasons";
+
+/** One Key Vault reference as App Service fetched it: never the secret's value. */
+export interface FetchedReference {
+  /** The setting's value: `@Microsoft.KeyVault(...)`. */
+  readonly reference: string;
+  readonly status: KeyVaultReferenceStatus;
+  readonly details: string;
+  /** The version the app uses (resolved references only). */
+  readonly activeVersion?: string;
+  /** When App Service fetched it (ms, the estate's clock). */
+  readonly fetchedAt: number;
+}
+
+/** A reference's parts, or why it cannot be read. */
+export type ParsedKeyVaultReference =
+  | { readonly ok: true; readonly vaultName: string; readonly secretName: string; readonly secretVersion?: string; readonly vaultHost: string }
+  | { readonly ok: false; readonly problem: string };
+
+const REFERENCE_PREFIX = "@microsoft.keyvault(";
+/** Key Vault's host suffix in the public cloud (the only cloud the estate plays). */
+const VAULT_HOST_SUFFIX = ".vault.azure.net";
+const VAULT_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
+const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const SECRET_VERSION = /^[0-9a-zA-Z]{1,64}$/;
+/**
+ * App Service keeps what it fetched for 24 hours ("App Service caches the values of the Key Vault
+ * references and refetches them every 24 hours": Use Key Vault references as app settings, "Understand
+ * rotation").
+ */
+export const KEY_VAULT_REFERENCE_CACHE_MS = 86_400_000;
+
+/** Is this setting value a Key Vault reference (`@Microsoft.KeyVault(...)`, well formed or not)? */
+export function isKeyVaultReference(value: string): boolean {
+  return value.toLowerCase().startsWith(REFERENCE_PREFIX);
+}
+
+/**
+ * The two forms App Service documents: `@Microsoft.KeyVault(SecretUri=https://{vault}.vault.azure.net/secrets/{name}[/{version}])`
+ * and `@Microsoft.KeyVault(VaultName={vault};SecretName={name}[;SecretVersion={version}])`.
+ */
+export function parseKeyVaultReference(value: string): ParsedKeyVaultReference {
+  const bad = (problem: string): ParsedKeyVaultReference => ({ ok: false, problem });
+  const usage = "a Key Vault reference is @Microsoft.KeyVault(SecretUri=<secret URI>) or @Microsoft.KeyVault(VaultName=<vault>;SecretName=<secret>[;SecretVersion=<version>])";
+  if (!isKeyVaultReference(value) || !value.endsWith(")")) return bad(`The reference is not enclosed in @Microsoft.KeyVault(...): ${usage}.`);
+  const inner = value.slice(REFERENCE_PREFIX.length, -1).trim();
+  const parts = new Map<string, string>();
+  for (const part of inner.split(";").map((p) => p.trim()).filter((p) => p !== "")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) return bad(`The reference has a part without a name and value: ${usage}.`);
+    const name = part.slice(0, eq).trim().toLowerCase();
+    if (parts.has(name)) return bad(`The reference names '${part.slice(0, eq).trim()}' twice.`);
+    parts.set(name, part.slice(eq + 1).trim());
+  }
+  const names = [...parts.keys()].sort().join(",");
+  let vaultName: string;
+  let secretName: string;
+  let secretVersion: string | undefined;
+  let vaultHost: string;
+  if (names === "secreturi") {
+    let uri: URL;
+    try {
+      uri = new URL(parts.get("secreturi")!);
+    } catch {
+      return bad(`The SecretUri is not a URI: ${usage}.`);
+    }
+    const segments = uri.pathname.split("/").filter((s) => s !== "");
+    if (uri.protocol !== "https:" || uri.search !== "" || segments.length < 2 || segments.length > 3 || segments[0]!.toLowerCase() !== "secrets") {
+      return bad("The SecretUri is not of the form https://<vault>.vault.azure.net/secrets/<name>[/<version>].");
+    }
+    vaultHost = uri.hostname.toLowerCase();
+    vaultName = vaultHost.split(".")[0]!;
+    secretName = segments[1]!;
+    secretVersion = segments[2];
+  } else if (names === "secretname,vaultname" || names === "secretname,secretversion,vaultname") {
+    vaultName = parts.get("vaultname")!;
+    secretName = parts.get("secretname")!;
+    secretVersion = parts.get("secretversion") || undefined;
+    vaultHost = `${vaultName.toLowerCase()}${VAULT_HOST_SUFFIX}`;
+  } else {
+    return bad(`The reference names ${[...parts.keys()].join(", ") || "nothing"}: ${usage}.`);
+  }
+  if (!VAULT_NAME.test(vaultName)) return bad(`'${vaultName}' is not a key vault name.`);
+  if (!SECRET_NAME.test(secretName)) return bad(`'${secretName}' is not a secret name.`);
+  if (secretVersion !== undefined && !SECRET_VERSION.test(secretVersion)) return bad(`'${secretVersion}' is not a secret version.`);
+  return { ok: true, vaultName, secretName, ...(secretVersion !== undefined ? { secretVersion } : {}), vaultHost };
 }
 
 export interface SecretVersion {
@@ -354,8 +449,10 @@ export class EstateState {
     for (const group of seed.afdOriginGroups ?? []) this.addAfdOriginGroup(group);
     for (const endpoint of seed.afdEndpoints ?? []) this.addAfdEndpoint(endpoint);
     for (const frontDoor of seed.frontDoors ?? []) this.addFrontDoor(frontDoor);
-    for (const site of seed.sites ?? []) this.addSite(site);
+    const newSites = (seed.sites ?? []).flatMap((site) => this.addSite(site) ?? []);
     for (const vault of seed.vaults ?? []) this.addVault(vault, now);
+    // A new app resolves its Key Vault references as it starts: against the vaults as seeded, latest versions now.
+    for (const site of newSites) this.fetchKeyVaultReferences(site, now);
   }
 
   vault(name: string): Vault {
@@ -366,6 +463,73 @@ export class EstateState {
       this.vaults.set(k, vault);
     }
     return vault;
+  }
+
+  /**
+   * App Service fetches the site's Key Vault references at `at`: all of them (at a start, and after any
+   * configuration change, which restarts the app and "causes ... an immediate refetch of all referenced
+   * secrets": Use Key Vault references as app settings, "Understand rotation"), or only the app
+   * settings' (the `configreferences/appsettings/refresh` request).
+   */
+  fetchKeyVaultReferences(site: Site, at: number, scope: "all" | "appSettings" = "all"): void {
+    const before = site.keyVaultReferences;
+    const fetch = (values: Record<string, string>) =>
+      Object.fromEntries(Object.entries(values).flatMap(([name, value]) => (isKeyVaultReference(value) ? [[name, this.resolveKeyVaultReference(value, at)]] : [])));
+    site.keyVaultReferences = {
+      appSettings: fetch(site.appSettings),
+      connectionStrings: scope === "all" || !before ? fetch(connectionStringValues(site)) : before.connectionStrings,
+    };
+  }
+
+  /**
+   * The site's Key Vault references as App Service holds them at `now`. A fetch older than 24 hours
+   * has been replaced by App Service's periodic refetch (at the last 24-hour mark before `now`, against
+   * the versions that existed then); a reference never fetched is fetched now.
+   */
+  keyVaultReferencesAt(site: Site, now: number): NonNullable<Site["keyVaultReferences"]> {
+    const before = site.keyVaultReferences;
+    const current = (values: Record<string, string>, fetched: Record<string, FetchedReference> | undefined) =>
+      Object.fromEntries(
+        Object.entries(values).flatMap(([name, value]): [string, FetchedReference][] => {
+          if (!isKeyVaultReference(value)) return [];
+          const prior = fetched?.[name];
+          if (!prior || prior.reference !== value) return [[name, this.resolveKeyVaultReference(value, now)]];
+          const periods = Math.floor((now - prior.fetchedAt) / KEY_VAULT_REFERENCE_CACHE_MS);
+          return [[name, periods >= 1 ? this.resolveKeyVaultReference(value, prior.fetchedAt + periods * KEY_VAULT_REFERENCE_CACHE_MS) : prior]];
+        }),
+      );
+    site.keyVaultReferences = {
+      appSettings: current(site.appSettings, before?.appSettings),
+      connectionStrings: current(connectionStringValues(site), before?.connectionStrings),
+    };
+    return site.keyVaultReferences;
+  }
+
+  /**
+   * What App Service gets for a reference at `at` from the estate's vaults: a versionless reference
+   * takes the latest version that existed then ("If the secret version isn't specified in the
+   * reference, the app uses the latest version that exists in the key vault"). The result names a
+   * version, never a value.
+   */
+  resolveKeyVaultReference(reference: string, at: number): FetchedReference {
+    const parsed = parseKeyVaultReference(reference);
+    const outcome = (status: KeyVaultReferenceStatus, details: string, activeVersion?: string): FetchedReference => ({
+      reference,
+      status,
+      details,
+      ...(activeVersion !== undefined ? { activeVersion } : {}),
+      fetchedAt: at,
+    });
+    if (!parsed.ok) return outcome("InvalidSyntax", parsed.problem);
+    const vault = parsed.vaultHost === `${parsed.vaultName.toLowerCase()}${VAULT_HOST_SUFFIX}` ? this.vaults.get(parsed.vaultName.toLowerCase()) : undefined;
+    if (!vault) return outcome("VaultNotFound", `Key vault '${parsed.vaultName}' (${parsed.vaultHost}) was not found.`);
+    const versions = vault.secrets.get(parsed.secretName.toLowerCase())?.versions.filter((v) => v.created <= at) ?? [];
+    if (versions.length === 0) return outcome("SecretNotFound", `Secret '${parsed.secretName}' was not found in key vault '${vault.name}'.`);
+    const wanted = parsed.secretVersion?.toLowerCase();
+    const version = wanted === undefined ? versions.at(-1)! : versions.find((v) => v.version.toLowerCase() === wanted);
+    if (!version) return outcome("SecretVersionNotFound", `Version '${parsed.secretVersion}' of secret '${parsed.secretName}' was not found in key vault '${vault.name}'.`);
+    if (!version.enabled) return outcome("OtherReasons", `Version '${version.version}' of secret '${parsed.secretName}' is disabled: Key Vault does not return a disabled secret.`);
+    return outcome("Resolved", "Reference has been successfully resolved.", version.version);
   }
 
   private addSqlServer(seed: SeedSqlServer): void {
@@ -516,11 +680,12 @@ export class EstateState {
     });
   }
 
-  private addSite(seed: SeedSite): void {
-    if (this.sites.has(key(seed.id))) return;
+  /** The new site, or undefined when one with its id is here already. */
+  private addSite(seed: SeedSite): Site | undefined {
+    if (this.sites.has(key(seed.id))) return undefined;
     const parsed = parseArmId(seed.id);
     this.region(seed.location);
-    this.sites.set(key(seed.id), {
+    const site: Site = {
       id: seed.id,
       subscriptionId: parsed.subscriptionId,
       resourceGroup: parsed.resourceGroup,
@@ -528,7 +693,9 @@ export class EstateState {
       location: seed.location,
       appSettings: { ...seed.appSettings },
       connectionStrings: Object.fromEntries(Object.entries(seed.connectionStrings ?? {}).map(([name, c]) => [name, { value: c.value, type: c.type }])),
-    });
+    };
+    this.sites.set(key(seed.id), site);
+    return site;
   }
 
   private addVault(seed: SeedVault, now: number): void {
@@ -543,16 +710,32 @@ export class EstateState {
         versions: [
           {
             version: randomUUID().replace(/-/g, ""),
-            value: randomBytes(32).toString("base64url"),
+            value: this.seededSecretValue(secret),
             enabled: true,
             created,
             updated: created,
             ...(secret.expiresInDays !== undefined ? { exp: now + secret.expiresInDays * DAY_MS } : {}),
+            ...(secret.tags !== undefined ? { tags: { ...secret.tags } } : {}),
           },
         ],
       });
     }
   }
+
+  /** A seeded secret's value: as given, a storage account's current key (checkSeed found the account), or random. */
+  private seededSecretValue(secret: SeedSecret): string {
+    if (secret.value !== undefined) return secret.value;
+    const from = secret.valueFrom?.storageAccountKey;
+    if (!from) return randomBytes(32).toString("base64url");
+    const storageKey = this.storageAccount(from.account)?.keys.find((k) => k.keyName === from.keyName);
+    if (!storageKey) throw new SeedError(`storage account ${from.account} has no key ${from.keyName}`);
+    return storageKey.value;
+  }
+}
+
+/** A site's connection strings' values, by name. */
+function connectionStringValues(site: Site): Record<string, string> {
+  return Object.fromEntries(Object.entries(site.connectionStrings).map(([name, c]) => [name, c.value]));
 }
 
 export function newStorageKey(): string {
@@ -682,6 +865,21 @@ function checkSeed(seed: EstateSeed, state: EstateState): void {
       if (!endpoint || !group) return;
       if (!originGroups.has(key(r.originGroupId)) && !state.afdOriginGroups.has(key(r.originGroupId))) problems.push(`${where}: origin group ${r.originGroupId} is not seeded`);
       else if (key(ancestorId(group, 1)) !== key(ancestorId(endpoint, 1))) problems.push(`${where}: origin group ${r.originGroupId} is not in the endpoint's profile`);
+    });
+  });
+
+  // A secret's value may come from a storage account's key: the account is seeded (here or before). Values are never quoted.
+  const accounts = seeded(seed.storageAccounts);
+  (seed.vaults ?? []).forEach((v, i) => {
+    (v.secrets ?? []).forEach((secret, j) => {
+      const where = `vaults[${i}].secrets[${j}]`;
+      if (secret.value !== undefined && secret.valueFrom !== undefined) problems.push(`${where}: give either value or valueFrom, not both`);
+      const from = secret.valueFrom?.storageAccountKey;
+      if (!from) return;
+      if (from.keyName !== "key1" && from.keyName !== "key2") problems.push(`${where}: valueFrom.storageAccountKey.keyName is key1 or key2`);
+      if (parse(from.account, `${where}.valueFrom.storageAccountKey.account`) && !accounts.has(key(from.account)) && !state.storageAccount(from.account)) {
+        problems.push(`${where}: its value comes from storage account ${from.account}, which is not seeded`);
+      }
     });
   });
   if (problems.length > 0) throw new SeedError(problems.join("; "));

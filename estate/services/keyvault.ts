@@ -40,6 +40,22 @@ class KeyVaultError extends EstateHttpError {
 
 const badParameter = (message: string) => new KeyVaultError(400, "BadParameter", message);
 
+/**
+ * A vault whose region is down takes no writes. Key Vault replicates a vault in a paired region to the
+ * pair and, in a prolonged outage, Microsoft may fail it over; from then on "the key vault becomes
+ * read-only": list and get secrets are served, nothing is set or changed (Reliability in Azure Key
+ * Vault, "Read-only after failover"). A write then answers 503 `ServiceUnavailable`, as users have
+ * reported for `SecretSet` ("the service is currently in a read-only state"). The estate serves reads
+ * throughout the outage: the hours before Microsoft's failover, when Azure serves nothing, are not
+ * modelled (estate/README.md).
+ */
+function assertVaultWritable(req: EstateRequest, ctx: EstateContext, operation: "SecretSet" | "SecretUpdate"): void {
+  const vault = findVault(req, ctx);
+  if (vault?.location !== undefined && ctx.state.isDown(vault.location)) {
+    throw new KeyVaultError(503, "ServiceUnavailable", `Operation "${operation}" is unavailable: the service is currently in a read-only state.`);
+  }
+}
+
 const secretNotFound = (nameOrId: string) =>
   new KeyVaultError(
     404,
@@ -222,6 +238,7 @@ function setSecret(req: EstateRequest, ctx: EstateContext): EstateResponse {
   if (typeof body.value !== "string") throw badParameter("The request body must name the secret's value: { \"value\": \"...\" }.");
   if (Buffer.byteLength(body.value, "utf8") > MAX_VALUE_BYTES) throw badParameter(`The secret value exceeds the maximum size of ${MAX_VALUE_BYTES} bytes.`);
   const attrs = parseAttributes(body.attributes);
+  assertVaultWritable(req, ctx, "SecretSet");
   const version: SecretVersion = {
     version: randomUUID().replace(/-/g, ""),
     value: body.value,
@@ -256,6 +273,7 @@ function updateSecret(req: EstateRequest, ctx: EstateContext): EstateResponse {
   const attrs = parseAttributes(body.attributes);
   const contentType = parseContentType(body.contentType);
   const tags = parseTags(body.tags);
+  assertVaultWritable(req, ctx, "SecretUpdate");
   applyAttributes(version, attrs);
   if (contentType !== undefined) version.contentType = contentType;
   if (tags !== undefined) version.tags = tags;

@@ -2,7 +2,7 @@ import { badRequest, EstateHttpError, notFound } from "../errors.ts";
 import type { EstateContext } from "../context.ts";
 import { isObject } from "../json.ts";
 import type { EstateRequest, Route } from "../router.ts";
-import { key, type Site } from "../state.ts";
+import { key, parseKeyVaultReference, type FetchedReference, type Site } from "../state.ts";
 import { ok, resourceId } from "./common.ts";
 
 const SITE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}";
@@ -27,12 +27,23 @@ function assertWritable(ctx: EstateContext, s: Site): void {
  * App Service restarts the app when its app settings (or connection strings) change ("When you add,
  * remove, or edit app settings, App Service triggers an app restart": Configure an App Service app).
  * A write that changes nothing adds, removes and edits nothing: the estate does not restart for it.
- * While the app restarts, its region's health endpoints answer 503 (estate/server.ts).
+ * While the app restarts, its region's health endpoints answer 503 (estate/server.ts). Whether it
+ * restarted: the caller then refetches the site's Key Vault references (refetchAfterRestart).
  */
-function restartIfChanged(ctx: EstateContext, s: Site, before: unknown, after: unknown): void {
-  if (JSON.stringify(sorted(before)) === JSON.stringify(sorted(after))) return;
+function restartIfChanged(ctx: EstateContext, s: Site, before: unknown, after: unknown): boolean {
+  if (JSON.stringify(sorted(before)) === JSON.stringify(sorted(after))) return false;
   const ms = ctx.effectMs("appRestart");
   if (ms > 0) s.restartingUntil = ctx.now + ms;
+  return true;
+}
+
+/**
+ * "Any configuration change to the app causes an app restart and an immediate refetch of all
+ * referenced secrets" (Use Key Vault references as app settings, "Understand rotation"): once the new
+ * settings are in place, every reference of the site is fetched again.
+ */
+function refetchAfterRestart(ctx: EstateContext, s: Site, restarted: boolean): void {
+  if (restarted) ctx.state.fetchKeyVaultReferences(s, ctx.now);
 }
 
 /** An object with its keys in order (for comparing two settings sets). */
@@ -109,8 +120,102 @@ function siteView(s: Site) {
   };
 }
 
+// ---- Key Vault references (configreferences) ---------------------------------------------------
+
+type ReferenceKind = "appsettings" | "connectionstrings";
+
+/** The type App Service gives a reference in its answers. */
+const REFERENCE_TYPE = "Microsoft.Web/sites/config/configreferences";
+
+/**
+ * An ApiKVReference as App Service answers one: the reference, its parts, what its last fetch found
+ * and the version the app uses; never the secret's value. `identityType` is the string App Service
+ * sends (the SDK's model declares an object). `location` is the programmatic region name, as in WebApps_Get.
+ */
+function referenceView(s: Site, kind: ReferenceKind, name: string, fetched: FetchedReference) {
+  const parsed = parseKeyVaultReference(fetched.reference);
+  return {
+    id: `${s.id}/config/configreferences/${kind}/${name}`,
+    name,
+    type: REFERENCE_TYPE,
+    location: s.location,
+    properties: {
+      reference: fetched.reference,
+      status: fetched.status,
+      ...(parsed.ok ? { vaultName: parsed.vaultName, secretName: parsed.secretName, ...(parsed.secretVersion !== undefined ? { secretVersion: parsed.secretVersion } : {}) } : {}),
+      identityType: "SystemAssigned",
+      details: fetched.details,
+      source: "KeyVault",
+      activeVersion: fetched.activeVersion ?? null,
+    },
+  };
+}
+
+/** The site's references of one kind as App Service holds them now (a fetch older than 24 hours has been redone). */
+function referencesOf(ctx: EstateContext, s: Site, kind: ReferenceKind): [string, FetchedReference][] {
+  const all = ctx.state.keyVaultReferencesAt(s, ctx.now);
+  return Object.entries(kind === "appsettings" ? all.appSettings : all.connectionStrings);
+}
+
+/** ApiKVReferenceCollection, in the shape App Service's answers show (`id` and `nextLink` null). */
+function referenceCollection(ctx: EstateContext, s: Site, kind: ReferenceKind) {
+  return { id: null, nextLink: null, value: referencesOf(ctx, s, kind).map(([name, fetched]) => referenceView(s, kind, name, fetched)) };
+}
+
+/** One setting's reference; a setting that does not exist or is no reference answers 404 (the estate's code). */
+function referenceNamed(ctx: EstateContext, s: Site, kind: ReferenceKind, name: string) {
+  const found = referencesOf(ctx, s, kind).find(([n]) => n.toLowerCase() === name.toLowerCase());
+  if (!found) {
+    const what = kind === "appsettings" ? "app setting" : "connection string";
+    throw new EstateHttpError(404, "NotFound", `Site '${s.name}' has no ${what} '${name}' holding a Key Vault reference.`);
+  }
+  return referenceView(s, kind, found[0], found[1]);
+}
+
+function referenceRoutes(): Route[] {
+  const list = (kind: ReferenceKind, operationId: string): Route => ({
+    method: "GET",
+    path: `${SITE}/config/configreferences/${kind}`,
+    operationId,
+    api: "arm",
+    handler: (req, ctx) => ok(referenceCollection(ctx, site(req, ctx), kind)),
+  });
+  const get = (kind: ReferenceKind, param: string, operationId: string): Route => ({
+    method: "GET",
+    path: `${SITE}/config/configreferences/${kind}/{${param}}`,
+    operationId,
+    api: "arm",
+    handler: (req, ctx) => ok(referenceNamed(ctx, site(req, ctx), kind, req.params[param]!)),
+  });
+  return [
+    list("appsettings", "WebApps_ListAppSettingsKeyVaultReferences"),
+    get("appsettings", "appSettingKey", "WebApps_GetAppSettingKeyVaultReference"),
+    list("connectionstrings", "WebApps_ListSiteConnectionStringKeyVaultReferences"),
+    get("connectionstrings", "connectionStringKey", "WebApps_GetSiteConnectionStringKeyVaultReference"),
+    {
+      // "To force resolution of your app's Key Vault references, make an authenticated POST request to
+      // .../config/configreferences/appsettings/refresh" (Use Key Vault references as app settings). Not
+      // in the SDK. It answers 200 with the app settings' references as just resolved (the collection
+      // a public answer shows). Only the app settings' references are fetched: the endpoint is named for
+      // them and Azure does not say it also refetches connection strings'. No restart is modelled.
+      method: "POST",
+      path: `${SITE}/config/configreferences/appsettings/refresh`,
+      operationId: "WebApps_RefreshAppSettingsKeyVaultReferences",
+      api: "arm",
+      write: true,
+      handler: (req, ctx) => {
+        const s = site(req, ctx);
+        assertWritable(ctx, s);
+        ctx.state.fetchKeyVaultReferences(s, ctx.now, "appSettings");
+        return ok(referenceCollection(ctx, s, "appsettings"));
+      },
+    },
+  ];
+}
+
 export function webRoutes(): Route[] {
   return [
+    ...referenceRoutes(),
     {
       method: "GET",
       path: SITE,
@@ -138,8 +243,9 @@ export function webRoutes(): Route[] {
         const s = site(req, ctx);
         const settings = appSettingsFrom(req);
         assertWritable(ctx, s);
-        restartIfChanged(ctx, s, s.appSettings, settings);
+        const restarted = restartIfChanged(ctx, s, s.appSettings, settings);
         s.appSettings = settings;
+        refetchAfterRestart(ctx, s, restarted);
         return ok(config(s, "appsettings", { ...s.appSettings }));
       },
     },
@@ -163,8 +269,9 @@ export function webRoutes(): Route[] {
         const s = site(req, ctx);
         const strings = connectionStringsFrom(req);
         assertWritable(ctx, s);
-        restartIfChanged(ctx, s, s.connectionStrings, strings);
+        const restarted = restartIfChanged(ctx, s, s.connectionStrings, strings);
         s.connectionStrings = strings;
+        refetchAfterRestart(ctx, s, restarted);
         return ok(config(s, "connectionstrings", connectionStringsView(s)));
       },
     },
