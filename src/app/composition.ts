@@ -21,6 +21,9 @@ import { BlobPlanCatalog } from "../plan/catalog.ts";
 import { AppInsightsMetricSink, type MetricSink } from "../azure/appInsights.ts";
 import { BlobLagStore } from "../lag/store.ts";
 import { LogMetricSink } from "../lag/round.ts";
+import type { RunPort } from "../core/run/port.ts";
+import { createRotationActivities, type RotationActivityHandlers } from "../rotation/activities.ts";
+import { sqlLoginOps } from "../rotation/strategies.ts";
 
 /** Everything the Functions app's handlers share, built once per worker process on first use. */
 export interface AppServices {
@@ -42,6 +45,8 @@ export interface AppServices {
   readonly notifier: ChannelNotifier;
   /** What the notificationDelivery timer needs (the outbox, the transport, app settings). */
   readonly delivery: DeliveryDeps;
+  /** Secret rotations' journal: the journal container's `rotations/` folder (runs' listings never show them). */
+  readonly rotationJournal: BlobJournal;
 }
 
 /**
@@ -94,6 +99,7 @@ export function appServices(): AppServices {
     settings,
     clients,
     journal,
+    rotationJournal: new BlobJournal(blob.getContainerClient(settings.journalContainer), "rotations/"),
     store: new BlobPlanStateStore(blob.getContainerClient(settings.stateContainer)),
     plans: new BlobPlanCatalog(
       blob.getContainerClient(settings.plansContainer),
@@ -130,4 +136,19 @@ export function activitiesFor(context: Pick<InvocationContext, "info" | "warn" |
   return createActivities({ ...appServices().activityDeps, log: contextLogger(context) });
 }
 
-
+/**
+ * The rotation activities of one invocation, over the plan's run as the Durable client shows it (a
+ * rotation step is not begun while a run holds the plan).
+ */
+export function rotationActivitiesFor(context: Pick<InvocationContext, "info" | "warn" | "error">, runs: Pick<RunPort, "get">): RotationActivityHandlers {
+  const services = appServices();
+  return createRotationActivities({
+    ...services.activityDeps,
+    journal: services.rotationJournal,
+    store: services.store,
+    runs,
+    runPlans: services.runPlans,
+    log: contextLogger(context),
+    sql: sqlLoginOps(services.clients),
+  });
+}

@@ -25,6 +25,7 @@ import { settleEach } from "../core/concurrency.ts";
 import type { MetricSink } from "../azure/appInsights.ts";
 import { replicationLagRound, type PlanLagSummary } from "../lag/round.ts";
 import type { LagStore } from "../lag/store.ts";
+import type { Rotations } from "../rotation/port.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 
 export interface HandlerDeps {
@@ -51,6 +52,8 @@ export interface HandlerDeps {
   readonly notifier?: Notifier;
   /** The lag samples and where their metrics go (the replicationLag timer, and `replicationLag` in GET /api/plans/{plan}). */
   readonly lag?: { readonly store: LagStore; readonly metrics: MetricSink };
+  /** Secret rotations (the operator API's rotate and secret routes); absent: those answer 501. */
+  readonly rotations?: Pick<Rotations, "start" | "get">;
 }
 
 /**
@@ -130,7 +133,7 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
   };
   const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill, ...(deps.notifier ? { notifier: deps.notifier } : {}) };
   const dryRun = (input: Parameters<typeof planDryRun>[0]) => planDryRun(input, { clients: deps.clients, probe: deps.probe, log });
-  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}) });
+  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   return {
     http: { ...operator, alerts: alertWebhook({ ...detection, plans, ...(deps.validateToken ? { validateToken: deps.validateToken } : {}) }) },

@@ -32,6 +32,8 @@ export const SETTINGS = {
   appServiceAuth: "WEBSITE_AUTH_ENABLED",
   /** The replicationLag timer's NCRONTAB schedule (six fields; default every minute). */
   lagSchedule: "SWITCHYARD_LAG_SCHEDULE",
+  /** The secretSweep timer's NCRONTAB schedule (six fields; default daily at 03:00 UTC). */
+  secretSweepSchedule: "SWITCHYARD_SECRET_SWEEP_SCHEDULE",
   /** Lag samples kept per resource (default 60: an hour at one a minute). */
   lagRetention: "SWITCHYARD_LAG_RETENTION",
   /** Set by the Functions host when Application Insights is connected: lag metrics go there. */
@@ -44,6 +46,9 @@ export const SETTINGS = {
 
 /** The replicationLag timer's schedule when SWITCHYARD_LAG_SCHEDULE is not set: second 0 of every minute. */
 export const DEFAULT_LAG_SCHEDULE = "0 */1 * * * *";
+
+/** The secretSweep timer's schedule when SWITCHYARD_SECRET_SWEEP_SCHEDULE is not set: 03:00:00 UTC every day. */
+export const DEFAULT_SECRET_SWEEP_SCHEDULE = "0 0 3 * * *";
 
 /** An NCRONTAB expression as the Functions timer trigger takes it: six fields, second first. */
 export const ncrontab = z
@@ -61,6 +66,15 @@ export function lagSchedule(env: Readonly<Record<string, string | undefined>> = 
   if (raw === undefined || raw.trim() === "") return { schedule: DEFAULT_LAG_SCHEDULE };
   const parsed = ncrontab.safeParse(raw);
   if (!parsed.success) return { schedule: DEFAULT_LAG_SCHEDULE, warning: `${SETTINGS.lagSchedule}: ${parsed.error.issues[0]?.message}; the lag timer runs every minute` };
+  return { schedule: parsed.data };
+}
+
+/** The secretSweep timer's schedule (as lagSchedule: a value that is not NCRONTAB falls back with a warning). */
+export function secretSweepSchedule(env: Readonly<Record<string, string | undefined>> = process.env): { schedule: string; warning?: string } {
+  const raw = env[SETTINGS.secretSweepSchedule];
+  if (raw === undefined || raw.trim() === "") return { schedule: DEFAULT_SECRET_SWEEP_SCHEDULE };
+  const parsed = ncrontab.safeParse(raw);
+  if (!parsed.success) return { schedule: DEFAULT_SECRET_SWEEP_SCHEDULE, warning: `${SETTINGS.secretSweepSchedule}: ${parsed.error.issues[0]?.message}; the secret sweep runs daily at 03:00 UTC` };
   return { schedule: parsed.data };
 }
 

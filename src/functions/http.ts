@@ -13,6 +13,7 @@ import { ReservingRuns } from "../runs/reservingRuns.ts";
 import { ROUTES } from "../http/routes.ts";
 import { DurableRuns } from "../runs/durableRuns.ts";
 import { deliverOpen, NOTIFICATION_DELIVERY_SCHEDULE } from "../notify/delivery.ts";
+import { durableRotations } from "../rotation/durable.ts";
 
 const { app } = azureFunctions;
 
@@ -36,6 +37,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     runReads,
     notifier: services.notifier,
     lag: services.lag,
+    rotations: durableRotations(df.getClient(context), services.runPlans),
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
 }

@@ -1,9 +1,11 @@
 /**
- * Registrations of the failover run with the Functions host: the orchestrations and one activity
- * function per step. Thin: the work is in src/orchestrations and src/activities.
+ * Registrations of the failover run and the secret rotation with the Functions host: the
+ * orchestrations and one activity function per step. Thin: the work is in src/orchestrations and src/activities.
  */
 import * as df from "durable-functions";
-import { activitiesFor } from "../app/composition.ts";
+import { activitiesFor, appServices, rotationActivitiesFor } from "../app/composition.ts";
+import { RotationActivities } from "../core/rotation/model.ts";
+import { DurableRuns } from "../runs/durableRuns.ts";
 import { Activities } from "../core/run/model.ts";
 import { ORCHESTRATIONS } from "../orchestrations/index.ts";
 
@@ -11,4 +13,12 @@ for (const [name, handler] of Object.entries(ORCHESTRATIONS)) df.app.orchestrati
 
 for (const name of Object.values(Activities)) {
   df.app.activity(name, { handler: (input: unknown, context) => activitiesFor(context)[name](input) });
+}
+
+// A secret rotation's activities read the plan's run through the Durable client (a step is not begun while a run holds the plan).
+for (const name of Object.values(RotationActivities)) {
+  df.app.activity(name, {
+    extraInputs: [df.input.durableClient()],
+    handler: (input: unknown, context) => rotationActivitiesFor(context, new DurableRuns(df.getClient(context), appServices().runPlans))[name](input),
+  });
 }

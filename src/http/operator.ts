@@ -29,6 +29,7 @@ import { redactText } from "../core/secrets.ts";
 import type { DryRunInput, DryRunReport } from "../activities/dryRun.ts";
 import { callerOf, requireOperator, type Caller } from "./auth.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
+import type { Rotations } from "../rotation/port.ts";
 
 
 export interface OperatorDeps {
@@ -47,6 +48,8 @@ export interface OperatorDeps {
   readonly lag?: Pick<LagStore, "get">;
   /** Tells the plan's stakeholders when automatic failover is paused or resumed (a failure there changes no answer). */
   readonly notifier?: Notifier;
+  /** Secret rotations (POST /api/plans/{plan}/secrets/{name}/rotate); absent: 501. */
+  readonly rotations?: Pick<Rotations, "start" | "get">;
 }
 
 /** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
@@ -61,6 +64,7 @@ const failbackBody = z.strictObject({ reason });
 const decisionBody = z.strictObject({ reason });
 const autoFailoverBody = z.strictObject({ enabled: z.boolean(), reason });
 const resumeBody = z.strictObject({ reason });
+const rotateBody = z.strictObject({ reason });
 
 /** GET /api/plans/{plan}/runs: how many runs at most (default 20). */
 const DEFAULT_TOP = 20;
@@ -494,6 +498,44 @@ export function operatorHandlers(deps: OperatorDeps) {
           .catch((error: unknown) => deps.log?.error(`the ${kind} notification could not be delivered`, { plan: plan.name, error: redactText(error instanceof Error ? error.message : String(error)) }));
       }
       return json(200, { plan: plan.name, autoFailover: body.enabled ? "enabled" : "paused", state });
+    }),
+    rotateSecret: guarded(true, async (request, caller) => {
+      const plan = await planOf(request.params.plan);
+      const secret = plan.secrets.find((s) => s.name.toLowerCase() === (request.params.name ?? "").toLowerCase());
+      if (!secret) throw new ApiError(404, "SecretNotFound", `plan ${plan.name} names no secret '${redactText((request.params.name ?? "").slice(0, 127))}'`);
+      const body = validate(rotateBody, await readJson(request));
+      if (!deps.rotations) throw new ApiError(501, "NotAvailable", "secret rotation is not configured");
+      const by = redactText(caller.name);
+      const run = await deps.runs.get(plan.name);
+      const held = run && (run.status === "pending" || run.status === "running") ? run.runId : undefined;
+      const start = await deps.rotations.start(plan, secret.name, { kind: "operator", by, reason: body.reason });
+      const r = start.rotation;
+      const outcome =
+        start.outcome === "running"
+          ? `refused: rotation ${r.rotationId} of ${secret.name} is already under way`
+          : `rotation ${r.rotationId} of ${secret.name} started${held ? ` (deferred until run ${held} ends)` : ""}`;
+      await journalOverride(plan.name, caller, "rotate-secret", body.reason, outcome, { secret: secret.name, rotationId: r.rotationId });
+      const status = `/api/plans/${encodeURIComponent(plan.name)}/secrets/${encodeURIComponent(secret.name)}`;
+      if (start.outcome === "running") {
+        throw new ApiError(409, "RotationInProgress", `rotation ${r.rotationId} of ${secret.name} is already under way (one rotation per secret at a time)`, { rotationId: r.rotationId, statusUrl: status });
+      }
+      return json(202, { plan: plan.name, secret: secret.name, rotationId: r.rotationId, status: r.status, ...(held ? { deferredBy: held, note: "a rotation never changes Azure during a failover or failback: it begins when the run ends" } : {}), statusUrl: status });
+    }),
+    getSecret: guarded(false, async (request) => {
+      const plan = await planOf(request.params.plan);
+      const secret = plan.secrets.find((s) => s.name.toLowerCase() === (request.params.name ?? "").toLowerCase());
+      if (!secret) throw new ApiError(404, "SecretNotFound", `plan ${plan.name} names no secret '${redactText((request.params.name ?? "").slice(0, 127))}'`);
+      const rotation = deps.rotations ? await deps.rotations.get(plan.name, secret.name) : undefined;
+      return json(200, {
+        plan: plan.name,
+        secret: secret.name,
+        source: secret.source.kind,
+        vaults: secret.vaults.map((v) => v.name),
+        rotateDaysBeforeExpiry: secret.rotateDaysBeforeExpiry,
+        validityDays: secret.validityDays,
+        lastRotation: rotation ?? null,
+        rotate: `POST /api/plans/${encodeURIComponent(plan.name)}/secrets/${encodeURIComponent(secret.name)}/rotate`,
+      });
     }),
     getPlan: guarded(false, async (request) => {
       const plan = await planOf(request.params.plan);

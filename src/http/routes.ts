@@ -22,6 +22,8 @@ export interface HttpHandlers {
   readonly listPlans: HttpHandler;
   readonly listRuns: HttpHandler;
   readonly resume: HttpHandler;
+  readonly rotateSecret: HttpHandler;
+  readonly getSecret: HttpHandler;
 }
 
 /** One HTTP function as metadata: its name, methods, route, and which handler serves it. */
@@ -41,6 +43,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { name: "planList", methods: ["GET"], route: "plans", handler: "listPlans" },
   { name: "planGet", methods: ["GET"], route: "plans/{plan}", handler: "getPlan" },
   { name: "planRuns", methods: ["GET"], route: "plans/{plan}/runs", handler: "listRuns" },
+  { name: "planSecretRotate", methods: ["POST"], route: "plans/{plan}/secrets/{name}/rotate", handler: "rotateSecret" },
+  { name: "planSecretGet", methods: ["GET"], route: "plans/{plan}/secrets/{name}", handler: "getSecret" },
   { name: "runApprove", methods: ["POST"], route: "runs/{id}/approve", handler: "approve" },
   { name: "runAbort", methods: ["POST"], route: "runs/{id}/abort", handler: "abort" },
   { name: "runResume", methods: ["POST"], route: "runs/{id}/resume", handler: "resume" },

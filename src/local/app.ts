@@ -21,7 +21,7 @@ import { ORCHESTRATIONS } from "../orchestrations/index.ts";
 import { StaticPlanCatalog } from "../plan/catalog.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "./azurite.ts";
-import { LocalDurableHost, type InstanceStatus } from "../durable/durableHost.ts";
+import { LocalDurableHost, type CrashPoint, type InstanceStatus } from "../durable/durableHost.ts";
 import { seedFromPlans } from "./estateSeed.ts";
 import { functionTimeoutMs } from "../durable/hostJson.ts";
 import { BlobInstanceStore } from "../durable/instanceStore.ts";
@@ -39,7 +39,7 @@ import { HttpsChannelTransport } from "../notify/transport.ts";
 import { createRotationActivities } from "../rotation/activities.ts";
 import { Rotations } from "../rotation/port.ts";
 import { handleKeyVaultEvent, sweepSecrets, type EventOutcome, type SweepFinding } from "../rotation/triggers.ts";
-import type { SqlLoginOps } from "../rotation/strategies.ts";
+import { sqlLoginOps, type SqlLoginOps } from "../rotation/strategies.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
 export const INSTANT_AZURE_RUN_SCALE = 1000;
@@ -102,8 +102,10 @@ export interface LocalAppOptions {
   readonly channelSettings?: Readonly<Record<string, string>>;
   /** Run the notificationDelivery timer in the background (every 15 s of Azure time at the app's scale); off by default. */
   readonly deliveryTimer?: boolean;
-  /** SQL login operations for SQL login secrets (absent: those secrets cannot be rotated). */
+  /** SQL login operations for SQL login secrets (default: over the estate's TDS listener). */
   readonly sqlLogins?: (clients: ClientFactory) => SqlLoginOps;
+  /** Stops the local durable host dead at a point (tests of crashes; see LocalDurableHostOptions.crashAt). */
+  readonly crashAt?: (point: CrashPoint) => boolean;
 }
 
 export interface LocalApp {
@@ -199,13 +201,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     pollIntervalMs: options.pollIntervalMs ?? 25,
     notifier: options.notifier,
     channels,
-    ...(options.sqlLogins ? { sql: options.sqlLogins(clients) } : {}),
+    sql: (options.sqlLogins ?? sqlLoginOps)(clients),
   });
   const host = new LocalDurableHost({
     store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
     orchestrations: ORCHESTRATIONS,
     activities: { ...activities, ...rotationActivities },
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
+    ...(options.crashAt ? { crashAt: options.crashAt } : {}),
     ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),
     // An idle task hub takes a terminate up within maxQueuePollingInterval (30 s by default).
     controlQueueDelayMs: MAX_QUEUE_POLLING_INTERVAL_MS / (options.timeScale ?? INSTANT_AZURE_RUN_SCALE),
@@ -239,6 +242,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     preemptPollIntervalMs: 50,
     notifier,
     lag: { store: lag, metrics: new LogMetricSink(options.log) },
+    rotations,
   });
   const routes = httpRoutes(handlers.http);
   const deliverNotifications = () => deliverOpen(delivery);

@@ -32,7 +32,8 @@ import {
 } from "../core/rotation/model.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
 import { holdRotationStep, type RotationGateDeps } from "./gate.ts";
-import { contentTypeOf, loginOfConnectionString, randomSecret, sqlConnectionString, sqlHostOf, type SqlLoginOps } from "./strategies.ts";
+import { sqlConnectionString } from "../azure/sqlLogins.ts";
+import { contentTypeOf, loginOfConnectionString, randomSecret, sqlHostOf, type SqlLoginOps } from "./strategies.ts";
 
 export interface RotationDeps extends RotationGateDeps {
   readonly clients: ClientFactory;
@@ -215,7 +216,7 @@ async function makeCredential(deps: RotationDeps, input: RotationStepInput, plan
         }
         await journal(deps, input, "write", `ALTER LOGIN ${credential} on ${server.id}: password changed`, { resourceId: server.id, operation: "ALTER LOGIN", requestIds: [], result: "password changed", login: credential });
       }
-      return { value: sqlConnectionString(sqlHostOf(plan, source), source.database ?? "master", credential, password), wrote: `changed the password of ${credential} on ${source.servers.length} server(s)` };
+      return { value: sqlConnectionString({ serverHost: sqlHostOf(plan, source), database: source.database ?? "master", login: credential, password }), wrote: `changed the password of ${credential} on ${source.servers.length} server(s)` };
     }
   }
 }
@@ -363,13 +364,18 @@ export function verifyStep(input: RotationStepInput, deps: RotationDeps): Promis
     const byVault = new Map(versions.map((v) => [v.vault.toLowerCase(), v.version]));
     const refs = await referencesTo(deps, plan, secret);
     const late: string[] = [];
+    const unreported: string[] = [];
     for (const r of refs) {
       const wanted = byVault.get(r.vaultName);
       const where = `${r.site.name} ${r.list === "appsettings" ? "app setting" : "connection string"} ${r.setting}`;
       if (r.secretVersion) {
         if (r.secretVersion !== wanted) problems.push(`${where} is pinned to version ${r.secretVersion}: it would stay on the old credential (reference the secret without a version)`);
-      } else if (r.status !== "Resolved" || r.activeVersion !== wanted) {
+      } else if (r.status !== "Resolved" || (r.activeVersion !== undefined && r.activeVersion !== wanted)) {
         late.push(`${where} uses ${r.activeVersion ?? "nothing"} (${r.status ?? "no status"})`);
+      } else if (r.activeVersion === undefined) {
+        // App Service does not always say which version a versionless reference resolved to: resolved
+        // after the apply step's refresh is the most it tells.
+        unreported.push(where);
       }
     }
     if (problems.length > 0) throw new PreconditionError(problems.join("; "), "RotationReferencePinned");
@@ -379,6 +385,7 @@ export function verifyStep(input: RotationStepInput, deps: RotationDeps): Promis
       test: tested.detail,
       references: refs.length,
       late,
+      ...(unreported.length > 0 ? { resolvedWithoutVersion: unreported } : {}),
     });
     if (late.length > 0) throw new SwitchyardError(`not every app uses the new version yet: ${late.join("; ")}`, { code: RotationErrors.notYetInUse, retryable: true });
     return { summary: `${tested.detail}; ${refs.length} reference(s) resolved to the new version`, versions };

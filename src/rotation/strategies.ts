@@ -5,6 +5,8 @@
  */
 import { randomInt } from "node:crypto";
 import type { ArmResourceId } from "../core/plan/armId.ts";
+import type { ClientFactory } from "../azure/clients.ts";
+import { changeSqlLoginPassword, sqlLoginPassword, trySqlLogin } from "../azure/sqlLogins.ts";
 import { DEFAULT_SECRET_ALPHABET } from "../core/plan/schema.ts";
 import type { Plan } from "../core/plan/index.ts";
 import type { PlanSecret } from "../core/rotation/model.ts";
@@ -48,11 +50,6 @@ export function sqlHostOf(plan: Plan, secret: Extract<PlanSecret["source"], { ki
   return `${(group ? group.failoverGroup.name : first.name).toLowerCase()}.database.windows.net`;
 }
 
-/** An ADO.NET connection string for a SQL login (passwords Switchyard makes hold no `;` or quotes). */
-export function sqlConnectionString(host: string, database: string, login: string, password: string): string {
-  return `Server=tcp:${host},1433;Initial Catalog=${database};User ID=${login};Password=${password};Encrypt=True;TrustServerCertificate=False;Connection Timeout=30;`;
-}
-
 /** The login and password of a connection string this module wrote (undefined for anything else). */
 export function loginOfConnectionString(value: string): { login: string; password: string } | undefined {
   const fields = new Map<string, string>();
@@ -63,4 +60,16 @@ export function loginOfConnectionString(value: string): { login: string; passwor
   const login = fields.get("user id") ?? fields.get("uid");
   const password = fields.get("password") ?? fields.get("pwd");
   return login !== undefined && password !== undefined ? { login: login.trim(), password } : undefined;
+}
+
+/** SQL login operations over TDS with the client factory's target and credential (Switchyard's identity). */
+export function sqlLoginOps(clients: ClientFactory, timeoutMs = 15_000): SqlLoginOps {
+  return {
+    change: (server, login, password) => changeSqlLoginPassword(clients.target, clients.credential, { server: server.name, login, password, timeoutMs }),
+    test: async (server, login, password, database) => {
+      const result = await trySqlLogin(clients.target, { server: server.name, login, password, ...(database ? { database } : {}), timeoutMs });
+      return result.ok ? { ok: true } : { ok: false, message: `${result.number !== undefined ? `error ${result.number}: ` : ""}${result.message}` };
+    },
+    password: (length) => sqlLoginPassword(length),
+  };
 }
