@@ -321,6 +321,30 @@ async function refreshReferences(deps: RotationDeps, site: ArmResourceId): Promi
   return requestId ? [requestId] : [];
 }
 
+/** The app setting a rotation writes on a site whose connection strings reference the secret (its value: the rotation id). */
+export const REFRESH_SETTING = "SWITCHYARD_KEY_VAULT_REFRESH";
+
+/**
+ * Sets REFRESH_SETTING to the rotation's id: a configuration change, after which App Service restarts
+ * the app and fetches every reference again. Written once per rotation (a re-run finds it set). The
+ * other settings are written back as they are (App Service takes the whole set).
+ */
+async function markRotation(deps: RotationDeps, input: RotationStepInput, site: ArmResourceId): Promise<void> {
+  const web = deps.clients.web(site.subscriptionId);
+  const stored = (await kvCall("WebApps_ListApplicationSettings", site, () => web.webApps.listApplicationSettings(site.resourceGroup, site.name))).properties ?? {};
+  if (stored[REFRESH_SETTING] === input.rotationId) return;
+  const capture = captureRequestIds();
+  const values = Object.values(stored).filter((v): v is string => typeof v === "string");
+  await kvCall("WebApps_UpdateApplicationSettings", site, () => web.webApps.updateApplicationSettings(site.resourceGroup, site.name, { properties: { ...stored, [REFRESH_SETTING]: input.rotationId } }, capture.options), values);
+  await journal(deps, input, "write", `WebApps_UpdateApplicationSettings on ${site.id}: ${REFRESH_SETTING} set (the app restarts and fetches its connection strings' references)`, {
+    resourceId: site.id,
+    operation: "WebApps_UpdateApplicationSettings",
+    requestIds: capture.ids,
+    result: `${REFRESH_SETTING} set`,
+    settings: [REFRESH_SETTING],
+  });
+}
+
 export function applyStep(input: RotationStepInput, deps: RotationDeps): Promise<StepReport> {
   return step(deps, input, async () => {
     const { plan, secret } = await planSecret(deps, input);
@@ -331,8 +355,15 @@ export function applyStep(input: RotationStepInput, deps: RotationDeps): Promise
       const requestIds = await refreshReferences(deps, site);
       await journal(deps, input, "write", `Key Vault references of ${site.id} refreshed (${secret.name})`, { resourceId: site.id, operation: "WebApps_RefreshKeyVaultReferences", requestIds, result: "refreshed" });
     }
+    // The refresh Azure documents fetches app settings' references; a connection string's is fetched
+    // again at a configuration change (which restarts the app): one app setting names the rotation.
+    const restarted = new Map<string, ArmResourceId>();
+    for (const r of refs) if (!r.secretVersion && r.list === "connectionstrings") restarted.set(r.site.id.toLowerCase(), r.site);
+    for (const site of restarted.values()) await markRotation(deps, input, site);
     const pinned = refs.filter((r) => r.secretVersion);
-    return { summary: `${refs.length} reference(s) to ${secret.name} on ${new Set(refs.map((r) => r.site.id)).size} site(s); ${sites.size} site(s) refreshed${pinned.length > 0 ? `; ${pinned.length} pinned to a version` : ""}` };
+    return {
+      summary: `${refs.length} reference(s) to ${secret.name} on ${new Set(refs.map((r) => r.site.id)).size} site(s); ${sites.size} site(s) refreshed${restarted.size > 0 ? `, ${restarted.size} restarted by a settings change` : ""}${pinned.length > 0 ? `; ${pinned.length} pinned to a version` : ""}`,
+    };
   });
 }
 
