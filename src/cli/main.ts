@@ -3,6 +3,7 @@ import { planCommand } from "./plan.ts";
 import { estateCommand } from "./estate.ts";
 import { drillCommand } from "./drill.ts";
 import { lagCommand } from "./lag.ts";
+import { secretsCommand } from "./secrets.ts";
 import { serveCommand } from "./serve.ts";
 import { reportCommand } from "./report.ts";
 import { operateCommands } from "./operate.ts";
@@ -35,6 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(drillCommand(setCode));
   program.addCommand(serveCommand(setCode));
   program.addCommand(lagCommand(setCode));
+  program.addCommand(secretsCommand(setCode));
   program.addCommand(reportCommand(setCode));
   for (const command of operateCommands(setCode)) program.addCommand(command);
   throwUsageErrors(program);
