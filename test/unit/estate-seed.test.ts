@@ -67,11 +67,42 @@ describe("a plan as the estate's seed", () => {
   it("places a vault by its name and gives each secret its plan's validity from 30 days ago", () => {
     const vault = `${SUB}/shop-global/providers/Microsoft.KeyVault/vaults/shop-kv-northeurope`;
     const seed = seedFromPlan(plan({ secrets: [{ vault, name: "api-key", source: { kind: "generated" }, validityDays: 90 }] }));
-    expect(seed.vaults).toEqual([{ id: vault, location: "northeurope", secrets: [{ name: "api-key", createdDaysAgo: 30, expiresInDays: 60 }] }]);
+    expect(seed.vaults).toEqual([{ id: vault, location: "northeurope", secrets: [{ name: "api-key", createdDaysAgo: 30, expiresInDays: 60, tags: { "switchyard-credential": "generated" } }] }]);
     const state = new EstateState(() => NOW);
     state.seed(seed);
     const version = state.vault("shop-kv-northeurope").secrets.get("api-key")!.versions[0]!;
     expect([version.created, version.exp]).toEqual([NOW - 30 * 86_400_000, NOW + 60 * 86_400_000]);
+  });
+
+  it("seeds a storage key secret with the account's key1, a SQL login secret with the first login's connection string and that login on every server, and every site with versionless references", () => {
+    const account = `${SUB}/shop-neu/providers/Microsoft.Storage/storageAccounts/shopdata`;
+    const vaults = [`${SUB}/shop-neu/providers/Microsoft.KeyVault/vaults/shop-kv-northeurope`, `${SUB}/shop-weu/providers/Microsoft.KeyVault/vaults/shop-kv-westeurope`];
+    const servers = [`${SUB}/shop-neu/providers/Microsoft.Sql/servers/shop-sql-neu`, `${SUB}/shop-weu/providers/Microsoft.Sql/servers/shop-sql-weu`];
+    const seed = seedFromPlan(
+      plan({
+        storage: [{ account, sku: "Standard_RAGRS" }],
+        appService: [{ site: `${SUB}/shop-weu/providers/Microsoft.Web/sites/shop-weu`, region: "westeurope" }],
+        secrets: [
+          { vaults, name: "data-key", source: { kind: "storageAccountKey", account } },
+          { vaults, name: "db", source: { kind: "sqlLogin", servers, logins: ["shop_a", "shop_b"], database: "orders" } },
+        ],
+      }),
+    );
+    const state = new EstateState(() => NOW);
+    state.seed(seed);
+    const current = (vault: string, name: string) => state.vault(vault).secrets.get(name)!.versions.at(-1)!;
+    const key1 = state.storageAccount(account)?.keys.find((k) => k.keyName === "key1")?.value;
+    expect(current("shop-kv-westeurope", "data-key").value).toBe(key1);
+    expect(current("shop-kv-northeurope", "data-key").tags).toEqual({ "switchyard-credential": "key1" });
+    const db = current("shop-kv-northeurope", "db");
+    expect(db.tags).toEqual({ "switchyard-credential": "shop_a" });
+    const password = /Password=([^;]+);/.exec(db.value)![1]!;
+    for (const server of servers) expect(state.checkSqlLogin(server, "shop_a", password)).toBe(true);
+    expect(state.checkSqlLogin(servers[0]!, "shop_b", password)).toBe(false);
+    // The site in westeurope reads the westeurope vault, versionless.
+    const site = seed.sites!.find((s) => s.location === "westeurope")!;
+    expect(site.appSettings?.DATA_KEY).toBe("@Microsoft.KeyVault(SecretUri=https://shop-kv-westeurope.vault.azure.net/secrets/data-key/)");
+    expect(site.connectionStrings?.DB).toEqual({ value: "@Microsoft.KeyVault(SecretUri=https://shop-kv-westeurope.vault.azure.net/secrets/db/)", type: "SQLAzure" });
   });
 });
 
