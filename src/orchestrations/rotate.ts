@@ -98,7 +98,7 @@ export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOut
         if (!again.ok && !again.error.retryable) return yield* fail("apply", again.error.message);
         continue;
       }
-      if (error.retryable && attempts < MAX_ATTEMPTS - 1) {
+      if (error.retryable && error.code !== RotationErrors.notYetInUse && attempts < MAX_ATTEMPTS - 1) {
         attempts++;
         yield record([{ kind: "wait", at: at(), step, message: `${step} failed (${error.message}); trying again (attempt ${attempts + 1} of ${MAX_ATTEMPTS})`, data: { error: error.message, code: error.code, attempt: attempts + 1 } }]);
         yield wait(BACKOFF_MS * 2 ** (attempts - 1));
