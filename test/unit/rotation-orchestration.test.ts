@@ -12,7 +12,7 @@ import { MAX_ATTEMPTS, VERIFY_ATTEMPTS } from "../../src/orchestrations/rotate.t
 import { parsePlanText } from "../../src/core/plan/index.ts";
 import { readFileSync } from "node:fs";
 
-type Script = Partial<Record<string, (call: number) => { ok: true; value: unknown } | { ok: false; error: { name: string; code: string; message: string; retryable: boolean } }>>;
+type Script = Partial<Record<string, (call: number) => { ok: true; value: unknown } | { ok: false; error: { name: string; code: string; message: string; retryable: boolean } } | undefined>>;
 
 const fail = (code: string, retryable: boolean, message = `${code} happened`) => ({ ok: false as const, error: { name: "SwitchyardError", code, message, retryable } });
 const report = (step: string, extra: Partial<StepReport> = {}) => ({ ok: true as const, value: { step, summary: `${step} done`, durationMs: 1, ...extra } });
