@@ -122,7 +122,7 @@ describe("which credential a rotation replaces", () => {
 
 describe("a rotation step's lease, as stored", () => {
   const now = new Date("2026-12-03T12:00:00Z");
-  const lease = { rotationId: "r", secret: "s", step: "apply", since: "2026-12-03T11:59:50.000Z", until: "2026-12-03T12:00:30.000Z" };
+  const lease = { rotationId: "r", secret: "s", step: "apply" as const, since: "2026-12-03T11:59:50.000Z", until: "2026-12-03T12:00:30.000Z" };
 
   it("holds until its end, not after, and not for ever when dated far ahead", () => {
     expect(isLeaseLive(leasesOf({ s: lease })!.s, now)).toBe(true);
