@@ -5,3 +5,4 @@ await import("./webhook.ts");
 await import("./detectionLoad.ts");
 await import("./lag.ts");
 await import("./notifications.ts");
+await import("./rotation.ts");
