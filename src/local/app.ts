@@ -213,10 +213,11 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     // An idle task hub takes a terminate up within maxQueuePollingInterval (30 s by default).
     controlQueueDelayMs: MAX_QUEUE_POLLING_INTERVAL_MS / (options.timeScale ?? INSTANT_AZURE_RUN_SCALE),
   });
-  await host.resume();
   // Without Azure time the estate's operations take a few milliseconds: runs wait at a matching scale.
   const runs = new LocalAppRuns(new LocalRuns(host, { timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE, runPlans }), { store, clock, log: options.log });
   runPort = runs;
+  // Instances in flight resume only now: a rotation step that runs again reads the run port.
+  await host.resume();
   const rotations = new Rotations(
     {
       status: (instanceId) => host.getStatus(instanceId),

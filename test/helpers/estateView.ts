@@ -2,6 +2,7 @@
  * What the estate holds for one plan's resources, in the plan's terms (per region), for e2e assertions.
  * Read from the estate's state directly: the tests check the world, not what Switchyard says about it.
  */
+import { seedFromPlan } from "../../src/local/estateSeed.ts";
 import type { Plan } from "../../src/core/plan/index.ts";
 import type { Estate } from "../../estate/server.ts";
 import { key } from "../../estate/state.ts";
@@ -83,8 +84,13 @@ export function planState(estate: Estate, plan: Plan): PlanState {
 /** The plan's app settings and connection strings of site `index` with their values for `region`. */
 export function expectedSettings(plan: Plan, index: number, region: string): { appSettings: Record<string, string>; connectionStrings: Record<string, string> } {
   const spec = plan.appService[index]!;
+  // What the site was seeded with besides the plan's settings (Key Vault references to the plan's secrets) stays as it was.
+  const seeded = seedFromPlan(plan).sites?.find((s) => s.id.toLowerCase() === spec.site.id.toLowerCase());
+  const isReference = (value: string) => value.startsWith("@Microsoft.KeyVault(");
+  const references = Object.fromEntries(Object.entries(seeded?.appSettings ?? {}).filter(([, v]) => isReference(v)));
+  const referenceStrings = Object.fromEntries(Object.entries(seeded?.connectionStrings ?? {}).filter(([, v]) => isReference(v.value)).map(([k, v]) => [k, v.value]));
   return {
-    appSettings: Object.fromEntries(spec.appSettings.map((x) => [x.name, x.values[region] ?? ""])),
-    connectionStrings: Object.fromEntries(spec.connectionStrings.map((x) => [x.name, x.values[region] ?? ""])),
+    appSettings: { ...references, ...Object.fromEntries(spec.appSettings.map((x) => [x.name, x.values[region] ?? ""])) },
+    connectionStrings: { ...referenceStrings, ...Object.fromEntries(spec.connectionStrings.map((x) => [x.name, x.values[region] ?? ""])) },
   };
 }

@@ -159,6 +159,7 @@ describe("switchAppService", () => {
     const east = site(fx, 0);
     await east.putSettings({ ...(await east.settings()), UNRELATED: "keep-me" });
     await east.putStrings({ ...(await east.strings()), Other: { value: "keep-this-string", type: "Custom" } } as never);
+    const seeded = await east.settings();
     const mark = requestMark(fx);
 
     const first = await switchAppService(switchInput(fx, secondary(fx), false), deps);
@@ -167,7 +168,7 @@ describe("switchAppService", () => {
 
     const spec = fx.plan.appService[0]!;
     const values = (list: { name: string; values: Record<string, string> }[]) => Object.fromEntries(list.map((s) => [s.name, s.values[secondary(fx)]]));
-    expect(await east.settings()).toEqual({ ...values(spec.appSettings), UNRELATED: "keep-me" });
+    expect(await east.settings()).toEqual({ ...seeded, ...values(spec.appSettings), UNRELATED: "keep-me" });
     expect(await east.strings()).toEqual({
       Cache: { value: spec.connectionStrings[0]!.values[secondary(fx)], type: "RedisCache" },
       Other: { value: "keep-this-string", type: "Custom" },

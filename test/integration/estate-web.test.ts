@@ -21,7 +21,9 @@ describe("estate: App Service settings through @azure/arm-appservice", () => {
     const settings = await east.client.webApps.listApplicationSettings(east.rg, east.name);
 
     const spec = fx.plan.appService[0]!;
-    expect(settings.properties).toEqual(Object.fromEntries(spec.appSettings.map((s) => [s.name, s.values[fx.plan.regions.primary.name]])));
+    // The plan's settings, and a versionless Key Vault reference to each of its secrets (local/estateSeed.ts).
+    const references = Object.fromEntries(fx.plan.secrets.map((s) => [s.name.toUpperCase().replace(/-/g, "_"), expect.stringMatching(new RegExp(`^@Microsoft\\.KeyVault\\(SecretUri=https://[a-z0-9-]+\\.vault\\.azure\\.net/secrets/${s.name}/\\)$`))]));
+    expect(settings.properties).toEqual({ ...references, ...Object.fromEntries(spec.appSettings.map((s) => [s.name, s.values[fx.plan.regions.primary.name]])) });
     expect(settings.properties?.ORDERS_ACTIVE_REGION).toBe("eastus2");
     expect(settings.name).toBe("appsettings");
   });
@@ -94,7 +96,7 @@ describe("estate: App Service settings through @azure/arm-appservice", () => {
     await expect(nonString).rejects.toMatchObject(badRequest);
     await expect(badType).rejects.toMatchObject(badRequest);
     await expect(noValue).rejects.toMatchObject(badRequest);
-    expect(Object.keys((await east.client.webApps.listApplicationSettings(east.rg, east.name)).properties ?? {})).toHaveLength(2);
+    expect(Object.keys((await east.client.webApps.listApplicationSettings(east.rg, east.name)).properties ?? {})).toHaveLength(2 + fx.plan.secrets.length);
     expect(Object.keys((await east.client.webApps.listConnectionStrings(east.rg, east.name)).properties ?? {})).toEqual(["Cache"]);
   });
 
