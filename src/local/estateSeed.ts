@@ -64,13 +64,16 @@ export function seedFromPlan(plan: Plan): EstateSeed {
   }
   /**
    * Each site references each of the plan's secrets (versionless, so that it follows rotations) in the
-   * vault of its own region when there is one: a SQL login's as a connection string, others as app settings.
+   * vault of its own resource group or region when there is one: a SQL login's as a connection string, others as app settings.
    */
-  const references = (siteRegion: string) => {
+  const references = (siteRegion: string, siteGroup: string) => {
     const settings: Record<string, string> = {};
     const strings: Record<string, { value: string; type: string }> = {};
     for (const secret of plan.secrets) {
-      const vault = secret.vaults.find((v) => regionNamedIn(v.name, v.resourceGroup) === siteRegion) ?? secret.vaults[0]!;
+      const vault =
+        secret.vaults.find((v) => v.resourceGroup.toLowerCase() === siteGroup.toLowerCase()) ??
+        secret.vaults.find((v) => regionNamedIn(v.name, v.resourceGroup) === siteRegion) ??
+        secret.vaults[0]!;
       const reference = `@Microsoft.KeyVault(SecretUri=https://${vault.name}.vault.azure.net/secrets/${secret.name}/)`;
       const name = secret.name.toUpperCase().replace(/-/g, "_");
       if (secret.source.kind === "sqlLogin") strings[name] = { value: reference, type: "SQLAzure" };
@@ -115,7 +118,7 @@ export function seedFromPlan(plan: Plan): EstateSeed {
     // A site starts with the values its settings take while the primary region is primary.
     sites: plan.appService.map((s) => {
       const location = s.region ?? regionNamedIn(s.site.name, s.site.resourceGroup);
-      const refs = references(location);
+      const refs = references(location, s.site.resourceGroup);
       return {
         id: s.site.id,
         location,

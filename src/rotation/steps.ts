@@ -19,6 +19,7 @@ import type { Logger } from "../core/logger.ts";
 import type { ArmResourceId } from "../core/plan/armId.ts";
 import type { Plan } from "../core/plan/index.ts";
 import {
+  credentialsOf,
   nextCredential,
   RotationErrors,
   RotationTags,
@@ -156,14 +157,27 @@ export function createStep(input: RotationStepInput, deps: RotationDeps): Promis
     // What every vault's current version holds: the credential to replace is the one none of them uses.
     const keys = once(() => (secret.source.kind === "storageAccountKey" ? storageKeys(deps, secret.source.account) : Promise.resolve(new Map<string, string>())));
     const inUse: (string | undefined)[] = [];
+    const currents: { credential: string | undefined; rotation?: string; value: string }[] = [];
     for (const vault of secret.vaults) {
       const current = await currentOf(deps.clients.secrets(vault.name), vault, secret.name);
-      if (current) inUse.push(await credentialOfValue(deps, secret, current, keys));
+      if (!current) continue;
+      const credential = await credentialOfValue(deps, secret, current, keys);
+      inUse.push(credential);
+      currents.push({ credential, value: current.value, ...(current.tags[RotationTags.rotation] ? { rotation: current.tags[RotationTags.rotation] } : {}) });
     }
-    const next = nextCredential(secret, inUse);
-    if ("refused" in next) throw new PreconditionError(`${secret.name} cannot be rotated safely: ${next.refused}. Tag the current version with ${RotationTags.credential}=<the credential in use> and rotate again.`, "RotationCredentialUnknown");
     const expiresAt = new Date(deps.clock().getTime() + secret.validityDays * 86_400_000);
-    const { value, wrote } = await makeCredential(deps, input, plan, secret, next.credential);
+    let next = nextCredential(secret, inUse);
+    let made: { value: string; wrote: string } | undefined;
+    if ("refused" in next) {
+      // An earlier rotation that stopped part-way (some vaults on its new credential, some on the old)
+      // is finished instead: both credentials are in use, so neither may be replaced; this rotation
+      // takes the newer one to every vault, and the next rotation replaces the older one.
+      const adopted = await unfinishedRotation(deps, secret, currents, keys);
+      if (!adopted) throw new PreconditionError(`${secret.name} cannot be rotated safely: ${next.refused}. Tag the current version with ${RotationTags.credential}=<the credential in use> and rotate again.`, "RotationCredentialUnknown");
+      next = { credential: adopted.credential, ...(adopted.replaced ? { replaced: adopted.replaced } : {}) };
+      made = { value: adopted.value, wrote: `took ${adopted.credential} of the unfinished rotation ${adopted.rotation} to every vault (nothing regenerated)` };
+    }
+    const { value, wrote } = made ?? (await makeCredential(deps, input, plan, secret, next.credential));
     const tags = tagsFor(plan, input.rotationId, next.credential, expiresAt);
     const capture = captureRequestIds();
     const stored = await kvCall("SetSecret", first, () => kv.setSecret(secret.name, value, { tags, expiresOn: expiresAt, contentType: contentTypeOf(secret), ...capture.options }), [value]);
@@ -181,6 +195,29 @@ export function createStep(input: RotationStepInput, deps: RotationDeps): Promis
     const created: CreatedVersion = { credential: next.credential, ...(next.replaced ? { replaced: next.replaced } : {}), vault: first.name, version, expiresAt: expiresAt.toISOString(), created: true };
     return { summary: `${wrote}; stored as version ${version} in ${first.name}`, created };
   });
+}
+
+/**
+ * The credential of the latest Switchyard rotation that some vaults hold and others do not, when that
+ * is why the vaults disagree, and it is still good (a storage key: the account's key of that name).
+ */
+async function unfinishedRotation(
+  deps: RotationDeps,
+  secret: PlanSecret,
+  currents: readonly { credential: string | undefined; rotation?: string; value: string }[],
+  keys: () => Promise<Map<string, string>>,
+): Promise<{ credential: string; replaced?: string; rotation: string; value: string } | undefined> {
+  const pair = credentialsOf(secret);
+  if (!pair) return undefined;
+  const lower = pair.map((c) => c.toLowerCase());
+  if (!currents.every((c) => c.credential !== undefined && lower.includes(c.credential.toLowerCase()))) return undefined;
+  // Rotation ids begin with the plan and a UTC stamp: the greatest is the latest.
+  const latest = currents.filter((c) => c.rotation !== undefined).sort((a, b) => (a.rotation! < b.rotation! ? 1 : -1))[0];
+  if (!latest?.credential) return undefined;
+  if (secret.source.kind === "storageAccountKey" && (await keys()).get(latest.credential.toLowerCase()) !== latest.value) return undefined;
+  const credential = pair[lower.indexOf(latest.credential.toLowerCase())]!;
+  const replaced = pair.find((c) => c !== credential);
+  return { credential, ...(replaced ? { replaced } : {}), rotation: latest.rotation!, value: latest.value };
 }
 
 /** Makes the new credential in Azure (or draws it) and returns its value, which only the caller holds. */
