@@ -109,7 +109,7 @@ export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOut
   }
 
   status("done", { outcome: "rotated" });
-  yield record([{ kind: "decision", at: at(), message: `rotation of ${input.secret} finished: ${versions.map((v) => `${v.vault}/${v.version}`).join(", ")}`, data: { outcome: "rotated", credential, versions: versions.map((v) => `${v.vault}/${v.version}`) } }]);
+  yield record([{ kind: "decision", at: at(), message: `rotation of ${input.secret} finished: ${versions.map((v) => `${v.vault}/${v.version}`).join(", ")}`, data: { outcome: "rotated", credentialName: credential, versions: versions.map((v) => `${v.vault}/${v.version}`) } }]);
   yield notify({ kind: "secret-rotated", severity: "info", steps: steps.map((s) => s.summary), versions, ...(credential ? { credential } : {}) });
   return { ...base, outcome: "rotated", steps, versions, ...(credential ? { credential } : {}), deferrals };
 }

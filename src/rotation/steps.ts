@@ -13,7 +13,7 @@ import { withBudget } from "../azure/budget.ts";
 import { normaliseAzureError } from "../activities/azureErrors.ts";
 import { withoutSecrets } from "../activities/azureCall.ts";
 import { captureRequestIds } from "../activities/writes.ts";
-import { PreconditionError, SwitchyardError } from "../core/errors.ts";
+import { AzureRequestError, PreconditionError, SwitchyardError } from "../core/errors.ts";
 import type { Journal } from "../core/journal.ts";
 import type { Logger } from "../core/logger.ts";
 import type { ArmResourceId } from "../core/plan/armId.ts";
@@ -67,13 +67,31 @@ async function journal(deps: RotationDeps, input: RotationStepInput, kind: "writ
   await deps.journal.append({ runId: input.rotationId, at: deps.clock().toISOString(), kind, step: input.step, activity: `rotation-${input.step}`, message, data } as never);
 }
 
-/** A Key Vault call: failures name the operation and vault, and carry no value (`values` are cut out). */
-async function kvCall<T>(operation: string, vault: ArmResourceId, call: () => Promise<T>, values: readonly string[] = []): Promise<T> {
+/**
+ * An Azure call of a rotation step: failures name the operation and resource, and carry no value. An
+ * error answer (4xx, 5xx) keeps Azure's message with `values` cut out; anything else (a body that could
+ * not be read, a network failure) keeps only its code: such messages quote the response body, which
+ * here holds keys, secret values or app settings.
+ */
+async function kvCall<T>(operation: string, resource: ArmResourceId, call: () => Promise<T>, values: readonly string[] = []): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    throw withoutSecrets(normaliseAzureError(error, operation, vault.id), values);
+    throw opaque(error, operation, resource, values);
   }
+}
+
+function opaque(error: unknown, operation: string, resource: ArmResourceId, values: readonly string[] = []): SwitchyardError {
+  const failure = normaliseAzureError(error, operation, resource.id);
+  if (!(failure instanceof AzureRequestError)) return failure;
+  const status = failure.details.status;
+  if (status !== undefined && status >= 400) return withoutSecrets(failure, values.filter((v) => v.length >= 8));
+  const raw = (error as { code?: unknown } | undefined)?.code;
+  const code = typeof raw === "string" && /^[A-Z_]{2,40}$/.test(raw) ? raw : error instanceof Error ? error.name : "an unreadable answer";
+  return new AzureRequestError(`${operation} on ${resource.name} failed (${status !== undefined ? `HTTP ${status}, ` : ""}${code})`, failure.details, {
+    retryable: failure.retryable,
+    ...(failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),
+  });
 }
 
 async function versionsOf(kv: SecretClient, vault: ArmResourceId, name: string): Promise<SecretProperties[]> {
@@ -93,15 +111,28 @@ function ownVersion(versions: readonly SecretProperties[], rotationId: string): 
  * The vault's current version (what a versionless read returns): the latest created. Key Vault's
  * timestamps are whole seconds, so versions of one second are told apart by a versionless read.
  */
-async function currentOf(kv: SecretClient, vault: ArmResourceId, name: string): Promise<{ version: string; tags: Record<string, string>; value: string } | undefined> {
+async function currentOf(kv: SecretClient, vault: ArmResourceId, name: string): Promise<Current | undefined> {
   try {
     const secret = await kv.getSecret(name);
-    return { version: secret.properties.version ?? "", tags: { ...secret.properties.tags }, value: secret.value ?? "" };
+    return { vault: vault.name, version: secret.properties.version ?? "", tags: { ...secret.properties.tags }, value: secret.value ?? "" };
   } catch (error) {
-    const failure = normaliseAzureError(error, "GetSecret", vault.id);
-    if ((failure as { details?: { status?: number } }).details?.status === 404) return undefined;
-    throw withoutSecrets(failure, []);
+    const failure = opaque(error, "GetSecret", vault);
+    const status = failure instanceof AzureRequestError ? failure.details.status : undefined;
+    if (status === 404) return undefined;
+    // Key Vault answers 403 to a versionless read of a secret whose current version is disabled.
+    if (status === 403) return { vault: vault.name, version: "", tags: {}, value: "", unreadable: true };
+    throw failure;
   }
+}
+
+/** A vault's current version of the secret (its value stays in the step that read it). */
+interface Current {
+  readonly vault: string;
+  readonly version: string;
+  readonly tags: Record<string, string>;
+  readonly value: string;
+  /** The versionless read was refused (a disabled current version, as a rule). */
+  readonly unreadable?: boolean;
 }
 
 /** The storage account's keys by name (values stay here). */
@@ -113,7 +144,13 @@ async function storageKeys(deps: RotationDeps, account: ArmResourceId): Promise<
 
 /** Which credential a vault's current version holds: its tag, else recognised from its value. */
 async function credentialOfValue(deps: RotationDeps, secret: PlanSecret, current: { tags: Record<string, string>; value: string }, keys: () => Promise<Map<string, string>>): Promise<string | undefined> {
+  if ((current as Partial<Current>).unreadable) return "a current version that cannot be read (disabled)";
   const tagged = current.tags[RotationTags.credential];
+  // A storage key's tag is believed only when the value is that key: regenerating on a wrong tag would
+  // replace the key in use.
+  if (tagged && secret.source.kind === "storageAccountKey") {
+    return (await keys()).get(tagged.toLowerCase()) === current.value ? tagged : `a version tagged ${tagged} whose value is not that key`;
+  }
   if (tagged) return tagged;
   switch (secret.source.kind) {
     case "storageAccountKey":
@@ -158,12 +195,26 @@ export function createStep(input: RotationStepInput, deps: RotationDeps): Promis
     const keys = once(() => (secret.source.kind === "storageAccountKey" ? storageKeys(deps, secret.source.account) : Promise.resolve(new Map<string, string>())));
     const inUse: (string | undefined)[] = [];
     const currents: { credential: string | undefined; rotation?: string; value: string }[] = [];
+    const currentVersions = new Map<string, string>();
     for (const vault of secret.vaults) {
       const current = await currentOf(deps.clients.secrets(vault.name), vault, secret.name);
       if (!current) continue;
       const credential = await credentialOfValue(deps, secret, current, keys);
       inUse.push(credential);
+      currentVersions.set(vault.name.toLowerCase(), current.version);
       currents.push({ credential, value: current.value, ...(current.tags[RotationTags.rotation] ? { rotation: current.tags[RotationTags.rotation] } : {}) });
+    }
+    // And what the apps use: a reference still on an earlier version (an earlier rotation stopped
+    // before its apps fetched the new one, or a pinned version) keeps that version's credential in use.
+    if (secret.source.kind !== "generated") {
+      for (const ref of await referencesTo(deps, plan, secret)) {
+        const used = ref.secretVersion ?? (ref.status === "Resolved" ? ref.activeVersion : undefined);
+        if (used === undefined || used === currentVersions.get(ref.vaultName)) continue;
+        const vault = secret.vaults.find((v) => v.name.toLowerCase() === ref.vaultName)!;
+        const kvOf = deps.clients.secrets(vault.name);
+        const held = await kvCall("GetSecret", vault, () => kvOf.getSecret(secret.name, { version: used })).catch(() => undefined);
+        inUse.push(held ? await credentialOfValue(deps, secret, { tags: { ...held.properties.tags }, value: held.value ?? "" }, keys) : `version ${used}, which cannot be read`);
+      }
     }
     const expiresAt = new Date(deps.clock().getTime() + secret.validityDays * 86_400_000);
     let next = nextCredential(secret, inUse);
@@ -189,7 +240,7 @@ export function createStep(input: RotationStepInput, deps: RotationDeps): Promis
       result: `version ${version}`,
       secret: secret.name,
       version,
-      credential: next.credential,
+      credentialName: next.credential,
       expires: expiresAt.toISOString(),
     });
     const created: CreatedVersion = { credential: next.credential, ...(next.replaced ? { replaced: next.replaced } : {}), vault: first.name, version, expiresAt: expiresAt.toISOString(), created: true };
@@ -449,7 +500,7 @@ export function verifyStep(input: RotationStepInput, deps: RotationDeps): Promis
     if (problems.length > 0) throw new PreconditionError(problems.join("; "), "RotationReferencePinned");
     await journal(deps, input, "observation", `${secret.name}: ${versions.length} vault(s) current, ${tested.detail}, ${refs.length - late.length} of ${refs.length} reference(s) on the new version`, {
       versions: versions.map((v) => `${v.vault}/${v.version}`),
-      credential,
+      credentialName: credential,
       test: tested.detail,
       references: refs.length,
       late,

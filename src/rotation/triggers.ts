@@ -48,6 +48,16 @@ export async function handleKeyVaultEvent(raw: unknown, deps: TriggerDeps): Prom
     return { outcome: "ignored", reason: decision.reason };
   }
   const trigger: RotationTrigger = { kind: "event", eventType: event.type, eventId: event.id };
+  // An event about a version that is no longer the vault's current one (a rotation replaced it since;
+  // Event Grid delivers late and retries; each vault sends its own) starts nothing.
+  if (event.version !== undefined) {
+    const current = await currentProperties(deps.clients, event.vaultName, event.secretName).catch(() => undefined);
+    if (current !== undefined && current !== "disabled" && current.version !== undefined && current.version.toLowerCase() !== event.version.toLowerCase()) {
+      const reason = `version ${event.version} of ${event.secretName} in ${event.vaultName} is no longer current (${current.version} is): it was rotated since`;
+      deps.log.info(`Key Vault event ${event.id} ignored: ${reason}`, { eventType: event.type });
+      return { outcome: "ignored", reason };
+    }
+  }
   const started: { plan: string; secret: string; start?: RotationStart; error?: string }[] = [];
   for (const target of decision.targets) {
     const plan = plans.find((p) => p.name === target.plan)!;
@@ -74,13 +84,21 @@ export interface SweepFinding {
   readonly error?: string;
 }
 
-/** The current version's properties in one vault (the latest created; none when the secret is absent). */
-async function currentProperties(clients: ClientFactory, vaultName: string, secret: string): Promise<SecretProperties | undefined> {
-  let latest: SecretProperties | undefined;
-  for await (const p of clients.secrets(vaultName).listPropertiesOfSecretVersions(secret)) {
-    if (!latest || (p.createdOn?.getTime() ?? 0) >= (latest.createdOn?.getTime() ?? 0)) latest = p;
+/**
+ * The current version's properties in one vault: what a versionless read returns (Key Vault's
+ * timestamps are whole seconds, so the latest created cannot be told from a listing). `disabled` when
+ * the read is refused with 403 (a disabled current version); undefined when the secret is absent.
+ */
+async function currentProperties(clients: ClientFactory, vaultName: string, secret: string): Promise<SecretProperties | "disabled" | undefined> {
+  try {
+    // The value comes with the read and is dropped here.
+    return (await clients.secrets(vaultName).getSecret(secret)).properties;
+  } catch (error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (status === 404) return undefined;
+    if (status === 403) return "disabled";
+    throw new Error(`${vaultName} could not be read${typeof status === "number" ? ` (HTTP ${status})` : ""}`);
   }
-  return latest;
 }
 
 /** Why one plan secret is due now (the earliest expiry of its vaults, or a vault without it), or why not. */
@@ -89,7 +107,12 @@ export async function secretDue(clients: ClientFactory, secret: PlanSecret, now:
   for (const vault of secret.vaults) {
     const current = await currentProperties(clients, vault.name, secret.name);
     if (!current) return { due: true, reason: `${vault.name} holds no version of it` };
-    if (current.enabled === false) return { due: true, reason: `its current version in ${vault.name} is disabled` };
+    if (current === "disabled") {
+      // A new random value mends a generated secret; a key or login needs a person to say which is in use.
+      return secret.source.kind === "generated"
+        ? { due: true, reason: `its current version in ${vault.name} is disabled` }
+        : { due: false, reason: `its current version in ${vault.name} is disabled: enable it (or tag the version in use) before a rotation can tell which credential is in use` };
+    }
     const expires = current.expiresOn;
     if (!earliest || (expires && (!earliest.expires || expires < earliest.expires))) earliest = { vault: vault.name, ...(expires ? { expires } : {}) };
   }

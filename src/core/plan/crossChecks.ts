@@ -150,6 +150,29 @@ export function crossChecks(document: unknown): RawIssue[] {
     if (clash !== undefined) add(["sql", i, "partnerServer"], `is the primary-region server of sql[${clash}]: a server cannot be on both sides`);
   });
 
+  // Two secrets of one credential pair would each regenerate the key (or change the login) the other
+  // holds: a storage account's keys, or a server's login, belong to one secret of the plan.
+  const credentialOwners = new Map<string, number>();
+  asArray(plan.secrets).forEach((s, i) => {
+    const source = asObject(asObject(s)?.source);
+    const claims: { key: string; path: Path; what: string }[] = [];
+    if (source?.kind === "storageAccountKey" && asString(source.account)) claims.push({ key: `account|${asString(source.account)!.toLowerCase()}`, path: ["secrets", i, "source", "account"], what: "storage account" });
+    if (source?.kind === "sqlLogin") {
+      for (const server of asArray(source.servers)) {
+        for (const login of asArray(source.logins)) {
+          if (asString(server) && asString(login)) claims.push({ key: `login|${asString(server)!.toLowerCase()}|${asString(login)!.toLowerCase()}`, path: ["secrets", i, "source", "logins"], what: `login ${asString(login)} on that server` });
+        }
+      }
+    }
+    const told = new Set<string>();
+    for (const claim of claims) {
+      const owner = credentialOwners.get(claim.key);
+      const once = `${owner}|${claim.what}`;
+      if (owner !== undefined && owner !== i && !told.has(once) && told.add(once)) add(claim.path, `the ${claim.what} is already rotated by secrets[${owner}]: one secret per credential pair, or each rotation would replace the credential the other holds`);
+      else credentialOwners.set(claim.key, i);
+    }
+  });
+
   asArray(plan.secrets).forEach((s, i) => {
     const rotate = asObject(s)?.rotateDaysBeforeExpiry ?? 30;
     const validity = asObject(s)?.validityDays ?? 90;
