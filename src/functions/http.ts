@@ -37,7 +37,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     runReads,
     notifier: services.notifier,
     lag: services.lag,
-    rotations: durableRotations(df.getClient(context), services.runPlans),
+    rotations: durableRotations(df.getClient(context), services.runPlans, services.store),
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
 }

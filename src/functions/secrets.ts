@@ -16,7 +16,7 @@ const { app } = azureFunctions;
 
 function triggerDeps(context: InvocationContext) {
   const services = appServices();
-  return { plans: services.plans, rotations: durableRotations(df.getClient(context), services.runPlans), clients: services.clients, clock: () => new Date(), log: contextLogger(context) };
+  return { plans: services.plans, rotations: durableRotations(df.getClient(context), services.runPlans, services.store), clients: services.clients, clock: () => new Date(), log: contextLogger(context) };
 }
 
 // The worker hands the event as Event Grid sent it (Event Grid schema or CloudEvents 1.0), one per invocation.

@@ -224,7 +224,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       start: async (name, instanceId, input) => void (await host.start(name, input, instanceId)),
     },
     runPlans,
-    { clock, timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE },
+    { clock, timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE, store },
   );
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
   // The same handlers the Functions app builds (src/app/handlers.ts), over the local services. The

@@ -1,7 +1,7 @@
 import type { EstateSeed, SeedSecret, SeedVault } from "../../estate/seed.ts";
 import { RotationTags } from "../core/rotation/model.ts";
 import { sqlConnectionString, sqlLoginPassword } from "../azure/sqlLogins.ts";
-import { sqlHostOf } from "../rotation/strategies.ts";
+import { randomSecret, sqlHostOf } from "../rotation/strategies.ts";
 import { ancestorId, type Plan } from "../core/plan/index.ts";
 
 /** Key Vault secrets seeded from a plan were created this many days before the seeding. */
@@ -144,6 +144,7 @@ function initialValue(plan: Plan, secret: PlanSecret): { seed: Partial<SeedSecre
       return { seed: { value, tags: { [RotationTags.credential]: source.logins[0] } }, password };
     }
     case "generated":
-      return { seed: { tags: { [RotationTags.credential]: "generated" } } };
+      // One value in every vault, as a rotation leaves it.
+      return { seed: { value: randomSecret(source.length, source.alphabet), tags: { [RotationTags.credential]: "generated" } } };
   }
 }

@@ -7,6 +7,8 @@
 import type { Plan } from "../core/plan/index.ts";
 import { newRotationId, rotationInstanceId, RotationOrchestrations, type RotationInput, type RotationOutput, type RotationTrigger } from "../core/rotation/model.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
+import type { RotationStartReservation } from "../core/detection/model.ts";
+import type { PlanStateStore } from "../detection/stateStore.ts";
 
 /** The durable operations a rotation port needs (the Durable client in Azure, the local host locally). */
 export interface RotationHost {
@@ -58,11 +60,28 @@ function viewOf(instanceId: string, s: { runtimeStatus: string; input?: unknown;
   };
 }
 
+/**
+ * How long a rotation start's reservation holds its secret while its instance is not visible (a start
+ * in flight, or one that died between its reservation and its start): as a run's reservation.
+ */
+export const ROTATION_START_GRACE_MS = 5 * 60_000;
+
+export interface RotationsOptions {
+  readonly clock: () => Date;
+  readonly timeScale?: number;
+  /**
+   * The plans' state documents: every start reserves its secret there first (one ETag-checked update),
+   * because the Durable client alone cannot refuse a second start of one instance id (two racing
+   * `startNew` calls can both be accepted with the Azure Storage backend). Absent: the host's refusal only.
+   */
+  readonly store?: Pick<PlanStateStore, "update">;
+}
+
 export class Rotations {
   constructor(
     private readonly host: RotationHost,
     private readonly runPlans: Pick<RunPlanStore, "put">,
-    private readonly options: { readonly clock: () => Date; readonly timeScale?: number } = { clock: () => new Date() },
+    private readonly options: RotationsOptions = { clock: () => new Date() },
   ) {}
 
   async get(plan: string, secret: string): Promise<RotationView | undefined> {
@@ -75,7 +94,10 @@ export class Rotations {
     const instanceId = rotationInstanceId(plan.name, secret);
     const running = await this.get(plan.name, secret);
     if (running && (running.status === "pending" || running.status === "running")) return { outcome: "running", rotation: running };
-    const rotationId = newRotationId(plan.name, this.options.clock());
+    const now = this.options.clock();
+    const rotationId = newRotationId(plan.name, now);
+    const holder = await this.reserve(plan.name, secret, rotationId, running?.rotationId, now);
+    if (holder !== undefined) return { outcome: "running", rotation: { instanceId, rotationId: holder, plan: plan.name, secret, status: "pending" } };
     const input: RotationInput = { rotationId, plan: plan.name, secret, trigger, ...(this.options.timeScale !== undefined ? { timeScale: this.options.timeScale } : {}) };
     await this.runPlans.put(rotationId, plan);
     try {
@@ -88,4 +110,36 @@ export class Rotations {
     }
     return { outcome: "started", rotation: { instanceId, rotationId, plan: plan.name, secret, status: "pending" } };
   }
+
+  /**
+   * Reserves the secret for `rotationId` in the plan's state, or names the start that holds it: one
+   * reserved within the grace period whose instance is not the one visible (`visible`, finished).
+   */
+  private async reserve(plan: string, secret: string, rotationId: string, visible: string | undefined, now: Date): Promise<string | undefined> {
+    const store = this.options.store;
+    if (!store) return undefined;
+    const key = secret.toLowerCase();
+    let holder: string | undefined;
+    await store.update(plan, (state) => {
+      holder = undefined;
+      const current = startsOf(state.rotationStarts)?.[key];
+      const age = current ? now.getTime() - Date.parse(current.reservedAt) : Number.POSITIVE_INFINITY;
+      if (current && current.rotationId !== visible && age < ROTATION_START_GRACE_MS && age > -ROTATION_START_GRACE_MS) {
+        holder = current.rotationId;
+        return state;
+      }
+      return { ...state, rotationStarts: { ...startsOf(state.rotationStarts), [key]: { rotationId, reservedAt: now.toISOString() } } };
+    });
+    return holder;
+  }
+}
+
+/** The stored rotation start reservations by secret, checked (a malformed one counts as none). */
+export function startsOf(raw: unknown): Record<string, RotationStartReservation> | undefined {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
+  const kept = Object.entries(raw).filter(([, v]) => {
+    const o = v as Partial<RotationStartReservation> | null;
+    return typeof o === "object" && o !== null && typeof o.rotationId === "string" && typeof o.reservedAt === "string" && Number.isFinite(Date.parse(o.reservedAt));
+  });
+  return kept.length > 0 ? (Object.fromEntries(kept) as Record<string, RotationStartReservation>) : undefined;
 }

@@ -67,7 +67,7 @@ describe("a plan as the estate's seed", () => {
   it("places a vault by its name and gives each secret its plan's validity from 30 days ago", () => {
     const vault = `${SUB}/shop-global/providers/Microsoft.KeyVault/vaults/shop-kv-northeurope`;
     const seed = seedFromPlan(plan({ secrets: [{ vault, name: "api-key", source: { kind: "generated" }, validityDays: 90 }] }));
-    expect(seed.vaults).toEqual([{ id: vault, location: "northeurope", secrets: [{ name: "api-key", createdDaysAgo: 30, expiresInDays: 60, tags: { "switchyard-credential": "generated" } }] }]);
+    expect(seed.vaults).toEqual([{ id: vault, location: "northeurope", secrets: [{ name: "api-key", createdDaysAgo: 30, expiresInDays: 60, value: expect.stringMatching(/^[A-Za-z0-9]{40}$/), tags: { "switchyard-credential": "generated" } }] }]);
     const state = new EstateState(() => NOW);
     state.seed(seed);
     const version = state.vault("shop-kv-northeurope").secrets.get("api-key")!.versions[0]!;

@@ -11,6 +11,9 @@ import { credentialsOf, nextCredential, leasesOf, isLeaseLive, RotationActivitie
 import { MAX_ATTEMPTS, VERIFY_ATTEMPTS } from "../../src/orchestrations/rotate.ts";
 import { parsePlanText } from "../../src/core/plan/index.ts";
 import { readFileSync } from "node:fs";
+import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
+import { MemoryRunPlanStore } from "../../src/journal/runPlans.ts";
+import { Rotations, ROTATION_START_GRACE_MS } from "../../src/rotation/port.ts";
 
 type Script = Partial<Record<string, (call: number) => { ok: true; value: unknown } | { ok: false; error: { name: string; code: string; message: string; retryable: boolean } } | undefined>>;
 
@@ -134,5 +137,44 @@ describe("a rotation step's lease, as stored", () => {
     expect(leasesOf({ s: { ...lease, step: "explode" }, t: "x", u: null })).toBeUndefined();
     expect(leasesOf([lease])).toBeUndefined();
     expect(Object.keys(leasesOf({ s: lease, t: { ...lease, until: 5 } })!)).toEqual(["s"]);
+  });
+});
+
+describe("starting a secret's rotation", () => {
+  const plan = parsePlanText(readFileSync(new URL("../fixtures/harbor.plan.yaml", import.meta.url), "utf8"), "harbor");
+
+  /** A host that, like two `startNew` calls racing on the Azure Storage backend, accepts every start and shows none of them yet. */
+  function acceptingHost() {
+    const started: string[] = [];
+    return { started, host: { status: async () => undefined, start: async (_name: string, _id: string, input: RotationInput) => void started.push(input.rotationId) } };
+  }
+
+  it("lets one of two racing starts through: the other is told which rotation holds the secret", async () => {
+    const { host, started } = acceptingHost();
+    const store = new MemoryPlanStateStore();
+    const clock = () => new Date("2026-12-03T12:00:00Z");
+    const rotations = new Rotations(host, new MemoryRunPlanStore(), { clock, store });
+
+    const [a, b] = await Promise.all([rotations.start(plan, "partner-api-token", { kind: "sweep" }), rotations.start(plan, "partner-api-token", { kind: "sweep" })]);
+
+    expect(started).toHaveLength(1);
+    expect([a.outcome, b.outcome].sort()).toEqual(["running", "started"]);
+    expect(a.rotation.rotationId).toBe(b.rotation.rotationId);
+    // Another secret of the plan is not held by it.
+    expect((await rotations.start(plan, "bookings-storage-key", { kind: "sweep" })).outcome).toBe("started");
+  });
+
+  it("takes over a reservation whose start never became visible, once its grace period is over", async () => {
+    const { host, started } = acceptingHost();
+    const store = new MemoryPlanStateStore();
+    let now = new Date("2026-12-03T12:00:00Z");
+    const rotations = new Rotations(host, new MemoryRunPlanStore(), { clock: () => now, store });
+    await rotations.start(plan, "partner-api-token", { kind: "sweep" });
+
+    now = new Date(now.getTime() + ROTATION_START_GRACE_MS - 1000);
+    expect((await rotations.start(plan, "partner-api-token", { kind: "sweep" })).outcome).toBe("running");
+    now = new Date(now.getTime() + 2000);
+    expect((await rotations.start(plan, "partner-api-token", { kind: "sweep" })).outcome).toBe("started");
+    expect(started).toHaveLength(2);
   });
 });

@@ -121,6 +121,14 @@ export interface PlanState {
   readonly activeRun?: RunReservation;
   /** Secret rotation steps under way, by secret (core/rotation/model.ts): a run's start waits for them. */
   readonly rotationSteps?: Record<string, RotationStepLease>;
+  /** The rotation each secret's latest start reserved (src/rotation/port.ts): one start per secret. */
+  readonly rotationStarts?: Record<string, RotationStartReservation>;
+}
+
+export interface RotationStartReservation {
+  readonly rotationId: string;
+  /** ISO time the start reserved it. */
+  readonly reservedAt: string;
 }
 
 /** A signal as a decision quotes it: which signal, what it said, since when. */
