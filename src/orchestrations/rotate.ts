@@ -6,7 +6,9 @@
  * Waits, all on durable timers (Azure time divided by the input's time scale):
  *   - a step refused because a failover or failback holds the plan is tried again every
  *     DEFER_POLL_MS until the run ends (at most MAX_DEFER_MS): the rotation never changes Azure during a
- *     run, and a run that starts during a step waits for that step only (rotation/gate.ts);
+ *     run, and a run that starts during a step waits for that step only (rotation/gate.ts). Every
+ *     DEFER_ROUNDS_PER_EXECUTION waits it continues as new, carrying its progress, so its history stays
+ *     bounded however long the run takes;
  *   - the apps' pick-up of the new version is applied and verified again every VERIFY_POLL_MS, up to
  *     VERIFY_ATTEMPTS times (App Service fetches a reference again when told to; the old credential
  *     stays valid meanwhile);
@@ -22,6 +24,7 @@ import {
   RotationErrors,
   type RotationInput,
   type RotationOutput,
+  type RotationProgress,
   type RotationStep,
   type StepReport,
   type VaultVersion,
@@ -35,19 +38,25 @@ export const MAX_DEFER_MS = 24 * 3600_000;
 export const VERIFY_POLL_MS = 30_000;
 export const VERIFY_ATTEMPTS = 20;
 export const MAX_ATTEMPTS = 5;
+/**
+ * Waits for a run per execution before the rotation continues as new (an hour at DEFER_POLL_MS): a
+ * rotation that waits out a day-long run keeps a history of one hour's waits.
+ */
+export const DEFER_ROUNDS_PER_EXECUTION = 12;
 const BACKOFF_MS = 30_000;
 
-export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOutput> {
+export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOutput | undefined> {
   const input = context.df.getInput<RotationInput>();
   const scale = input.timeScale && input.timeScale > 0 ? input.timeScale : 1;
   const now = () => context.df.currentUtcDateTime.getTime();
   const at = () => context.df.currentUtcDateTime.toISOString();
   const base = { rotationId: input.rotationId, plan: input.plan, secret: input.secret };
-  const steps: StepReport[] = [];
-  let versions: readonly VaultVersion[] = [];
-  let credential: string | undefined;
-  let deferrals = 0;
-  let notices = 0;
+  const progress = input.progress;
+  const steps: StepReport[] = [...(progress?.steps ?? [])];
+  let versions: readonly VaultVersion[] = progress?.versions ?? [];
+  let credential: string | undefined = progress?.credential;
+  let deferrals = progress?.deferrals ?? 0;
+  let notices = progress?.notices ?? 0;
 
   const record = (entries: RecordInput["entries"]) => context.df.callActivity(RotationActivities.record, { rotationId: input.rotationId, entries } satisfies RecordInput);
   const notify = (notice: Omit<RotationNotice, "rotationId" | "plan" | "secret" | "n" | "at">) =>
@@ -55,7 +64,7 @@ export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOut
   const wait = (ms: number) => context.df.createTimer(new Date(now() + Math.max(1, Math.round(ms / scale))));
   const status = (step: RotationStep | "done", extra: Record<string, unknown> = {}) => context.df.setCustomStatus({ kind: "rotation", ...base, step, deferrals, ...extra });
 
-  yield record([{ kind: "decision", at: at(), message: `rotation of ${input.secret} started (${triggerText(input.trigger)})`, data: { secret: input.secret, trigger: input.trigger } }]);
+  if (!progress) yield record([{ kind: "decision", at: at(), message: `rotation of ${input.secret} started (${triggerText(input.trigger)})`, data: { secret: input.secret, trigger: input.trigger } }]);
 
   const fail = function* (step: RotationStep, error: string): Gen<RotationOutput> {
     status("done", { outcome: "failed" });
@@ -64,10 +73,12 @@ export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOut
     return { ...base, outcome: "failed", steps, versions, ...(credential ? { credential } : {}), failedStep: step, error, deferrals };
   };
 
-  for (const step of ROTATION_STEPS) {
+  for (let index = progress?.step ?? 0; index < ROTATION_STEPS.length; index++) {
+    const step = ROTATION_STEPS[index]!;
     let attempts = 0;
     let verifyRounds = 0;
-    let deferredSince: number | undefined;
+    let deferredSince: number | undefined = index === progress?.step ? progress.deferredSince : undefined;
+    let waits = 0;
     for (;;) {
       status(step, { attempts });
       const result: ActivityResult<StepReport> = yield context.df.callActivity(RotationActivities[step], { ...base, step });
@@ -88,6 +99,11 @@ export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOut
         }
         if (now() - deferredSince >= MAX_DEFER_MS / scale) return yield* fail(step, `a run held the plan for more than ${MAX_DEFER_MS / 3600_000} h: ${error.message}`);
         yield wait(DEFER_POLL_MS);
+        if (++waits >= DEFER_ROUNDS_PER_EXECUTION) {
+          const next: RotationProgress = { step: index, steps, versions, ...(credential ? { credential } : {}), deferrals, deferredSince, notices, execution: (progress?.execution ?? 1) + 1 };
+          context.df.continueAsNew({ ...input, progress: next } satisfies RotationInput);
+          return undefined;
+        }
         continue;
       }
       if (step === "verify" && error.code === RotationErrors.notYetInUse && verifyRounds < VERIFY_ATTEMPTS) {

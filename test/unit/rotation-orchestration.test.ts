@@ -8,7 +8,7 @@ import { LocalDurableHost } from "../../src/durable/durableHost.ts";
 import { MemoryInstanceStore } from "../../src/durable/instanceStore.ts";
 import { ORCHESTRATIONS } from "../../src/orchestrations/index.ts";
 import { credentialsOf, nextCredential, leasesOf, isLeaseLive, RotationActivities, RotationErrors, RotationOrchestrations, type RotationInput, type RotationOutput, type StepReport } from "../../src/core/rotation/model.ts";
-import { MAX_ATTEMPTS, VERIFY_ATTEMPTS } from "../../src/orchestrations/rotate.ts";
+import { DEFER_ROUNDS_PER_EXECUTION, MAX_ATTEMPTS, VERIFY_ATTEMPTS } from "../../src/orchestrations/rotate.ts";
 import { parsePlanText } from "../../src/core/plan/index.ts";
 import { readFileSync } from "node:fs";
 import { MemoryPlanStateStore } from "../../src/detection/stateStore.ts";
@@ -70,6 +70,34 @@ describe("the rotation orchestration", () => {
     expect(steps(calls)).toEqual(["rotationCreate", "rotationReplicate", "rotationApply", "rotationApply", "rotationApply", "rotationApply", "rotationVerify", "rotationRetire"]);
     expect(output).toMatchObject({ outcome: "rotated", deferrals: 1 });
     expect(notices.map((n) => (n as { kind: string }).kind)).toEqual(["secret-rotation-deferred", "secret-rotated"]);
+  });
+
+  it("continues as new while it waits a long time for a run, keeping its history to an hour's waits and its steps, deferral and notices", async () => {
+    class MeasuringStore extends MemoryInstanceStore {
+      largest = 0;
+      override async put(state: Parameters<MemoryInstanceStore["put"]>[0], json?: string) {
+        const text = json ?? JSON.stringify(state);
+        this.largest = Math.max(this.largest, Buffer.byteLength(text));
+        return super.put(state, text);
+      }
+    }
+    const store = new MeasuringStore();
+    const s = scripted({ [RotationActivities.retire]: (n) => (n <= 40 ? fail(RotationErrors.runInProgress, true, "run x holds plan harbor") : undefined) });
+    const records: unknown[] = [];
+    const record = s.activities[RotationActivities.record]!;
+    s.activities[RotationActivities.record] = async (input: unknown) => (records.push(input), record(input));
+    const host = new LocalDurableHost({ store, orchestrations: ORCHESTRATIONS as never, activities: s.activities as never });
+    await host.start(RotationOrchestrations.rotate, { rotationId: "harbor.20261203T120000Z.rotate-0002", plan: "harbor", secret: "token", trigger: { kind: "sweep" }, timeScale: 20_000 } satisfies RotationInput, "r2");
+    const status = await host.waitForCompletion("r2");
+
+    expect(status.output).toMatchObject({ outcome: "rotated", deferrals: 1, credential: "key2", versions: [{ vault: "kv-a" }, { vault: "kv-b" }] });
+    expect((status.output as RotationOutput).steps.map((x) => x.step)).toEqual(["create", "replicate", "apply", "verify", "retire"]);
+    expect(s.counts.get(RotationActivities.create)).toBe(1);
+    expect(s.counts.get(RotationActivities.notify)).toBe(2);
+    expect(JSON.stringify(records).match(/rotation of token started/g)).toHaveLength(1);
+    // 40 waits are more than three executions' worth; one execution's history stays small.
+    expect(40).toBeGreaterThan(3 * DEFER_ROUNDS_PER_EXECUTION);
+    expect(store.largest).toBeLessThan(25_000);
   });
 
   it("applies again and verifies again while the apps have not picked the version up, and stops before retiring when they never do", async () => {

@@ -60,6 +60,22 @@ export interface RotationInput {
   readonly trigger: RotationTrigger;
   /** Local runs at a time scale: Azure waits (polls, deferrals) are divided by it. Default 1. */
   readonly timeScale?: number;
+  /** Where an execution that continued as new (a long wait for a run) left off. */
+  readonly progress?: RotationProgress;
+}
+
+/** What a rotation carries into its next execution when it continues as new. */
+export interface RotationProgress {
+  /** The index (in ROTATION_STEPS) of the step it was waiting to run. */
+  readonly step: number;
+  readonly steps: readonly StepReport[];
+  readonly versions: readonly VaultVersion[];
+  readonly credential?: string;
+  readonly deferrals: number;
+  /** When the wait for the run began (orchestration time, ms). */
+  readonly deferredSince?: number;
+  readonly notices: number;
+  readonly execution: number;
 }
 
 /** The input of every step activity. */
