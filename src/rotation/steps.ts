@@ -81,6 +81,20 @@ async function kvCall<T>(operation: string, resource: ArmResourceId, call: () =>
   }
 }
 
+/**
+ * A write to Azure: as kvCall, and a failure is journaled too (with the request ids Azure sent), so that
+ * every write a rotation attempted is in its journal, done or not.
+ */
+async function writing<T>(deps: RotationDeps, input: RotationStepInput, operation: string, resource: ArmResourceId, ids: readonly string[], call: () => Promise<T>, values: readonly string[] = []): Promise<T> {
+  try {
+    return await kvCall(operation, resource, call, values);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await journal(deps, input, "write", `${operation} on ${resource.id}: failed: ${message}`, { resourceId: resource.id, operation, requestIds: [...ids], result: `failed: ${message}` }).catch(() => undefined);
+    throw error;
+  }
+}
+
 function opaque(error: unknown, operation: string, resource: ArmResourceId, values: readonly string[] = []): SwitchyardError {
   const failure = normaliseAzureError(error, operation, resource.id);
   if (!(failure instanceof AzureRequestError)) return failure;
@@ -231,7 +245,7 @@ export function createStep(input: RotationStepInput, deps: RotationDeps): Promis
     const { value, wrote } = made ?? (await makeCredential(deps, input, plan, secret, next.credential));
     const tags = tagsFor(plan, input.rotationId, next.credential, expiresAt);
     const capture = captureRequestIds();
-    const stored = await kvCall("SetSecret", first, () => kv.setSecret(secret.name, value, { tags, expiresOn: expiresAt, contentType: contentTypeOf(secret), ...capture.options }), [value]);
+    const stored = await writing(deps, input, "SetSecret", first, capture.ids, () => kv.setSecret(secret.name, value, { tags, expiresOn: expiresAt, contentType: contentTypeOf(secret), ...capture.options }), [value]);
     const version = stored.properties.version ?? "";
     await journal(deps, input, "write", `SetSecret on ${first.id}: version ${version} of ${secret.name} holds ${next.credential}`, {
       resourceId: first.id,
@@ -281,7 +295,7 @@ async function makeCredential(deps: RotationDeps, input: RotationStepInput, plan
       const account = source.account;
       const client = deps.clients.storage(account.subscriptionId);
       const capture = captureRequestIds();
-      const result = await kvCall("StorageAccounts_RegenerateKey", account, () => client.storageAccounts.regenerateKey(account.resourceGroup, account.name, { keyName: credential }, capture.options));
+      const result = await writing(deps, input, "StorageAccounts_RegenerateKey", account, capture.ids, () => client.storageAccounts.regenerateKey(account.resourceGroup, account.name, { keyName: credential }, capture.options));
       await journal(deps, input, "write", `StorageAccounts_RegenerateKey on ${account.id}: ${credential} regenerated (the key not in use)`, {
         resourceId: account.id,
         operation: "StorageAccounts_RegenerateKey",
@@ -329,9 +343,12 @@ export function replicateStep(input: RotationStepInput, deps: RotationDeps): Pro
         continue;
       }
       const capture = captureRequestIds();
-      const stored = await kvCall(
+      const stored = await writing(
+        deps,
+        input,
         "SetSecret",
         vault,
+        capture.ids,
         () => other.setSecret(secret.name, value, { tags: { ...mine.tags }, ...(mine.expiresOn ? { expiresOn: mine.expiresOn } : {}), contentType: contentTypeOf(secret), ...capture.options }),
         [value],
       );
@@ -423,7 +440,7 @@ async function markRotation(deps: RotationDeps, input: RotationStepInput, site: 
   if (stored[REFRESH_SETTING] === input.rotationId) return;
   const capture = captureRequestIds();
   const values = Object.values(stored).filter((v): v is string => typeof v === "string");
-  await kvCall("WebApps_UpdateApplicationSettings", site, () => web.webApps.updateApplicationSettings(site.resourceGroup, site.name, { properties: { ...stored, [REFRESH_SETTING]: input.rotationId } }, capture.options), values);
+  await writing(deps, input, "WebApps_UpdateApplicationSettings", site, capture.ids, () => web.webApps.updateApplicationSettings(site.resourceGroup, site.name, { properties: { ...stored, [REFRESH_SETTING]: input.rotationId } }, capture.options), values);
   await journal(deps, input, "write", `WebApps_UpdateApplicationSettings on ${site.id}: ${REFRESH_SETTING} set (the app restarts and fetches its connection strings' references)`, {
     resourceId: site.id,
     operation: "WebApps_UpdateApplicationSettings",
@@ -440,7 +457,11 @@ export function applyStep(input: RotationStepInput, deps: RotationDeps): Promise
     const sites = new Map<string, ArmResourceId>();
     for (const r of refs) if (!r.secretVersion) sites.set(r.site.id.toLowerCase(), r.site);
     for (const site of sites.values()) {
-      const requestIds = await refreshReferences(deps, site);
+      const requestIds = await refreshReferences(deps, site).catch(async (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        await journal(deps, input, "write", `Key Vault references of ${site.id} not refreshed: ${message}`, { resourceId: site.id, operation: "WebApps_RefreshKeyVaultReferences", requestIds: [], result: `failed: ${message}` }).catch(() => undefined);
+        throw error;
+      });
       await journal(deps, input, "write", `Key Vault references of ${site.id} refreshed (${secret.name})`, { resourceId: site.id, operation: "WebApps_RefreshKeyVaultReferences", requestIds, result: "refreshed" });
     }
     // The refresh Azure documents fetches app settings' references; a connection string's is fetched
@@ -551,7 +572,7 @@ export function retireStep(input: RotationStepInput, deps: RotationDeps): Promis
         // Versions written after this rotation's (by someone else) are not this rotation's to retire.
         if ((v.createdOn?.getTime() ?? 0) > since) continue;
         const capture = captureRequestIds();
-        await kvCall("UpdateSecret", vault, () => kv.updateSecretProperties(secret.name, v.version!, { enabled: false, ...capture.options }));
+        await writing(deps, input, "UpdateSecret", vault, capture.ids, () => kv.updateSecretProperties(secret.name, v.version!, { enabled: false, ...capture.options }));
         await journal(deps, input, "write", `UpdateSecret on ${vault.id}: version ${v.version} of ${secret.name} disabled (retired)`, {
           resourceId: vault.id,
           operation: "UpdateSecret",

@@ -50,6 +50,10 @@ describe("secret rotation where it could hurt", () => {
     app.estate.addFault({ kind: "serverError", operationId: "WebApps_RefreshAppSettingsKeyVaultReferences", count: 1000, status: 503 });
     const first = await rotate(KEY);
     expect(first).toMatchObject({ outcome: "failed", failedStep: "apply", credential: "key2" });
+    // Every write it attempted is journaled, the refused ones too.
+    const writes = (await app.rotationJournal.read(first.rotationId)).filter((e) => e.kind === "write").map((e) => [e.data.operation, String(e.data.result).split(":")[0]]);
+    expect(writes).toContainEqual(["StorageAccounts_RegenerateKey", "key2 regenerated"]);
+    expect(writes).toContainEqual(["WebApps_RefreshKeyVaultReferences", "failed"]);
     const before = regenerations();
 
     const second = await rotate(KEY);
