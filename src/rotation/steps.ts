@@ -314,7 +314,9 @@ async function makeCredential(deps: RotationDeps, input: RotationStepInput, plan
         try {
           await deps.sql.change(server, credential, password);
         } catch (error) {
-          throw withoutSecrets(normaliseAzureError(error, "ALTER LOGIN", server.id), [password]);
+          const failure = withoutSecrets(normaliseAzureError(error, "ALTER LOGIN", server.id), [password]);
+          await journal(deps, input, "write", `ALTER LOGIN ${credential} on ${server.id}: failed: ${failure.message}`, { resourceId: server.id, operation: "ALTER LOGIN", requestIds: [], result: `failed: ${failure.message}`, login: credential }).catch(() => undefined);
+          throw failure;
         }
         await journal(deps, input, "write", `ALTER LOGIN ${credential} on ${server.id}: password changed`, { resourceId: server.id, operation: "ALTER LOGIN", requestIds: [], result: "password changed", login: credential });
       }
