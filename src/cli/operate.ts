@@ -1,5 +1,5 @@
 /**
- * `switchyard status | runs | run | failover | failback | approve | abort | pause | resume | resume-run`:
+ * `switchyard status | runs | run | failover | failback | approve | abort | pause | resume | resume-run | rotate-secret`:
  * operate a deployed Switchyard from a terminal through its operator HTTP API. The function key comes
  * from SWITCHYARD_FUNCTION_KEY; where App Service authentication is on, a bearer token from the Azure
  * CLI's sign-in for SWITCHYARD_APP_SCOPE (or --scope). Neither is ever printed.
@@ -9,7 +9,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { isValidRunId } from "../journal/guard.ts";
 import { callApi, OperateError, type ApiTarget, type OperateDeps } from "./operateApi.ts";
-import { formatAutoFailover, formatDecision, formatDryRun, formatPlan, formatPlans, formatResumed, formatRun, formatRuns, formatStarted, isFailedRun, type FormatContext } from "./operateFormat.ts";
+import { formatAutoFailover, formatRotation, formatDecision, formatDryRun, formatPlan, formatPlans, formatResumed, formatRun, formatRuns, formatStarted, isFailedRun, type FormatContext } from "./operateFormat.ts";
 
 /** Bad or missing arguments (exit code 2), found after commander parsed them (values from the environment). */
 export class UsageError extends Error {
@@ -49,6 +49,12 @@ export function parsePlanName(value: string): string {
 
 export function parseRunId(value: string): string {
   if (!isValidRunId(value)) throw new InvalidArgumentError(`'${clip(value)}' is not a run id: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  return value;
+}
+
+/** A Key Vault secret name: 1-127 letters, digits and dashes. */
+export function parseSecretName(value: string): string {
+  if (!/^[0-9a-zA-Z-]{1,127}$/.test(value)) throw new InvalidArgumentError(`'${clip(value)}' is not a Key Vault secret name: 1-127 letters, digits and dashes`);
   return value;
 }
 
@@ -217,6 +223,14 @@ export function operateCommands(setCode: (code: number) => void, deps: OperateDe
     .requiredOption("--reason <text>", "why (3-500 characters; journaled and notified)", parseReason)
     .action(async (id: string, o: Common & { reason: string }) => act("resume-run", o, post(`runs/${seg(id)}/resume`, { reason: o.reason }, formatResumed), { runId: id })());
 
+  const rotateSecret = make("rotate-secret", "Rotate one of a plan's Key Vault secrets now (in every vault the plan names; deferred while a run holds the plan).")
+    .requiredOption("--plan <name>", "the plan", parsePlanName)
+    .requiredOption("--secret <name>", "the secret's name in the plan", parseSecretName)
+    .requiredOption("--reason <text>", "why (3-500 characters; journaled)", parseReason)
+    .action(async (o: Common & { plan: string; secret: string; reason: string }) =>
+      act("rotate-secret", o, post(`plans/${seg(o.plan)}/secrets/${seg(o.secret)}/rotate`, { reason: o.reason }, (b) => formatRotation(b)), { plan: o.plan })(),
+    );
+
   return [
     status,
     runs,
@@ -228,5 +242,6 @@ export function operateCommands(setCode: (code: number) => void, deps: OperateDe
     auto("pause", false, "Pause a plan's auto-failover (alerts are still recorded)."),
     auto("resume", true, "Resume a plan's auto-failover."),
     resumeRun,
+    rotateSecret,
   ];
 }

@@ -105,6 +105,10 @@ function remedyOf(status: number, code: string | undefined, sent: { keySent: boo
       return "`switchyard runs --plan PLAN` lists a plan's runs";
     case "RunInProgress":
       return typeof details?.runningRunId === "string" ? `follow it with \`switchyard run ${details.runningRunId}\`, or abort it first if it waits for a decision` : "follow the run in progress with `switchyard status --plan PLAN`";
+    case "SecretNotFound":
+      return "the plan's secrets are in its `secrets` section (names as Key Vault spells them)";
+    case "RotationInProgress":
+      return "one rotation per secret at a time: wait for it (GET /api/plans/PLAN/secrets/<name> shows it)";
     case "UseFailback":
       return "use `switchyard failback`: it re-protects before it returns to the plan's primary";
     case "NothingToFailBack":

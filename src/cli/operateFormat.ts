@@ -187,6 +187,16 @@ export function formatDecision(body: unknown, ctx: FormatContext): string[] {
 }
 
 /** 200 of pause or resume. */
+/** The answer to POST /api/plans/{plan}/secrets/{name}/rotate. */
+export function formatRotation(body: unknown): string[] {
+  const b = obj(body) ?? {};
+  return [
+    `rotation ${str(b.rotationId)} of ${str(b.secret)} (${str(b.plan)}) started`,
+    ...(typeof b.deferredBy === "string" ? [`  waits for run ${b.deferredBy} to end: a rotation never changes Azure during a failover or failback`] : []),
+    `  status: GET ${str(b.statusUrl)}`,
+  ];
+}
+
 export function formatAutoFailover(body: unknown): string[] {
   const b = obj(body) ?? {};
   return [`auto-failover of ${str(b.plan)}: ${str(b.autoFailover)}`];

@@ -90,6 +90,8 @@ export function* rotateSecret(context: df.OrchestrationContext): Gen<RotationOut
         break;
       }
       const error = result.error;
+      // A wait for a run that ended is over: a later one in this step counts from its own start.
+      if (error.code !== RotationErrors.runInProgress) deferredSince = undefined;
       if (error.code === RotationErrors.runInProgress) {
         if (deferredSince === undefined) {
           deferredSince = now();

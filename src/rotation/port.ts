@@ -99,16 +99,29 @@ export class Rotations {
     const holder = await this.reserve(plan.name, secret, rotationId, running?.rotationId, now);
     if (holder !== undefined) return { outcome: "running", rotation: { instanceId, rotationId: holder, plan: plan.name, secret, status: "pending" } };
     const input: RotationInput = { rotationId, plan: plan.name, secret, trigger, ...(this.options.timeScale !== undefined ? { timeScale: this.options.timeScale } : {}) };
-    await this.runPlans.put(rotationId, plan);
     try {
+      await this.runPlans.put(rotationId, plan);
       await this.host.start(RotationOrchestrations.rotate, instanceId, input);
     } catch (error) {
       // Lost a race with another start of the same secret's rotation: that one runs.
       const now = await this.get(plan.name, secret).catch(() => undefined);
       if (now && (now.status === "pending" || now.status === "running")) return { outcome: now.rotationId === rotationId ? "started" : "running", rotation: now };
+      // Nothing started: the secret is free again at once (a failed release lapses after the grace period).
+      await this.release(plan.name, secret, rotationId).catch(() => undefined);
       throw error;
     }
     return { outcome: "started", rotation: { instanceId, rotationId, plan: plan.name, secret, status: "pending" } };
+  }
+
+  private async release(plan: string, secret: string, rotationId: string): Promise<void> {
+    const key = secret.toLowerCase();
+    await this.options.store?.update(plan, (state) => {
+      const starts = startsOf(state.rotationStarts);
+      if (starts?.[key]?.rotationId !== rotationId) return state;
+      const { [key]: _released, ...rest } = starts;
+      const { rotationStarts: _all, ...others } = state;
+      return Object.keys(rest).length > 0 ? { ...others, rotationStarts: rest } : others;
+    });
   }
 
   /**

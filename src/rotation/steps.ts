@@ -165,6 +165,11 @@ async function credentialOfValue(deps: RotationDeps, secret: PlanSecret, current
   if (tagged && secret.source.kind === "storageAccountKey") {
     return (await keys()).get(tagged.toLowerCase()) === current.value ? tagged : `a version tagged ${tagged} whose value is not that key`;
   }
+  // A SQL login's tag likewise only when the connection string names that login.
+  if (tagged && secret.source.kind === "sqlLogin") {
+    const named = loginOfConnectionString(current.value)?.login;
+    return named !== undefined && named.toLowerCase() === tagged.toLowerCase() ? tagged : `a version tagged ${tagged} whose connection string names ${named ?? "no login"}`;
+  }
   if (tagged) return tagged;
   switch (secret.source.kind) {
     case "storageAccountKey":
@@ -210,20 +215,31 @@ export function createStep(input: RotationStepInput, deps: RotationDeps): Promis
     const inUse: (string | undefined)[] = [];
     const currents: { credential: string | undefined; rotation?: string; value: string }[] = [];
     const currentVersions = new Map<string, string>();
+    /** Vaults where an earlier version is still enabled: the rotation that wrote the current one has not retired it. */
+    const unretired = new Set<string>();
     for (const vault of secret.vaults) {
       const current = await currentOf(deps.clients.secrets(vault.name), vault, secret.name);
       if (!current) continue;
       const credential = await credentialOfValue(deps, secret, current, keys);
       inUse.push(credential);
       currentVersions.set(vault.name.toLowerCase(), current.version);
+      if (secret.source.kind !== "generated" && (await versionsOf(deps.clients.secrets(vault.name), vault, secret.name)).some((v) => v.enabled && v.version !== current.version)) unretired.add(vault.name.toLowerCase());
       currents.push({ credential, value: current.value, ...(current.tags[RotationTags.rotation] ? { rotation: current.tags[RotationTags.rotation] } : {}) });
     }
     // And what the apps use: a reference still on an earlier version (an earlier rotation stopped
     // before its apps fetched the new one, or a pinned version) keeps that version's credential in use.
     if (secret.source.kind !== "generated") {
       for (const ref of await referencesTo(deps, plan, secret)) {
-        const used = ref.secretVersion ?? (ref.status === "Resolved" ? ref.activeVersion : undefined);
-        if (used === undefined || used === currentVersions.get(ref.vaultName)) continue;
+        // A reference that resolves to nothing holds no credential.
+        if (!ref.secretVersion && ref.status !== "Resolved") continue;
+        const used = ref.secretVersion ?? ref.activeVersion;
+        if (used === undefined) {
+          // App Service did not say which version it fetched: the current one, if the rotation that
+          // wrote it finished (it retires earlier versions only once every reference is on it).
+          if (unretired.has(ref.vaultName)) inUse.push(`an unreported version of ${ref.site.name}'s ${ref.setting}`);
+          continue;
+        }
+        if (used === currentVersions.get(ref.vaultName)) continue;
         const vault = secret.vaults.find((v) => v.name.toLowerCase() === ref.vaultName)!;
         const kvOf = deps.clients.secrets(vault.name);
         const held = await kvCall("GetSecret", vault, () => kvOf.getSecret(secret.name, { version: used })).catch(() => undefined);
@@ -280,6 +296,12 @@ async function unfinishedRotation(
   const latest = currents.filter((c) => c.rotation !== undefined).sort((a, b) => (a.rotation! < b.rotation! ? 1 : -1))[0];
   if (!latest?.credential) return undefined;
   if (secret.source.kind === "storageAccountKey" && (await keys()).get(latest.credential.toLowerCase()) !== latest.value) return undefined;
+  // A SQL login's password is taken on only if every server accepts it now (apps move before verify).
+  if (secret.source.kind === "sqlLogin") {
+    const login = loginOfConnectionString(latest.value);
+    if (!deps.sql || !login || login.login.toLowerCase() !== latest.credential.toLowerCase()) return undefined;
+    for (const server of secret.source.servers) if (!(await deps.sql.test(server, login.login, login.password, secret.source.database)).ok) return undefined;
+  }
   const credential = pair[lower.indexOf(latest.credential.toLowerCase())]!;
   const replaced = pair.find((c) => c !== credential);
   return { credential, ...(replaced ? { replaced } : {}), rotation: latest.rotation!, value: latest.value };

@@ -110,8 +110,8 @@ export async function secretDue(clients: ClientFactory, secret: PlanSecret, now:
     if (current === "disabled") {
       // A new random value mends a generated secret; a key or login needs a person to say which is in use.
       return secret.source.kind === "generated"
-        ? { due: true, reason: `its current version in ${vault.name} is disabled` }
-        : { due: false, reason: `its current version in ${vault.name} is disabled: enable it (or tag the version in use) before a rotation can tell which credential is in use` };
+        ? { due: true, reason: `its current version in ${vault.name} cannot be read (disabled, or Switchyard may not read it)` }
+        : { due: false, reason: `its current version in ${vault.name} cannot be read (disabled, or Switchyard may not read it): enable it (or grant the read) before a rotation can tell which credential is in use` };
     }
     const expires = current.expiresOn;
     if (!earliest || (expires && (!earliest.expires || expires < earliest.expires))) earliest = { vault: vault.name, ...(expires ? { expires } : {}) };

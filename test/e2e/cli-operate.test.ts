@@ -1,6 +1,6 @@
 /**
- * `switchyard status | runs | run | failover | failback | approve | abort | pause | resume | resume-run`
- * as an operator runs them: `node bin/switchyard.mjs ...` as a child process against `switchyard serve`
+ * `switchyard status | runs | run | failover | failback | approve | abort | pause | resume | resume-run |
+ * rotate-secret` as an operator runs them: `node bin/switchyard.mjs ...` as a child process against `switchyard serve`
  * (also a child process: the local estate, Azurite and the local durable host behind the operator API).
  *
  *   contoso-orders   examples/contoso.plan.yaml: pause/resume, a planned failover and its failback, refusals
@@ -172,6 +172,21 @@ describe("switchyard operator commands against switchyard serve", () => {
     const elsewhere = await cli(["status", "--app", `${app()}/elsewhere`]);
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.err).toBe("switchyard status: NotFound: no route for /elsewhere/api/plans (HTTP 404)\n  what to do: this app does not serve that route: it may run an older Switchyard, or --app may name another app\n");
+  }, 60_000);
+
+  it("rotate-secret starts a rotation of one secret; a second while it runs, an unknown secret and a bad name are refused", async () => {
+    const badName = await cli(["rotate-secret", "--plan", CONTOSO, "--secret", "no spaces allowed", "--reason", "quarterly rotation"]);
+    expect(badName.code).toBe(2);
+    expect(badName.err).toContain("is not a Key Vault secret name");
+    const unknown = await cli(["rotate-secret", "--plan", CONTOSO, "--secret", "no-such-secret", "--reason", "quarterly rotation"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain("SecretNotFound");
+    expect(unknown.err).toContain("what to do: the plan's secrets are in its `secrets` section");
+    const started = await cli(["rotate-secret", "--plan", CONTOSO, "--secret", "orders-api-signing-key", "--reason", "quarterly rotation", "--json"]);
+    expect(started.code, started.err).toBe(0);
+    const body = JSON.parse(started.out) as { rotationId: string; secret: string; statusUrl: string };
+    expect(body).toMatchObject({ secret: "orders-api-signing-key", statusUrl: "/api/plans/contoso-orders/secrets/orders-api-signing-key" });
+    expect(body.rotationId).toMatch(/^contoso-orders\.\d{8}T\d{6}Z\.rotate-[0-9a-f]{4}$/);
   }, 60_000);
 
   it("pause and resume switch the plan's auto-failover, with the reason journaled by the app", async () => {

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { parsePlanText, type Plan } from "../../src/core/plan/index.ts";
 import { rotationInstanceId, type RotationOutput } from "../../src/core/rotation/model.ts";
@@ -68,6 +69,37 @@ describe("secret rotation where it could hurt", () => {
     expect(third).toMatchObject({ outcome: "rotated", credential: "key2" });
     expect(third.steps[0]!.summary).toContain("nothing regenerated");
     expect(await activeValues(KEY)).toEqual([now.key2, now.key2]);
+  });
+
+  it("when App Service does not report which version a reference resolved to, a rotation after one that stopped before its apps moved still regenerates nothing", async () => {
+    const unreported: PipelinePolicy = {
+      name: "no-active-version",
+      async sendRequest(request, next) {
+        const response = await next(request);
+        if (request.url.includes("/configreferences/") && response.bodyAsText) response.bodyAsText = JSON.stringify(JSON.parse(response.bodyAsText), (k, v: unknown) => (k === "activeVersion" ? undefined : v));
+        return response;
+      },
+    };
+    const web = app.clients.web(sub);
+    web.pipeline.addPolicy(unreported, { afterPhase: "Sign" });
+    try {
+      const appsHold = await keys();
+      app.estate.addFault({ kind: "serverError", operationId: "WebApps_RefreshAppSettingsKeyVaultReferences", count: 1000, status: 503 });
+      const first = await rotate(KEY);
+      expect(first, JSON.stringify(first.error)).toMatchObject({ outcome: "failed", failedStep: "apply" });
+      const before = regenerations();
+      const second = await rotate(KEY);
+      expect(second.steps[0]?.summary ?? second.error).toMatch(/nothing regenerated|cannot be rotated safely/);
+      expect(regenerations()).toBe(before);
+      // Whatever the apps held before the first rotation is still a key of the account.
+      const now = await keys();
+      expect([now.key1, now.key2]).toEqual(expect.arrayContaining([first.credential === "key2" ? appsHold.key1 : appsHold.key2]));
+    } finally {
+      app.estate.faults.reset();
+      web.pipeline.removePolicy({ name: "no-active-version" });
+    }
+    // With the refresh back, a rotation finishes (the apps then on its version).
+    expect(await rotate(KEY)).toMatchObject({ outcome: "rotated" });
   });
 
   it("a response body that cannot be parsed fails the step with its status and code only: no key reaches the output, journal, log or notices", async () => {
@@ -144,5 +176,33 @@ describe("secret rotation where it could hurt", () => {
     expect(findings.find((f) => f.secret === TOKEN)).toMatchObject({ due: true, reason: expect.stringContaining("disabled"), start: { outcome: "started" } });
     expect(findings.find((f) => f.secret === KEY)).toMatchObject({ due: false, reason: expect.stringContaining("enable it") });
     expect((await app.rotations.get(plan.name, TOKEN))?.output).toMatchObject({ outcome: "rotated" });
+  });
+});
+
+describe("a SQL login secret whose version's tag names another login than its connection string", () => {
+  it("changes no password: the login the connection string names may be the one in use", async () => {
+    const doc = parse(readFileSync(new URL("../fixtures/harbor.plan.yaml", import.meta.url), "utf8")) as Record<string, any>;
+    const rg = "/subscriptions/3d2c1b0a-9f8e-4d7c-a6b5-4c3d2e1f0a9b/resourceGroups";
+    const servers = [`${rg}/harbor-san/providers/Microsoft.Sql/servers/harbor-sql-san`, `${rg}/harbor-saw/providers/Microsoft.Sql/servers/harbor-sql-saw`];
+    doc.sql = [{ failoverGroup: `${servers[0]}/failoverGroups/harbor-fog`, partnerServer: servers[1], databases: ["bookings"] }];
+    doc.secrets = [{ name: "bookings-sql", vaults: doc.secrets[0].vaults, source: { kind: "sqlLogin", servers, logins: ["bookings_a", "bookings_b"], database: "bookings" } }];
+    const sqlPlan = parsePlanText(stringify(doc), "harbor + SQL login");
+    const local = await startLocalApp({ plans: [sqlPlan], log: { info: keep, warn: keep, error: keep }, notifier: { name: "test", notify: async () => undefined } });
+    try {
+      const vaults = sqlPlan.secrets[0]!.vaults;
+      const seeded = (await local.clients.secrets(vaults[0]!.name)).getSecret("bookings-sql");
+      const value = (await seeded).value!;
+      // bookings_a's connection string, labelled bookings_b in both vaults.
+      for (const vault of vaults) await local.clients.secrets(vault.name).setSecret("bookings-sql", value, { tags: { "switchyard-credential": "bookings_b" } });
+      const password = /Password=([^;]+);/.exec(value)![1]!;
+
+      await local.rotations.start(sqlPlan, "bookings-sql", { kind: "cli", by: "test" });
+      const output = (await local.host.waitForCompletion(rotationInstanceId(sqlPlan.name, "bookings-sql"))).output as RotationOutput;
+
+      expect(output).toMatchObject({ outcome: "failed", failedStep: "create", error: expect.stringContaining("whose connection string names bookings_a") });
+      for (const server of servers) expect(local.estate.state.checkSqlLogin(server, "bookings_a", password)).toBe(true);
+    } finally {
+      await local.stop();
+    }
   });
 });

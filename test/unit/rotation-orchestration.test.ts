@@ -206,3 +206,24 @@ describe("starting a secret's rotation", () => {
     expect(started).toHaveLength(2);
   });
 });
+
+describe("a start that fails", () => {
+  const plan = parsePlanText(readFileSync(new URL("../fixtures/harbor.plan.yaml", import.meta.url), "utf8"), "harbor");
+
+  it("frees its secret at once: the next start is not told a rotation runs that never started", async () => {
+    let calls = 0;
+    const host = {
+      status: async () => undefined,
+      start: async () => {
+        if (++calls === 1) throw new Error("the task hub answered 503");
+      },
+    };
+    const rotations = new Rotations(host, new MemoryRunPlanStore(), { clock: () => new Date("2026-12-03T12:00:00Z"), store: new MemoryPlanStateStore() });
+
+    await expect(rotations.start(plan, "partner-api-token", { kind: "sweep" })).rejects.toThrow("503");
+    const again = await rotations.start(plan, "partner-api-token", { kind: "sweep" });
+
+    expect(again.outcome).toBe("started");
+    expect(calls).toBe(2);
+  });
+});
