@@ -24,7 +24,15 @@ export function normaliseAzureError(error: unknown, operation: string, resourceI
   const retryable = status === undefined ? !lroFailed && (e.code === undefined || networkCodes.has(e.code)) : status === 408 || status === 429 || status >= 500;
   const what = `${operation}${resourceId ? ` on ${resourceId}` : ""}`;
   const summary = status !== undefined ? `${status}${e.code ? ` ${e.code}` : ""}` : (e.code ?? (lroFailed ? "operation failed" : "no response"));
-  return new AzureRequestError(`${what} failed: ${summary}: ${firstLine(e.message)}`, { operation, ...(status !== undefined ? { status } : {}), ...(e.code ? { azureCode: e.code } : {}), ...(requestId ? { requestId } : {}), ...(resourceId ? { resourceId } : {}) }, { retryable, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}), cause: error });
+  // A message may quote the response body only when the body could not be read (a parse error of a
+  // 2xx answer): bodies carry keys, secret values and app settings, so such a message is not kept.
+  const detail = quotesBody(error, status) ? "the answer could not be read" : firstLine(e.message);
+  return new AzureRequestError(`${what} failed: ${summary}: ${detail}`, { operation, ...(status !== undefined ? { status } : {}), ...(e.code ? { azureCode: e.code } : {}), ...(requestId ? { requestId } : {}), ...(resourceId ? { resourceId } : {}) }, { retryable, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}), cause: error });
+}
+
+/** Whether an SDK error's message may quote the response body: a body that did not parse (core-client's PARSE_ERROR, JSON.parse's SyntaxError) or any failure of a 2xx answer. */
+export function quotesBody(error: unknown, status: number | undefined = (error as RestErrorLike | undefined)?.statusCode): boolean {
+  return (error as RestErrorLike | undefined)?.code === "PARSE_ERROR" || error instanceof SyntaxError || (status !== undefined && status >= 200 && status < 300);
 }
 
 function firstLine(message: string | undefined): string {
