@@ -30,6 +30,7 @@ import type { DryRunInput, DryRunReport } from "../activities/dryRun.ts";
 import { callerOf, requireOperator, type Caller } from "./auth.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 import type { Rotations } from "../rotation/port.ts";
+import { secretOf } from "../core/rotation/model.ts";
 
 
 export interface OperatorDeps {
@@ -501,7 +502,7 @@ export function operatorHandlers(deps: OperatorDeps) {
     }),
     rotateSecret: guarded(true, async (request, caller) => {
       const plan = await planOf(request.params.plan);
-      const secret = plan.secrets.find((s) => s.name.toLowerCase() === (request.params.name ?? "").toLowerCase());
+      const secret = secretOf(plan, request.params.name ?? "");
       if (!secret) throw new ApiError(404, "SecretNotFound", `plan ${plan.name} names no secret '${redactText((request.params.name ?? "").slice(0, 127))}'`);
       const body = validate(rotateBody, await readJson(request));
       if (!deps.rotations) throw new ApiError(501, "NotAvailable", "secret rotation is not configured");
@@ -523,7 +524,7 @@ export function operatorHandlers(deps: OperatorDeps) {
     }),
     getSecret: guarded(false, async (request) => {
       const plan = await planOf(request.params.plan);
-      const secret = plan.secrets.find((s) => s.name.toLowerCase() === (request.params.name ?? "").toLowerCase());
+      const secret = secretOf(plan, request.params.name ?? "");
       if (!secret) throw new ApiError(404, "SecretNotFound", `plan ${plan.name} names no secret '${redactText((request.params.name ?? "").slice(0, 127))}'`);
       const rotation = deps.rotations ? await deps.rotations.get(plan.name, secret.name) : undefined;
       return json(200, {

@@ -5,8 +5,9 @@
  * starts; its activities read it there.
  */
 import type { Plan } from "../core/plan/index.ts";
-import { newRotationId, rotationInstanceId, RotationOrchestrations, type RotationInput, type RotationOutput, type RotationTrigger } from "../core/rotation/model.ts";
+import { rotationInstanceId, RotationOrchestrations, type RotationInput, type RotationOutput, type RotationTrigger } from "../core/rotation/model.ts";
 import type { RunPlanStore } from "../journal/runPlans.ts";
+import { newRunId } from "../core/run/model.ts";
 import type { RotationStartReservation } from "../core/detection/model.ts";
 import type { PlanStateStore } from "../detection/stateStore.ts";
 
@@ -95,7 +96,8 @@ export class Rotations {
     const running = await this.get(plan.name, secret);
     if (running && (running.status === "pending" || running.status === "running")) return { outcome: "running", rotation: running };
     const now = this.options.clock();
-    const rotationId = newRotationId(plan.name, now);
+    // A rotation's id has a run id's form (`{plan}.{stamp}.rotate-{hex}`): journals and snapshots take it as one.
+    const rotationId = newRunId(plan.name, "rotate", now);
     const holder = await this.reserve(plan.name, secret, rotationId, running?.rotationId, now);
     if (holder !== undefined) return { outcome: "running", rotation: { instanceId, rotationId: holder, plan: plan.name, secret, status: "pending" } };
     const input: RotationInput = { rotationId, plan: plan.name, secret, trigger, ...(this.options.timeScale !== undefined ? { timeScale: this.options.timeScale } : {}) };

@@ -6,7 +6,6 @@
 import type { SecretProperties } from "@azure/keyvault-secrets";
 import type { ClientFactory } from "../azure/clients.ts";
 import type { Logger } from "../core/logger.ts";
-import type { Plan } from "../core/plan/index.ts";
 import { decideEvent, isDue, matchPlanSecrets, parseKeyVaultEvent } from "../core/rotation/events.ts";
 import type { PlanSecret, RotationTrigger } from "../core/rotation/model.ts";
 import { redactText } from "../core/secrets.ts";
@@ -144,9 +143,4 @@ export async function sweepSecrets(deps: TriggerDeps, onFinding?: (finding: Swee
     }
   }
   return findings;
-}
-
-/** The plan's secret by name, for requests that name one. */
-export function planSecretNamed(plan: Plan, name: string): PlanSecret | undefined {
-  return plan.secrets.find((s) => s.name.toLowerCase() === name.toLowerCase());
 }

@@ -134,12 +134,6 @@ export function rotationInstanceId(plan: string, secret: string): string {
   return `switchyard-rotate-${plan}-${secret.toLowerCase()}`;
 }
 
-/** A new rotation id: `{plan}.{yyyymmddThhmmssZ}.rotate-{4 hex}`. */
-export function newRotationId(plan: string, at: Date, random: () => number = Math.random): string {
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `${plan}.${stamp}.rotate-${Math.floor(random() * 0x10000).toString(16).padStart(4, "0")}`;
-}
-
 export type PlanSecret = Plan["secrets"][number];
 
 /** The plan's secret named `name` (Key Vault names are case-insensitive). */
