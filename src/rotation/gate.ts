@@ -14,6 +14,7 @@ import { isReservationLive } from "../core/run/reservation.ts";
 import type { RunPort } from "../core/run/port.ts";
 import { liveLeases, RotationErrors, STEP_LEASE_MS, type RotationStepInput, type RotationStepLease } from "../core/rotation/model.ts";
 import type { PlanStateStore } from "../detection/stateStore.ts";
+import type { PlanState } from "../core/detection/model.ts";
 
 export interface RotationGateDeps {
   readonly store: PlanStateStore;
@@ -73,6 +74,8 @@ export async function holdRotationStep<T>(deps: RotationGateDeps, input: Rotatio
 
 export interface StepWaitOptions {
   readonly store: Pick<PlanStateStore, "get">;
+  /** The plan's state as the caller last wrote it (the first look, instead of a read). */
+  readonly state?: PlanState;
   readonly clock: () => Date;
   /** Waits between reads (default: real time, 250 ms). */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -86,8 +89,10 @@ export interface StepWaitOptions {
 export async function waitForRotationSteps(plan: string, options: StepWaitOptions): Promise<RotationStepLease[]> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const waited = new Map<string, RotationStepLease>();
+  let known = options.state;
   for (;;) {
-    const { state } = await options.store.get(plan);
+    const state = known ?? (await options.store.get(plan)).state;
+    known = undefined;
     const now = options.clock();
     const live = liveLeases(state.rotationSteps, now);
     if (live.length === 0) return [...waited.values()];

@@ -6,6 +6,7 @@ import { releaseRun, reserveRun, RESERVATION_GRACE_MS, type ReserveDecision } fr
 import { redactText } from "../core/secrets.ts";
 import { waitForRotationSteps } from "../rotation/gate.ts";
 import { BlobPlanStateStore, type PlanStateStore } from "../detection/stateStore.ts";
+import type { PlanState } from "../core/detection/model.ts";
 import { BlobDecisionStore, DecisionClaims, MemoryDecisionStore, type DecisionStore } from "./decisions.ts";
 
 export interface ReservingRunsOptions {
@@ -65,7 +66,7 @@ export class ReservingRuns implements RunPort {
     });
     const now = this.options.clock();
     let decision!: ReserveDecision;
-    await this.options.store.update(plan, (state) => {
+    const reserved = await this.options.store.update(plan, (state) => {
       decision = reserveRun(state, { runId: input.runId, kind: input.kind, view, now, graceMs: this.options.graceMs ?? RESERVATION_GRACE_MS });
       return decision.reserved ? decision.state : state;
     });
@@ -78,7 +79,7 @@ export class ReservingRuns implements RunPort {
         reservedAt: decision.replaced.reservedAt,
       });
     }
-    await this.afterRotationSteps(plan, input.runId);
+    await this.afterRotationSteps(plan, input.runId, reserved);
     try {
       return await this.inner.start(input);
     } catch (error) {
@@ -118,9 +119,10 @@ export class ReservingRuns implements RunPort {
    * A secret rotation's step under way when the plan was reserved finishes first (it can take no longer
    * than its lease): the run then begins on a known state. A failure to read the state never holds a run.
    */
-  private async afterRotationSteps(plan: string, runId: string): Promise<void> {
+  private async afterRotationSteps(plan: string, runId: string, reserved: PlanState): Promise<void> {
     try {
-      await waitForRotationSteps(plan, { store: this.options.store, clock: this.options.clock, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.log ? { log: this.options.log } : {}) });
+      // The state the reservation wrote says whether a step is under way: no further read when none is.
+      await waitForRotationSteps(plan, { state: reserved, store: this.options.store, clock: this.options.clock, ...(this.options.sleep ? { sleep: this.options.sleep } : {}), ...(this.options.log ? { log: this.options.log } : {}) });
     } catch (error) {
       this.options.log?.warn("could not read the plan's rotation steps; the run starts without waiting for them", { plan, runId, error: message(error) });
     }

@@ -134,6 +134,16 @@ describe("waitForRotationSteps", () => {
     expect(slept).toEqual([]);
   });
 
+  it("reads nothing when the state the caller wrote shows no step under way (a run's start: one update, no further read)", async () => {
+    const { store, clock } = world();
+    const written = await store.update(plan.name, (state) => state);
+    let reads = 0;
+    const counting = { get: (name: string) => (reads++, store.get(name)) };
+
+    expect(await waitForRotationSteps(plan.name, { state: written, store: counting, clock: clock.now })).toEqual([]);
+    expect(reads).toBe(0);
+  });
+
   it("waits for a lease that is never released (a crashed step) until it lapses, and no longer", async () => {
     const { store, clock } = world();
     const lease: RotationStepLease = { rotationId: "r1", secret: "bookings-storage-key", step: "apply", since: T0.toISOString(), until: new Date(T0.getTime() + STEP_LEASE_MS).toISOString() };
