@@ -300,7 +300,9 @@ async function unfinishedRotation(
   if (secret.source.kind === "sqlLogin") {
     const login = loginOfConnectionString(latest.value);
     if (!deps.sql || !login || login.login.toLowerCase() !== latest.credential.toLowerCase()) return undefined;
-    for (const server of secret.source.servers) if (!(await deps.sql.test(server, login.login, login.password, secret.source.database)).ok) return undefined;
+    const { servers, database } = secret.source;
+    const sql = deps.sql;
+    if ((await Promise.all(servers.map((server) => sql.test(server, login.login, login.password, database)))).some((r) => !r.ok)) return undefined;
   }
   const credential = pair[lower.indexOf(latest.credential.toLowerCase())]!;
   const replaced = pair.find((c) => c !== credential);
@@ -332,16 +334,17 @@ async function makeCredential(deps: RotationDeps, input: RotationStepInput, plan
     case "sqlLogin": {
       if (!deps.sql) throw new PreconditionError("SQL login secrets need a connection to the SQL servers (TDS), which this host does not have", "SqlLoginsUnavailable");
       const password = deps.sql.password(source.length);
-      for (const server of source.servers) {
-        try {
-          await deps.sql.change(server, credential, password);
-        } catch (error) {
-          const failure = withoutSecrets(normaliseAzureError(error, "ALTER LOGIN", server.id), [password]);
-          await journal(deps, input, "write", `ALTER LOGIN ${credential} on ${server.id}: failed: ${failure.message}`, { resourceId: server.id, operation: "ALTER LOGIN", requestIds: [], result: `failed: ${failure.message}`, login: credential }).catch(() => undefined);
-          throw failure;
-        }
-        await journal(deps, input, "write", `ALTER LOGIN ${credential} on ${server.id}: password changed`, { resourceId: server.id, operation: "ALTER LOGIN", requestIds: [], result: "password changed", login: credential });
+      // Every server at once: the step's time is one login's, however many servers (its lease is 60 s).
+      const changed = await Promise.allSettled(source.servers.map((server) => deps.sql!.change(server, credential, password)));
+      let failed: SwitchyardError | undefined;
+      for (const [i, outcome] of changed.entries()) {
+        const server = source.servers[i]!;
+        const failure = outcome.status === "rejected" ? withoutSecrets(normaliseAzureError(outcome.reason, "ALTER LOGIN", server.id), [password]) : undefined;
+        const result = failure ? `failed: ${failure.message}` : "password changed";
+        await journal(deps, input, "write", `ALTER LOGIN ${credential} on ${server.id}: ${result}`, { resourceId: server.id, operation: "ALTER LOGIN", requestIds: [], result, login: credential });
+        failed ??= failure;
       }
+      if (failed) throw failed;
       return { value: sqlConnectionString({ serverHost: sqlHostOf(plan, source), database: source.database ?? "master", login: credential, password }), wrote: `changed the password of ${credential} on ${source.servers.length} server(s)` };
     }
   }
@@ -570,10 +573,9 @@ async function testCredential(deps: RotationDeps, secret: PlanSecret, credential
       if (!deps.sql) return { ok: false, detail: "no SQL connection on this host" };
       const login = loginOfConnectionString(value);
       if (!login || login.login.toLowerCase() !== credential.toLowerCase()) return { ok: false, detail: "the stored connection string names another login" };
-      for (const server of source.servers) {
-        const result = await deps.sql.test(server, login.login, login.password, source.database);
-        if (!result.ok) return { ok: false, detail: `login ${login.login} refused by ${server.name}: ${result.message}` };
-      }
+      const results = await Promise.all(source.servers.map((server) => deps.sql!.test(server, login.login, login.password, source.database)));
+      const refused = results.findIndex((r) => !r.ok);
+      if (refused >= 0) return { ok: false, detail: `login ${login.login} refused by ${source.servers[refused]!.name}: ${(results[refused] as { message: string }).message}` };
       return { ok: true, detail: `login ${login.login} accepted by ${source.servers.length} server(s)` };
     }
   }
