@@ -153,15 +153,9 @@ function tokenize(text: string): Token[] | undefined {
       at = read.end;
       continue;
     }
-    if (c === "[") {
-      const read = delimited(text, at, "]");
-      if (!read || read.value.length === 0 || read.value.length > 128) return undefined;
-      tokens.push({ kind: "name", text: read.value });
-      at = read.end;
-      continue;
-    }
-    if (c === '"') {
-      const read = delimited(text, at, '"');
+    // A delimited identifier: [name] or "name" (QUOTED_IDENTIFIER is on for drivers).
+    if (c === "[" || c === '"') {
+      const read = delimited(text, at, c === "[" ? "]" : '"');
       if (!read || read.value.length === 0 || read.value.length > 128) return undefined;
       tokens.push({ kind: "name", text: read.value });
       at = read.end;
