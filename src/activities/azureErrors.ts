@@ -24,15 +24,19 @@ export function normaliseAzureError(error: unknown, operation: string, resourceI
   const retryable = status === undefined ? !lroFailed && (e.code === undefined || networkCodes.has(e.code)) : status === 408 || status === 429 || status >= 500;
   const what = `${operation}${resourceId ? ` on ${resourceId}` : ""}`;
   const summary = status !== undefined ? `${status}${e.code ? ` ${e.code}` : ""}` : (e.code ?? (lroFailed ? "operation failed" : "no response"));
-  // A message may quote the response body only when the body could not be read (a parse error of a
-  // 2xx answer): bodies carry keys, secret values and app settings, so such a message is not kept.
-  const detail = quotesBody(error, status) ? "the answer could not be read" : firstLine(e.message);
+  // A message quotes the response body when the body could not be read: bodies carry keys, secret
+  // values and app settings, so such a message is not kept.
+  const detail = quotesBody(error) ? "the answer could not be read" : firstLine(e.message);
   return new AzureRequestError(`${what} failed: ${summary}: ${detail}`, { operation, ...(status !== undefined ? { status } : {}), ...(e.code ? { azureCode: e.code } : {}), ...(requestId ? { requestId } : {}), ...(resourceId ? { resourceId } : {}) }, { retryable, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}), cause: error });
 }
 
-/** Whether an SDK error's message may quote the response body: a body that did not parse (core-client's PARSE_ERROR, JSON.parse's SyntaxError) or any failure of a 2xx answer. */
-export function quotesBody(error: unknown, status: number | undefined = (error as RestErrorLike | undefined)?.statusCode): boolean {
-  return (error as RestErrorLike | undefined)?.code === "PARSE_ERROR" || error instanceof SyntaxError || (status !== undefined && status >= 200 && status < 300);
+/**
+ * Whether an SDK error's message may quote the response body: a body that did not parse (core-client's
+ * PARSE_ERROR, JSON.parse's SyntaxError). A long-running operation that ended Failed in a 200 answer
+ * keeps its message: it is Azure's reason, not the body.
+ */
+export function quotesBody(error: unknown): boolean {
+  return (error as RestErrorLike | undefined)?.code === "PARSE_ERROR" || error instanceof SyntaxError;
 }
 
 function firstLine(message: string | undefined): string {

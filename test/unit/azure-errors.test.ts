@@ -20,4 +20,9 @@ describe("normaliseAzureError", () => {
       expect(message).not.toContain(KEY.slice(0, 12));
     }
   });
+
+  it("keeps Azure's reason when an operation ended Failed in a 200 answer (its reason is not the body)", () => {
+    const failed = Object.assign(new Error("The failover of the group was canceled by the service."), { statusCode: 200, code: "OperationCanceled" });
+    expect(normaliseAzureError(failed, "FailoverGroups_Failover", "/sub/fog").message).toContain("The failover of the group was canceled by the service.");
+  });
 });
