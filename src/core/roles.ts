@@ -1,0 +1,259 @@
+/**
+ * The Azure RBAC a plan needs: for every resource the plan names, the actions Switchyard performs on
+ * it (failover, failback, re-protection, detection, lag, rotation, readiness), and the least-privilege
+ * role assignment that grants them, scoped to that resource. `switchyard plan roles` prints it for the
+ * deployment to apply; readiness asks Azure (Microsoft.Authorization/permissions) whether the
+ * identity holds every action, rather than assuming it.
+ *
+ * Role ids and names are Azure's built-in roles (their definitions are public); classic Front Door gets
+ * a custom role with its two actions, narrower than Network Contributor.
+ */
+import type { ArmResourceId } from "./plan/armId.ts";
+import type { Plan } from "./plan/index.ts";
+
+export interface BuiltInRole {
+  readonly name: string;
+  /** The role definition's GUID (the same in every tenant). */
+  readonly id: string;
+}
+
+/** The built-in roles Switchyard asks for. */
+export const ROLES = {
+  sqlServerContributor: { name: "SQL Server Contributor", id: "6d8ee4ec-f05a-4a1d-8b00-a9b17e38b437" },
+  storageAccountContributor: { name: "Storage Account Contributor", id: "17d1049b-9a84-46fb-8f53-869881c3d3ab" },
+  cdnProfileContributor: { name: "CDN Profile Contributor", id: "ec156ff8-a8d1-4d15-830c-5b80698ca432" },
+  websiteContributor: { name: "Website Contributor", id: "de139f84-1756-47ae-9be6-808fbbe84772" },
+  monitoringReader: { name: "Monitoring Reader", id: "43d0d8ad-25c7-4714-9337-8ba259a9fe05" },
+  keyVaultSecretsOfficer: { name: "Key Vault Secrets Officer", id: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7" },
+  storageBlobDataContributor: { name: "Storage Blob Data Contributor", id: "ba92f5b4-2d11-453d-a403-e96b0029c9fe" },
+} as const satisfies Record<string, BuiltInRole>;
+
+/** A role the deployment defines itself: only the actions listed. */
+export interface CustomRole {
+  readonly name: string;
+  readonly description: string;
+  readonly actions: readonly string[];
+}
+
+/** Classic Front Door's switch reads and PUTs the whole Front Door: two actions, nothing else of Microsoft.Network. */
+export const CLASSIC_FRONT_DOOR_ROLE: CustomRole = {
+  name: "Switchyard Front Door (classic) Operator",
+  description: "Read a classic Front Door and write its configuration (backend priorities and enabled states during a failover).",
+  actions: ["Microsoft.Network/frontDoors/read", "Microsoft.Network/frontDoors/write"],
+};
+
+/** One action Switchyard performs on a resource, and what for. */
+export interface NeededAction {
+  readonly action: string;
+  /** A data action (Key Vault's data plane), not a control-plane one. */
+  readonly data?: boolean;
+  readonly why: string;
+}
+
+/** Everything Switchyard does on one resource of the plan, and the role that grants it there. */
+export interface ResourceNeeds {
+  /** The scope: the resource's ARM id, as the plan spells it. */
+  readonly scope: string;
+  readonly kind: "sql-server" | "storage-account" | "front-door-profile" | "front-door-classic" | "app-service" | "key-vault";
+  readonly actions: readonly NeededAction[];
+}
+
+/** A role assignment the plan needs: which role, at which scope, and why. */
+export interface RoleAssignmentNeed {
+  readonly role: string;
+  /** The built-in role definition's GUID; absent for a custom role (see `custom`). */
+  readonly roleDefinitionId?: string;
+  readonly custom?: CustomRole;
+  readonly scope: string;
+  readonly why: string;
+  /** The actions of the plan's needs at this scope that the role is there for. */
+  readonly actions: readonly NeededAction[];
+}
+
+export interface PlanRoles {
+  readonly plan: string;
+  readonly assignments: readonly RoleAssignmentNeed[];
+  /** Roles on Switchyard's own storage account (plans, journals, state), which no plan names. */
+  readonly own: readonly { readonly role: string; readonly roleDefinitionId: string; readonly scope: string; readonly why: string }[];
+}
+
+const SQL = "Microsoft.Sql/servers";
+const STORAGE = "Microsoft.Storage/storageAccounts";
+const CDN = "Microsoft.Cdn/profiles";
+const WEB = "Microsoft.Web/sites";
+const SECRETS = "Microsoft.KeyVault/vaults/secrets";
+const METRICS = "Microsoft.Insights/metrics/read";
+
+/** The resource an id names at its top level (a failover group's server, an origin group's profile). */
+function topLevel(parsed: ArmResourceId): string {
+  const [namespace, type] = parsed.type.split("/");
+  return `/subscriptions/${parsed.subscriptionId}/resourceGroups/${parsed.resourceGroup}/providers/${namespace}/${type}/${parsed.names[0]}`;
+}
+
+const sameScope = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** Every resource the plan makes Switchyard act on, with the actions, merged per resource. */
+export function planNeeds(plan: Plan): ResourceNeeds[] {
+  const needs: { scope: string; kind: ResourceNeeds["kind"]; actions: NeededAction[] }[] = [];
+  const add = (scope: string, kind: ResourceNeeds["kind"], actions: readonly NeededAction[]) => {
+    let entry = needs.find((n) => sameScope(n.scope, scope));
+    if (!entry) needs.push((entry = { scope, kind, actions: [] }));
+    for (const a of actions) if (!entry.actions.some((e) => e.action.toLowerCase() === a.action.toLowerCase())) entry.actions.push(a);
+  };
+
+  const rotatedAccounts = new Set(plan.secrets.flatMap((s) => (s.source.kind === "storageAccountKey" ? [s.source.account.id.toLowerCase()] : [])));
+  for (const group of plan.sql) {
+    // The run reads and fails the group over on the server that is to become primary: either server.
+    for (const server of [topLevel(group.failoverGroup), group.partnerServer.id]) {
+      add(server, "sql-server", [
+        { action: `${SQL}/failoverGroups/read`, why: "read the failover group's roles and state (run, readiness, lag)" },
+        { action: `${SQL}/failoverGroups/failover/action`, why: "planned failover and failback of the failover group" },
+        { action: `${SQL}/failoverGroups/tryPlannedBeforeForcedFailover/action`, why: "automatic failover: planned when the primary answers, forced only as the RPO gate allows" },
+        { action: `${SQL}/failoverGroups/forceFailoverAllowDataLoss/action`, why: "forced failover, only within the RPO budget or after an approval" },
+        { action: `${SQL}/databases/replicationLinks/read`, why: "the databases' replication links (readiness)" },
+      ]);
+    }
+  }
+  for (const account of plan.storage) {
+    const rotated = rotatedAccounts.has(account.account.id.toLowerCase());
+    add(account.account.id, "storage-account", [
+      { action: `${STORAGE}/read`, why: "the account's primary region, SKU and geo-replication status (run, lag, readiness)" },
+      { action: `${STORAGE}/failover/action`, why: "planned or unplanned account failover" },
+      { action: `${STORAGE}/write`, why: "re-protection: geo-redundancy back on after an unplanned failover" },
+      ...(rotated
+        ? [
+            { action: `${STORAGE}/listkeys/action`, why: "secret rotation: which key the vaults hold" },
+            { action: `${STORAGE}/regeneratekey/action`, why: "secret rotation: regenerate the key no one uses" },
+          ]
+        : []),
+    ]);
+  }
+  // A storage account rotated as a secret but not failed over by the plan.
+  for (const secret of plan.secrets) {
+    if (secret.source.kind !== "storageAccountKey") continue;
+    add(secret.source.account.id, "storage-account", [
+      { action: `${STORAGE}/read`, why: "secret rotation: the account's keys' metadata" },
+      { action: `${STORAGE}/listkeys/action`, why: "secret rotation: which key the vaults hold" },
+      { action: `${STORAGE}/regeneratekey/action`, why: "secret rotation: regenerate the key no one uses" },
+    ]);
+  }
+  for (const group of plan.frontDoor.standard) {
+    add(topLevel(group.originGroup), "front-door-profile", [
+      { action: `${CDN}/originGroups/read`, why: "the origin group (readiness)" },
+      { action: `${CDN}/originGroups/origins/read`, why: "the origins' priorities, states and host names (run, detection, readiness)" },
+      { action: `${CDN}/originGroups/origins/write`, why: "traffic switch: origin priority and enabled state" },
+      { action: `${CDN}/afdEndpoints/read`, why: "the endpoints users reach (verification)" },
+      { action: `${CDN}/afdEndpoints/routes/read`, why: "which routes use the origin group (verification)" },
+      { action: METRICS, why: "detection: origin health percentage" },
+    ]);
+  }
+  for (const entry of plan.frontDoor.classic) {
+    add(entry.frontDoor.id, "front-door-classic", [
+      { action: "Microsoft.Network/frontDoors/read", why: "the backend pool's backends (run, readiness)" },
+      { action: "Microsoft.Network/frontDoors/write", why: "traffic switch: backend priority and enabled state (a full PUT)" },
+      { action: METRICS, why: "detection: backend health percentage" },
+    ]);
+  }
+  const referenced = new Set(plan.secrets.length > 0 ? plan.appService.map((s) => s.site.id.toLowerCase()) : []);
+  for (const site of plan.appService) {
+    add(site.site.id, "app-service", [
+      { action: `${WEB}/config/list/action`, why: "the site's app settings and connection strings (run, readiness; values never kept)" },
+      { action: `${WEB}/config/write`, why: "configuration switch: the settings the plan names" },
+      ...(referenced.has(site.site.id.toLowerCase())
+        ? [
+            { action: `${WEB}/config/read`, why: "secret rotation: the site's Key Vault references" },
+            { action: `${WEB}/config/configreferences/appsettings/refresh/action`, why: "secret rotation: make the site fetch the new version" },
+          ]
+        : []),
+    ]);
+  }
+  for (const secret of plan.secrets) {
+    for (const vault of secret.vaults) {
+      add(vault.id, "key-vault", [
+        { action: `${SECRETS}/readMetadata/action`, data: true, why: "the secret's versions, expiry and tags (rotation, readiness)" },
+        { action: `${SECRETS}/getSecret/action`, data: true, why: "secret rotation: the current value, to compare and replicate" },
+        { action: `${SECRETS}/setSecret/action`, data: true, why: "secret rotation: the new version" },
+        { action: `${SECRETS}/update/action`, data: true, why: "secret rotation: retire earlier versions" },
+      ]);
+    }
+  }
+  return needs;
+}
+
+/** The role that grants a kind of resource's actions, narrowest first. */
+function rolesFor(need: ResourceNeeds): { role: BuiltInRole | CustomRole; actions: NeededAction[] }[] {
+  const metrics = need.actions.filter((a) => a.action === METRICS);
+  const rest = need.actions.filter((a) => a.action !== METRICS);
+  const withMetrics = (role: BuiltInRole | CustomRole) => [{ role, actions: rest }, ...(metrics.length > 0 ? [{ role: ROLES.monitoringReader, actions: metrics }] : [])];
+  switch (need.kind) {
+    case "sql-server":
+      return [{ role: ROLES.sqlServerContributor, actions: rest }];
+    case "storage-account":
+      return [{ role: ROLES.storageAccountContributor, actions: rest }];
+    case "front-door-profile":
+      return withMetrics(ROLES.cdnProfileContributor);
+    case "front-door-classic":
+      return withMetrics(CLASSIC_FRONT_DOOR_ROLE);
+    case "app-service":
+      return [{ role: ROLES.websiteContributor, actions: rest }];
+    case "key-vault":
+      return [{ role: ROLES.keyVaultSecretsOfficer, actions: rest }];
+  }
+}
+
+const isBuiltIn = (role: BuiltInRole | CustomRole): role is BuiltInRole => "id" in role;
+
+/** The least-privilege role assignments for a plan: each at the resource it is needed on. */
+export function planRoles(plan: Plan): PlanRoles {
+  const assignments: RoleAssignmentNeed[] = [];
+  for (const need of planNeeds(plan)) {
+    for (const { role, actions } of rolesFor(need)) {
+      if (actions.length === 0) continue;
+      const why = [...new Set(actions.map((a) => a.why))].join("; ");
+      assignments.push({
+        role: role.name,
+        ...(isBuiltIn(role) ? { roleDefinitionId: role.id } : { custom: role }),
+        scope: need.scope,
+        why,
+        actions,
+      });
+    }
+  }
+  return {
+    plan: plan.name,
+    assignments,
+    own: [
+      {
+        role: ROLES.storageBlobDataContributor.name,
+        roleDefinitionId: ROLES.storageBlobDataContributor.id,
+        scope: "Switchyard's own storage account (SWITCHYARD_STORAGE_ACCOUNT_URL)",
+        why: "plans, journals, run and detection state, notification outbox",
+      },
+    ],
+  };
+}
+
+/**
+ * Whether a role definition's permissions grant an action, as Azure matches them: `*` stands for any
+ * run of characters, case does not matter, and `notActions` (`notDataActions`) take away what
+ * `actions` (`dataActions`) grant. Several entries grant an action when any one of them does.
+ */
+export function permissionsGrant(
+  permissions: readonly { readonly actions?: readonly string[]; readonly notActions?: readonly string[]; readonly dataActions?: readonly string[]; readonly notDataActions?: readonly string[] }[],
+  action: string,
+  data = false,
+): boolean {
+  return permissions.some((p) => {
+    const allowed = (data ? p.dataActions : p.actions) ?? [];
+    const denied = (data ? p.notDataActions : p.notActions) ?? [];
+    return allowed.some((pattern) => wildcardMatch(pattern, action)) && !denied.some((pattern) => wildcardMatch(pattern, action));
+  });
+}
+
+function wildcardMatch(pattern: string, action: string): boolean {
+  const source = pattern
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${source}$`, "i").test(action);
+}
