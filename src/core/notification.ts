@@ -27,6 +27,8 @@ export const NOTIFICATION_KINDS = [
   "secret-rotated",
   "secret-rotation-deferred",
   "secret-rotation-failed",
+  "readiness-drift",
+  "readiness-restored",
 ] as const;
 
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
@@ -55,6 +57,8 @@ export function kindsOpening(kind: NotificationKind): readonly NotificationKind[
       return ["lag-breach"];
     case "secret-rotated":
       return ["secret-rotation-failed"];
+    case "readiness-restored":
+      return ["readiness-drift"];
     default:
       return [];
   }

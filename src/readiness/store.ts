@@ -1,0 +1,134 @@
+/**
+ * Each plan's readiness record (core/readiness.ts): the latest evaluation's blocking checks, the state
+ * people were told, the last evaluations. One JSON blob per plan, `readiness/{plan}.json`, written only
+ * if unchanged since it was read (ETag), so that two evaluations at once tell people of a drift once.
+ */
+import type { ContainerClient } from "@azure/storage-blob";
+import { z } from "zod";
+import { uploadJsonIf } from "../azure/blobJson.ts";
+import { budgetOptions, readBody } from "../azure/budget.ts";
+import { statusCodeOf } from "../azure/restErrors.ts";
+import { applyEvaluation, emptyReadinessRecord, READINESS_AREAS, READINESS_HISTORY, type ReadinessChange, type ReadinessRecord, type ReadinessResult } from "../core/readiness.ts";
+
+export interface ReadinessStore {
+  get(plan: string): Promise<ReadinessRecord>;
+  /** Applies an evaluation atomically (retrying on conflicts); returns the change people are to be told of, if any. */
+  record(result: ReadinessResult): Promise<ReadinessChange | undefined>;
+}
+
+const isoTime = z.string().max(40).refine((t) => !Number.isNaN(Date.parse(t)), "an ISO time");
+const text = z.string().max(2000);
+const recordSchema = z.strictObject({
+  plan: z.string().max(40),
+  state: z.enum(["ready", "not-ready"]).optional(),
+  since: isoTime.optional(),
+  unknownStreak: z.number().int().min(0).max(1_000_000),
+  latest: z
+    .strictObject({
+      evaluatedAt: isoTime,
+      ready: z.boolean(),
+      checks: z.number().int().min(0),
+      blocking: z
+        .array(
+          z.strictObject({
+            area: z.enum(READINESS_AREAS as [string, ...string[]]),
+            subject: text,
+            result: z.enum(["pass", "fail", "unknown"]),
+            detail: text,
+            resourceId: text.optional(),
+            missingActions: z.array(text).max(100).optional(),
+          }),
+        )
+        .max(50),
+    })
+    .optional(),
+  history: z.array(z.strictObject({ at: isoTime, ready: z.boolean(), blocking: z.number().int().min(0) })).max(READINESS_HISTORY),
+});
+
+/** A record holds at most 50 blocking checks and 48 evaluations: far under this. */
+const MAX_RECORD_BYTES = 1024 * 1024;
+
+/** The stored record, checked: a record that does not parse is an error naming the field, never trusted. */
+export function parseReadinessRecord(plan: string, raw: string, where: string): ReadinessRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error(`the readiness record of plan ${plan} (${where}) is not JSON`);
+  }
+  const checked = recordSchema.safeParse(value);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    throw new Error(`the readiness record of plan ${plan} (${where}) is malformed at ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  if (checked.data.plan !== plan) throw new Error(`the readiness record ${where} is plan ${checked.data.plan}'s, not ${plan}'s`);
+  return checked.data as ReadinessRecord;
+}
+
+abstract class VersionedReadinessStore implements ReadinessStore {
+  protected abstract read(plan: string): Promise<{ record: ReadinessRecord; etag?: string }>;
+  /** False when the record changed since `etag` (or exists, with no etag). */
+  protected abstract write(record: ReadinessRecord, etag: string | undefined): Promise<boolean>;
+
+  async get(plan: string): Promise<ReadinessRecord> {
+    return (await this.read(plan)).record;
+  }
+
+  async record(result: ReadinessResult): Promise<ReadinessChange | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const { record, etag } = await this.read(result.plan);
+      // An evaluation older than the one recorded is not applied over it (a slow evaluation ending late).
+      if (record.latest && Date.parse(record.latest.evaluatedAt) > Date.parse(result.evaluatedAt)) return undefined;
+      const next = applyEvaluation(record, result);
+      if (await this.write(next.record, etag)) return next.change;
+      if (attempt >= 8) throw new Error(`the readiness record of plan ${result.plan} kept changing under ${attempt} attempts to record an evaluation`);
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
+    }
+  }
+}
+
+export class BlobReadinessStore extends VersionedReadinessStore {
+  constructor(private readonly container: ContainerClient) {
+    super();
+  }
+
+  static blobName(plan: string): string {
+    if (!/^[a-z][a-z0-9-]{1,38}[a-z0-9]$/.test(plan)) throw new Error(`'${plan}' is not a plan name`);
+    return `readiness/${plan}.json`;
+  }
+
+  protected async read(plan: string): Promise<{ record: ReadinessRecord; etag?: string }> {
+    const blob = this.container.getBlockBlobClient(BlobReadinessStore.blobName(plan));
+    try {
+      const response = await blob.download(0, undefined, budgetOptions());
+      if ((response.contentLength ?? 0) > MAX_RECORD_BYTES) throw new Error(`the readiness record of plan ${plan} (blob ${blob.name}) is ${response.contentLength} bytes, more than ${MAX_RECORD_BYTES}`);
+      const raw = (await readBody(response.readableStreamBody)).toString("utf8");
+      return { record: parseReadinessRecord(plan, raw, `blob ${blob.name}`), ...(response.etag ? { etag: response.etag } : {}) };
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return { record: emptyReadinessRecord(plan) };
+      throw error;
+    }
+  }
+
+  protected async write(record: ReadinessRecord, etag: string | undefined): Promise<boolean> {
+    return (await uploadJsonIf(this.container, BlobReadinessStore.blobName(record.plan), record, etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" })) !== undefined;
+  }
+}
+
+/** In memory, with the blob store's version checks (tests). */
+export class MemoryReadinessStore extends VersionedReadinessStore {
+  private readonly records = new Map<string, { text: string; version: number }>();
+
+  protected async read(plan: string): Promise<{ record: ReadinessRecord; etag?: string }> {
+    const held = this.records.get(plan);
+    await new Promise((r) => setImmediate(r));
+    return held ? { record: parseReadinessRecord(plan, held.text, "memory"), etag: String(held.version) } : { record: emptyReadinessRecord(plan) };
+  }
+
+  protected async write(record: ReadinessRecord, etag: string | undefined): Promise<boolean> {
+    const held = this.records.get(record.plan);
+    if ((held === undefined) !== (etag === undefined) || (held && String(held.version) !== etag)) return false;
+    this.records.set(record.plan, { text: JSON.stringify(record), version: (held?.version ?? 0) + 1 });
+    return true;
+  }
+}
