@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { loadPlanFile } from "../../src/core/plan/index.ts";
+import { CLASSIC_FRONT_DOOR_ROLE, permissionsGrant, planNeeds, planRoles, ROLES } from "../../src/core/roles.ts";
+
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+
+describe("switchyard plan roles", () => {
+  it("scopes every assignment to one resource the plan names, never a resource group or subscription", async () => {
+    for (const file of ["northwind.plan.yaml", "fabrikam.plan.json", "harbor.plan.yaml", "tailspin.plan.json"]) {
+      const plan = await loadPlanFile(fixture(file));
+      const roles = planRoles(plan);
+      expect(roles.assignments.length).toBeGreaterThan(0);
+      for (const a of roles.assignments) {
+        // /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}: exactly 8 segments.
+        expect(a.scope.split("/").filter(Boolean), a.scope).toHaveLength(8);
+        expect(a.actions.length).toBeGreaterThan(0);
+        expect(a.why.length).toBeGreaterThan(0);
+      }
+      // Every scope is one the plan names (a failover group's servers, an origin group's profile, ...).
+      const text = JSON.stringify(plan).toLowerCase();
+      for (const a of roles.assignments) expect(text).toContain(a.scope.toLowerCase());
+    }
+  });
+
+  it("asks for the secret rotation's actions only where the plan rotates", async () => {
+    const tailspin = await loadPlanFile(fixture("tailspin.plan.json"));
+    expect(tailspin.secrets).toHaveLength(0);
+    const actions = planNeeds(tailspin).flatMap((n) => n.actions.map((a) => a.action));
+    expect(actions.some((a) => /regeneratekey|KeyVault|configreferences/i.test(a))).toBe(false);
+
+    const harbor = await loadPlanFile(fixture("harbor.plan.yaml"));
+    const vaults = planRoles(harbor).assignments.filter((a) => a.role === ROLES.keyVaultSecretsOfficer.name);
+    expect(vaults.length).toBe(new Set(harbor.secrets.flatMap((s) => s.vaults.map((v) => v.id.toLowerCase()))).size);
+    expect(vaults.every((a) => a.actions.every((x) => x.data === true))).toBe(true);
+  });
+
+  it("gives classic Front Door a custom role of its two actions, not Network Contributor", async () => {
+    const plan = await loadPlanFile(fixture("northwind.plan.yaml"));
+    const classic = planRoles(plan).assignments.filter((a) => /Microsoft\.Network\/frontDoors/i.test(a.scope));
+    expect(classic.map((a) => a.role).sort()).toEqual([CLASSIC_FRONT_DOOR_ROLE.name, ROLES.monitoringReader.name].sort());
+    expect(classic.find((a) => a.custom)?.custom?.actions).toEqual(["Microsoft.Network/frontDoors/read", "Microsoft.Network/frontDoors/write"]);
+    expect(planRoles(plan).assignments.some((a) => /Network Contributor/.test(a.role))).toBe(false);
+  });
+
+  it("lists each SQL failover group's two servers once, however many groups share them", async () => {
+    const plan = await loadPlanFile(new URL("../../examples/contoso.plan.yaml", import.meta.url).pathname);
+    const sql = planRoles(plan).assignments.filter((a) => a.role === ROLES.sqlServerContributor.name);
+    expect(plan.sql.length).toBe(2);
+    expect(sql).toHaveLength(2);
+  });
+});
+
+describe("permissionsGrant", () => {
+  const p = (actions: string[], notActions: string[] = [], dataActions: string[] = [], notDataActions: string[] = []) => ({ actions, notActions, dataActions, notDataActions });
+
+  it("matches wildcards anywhere, ignoring case", () => {
+    expect(permissionsGrant([p(["Microsoft.Sql/servers/*"])], "microsoft.sql/servers/failoverGroups/failover/action")).toBe(true);
+    expect(permissionsGrant([p(["*/read"])], "Microsoft.Cdn/profiles/originGroups/origins/read")).toBe(true);
+    expect(permissionsGrant([p(["*/read"])], "Microsoft.Cdn/profiles/originGroups/origins/write")).toBe(false);
+    expect(permissionsGrant([p(["Microsoft.Sql/servers/failoverGroups/read"])], "Microsoft.Sql/servers/failoverGroups/readX")).toBe(false);
+  });
+
+  it("takes notActions away from actions of the same entry only", () => {
+    const contributor = p(["*"], ["Microsoft.Authorization/*/Write"]);
+    expect(permissionsGrant([contributor], "Microsoft.Authorization/roleAssignments/write")).toBe(false);
+    expect(permissionsGrant([contributor, p(["Microsoft.Authorization/*"])], "Microsoft.Authorization/roleAssignments/write")).toBe(true);
+  });
+
+  it("keeps data actions apart from control-plane actions", () => {
+    expect(permissionsGrant([p(["*"])], "Microsoft.KeyVault/vaults/secrets/getSecret/action", true)).toBe(false);
+    expect(permissionsGrant([p([], [], ["Microsoft.KeyVault/vaults/secrets/*"])], "Microsoft.KeyVault/vaults/secrets/getSecret/action", true)).toBe(true);
+    expect(permissionsGrant([p([], [], ["Microsoft.KeyVault/vaults/secrets/*"], ["Microsoft.KeyVault/vaults/secrets/getSecret/action"])], "Microsoft.KeyVault/vaults/secrets/getSecret/action", true)).toBe(false);
+  });
+});
