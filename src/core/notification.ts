@@ -29,6 +29,8 @@ export const NOTIFICATION_KINDS = [
   "secret-rotation-failed",
   "readiness-drift",
   "readiness-restored",
+  "drill-started",
+  "drill-finished",
 ] as const;
 
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];

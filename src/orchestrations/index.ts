@@ -1,6 +1,6 @@
 /**
  * Every orchestration the app registers, by name: the current versions, the watch sub-orchestration,
- * a secret's rotation, and the earlier versions that runs in flight may still be replaying (see Orchestrations in
+ * a secret's rotation, a plan's planned drill and the scheduled pass over every plan, and the earlier versions that runs in flight may still be replaying (see Orchestrations in
  * core/run/model.ts). The Functions registrations and the local durable host both take this table.
  */
 import type * as df from "durable-functions";
@@ -10,6 +10,8 @@ import { reprotectStorage } from "./reprotect.ts";
 import { watchOperations } from "./watch.ts";
 import { RotationOrchestrations } from "../core/rotation/model.ts";
 import { rotateSecret } from "./rotate.ts";
+import { DrillOrchestrations } from "../core/drill/model.ts";
+import { plannedDrill, scheduledDrills } from "./drill.ts";
 
 export const ORCHESTRATIONS: Readonly<Record<string, df.OrchestrationHandler>> = {
   [Orchestrations.failover]: runOrchestration,
@@ -17,6 +19,8 @@ export const ORCHESTRATIONS: Readonly<Record<string, df.OrchestrationHandler>> =
   [Orchestrations.watch]: watchOperations,
   [Orchestrations.reprotect]: reprotectStorage,
   [RotationOrchestrations.rotate]: rotateSecret,
+  [DrillOrchestrations.planned]: plannedDrill,
+  [DrillOrchestrations.scheduled]: scheduledDrills,
   [EarlierOrchestrations.failoverV1]: runOrchestrationV1,
   [EarlierOrchestrations.failbackV1]: runOrchestrationV1,
   [EarlierOrchestrations.failoverV2]: runOrchestrationV2,

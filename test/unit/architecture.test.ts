@@ -59,7 +59,7 @@ describe("the estate's boundary", () => {
 const LAYERS: readonly (readonly string[])[] = [
   ["core"],
   ["config", "azure", "journal", "notify", "plan", "durable"],
-  ["activities", "orchestrations", "detection", "lag", "rotation"],
+  ["activities", "orchestrations", "detection", "lag", "rotation", "drills"],
   ["runs", "http"],
   ["app"],
   ["functions", "local", "cli"],
