@@ -24,6 +24,10 @@ import { LogMetricSink } from "../lag/round.ts";
 import type { RunPort } from "../core/run/port.ts";
 import { createRotationActivities, type RotationActivityHandlers } from "../rotation/activities.ts";
 import { sqlLoginOps } from "../rotation/strategies.ts";
+import { createDrillActivities, type DrillActivityHandlers } from "../drills/activities.ts";
+import { BlobDrillHistoryStore } from "../drills/store.ts";
+import { BlobDrillReportStore } from "../drills/reports.ts";
+import { ReservingRuns } from "../runs/reservingRuns.ts";
 
 /** Everything the Functions app's handlers share, built once per worker process on first use. */
 export interface AppServices {
@@ -47,6 +51,12 @@ export interface AppServices {
   readonly delivery: DeliveryDeps;
   /** Secret rotations' journal: the journal container's `rotations/` folder (runs' listings never show them). */
   readonly rotationJournal: BlobJournal;
+  /** Planned drills' journal (their notifications): the journal container's `drills/` folder. */
+  readonly drillJournal: BlobJournal;
+  /** Each plan's drill history (`drills/{plan}.json` in the state container). */
+  readonly drillHistory: BlobDrillHistoryStore;
+  /** Drills' Markdown reports (`drills/{plan}/reports/` in the state container). */
+  readonly drillReports: BlobDrillReportStore;
 }
 
 /**
@@ -100,6 +110,9 @@ export function appServices(): AppServices {
     clients,
     journal,
     rotationJournal: new BlobJournal(blob.getContainerClient(settings.journalContainer), "rotations/"),
+    drillJournal: new BlobJournal(blob.getContainerClient(settings.journalContainer), "drills/"),
+    drillHistory: new BlobDrillHistoryStore(blob.getContainerClient(settings.stateContainer)),
+    drillReports: new BlobDrillReportStore(blob.getContainerClient(settings.stateContainer)),
     store: new BlobPlanStateStore(blob.getContainerClient(settings.stateContainer)),
     plans: new BlobPlanCatalog(
       blob.getContainerClient(settings.plansContainer),
@@ -150,5 +163,25 @@ export function rotationActivitiesFor(context: Pick<InvocationContext, "info" | 
     runPlans: services.runPlans,
     log: contextLogger(context),
     sql: sqlLoginOps(services.clients),
+  });
+}
+
+/**
+ * The planned drill's activities of one invocation, over the plan's runs as the Durable client shows
+ * them (`durable`), behind the run reservation in the plan's state: one run per plan, whatever starts it.
+ */
+export function drillActivitiesFor(context: Pick<InvocationContext, "info" | "warn" | "error">, durable: RunPort): DrillActivityHandlers {
+  const services = appServices();
+  const runs = new ReservingRuns(durable, { store: services.store, clock: () => new Date(), log: contextLogger(context) });
+  return createDrillActivities({
+    ...services.activityDeps,
+    journal: services.drillJournal,
+    runJournal: services.journal,
+    store: services.store,
+    runs,
+    runPlans: services.runPlans,
+    history: services.drillHistory,
+    reports: services.drillReports,
+    log: contextLogger(context),
   });
 }

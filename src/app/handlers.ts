@@ -27,6 +27,7 @@ import { replicationLagRound, type PlanLagSummary } from "../lag/round.ts";
 import type { LagStore } from "../lag/store.ts";
 import type { Rotations } from "../rotation/port.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
+import type { DrillHistoryStore } from "../drills/store.ts";
 
 export interface HandlerDeps {
   readonly plans: PlanCatalog;
@@ -54,6 +55,8 @@ export interface HandlerDeps {
   readonly lag?: { readonly store: LagStore; readonly metrics: MetricSink };
   /** Secret rotations (the operator API's rotate and secret routes); absent: those answer 501. */
   readonly rotations?: Pick<Rotations, "start" | "get">;
+  /** Each plan's drill history (`drills` in GET /api/plans/{plan}); absent: null there. */
+  readonly drills?: Pick<DrillHistoryStore, "read">;
 }
 
 /**
@@ -133,7 +136,7 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
   };
   const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill, ...(deps.notifier ? { notifier: deps.notifier } : {}) };
   const dryRun = (input: Parameters<typeof planDryRun>[0]) => planDryRun(input, { clients: deps.clients, probe: deps.probe, log });
-  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}) });
+  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}), ...(deps.drills ? { drills: deps.drills } : {}) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   return {
     http: { ...operator, alerts: alertWebhook({ ...detection, plans, ...(deps.validateToken ? { validateToken: deps.validateToken } : {}) }) },

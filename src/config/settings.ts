@@ -34,6 +34,8 @@ export const SETTINGS = {
   lagSchedule: "SWITCHYARD_LAG_SCHEDULE",
   /** The secretSweep timer's NCRONTAB schedule (six fields; default daily at 03:00 UTC). */
   secretSweepSchedule: "SWITCHYARD_SECRET_SWEEP_SCHEDULE",
+  /** The scheduledDrill timer's NCRONTAB schedule (six fields; unset: no scheduled drills). */
+  drillSchedule: "SWITCHYARD_DRILL_SCHEDULE",
   /** Lag samples kept per resource (default 60: an hour at one a minute). */
   lagRetention: "SWITCHYARD_LAG_RETENTION",
   /** Set by the Functions host when Application Insights is connected: lag metrics go there. */
@@ -75,6 +77,20 @@ export function secretSweepSchedule(env: Readonly<Record<string, string | undefi
   if (raw === undefined || raw.trim() === "") return { schedule: DEFAULT_SECRET_SWEEP_SCHEDULE };
   const parsed = ncrontab.safeParse(raw);
   if (!parsed.success) return { schedule: DEFAULT_SECRET_SWEEP_SCHEDULE, warning: `${SETTINGS.secretSweepSchedule}: ${parsed.error.issues[0]?.message}; the secret sweep runs daily at 03:00 UTC` };
+  return { schedule: parsed.data };
+}
+
+/**
+ * The scheduledDrill timer's schedule, read where the timer is registered: undefined when
+ * SWITCHYARD_DRILL_SCHEDULE is not set (drills are off by default: a planned drill moves production
+ * traffic, so it is scheduled only on purpose). A value that is not NCRONTAB registers no timer and says
+ * why: it must not stop the module that registers the other functions, nor drill on a guessed schedule.
+ */
+export function drillSchedule(env: Readonly<Record<string, string | undefined>> = process.env): { schedule?: string; warning?: string } {
+  const raw = env[SETTINGS.drillSchedule];
+  if (raw === undefined || raw.trim() === "") return {};
+  const parsed = ncrontab.safeParse(raw);
+  if (!parsed.success) return { warning: `${SETTINGS.drillSchedule}: ${parsed.error.issues[0]?.message}; no drill is scheduled` };
   return { schedule: parsed.data };
 }
 

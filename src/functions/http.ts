@@ -38,6 +38,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     notifier: services.notifier,
     lag: services.lag,
     rotations: durableRotations(df.getClient(context), services.runPlans, services.store),
+    drills: services.drillHistory,
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
 }

@@ -1,10 +1,11 @@
 /**
- * Registrations of the failover run and the secret rotation with the Functions host: the
+ * Registrations of the failover run, the secret rotation and the planned drill with the Functions host: the
  * orchestrations and one activity function per step. Thin: the work is in src/orchestrations and src/activities.
  */
 import * as df from "durable-functions";
-import { activitiesFor, appServices, rotationActivitiesFor } from "../app/composition.ts";
+import { activitiesFor, appServices, drillActivitiesFor, rotationActivitiesFor } from "../app/composition.ts";
 import { RotationActivities } from "../core/rotation/model.ts";
+import { DrillActivities } from "../core/drill/model.ts";
 import { DurableRuns } from "../runs/durableRuns.ts";
 import { Activities } from "../core/run/model.ts";
 import { ORCHESTRATIONS } from "../orchestrations/index.ts";
@@ -20,5 +21,14 @@ for (const name of Object.values(RotationActivities)) {
   df.app.activity(name, {
     extraInputs: [df.input.durableClient()],
     handler: (input: unknown, context) => rotationActivitiesFor(context, new DurableRuns(df.getClient(context), appServices().runPlans))[name](input),
+  });
+}
+
+// A planned drill's activities start and read the plan's runs through the Durable client, behind the
+// run reservation (one run per plan, whatever starts it).
+for (const name of Object.values(DrillActivities)) {
+  df.app.activity(name, {
+    extraInputs: [df.input.durableClient()],
+    handler: (input: unknown, context) => drillActivitiesFor(context, new DurableRuns(df.getClient(context), appServices().runPlans))[name](input),
   });
 }

@@ -31,6 +31,8 @@ import { callerOf, requireOperator, type Caller } from "./auth.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 import type { Rotations } from "../rotation/port.ts";
 import { secretOf } from "../core/rotation/model.ts";
+import { DrillHistoryError, drillsView } from "../core/drill/history.ts";
+import type { DrillHistoryStore } from "../drills/store.ts";
 
 
 export interface OperatorDeps {
@@ -51,6 +53,8 @@ export interface OperatorDeps {
   readonly notifier?: Notifier;
   /** Secret rotations (POST /api/plans/{plan}/secrets/{name}/rotate); absent: 501. */
   readonly rotations?: Pick<Rotations, "start" | "get">;
+  /** Each plan's drill history: its last drills and RTO trend in GET /api/plans/{plan}; absent: null there. */
+  readonly drills?: Pick<DrillHistoryStore, "read">;
 }
 
 /** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
@@ -434,6 +438,17 @@ export function operatorHandlers(deps: OperatorDeps) {
       return null;
     }
   };
+  // A history that does not read is shown as such, with the path of what is wrong (it is not hidden).
+  const drillsOf = async (plan: Plan) => {
+    if (!deps.drills) return null;
+    try {
+      return drillsView(await deps.drills.read(plan.name));
+    } catch (error) {
+      if (error instanceof DrillHistoryError) return { error: { code: error.code, message: error.message, path: error.path } };
+      deps.log?.warn("the drill history could not be read for GET /api/plans/{plan}", { plan: plan.name, error: error instanceof Error ? error.message : String(error) });
+      return null;
+    }
+  };
   return {
     resume: resumeRun,
     listPlans: guarded(false, async () => {
@@ -547,6 +562,7 @@ export function operatorHandlers(deps: OperatorDeps) {
         autoFailoverConfigured: plan.autoFailover.enabled,
         detection: deps.detection ? await deps.detection.status(plan) : null,
         replicationLag: await lagOf(plan),
+        drills: await drillsOf(plan),
         currentRun: run ?? null,
       });
     }),

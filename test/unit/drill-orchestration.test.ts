@@ -22,6 +22,7 @@ import type { JournalEntry } from "../../src/core/journal.ts";
 import { RunInProgressError } from "../../src/core/run/port.ts";
 import { MemoryRuns } from "../helpers/memoryRuns.ts";
 import { silentLog } from "../helpers/serveWorld.ts";
+import { drillSchedule } from "../../src/config/settings.ts";
 
 const DRILL_ID = "northwind-logistics.20261203T100000Z.drill-0a1b";
 const FAILOVER = drillRunId(DRILL_ID, "failover");
@@ -296,5 +297,16 @@ describe("advancing a planned drill", () => {
 
     expect(again).toEqual(first);
     expect(runs.started).toEqual([]);
+  });
+});
+
+describe("the scheduledDrill timer's schedule", () => {
+  it("is off unless SWITCHYARD_DRILL_SCHEDULE is set, and registers nothing on a value that is not NCRONTAB", () => {
+    expect(drillSchedule({})).toEqual({});
+    expect(drillSchedule({ SWITCHYARD_DRILL_SCHEDULE: "  " })).toEqual({});
+    expect(drillSchedule({ SWITCHYARD_DRILL_SCHEDULE: "0 0 4 * * 1" })).toEqual({ schedule: "0 0 4 * * 1" });
+    const bad = drillSchedule({ SWITCHYARD_DRILL_SCHEDULE: "0 4 * * 1" });
+    expect(bad.schedule).toBeUndefined();
+    expect(bad.warning).toMatch(/^SWITCHYARD_DRILL_SCHEDULE: an NCRONTAB expression of six fields .*; no drill is scheduled$/);
   });
 });
