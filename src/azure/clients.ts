@@ -1,3 +1,4 @@
+import { AuthorizationManagementClient } from "@azure/arm-authorization";
 import { CdnManagementClient } from "@azure/arm-cdn";
 import { EmailClient } from "@azure/communication-email";
 import { FrontDoorManagementClient } from "@azure/arm-frontdoor";
@@ -58,10 +59,42 @@ export interface ClientFactoryOptions {
 
 const USER_AGENT = "switchyard/0.1";
 
-/** The estate accepts any bearer token: this credential hands out a fixed one without a network call. */
+/**
+ * The object id of Switchyard's identity on the local estate: the `oid` its tokens carry, which the
+ * estate's RBAC mode knows the caller by (role assignments for Switchyard name this principal).
+ */
+export const LOCAL_IDENTITY_OBJECT_ID = "5a17c4ad-0e57-4a7e-9d1e-00000000a11c";
+/** The application (client) id of that identity: the tokens' `appid`. */
+export const LOCAL_IDENTITY_APP_ID = "5a17c4ad-0e57-4a7e-9d1e-00000000a99d";
+/** The tenant the local identity's tokens name. */
+const LOCAL_TENANT_ID = "5a17c4ad-0e57-4a7e-9d1e-00000000717e";
+
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+/**
+ * Tokens for the local estate, without a network call: an unsigned JWT (`alg: none`, empty signature)
+ * carrying the fixed local identity's `oid` and `appid`, as a managed identity's access token carries
+ * them. The estate checks no signature, audience or expiry (it reads the claims to know the caller).
+ */
 export class EstateCredential implements TokenCredential {
-  async getToken(): Promise<AccessToken> {
-    return { token: "switchyard-local-estate", expiresOnTimestamp: Date.now() + 60 * 60 * 1000, tokenType: "Bearer" };
+  async getToken(scopes: string | string[] = []): Promise<AccessToken> {
+    const now = Math.floor(Date.now() / 1000);
+    const expiresOn = now + 60 * 60;
+    const scope = (Array.isArray(scopes) ? scopes[0] : scopes) ?? "";
+    const claims = {
+      aud: scope.replace(/\/\.default$/, ""),
+      iss: `https://sts.windows.net/${LOCAL_TENANT_ID}/`,
+      iat: now,
+      nbf: now,
+      exp: expiresOn,
+      oid: LOCAL_IDENTITY_OBJECT_ID,
+      sub: LOCAL_IDENTITY_OBJECT_ID,
+      appid: LOCAL_IDENTITY_APP_ID,
+      tid: LOCAL_TENANT_ID,
+      idtyp: "app",
+    };
+    const token = `${base64url({ alg: "none", typ: "JWT" })}.${base64url(claims)}.`;
+    return { token, expiresOnTimestamp: expiresOn * 1000, tokenType: "Bearer" };
   }
 }
 
@@ -94,6 +127,11 @@ export class ClientFactory {
   /** ARM endpoint for the target. */
   get resourceManagerUrl(): string {
     return this.options.target.kind === "estate" ? this.options.target.url : this.cloud.resourceManager;
+  }
+
+  /** Azure RBAC reads (`permissions`: what the caller may do at a resource group or a resource). */
+  authorization(subscriptionId: string): AuthorizationManagementClient {
+    return this.once(`authorization:${subscriptionId}`, () => new AuthorizationManagementClient(this.credential, subscriptionId, this.armOptions()));
   }
 
   sql(subscriptionId: string): SqlManagementClient {
