@@ -6,7 +6,8 @@ import { parseSeed, SeedError } from "./seed.ts";
 import type { Estate } from "./server.ts";
 import { key, type ControlPlane, type EstateState } from "./state.ts";
 import type { Channel } from "./services/notifications.ts";
-import { applyScenario, faultSchema, lagSchema, regionSchema, scenarioSchema, ScenarioError, throttlingSchema, timingSchema } from "./scenario.ts";
+import { RbacSettingsError } from "./rbac.ts";
+import { applyScenario, faultSchema, lagSchema, rbacSchema, regionSchema, scenarioSchema, ScenarioError, throttlingSchema, timingSchema } from "./scenario.ts";
 
 const CHANNELS: readonly Channel[] = ["teams", "slack", "pagerduty", "webhook", "email"];
 /** A Standard Webhooks signing secret for a host (never shown back). */
@@ -91,11 +92,21 @@ export function controlRoutes(estate: Estate): Route[] {
       estate.armThrottle.configure(body(throttlingSchema, req.body));
       return { status: 200, body: estate.armThrottle.report() };
     }),
+    route("GET", "/rbac", "Estate_Rbac", () => ({ status: 200, body: estate.rbac.report() })),
+    route("PUT", "/rbac", "Estate_SetRbac", (req) => {
+      try {
+        estate.setRbac(body(rbacSchema, req.body));
+      } catch (error) {
+        if (error instanceof RbacSettingsError) throw new EstateHttpError(400, "InvalidControlRequest", error.message);
+        throw error;
+      }
+      return { status: 200, body: estate.rbac.report() };
+    }),
     route("POST", "/scenario", "Estate_ApplyScenario", async (req) => {
       try {
         await applyScenario(estate, body(scenarioSchema, req.body));
       } catch (error) {
-        if (error instanceof ScenarioError) throw new EstateHttpError(400, "InvalidScenario", error.message);
+        if (error instanceof ScenarioError || error instanceof RbacSettingsError) throw new EstateHttpError(400, "InvalidScenario", error.message);
         throw error;
       }
       return { status: 200, body: estate.snapshot() };

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { BUILT_IN_ROLES, findBuiltInRole } from "./roles.ts";
 import type { Estate } from "./server.ts";
 
 export const faultSchema = z.discriminatedUnion("kind", [
@@ -70,6 +71,36 @@ export const throttlingSchema = z.strictObject({
   globalFactor: z.number().min(1).max(1_000).optional(),
 });
 
+const permissionStrings = z.array(z.string().min(1).max(512)).max(1_000).optional();
+const rolePermissionSchema = z.strictObject({ actions: permissionStrings, notActions: permissionStrings, dataActions: permissionStrings, notDataActions: permissionStrings });
+
+/**
+ * A role assignment (estate/rbac.ts): a built-in role (`role`: display name, GUID or role definition
+ * id) or a custom one (`roleName` and `permissions`) given to a principal at a scope and below it.
+ */
+const rbacAssignmentSchema = z
+  .strictObject({
+    principalId: z.string().min(1).max(4_096),
+    scope: z.string().regex(/^\/[^\s]*$/, "an ARM resource id (or / for the root scope)"),
+    role: z
+      .string()
+      .min(1)
+      .refine((role) => findBuiltInRole(role) !== undefined, {
+        error: (issue) => `'${String(issue.input)}' is not a built-in role the estate knows (${BUILT_IN_ROLES.map((r) => r.roleName).join(", ")}, or their GUIDs)`,
+      })
+      .optional(),
+    roleName: z.string().min(1).max(512).optional(),
+    permissions: z.array(rolePermissionSchema).min(1).max(100).optional(),
+  })
+  .refine((a) => (a.role === undefined) !== (a.permissions === undefined), { message: "give either role (a built-in role) or roleName and permissions (a custom role)", path: ["role"] })
+  .refine((a) => a.permissions === undefined || a.roleName !== undefined, { message: "a custom role needs a name", path: ["roleName"] });
+
+/** The RBAC mode: on or off, and every role assignment (replacing those before). */
+export const rbacSchema = z.strictObject({
+  enabled: z.boolean(),
+  assignments: z.array(rbacAssignmentSchema).max(10_000).optional(),
+});
+
 /** A scenario file: the state of the world to set up on the estate (all parts optional). */
 export const scenarioSchema = z.strictObject({
   regions: z.record(z.string(), regionSchema).optional(),
@@ -77,6 +108,7 @@ export const scenarioSchema = z.strictObject({
   faults: z.array(faultSchema).optional(),
   timing: timingSchema.optional(),
   throttling: throttlingSchema.optional(),
+  rbac: rbacSchema.optional(),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -108,6 +140,7 @@ export async function loadScenarioFile(path: string): Promise<Scenario> {
 export async function applyScenario(estate: Estate, scenario: Scenario): Promise<void> {
   if (scenario.timing) estate.setTiming(scenario.timing);
   if (scenario.throttling) estate.armThrottle.configure(scenario.throttling);
+  if (scenario.rbac) estate.setRbac(scenario.rbac);
   for (const [region, update] of Object.entries(scenario.regions ?? {})) {
     if (!estate.state.regions.has(region)) throw new ScenarioError(`regions.${region}: the estate has no region '${region}' (its plans name ${[...estate.state.regions.keys()].join(", ")})`);
     await estate.setRegion(region, update);

@@ -20,6 +20,8 @@ import { serviceCompletions, serviceRoutes } from "./services/index.ts";
 import { snapshot } from "./snapshot.ts";
 import { answerAtEdge, edgeHostNames } from "./edge.ts";
 import { ArmThrottle, type ArmThrottlingSettings } from "./armThrottle.ts";
+import { callerOf, Rbac, requestAuthorization, type RbacSettings, type RequestAuthorization } from "./rbac.ts";
+import type { ActionKind } from "./roles.ts";
 import { TdsListeners } from "./tds/listener.ts";
 import { ChannelReceivers, DeliveryLog, WebhookSecrets, type Channel, type Delivery, type DeliveryLogData, type NotificationAnswer, type NotificationTarget } from "./services/notifications.ts";
 import { EmailService, type EmailData } from "./services/email.ts";
@@ -57,6 +59,12 @@ export interface EstateOptions {
    */
   readonly armThrottling?: boolean | ArmThrottlingSettings;
   /**
+   * Azure RBAC (estate/rbac.ts): on, a request whose action no role assigned to its caller grants is
+   * refused as Resource Manager and Key Vault refuse it. Off by default: every caller may do everything.
+   * Not kept in a `stateDir` folder: give it again at every start (or `PUT /_estate/rbac`).
+   */
+  readonly rbac?: RbacSettings;
+  /**
    * Wall-clock milliseconds each TDS login waits before it is answered (default 0): the network and
    * gateway time an Azure SQL login spends, for benchmarks of how logins overlap. Not Azure time.
    */
@@ -86,6 +94,10 @@ export interface LoggedRequest {
   readonly status: number;
   readonly requestId: string;
   readonly clientRequestId?: string;
+  /** Resource Manager and Key Vault requests: the RBAC action (or data action) the operation needs, and the scope its path names. */
+  readonly action?: string;
+  readonly actionKind?: ActionKind;
+  readonly scope?: string;
 }
 
 interface RegionListener {
@@ -102,6 +114,8 @@ export class Estate {
   readonly faults = new Faults();
   /** Resource Manager's token buckets and request counts (`/_estate/throttling`). */
   readonly armThrottle: ArmThrottle;
+  /** The RBAC mode and its role assignments (`/_estate/rbac`). */
+  readonly rbac: Rbac;
   readonly router = new Router();
   /** Every seed applied so far, in order: reset applies them again. */
   private readonly seeds: EstateSeed[] = [];
@@ -141,9 +155,10 @@ export class Estate {
     this.state = new EstateState(this.clock);
     this.operations = new Operations(this.clock, () => this.timing, (op) => this.completeOperation(op));
     this.armThrottle = new ArmThrottle(this.clock, options.armThrottling, options.timeScale);
+    this.rbac = new Rbac(options.rbac);
     this.channels = new ChannelReceivers(this.deliveries, new WebhookSecrets(options.webhookSecrets));
     this.email = new EmailService({ log: this.deliveries, durationMs: () => this.timing.durations.Email_Send ?? this.timing.durations.default ?? 0 });
-    this.router.add(...serviceRoutes(), ...controlRoutes(this));
+    this.router.add(...serviceRoutes(this.rbac), ...controlRoutes(this));
     if (options.stateDir !== undefined) {
       this.folder = new EstateFolder(options.stateDir);
       const kept = this.folder.load();
@@ -279,6 +294,7 @@ export class Estate {
     for (const seed of this.seeds) this.state.seed(seed);
     this.faults.reset();
     this.armThrottle.reset();
+    this.rbac.reset();
     this.operations.reset();
     this.deliveries.clear();
     this.email.reset();
@@ -331,6 +347,14 @@ export class Estate {
     await this.syncRegionListener(region);
     // A region going down cuts the TDS sessions of its SQL servers.
     await this.tds?.sync();
+  }
+
+  /**
+   * Turns the RBAC mode on or off and replaces every role assignment (estate/rbac.ts). Throws
+   * RbacSettingsError, changing nothing, for an unknown built-in role or a malformed assignment.
+   */
+  setRbac(settings: RbacSettings): void {
+    this.rbac.configure(settings);
   }
 
   /** Sets the replication lag of a failover group or storage account (by ARM id). */
@@ -452,6 +476,7 @@ export class Estate {
     let api = "arm";
     let write = false;
     let rateLimit: Record<string, string> = {};
+    let authorization: RequestAuthorization | undefined;
     let response: EstateResponse;
     try {
       const raw = await readBody(req);
@@ -464,11 +489,15 @@ export class Estate {
       operationId = route.operationId;
       api = route.api;
       write = route.write === true;
+      authorization = requestAuthorization(route, { method, path: url.pathname, params }, this.state);
       if (route.api !== "control") {
         const latency = this.profileLatencyMs(operationId) + this.faults.latencyFor(operationId, url.pathname);
         if (latency > 0) await sleep(latency);
         this.checkAuth(route, req, url, params);
         if (route.api === "arm") rateLimit = this.armThrottle.admit({ method, subscriptionId: params.subscriptionId, authorization: header(req, "authorization") });
+        // Azure authorizes in front of the service (Resource Manager's front door, Key Vault's own): before
+        // planted service faults and the regional resource providers. A throttled request is not authorized.
+        if (authorization) this.rbac.authorize(callerOf(header(req, "authorization")), authorization);
         this.faults.check(operationId, url.pathname);
       }
       let body: unknown;
@@ -489,7 +518,18 @@ export class Estate {
       response = errorResponse(error);
     }
     const clientRequestId = header(req, "x-ms-client-request-id");
-    this.record({ method, path: url.pathname, query: url.search, operationId, api, write, status: response.status, requestId, clientRequestId });
+    this.record({
+      method,
+      path: url.pathname,
+      query: url.search,
+      operationId,
+      api,
+      write,
+      status: response.status,
+      requestId,
+      clientRequestId,
+      ...(authorization ? { action: authorization.action, actionKind: authorization.kind, scope: authorization.scope } : {}),
+    });
     // What this request changed is kept before it is acknowledged (a read may have completed an operation).
     this.persist();
     const headers: Record<string, string> = {

@@ -260,6 +260,8 @@ export interface SecretVersion {
 
 export interface Vault {
   readonly name: string;
+  /** The vault's ARM resource id (`…/providers/Microsoft.KeyVault/vaults/{name}`), when seeded: the scope its role assignments apply to. */
+  id?: string;
   /** The region the vault is located in (its control plane), when seeded. */
   location?: string;
   /** Secret name (lower-case) → versions, oldest first. */
@@ -294,7 +296,7 @@ export interface EstateStateData {
   readonly frontDoors: readonly ClassicFrontDoor[];
   readonly edge: EdgeData;
   readonly sites: readonly Site[];
-  readonly vaults: readonly { readonly name: string; readonly location?: string; readonly secrets: readonly { name: string; versions: SecretVersion[] }[] }[];
+  readonly vaults: readonly { readonly name: string; readonly id?: string; readonly location?: string; readonly secrets: readonly { name: string; versions: SecretVersion[] }[] }[];
   readonly healthHosts: readonly (readonly [string, { region: string }])[];
 }
 
@@ -331,7 +333,7 @@ export class EstateState {
       frontDoors: [...this.frontDoors.values()],
       edge: this.edge.toJSON(),
       sites: [...this.sites.values()],
-      vaults: [...this.vaults.values()].map((v) => ({ name: v.name, ...(v.location !== undefined ? { location: v.location } : {}), secrets: [...v.secrets.values()] })),
+      vaults: [...this.vaults.values()].map((v) => ({ name: v.name, ...(v.id !== undefined ? { id: v.id } : {}), ...(v.location !== undefined ? { location: v.location } : {}), secrets: [...v.secrets.values()] })),
       healthHosts: [...this.healthHosts],
     };
   }
@@ -359,7 +361,7 @@ export class EstateState {
     this.edge.restore(data.edge);
     for (const s of data.sites) this.sites.set(key(s.id), s);
     for (const v of data.vaults) {
-      this.vaults.set(v.name.toLowerCase(), { name: v.name, ...(v.location !== undefined ? { location: v.location } : {}), secrets: new Map(v.secrets.map((sec) => [sec.name.toLowerCase(), sec])) });
+      this.vaults.set(v.name.toLowerCase(), { name: v.name, ...(v.id !== undefined ? { id: v.id } : {}), ...(v.location !== undefined ? { location: v.location } : {}), secrets: new Map(v.secrets.map((sec) => [sec.name.toLowerCase(), sec])) });
     }
     for (const [host, target] of data.healthHosts) this.healthHosts.set(host, target);
   }
@@ -702,6 +704,7 @@ export class EstateState {
     const vault = this.vault(parseArmId(seed.id).name);
     this.region(seed.location);
     vault.location ??= seed.location;
+    vault.id ??= seed.id;
     for (const secret of seed.secrets ?? []) {
       if (vault.secrets.has(secret.name.toLowerCase())) continue;
       const created = now - secret.createdDaysAgo * DAY_MS;

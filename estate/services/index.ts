@@ -1,5 +1,7 @@
 import type { CompletionKind } from "../lro.ts";
+import { Rbac } from "../rbac.ts";
 import type { Route } from "../router.ts";
+import { authorizationRoutes } from "./authorization.ts";
 import { cdnRoutes, originUpdated } from "./cdn.ts";
 import { frontDoorPut, frontDoorRoutes } from "./frontdoor.ts";
 import { keyVaultRoutes } from "./keyvault.ts";
@@ -8,8 +10,11 @@ import { groupFailedOver, groupPut, sqlRoutes } from "./sql.ts";
 import { accountFailedOver, accountMigrated, storageRoutes } from "./storage.ts";
 import { webRoutes } from "./web.ts";
 
-/** Every Azure operation the estate serves, plus the operation-status URLs its 202s point at. */
-export function serviceRoutes(): Route[] {
+/**
+ * Every Azure operation the estate serves, plus the operation-status URLs its 202s point at. `rbac` is
+ * the estate's RBAC mode, which `Microsoft.Authorization/permissions` answers from (off when not given).
+ */
+export function serviceRoutes(rbac: Rbac = new Rbac()): Route[] {
   return [
     ...sqlRoutes(),
     ...storageRoutes(),
@@ -18,6 +23,7 @@ export function serviceRoutes(): Route[] {
     ...webRoutes(),
     ...keyVaultRoutes(),
     ...metricsRoutes(),
+    ...authorizationRoutes(rbac),
     {
       method: "GET",
       path: "/subscriptions/{subscriptionId}/providers/{namespace}/locations/{location}/{segment}/{operationId}",
