@@ -28,6 +28,8 @@ import type { LagStore } from "../lag/store.ts";
 import type { Rotations } from "../rotation/port.ts";
 import { ConsoleNotifier } from "../notify/consoleNotifier.ts";
 import type { DrillHistoryStore } from "../drills/store.ts";
+import { readinessRound, type PlanReadiness } from "../readiness/round.ts";
+import type { ReadinessStore } from "../readiness/store.ts";
 
 export interface HandlerDeps {
   readonly plans: PlanCatalog;
@@ -57,6 +59,8 @@ export interface HandlerDeps {
   readonly rotations?: Pick<Rotations, "start" | "get">;
   /** Each plan's drill history (`drills` in GET /api/plans/{plan}); absent: null there. */
   readonly drills?: Pick<DrillHistoryStore, "read">;
+  /** Each plan's readiness record (the readiness timer), and when its last planned drill passed. */
+  readonly readiness?: { readonly store: ReadinessStore; readonly lastDrill?: (plan: string) => Promise<string | undefined> };
 }
 
 /**
@@ -122,6 +126,13 @@ export interface AppHandlers {
    * carries the error) and stops no other. Without `lag` deps: refused.
    */
   measureAllLag(): Promise<PlanLagSummary[]>;
+  /**
+   * One round of the readiness timer over every plan the catalog lists: each evaluated against the
+   * region serving it now, recorded, a drift notified once. Without `readiness` deps: refused.
+   */
+  checkAllReadiness(): Promise<PlanReadiness[]>;
+  /** The region serving a plan now: where its last completed run left it, else what detection records. */
+  currentPrimary(plan: Plan): Promise<string>;
 }
 
 export function buildHandlers(deps: HandlerDeps): AppHandlers {
@@ -138,6 +149,12 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
   const dryRun = (input: Parameters<typeof planDryRun>[0]) => planDryRun(input, { clients: deps.clients, probe: deps.probe, log });
   const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}), ...(deps.drills ? { drills: deps.drills } : {}) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
+  const control = detectionControl(store, clock);
+  const currentPrimary = async (plan: Plan): Promise<string> => {
+    const last = await runs.get(plan.name);
+    if (last?.status === "completed" && last.output?.outcome === "completed") return last.to;
+    return control.currentPrimary(plan);
+  };
   return {
     http: { ...operator, alerts: alertWebhook({ ...detection, plans, ...(deps.validateToken ? { validateToken: deps.validateToken } : {}) }) },
     checkHealth,
@@ -167,5 +184,21 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
       for (const s of summaries) if (s.error) log.error("the lag round of a plan failed", { plan: s.plan, error: s.error });
       return summaries;
     },
+    async checkAllReadiness() {
+      if (!deps.readiness) throw new Error("no readiness store is configured");
+      const results = await readinessRound(await plans.list(), {
+        clients: deps.clients,
+        probe: deps.probe,
+        clock,
+        log,
+        store: deps.readiness.store,
+        notifier: deps.notifier ?? new ConsoleNotifier(),
+        currentPrimary,
+        ...(deps.readiness.lastDrill ? { lastDrill: deps.readiness.lastDrill } : {}),
+      });
+      for (const r of results) if (r.error) log.error("the readiness evaluation of a plan failed", { plan: r.plan, error: r.error });
+      return results;
+    },
+    currentPrimary,
   };
 }

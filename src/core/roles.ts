@@ -23,7 +23,12 @@ export const ROLES = {
   storageAccountContributor: { name: "Storage Account Contributor", id: "17d1049b-9a84-46fb-8f53-869881c3d3ab" },
   cdnProfileContributor: { name: "CDN Profile Contributor", id: "ec156ff8-a8d1-4d15-830c-5b80698ca432" },
   websiteContributor: { name: "Website Contributor", id: "de139f84-1756-47ae-9be6-808fbbe84772" },
-  monitoringReader: { name: "Monitoring Reader", id: "43d0d8ad-25c7-4714-9337-8ba259a9fe05" },
+  /**
+   * Metrics (`Microsoft.Insights/metrics/read`) come with Reader's read-everything action: Reader
+   * grants them and nothing Monitoring Reader adds (Log Analytics search, support tickets), so Reader
+   * is the narrower choice.
+   */
+  reader: { name: "Reader", id: "acdd72a7-3385-48ef-bd42-f606fba81ae7" },
   keyVaultSecretsOfficer: { name: "Key Vault Secrets Officer", id: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7" },
   storageBlobDataContributor: { name: "Storage Blob Data Contributor", id: "ba92f5b4-2d11-453d-a403-e96b0029c9fe" },
 } as const satisfies Record<string, BuiltInRole>;
@@ -35,11 +40,11 @@ export interface CustomRole {
   readonly actions: readonly string[];
 }
 
-/** Classic Front Door's switch reads and PUTs the whole Front Door: two actions, nothing else of Microsoft.Network. */
+/** Classic Front Door's switch reads and PUTs the whole Front Door: those two actions (and readiness's question of which it holds), nothing else of Microsoft.Network. */
 export const CLASSIC_FRONT_DOOR_ROLE: CustomRole = {
   name: "Switchyard Front Door (classic) Operator",
   description: "Read a classic Front Door and write its configuration (backend priorities and enabled states during a failover).",
-  actions: ["Microsoft.Network/frontDoors/read", "Microsoft.Network/frontDoors/write"],
+  actions: ["Microsoft.Network/frontDoors/read", "Microsoft.Network/frontDoors/write", "Microsoft.Authorization/permissions/read"],
 };
 
 /** One action Switchyard performs on a resource, and what for. */
@@ -83,6 +88,7 @@ const CDN = "Microsoft.Cdn/profiles";
 const WEB = "Microsoft.Web/sites";
 const SECRETS = "Microsoft.KeyVault/vaults/secrets";
 const METRICS = "Microsoft.Insights/metrics/read";
+const PERMISSIONS_READ = "Microsoft.Authorization/permissions/read";
 
 /** The resource an id names at its top level (a failover group's server, an origin group's profile). */
 function topLevel(parsed: ArmResourceId): string {
@@ -120,6 +126,12 @@ export function planNeeds(plan: Plan): ResourceNeeds[] {
       { action: `${STORAGE}/read`, why: "the account's primary region, SKU and geo-replication status (run, lag, readiness)" },
       { action: `${STORAGE}/failover/action`, why: "planned or unplanned account failover" },
       { action: `${STORAGE}/write`, why: "re-protection: geo-redundancy back on after an unplanned failover" },
+      ...(/ZRS$/i.test(account.sku)
+        ? [
+            { action: `${STORAGE}/accountMigrations/read`, why: "re-protection: the zone conversion's progress" },
+            { action: `${STORAGE}/accountMigrations/write`, why: "re-protection: zone redundancy back after a failback (a customer-initiated migration)" },
+          ]
+        : []),
       ...(rotated
         ? [
             { action: `${STORAGE}/listkeys/action`, why: "secret rotation: which key the vaults hold" },
@@ -158,11 +170,10 @@ export function planNeeds(plan: Plan): ResourceNeeds[] {
   for (const site of plan.appService) {
     add(site.site.id, "app-service", [
       { action: `${WEB}/config/list/action`, why: "the site's app settings and connection strings (run, readiness; values never kept)" },
-      { action: `${WEB}/config/write`, why: "configuration switch: the settings the plan names" },
+      { action: `${WEB}/config/write`, why: `configuration switch: the settings the plan names${referenced.has(site.site.id.toLowerCase()) ? "; secret rotation: the Key Vault reference refresh" : ""}` },
       ...(referenced.has(site.site.id.toLowerCase())
         ? [
             { action: `${WEB}/config/read`, why: "secret rotation: the site's Key Vault references" },
-            { action: `${WEB}/config/configreferences/appsettings/refresh/action`, why: "secret rotation: make the site fetch the new version" },
           ]
         : []),
     ]);
@@ -177,6 +188,8 @@ export function planNeeds(plan: Plan): ResourceNeeds[] {
       ]);
     }
   }
+  // Readiness asks Azure what the identity may do on each resource.
+  for (const entry of needs) entry.actions.push({ action: PERMISSIONS_READ, why: "readiness: which of these actions Azure grants the identity here" });
   return needs;
 }
 
@@ -184,7 +197,7 @@ export function planNeeds(plan: Plan): ResourceNeeds[] {
 function rolesFor(need: ResourceNeeds): { role: BuiltInRole | CustomRole; actions: NeededAction[] }[] {
   const metrics = need.actions.filter((a) => a.action === METRICS);
   const rest = need.actions.filter((a) => a.action !== METRICS);
-  const withMetrics = (role: BuiltInRole | CustomRole) => [{ role, actions: rest }, ...(metrics.length > 0 ? [{ role: ROLES.monitoringReader, actions: metrics }] : [])];
+  const withMetrics = (role: BuiltInRole | CustomRole) => [{ role, actions: rest }, ...(metrics.length > 0 ? [{ role: ROLES.reader, actions: metrics }] : [])];
   switch (need.kind) {
     case "sql-server":
       return [{ role: ROLES.sqlServerContributor, actions: rest }];

@@ -28,6 +28,8 @@ export interface LocalRotationOptions {
   readonly by?: string;
   /** Called with the app before it stops (tests). */
   readonly inspect?: (app: LocalApp) => Promise<void>;
+  /** Called with the app before the first rotation starts (tests set the estate's conditions). */
+  readonly prepare?: (app: LocalApp) => Promise<void> | void;
 }
 
 export interface LocalRotationResult {
@@ -76,6 +78,7 @@ export async function rotateLocally(options: LocalRotationOptions): Promise<Loca
       notifier: new QuietNotifier(),
     });
     for (const { host, secret } of channels.webhookSecrets) app.estate.setWebhookSecret(host, secret);
+    await options.prepare?.(app);
     const since = Date.now();
     const rotations: RotationOutput[] = [];
     for (const name of names) {

@@ -31,14 +31,17 @@ describe("switchyard plan roles", () => {
     const harbor = await loadPlanFile(fixture("harbor.plan.yaml"));
     const vaults = planRoles(harbor).assignments.filter((a) => a.role === ROLES.keyVaultSecretsOfficer.name);
     expect(vaults.length).toBe(new Set(harbor.secrets.flatMap((s) => s.vaults.map((v) => v.id.toLowerCase()))).size);
-    expect(vaults.every((a) => a.actions.every((x) => x.data === true))).toBe(true);
+    for (const a of vaults) {
+      expect(a.actions.filter((x) => x.data === true).map((x) => x.action.split("/").at(-2))).toEqual(["readMetadata", "getSecret", "setSecret", "update"]);
+      expect(a.actions.filter((x) => x.data !== true).map((x) => x.action)).toEqual(["Microsoft.Authorization/permissions/read"]);
+    }
   });
 
-  it("gives classic Front Door a custom role of its two actions, not Network Contributor", async () => {
+  it("gives classic Front Door a custom role of its own actions, not Network Contributor", async () => {
     const plan = await loadPlanFile(fixture("northwind.plan.yaml"));
     const classic = planRoles(plan).assignments.filter((a) => /Microsoft\.Network\/frontDoors/i.test(a.scope));
-    expect(classic.map((a) => a.role).sort()).toEqual([CLASSIC_FRONT_DOOR_ROLE.name, ROLES.monitoringReader.name].sort());
-    expect(classic.find((a) => a.custom)?.custom?.actions).toEqual(["Microsoft.Network/frontDoors/read", "Microsoft.Network/frontDoors/write"]);
+    expect(classic.map((a) => a.role).sort()).toEqual([CLASSIC_FRONT_DOOR_ROLE.name, ROLES.reader.name].sort());
+    expect(classic.find((a) => a.custom)?.custom?.actions).toEqual(["Microsoft.Network/frontDoors/read", "Microsoft.Network/frontDoors/write", "Microsoft.Authorization/permissions/read"]);
     expect(planRoles(plan).assignments.some((a) => /Network Contributor/.test(a.role))).toBe(false);
   });
 
@@ -70,5 +73,46 @@ describe("permissionsGrant", () => {
     expect(permissionsGrant([p(["*"])], "Microsoft.KeyVault/vaults/secrets/getSecret/action", true)).toBe(false);
     expect(permissionsGrant([p([], [], ["Microsoft.KeyVault/vaults/secrets/*"])], "Microsoft.KeyVault/vaults/secrets/getSecret/action", true)).toBe(true);
     expect(permissionsGrant([p([], [], ["Microsoft.KeyVault/vaults/secrets/*"], ["Microsoft.KeyVault/vaults/secrets/getSecret/action"])], "Microsoft.KeyVault/vaults/secrets/getSecret/action", true)).toBe(false);
+  });
+});
+
+describe("the roles against Azure's published definitions (the estate's catalogue)", async () => {
+  const { BUILT_IN_ROLES, findBuiltInRole, grants } = await import("../../estate/roles.ts");
+  const plans = await Promise.all(["northwind.plan.yaml", "fabrikam.plan.json", "harbor.plan.yaml", "meridian.plan.yaml"].map((f) => loadPlanFile(fixture(f))));
+  const permissionsOf = (a: { roleDefinitionId?: string; custom?: { actions: readonly string[] } }) =>
+    a.custom ? [{ actions: [...a.custom.actions], notActions: [], dataActions: [], notDataActions: [] }] : findBuiltInRole(a.roleDefinitionId!)!.permissions;
+
+  it("names each built-in role by its real id and name, and each grants the actions it is listed for", () => {
+    for (const plan of plans) {
+      for (const a of planRoles(plan).assignments) {
+        if (a.roleDefinitionId) expect(findBuiltInRole(a.roleDefinitionId)?.roleName, a.role).toBe(a.role);
+        for (const x of a.actions) expect(grants(permissionsOf(a), x.action, x.data ? "dataAction" : "action"), `${a.role} → ${x.action}`).toBe(true);
+      }
+    }
+  });
+
+  it("needs every assignment: each grants at its scope an action no other listed assignment there grants", () => {
+    for (const plan of plans) {
+      const listed = planRoles(plan).assignments;
+      for (const a of listed) {
+        const others = listed.filter((o) => o !== a && o.scope.toLowerCase() === a.scope.toLowerCase());
+        const onlyThis = a.actions.filter((x) => !others.some((o) => grants(permissionsOf(o), x.action, x.data ? "dataAction" : "action")));
+        expect(onlyThis.length, `${plan.name}: ${a.role} on ${a.scope}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it("picks no built-in role broader than another that would do", () => {
+    // A role is narrower than another when everything it allows the other allows, and not the reverse.
+    const allows = (outer: readonly { actions: readonly string[]; dataActions: readonly string[] }[], inner: readonly { actions: readonly string[]; dataActions: readonly string[] }[]) =>
+      inner.every((p) => p.actions.every((x) => grants(outer as never, x)) && p.dataActions.every((x) => grants(outer as never, x, "dataAction")));
+    for (const plan of plans) {
+      for (const a of planRoles(plan).assignments.filter((x) => x.roleDefinitionId)) {
+        const chosen = findBuiltInRole(a.roleDefinitionId!)!.permissions;
+        const would = BUILT_IN_ROLES.filter((r) => a.actions.every((x) => grants(r.permissions, x.action, x.data ? "dataAction" : "action")));
+        const narrower = would.filter((r) => r.id !== a.roleDefinitionId && allows(chosen, r.permissions) && !allows(r.permissions, chosen));
+        expect(narrower.map((r) => r.roleName), `${a.role} on ${a.scope}`).toEqual([]);
+      }
+    }
   });
 });

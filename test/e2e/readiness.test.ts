@@ -1,0 +1,101 @@
+/**
+ * Readiness on the local estate, on a plan no code was tuned to (meridian: australiaeast →
+ * australiasoutheast, every kind of resource): it passes on a clean estate with zero writes, and each
+ * planted drift makes exactly the check it concerns fail, naming what is wrong.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
+import type { ReadinessCheck } from "../../src/core/readiness.ts";
+import { runReadinessDrill, type ReadinessDrillOptions } from "../../src/local/readiness.ts";
+import type { LocalApp } from "../../src/local/app.ts";
+
+const out = mkdtempSync(join(tmpdir(), "switchyard-readiness-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const plan: Plan = await loadPlanFile(new URL("../fixtures/meridian.plan.yaml", import.meta.url).pathname);
+const SUB = plan.sql[0]!.failoverGroup.subscriptionId;
+const STANDBY = plan.regions.secondary.name;
+
+async function evaluate(prepare?: (app: LocalApp) => Promise<void> | void, extra: Partial<ReadinessDrillOptions> = {}) {
+  return runReadinessDrill({ plan, outputDir: out, ...(prepare ? { prepare } : {}), ...extra });
+}
+
+/** The checks that did not pass, as `area: subject`. */
+const open = (checks: readonly ReadinessCheck[]) => checks.filter((c) => c.result !== "pass" && c.advisory !== true);
+
+describe("readiness on the local estate", () => {
+  it("is ready on a clean estate, and writes nothing to Azure", async () => {
+    const { result, writes, requests } = await evaluate();
+    expect(open(result.checks), JSON.stringify(open(result.checks), null, 2)).toEqual([]);
+    expect(result.ready).toBe(true);
+    expect(result.standby).toBe(STANDBY);
+    expect(requests).toBeGreaterThan(10);
+    expect(writes).toEqual([]);
+    // One check per area the plan has resources in.
+    expect(new Set(result.checks.map((c) => c.area))).toEqual(new Set(["regions", "resources", "replication", "front-door", "settings", "secrets", "permissions"]));
+  });
+
+  it("catches a missing standby origin", async () => {
+    const { result, writes } = await evaluate((app) => {
+      const origin = [...app.estate.state.afdOrigins.entries()].find(([, o]) => o.name === "intake-ause")!;
+      app.estate.state.afdOrigins.delete(origin[0]);
+    });
+    expect(result.ready).toBe(false);
+    expect(open(result.checks).map((c) => [c.area, c.subject, c.result])).toContainEqual(["front-door", "origin group intake", "fail"]);
+    expect(open(result.checks).find((c) => c.subject === "origin group intake")?.detail).toContain("intake-ause missing");
+    expect(writes).toEqual([]);
+  });
+
+  it("catches a failover group already failed over outside a run", async () => {
+    const { result } = await evaluate(async (app) => {
+      const partner = plan.sql[0]!.partnerServer;
+      await app.clients.sql(SUB).failoverGroups.beginFailoverAndWait(partner.resourceGroup, partner.name, plan.sql[0]!.failoverGroup.name, { updateIntervalInMs: 20 });
+    });
+    const group = open(result.checks).find((c) => c.subject === "SQL failover group mer-claims");
+    expect(group?.result).toBe("fail");
+    expect(group?.detail).toContain("already failed over");
+  });
+
+  it("catches replication lag above the RPO", async () => {
+    const { result } = await evaluate((app) => app.estate.setLag(plan.storage[0]!.account.id, 600));
+    const lag = open(result.checks).find((c) => c.area === "replication");
+    expect(lag?.subject).toBe("storage account merclaimdocs");
+    expect(lag?.detail).toMatch(/lag \d+ s over the RPO of 60 s/);
+  });
+
+  it("catches geo-replication that is not Live", async () => {
+    const { result } = await evaluate((app) => {
+      for (const accounts of app.estate.state.storageAccounts.values()) {
+        for (const account of accounts.values()) if (account.name === "merclaimdocs") account.geoSync = { startedAt: Date.now(), until: Date.now() + 3_600_000 };
+      }
+    });
+    const account = open(result.checks).find((c) => c.subject === "storage account merclaimdocs" && c.area === "resources");
+    expect(account?.detail).toContain("geo-replication Bootstrap, not Live");
+  });
+
+  it("catches a setting missing on the standby's site", async () => {
+    const { result } = await evaluate(async (app) => {
+      const site = plan.appService[1]!.site;
+      const web = app.clients.web(SUB);
+      const settings = await web.webApps.listApplicationSettings(site.resourceGroup, site.name);
+      const { CLAIMS_WRITE_REGION: _dropped, ...rest } = settings.properties ?? {};
+      await web.webApps.updateApplicationSettings(site.resourceGroup, site.name, { properties: rest });
+    });
+    const site = open(result.checks).find((c) => c.area === "settings");
+    expect(site?.subject).toBe("site mer-intake-ause (australiasoutheast)");
+    expect(site?.detail).toBe("app setting(s) CLAIMS_WRITE_REGION missing");
+  });
+
+  it("catches a secret near its expiry in one region's vault", async () => {
+    const { result } = await evaluate(async (app) => {
+      await app.clients.secrets("mer-kv-ause").setSecret("broker-signing-key", "a-value-that-expires-soon-0123456789", { expiresOn: new Date(Date.now() + 2 * 24 * 3600 * 1000) });
+    });
+    const secrets = open(result.checks).filter((c) => c.area === "secrets");
+    expect(secrets.map((c) => c.subject)).toEqual(["secret broker-signing-key in mer-kv-ause"]);
+    expect(secrets[0]!.detail).toMatch(/expires .* within 7 days/);
+    expect(JSON.stringify(result)).not.toContain("a-value-that-expires-soon");
+  });
+});
