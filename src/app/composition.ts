@@ -24,6 +24,8 @@ import { LogMetricSink } from "../lag/round.ts";
 import type { RunPort } from "../core/run/port.ts";
 import { createRotationActivities, type RotationActivityHandlers } from "../rotation/activities.ts";
 import { sqlLoginOps } from "../rotation/strategies.ts";
+import { BlobReadinessStore } from "../readiness/store.ts";
+import { lastPassedDrill } from "../readiness/round.ts";
 import { createDrillActivities, type DrillActivityHandlers } from "../drills/activities.ts";
 import { BlobDrillHistoryStore } from "../drills/store.ts";
 import { BlobDrillReportStore } from "../drills/reports.ts";
@@ -55,6 +57,8 @@ export interface AppServices {
   readonly drillJournal: BlobJournal;
   /** Each plan's drill history (`drills/{plan}.json` in the state container). */
   readonly drillHistory: BlobDrillHistoryStore;
+  /** Each plan's readiness record (the readiness timer) and when its last planned drill passed. */
+  readonly readiness: { readonly store: BlobReadinessStore; readonly lastDrill: (plan: string) => Promise<string | undefined> };
   /** Drills' Markdown reports (`drills/{plan}/reports/` in the state container). */
   readonly drillReports: BlobDrillReportStore;
 }
@@ -101,6 +105,7 @@ export function appServices(): AppServices {
     ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
   };
   const clock = () => new Date();
+  const drillHistory = new BlobDrillHistoryStore(blob.getContainerClient(settings.stateContainer));
   built = {
     notifier: new ChannelNotifier(new ConsoleNotifier(), { ...channels, log, clock }),
     delivery: { ...channels, log, clock, journal },
@@ -111,7 +116,8 @@ export function appServices(): AppServices {
     journal,
     rotationJournal: new BlobJournal(blob.getContainerClient(settings.journalContainer), "rotations/"),
     drillJournal: new BlobJournal(blob.getContainerClient(settings.journalContainer), "drills/"),
-    drillHistory: new BlobDrillHistoryStore(blob.getContainerClient(settings.stateContainer)),
+    drillHistory,
+    readiness: { store: new BlobReadinessStore(blob.getContainerClient(settings.stateContainer)), lastDrill: lastPassedDrill(drillHistory) },
     drillReports: new BlobDrillReportStore(blob.getContainerClient(settings.stateContainer)),
     store: new BlobPlanStateStore(blob.getContainerClient(settings.stateContainer)),
     plans: new BlobPlanCatalog(

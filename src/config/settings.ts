@@ -34,6 +34,8 @@ export const SETTINGS = {
   lagSchedule: "SWITCHYARD_LAG_SCHEDULE",
   /** The secretSweep timer's NCRONTAB schedule (six fields; default daily at 03:00 UTC). */
   secretSweepSchedule: "SWITCHYARD_SECRET_SWEEP_SCHEDULE",
+  /** The readiness timer's NCRONTAB schedule (six fields; default every 30 minutes). */
+  readinessSchedule: "SWITCHYARD_READINESS_SCHEDULE",
   /** The scheduledDrill timer's NCRONTAB schedule (six fields; unset: no scheduled drills). */
   drillSchedule: "SWITCHYARD_DRILL_SCHEDULE",
   /** Lag samples kept per resource (default 60: an hour at one a minute). */
@@ -51,6 +53,9 @@ export const DEFAULT_LAG_SCHEDULE = "0 */1 * * * *";
 
 /** The secretSweep timer's schedule when SWITCHYARD_SECRET_SWEEP_SCHEDULE is not set: 03:00:00 UTC every day. */
 export const DEFAULT_SECRET_SWEEP_SCHEDULE = "0 0 3 * * *";
+
+/** The readiness timer's schedule when SWITCHYARD_READINESS_SCHEDULE is not set: minutes 0 and 30 of every hour. */
+export const DEFAULT_READINESS_SCHEDULE = "0 */30 * * * *";
 
 /** An NCRONTAB expression as the Functions timer trigger takes it: six fields, second first. */
 export const ncrontab = z
@@ -77,6 +82,15 @@ export function secretSweepSchedule(env: Readonly<Record<string, string | undefi
   if (raw === undefined || raw.trim() === "") return { schedule: DEFAULT_SECRET_SWEEP_SCHEDULE };
   const parsed = ncrontab.safeParse(raw);
   if (!parsed.success) return { schedule: DEFAULT_SECRET_SWEEP_SCHEDULE, warning: `${SETTINGS.secretSweepSchedule}: ${parsed.error.issues[0]?.message}; the secret sweep runs daily at 03:00 UTC` };
+  return { schedule: parsed.data };
+}
+
+/** The readiness timer's schedule (as lagSchedule: a value that is not NCRONTAB falls back with a warning). */
+export function readinessSchedule(env: Readonly<Record<string, string | undefined>> = process.env): { schedule: string; warning?: string } {
+  const raw = env[SETTINGS.readinessSchedule];
+  if (raw === undefined || raw.trim() === "") return { schedule: DEFAULT_READINESS_SCHEDULE };
+  const parsed = ncrontab.safeParse(raw);
+  if (!parsed.success) return { schedule: DEFAULT_READINESS_SCHEDULE, warning: `${SETTINGS.readinessSchedule}: ${parsed.error.issues[0]?.message}; readiness is evaluated every 30 minutes` };
   return { schedule: parsed.data };
 }
 

@@ -1,12 +1,12 @@
 /**
- * HTTP functions (alert webhook, manual override API), the health timer and the replication lag timer, registered with the
+ * HTTP functions (alert webhook, manual override API), the health, replication lag and readiness timers, registered with the
  * Functions host. Thin: each invocation builds the handlers (src/app/handlers.ts) over the shared
  * services and a run port on that invocation's Durable client, and calls one.
  */
 import azureFunctions, { type HttpRequest, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";
-import { lagSchedule } from "../config/settings.ts";
+import { lagSchedule, readinessSchedule } from "../config/settings.ts";
 import { buildHandlers, SharedRunReads, type AppHandlers } from "../app/handlers.ts";
 import { contextLogger } from "../app/logging.ts";
 import { ReservingRuns } from "../runs/reservingRuns.ts";
@@ -39,6 +39,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     lag: services.lag,
     rotations: durableRotations(df.getClient(context), services.runPlans, services.store),
     drills: services.drillHistory,
+    readiness: services.readiness,
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
   });
 }
@@ -91,5 +92,21 @@ app.timer("replicationLag", {
       if (s.error) context.error(`lag of ${s.plan} not measured: ${s.error}`);
       for (const change of s.changes) context.warn(`lag ${change.event} of ${change.sample.resourceId} (${change.sample.lagSeconds} s, RPO ${change.rpoSeconds} s)`);
     }
+  },
+});
+
+// Every plan's readiness (a dry evaluation: reads only), recorded; a drift from ready is notified once.
+const readiness = readinessSchedule();
+if (readiness.warning) console.warn(`switchyard: ${readiness.warning}`);
+app.timer("readiness", {
+  schedule: readiness.schedule,
+  extraInputs: [df.input.durableClient()],
+  handler: async (_timer: unknown, context: InvocationContext) => {
+    const results = await handlersFor(context).checkAllReadiness();
+    for (const r of results) {
+      if (r.error) context.error(`readiness of ${r.plan} not evaluated: ${r.error}`);
+      else if (r.change) context.warn(`readiness of ${r.plan}: ${r.change === "drift" ? "no longer ready" : "ready again"}`);
+    }
+    context.info(`readiness: ${results.filter((r) => r.result?.ready).length} of ${results.length} plan(s) ready`);
   },
 });

@@ -12,6 +12,13 @@ import { redactText } from "../core/secrets.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { evaluateReadiness, type ReadinessDeps } from "./evaluate.ts";
 import type { ReadinessStore } from "./store.ts";
+import { latestPassedDrill } from "../core/drill/history.ts";
+import type { DrillHistoryStore } from "../drills/store.ts";
+
+/** When a plan's last planned drill passed, from its drill history (undefined: none on record). */
+export function lastPassedDrill(history: Pick<DrillHistoryStore, "read">): (plan: string) => Promise<string | undefined> {
+  return async (plan) => latestPassedDrill(await history.read(plan))?.endedAt;
+}
 
 /** The run id readiness notifications carry: they belong to no run. */
 export const READINESS_NOTIFICATION_ID = "readiness";

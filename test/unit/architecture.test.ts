@@ -53,14 +53,15 @@ describe("the estate's boundary", () => {
  * The layers of src/, lowest first: a module may import its own layer or a lower one, never a higher
  * one. core is pure (plan, run and detection models, gates, the journal's types and secret rules);
  * then the adapters to storage and Azure; then the steps (activities, orchestrations, detection, rotation);
- * then the run port implementations and the HTTP handlers; then the assembly (app); then the hosts
+ * then the run port implementations, the HTTP handlers and readiness (which reads through the steps' own
+ * reads); then the assembly (app); then the hosts
  * (Functions registrations, the local app, the CLI).
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["core"],
   ["config", "azure", "journal", "notify", "plan", "durable"],
   ["activities", "orchestrations", "detection", "lag", "rotation", "drills"],
-  ["runs", "http"],
+  ["runs", "http", "readiness"],
   ["app"],
   ["functions", "local", "cli"],
 ];
