@@ -147,7 +147,7 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
   };
   const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill, ...(deps.notifier ? { notifier: deps.notifier } : {}) };
   const dryRun = (input: Parameters<typeof planDryRun>[0]) => planDryRun(input, { clients: deps.clients, probe: deps.probe, log });
-  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}), ...(deps.drills ? { drills: deps.drills } : {}) });
+  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}), ...(deps.drills ? { drills: deps.drills } : {}), ...(deps.readiness ? { readiness: deps.readiness.store } : {}) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   const control = detectionControl(store, clock);
   const currentPrimary = async (plan: Plan): Promise<string> => {

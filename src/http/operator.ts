@@ -33,6 +33,7 @@ import type { Rotations } from "../rotation/port.ts";
 import { secretOf } from "../core/rotation/model.ts";
 import { DrillHistoryError, drillsView } from "../core/drill/history.ts";
 import type { DrillHistoryStore } from "../drills/store.ts";
+import type { ReadinessStore } from "../readiness/store.ts";
 
 
 export interface OperatorDeps {
@@ -55,6 +56,8 @@ export interface OperatorDeps {
   readonly rotations?: Pick<Rotations, "start" | "get">;
   /** Each plan's drill history: its last drills and RTO trend in GET /api/plans/{plan}; absent: null there. */
   readonly drills?: Pick<DrillHistoryStore, "read">;
+  /** Each plan's readiness record: its latest evaluation in GET /api/plans/{plan}; absent: null there. */
+  readonly readiness?: Pick<ReadinessStore, "get">;
 }
 
 /** Why, in the caller's words: recorded and notified with any credential-looking part redacted. */
@@ -449,6 +452,18 @@ export function operatorHandlers(deps: OperatorDeps) {
       return null;
     }
   };
+  // The latest readiness evaluation and the state people were told; a record that does not read is said so.
+  const readinessOf = async (plan: Plan) => {
+    if (!deps.readiness) return null;
+    try {
+      const record = await deps.readiness.get(plan.name);
+      if (!record.latest) return { state: "not-evaluated" };
+      return { state: record.state ?? (record.latest.ready ? "ready" : "not-ready"), since: record.since ?? record.latest.evaluatedAt, evaluatedAt: record.latest.evaluatedAt, ready: record.latest.ready, checks: record.latest.checks, blocking: record.latest.blocking };
+    } catch (error) {
+      deps.log?.warn("the readiness record could not be read for GET /api/plans/{plan}", { plan: plan.name, error: error instanceof Error ? error.message : String(error) });
+      return { error: { message: error instanceof Error ? error.message.split("\n")[0] : String(error) } };
+    }
+  };
   return {
     resume: resumeRun,
     listPlans: guarded(false, async () => {
@@ -563,6 +578,7 @@ export function operatorHandlers(deps: OperatorDeps) {
         detection: deps.detection ? await deps.detection.status(plan) : null,
         replicationLag: await lagOf(plan),
         drills: await drillsOf(plan),
+        readiness: await readinessOf(plan),
         currentRun: run ?? null,
       });
     }),

@@ -15,6 +15,7 @@ import { StaticPlanCatalog } from "../../src/plan/catalog.ts";
 import { EXAMPLE_PLAN } from "../helpers/estate.ts";
 import { MemoryRuns } from "../helpers/memoryRuns.ts";
 import { MemoryLagStore } from "../../src/lag/store.ts";
+import { MemoryReadinessStore } from "../../src/readiness/store.ts";
 
 const plan = parsePlanText(readFileSync(EXAMPLE_PLAN, "utf8"));
 
@@ -443,5 +444,23 @@ describe("GET /api/plans/{plan}: the latest replication lag", () => {
     expect(res.status).toBe(200);
     expect(body(res).replicationLag).toBeNull();
     expect(logged).toEqual(["the lag samples could not be read for GET /api/plans/{plan}"]);
+  });
+});
+
+describe("GET /api/plans/{plan}: readiness", () => {
+  const get = (api: ReturnType<typeof operatorHandlers>) => api.getPlan(new HttpRequest({ method: "GET", url: "http://localhost/api/plans/x", params: { plan: plan.name } }));
+  const base = { plans: new StaticPlanCatalog([plan]), runs: new MemoryRuns(), journal: new MemoryJournal(), clock: () => new Date("2026-12-03T10:00:00Z"), appServiceAuthOn: false };
+
+  it("shows the latest evaluation's verdict and what blocks it, since when the plan has been so", async () => {
+    const readiness = new MemoryReadinessStore();
+    const checks = [{ area: "settings" as const, subject: "site a", result: "fail" as const, detail: "app setting(s) X missing", resourceId: "/subscriptions/x/site" }];
+    await readiness.record({ plan: plan.name, evaluatedAt: "2026-12-03T09:30:00.000Z", primary: "eastus2", standby: "centralus", ready: false, checks });
+    const res = await get(operatorHandlers({ ...base, readiness }));
+    expect(body(res).readiness).toEqual({ state: "not-ready", since: "2026-12-03T09:30:00.000Z", evaluatedAt: "2026-12-03T09:30:00.000Z", ready: false, checks: 1, blocking: checks });
+  });
+
+  it("says when a plan was never evaluated, and null without a readiness store", async () => {
+    expect(body(await get(operatorHandlers({ ...base, readiness: new MemoryReadinessStore() }))).readiness).toEqual({ state: "not-evaluated" });
+    expect(body(await get(operatorHandlers(base))).readiness).toBeNull();
   });
 });
