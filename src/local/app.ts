@@ -40,6 +40,12 @@ import { createRotationActivities } from "../rotation/activities.ts";
 import { Rotations } from "../rotation/port.ts";
 import { handleKeyVaultEvent, sweepSecrets, type EventOutcome, type SweepFinding } from "../rotation/triggers.ts";
 import { sqlLoginOps, type SqlLoginOps } from "../rotation/strategies.ts";
+import { createDrillActivities } from "../drills/activities.ts";
+import { Drills, type ScheduledStart } from "../drills/port.ts";
+import { BlobDrillHistoryStore, type DrillHistoryStore } from "../drills/store.ts";
+import { BlobDrillReportStore, type DrillReportStore } from "../drills/reports.ts";
+import { scheduledDrillPass } from "../drills/triggers.ts";
+import { drillInstanceId, type DrillTrigger, type PlannedDrillOutput } from "../core/drill/model.ts";
 
 /** The time scale runs wait at when the estate has no Azure time (operations of ~100 ms): 10 s polls in 10 ms. */
 export const INSTANT_AZURE_RUN_SCALE = 1000;
@@ -106,6 +112,13 @@ export interface LocalAppOptions {
   readonly sqlLogins?: (clients: ClientFactory) => SqlLoginOps;
   /** Stops the local durable host dead at a point (tests of crashes; see LocalDurableHostOptions.crashAt). */
   readonly crashAt?: (point: CrashPoint) => boolean;
+  /**
+   * Where planned drills keep each plan's history (default: `drills/{plan}.json` in Azurite's state
+   * container, as in Azure). `switchyard drill --mode planned` gives a folder's, which outlives Azurite.
+   */
+  readonly drillHistory?: DrillHistoryStore;
+  /** Where planned drills keep their Markdown reports (default: blobs in Azurite's state container). */
+  readonly drillReports?: DrillReportStore;
 }
 
 export interface LocalApp {
@@ -132,6 +145,18 @@ export interface LocalApp {
   handleKeyVaultEvent(raw: unknown): Promise<EventOutcome>;
   /** One pass of the daily secret sweep. */
   sweepSecrets(onFinding?: (finding: SweepFinding) => void): Promise<SweepFinding[]>;
+  /** Planned drills (one durable instance per plan), the same orchestration and activities as in Azure. */
+  readonly drills: Drills;
+  /** Each plan's drill history (`read(plan)`: its drills and what did not read). */
+  readonly drillHistory: DrillHistoryStore;
+  /** Drills' journal (their notifications). */
+  readonly drillJournal: BlobJournal;
+  /** Starts the plan's planned drill (or answers with the one running); `by` defaults to the local app. */
+  startDrill(planName: string, trigger?: DrillTrigger): ReturnType<Drills["start"]>;
+  /** Resolves with the plan's drill once it has ended; rejects if the host stopped first. */
+  waitForDrill(planName: string): Promise<PlannedDrillOutput>;
+  /** One firing of the scheduledDrill timer: a pass over every plan, one at a time. */
+  scheduledDrill(): Promise<ScheduledStart>;
   stop(): Promise<void>;
 }
 
@@ -203,10 +228,29 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     channels,
     sql: (options.sqlLogins ?? sqlLoginOps)(clients),
   });
+  // Planned drills start and read the plan's runs through the same run port as every trigger (below).
+  const drillJournal = new BlobJournal(blob.getContainerClient("switchyard-journal"), "drills/");
+  const drillHistory = options.drillHistory ?? new BlobDrillHistoryStore(blob.getContainerClient("switchyard-state"));
+  const drillActivities = createDrillActivities({
+    clients,
+    journal: drillJournal,
+    runJournal: journal,
+    runPlans,
+    store,
+    runs: { start: (input) => runPort!.start(input), get: (plan: string) => runPort!.get(plan) },
+    history: drillHistory,
+    reports: options.drillReports ?? new BlobDrillReportStore(blob.getContainerClient("switchyard-state")),
+    clock,
+    log: options.log,
+    probe,
+    pollIntervalMs: options.pollIntervalMs ?? 25,
+    notifier: options.notifier,
+    channels,
+  });
   const host = new LocalDurableHost({
     store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
     orchestrations: ORCHESTRATIONS,
-    activities: { ...activities, ...rotationActivities },
+    activities: { ...activities, ...rotationActivities, ...drillActivities },
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
     ...(options.crashAt ? { crashAt: options.crashAt } : {}),
     ...(options.timeScale !== undefined ? { activityTimeoutMs: functionTimeoutMs() / options.timeScale, functionTimeoutMs: functionTimeoutMs() } : {}),
@@ -226,6 +270,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     runPlans,
     { clock, timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE, store },
   );
+  const drills = new Drills(
+    {
+      status: (instanceId) => host.getStatus(instanceId),
+      start: async (name, instanceId, input) => void (await host.start(name, input, instanceId)),
+    },
+    runPlans,
+    { clock, timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE },
+  );
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
   // The same handlers the Functions app builds (src/app/handlers.ts), over the local services. The
   // local host applies a termination at its next episode (tens of ms): a pre-emption polls often.
@@ -244,6 +296,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     notifier,
     lag: { store: lag, metrics: new LogMetricSink(options.log) },
     rotations,
+    drills: drillHistory,
   });
   const routes = httpRoutes(handlers.http);
   const deliverNotifications = () => deliverOpen(delivery);
@@ -276,6 +329,21 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     rotationJournal,
     handleKeyVaultEvent: (raw) => handleKeyVaultEvent(raw, { plans, rotations, clients, clock, log: options.log }),
     sweepSecrets: (onFinding) => sweepSecrets({ plans, rotations, clients, clock, log: options.log }, onFinding),
+    drills,
+    drillHistory,
+    drillJournal,
+    async startDrill(planName, trigger = { kind: "cli", by: "switchyard (local app)" }) {
+      const plan = (await plans.list()).find((p) => p.name === planName);
+      if (!plan) throw new Error(`no plan ${planName} in this app`);
+      return drills.start(plan, trigger);
+    },
+    async waitForDrill(planName) {
+      const status = await host.waitForCompletion(drillInstanceId(planName));
+      const output = status.output as PlannedDrillOutput | undefined;
+      if (!output) throw new Error(`the drill of ${planName} ended ${status.runtimeStatus.toLowerCase()} without an outcome${status.error ? `: ${status.error}` : ""}`);
+      return output;
+    },
+    scheduledDrill: () => scheduledDrillPass({ plans, drills, log: options.log }),
     async stop() {
       clearInterval(deliveryTimer);
       await pass;

@@ -1,0 +1,134 @@
+/**
+ * Planned drills end to end on a plan no code was tuned to (test/fixtures/northwind.plan.yaml: japaneast
+ * and japanwest, a SQL failover group, GZRS and RA-GRS storage, both Front Door kinds, sites in both
+ * regions): the local app (estate, Azurite, the local durable host) runs plannedDrillV1 and its
+ * activities as in Azure, each drill a planned failover and a failback through the run port.
+ *
+ * The app's clock is the world's manual clock (detection, the activities, the history's times); the
+ * orchestrations keep the host's own time. Nothing here asserts a duration.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { parsePlan, type Plan } from "../../src/core/plan/index.ts";
+import { drillRunId } from "../../src/core/drill/model.ts";
+import { latestPassedDrill } from "../../src/core/drill/history.ts";
+import { useServeWorld } from "../helpers/serveWorld.ts";
+import { rawRequest } from "../helpers/estate.ts";
+
+const NORTHWIND = new URL("../fixtures/northwind.plan.yaml", import.meta.url);
+
+/** The northwind plan, with the auto-failover policy given (a region is down after two failed probes). */
+function northwind(autoFailover: Record<string, unknown>): Plan {
+  const doc = parse(readFileSync(NORTHWIND, "utf8")) as Record<string, unknown>;
+  return parsePlan({ ...doc, autoFailover: { quorum: 1, downForSeconds: 0, healthyForSeconds: 300, ...autoFailover } }, "northwind.plan.yaml (auto-failover for detection)");
+}
+
+/** The estate's writes after request `since`, as its request log lists them. */
+async function writesSince(world: ReturnType<typeof useServeWorld>, since: number): Promise<{ operationId: string; path: string }[]> {
+  const answer = await rawRequest(world.app.estate, "GET", `/_estate/requests?writes=true&since=${since}`);
+  expect(answer.status).toBe(200);
+  return (answer.body.value as { operationId: string; path: string }[]).map((r) => ({ operationId: r.operationId, path: r.path }));
+}
+
+const lastSeq = (world: ReturnType<typeof useServeWorld>) => world.app.estate.requests().at(-1)?.seq ?? 0;
+
+describe("planned drills of northwind, automatic failover off", () => {
+  const world = useServeWorld(() => [northwind({ enabled: false })]);
+  const PLAN = "northwind-logistics";
+
+  it("passes: a planned failover to japanwest and a failback home, both completed, no data loss allowed, each run's report kept", async () => {
+    const start = await world.app.startDrill(PLAN, { kind: "cli", by: "planned-drill test" });
+
+    const output = await world.app.waitForDrill(PLAN);
+
+    expect(start.outcome).toBe("started");
+    expect(output.outcome, output.reason).toBe("passed");
+    const record = output.record!;
+    expect(record).toMatchObject({ drillId: start.drill.drillId, plan: PLAN, mode: "planned", trigger: { kind: "cli", by: "planned-drill test" } });
+    expect(record.runs.map((r) => [r.kind, r.runId, r.from, r.to, r.outcome, r.dataLossAllowedBy, r.rpoExposureSeconds])).toEqual([
+      ["failover", drillRunId(record.drillId, "failover"), "japaneast", "japanwest", "completed", "none", 0],
+      ["failback", drillRunId(record.drillId, "failback"), "japanwest", "japaneast", "completed", "none", 0],
+    ]);
+    for (const run of record.runs) {
+      expect(run.rtoSeconds).toEqual(expect.any(Number));
+      expect(run.report).toMatch(new RegExp(`drills/${PLAN}/reports/${run.runId}\\.md$`));
+    }
+    // The runs were drill runs in planned mode: the journal says so.
+    const started = (await world.app.journal.read(record.runs[0]!.runId)).find((e) => e.kind === "run-started");
+    expect(started?.data).toMatchObject({ mode: "planned", trigger: { source: "drill" } });
+    // The plan is home again, with no run in progress.
+    expect((await world.app.runs.get(PLAN))?.runId).toBe(record.runs[1]!.runId);
+  }, 120_000);
+
+  it("keeps a history across drills: after three drills the trend has three RTOs in order, a median and a direction", async () => {
+    for (let i = 0; i < 2; i++) {
+      await world.app.startDrill(PLAN, { kind: "timer", by: "scheduledDrill" });
+      expect((await world.app.waitForDrill(PLAN)).outcome).toBe("passed");
+    }
+
+    const history = await world.app.drillHistory.read(PLAN);
+    const api = await world.request("GET", `/api/plans/${PLAN}`);
+
+    expect(history.drills).toHaveLength(3);
+    expect(history.problems).toEqual([]);
+    expect(latestPassedDrill(history)?.drillId).toBe(history.drills[2]!.drillId);
+    expect(api.status).toBe(200);
+    const drills = api.body.drills;
+    expect(drills.last.map((d: { drillId: string }) => d.drillId)).toEqual(history.drills.map((d) => d.drillId).reverse());
+    expect(drills.trend.rtos.map((p: { drillId: string; rtoSeconds: number }) => [p.drillId, p.rtoSeconds])).toEqual(history.drills.map((d) => [d.drillId, d.runs[0]!.rtoSeconds]));
+    expect(drills.trend.medianSeconds).toEqual(expect.any(Number));
+    expect(["improving", "worsening", "steady"]).toContain(drills.trend.direction);
+    expect(drills.trend.line).toMatch(/^RTO trend \(failover, last 3 drill\(s\)\): /);
+  }, 240_000);
+
+  it("is refused while a region of the plan is in an incident (detection's verdict down), and writes nothing to Azure", async () => {
+    await world.setRegionDown("japanwest", true);
+    const summaries = await world.healthChecks(PLAN, 3);
+    expect(summaries.at(-1)!.regions.japanwest?.state).toBe("down");
+    const since = lastSeq(world);
+    const before = (await world.app.drillHistory.read(PLAN)).drills.length;
+
+    await world.app.startDrill(PLAN, { kind: "operator", by: "ops@northwind.example", reason: "quarterly rehearsal" });
+    const output = await world.app.waitForDrill(PLAN);
+
+    expect(output.outcome).toBe("refused");
+    expect(output.reason).toMatch(/japanwest is down \(detection's verdict\); drills never start during an incident/);
+    expect(output.record!.runs).toEqual([]);
+    expect(await writesSince(world, since)).toEqual([]);
+    const after = await world.app.drillHistory.read(PLAN);
+    expect(after.drills).toHaveLength(before + 1);
+    expect(after.drills.at(-1)).toMatchObject({ outcome: "refused", trigger: { kind: "operator", by: "ops@northwind.example", reason: "quarterly rehearsal" } });
+    await world.setRegionDown("japanwest", false);
+  }, 120_000);
+});
+
+describe("a planned drill of northwind pre-empted by an incident, automatic failover on", () => {
+  const world = useServeWorld(() => [northwind({ enabled: true })]);
+  const PLAN = "northwind-logistics";
+
+  it("ends preempted when the incident's failover terminates its failover run, and never starts its failback", async () => {
+    // The drill's storage failover lasts long enough for the incident to arrive while it runs.
+    world.app.estate.setTiming({ durations: { StorageAccounts_Failover: 120_000 } });
+    const { drill } = await world.app.startDrill(PLAN, { kind: "cli", by: "planned-drill test" });
+    const failover = drillRunId(drill.drillId, "failover");
+    await world.waitForRun(PLAN, (run) => run.runId === failover && run.progress?.step === "data-tier", 60_000);
+
+    await world.setRegionDown("japaneast", true);
+    const checks = [];
+    for (let k = 0; k < 6 && !checks.some((s) => s.preempted); k++) checks.push(...(await world.healthChecks(PLAN, 1)));
+    world.app.estate.setTiming({ durations: { StorageAccounts_Failover: 100 } });
+    const output = await world.app.waitForDrill(PLAN);
+
+    expect(checks.find((s) => s.preempted)?.preempted).toBe(failover);
+    expect(output.outcome, output.reason).toBe("preempted");
+    expect(output.reason).toMatch(/terminated for an incident: japaneast is down/);
+    expect(output.record!.runs.map((r) => [r.kind, r.outcome])).toEqual([["failover", "terminated"]]);
+    const failback = drillRunId(drill.drillId, "failback");
+    expect(await world.app.journal.read(failback)).toEqual([]);
+    // The incident's own failover holds the plan now.
+    const incident = await world.app.runs.get(PLAN);
+    expect(incident?.runId).not.toBe(failover);
+    expect(incident?.trigger?.source).not.toBe("drill");
+  }, 180_000);
+});
