@@ -126,7 +126,7 @@ export async function advanceDrill(input: AdvanceInput, deps: DrillDeps): Promis
   if (started.has("failback")) {
     const stand = await standOf(ids.failback, view, state, now, deps);
     if (stand.active || stand.status === "starting") return watching("failback", stand.active, false);
-    if (stand.status === "completed") return end("passed", `failed over to ${plan.regions.secondary.name} and back to ${plan.regions.primary.name}, planned, with no data loss allowed`);
+    if (stand.status === "completed") return end("passed", `failed over to ${plan.regions.secondary.name} and back to ${plan.regions.primary.name}, planned`);
     return endShort("failback", stand);
   }
 
@@ -214,6 +214,10 @@ async function finish(plan: Plan, input: AdvanceInput, outcome: DrillOutcome, re
   const runs: DrillRunRecord[] = [];
   for (const kind of ["failover", "failback"] as const) {
     if (started.includes(kind)) runs.push(await runRecord(kind, drillRunId(input.drillId, kind), plan, view, scale, deps));
+  }
+  if (outcome === "passed") {
+    const allowed = [...new Set(runs.map((r) => r.dataLossAllowedBy).filter((by) => by !== "none"))];
+    reason += allowed.length === 0 ? ", with no data loss allowed" : `; data loss was allowed by ${allowed.map((by) => by ?? "an unknown decision").join(" and ")}`;
   }
   const base: DrillRecord = {
     drillId: input.drillId,

@@ -7,14 +7,19 @@
  * The app's clock is the world's manual clock (detection, the activities, the history's times); the
  * orchestrations keep the host's own time. Nothing here asserts a duration.
  */
-import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it, vi } from "vitest";
+import { main } from "../../src/cli/main.ts";
 import { parse } from "yaml";
 import { parsePlan, type Plan } from "../../src/core/plan/index.ts";
 import { drillRunId } from "../../src/core/drill/model.ts";
 import { latestPassedDrill } from "../../src/core/drill/history.ts";
 import { useServeWorld } from "../helpers/serveWorld.ts";
 import { rawRequest } from "../helpers/estate.ts";
+import type { EvaluationSummary } from "../../src/detection/evaluate.ts";
 
 const NORTHWIND = new URL("../fixtures/northwind.plan.yaml", import.meta.url);
 
@@ -115,7 +120,7 @@ describe("a planned drill of northwind pre-empted by an incident, automatic fail
     await world.waitForRun(PLAN, (run) => run.runId === failover && run.progress?.step === "data-tier", 60_000);
 
     await world.setRegionDown("japaneast", true);
-    const checks = [];
+    const checks: EvaluationSummary[] = [];
     for (let k = 0; k < 6 && !checks.some((s) => s.preempted); k++) checks.push(...(await world.healthChecks(PLAN, 1)));
     world.app.estate.setTiming({ durations: { StorageAccounts_Failover: 100 } });
     const output = await world.app.waitForDrill(PLAN);
@@ -131,4 +136,50 @@ describe("a planned drill of northwind pre-empted by an incident, automatic fail
     expect(incident?.runId).not.toBe(failover);
     expect(incident?.trigger?.source).not.toBe("drill");
   }, 180_000);
+});
+
+describe("switchyard drill --mode planned", () => {
+  /** Runs the command line, with what it prints. */
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
+    try {
+      return { code: await main(["node", "switchyard", "drill", ...args]), stdout: stdout.join(""), stderr: stderr.join("") };
+    } finally {
+      vi.restoreAllMocks();
+    }
+  }
+
+  it("drills the plan with every region up, prints each run's summary and the trend, and shares the history with the next drill of the same --out", async () => {
+    const out = mkdtempSync(join(tmpdir(), "switchyard-planned-"));
+    const plan = fileURLToPath(NORTHWIND);
+
+    const first = await cli("--mode", "planned", "--plan", plan, "--out", out);
+    const second = await cli("--mode", "planned", "--plan", plan, "--out", out, "--json");
+
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^planned drill northwind-logistics: northwind-logistics\.\d{8}T\d{6}Z\.drill-[0-9a-f]{4} — a planned failover japaneast → japanwest, then a failback; every region up$/m);
+    expect(first.stdout).toMatch(/^failover: completed \(japaneast → japanwest\) in /m);
+    expect(first.stdout).toMatch(/^failback: completed \(japanwest → japaneast\) in /m);
+    expect(first.stdout).toContain("RPO exposure: 0 s (budget 900 s; data loss allowed by: none)");
+    expect(first.stdout).toMatch(/RTO trend \(failover, last 1 drill\(s\)\): .*no direction yet/);
+    expect(first.stdout.trimEnd().split("\n").at(-1)).toMatch(/^planned drill passed in \d+\.\d s$/);
+    expect(second.code).toBe(0);
+    const result = JSON.parse(second.stdout);
+    expect(result).toMatchObject({ outcome: "passed", ok: true, drillsKept: 2, timeScale: 3600 });
+    expect(result.drills.trend.rtos).toHaveLength(2);
+    expect(result.drills.trend.rtos.every((p: { projected: boolean }) => p.projected)).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, "drills", "northwind-logistics.json"), "utf8")).drills).toHaveLength(2);
+    expect(existsSync(result.reportPath)).toBe(true);
+    expect(readFileSync(result.reportPath, "utf8")).toContain("RTO trend (failover, last 2 drill(s))");
+  }, 120_000);
+
+  it("takes the outage drill's options for an outage only", async () => {
+    const answer = await cli("--mode", "planned", "--no-failback", "--plan", fileURLToPath(NORTHWIND));
+
+    expect(answer.code).toBe(2);
+    expect(answer.stderr).toContain("--no-failback applies to --mode outage only");
+  });
 });
