@@ -13,7 +13,7 @@ import { notifyActivity, type NotifyDeps } from "../activities/notify.ts";
 import { wrapActivity } from "../activities/wrap.ts";
 import { currentPrimary } from "../core/detection/policy.ts";
 import type { PlanState } from "../core/detection/model.ts";
-import { appendDrill, drillOf, drillTrend, formatTrend, runLine, type DrillRecord, type DrillRunRecord } from "../core/drill/history.ts";
+import { appendDrill, drillOf, drillTrend, formatTrend, type DrillRecord, type DrillRunRecord } from "../core/drill/history.ts";
 import { DrillActivities, drillRunId, type AdvanceInput, type AdvanceResult, type DrillActivityName, type DrillNotice, type DrillOutcome, type DrillRunKind } from "../core/drill/model.ts";
 import { renderDrillReport } from "../core/drill/report.ts";
 import { SwitchyardError } from "../core/errors.ts";
@@ -142,7 +142,8 @@ export async function advanceDrill(input: AdvanceInput, deps: DrillDeps): Promis
   // Not started: the interlocks, then the planned failover.
   if (incident) return end("refused", `refused: ${incident}; drills never start during an incident`);
   if (view && ACTIVE.has(view.status)) return end("refused", `refused: run ${view.runId} of the plan is in progress (${view.kind} ${view.from} → ${view.to})`);
-  if (state.activeRun && isReservationLive(state.activeRun, view, now)) return end("refused", `refused: run ${state.activeRun.runId} has reserved the plan (its start is in flight)`);
+  // (The drill's own reservation, from a start that ran before and did not finish, is started again.)
+  if (state.activeRun && state.activeRun.runId !== ids.failover && isReservationLive(state.activeRun, view, now)) return end("refused", `refused: run ${state.activeRun.runId} has reserved the plan (its start is in flight)`);
   const serving = currentPrimary(plan, state);
   if (serving !== plan.regions.primary.name) return end("refused", `refused: ${serving} serves the plan, not its home region ${plan.regions.primary.name}; a planned drill starts from home (fail back first)`);
   return startRun("failover", plan, input, ids.failover, now, deps, (reason) => end("refused", `refused: ${reason}`), (run, now) => watching("failover", run, now));
@@ -291,9 +292,4 @@ export function createDrillActivities(deps: DrillActivityDeps): DrillActivityHan
     [DrillActivities.advance]: bind(DrillActivities.advance, advanceDrill),
     [DrillActivities.notify]: bind(DrillActivities.notify, notifyDrill),
   } as DrillActivityHandlers;
-}
-
-/** The lines a drill's notice carries for its runs. */
-export function noticeRuns(record: DrillRecord): string[] {
-  return record.runs.map(runLine);
 }

@@ -236,6 +236,15 @@ describe("advancing a planned drill", () => {
     expect(await advanceDrill(advanceInput(), deps)).toMatchObject({ state: "watching", kind: "failover", startedNow: false });
   });
 
+  it("starts its failover again when the plan's reservation is its own (a start that ran before and did not finish)", async () => {
+    const { deps, runs } = world({ state: { ...emptyPlanState(NORTHWIND.name), activeRun: { runId: FAILOVER, kind: "failover", reservedAt: "2026-12-03T10:04:50.000Z" } } });
+
+    const result = await advanceDrill(advanceInput(), deps);
+
+    expect(result).toMatchObject({ state: "watching", kind: "failover", runId: FAILOVER });
+    expect(runs.started.map((r) => r.runId)).toEqual([FAILOVER]);
+  });
+
   it("ends pre-empted, without a failback, when its failover run was terminated for an incident", async () => {
     const runs = new MemoryRuns();
     runs.current = { instanceId: "switchyard-northwind-logistics", runId: FAILOVER, status: "terminated", kind: "failover", from: "japaneast", to: "japanwest" };
