@@ -169,7 +169,7 @@ async function startRun(
     plan,
     from,
     to,
-    trigger: { source: "drill", by: triggerOf(input), reason: `planned drill: ${kind} ${from} → ${to}`, detectedAt: now.toISOString() },
+    trigger: { source: "drill", by: triggerOf(input), reason: `planned drill: ${kind} ${from} → ${to}`, detectedAt: input.at ?? now.toISOString() },
     ...(input.timeScale !== 1 ? { options: { timeScale: input.timeScale } } : {}),
   };
   try {
@@ -226,7 +226,7 @@ async function finish(plan: Plan, input: AdvanceInput, outcome: DrillOutcome, re
     mode: "planned",
     trigger: { kind: input.trigger.kind, by: redactText(input.trigger.by), ...(input.trigger.reason ? { reason: redactText(input.trigger.reason) } : {}) },
     startedAt: input.startedAt,
-    endedAt: now.toISOString(),
+    endedAt: input.at ?? now.toISOString(),
     outcome,
     reason: redactText(reason),
     timeScale: scale,

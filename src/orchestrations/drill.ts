@@ -61,7 +61,7 @@ export function* plannedDrill(context: df.OrchestrationContext): Gen<PlannedDril
 
   if (!input.progress) status({ phase: "starting" });
   for (;;) {
-    const advance: AdvanceInput = { ...base, trigger: input.trigger, timeScale: scale, startedAt: progress.startedAt, started, ...(abandon ? { abandon } : {}) };
+    const advance: AdvanceInput = { ...base, trigger: input.trigger, timeScale: scale, startedAt: progress.startedAt, started, at: at(), ...(abandon ? { abandon } : {}) };
     const result: ActivityResult<AdvanceResult> = yield context.df.callActivity(DrillActivities.advance, advance);
     if (!result.ok) {
       if (result.error.retryable && attempts < MAX_ATTEMPTS - 1) {

@@ -14,8 +14,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { parse } from "yaml";
-import { parsePlan, type Plan } from "../../src/core/plan/index.ts";
-import { drillRunId } from "../../src/core/drill/model.ts";
+import { loadPlanFile, parsePlan, type Plan } from "../../src/core/plan/index.ts";
+import { drillRunId, SCHEDULED_DRILLS_INSTANCE, type ScheduledDrillsOutput } from "../../src/core/drill/model.ts";
 import { latestPassedDrill } from "../../src/core/drill/history.ts";
 import { useServeWorld } from "../helpers/serveWorld.ts";
 import { rawRequest } from "../helpers/estate.ts";
@@ -135,6 +135,27 @@ describe("a planned drill of northwind pre-empted by an incident, automatic fail
     const incident = await world.app.runs.get(PLAN);
     expect(incident?.runId).not.toBe(failover);
     expect(incident?.trigger?.source).not.toBe("drill");
+  }, 180_000);
+});
+
+describe("the scheduledDrill timer's pass, on two plans", () => {
+  const world = useServeWorld(async () => [northwind({ enabled: false }), await loadPlanFile(fileURLToPath(new URL("../fixtures/harbor.plan.yaml", import.meta.url)))]);
+
+  it("drills every plan of the catalog, one at a time, each recorded in its own history as the timer's", async () => {
+    const start = await world.app.scheduledDrill();
+    const pass = await world.app.host.waitForCompletion(SCHEDULED_DRILLS_INSTANCE);
+
+    expect(start).toMatchObject({ outcome: "started", plans: ["northwind-logistics", "harbor-freight"] });
+    expect((pass.output as ScheduledDrillsOutput).drills.map((d) => [d.plan, d.outcome])).toEqual([
+      ["northwind-logistics", "passed"],
+      ["harbor-freight", "passed"],
+    ]);
+    const [northwindDrill] = (await world.app.drillHistory.read("northwind-logistics")).drills;
+    const [harborDrill] = (await world.app.drillHistory.read("harbor-freight")).drills;
+    expect(northwindDrill!.trigger).toEqual({ kind: "timer", by: "scheduledDrill" });
+    expect(harborDrill!.trigger).toEqual({ kind: "timer", by: "scheduledDrill" });
+    // One at a time: harbor's drill began once northwind's had ended.
+    expect(Date.parse(harborDrill!.startedAt)).toBeGreaterThanOrEqual(Date.parse(northwindDrill!.endedAt));
   }, 180_000);
 });
 

@@ -82,6 +82,11 @@ export interface AdvanceInput {
   readonly timeScale: number;
   readonly startedAt: string;
   readonly started: readonly DrillRunKind[];
+  /**
+   * The orchestration's time of this call (ISO): a run started now counts its RTO from it, and a drill
+   * that ends now ends at it, so that a drill's times are all the orchestration's. Absent: the activity's clock.
+   */
+  readonly at?: string;
   /** Ends the drill `failed` with this reason if it has not ended (the orchestration stops watching). */
   readonly abandon?: string;
 }
