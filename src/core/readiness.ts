@@ -78,6 +78,12 @@ export interface ReadinessRecord {
   readonly latest?: ReadinessSummary;
   /** The last evaluations, newest last. */
   readonly history: readonly { readonly at: string; readonly ready: boolean; readonly blocking: number }[];
+  /**
+   * A change people have not been told of yet: kept with the record that found it, cleared once the
+   * notification is handed over (`settle`), so that a notice that failed, or a host that stopped in
+   * between, is told at the next evaluation instead of never.
+   */
+  readonly pending?: { readonly change: ReadinessChange; readonly at: string };
 }
 
 /** Evaluations kept in a record's history (a day at the default schedule of every 30 minutes). */
@@ -89,6 +95,11 @@ const KEPT_BLOCKING = 50;
 
 export type ReadinessChange = "drift" | "restored";
 
+/** Longest subject and detail kept in a record (a check naming many settings is cut, with a count). */
+export const KEPT_TEXT = 600;
+
+const clip = (text: string) => (text.length <= KEPT_TEXT ? text : `${text.slice(0, KEPT_TEXT - 30)}… (${text.length - KEPT_TEXT + 30} more characters)`);
+
 export function summarise(result: ReadinessResult): ReadinessSummary {
   return {
     evaluatedAt: result.evaluatedAt,
@@ -96,7 +107,14 @@ export function summarise(result: ReadinessResult): ReadinessSummary {
     checks: result.checks.length,
     blocking: blocking(result)
       .slice(0, KEPT_BLOCKING)
-      .map((c) => ({ area: c.area, subject: c.subject, result: c.result, detail: c.detail, ...(c.resourceId ? { resourceId: c.resourceId } : {}), ...(c.missingActions ? { missingActions: c.missingActions } : {}) })),
+      .map((c) => ({
+        area: c.area,
+        subject: clip(c.subject),
+        result: c.result,
+        detail: clip(c.detail),
+        ...(c.resourceId ? { resourceId: clip(c.resourceId) } : {}),
+        ...(c.missingActions ? { missingActions: c.missingActions.slice(0, 100).map(clip) } : {}),
+      })),
   };
 }
 
@@ -108,6 +126,14 @@ export function summarise(result: ReadinessResult): ReadinessSummary {
  * nobody has been told it is ready.
  */
 export function applyEvaluation(record: ReadinessRecord, result: ReadinessResult): { record: ReadinessRecord; change?: ReadinessChange } {
+  const next = transition(record, result);
+  // A change not yet told is replaced by a newer one (what people need to know is where it stands now).
+  const pending = next.change ? { change: next.change, at: result.evaluatedAt } : record.pending;
+  const { pending: _, ...rest } = next.record;
+  return { record: { ...rest, ...(pending ? { pending } : {}) }, ...(next.change ? { change: next.change } : {}) };
+}
+
+function transition(record: ReadinessRecord, result: ReadinessResult): { record: ReadinessRecord; change?: ReadinessChange } {
   const summary = summarise(result);
   const history = [...record.history, { at: result.evaluatedAt, ready: result.ready, blocking: summary.blocking.length }].slice(-READINESS_HISTORY);
   const onlyUnknown = !result.ready && blocking(result).every((c) => c.result === "unknown");
@@ -122,6 +148,13 @@ export function applyEvaluation(record: ReadinessRecord, result: ReadinessResult
     return { record: { ...base, ...(record.state ? { state: record.state } : {}), ...(record.since ? { since: record.since } : {}) } };
   }
   return { record: { ...base, state: "not-ready", since: result.evaluatedAt }, change: "drift" };
+}
+
+/** The record once the pending change found at `at` has been handed to the notifier (unchanged if another is pending). */
+export function settlePending(record: ReadinessRecord, at: string): ReadinessRecord {
+  if (record.pending?.at !== at) return record;
+  const { pending: _, ...rest } = record;
+  return rest;
 }
 
 export const emptyReadinessRecord = (plan: string): ReadinessRecord => ({ plan, unknownStreak: 0, history: [] });

@@ -116,7 +116,6 @@ export function planNeeds(plan: Plan): ResourceNeeds[] {
         { action: `${SQL}/failoverGroups/failover/action`, why: "planned failover and failback of the failover group" },
         { action: `${SQL}/failoverGroups/tryPlannedBeforeForcedFailover/action`, why: "automatic failover: planned when the primary answers, forced only as the RPO gate allows" },
         { action: `${SQL}/failoverGroups/forceFailoverAllowDataLoss/action`, why: "forced failover, only within the RPO budget or after an approval" },
-        { action: `${SQL}/databases/replicationLinks/read`, why: "the databases' replication links (readiness)" },
       ]);
     }
   }

@@ -8,6 +8,7 @@
 import type { ClientFactory } from "../azure/clients.ts";
 import type { TokenCredential } from "@azure/core-auth";
 import type { Permission } from "@azure/arm-authorization";
+import type { AFDOrigin } from "@azure/arm-cdn";
 import { normaliseAzureError } from "../activities/azureErrors.ts";
 import { accountRef, isGeoRedundant, readAccount } from "../activities/storage.ts";
 import { readFailoverGroup, sqlGroupIn } from "../activities/sql.ts";
@@ -21,6 +22,7 @@ import { planNeeds, permissionsGrant, planRoles, type ResourceNeeds } from "../c
 import { DRILL_MAX_AGE_DAYS, isReady, SECRET_EXPIRY_MARGIN_DAYS, type ReadinessCheck, type ReadinessResult } from "../core/readiness.ts";
 import { parseArmId } from "../core/plan/armId.ts";
 import { settleEach } from "../core/concurrency.ts";
+import { RotationTags } from "../core/rotation/model.ts";
 
 export interface ReadinessDeps {
   readonly clients: ClientFactory;
@@ -59,7 +61,7 @@ export async function evaluateReadiness(plan: Plan, deps: ReadinessDeps, options
   const parts = await Promise.all([
     regionAndFrontDoorHealth(plan, deps, standby),
     sqlChecks(plan, deps, primary, standby),
-    storageChecks(plan, deps, primary),
+    storageChecks(plan, deps, primary, standby),
     lagChecks(plan, deps),
     frontDoorConfig(plan, deps, standby),
     settingsChecks(plan, deps),
@@ -107,8 +109,13 @@ async function sqlChecks(plan: Plan, deps: ReadinessDeps, primary: string, stand
         const problems: string[] = [];
         // As the standby's server sees it, the group is secondary there: primary on the serving region's server.
         if (fg.replicationRole !== "Secondary") problems.push(`the group is ${fg.replicationRole ?? "in no role"} on ${group.server} in ${standby}: it has already failed over out of ${primary}`);
-        const partner = fg.partnerServers?.[0];
-        if (partner?.replicationRole && partner.replicationRole !== "Primary") problems.push(`its partner ${nameOf(partner.id ?? "")} is ${partner.replicationRole}`);
+        // The partner must be the plan's server in the serving region, primary there: a group partnered
+        // with another server would fail over somewhere the plan does not know, and fail back nowhere.
+        const expected = sqlGroupIn(plan, index, primary);
+        const partner = fg.partnerServers?.find((p) => nameOf(p.id ?? "").toLowerCase() === expected.server.toLowerCase());
+        if (!partner) problems.push(`its partner is ${fg.partnerServers?.map((p) => nameOf(p.id ?? "")).join(", ") || "no server"}, not the plan's ${expected.server} in ${primary}`);
+        else if (partner.replicationRole && partner.replicationRole !== "Primary") problems.push(`its partner ${expected.server} is ${partner.replicationRole}`);
+        else if (partner.location && !sameRegion(partner.location, primary)) problems.push(`its partner ${expected.server} is in ${partner.location}, not ${primary}`);
         const listed = new Set((fg.databases ?? []).map((d) => nameOf(d).toLowerCase()));
         const missing = (entry.databases ?? []).filter((d) => !listed.has(d.toLowerCase()));
         if (missing.length > 0) problems.push(`database(s) ${missing.join(", ")} not in the group`);
@@ -129,7 +136,7 @@ async function sqlChecks(plan: Plan, deps: ReadinessDeps, primary: string, stand
 
 // ---- storage accounts: primary where the plan serves, geo-redundant, geo-replication Live ---------
 
-async function storageChecks(plan: Plan, deps: ReadinessDeps, primary: string): Promise<ReadinessCheck[]> {
+async function storageChecks(plan: Plan, deps: ReadinessDeps, primary: string, standby: string): Promise<ReadinessCheck[]> {
   return Promise.all(
     plan.storage.map(async (_, index): Promise<ReadinessCheck> => {
       const ref = accountRef(plan, index);
@@ -139,6 +146,7 @@ async function storageChecks(plan: Plan, deps: ReadinessDeps, primary: string): 
         const problems: string[] = [];
         if (!sameRegion(account.primaryLocation, primary)) problems.push(`primary in ${account.primaryLocation ?? "an unknown region"}, not ${primary}`);
         if (!isGeoRedundant(account.sku?.name)) problems.push(`SKU ${account.sku?.name ?? "unknown"} is not geo-redundant: it cannot fail over`);
+        else if (!sameRegion(account.secondaryLocation, standby)) problems.push(`its secondary is ${account.secondaryLocation ?? "none"}, not ${standby}: it cannot fail over there`);
         const stats = account.geoReplicationStats;
         if (isGeoRedundant(account.sku?.name)) {
           if (stats?.status !== "Live") problems.push(`geo-replication ${stats?.status ?? "status unknown"}, not Live`);
@@ -149,7 +157,7 @@ async function storageChecks(plan: Plan, deps: ReadinessDeps, primary: string): 
           subject,
           resourceId: ref.id,
           result: problems.length === 0 ? "pass" : "fail",
-          detail: problems.length === 0 ? `${account.sku?.name}, primary ${account.primaryLocation}, geo-replication Live` : problems.join("; "),
+          detail: problems.length === 0 ? `${account.sku?.name}, primary ${account.primaryLocation}, secondary ${account.secondaryLocation}, geo-replication Live` : problems.join("; "),
         };
       } catch (error) {
         return { area: "resources", subject, resourceId: ref.id, result: statusOf(error) === 404 ? "fail" : "unknown", detail: reason(error, "StorageAccounts_GetProperties", ref.id) };
@@ -187,13 +195,22 @@ async function frontDoorConfig(plan: Plan, deps: ReadinessDeps, standby: string)
     const subject = `origin group ${id.name}`;
     const origin = Object.entries(entry.origins).find(([region]) => sameRegion(region, standby))?.[1];
     try {
-      const origins = [];
+      const origins: AFDOrigin[] = [];
       for await (const o of deps.clients.cdn(id.subscriptionId).afdOrigins.listByOriginGroup(id.resourceGroup, id.names[0]!, id.name)) origins.push(o);
       const names = new Set(origins.map((o) => o.name?.toLowerCase()));
       const missing = Object.values(entry.origins).filter((n) => !names.has(n.toLowerCase()));
       const found = origins.find((o) => o.name?.toLowerCase() === origin?.toLowerCase());
-      const problems = [...(missing.length > 0 ? [`origin(s) ${missing.join(", ")} missing`] : []), ...(found && found.enabledState === "Disabled" ? [`the standby's origin ${origin} is disabled`] : [])];
-      return { area: "front-door", subject, resourceId: id.id, result: problems.length === 0 ? "pass" : "fail", detail: problems.length === 0 ? `standby origin ${origin} configured (priority ${found?.priority ?? "?"}, ${found?.enabledState ?? "Enabled"})` : problems.join("; ") };
+      // The standby's origin must lead somewhere of its own: one with another plan origin's host name
+      // would send the failed-over traffic back to the region it left.
+      const sharing = found?.hostName
+        ? Object.entries(entry.origins).filter(([region, name]) => !sameRegion(region, standby) && origins.some((o) => o.name?.toLowerCase() === name.toLowerCase() && o.hostName?.toLowerCase() === found.hostName!.toLowerCase()))
+        : [];
+      const problems = [
+        ...(missing.length > 0 ? [`origin(s) ${missing.join(", ")} missing`] : []),
+        ...(found && found.enabledState === "Disabled" ? [`the standby's origin ${origin} is disabled`] : []),
+        ...sharing.map(([region, name]) => `the standby's origin ${origin} has the host name of ${region}'s origin ${name} (${found!.hostName})`),
+      ];
+      return { area: "front-door", subject, resourceId: id.id, result: problems.length === 0 ? "pass" : "fail", detail: problems.length === 0 ? `standby origin ${origin} configured (${found?.hostName ?? "no host name"}, priority ${found?.priority ?? "?"}, ${found?.enabledState ?? "Enabled"})` : problems.join("; ") };
     } catch (error) {
       return { area: "front-door", subject, resourceId: id.id, result: statusOf(error) === 404 ? "fail" : "unknown", detail: reason(error, "AFDOrigins_ListByOriginGroup", id.id) };
     }
@@ -253,16 +270,17 @@ async function settingsChecks(plan: Plan, deps: ReadinessDeps): Promise<Readines
 
 async function secretChecks(plan: Plan, deps: ReadinessDeps, now: Date): Promise<ReadinessCheck[]> {
   const margin = SECRET_EXPIRY_MARGIN_DAYS * DAY_MS;
-  const pairs = plan.secrets.flatMap((secret) => secret.vaults.map((vault) => ({ secret, vault })));
-  return Promise.all(
-    pairs.map(async ({ secret, vault }): Promise<ReadinessCheck> => {
-      const subject = `secret ${secret.name} in ${vault.name}`;
-      try {
-        let current: { version?: string; enabled?: boolean; expiresOn?: Date; createdOn?: Date } | undefined;
-        for await (const v of deps.clients.secrets(vault.name).listPropertiesOfSecretVersions(secret.name)) {
-          if (!current || (v.createdOn?.getTime() ?? 0) > (current.createdOn?.getTime() ?? 0)) current = v;
+  const checks = await Promise.all(
+    plan.secrets.map(async (secret) => {
+      const read = await Promise.all(secret.vaults.map((vault) => currentVersion(deps, vault.name, secret.name).then((current) => ({ vault, current }), (error: unknown) => ({ vault, error }))));
+      const perVault = read.map((r): ReadinessCheck => {
+        const subject = `secret ${secret.name} in ${r.vault.name}`;
+        if ("error" in r) {
+          const status = statusOf(r.error);
+          return { area: "secrets", subject, resourceId: r.vault.id, result: status === 404 ? "fail" : "unknown", detail: status === 404 ? "not in the vault" : reason(r.error, "GetSecretVersions", r.vault.id) };
         }
-        if (!current) return { area: "secrets", subject, resourceId: vault.id, result: "fail", detail: "no version" };
+        const current = r.current;
+        if (!current) return { area: "secrets", subject, resourceId: r.vault.id, result: "fail", detail: "no version" };
         const problems: string[] = [];
         if (current.enabled === false) problems.push(`current version ${current.version} is disabled`);
         if (current.expiresOn) {
@@ -271,13 +289,32 @@ async function secretChecks(plan: Plan, deps: ReadinessDeps, now: Date): Promise
           else if (left <= margin) problems.push(`current version expires ${current.expiresOn.toISOString()}, within ${SECRET_EXPIRY_MARGIN_DAYS} days: its rotation has not happened`);
         }
         const expiry = current.expiresOn ? `expires ${current.expiresOn.toISOString()}` : "no expiry";
-        return { area: "secrets", subject, resourceId: vault.id, result: problems.length === 0 ? "pass" : "fail", detail: problems.length === 0 ? `current version ${current.version}, ${expiry}` : problems.join("; ") };
-      } catch (error) {
-        const status = statusOf(error);
-        return { area: "secrets", subject, resourceId: vault.id, result: status === 404 ? "fail" : "unknown", detail: status === 404 ? "not in the vault" : reason(error, "GetSecretVersions", vault.id) };
+        return { area: "secrets", subject, resourceId: r.vault.id, result: problems.length === 0 ? "pass" : "fail", detail: problems.length === 0 ? `current version ${current.version}, ${expiry}` : problems.join("; ") };
+      });
+      // Every vault on the same rotation: a rotation that stopped between vaults leaves the regions'
+      // apps on different credentials (told by Switchyard's own tag on each current version; metadata only).
+      const rotations = read.map((r) => ("current" in r && r.current ? (r.current.tags?.[RotationTags.rotation] ?? "") : undefined));
+      if (secret.vaults.length > 1 && rotations.every((t) => t !== undefined) && new Set(rotations).size > 1 && rotations.some((t) => t !== "")) {
+        perVault.push({
+          area: "secrets",
+          subject: `secret ${secret.name} across its vaults`,
+          result: "fail",
+          detail: `the vaults' current versions come from different rotations (${read.map((r, i) => `${r.vault.name}: ${rotations[i] || "none"}`).join(", ")}): a rotation stopped part-way; rotate it again`,
+        });
       }
+      return perVault;
     }),
   );
+  return checks.flat();
+}
+
+/** The newest version of a secret in a vault (Key Vault's current one), by its metadata: never its value. */
+async function currentVersion(deps: ReadinessDeps, vault: string, name: string) {
+  let current: { version?: string; enabled?: boolean; expiresOn?: Date; createdOn?: Date; tags?: Record<string, string> } | undefined;
+  for await (const v of deps.clients.secrets(vault).listPropertiesOfSecretVersions(name)) {
+    if (!current || (v.createdOn?.getTime() ?? 0) > (current.createdOn?.getTime() ?? 0)) current = v;
+  }
+  return current;
 }
 
 // ---- permissions: asked of Azure for each resource, not assumed ------------------------------------

@@ -51,7 +51,8 @@ export async function readinessRound(plans: readonly Plan[], deps: ReadinessRoun
 async function planRound(plan: Plan, deps: ReadinessRoundDeps): Promise<PlanReadiness> {
   const primary = deps.currentPrimary ? await deps.currentPrimary(plan) : plan.regions.primary.name;
   const result = await evaluateReadiness(plan, deps, { primary });
-  const change = await deps.store.record(result);
+  const pending = await deps.store.record(result);
+  const change = pending?.change;
   const open = blocking(result);
   deps.log.info(`readiness of plan ${plan.name}: ${result.ready ? "ready" : "not ready"}`, {
     checks: result.checks.length,
@@ -59,16 +60,21 @@ async function planRound(plan: Plan, deps: ReadinessRoundDeps): Promise<PlanRead
     unknown: open.filter((c) => c.result === "unknown").length,
     ...(change ? { change } : {}),
   });
-  if (change) {
-    await deps.notifier.notify(readinessNotice(plan, result, change)).catch((error) =>
-      deps.log.error(`readiness ${change} of plan ${plan.name} not notified`, { error: redactText(error instanceof Error ? error.message : String(error)) }),
-    );
+  if (pending) {
+    // Told under the id of the evaluation that found the change, so a notice sent again is the same event;
+    // pending until the notifier has it (its outbox then delivers, retrying), and told again next round if not.
+    try {
+      await deps.notifier.notify(readinessNotice(plan, result, pending.change, pending.at));
+      await deps.store.settle(plan.name, pending.at);
+    } catch (error) {
+      deps.log.error(`readiness ${pending.change} of plan ${plan.name} not notified: told again at the next evaluation`, { error: redactText(error instanceof Error ? error.message : String(error)) });
+    }
   }
   return { plan: plan.name, result, ...(change ? { change } : {}) };
 }
 
 /** The notice of a drift or of its end: what is not ready, by check. */
-export function readinessNotice(plan: Plan, result: ReadinessResult, change: ReadinessChange): NotifyInput {
+export function readinessNotice(plan: Plan, result: ReadinessResult, change: ReadinessChange, foundAt: string = result.evaluatedAt): NotifyInput {
   const open = blocking(result);
   const kind = change === "drift" ? ("readiness-drift" as const) : ("readiness-restored" as const);
   const named = open.slice(0, NAMED).map((c) => `${c.area}: ${c.subject}: ${c.detail}`);
@@ -80,7 +86,7 @@ export function readinessNotice(plan: Plan, result: ReadinessResult, change: Rea
   return {
     runId: READINESS_NOTIFICATION_ID,
     plan,
-    id: `${plan.name}.${kind}.${Date.parse(result.evaluatedAt)}`,
+    id: `${plan.name}.${kind}.${Date.parse(foundAt)}`,
     kind,
     event: kind,
     severity: change === "drift" ? "warning" : "info",

@@ -8,12 +8,17 @@ import { z } from "zod";
 import { uploadJsonIf } from "../azure/blobJson.ts";
 import { budgetOptions, readBody } from "../azure/budget.ts";
 import { statusCodeOf } from "../azure/restErrors.ts";
-import { applyEvaluation, emptyReadinessRecord, READINESS_AREAS, READINESS_HISTORY, type ReadinessChange, type ReadinessRecord, type ReadinessResult } from "../core/readiness.ts";
+import { applyEvaluation, emptyReadinessRecord, READINESS_AREAS, READINESS_HISTORY, settlePending, type ReadinessChange, type ReadinessRecord, type ReadinessResult } from "../core/readiness.ts";
 
 export interface ReadinessStore {
   get(plan: string): Promise<ReadinessRecord>;
-  /** Applies an evaluation atomically (retrying on conflicts); returns the change people are to be told of, if any. */
-  record(result: ReadinessResult): Promise<ReadinessChange | undefined>;
+  /**
+   * Applies an evaluation atomically (retrying on conflicts); returns the change people are to be told
+   * of — this evaluation's, or an earlier one's that was never handed over — if any.
+   */
+  record(result: ReadinessResult): Promise<{ readonly change: ReadinessChange; readonly at: string } | undefined>;
+  /** The change found at `at` has been handed to the notifier: it is no longer pending. */
+  settle(plan: string, at: string): Promise<void>;
 }
 
 const isoTime = z.string().max(40).refine((t) => !Number.isNaN(Date.parse(t)), "an ISO time");
@@ -43,6 +48,7 @@ const recordSchema = z.strictObject({
     })
     .optional(),
   history: z.array(z.strictObject({ at: isoTime, ready: z.boolean(), blocking: z.number().int().min(0) })).max(READINESS_HISTORY),
+  pending: z.strictObject({ change: z.enum(["drift", "restored"]), at: isoTime }).optional(),
 });
 
 /** A record holds at most 50 blocking checks and 48 evaluations: far under this. */
@@ -74,14 +80,32 @@ abstract class VersionedReadinessStore implements ReadinessStore {
     return (await this.read(plan)).record;
   }
 
-  async record(result: ReadinessResult): Promise<ReadinessChange | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      const { record, etag } = await this.read(result.plan);
+  async record(result: ReadinessResult): Promise<{ readonly change: ReadinessChange; readonly at: string } | undefined> {
+    let told: ReadinessRecord["pending"];
+    await this.update(result.plan, (record) => {
       // An evaluation older than the one recorded is not applied over it (a slow evaluation ending late).
-      if (record.latest && Date.parse(record.latest.evaluatedAt) > Date.parse(result.evaluatedAt)) return undefined;
-      const next = applyEvaluation(record, result);
-      if (await this.write(next.record, etag)) return next.change;
-      if (attempt >= 8) throw new Error(`the readiness record of plan ${result.plan} kept changing under ${attempt} attempts to record an evaluation`);
+      if (record.latest && Date.parse(record.latest.evaluatedAt) > Date.parse(result.evaluatedAt)) {
+        told = record.pending;
+        return undefined;
+      }
+      const next = applyEvaluation(record, result).record;
+      told = next.pending;
+      return next;
+    });
+    return told;
+  }
+
+  async settle(plan: string, at: string): Promise<void> {
+    await this.update(plan, (record) => (record.pending?.at === at ? settlePending(record, at) : undefined));
+  }
+
+  /** Reads, changes and writes the record if unchanged since read, retrying; `change` returns undefined to write nothing. */
+  private async update(plan: string, change: (record: ReadinessRecord) => ReadinessRecord | undefined): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const { record, etag } = await this.read(plan);
+      const next = change(record);
+      if (!next || (await this.write(next, etag))) return;
+      if (attempt >= 8) throw new Error(`the readiness record of plan ${plan} kept changing under ${attempt} attempts to record an evaluation`);
       await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
     }
   }

@@ -98,4 +98,42 @@ describe("readiness on the local estate", () => {
     expect(secrets[0]!.detail).toMatch(/expires .* within 7 days/);
     expect(JSON.stringify(result)).not.toContain("a-value-that-expires-soon");
   });
+
+  it("catches a failover group partnered with a server the plan does not name", async () => {
+    const { result } = await evaluate(async (app) => {
+      const other = `/subscriptions/${SUB}/resourceGroups/mer-aue/providers/Microsoft.Sql/servers/mer-sql-other`;
+      await app.estate.seed({ sqlServers: [{ id: other, location: plan.regions.primary.name }] } as never);
+      app.estate.state.failoverGroups.find((g) => g.name === "mer-claims")!.primaryServerId = other;
+    });
+    const group = result.checks.find((c) => c.subject === "SQL failover group mer-claims");
+    expect(group?.result).toBe("fail");
+    expect(group?.detail).toContain("its partner is mer-sql-other, not the plan's mer-sql-aue in australiaeast");
+  });
+
+  it("catches a storage account whose geo-secondary is not the standby region", async () => {
+    const { result } = await evaluate((app) => {
+      for (const accounts of app.estate.state.storageAccounts.values()) for (const a of accounts.values()) if (a.name === "merclaimdocs") a.secondaryLocation = "southeastasia";
+    });
+    const account = open(result.checks).find((c) => c.subject === "storage account merclaimdocs" && c.area === "resources");
+    expect(account?.detail).toContain("its secondary is southeastasia, not australiasoutheast");
+  });
+
+  it("catches a standby origin that leads to the primary's host", async () => {
+    const { result } = await evaluate((app) => {
+      const origins = [...app.estate.state.afdOrigins.values()];
+      const standby = origins.find((o) => o.name === "intake-ause")!;
+      standby.hostName = origins.find((o) => o.name === "intake-aue")!.hostName;
+    });
+    const group = open(result.checks).find((c) => c.subject === "origin group intake");
+    expect(group?.detail).toMatch(/the standby's origin intake-ause has the host name of australiaeast's origin intake-aue/);
+  });
+
+  it("catches vaults left on different rotations of one secret", async () => {
+    const { result } = await evaluate(async (app) => {
+      await app.clients.secrets("mer-kv-aue").setSecret("broker-signing-key", "half-rotated-value-0123456789abcdef0123", { tags: { "switchyard-rotation": "meridian-claims.20261203T000000Z.rotate-0001" }, expiresOn: new Date(Date.now() + 60 * 24 * 3600 * 1000) });
+    });
+    const across = open(result.checks).find((c) => c.subject === "secret broker-signing-key across its vaults");
+    expect(across?.detail).toContain("come from different rotations");
+    expect(JSON.stringify(result)).not.toContain("half-rotated-value");
+  });
 });

@@ -72,9 +72,39 @@ describe("readiness store", () => {
     const store = new MemoryReadinessStore();
     await store.record(evaluation([pass("a")], "p4"));
     const notReady = evaluation([fail("b")], "p4");
-    const changes = await Promise.all([store.record(notReady), store.record({ ...notReady, evaluatedAt: new Date(Date.parse(notReady.evaluatedAt) + 1000).toISOString() })]);
-    expect(changes.filter((c) => c === "drift")).toHaveLength(1);
+    const told = await Promise.all([store.record(notReady), store.record({ ...notReady, evaluatedAt: new Date(Date.parse(notReady.evaluatedAt) + 1000).toISOString() })]);
+    // Both may hand the notice over (until one settles it), but as one event: the evaluation that found it.
+    expect(told.every((t) => t?.change === "drift")).toBe(true);
+    expect(new Set(told.map((t) => t?.at)).size).toBe(1);
     expect((await store.get("p4")).state).toBe("not-ready");
+  });
+
+  it("keeps a change pending until it is handed over, so a notice that failed is told at the next evaluation", async () => {
+    const store = new MemoryReadinessStore();
+    await store.settle("p8", "never");
+    const first = await store.record(evaluation([pass("a")], "p8"));
+    expect(first).toBeUndefined();
+    const drift = await store.record(evaluation([fail("b")], "p8"));
+    expect(drift?.change).toBe("drift");
+    // The notifier failed (or the host stopped): nothing settled it; the next evaluation tells it again.
+    expect(await store.record(evaluation([fail("b")], "p8"))).toEqual(drift);
+    await store.settle("p8", drift!.at);
+    expect(await store.record(evaluation([fail("b")], "p8"))).toBeUndefined();
+    const restored = await store.record(evaluation([pass("a")], "p8"));
+    expect(restored?.change).toBe("restored");
+    // Settling an older change leaves a newer one pending.
+    await store.settle("p8", drift!.at);
+    expect((await store.get("p8")).pending).toEqual(restored);
+  });
+
+  it("keeps a record readable whatever a check says: long details are cut", async () => {
+    const store = new MemoryReadinessStore();
+    const long: ReadinessCheck = { area: "settings", subject: "site s", result: "fail", detail: `app setting(s) ${Array.from({ length: 400 }, (_, i) => `SETTING_${i}`).join(", ")} missing` };
+    await store.record(evaluation([long], "p9"));
+    const record = await store.get("p9");
+    expect(record.latest?.blocking[0]!.detail.length).toBeLessThanOrEqual(600);
+    expect(record.latest?.blocking[0]!.detail).toMatch(/more characters\)$/);
+    expect(await store.record(evaluation([long], "p9"))).toBeDefined();
   });
 
   it("does not apply an evaluation older than the one recorded", async () => {
@@ -82,6 +112,7 @@ describe("readiness store", () => {
     const late = evaluation([fail("b")], "p5");
     await store.record(evaluation([pass("a")], "p5"));
     expect(await store.record(late)).toBeUndefined();
+    expect((await store.get("p5")).history).toHaveLength(1);
     expect((await store.get("p5")).state).toBe("ready");
   });
 
