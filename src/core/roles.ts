@@ -262,10 +262,30 @@ export function permissionsGrant(
   });
 }
 
+/**
+ * `*` matches any run of characters; case is ignored. Linear in both lengths whatever the pattern
+ * (runs of `*` collapse, and a mismatch after a `*` resumes from the last one): a role definition is
+ * data read from Azure, never a reason to spin.
+ */
 function wildcardMatch(pattern: string, action: string): boolean {
-  const source = pattern
-    .split("*")
-    .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
-    .join(".*");
-  return new RegExp(`^${source}$`, "i").test(action);
+  const p = pattern.toLowerCase().replace(/\*+/g, "*");
+  const a = action.toLowerCase();
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (j < a.length) {
+    if (i < p.length && p[i] !== "*" && p[i] === a[j]) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === "*") {
+      star = i++;
+      resume = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++resume;
+    } else return false;
+  }
+  while (i < p.length && p[i] === "*") i++;
+  return i === p.length;
 }

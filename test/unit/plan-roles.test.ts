@@ -116,3 +116,12 @@ describe("the roles against Azure's published definitions (the estate's catalogu
     }
   });
 });
+
+describe("permissionsGrant on patterns built to be slow", () => {
+  it("answers for ten thousand stars against ten thousand characters", () => {
+    const stars = `${"*".repeat(10_000)}Z`;
+    expect(permissionsGrant([{ actions: [stars] }], "a".repeat(10_000))).toBe(false);
+    expect(permissionsGrant([{ actions: [stars] }], `${"a".repeat(10_000)}z`)).toBe(true);
+    expect(permissionsGrant([{ actions: ["*a*a*a*a*a*a*a*a*a*a*b"] }], "a".repeat(5_000))).toBe(false);
+  });
+});
