@@ -6,6 +6,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
 import type { ReadinessCheck } from "../../src/core/readiness.ts";
@@ -136,4 +138,41 @@ describe("readiness on the local estate", () => {
     expect(across?.detail).toContain("come from different rotations");
     expect(JSON.stringify(result)).not.toContain("half-rotated-value");
   });
+});
+
+describe("switchyard drill --mode readiness", () => {
+  const run = async (...args: string[]) => {
+    const cli = await promisify(execFile)(process.execPath, ["bin/switchyard.mjs", "drill", "--mode", "readiness", "--plan", "test/fixtures/meridian.plan.yaml", "--out", out, ...args]).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+    return { ...cli, lines: cli.stdout.trimEnd().split("\n") };
+  };
+
+  it("prints each check, ends with ready and proves it wrote nothing (exit 0)", async () => {
+    const { code, lines } = await run();
+    expect(code).toBe(0);
+    expect(lines[0]).toMatch(/^readiness of meridian-claims: australiaeast serving, australiasoutheast standing by/);
+    expect(lines.at(-2)).toBe("ready");
+    expect(lines.at(-1)).toMatch(/^\d+ request\(s\) to the estate, 0 of them writes$/);
+  }, 60_000);
+
+  it("with RBAC enforced and one role removed, names exactly the action the run would miss (exit 1)", async () => {
+    const { code, lines } = await run("--rbac", "--without-role", "CDN Profile Contributor");
+    expect(code).toBe(1);
+    expect(lines[0]).toMatch(/^RBAC enforced: the local identity holds \d+ role assignment\(s\) of switchyard plan roles, without CDN Profile Contributor$/);
+    // Reader stays on the profile: Azure answers the question, and only what Reader lacks is missing.
+    const missing = lines.filter((l) => l.startsWith("  FAIL permissions"));
+    expect(missing).toEqual([
+      "  FAIL permissions Microsoft.Cdn/profiles/mer-fd: missing Microsoft.Cdn/profiles/originGroups/origins/write (granted by CDN Profile Contributor)",
+    ]);
+    expect(lines.at(-1)).toMatch(/, 0 of them writes$/);
+  }, 60_000);
+
+  it("refuses a role the plan's assignments do not have, and RBAC options in other modes (exit 2)", async () => {
+    expect((await run("--without-role", "Owner")).code).toBe(2);
+    const other = await promisify(execFile)(process.execPath, ["bin/switchyard.mjs", "drill", "--mode", "planned", "--rbac"]).catch((e: { code: number; stderr: string }) => e);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain("--rbac applies to --mode readiness only");
+  }, 60_000);
 });
