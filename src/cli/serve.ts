@@ -104,11 +104,22 @@ export function serveCommand(setCode: (code: number) => void): Command {
       }, o.probeInterval * 1000);
       void tick();
       void lagTick();
+      // The readiness timer: at start, then every 30 minutes (GET /api/plans/{plan} shows the latest).
+      const readinessTick = () =>
+        app.checkReadiness().then(
+          (results) => {
+            for (const r of results) log.info(`readiness of ${r.plan}: ${r.error ? `not evaluated (${r.error})` : r.result?.ready ? "ready" : "not ready"}`);
+          },
+          (error: unknown) => log.error("readiness round failed", { error: error instanceof Error ? error.message : String(error) }),
+        );
+      const readinessTimer = setInterval(() => void readinessTick(), 30 * 60_000);
+      void readinessTick();
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
       });
       clearInterval(timer);
+      clearInterval(readinessTimer);
       await http.close();
       await tokens?.remove();
       await app.stop();

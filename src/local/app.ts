@@ -31,6 +31,8 @@ import { buildHandlers, type HandlerDeps } from "../app/handlers.ts";
 import type { RunView } from "../core/run/port.ts";
 import { join } from "node:path";
 import { BlobLagStore } from "../lag/store.ts";
+import { BlobReadinessStore } from "../readiness/store.ts";
+import { lastPassedDrill, type PlanReadiness } from "../readiness/round.ts";
 import { LogMetricSink, type PlanLagSummary } from "../lag/round.ts";
 import { ChannelNotifier } from "../notify/channelNotifier.ts";
 import { deliverOpen, type DeliveryDeps, type DeliveryReport } from "../notify/delivery.ts";
@@ -136,6 +138,9 @@ export interface LocalApp {
   /** One round of the replicationLag timer over every plan: samples stored, metrics logged, breaches notified. */
   measureLag(): Promise<PlanLagSummary[]>;
   readonly lag: BlobLagStore;
+  /** One round of the readiness timer over every plan: evaluated, recorded, a drift notified once. */
+  checkReadiness(): Promise<PlanReadiness[]>;
+  readonly readiness: BlobReadinessStore;
   /** One pass of the notificationDelivery timer: retries due, email sends polled. */
   deliverNotifications(): Promise<DeliveryReport[]>;
   /** Secret rotations (one durable instance per plan secret) and their journal. */
@@ -279,6 +284,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     { clock, timeScale: options.timeScale ?? INSTANT_AZURE_RUN_SCALE },
   );
   const plans = new StaticPlanCatalog(options.plans, (message, fields) => options.log.warn(message, fields));
+  const readiness = new BlobReadinessStore(blob.getContainerClient("switchyard-state"));
   // The same handlers the Functions app builds (src/app/handlers.ts), over the local services. The
   // local host applies a termination at its next episode (tens of ms): a pre-emption polls often.
   const handlers = buildHandlers({
@@ -297,6 +303,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     lag: { store: lag, metrics: new LogMetricSink(options.log) },
     rotations,
     drills: drillHistory,
+    readiness: { store: readiness, lastDrill: lastPassedDrill(drillHistory) },
   });
   const routes = httpRoutes(handlers.http);
   const deliverNotifications = () => deliverOpen(delivery);
@@ -324,6 +331,8 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     checkHealth: () => handlers.checkAllHealth(),
     measureLag: () => handlers.measureAllLag(),
     lag,
+    checkReadiness: () => handlers.checkAllReadiness(),
+    readiness,
     deliverNotifications,
     rotations,
     rotationJournal,

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
 import type { ReadinessCheck } from "../../src/core/readiness.ts";
 import { runReadinessDrill, type ReadinessDrillOptions } from "../../src/local/readiness.ts";
-import type { LocalApp } from "../../src/local/app.ts";
+import { startLocalApp, type LocalApp } from "../../src/local/app.ts";
+import type { NotifyInput } from "../../src/core/run/model.ts";
 
 const out = mkdtempSync(join(tmpdir(), "switchyard-readiness-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -171,8 +172,38 @@ describe("switchyard drill --mode readiness", () => {
 
   it("refuses a role the plan's assignments do not have, and RBAC options in other modes (exit 2)", async () => {
     expect((await run("--without-role", "Owner")).code).toBe(2);
-    const other = await promisify(execFile)(process.execPath, ["bin/switchyard.mjs", "drill", "--mode", "planned", "--rbac"]).catch((e: { code: number; stderr: string }) => e);
+    const other = (await promisify(execFile)(process.execPath, ["bin/switchyard.mjs", "drill", "--mode", "planned", "--rbac"]).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(other.code).toBe(2);
     expect(other.stderr).toContain("--rbac applies to --mode readiness only");
+  }, 60_000);
+});
+
+describe("the readiness timer on the local app", () => {
+  it("records each evaluation and tells a drift once, and its end once", async () => {
+    const notices: NotifyInput[] = [];
+    const app = await startLocalApp({ plans: [plan], log: { info: () => undefined, warn: () => undefined, error: () => undefined }, notifier: { name: "test", notify: async (n) => void notices.push(n) }, pollIntervalMs: 25 });
+    try {
+      const round = async () => (await app.checkReadiness())[0]!;
+      expect((await round()).result?.ready).toBe(true);
+      expect((await round()).change).toBeUndefined();
+      const site = plan.appService[1]!.site;
+      const web = app.clients.web(SUB);
+      const before = await web.webApps.listApplicationSettings(site.resourceGroup, site.name);
+      const { CLAIMS_WRITE_REGION: _dropped, ...rest } = before.properties ?? {};
+      await web.webApps.updateApplicationSettings(site.resourceGroup, site.name, { properties: rest });
+      expect((await round()).change).toBe("drift");
+      expect((await round()).change).toBeUndefined();
+      await web.webApps.updateApplicationSettings(site.resourceGroup, site.name, { properties: before.properties ?? {} });
+      expect((await round()).change).toBe("restored");
+      const readiness = notices.filter((n) => n.kind?.startsWith("readiness-"));
+      expect(readiness.map((n) => n.kind)).toEqual(["readiness-drift", "readiness-restored"]);
+      expect(readiness[0]!.message).toContain("settings: site mer-intake-ause (australiasoutheast): app setting(s) CLAIMS_WRITE_REGION missing");
+      expect(readiness.map((n) => n.incident)).toEqual([{ key: "switchyard/meridian-claims/readiness", action: "trigger" }, { key: "switchyard/meridian-claims/readiness", action: "resolve" }]);
+      const record = await app.readiness.get(plan.name);
+      expect(record.history.map((h) => h.ready)).toEqual([true, true, false, false, true]);
+      expect(record.pending).toBeUndefined();
+    } finally {
+      await app.stop();
+    }
   }, 60_000);
 });
