@@ -168,7 +168,9 @@ export function formatReadiness(result: ReadinessResult): string {
   const lines = [`readiness of ${result.plan}: ${result.primary} serving, ${result.standby} standing by (evaluated ${result.evaluatedAt})`];
   for (const area of READINESS_AREAS) {
     for (const c of result.checks.filter((x) => x.area === area)) {
-      lines.push(`  ${MARK[c.result].padEnd(4)} ${area.padEnd(11)} ${c.subject}: ${c.detail}${c.advisory ? " (advisory)" : ""}`);
+      // An advisory check that did not pass is a note: it decides nothing.
+      const mark = c.advisory && c.result !== "pass" ? "note" : MARK[c.result];
+      lines.push(`  ${mark.padEnd(4)} ${area.padEnd(11)} ${c.subject}: ${c.detail}${c.advisory ? " (advisory)" : ""}`);
     }
   }
   const open = blocking(result);
