@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { EstateHttpError, type ArmErrorBody } from "./errors.ts";
 import { isObject, stringAt } from "./json.ts";
+import type { Operation } from "./lro.ts";
 import { findBuiltInRole, grants, type ActionKind, type BuiltInRole, type RolePermission } from "./roles.ts";
 import type { Route } from "./router.ts";
 import type { EstateState } from "./state.ts";
@@ -88,8 +89,8 @@ export const OPERATION_AUTHORIZATION: Readonly<Record<string, OperationAuthoriza
   Permissions_ListForResource: arm("Microsoft.Authorization/permissions/read"),
   Operations_GetStatus: {
     kind: "action",
-    enforced: false,
-    note: "whether and how Resource Manager authorizes the polls of a long-running operation's status URL (a location-level path under the subscription) is not public: not checked",
+    enforced: true,
+    note: "the action and the scope come from the operation polled: its provider's status read (OPERATION_STATUS_ACTIONS) over the resource group of the resource it acts on",
   },
   GetSecrets: data(`${SECRETS}/readMetadata/action`),
   GetSecretVersions: data(`${SECRETS}/readMetadata/action`),
@@ -105,6 +106,55 @@ export const OPERATION_AUTHORIZATION: Readonly<Record<string, OperationAuthoriza
   MetricsBatch_NotRegional: { kind: "action", enforced: false, note: "not a service: the estate's own 404 for a batch sent to Resource Manager's host" },
 };
 
+/**
+ * The action that reads a long-running operation's status or result, by the provider whose operation it
+ * is and the segment of the status URL (`/subscriptions/{s}/providers/{namespace}/locations/{location}
+ * /{segment}/{operationId}`, the `Azure-AsyncOperation` and `Location` URLs the estate's 202s hand out):
+ *
+ * - SQL: the read of the resource types `locations/failoverGroupAzureAsyncOperation` and
+ *   `locations/failoverGroupOperationResults`, which Microsoft.Sql registers (Azure's "Move operation
+ *   support for resources" lists them), named in the reference's `{Company}.{ProviderName}/{resourceType}/{action}`
+ *   format. Microsoft.Sql's operations reference lists that read for its other status types
+ *   (`locations/firewallRulesAzureAsyncOperation/read`, `locations/databaseOperationResults/read`, …)
+ *   but not for these two: the two names are the estate's reading.
+ * - Storage: `Microsoft.Storage/operations/read`, which the operations reference describes as polling
+ *   the status of an asynchronous operation (it lists no read of `locations/asyncoperations`).
+ * - Front Door Standard/Premium: `Microsoft.Cdn/operationresults/read`, the operations reference's read
+ *   of the CDN provider's operation results.
+ * - Front Door (classic): `Microsoft.Network/frontdooroperationresults/read`, "Gets Frontdoor operation
+ *   result" in the operations reference.
+ */
+const STATUS_READS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  "Microsoft.Sql": {
+    failoverGroupAzureAsyncOperation: "Microsoft.Sql/locations/failoverGroupAzureAsyncOperation/read",
+    failoverGroupOperationResults: "Microsoft.Sql/locations/failoverGroupOperationResults/read",
+  },
+  "Microsoft.Storage": { asyncoperations: "Microsoft.Storage/operations/read", operationResults: "Microsoft.Storage/operations/read" },
+  "Microsoft.Cdn": { operationresults: "Microsoft.Cdn/operationresults/read", operationresultlocations: "Microsoft.Cdn/operationresults/read" },
+  "Microsoft.Network": { frontdoorOperationResults: "Microsoft.Network/frontdooroperationresults/read" },
+};
+
+/** The actions that read an operation's status, by provider namespace: what a caller needs on the resource group to follow that provider's long-running operations. */
+export const OPERATION_STATUS_ACTIONS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.entries(STATUS_READS).map(([namespace, bySegment]) => [namespace, [...new Set(Object.values(bySegment))]]),
+);
+
+/**
+ * The action a poll of a provider's status URL segment needs (namespace and segment in any case). A
+ * segment the table does not know is read as Resource Manager names the read of a location-level
+ * resource type: `{namespace}/locations/{segment}/read`.
+ */
+export function operationStatusAction(namespace: string, segment: string): string {
+  const provider = Object.entries(STATUS_READS).find(([name]) => name.toLowerCase() === namespace.toLowerCase());
+  const known = provider && Object.entries(provider[1]).find(([name]) => name.toLowerCase() === segment.toLowerCase());
+  return known ? known[1] : `${provider?.[0] ?? namespace}/locations/${segment}/read`;
+}
+
+/** The operations the estate tracks, by id: what a status poll is authorized from. */
+export interface OperationLookup {
+  get(id: string): Pick<Operation, "subscriptionId" | "namespace" | "resourceId"> | undefined;
+}
+
 /** The authorization a request needs: its operation's action, over the scope its path names. */
 export interface RequestAuthorization {
   readonly action: string;
@@ -119,38 +169,91 @@ export interface RequestAuthorization {
 /**
  * What a request needs, from its route, method, path and parameters (undefined for an operation that
  * needs no action the estate knows). The scope is the ARM resource id the request names, as Resource
- * Manager reads a request URI: a POST's last segment is the action, a collection's type is not part of
- * its scope (listing a server's failover groups is authorized on the server). Key Vault: the vault's
- * ARM id as seeded (plus `/secrets/{name}` when the request names a secret); a vault the estate knows
- * by name only has no ARM id, and is `/providers/Microsoft.KeyVault/vaults/{name}`.
+ * Manager reads a request URI, from its decoded segments (`armScope`): a POST's last segment is the
+ * action, a collection's type is not part of its scope (listing a server's failover groups is
+ * authorized on the server). Key Vault: the vault's ARM id as seeded (plus `/secrets/{name}` when the
+ * request names a secret); a vault the estate knows by name only has no ARM id, and is
+ * `/providers/Microsoft.KeyVault/vaults/{name}`.
+ *
+ * A poll of a long-running operation's status URL (`Operations_GetStatus`) is authorized as Azure
+ * documents for tracking an asynchronous operation (learn.microsoft.com/azure/azure-resource-manager/management/async-operations,
+ * "Permission for tracking async status"): the status URL is not under the resource, so the caller needs
+ * permission at the resource group level. Its scope is the resource group of the resource the operation
+ * acts on (from `operations`), its action the provider's status read (`operationStatusAction`). A poll
+ * of an operation the estate does not know (or of another subscription's) needs nothing here: it is
+ * answered as before.
  */
-export function requestAuthorization(route: Route, request: { method: string; path: string; params: Record<string, string> }, state: EstateState): RequestAuthorization | undefined {
+export function requestAuthorization(
+  route: Route,
+  request: { method: string; path: string; params: Record<string, string> },
+  state: EstateState,
+  operations?: OperationLookup,
+): RequestAuthorization | undefined {
   const needs = OPERATION_AUTHORIZATION[route.operationId];
+  if (route.operationId === STATUS_POLL && needs) {
+    const op = operations?.get(request.params.operationId ?? "");
+    if (!op || op.subscriptionId.toLowerCase() !== (request.params.subscriptionId ?? "").toLowerCase()) return undefined;
+    return { action: operationStatusAction(op.namespace, request.params.segment ?? ""), kind: needs.kind, enforced: needs.enforced, scope: resourceGroupOf(op.resourceId, op.subscriptionId) };
+  }
   if (!needs?.action) return undefined;
   const base = { action: needs.action, kind: needs.kind, enforced: needs.enforced };
   if (route.api === "keyvault") {
     const name = request.params.vaultName ?? "";
     const vault = state.vaults.get(name.toLowerCase());
-    const vaultScope = vault?.id ?? `/providers/Microsoft.KeyVault/vaults/${name}`;
+    const vaultScope = vault?.id ?? `/providers/Microsoft.KeyVault/vaults/${scopeSegment(name)}`;
     const secret = request.params.secretName;
     return {
       ...base,
-      scope: secret !== undefined ? `${vaultScope}/secrets/${secret}` : vaultScope,
+      scope: secret !== undefined ? `${vaultScope}/secrets/${scopeSegment(secret)}` : vaultScope,
       vault: { name: vault?.name ?? name, ...(vault?.location !== undefined ? { location: vault.location } : {}) },
     };
   }
-  if (route.api === "metrics") return { ...base, scope: `/subscriptions/${request.params.subscriptionId ?? ""}` };
+  if (route.api === "metrics") return { ...base, scope: `/subscriptions/${scopeSegment(request.params.subscriptionId ?? "")}` };
   return { ...base, scope: armScope(request.method, request.path) };
+}
+
+const STATUS_POLL = "Operations_GetStatus";
+
+/** The resource group an ARM resource id is in (`/subscriptions/{s}/resourceGroups/{rg}`), else the subscription. */
+function resourceGroupOf(resourceId: string, subscriptionId: string): string {
+  const segments = resourceId.split("/").filter((s) => s !== "");
+  const inGroup = segments[0]?.toLowerCase() === "subscriptions" && segments[2]?.toLowerCase() === "resourcegroups" && segments[3] !== undefined;
+  return inGroup ? `/${segments.slice(0, 4).join("/")}` : `/subscriptions/${scopeSegment(subscriptionId)}`;
+}
+
+/**
+ * A decoded path segment (or path parameter) as one segment of a scope: `%` and `/` inside it stay
+ * escaped (`%25`, `%2F`), so that a `%2F` a client sends inside a name never adds a segment to the
+ * scope, nor moves it to another resource.
+ */
+function scopeSegment(decoded: string): string {
+  return decoded.replace(/%/g, "%25").replace(/\//g, "%2F");
+}
+
+/** A request path's segments, each decoded as the router decodes path parameters (a malformed escape is kept as sent). */
+function decodedSegments(path: string): string[] {
+  return path
+    .split("/")
+    .filter((s) => s !== "")
+    .map((raw) => {
+      try {
+        return scopeSegment(decodeURIComponent(raw));
+      } catch {
+        return raw;
+      }
+    });
 }
 
 /**
  * The ARM resource id a Resource Manager request path names: `/subscriptions/{s}/resourceGroups/{rg}
  * /providers/{Namespace}/{type}/{name}/…` without a POST's action segment and a collection's type; the
  * resource a `…/providers/Microsoft.Authorization/{permissions}` extension is called on; the resource
- * group or subscription when the path names no resource.
+ * group or subscription when the path names no resource. Built from the path's decoded segments, as
+ * the request is handled (`servers/mer%2Dsql` names the server `mer-sql`); a `%2F` inside a segment
+ * stays in that segment (`scopeSegment`).
  */
 export function armScope(method: string, path: string): string {
-  let segments = path.split("/").filter((s) => s !== "");
+  let segments = decodedSegments(path);
   let action = method.toUpperCase() === "POST";
   const extension = segments.findIndex((s, i) => i >= 4 && s.toLowerCase() === "providers" && segments[i + 1]?.toLowerCase() === "microsoft.authorization");
   if (extension > 0) {

@@ -369,20 +369,50 @@ export function findBuiltInRole(nameOrId: string): BuiltInRole | undefined {
   return BUILT_IN_ROLES.find((r) => r.roleName.toLowerCase() === name);
 }
 
-const patterns = new Map<string, RegExp>();
-
-/** Whether a permission string (`Microsoft.Sql/servers/*`, `*` then `/read`, `*`) matches an action, as Azure matches them. */
+/**
+ * Whether a permission string (`Microsoft.Sql/servers/*`, `*` then `/read`, `*`) matches an action, as
+ * Azure matches them: without regard to case, each `*` standing for any run of characters. A run of
+ * stars is one star. The literal parts between stars are found left to right, each from where the one
+ * before it ended (the leftmost place is always the right one when `*` is the only wildcard), and each
+ * search reads the action forward only (`indexFrom`): the time taken grows with the lengths of the
+ * pattern and the action, never with their product, so a pattern from a custom role cannot make a
+ * request slow.
+ */
 export function actionMatches(pattern: string, action: string): boolean {
-  let regex = patterns.get(pattern);
-  if (!regex) {
-    const body = pattern
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
-      .join(".*");
-    regex = new RegExp(`^${body}$`, "i");
-    patterns.set(pattern, regex);
+  const parts = pattern.toLowerCase().replace(/\*+/g, "*").split("*");
+  const text = action.toLowerCase();
+  const first = parts[0]!;
+  if (parts.length === 1) return text === first;
+  const last = parts[parts.length - 1]!;
+  if (text.length < first.length + last.length || !text.startsWith(first) || !text.endsWith(last)) return false;
+  const end = text.length - last.length;
+  let at = first.length;
+  for (const part of parts.slice(1, -1)) {
+    const found = indexFrom(text, part, at, end);
+    if (found < 0) return false;
+    at = found + part.length;
   }
-  return regex.test(action);
+  return true;
+}
+
+/**
+ * Where `part` first occurs in `text` between `from` and `end` (Knuth–Morris–Pratt: the text is read
+ * once, forward, whatever the two hold), or -1.
+ */
+function indexFrom(text: string, part: string, from: number, end: number): number {
+  if (part === "") return from;
+  const fallback = new Array<number>(part.length).fill(0);
+  for (let i = 1, k = 0; i < part.length; i++) {
+    while (k > 0 && part[i] !== part[k]) k = fallback[k - 1]!;
+    if (part[i] === part[k]) k++;
+    fallback[i] = k;
+  }
+  for (let i = from, k = 0; i < end; i++) {
+    while (k > 0 && text[i] !== part[k]) k = fallback[k - 1]!;
+    if (text[i] === part[k]) k++;
+    if (k === part.length) return i - part.length + 1;
+  }
+  return -1;
 }
 
 /** Whether one permission block grants an action: one of its Actions (DataActions) matches and none of its NotActions (NotDataActions) does. */

@@ -489,7 +489,9 @@ export class Estate {
       operationId = route.operationId;
       api = route.api;
       write = route.write === true;
-      authorization = requestAuthorization(route, { method, path: url.pathname, params }, this.state);
+      // The scope is read from the path's decoded segments, as the handler reads them; a status poll is
+      // authorized on the resource group of the resource its operation acts on.
+      authorization = requestAuthorization(route, { method, path: url.pathname, params }, this.state, this.operations);
       if (route.api !== "control") {
         const latency = this.profileLatencyMs(operationId) + this.faults.latencyFor(operationId, url.pathname);
         if (latency > 0) await sleep(latency);

@@ -1,15 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { LOCAL_IDENTITY_OBJECT_ID } from "../../src/azure/clients.ts";
+import { OPERATION_STATUS_ACTIONS } from "../../estate/rbac.ts";
 import { findBuiltInRole } from "../../estate/roles.ts";
 import { collect, FAST_POLL, rawRequest, useEstate, type EstateFixture } from "../helpers/estate.ts";
 
 const FAILOVER = "Microsoft.Sql/servers/failoverGroups/failover/action";
 const SET_SECRET = "Microsoft.KeyVault/vaults/secrets/setSecret/action";
+const SQL_STATUS = OPERATION_STATUS_ACTIONS["Microsoft.Sql"]!;
 
 interface Assignment {
   principalId: string;
-  role: string;
   scope: string;
+  role?: string;
+  roleName?: string;
+  permissions?: { actions: readonly string[] }[];
 }
 
 const permissionsOf = (role: string) => {
@@ -61,13 +65,81 @@ describe("estate: RBAC as Resource Manager and Key Vault enforce it, through the
     expect(await roleOnPartner()).toBe("Secondary");
   });
 
-  it("lets SQL Server Contributor assigned at the partner server's scope fail the group over", async () => {
-    const { partner } = sql(fx);
+  it("lets SQL Server Contributor on the partner server start the failover but not follow it: the status poll is refused over the resource group", async () => {
+    const { subscriptionId, partner } = sql(fx);
     await enforce(local("SQL Server Contributor", partner.id));
+    const since = fx.estate.requests().at(-1)?.seq ?? 0;
+    const group = `/subscriptions/${subscriptionId}/resourceGroups/${partner.rg}`;
+
+    const failover = failOver();
+
+    await expect(failover).rejects.toMatchObject({
+      statusCode: 403,
+      code: "AuthorizationFailed",
+      message: expect.stringMatching(new RegExp(`perform action '(${SQL_STATUS.join("|")})' over scope '${group}'`)),
+    });
+    const logged = fx.estate.requests().filter((r) => r.seq > since);
+    expect(logged.map((r) => `${r.operationId} ${r.status}`)).toEqual(["FailoverGroups_Failover 202", "Operations_GetStatus 403"]);
+    expect(logged[1]).toMatchObject({ actionKind: "action", scope: group });
+    expect(SQL_STATUS).toContain(logged[1]!.action);
+    // The failover itself goes on: Azure runs an operation whether or not its caller may follow it.
+    expect(await roleOnPartner()).toBe("Primary");
+  });
+
+  it("lets SQL Server Contributor on the partner's resource group fail the group over and follow it to the end", async () => {
+    const { subscriptionId, partner } = sql(fx);
+    await enforce(local("SQL Server Contributor", `/subscriptions/${subscriptionId}/resourceGroups/${partner.rg}`));
+    const since = fx.estate.requests().at(-1)?.seq ?? 0;
+
+    await failOver();
+
+    const polls = fx.estate.requests().filter((r) => r.seq > since && r.operationId === "Operations_GetStatus");
+    expect(await roleOnPartner()).toBe("Primary");
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls.every((r) => r.status === 200 && r.scope === `/subscriptions/${subscriptionId}/resourceGroups/${partner.rg}` && SQL_STATUS.includes(r.action!))).toBe(true);
+  });
+
+  it("lets a role on the server plus only the status reads on its resource group follow the failover", async () => {
+    const { subscriptionId, partner } = sql(fx);
+    const group = `/subscriptions/${subscriptionId}/resourceGroups/${partner.rg}`;
+    await enforce(local("SQL Server Contributor", partner.id), { principalId: LOCAL_IDENTITY_OBJECT_ID, roleName: "SQL operation status reader", permissions: [{ actions: SQL_STATUS }], scope: group });
 
     await failOver();
 
     expect(await roleOnPartner()).toBe("Primary");
+  });
+
+  it("answers a poll of an operation it does not know as before, with RBAC on and no role at all", async () => {
+    const { subscriptionId } = sql(fx);
+    await enforce();
+
+    const answer = await rawRequest(fx.estate, "GET", `/subscriptions/${subscriptionId}/providers/Microsoft.Sql/locations/eastus2/failoverGroupAzureAsyncOperation/00000000-0000-4000-8000-000000000000?api-version=2021-11-01`);
+
+    expect(answer.status).toBe(404);
+    expect(answer.body.error.code).toBe("OperationNotFound");
+    expect(fx.estate.requests().at(-1)).not.toHaveProperty("action");
+  });
+
+  it("authorizes a percent-encoded path on the names it decodes to, as it serves it", async () => {
+    const { partner, name } = sql(fx);
+    await enforce({ principalId: "test", role: "SQL Server Contributor", scope: partner.id });
+    const encoded = [...partner.server].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`).join("");
+
+    const answer = await rawRequest(fx.estate, "GET", `${partner.id.replace(partner.server, encoded)}/failoverGroups/${name}?api-version=2021-11-01`);
+
+    expect(answer.status).toBe(200);
+    expect(answer.body.properties.replicationRole).toBe("Secondary");
+    expect(fx.estate.requests().at(-1)).toMatchObject({ scope: `${partner.id}/failoverGroups/${name}` });
+  });
+
+  it("keeps %2F inside a name in one segment of the scope: a role on the server does not cover a name that only starts with it", async () => {
+    const { partner, name } = sql(fx);
+    await enforce({ principalId: "test", role: "SQL Server Contributor", scope: partner.id });
+
+    const answer = await rawRequest(fx.estate, "GET", `${partner.id}%2F${name}/failoverGroups/${name}?api-version=2021-11-01`);
+
+    expect(answer.status).toBe(403);
+    expect(answer.body.error.message).toContain(`over scope '${partner.id}%2F${name}/failoverGroups/${name}'`);
   });
 
   it("refuses the failover when SQL Server Contributor is assigned on the other server", async () => {

@@ -1,7 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { EstateCredential, LOCAL_IDENTITY_APP_ID, LOCAL_IDENTITY_OBJECT_ID } from "../../src/azure/clients.ts";
 import { EstateHttpError } from "../../estate/errors.ts";
-import { armScope, callerOf, OPERATION_AUTHORIZATION, Rbac, RbacSettingsError, requestAuthorization, scopeCovers, type RequestAuthorization } from "../../estate/rbac.ts";
+import {
+  armScope,
+  callerOf,
+  OPERATION_AUTHORIZATION,
+  OPERATION_STATUS_ACTIONS,
+  operationStatusAction,
+  Rbac,
+  RbacSettingsError,
+  requestAuthorization,
+  scopeCovers,
+  type OperationLookup,
+  type RequestAuthorization,
+} from "../../estate/rbac.ts";
 import { actionMatches, BUILT_IN_ROLES, findBuiltInRole, grants, type BuiltInRole } from "../../estate/roles.ts";
 import { parseScenario, ScenarioError } from "../../estate/scenario.ts";
 import { serviceRoutes } from "../../estate/services/index.ts";
@@ -76,6 +88,29 @@ describe("matching actions as Azure does", () => {
     expect(actionMatches(pattern, action)).toBe(expected);
   });
 
+  it.each([
+    ["Microsoft.Sql/**/read", "Microsoft.Sql/locations/failoverGroupOperationResults/read", true],
+    ["Microsoft.Sql/*/read", "Microsoft.Sql/read", false],
+    ["*a*b*", "xxbxxa", false],
+    ["*a*b*", "xxaxxb", true],
+    ["ab*ba", "aba", false],
+  ])("%s matches %s: %s (runs of stars, parts in order, prefix and suffix apart)", (pattern, action, expected) => {
+    expect(actionMatches(pattern, action)).toBe(expected);
+  });
+
+  it("matches patterns of thousands of stars against long actions, and answers", () => {
+    const stars = `${"*".repeat(10_000)}Z`;
+    const alternating = `${"*a".repeat(5_000)}*Z`;
+    const as = "a".repeat(10_000);
+    const endingInZ = `${"a".repeat(9_999)}z`;
+
+    expect(actionMatches(stars, as)).toBe(false);
+    expect(actionMatches(stars, endingInZ)).toBe(true);
+    expect(actionMatches(alternating, as)).toBe(false);
+    expect(actionMatches(alternating, endingInZ)).toBe(true);
+    expect(actionMatches(alternating, `${"a".repeat(4_999)}z`)).toBe(false);
+  });
+
   it("subtracts NotActions within a role: SQL Server Contributor fails over a group but edits no auditing", () => {
     expect(roleGrants("SQL Server Contributor", "Microsoft.Sql/servers/failoverGroups/failover/action")).toBe(true);
     expect(roleGrants("SQL Server Contributor", "Microsoft.Sql/servers/auditingSettings/write")).toBe(false);
@@ -114,15 +149,15 @@ describe("matching actions as Azure does", () => {
 describe("the action of every request", () => {
   const routes = serviceRoutes().filter((r) => r.api === "arm" || r.api === "keyvault");
 
-  it("knows the action of every Resource Manager and Key Vault route, and checks all but the operation-status polls", () => {
+  it("knows the action of every Resource Manager and Key Vault route and checks them all, a status poll's from the operation it polls", () => {
     const missing = routes.filter((r) => OPERATION_AUTHORIZATION[r.operationId] === undefined).map((r) => r.operationId);
     const unchecked = [...new Set(routes.filter((r) => !OPERATION_AUTHORIZATION[r.operationId]!.enforced).map((r) => r.operationId))];
-    const withoutAction = routes.filter((r) => OPERATION_AUTHORIZATION[r.operationId]!.enforced && !OPERATION_AUTHORIZATION[r.operationId]!.action).map((r) => r.operationId);
+    const withoutAction = [...new Set(routes.filter((r) => !OPERATION_AUTHORIZATION[r.operationId]!.action).map((r) => r.operationId))];
 
     expect(missing).toEqual([]);
-    expect(withoutAction).toEqual([]);
-    expect(unchecked).toEqual(["Operations_GetStatus"]);
-    expect(OPERATION_AUTHORIZATION.Operations_GetStatus!.note).toMatch(/not public/);
+    expect(unchecked).toEqual([]);
+    expect(withoutAction).toEqual(["Operations_GetStatus"]);
+    expect(OPERATION_AUTHORIZATION.Operations_GetStatus!.note).toMatch(/OPERATION_STATUS_ACTIONS/);
   });
 
   it("names actions a built-in role can hold: control actions Owner holds, Key Vault data actions the Secrets Officer holds", () => {
@@ -184,6 +219,117 @@ describe("the scope a request names", () => {
 
     expect(known).toMatchObject({ action: "Microsoft.KeyVault/vaults/secrets/setSecret/action", kind: "dataAction", scope: `${vaultId}/secrets/db`, vault: { name: "orders-kv", location: "eastus2" } });
     expect(unknown?.scope).toBe("/providers/Microsoft.KeyVault/vaults/other/secrets/db");
+  });
+});
+
+describe("the polls of a long-running operation", () => {
+  const poll = serviceRoutes().find((r) => r.operationId === "Operations_GetStatus")!;
+  const state = new EstateState(() => 0);
+  const GROUP = `${SERVER}/failoverGroups/fog`;
+  const operations: OperationLookup = {
+    get: (id) => (id === "op-1" ? { subscriptionId: SUB, namespace: "Microsoft.Sql", resourceId: GROUP } : undefined),
+  };
+  const params = (segment: string, operationId = "op-1", subscriptionId = SUB) => ({ subscriptionId, namespace: "Microsoft.Sql", location: "eastus2", segment, operationId });
+  const pathOf = (p: Record<string, string>) => `/subscriptions/${p.subscriptionId}/providers/Microsoft.Sql/locations/eastus2/${p.segment}/${p.operationId}`;
+  const authorizationOf = (p: Record<string, string>) => requestAuthorization(poll, { method: "GET", path: pathOf(p), params: p }, state, operations);
+
+  it("lists the status reads of each provider the estate's operations come from, as Azure names them", () => {
+    expect(OPERATION_STATUS_ACTIONS).toEqual({
+      "Microsoft.Sql": ["Microsoft.Sql/locations/failoverGroupAzureAsyncOperation/read", "Microsoft.Sql/locations/failoverGroupOperationResults/read"],
+      "Microsoft.Storage": ["Microsoft.Storage/operations/read"],
+      "Microsoft.Cdn": ["Microsoft.Cdn/operationresults/read"],
+      "Microsoft.Network": ["Microsoft.Network/frontdooroperationresults/read"],
+    });
+  });
+
+  it.each([
+    ["Microsoft.Sql", "failoverGroupAzureAsyncOperation", "Microsoft.Sql/locations/failoverGroupAzureAsyncOperation/read"],
+    ["microsoft.sql", "FAILOVERGROUPOPERATIONRESULTS", "Microsoft.Sql/locations/failoverGroupOperationResults/read"],
+    ["Microsoft.Storage", "asyncoperations", "Microsoft.Storage/operations/read"],
+    ["Microsoft.Storage", "operationResults", "Microsoft.Storage/operations/read"],
+    ["Microsoft.Cdn", "operationresultlocations", "Microsoft.Cdn/operationresults/read"],
+    ["Microsoft.Network", "frontdoorOperationResults", "Microsoft.Network/frontdooroperationresults/read"],
+    ["Microsoft.Sql", "elasticPoolOperationResults", "Microsoft.Sql/locations/elasticPoolOperationResults/read"],
+  ])("a poll of %s's %s URL needs %s", (namespace, segment, action) => {
+    expect(operationStatusAction(namespace, segment)).toBe(action);
+  });
+
+  it("is authorized over the resource group of the resource the operation acts on, not over the status URL", () => {
+    const p = params("failoverGroupAzureAsyncOperation");
+
+    expect(authorizationOf(p)).toEqual({ action: "Microsoft.Sql/locations/failoverGroupAzureAsyncOperation/read", kind: "action", enforced: true, scope: RG });
+  });
+
+  it("needs nothing for an operation the estate does not know, or another subscription's: the poll answers as before", () => {
+    expect(authorizationOf(params("failoverGroupAzureAsyncOperation", "op-2"))).toBeUndefined();
+    expect(authorizationOf(params("failoverGroupAzureAsyncOperation", "op-1", "00000000-0000-4000-8000-000000000000"))).toBeUndefined();
+    expect(requestAuthorization(poll, { method: "GET", path: pathOf(params("x")), params: params("x") }, state)).toBeUndefined();
+  });
+
+  it("is refused to a role held on the resource only, and allowed to the same role held on its resource group", () => {
+    const alice = callerOf(`Bearer ${jwt({ oid: ALICE })}`);
+    const needs = authorizationOf(params("failoverGroupOperationResults"))!;
+    const onServer = new Rbac({ enabled: true, assignments: [{ principalId: ALICE, role: "SQL Server Contributor", scope: SERVER }] });
+    const onGroup = new Rbac({ enabled: true, assignments: [{ principalId: ALICE, role: "SQL Server Contributor", scope: RG }] });
+
+    expect(() => onServer.authorize(alice, needs)).toThrow(`does not have authorization to perform action 'Microsoft.Sql/locations/failoverGroupOperationResults/read' over scope '${RG}'`);
+    expect(() => onGroup.authorize(alice, needs)).not.toThrow();
+  });
+
+  it.each([
+    ["Owner", ["Microsoft.Sql", "Microsoft.Storage", "Microsoft.Cdn", "Microsoft.Network"]],
+    ["Contributor", ["Microsoft.Sql", "Microsoft.Storage", "Microsoft.Cdn", "Microsoft.Network"]],
+    ["Reader", ["Microsoft.Sql", "Microsoft.Storage", "Microsoft.Cdn", "Microsoft.Network"]],
+    ["Monitoring Reader", ["Microsoft.Sql", "Microsoft.Storage", "Microsoft.Cdn", "Microsoft.Network"]],
+    ["SQL Server Contributor", ["Microsoft.Sql"]],
+    ["SQL DB Contributor", ["Microsoft.Sql"]],
+    ["CDN Profile Contributor", ["Microsoft.Cdn"]],
+    ["CDN Endpoint Contributor", ["Microsoft.Cdn"]],
+    ["Network Contributor", ["Microsoft.Network"]],
+    ["Storage Account Contributor", []],
+    ["Website Contributor", []],
+  ])("%s grants the status reads of %j", (name, namespaces) => {
+    const granted = Object.entries(OPERATION_STATUS_ACTIONS)
+      .filter(([, actions]) => actions.every((a) => roleGrants(name, a)))
+      .map(([namespace]) => namespace);
+
+    expect(granted).toEqual(namespaces);
+  });
+});
+
+describe("the scope of a request whose path is percent-encoded", () => {
+  it.each([
+    ["POST", `${RG}/providers/Microsoft.Sql/servers/mer%2Dsql%2Daue/failoverGroups/fog/failover`, `${RG}/providers/Microsoft.Sql/servers/mer-sql-aue/failoverGroups/fog`],
+    ["GET", `/subscriptions/${SUB}/resourceGroups/rg%2Ddata/providers/Microsoft.Sql/servers/s1/failoverGroups`, `${RG}/providers/Microsoft.Sql/servers/s1`],
+    ["GET", `${RG}/providers/Microsoft.Sql/servers/s1%2FfailoverGroups%2Ffog`, `${RG}/providers/Microsoft.Sql/servers/s1%2FfailoverGroups%2Ffog`],
+    ["GET", `/subscriptions/${SUB}/resourceGroups/rg-data%2F..%2Frg-other/providers/Microsoft.Sql/servers/s1/failoverGroups/fog`, `/subscriptions/${SUB}/resourceGroups/rg-data%2F..%2Frg-other/providers/Microsoft.Sql/servers/s1/failoverGroups/fog`],
+    ["GET", `${RG}/providers/Microsoft.Sql/servers/s1%252F/failoverGroups/fog`, `${RG}/providers/Microsoft.Sql/servers/s1%252F/failoverGroups/fog`],
+  ])("%s %s is over %s", (method, path, scope) => {
+    expect(armScope(method, path)).toBe(scope);
+  });
+
+  it("never lets %2F inside a name widen a scope: no assignment on a prefix of the name covers it", () => {
+    const scope = armScope("GET", `${RG}/providers/Microsoft.Sql/servers/s1%2FfailoverGroups%2Ffog`);
+    const escaped = armScope("GET", `/subscriptions/${SUB}/resourceGroups/rg-data%2F..%2Frg-other/providers/Microsoft.Sql/servers/s1/failoverGroups/fog`);
+
+    expect(scopeCovers(`${RG}/providers/Microsoft.Sql/servers/s1`, scope)).toBe(false);
+    expect(scopeCovers(RG, scope)).toBe(true);
+    expect(scopeCovers(RG, escaped)).toBe(false);
+    expect(scopeCovers(`/subscriptions/${SUB}/resourceGroups/rg-other`, escaped)).toBe(false);
+  });
+
+  it("keeps a Key Vault secret or vault name with a slash in one segment of its scope", () => {
+    const state = new EstateState(() => 0);
+    const vaultId = `${RG}/providers/Microsoft.KeyVault/vaults/orders-kv`;
+    state.seed({ regions: [{ name: "eastus2" }], vaults: [{ id: vaultId, location: "eastus2", secrets: [] }] });
+    const route = serviceRoutes().find((r) => r.operationId === "SetSecret")!;
+
+    const secret = requestAuthorization(route, { method: "PUT", path: "/keyvault/orders-kv/secrets/db%2Fx", params: { vaultName: "orders-kv", secretName: "db/x" } }, state);
+    const vault = requestAuthorization(route, { method: "PUT", path: "/keyvault/a%2Fb/secrets/db", params: { vaultName: "a/b", secretName: "db" } }, state);
+
+    expect(secret?.scope).toBe(`${vaultId}/secrets/db%2Fx`);
+    expect(scopeCovers(`${vaultId}/secrets/db`, secret!.scope)).toBe(false);
+    expect(vault?.scope).toBe("/providers/Microsoft.KeyVault/vaults/a%2Fb/secrets/db");
   });
 });
 
