@@ -47,6 +47,27 @@ export const CLASSIC_FRONT_DOOR_ROLE: CustomRole = {
   actions: ["Microsoft.Network/frontDoors/read", "Microsoft.Network/frontDoors/write", "Microsoft.Authorization/permissions/read"],
 };
 
+/**
+ * Following a long-running operation: Azure answers its status URL (under the subscription, not the
+ * resource) only to a caller with permission at the resource group of the resource it acts on — with
+ * a role on the resource alone, an operation can be started but not tracked. These are the providers'
+ * status reads, for the operations Switchyard starts (failover groups, storage failover, update and zone
+ * conversion, Front Door origin updates, classic Front Door PUTs).
+ */
+export const OPERATION_STATUS_ACTIONS: Readonly<Record<string, readonly string[]>> = {
+  "Microsoft.Sql": ["Microsoft.Sql/locations/failoverGroupAzureAsyncOperation/read", "Microsoft.Sql/locations/failoverGroupOperationResults/read"],
+  "Microsoft.Storage": ["Microsoft.Storage/operations/read"],
+  "Microsoft.Cdn": ["Microsoft.Cdn/operationresults/read"],
+  "Microsoft.Network": ["Microsoft.Network/frontdooroperationresults/read"],
+};
+
+/** The custom role each resource group holding plan resources gets: the providers' status reads, nothing else (one definition for every group). */
+export const OPERATION_STATUS_ROLE: CustomRole = {
+  name: "Switchyard Operation Status Reader",
+  description: "Follow the long-running operations Switchyard starts on the resource group's resources (their status reads only).",
+  actions: [...Object.values(OPERATION_STATUS_ACTIONS).flat(), "Microsoft.Authorization/permissions/read"],
+};
+
 /** One action Switchyard performs on a resource, and what for. */
 export interface NeededAction {
   readonly action: string;
@@ -59,7 +80,7 @@ export interface NeededAction {
 export interface ResourceNeeds {
   /** The scope: the resource's ARM id, as the plan spells it. */
   readonly scope: string;
-  readonly kind: "sql-server" | "storage-account" | "front-door-profile" | "front-door-classic" | "app-service" | "key-vault";
+  readonly kind: "sql-server" | "storage-account" | "front-door-profile" | "front-door-classic" | "app-service" | "key-vault" | "resource-group";
   readonly actions: readonly NeededAction[];
 }
 
@@ -97,6 +118,14 @@ function topLevel(parsed: ArmResourceId): string {
 }
 
 const sameScope = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** The provider whose operations Switchyard starts on a kind of resource (none: its writes are synchronous). */
+const LRO_NAMESPACES: Partial<Record<ResourceNeeds["kind"], string>> = {
+  "sql-server": "Microsoft.Sql",
+  "storage-account": "Microsoft.Storage",
+  "front-door-profile": "Microsoft.Cdn",
+  "front-door-classic": "Microsoft.Network",
+};
 
 /** Every resource the plan makes Switchyard act on, with the actions, merged per resource. */
 export function planNeeds(plan: Plan): ResourceNeeds[] {
@@ -189,7 +218,20 @@ export function planNeeds(plan: Plan): ResourceNeeds[] {
   }
   // Readiness asks Azure what the identity may do on each resource.
   for (const entry of needs) entry.actions.push({ action: PERMISSIONS_READ, why: "readiness: which of these actions Azure grants the identity here" });
-  return needs;
+  // The resource groups of the resources whose operations Switchyard starts and follows.
+  const groups: { scope: string; kind: ResourceNeeds["kind"]; actions: NeededAction[] }[] = [];
+  for (const entry of needs) {
+    const namespace = LRO_NAMESPACES[entry.kind];
+    if (!namespace) continue;
+    const scope = entry.scope.split("/providers/")[0]!;
+    let group = groups.find((g) => sameScope(g.scope, scope));
+    if (!group) groups.push((group = { scope, kind: "resource-group", actions: [] }));
+    for (const action of OPERATION_STATUS_ACTIONS[namespace]!) {
+      if (!group.actions.some((a) => a.action === action)) group.actions.push({ action, why: `follow the ${namespace} operations Switchyard starts (their status is answered at the resource group)` });
+    }
+  }
+  for (const group of groups) group.actions.push({ action: PERMISSIONS_READ, why: "readiness: which of these actions Azure grants the identity here" });
+  return [...needs, ...groups];
 }
 
 /** The role that grants a kind of resource's actions, narrowest first. */
@@ -210,6 +252,8 @@ function rolesFor(need: ResourceNeeds): { role: BuiltInRole | CustomRole; action
       return [{ role: ROLES.websiteContributor, actions: rest }];
     case "key-vault":
       return [{ role: ROLES.keyVaultSecretsOfficer, actions: rest }];
+    case "resource-group":
+      return [{ role: OPERATION_STATUS_ROLE, actions: rest }];
   }
 }
 

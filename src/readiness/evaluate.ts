@@ -326,11 +326,11 @@ async function permissionChecks(plan: Plan, deps: ReadinessDeps): Promise<Readin
     if (r.status === "fulfilled") {
       const missing = r.value;
       const need = planNeeds(plan)[i]!;
-      if (missing.length === 0) return { area: "permissions", subject: need.scope.split("/providers/")[1] ?? need.scope, resourceId: need.scope, result: "pass", detail: `all ${need.actions.length} action(s) granted` } satisfies ReadinessCheck;
+      if (missing.length === 0) return { area: "permissions", subject: subjectOf(need), resourceId: need.scope, result: "pass", detail: `all ${need.actions.length} action(s) granted` } satisfies ReadinessCheck;
       const grantedBy = [...new Set(roles.filter((a) => a.scope.toLowerCase() === need.scope.toLowerCase() && a.actions.some((x) => missing.includes(x.action))).map((a) => a.role))];
       return {
         area: "permissions",
-        subject: need.scope.split("/providers/")[1] ?? need.scope,
+        subject: subjectOf(need),
         resourceId: need.scope,
         result: "fail",
         detail: `missing ${missing.join(", ")}${grantedBy.length > 0 ? ` (granted by ${grantedBy.join(", ")})` : ""}`,
@@ -338,7 +338,7 @@ async function permissionChecks(plan: Plan, deps: ReadinessDeps): Promise<Readin
       } satisfies ReadinessCheck;
     }
     const need = planNeeds(plan)[i]!;
-    const subject = need.scope.split("/providers/")[1] ?? need.scope;
+    const subject = subjectOf(need);
     if (statusOf(r.reason) === 403) {
       // Refused the question itself: the identity lacks at least the permission to ask (every role the
       // plan lists on a resource grants it), so it holds none of them here — or not that one.
@@ -356,12 +356,20 @@ async function permissionChecks(plan: Plan, deps: ReadinessDeps): Promise<Readin
   });
 }
 
+/** A resource as its provider path (`Microsoft.Sql/servers/x`), or `resource group x`. */
+const subjectOf = (need: ResourceNeeds) => (need.kind === "resource-group" ? `resource group ${need.scope.split("/")[4]}` : (need.scope.split("/providers/")[1] ?? need.scope));
+
 /** The needed actions on one resource that the identity's permissions there do not grant. */
 async function permissionCheck(need: ResourceNeeds, deps: ReadinessDeps): Promise<string[]> {
-  const id = parseArmId(need.scope);
-  const [namespace, type] = id.type.split("/");
   const permissions: Permission[] = [];
-  for await (const p of deps.clients.authorization(id.subscriptionId).permissions.listForResource(id.resourceGroup, namespace!, "", type!, id.names[0]!)) permissions.push(p);
+  if (need.kind === "resource-group") {
+    const [, , subscriptionId, , resourceGroup] = need.scope.split("/");
+    for await (const p of deps.clients.authorization(subscriptionId!).permissions.listForResourceGroup(resourceGroup!)) permissions.push(p);
+  } else {
+    const id = parseArmId(need.scope);
+    const [namespace, type] = id.type.split("/");
+    for await (const p of deps.clients.authorization(id.subscriptionId).permissions.listForResource(id.resourceGroup, namespace!, "", type!, id.names[0]!)) permissions.push(p);
+  }
   return need.actions.filter((a) => !permissionsGrant(permissions, a.action, a.data === true)).map((a) => a.action);
 }
 

@@ -96,15 +96,23 @@ describe("the plan's roles against an estate that enforces RBAC", () => {
     const sites = plan.appService.map((s) => s.site.id);
     expect(permissions.map((c) => c.resourceId)).toEqual(sites);
     for (const check of permissions) {
-      // No role is left on the site: Azure refuses even the question, which proves the first action missing.
+      // The status role on the site's resource group still lets Azure answer the question: every action
+      // Website Contributor was there for is named, and nothing else.
+      const expected = planNeeds(plan).find((n) => n.scope === check.resourceId)!.actions.map((a) => a.action).filter((a) => a !== "Microsoft.Authorization/permissions/read");
       expect(check.result).toBe("fail");
-      expect(check.missingActions).toEqual(["Microsoft.Authorization/permissions/read"]);
-      expect(check.detail).toContain("Microsoft.Web/sites/config/write");
-      expect(check.detail).toContain("(granted by Website Contributor)");
+      expect(check.missingActions).toEqual(expected);
+      expect(check.detail).toBe(`missing ${expected.join(", ")} (granted by Website Contributor)`);
     }
     // The reads themselves were refused as Azure refuses them: the settings check cannot tell.
     const settings = result.checks.filter((c) => c.area === "settings");
     expect(settings.every((c) => c.result === "unknown" && /403 AuthorizationFailed/.test(c.detail))).toBe(true);
+  });
+
+  it("with no role left on a resource, Azure refuses even the question, which readiness reports as such", async () => {
+    const { result } = await runReadinessDrill({ plan, outputDir: join(out, "ready"), rbac: { withoutRoles: ["Website Contributor", "Switchyard Operation Status Reader"] } });
+    const sites = result.checks.filter((c) => c.area === "permissions" && c.resourceId?.includes("/Microsoft.Web/sites/"));
+    expect(sites.map((c) => [c.result, c.missingActions])).toEqual(plan.appService.map(() => ["fail", ["Microsoft.Authorization/permissions/read"]]));
+    expect(sites[0]!.detail).toMatch(/^Azure refused to list the identity's permissions here \(403\): missing at least Microsoft.Authorization\/permissions\/read; the plan needs Microsoft.Web\/sites\/config\/list\/action, .* \(granted by Website Contributor\)$/);
   });
 
   it("with a role that lacks one action, readiness names exactly that action", async () => {

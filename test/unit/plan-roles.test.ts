@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadPlanFile } from "../../src/core/plan/index.ts";
-import { CLASSIC_FRONT_DOOR_ROLE, permissionsGrant, planNeeds, planRoles, ROLES } from "../../src/core/roles.ts";
+import { CLASSIC_FRONT_DOOR_ROLE, OPERATION_STATUS_ROLE, permissionsGrant, planNeeds, planRoles, ROLES } from "../../src/core/roles.ts";
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
@@ -11,8 +11,9 @@ describe("switchyard plan roles", () => {
       const roles = planRoles(plan);
       expect(roles.assignments.length).toBeGreaterThan(0);
       for (const a of roles.assignments) {
-        // /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}: exactly 8 segments.
-        expect(a.scope.split("/").filter(Boolean), a.scope).toHaveLength(8);
+        // /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}: exactly 8 segments; only the
+        // status reads of long-running operations are at a resource group (4), where Azure answers them.
+        expect(a.scope.split("/").filter(Boolean), a.scope).toHaveLength(a.role === OPERATION_STATUS_ROLE.name ? 4 : 8);
         expect(a.actions.length).toBeGreaterThan(0);
         expect(a.why.length).toBeGreaterThan(0);
       }
@@ -35,6 +36,16 @@ describe("switchyard plan roles", () => {
       expect(a.actions.filter((x) => x.data === true).map((x) => x.action.split("/").at(-2))).toEqual(["readMetadata", "getSecret", "setSecret", "update"]);
       expect(a.actions.filter((x) => x.data !== true).map((x) => x.action)).toEqual(["Microsoft.Authorization/permissions/read"]);
     }
+  });
+
+  it("gives each resource group of a resource whose operations Switchyard follows the status reads, and no other", async () => {
+    const plan = await loadPlanFile(fixture("meridian.plan.yaml"));
+    const status = planRoles(plan).assignments.filter((a) => a.role === OPERATION_STATUS_ROLE.name);
+    // SQL servers and the storage account in mer-aue/mer-ause, both Front Doors in mer-edge; the sites' and vaults' writes are synchronous.
+    expect(status.map((a) => a.scope.split("/")[4]).sort()).toEqual(["mer-aue", "mer-ause", "mer-edge"]);
+    const edge = status.find((a) => a.scope.endsWith("/mer-edge"))!;
+    expect(edge.actions.map((a) => a.action)).toEqual(["Microsoft.Cdn/operationresults/read", "Microsoft.Network/frontdooroperationresults/read", "Microsoft.Authorization/permissions/read"]);
+    expect(status.every((a) => a.custom === OPERATION_STATUS_ROLE)).toBe(true);
   });
 
   it("gives classic Front Door a custom role of its own actions, not Network Contributor", async () => {
