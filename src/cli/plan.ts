@@ -39,7 +39,7 @@ export function planCommand(setCode: (code: number) => void): Command {
 
 /** `switchyard plan roles` for people: each assignment with its reason and actions, then the custom roles to define. */
 export function formatPlanRoles(roles: PlanRoles): string {
-  const lines = [`plan ${roles.plan}: ${roles.assignments.length} role assignment(s), each scoped to one resource`];
+  const lines = [`plan ${roles.plan}: ${roles.assignments.length} role assignment(s), each scoped to the resource it is for (operation status reads: its resource group)`];
   for (const a of roles.assignments) {
     lines.push("", `${a.role}${a.roleDefinitionId ? ` (${a.roleDefinitionId})` : " (custom role, defined below)"}`, `  scope:   ${a.scope}`, `  why:     ${a.why}`);
     lines.push(`  actions: ${a.actions.map((x) => `${x.action}${x.data ? " (data)" : ""}`).join(", ")}`);
@@ -49,5 +49,6 @@ export function formatPlanRoles(roles: PlanRoles): string {
     lines.push("", `custom role "${role.name}": ${role.description}`, `  actions: ${role.actions.join(", ")}`, `  assignable scopes: ${roles.assignments.filter((a) => a.custom?.name === role.name).map((a) => a.scope).join(", ")}`);
   }
   for (const own of roles.own) lines.push("", `${own.role} (${own.roleDefinitionId})`, `  scope:   ${own.scope}`, `  why:     ${own.why}`);
+  if (roles.alsoRequired.length > 0) lines.push("", "also required (not Azure role assignments):", ...roles.alsoRequired.map((x) => `  - ${x}`));
   return `${lines.join("\n")}\n`;
 }

@@ -101,6 +101,8 @@ export interface PlanRoles {
   readonly assignments: readonly RoleAssignmentNeed[];
   /** Roles on Switchyard's own storage account (plans, journals, state), which no plan names. */
   readonly own: readonly { readonly role: string; readonly roleDefinitionId: string; readonly scope: string; readonly why: string }[];
+  /** What the plan also needs that is not an Azure role assignment (database permissions, vault settings, channels). */
+  readonly alsoRequired: readonly string[];
 }
 
 const SQL = "Microsoft.Sql/servers";
@@ -275,9 +277,16 @@ export function planRoles(plan: Plan): PlanRoles {
       });
     }
   }
+  const alsoRequired: string[] = [];
+  if (plan.secrets.length > 0) alsoRequired.push(`each vault the plan names uses the Azure RBAC permission model (enableRbacAuthorization): under access policies the Key Vault role assignments above are ignored`);
+  if (plan.sql.length > 0) alsoRequired.push(`the identity is a user with VIEW DATABASE STATE in each database of the plan's failover groups (replication lag over TDS)`);
+  const logins = plan.secrets.flatMap((s) => (s.source.kind === "sqlLogin" ? s.source.servers.map((x) => x.name) : []));
+  if (logins.length > 0) alsoRequired.push(`the identity manages logins in master of ${[...new Set(logins)].join(", ")} (the server's Microsoft Entra admin, or a member of ##MS_LoginManager##) for SQL login rotation`);
+  if (plan.notifications.some((n) => n.kind === "email")) alsoRequired.push(`a role on the Communication Services resource of each email channel that lets the identity send email (email is sent with the identity, not an access key)`);
   return {
     plan: plan.name,
     assignments,
+    alsoRequired,
     own: [
       {
         role: ROLES.storageBlobDataContributor.name,

@@ -136,3 +136,14 @@ describe("permissionsGrant on patterns built to be slow", () => {
     expect(permissionsGrant([{ actions: ["*a*a*a*a*a*a*a*a*a*a*b"] }], "a".repeat(5_000))).toBe(false);
   });
 });
+
+describe("what a plan needs beyond role assignments", () => {
+  it("names the vault model, database permission, login management and email only where the plan has them", async () => {
+    const tailspin = planRoles(await loadPlanFile(fixture("tailspin.plan.json")));
+    expect(tailspin.alsoRequired).toEqual([]);
+    const northwind = planRoles(await loadPlanFile(fixture("northwind.plan.yaml")));
+    expect(northwind.alsoRequired).toEqual([expect.stringContaining("VIEW DATABASE STATE")]);
+    const harbor = planRoles(await loadPlanFile(fixture("harbor.plan.yaml")));
+    expect(harbor.alsoRequired).toEqual([expect.stringContaining("Azure RBAC permission model")]);
+  });
+});
