@@ -65,7 +65,9 @@ export const OPERATION_STATUS_ACTIONS: Readonly<Record<string, readonly string[]
 export const OPERATION_STATUS_ROLE: CustomRole = {
   name: "Switchyard Operation Status Reader",
   description: "Follow the long-running operations Switchyard starts on the resource group's resources (their status reads only).",
-  actions: [...Object.values(OPERATION_STATUS_ACTIONS).flat(), "Microsoft.Authorization/permissions/read"],
+  // SQL's failover group status reads are not in Azure's published operation list: the role takes every
+  // SQL location-level read (as SQL Server Contributor does), whatever their exact names.
+  actions: ["Microsoft.Sql/locations/*/read", ...Object.entries(OPERATION_STATUS_ACTIONS).flatMap(([ns, actions]) => (ns === "Microsoft.Sql" ? [] : actions)), "Microsoft.Authorization/permissions/read"],
 };
 
 /** One action Switchyard performs on a resource, and what for. */
