@@ -6,3 +6,4 @@ await import("./detectionLoad.ts");
 await import("./lag.ts");
 await import("./notifications.ts");
 await import("./rotation.ts");
+await import("./readiness.ts");
