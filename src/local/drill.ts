@@ -91,7 +91,7 @@ export interface DrillResult {
 }
 
 /** Collects notifications; the drill shows the critical ones as they come. */
-class DrillNotifier implements Notifier {
+export class DrillNotifier implements Notifier {
   readonly name = "drill";
   constructor(private readonly show?: (line: string) => void) {}
   async notify(n: NotifyInput): Promise<void> {

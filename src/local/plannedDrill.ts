@@ -16,12 +16,11 @@ import { jsonLogger } from "../app/logging.ts";
 import { drillsView, type DrillRecord, type DrillsView } from "../core/drill/history.ts";
 import { drillRunId, type DrillOutcome } from "../core/drill/model.ts";
 import type { Plan } from "../core/plan/index.ts";
-import { instanceIdFor, runIdOfInput, runStatusOf, Steps, type NotifyInput, type RunOutput } from "../core/run/model.ts";
+import { instanceIdFor, runIdOfInput, runStatusOf, Steps, type RunOutput } from "../core/run/model.ts";
 import type { InstanceStatus } from "../durable/durableHost.ts";
-import type { Notifier } from "../notify/notifier.ts";
 import { startLocalApp, type LocalApp } from "./app.ts";
 import { localChannelSettings } from "./channelSettings.ts";
-import { DEFAULT_DRILL_TIME_SCALE, type DrillRun } from "./drill.ts";
+import { DEFAULT_DRILL_TIME_SCALE, DrillNotifier, type DrillRun } from "./drill.ts";
 import { FileDrillHistoryStore, FileDrillReportStore } from "./drillFiles.ts";
 import { formatReceived, receivedByChannel, type EstateDelivery, type ReceivedByChannel } from "./received.ts";
 
@@ -66,15 +65,6 @@ export interface PlannedDrillResult {
   readonly reportPath?: string;
   readonly wallSeconds: number;
   readonly notifications?: readonly ReceivedByChannel[];
-}
-
-/** Collects notifications; critical ones are shown as they come. */
-class ShowCritical implements Notifier {
-  readonly name = "drill";
-  constructor(private readonly show?: (line: string) => void) {}
-  async notify(n: NotifyInput): Promise<void> {
-    if (n.severity === "critical") this.show?.(`  ! ${n.message}`);
-  }
 }
 
 export async function runPlannedDrill(options: PlannedDrillOptions): Promise<PlannedDrillResult> {
@@ -134,7 +124,7 @@ export async function runPlannedDrill(options: PlannedDrillOptions): Promise<Pla
       ...(options.durations ? { durations: options.durations } : {}),
       log: jsonLogger((line) => logFile.write(`${line}\n`)),
       journalDir: join(options.outputDir, "journal"),
-      notifier: new ShowCritical(options.progress),
+      notifier: new DrillNotifier(options.progress),
       onStatus,
       pollIntervalMs: options.pollIntervalMs ?? 25,
       drillHistory: history,
