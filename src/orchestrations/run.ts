@@ -405,6 +405,21 @@ const RESTART_MIN_PROBES = 4;
 /** Verification: how often and how long to re-check what settles by itself (Front Door propagation, restarts). */
 const VERIFY_POLL_SECONDS = 30;
 const VERIFY_SETTLE_SECONDS = 45 * 60; // two queued Front Door propagations (up to 20 min each, Front Door FAQ) and a restart
+const FRONT_DOOR_PROPAGATION_SECONDS = 20 * 60;
+
+/**
+ * How long verification waits for what settles by itself: VERIFY_SETTLE_SECONDS, or longer when the
+ * traffic step queued more Front Door changes behind each other than two — each origin group's switch
+ * writes two origins, and changes to one Front Door queue (Front Door FAQ). The outline does not say
+ * which profile a group is in, so every group is counted as in one profile: a longer wait only delays
+ * a verdict on what has not settled, never one that has. A plan of one origin group waits as before.
+ */
+export function verifySettleSeconds(plan: Pick<PlanOutline, "frontDoor">): number {
+  const perClassic = new Map<string, number>();
+  for (const entry of plan.frontDoor.classic) perClassic.set(entry.frontDoor.id.toLowerCase(), (perClassic.get(entry.frontDoor.id.toLowerCase()) ?? 0) + 1);
+  const queued = Math.max(2 * plan.frontDoor.standard.length, ...perClassic.values(), 0);
+  return Math.max(VERIFY_SETTLE_SECONDS, queued * FRONT_DOOR_PROPAGATION_SECONDS + 5 * 60);
+}
 
 /** Indexes of classic Front Door entries in waves: at most one entry per Front Door in each wave. */
 export function classicWaves(frontDoorIds: readonly string[]): number[][] {
@@ -683,8 +698,8 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
 
     const verification = yield* run.step(Steps.verify, function* () {
       // Front Door propagation and site restarts settle by themselves: checked again until they do or
-      // VERIFY_SETTLE_SECONDS of Azure time have passed.
-      const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(VERIFY_SETTLE_SECONDS);
+      // verifySettleSeconds of Azure time have passed.
+      const deadline = context.df.currentUtcDateTime.getTime() + run.azureMs(verifySettleSeconds(plan));
       for (;;) {
         const result = yield* run.call<CheckResult>(Steps.verify, Activities.verifyPrimary, { ...base, region: to, otherWasDown: !primaryHealthy });
         if (result.ok || !result.settling || context.df.currentUtcDateTime.getTime() >= deadline) return result;
