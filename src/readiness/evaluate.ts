@@ -42,6 +42,7 @@ export interface ReadinessOptions {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const PERMISSIONS_READ = "Microsoft.Authorization/permissions/read";
+const SECRETS_READ_METADATA = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";
 const firstLine = (text: string) => text.split("\n")[0]!.slice(0, 400);
 const reason = (error: unknown, operation: string, resourceId: string) => firstLine(normaliseAzureError(error, operation, resourceId).message);
 /** The HTTP status of a failed read, as the SDK or normaliseAzureError carries it. */
@@ -277,7 +278,9 @@ async function secretChecks(plan: Plan, deps: ReadinessDeps, now: Date): Promise
         const subject = `secret ${secret.name} in ${r.vault.name}`;
         if ("error" in r) {
           const status = statusOf(r.error);
-          return { area: "secrets", subject, resourceId: r.vault.id, result: status === 404 ? "fail" : "unknown", detail: status === 404 ? "not in the vault" : reason(r.error, "GetSecretVersions", r.vault.id) };
+          // The SDK's paging error drops Key Vault's body, which names the action: listing versions needs readMetadata.
+          const refused = status === 403 ? ` (listing a secret's versions needs ${SECRETS_READ_METADATA})` : "";
+          return { area: "secrets", subject, resourceId: r.vault.id, result: status === 404 ? "fail" : "unknown", detail: status === 404 ? "not in the vault" : `${reason(r.error, "GetSecretVersions", r.vault.id)}${refused}` };
         }
         const current = r.current;
         if (!current) return { area: "secrets", subject, resourceId: r.vault.id, result: "fail", detail: "no version" };
