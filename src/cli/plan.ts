@@ -48,7 +48,8 @@ export function formatPlanRoles(roles: PlanRoles): string {
   for (const role of custom) {
     lines.push("", `custom role "${role.name}": ${role.description}`, `  actions: ${role.actions.join(", ")}`, `  assignable scopes: ${roles.assignments.filter((a) => a.custom?.name === role.name).map((a) => a.scope).join(", ")}`);
   }
-  for (const own of roles.own) lines.push("", `${own.role} (${own.roleDefinitionId})`, `  scope:   ${own.scope}`, `  why:     ${own.why}`);
+  if (roles.own.length > 0) lines.push("", "and on Switchyard's own storage (not a resource of the plan):");
+  for (const own of roles.own) lines.push(`${own.role} (${own.roleDefinitionId})`, `  scope:   ${own.scope}`, `  why:     ${own.why}`);
   if (roles.alsoRequired.length > 0) lines.push("", "also required (not Azure role assignments):", ...roles.alsoRequired.map((x) => `  - ${x}`));
   return `${lines.join("\n")}\n`;
 }
