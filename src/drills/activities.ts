@@ -33,8 +33,8 @@ import type { DrillReportStore } from "./reports.ts";
 import type { DrillHistoryStore } from "./store.ts";
 
 export interface DrillDeps {
-  /** Starts and reads the plan's runs (the run reservation in front: one run per plan). */
-  readonly runs: Pick<RunPort, "start" | "get">;
+  /** Starts, reads and (an incident pre-empting the drill) ends the plan's runs (the run reservation in front: one run per plan). */
+  readonly runs: Pick<RunPort, "start" | "get" | "terminate">;
   /** The plans' state: detection's region verdicts, the run reservation, the region serving. */
   readonly store: Pick<PlanStateStore, "get">;
   /** The runs' journal: a run's output once it is no longer the plan's run, and its report. */
@@ -102,9 +102,13 @@ export async function advanceDrill(input: AdvanceInput, deps: DrillDeps): Promis
   if (view?.runId === ids.failover) started.add("failover");
   if (view?.runId === ids.failback) started.add("failback");
   const end = (outcome: DrillOutcome, reason: string) => finish(plan, input, outcome, reason, [...started], view, now, deps);
-  if (input.abandon) return end("failed", input.abandon);
   const down = downRegions(plan, state);
   const incident = down.length > 0 ? `${down.join(" and ")} ${down.length > 1 ? "are" : "is"} down (detection's verdict)` : undefined;
+  // An incident pre-empts the drill whatever detection's policy does with it (automatic failover off or
+  // paused, or the drill's target region down): the drill ends its own run and goes no further.
+  const own = view && (view.runId === ids.failover || view.runId === ids.failback) && ACTIVE.has(view.status) ? view : undefined;
+  if (incident && own) return preempt(plan, input, own, own.runId === ids.failover ? "failover" : "failback", incident, started, now, deps);
+  if (input.abandon) return end("failed", input.abandon);
   const watching = (kind: DrillRunKind, run: RunView | undefined, startedNow: boolean): AdvanceResult => ({
     state: "watching",
     kind,
@@ -147,6 +151,23 @@ export async function advanceDrill(input: AdvanceInput, deps: DrillDeps): Promis
   const serving = currentPrimary(plan, state);
   if (serving !== plan.regions.primary.name) return end("refused", `refused: ${serving} serves the plan, not its home region ${plan.regions.primary.name}; a planned drill starts from home (fail back first)`);
   return startRun("failover", plan, input, ids.failover, now, deps, (reason) => end("refused", `refused: ${reason}`), (run, now) => watching("failover", run, now));
+}
+
+/**
+ * Ends the drill's run in progress for an incident and records the drill `preempted`. The terminate is
+ * a request (Durable applies it later) and the activity does not wait for it: the run is recorded as
+ * terminated when it still shows running, and nothing further is started.
+ */
+async function preempt(plan: Plan, input: AdvanceInput, run: RunView, kind: DrillRunKind, incident: string, started: Set<DrillRunKind>, now: Date, deps: DrillDeps): Promise<AdvanceResult> {
+  const no = kind === "failover" ? "; no failback was started" : "";
+  await deps.runs.terminate(plan.name, `planned drill ${input.drillId} pre-empted by an incident: ${incident}`);
+  deps.log.warn(`drill ${input.drillId}: ${kind} run ${run.runId} terminated: ${incident}`, { runId: run.runId, kind });
+  const after = await deps.runs.get(plan.name);
+  const shown: RunView = after?.runId === run.runId ? (ACTIVE.has(after.status) ? { ...after, status: "terminated" } : after) : { ...run, status: "terminated" };
+  // A run that ended on its own as it was being terminated is named by how it ended.
+  const how = shown.status === "terminated" ? "was terminated" : `ended ${shown.status} as it was being terminated`;
+  const reason = `pre-empted: its ${kind} run ${run.runId} ${how} for an incident: ${incident}${no}`;
+  return finish(plan, input, "preempted", reason, [...started, kind], shown, now, deps);
 }
 
 /** Starts one of the drill's runs (planned, never approving data loss); refused by the run port's interlock → `refused`. */

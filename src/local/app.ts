@@ -242,7 +242,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     runJournal: journal,
     runPlans,
     store,
-    runs: { start: (input) => runPort!.start(input), get: (plan: string) => runPort!.get(plan) },
+    runs: { start: (input) => runPort!.start(input), get: (plan: string) => runPort!.get(plan), terminate: (plan: string, reason: string) => runPort!.terminate(plan, reason) },
     history: drillHistory,
     reports: options.drillReports ?? new BlobDrillReportStore(blob.getContainerClient("switchyard-state")),
     clock,

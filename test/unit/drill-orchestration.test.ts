@@ -260,6 +260,37 @@ describe("advancing a planned drill", () => {
     expect(kept!.runs.map((r) => [r.kind, r.outcome])).toEqual([["failover", "terminated"]]);
   });
 
+  it("ends pre-empted, terminating its failover and starting no failback, when a region goes down while it runs and automatic failover is off", async () => {
+    expect(NORTHWIND.autoFailover.enabled).toBe(false);
+    for (const region of ["japaneast", "japanwest"]) {
+      const runs = new MemoryRuns();
+      runs.current = { instanceId: "switchyard-northwind-logistics", runId: FAILOVER, status: "running", kind: "failover", from: "japaneast", to: "japanwest" };
+      const state: PlanState = { ...emptyPlanState(NORTHWIND.name), regions: { [region]: { state: "down", since: "2026-12-03T10:04:00.000Z" } } };
+      const { deps, history } = world({ runs, state });
+
+      const result = await advanceDrill(advanceInput(["failover"]), deps);
+
+      expect(result).toMatchObject({ state: "ended", outcome: "preempted" });
+      expect((result as { reason: string }).reason).toBe(`pre-empted: its failover run ${FAILOVER} was terminated for an incident: ${region} is down (detection's verdict); no failback was started`);
+      expect(runs.current.status).toBe("terminated");
+      expect(runs.started).toEqual([]);
+      const [kept] = (await history.read(NORTHWIND.name)).drills;
+      expect(kept!.runs.map((r) => [r.kind, r.outcome])).toEqual([["failover", "terminated"]]);
+    }
+  });
+
+  it("ends pre-empted, terminating its failback, when a region goes down while the failback runs", async () => {
+    const runs = new MemoryRuns();
+    runs.current = { instanceId: "switchyard-northwind-logistics", runId: FAILBACK, status: "running", kind: "failback", from: "japanwest", to: "japaneast" };
+    const state: PlanState = { ...emptyPlanState(NORTHWIND.name), regions: { japaneast: { state: "down", since: "2026-12-03T10:04:00.000Z" } } };
+    const { deps } = world({ runs, state, journal: { [FAILOVER]: [finishedEntry(FAILOVER, "failover", 2)] } });
+
+    const result = await advanceDrill(advanceInput(["failover", "failback"]), deps);
+
+    expect(result).toMatchObject({ state: "ended", outcome: "preempted", record: { runs: [{ kind: "failover", outcome: "completed" }, { kind: "failback", outcome: "terminated" }] } });
+    expect(runs.current.status).toBe("terminated");
+  });
+
   it("starts the planned failback once the failover completed, and passes when it completes, recording RTOs in Azure seconds", async () => {
     const runs = new MemoryRuns();
     const { deps, history, reports, journal } = world({ runs });

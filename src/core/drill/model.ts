@@ -7,8 +7,10 @@
  * one), then a failback home, each a run of its own started through the run port (one run per plan),
  * with the RTO and RPO exposure of each kept in the plan's drill history (history.ts). It is refused
  * while any region of the plan is in an incident (detection's verdict `down`) or while the plan has a
- * run in progress or reserved, and an incident pre-empts it: detection terminates the drill's run, and
- * the drill ends `preempted` without starting its failback.
+ * run in progress or reserved, and an incident pre-empts it: detection terminates the drill's run (an
+ * incident failover), or the drill terminates its own run at its next poll once detection holds a
+ * region of the plan down (whatever the policy decides), and the drill ends `preempted` without
+ * starting its failback.
  *
  * The orchestration follows the Durable monitor pattern: one idempotent activity (`drillAdvance`)
  * reads where the drill stands (its runs, the plan's detection state, the history) and moves it one
