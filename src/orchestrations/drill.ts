@@ -8,7 +8,10 @@
  * Every POLLS_PER_EXECUTION polls it continues as new, carrying what it knows, so its history stays
  * bounded however long the runs take (a failback that waits for storage re-protection takes hours).
  * A run still going after WATCH_HORIZON_MS of Azure time ends the drill `failed` (the run goes on; its
- * own deadlines end it). A retryable failure of the activity is tried again after 30 s doubling.
+ * own deadlines end it). A retryable failure of the activity, or one it threw past its wrapper (a
+ * Functions timeout, a worker lost), is tried again after 30 s doubling (at most MAX_BACKOFF_MS) until
+ * it has failed for WATCH_HORIZON_MS; a failure for good, or one that outlasts the horizon, is followed
+ * by one last advance that records the drill `failed` with the reason, so that its history has it.
  */
 import type * as df from "durable-functions";
 import {
@@ -27,6 +30,7 @@ import {
   type ScheduledDrillsOutput,
 } from "../core/drill/model.ts";
 import { runLine } from "../core/drill/history.ts";
+import { decodeEnvelope, type ErrorEnvelope } from "../core/errors.ts";
 import type { ActivityResult } from "../core/run/model.ts";
 
 type Gen<T> = Generator<df.Task, T, any>;
@@ -37,8 +41,9 @@ export const POLL_MS = 60_000;
 export const POLLS_PER_EXECUTION = 30;
 /** How long (Azure time) a drill watches one of its runs before it gives up on it. */
 export const WATCH_HORIZON_MS = 96 * 3600_000;
-export const MAX_ATTEMPTS = 5;
 const BACKOFF_MS = 30_000;
+/** The longest wait (Azure time) between two tries of a failing activity. */
+export const MAX_BACKOFF_MS = 15 * 60_000;
 
 export function* plannedDrill(context: df.OrchestrationContext): Gen<PlannedDrillOutput | undefined> {
   const input = context.df.getInput<PlannedDrillInput>();
@@ -51,8 +56,9 @@ export function* plannedDrill(context: df.OrchestrationContext): Gen<PlannedDril
   let polls = progress.polls;
   let notices = progress.notices;
   let watchingSince = progress.watchingSince;
+  let failingSince = progress.failingSince;
   let attempts = 0;
-  let abandon: string | undefined;
+  let abandon = progress.abandon;
 
   const status = (s: Omit<DrillStatus, "kind" | "drillId" | "plan">) => context.df.setCustomStatus({ kind: "drill", ...base, ...s } satisfies DrillStatus);
   const notify = (notice: Omit<DrillNotice, "drillId" | "plan" | "n" | "at" | "trigger">) =>
@@ -60,28 +66,40 @@ export function* plannedDrill(context: df.OrchestrationContext): Gen<PlannedDril
   const wait = (ms: number) => context.df.createTimer(new Date(now() + Math.max(1, Math.round(ms / scale))));
 
   if (!input.progress) status({ phase: "starting" });
+  /** One call of drillAdvance; a failure thrown past the activity's wrapper comes back as data too. */
+  function* advance(abandoning?: string): Gen<ActivityResult<AdvanceResult>> {
+    const call: AdvanceInput = { ...base, trigger: input.trigger, timeScale: scale, startedAt: progress.startedAt, started, at: at(), ...(abandoning ? { abandon: abandoning } : {}) };
+    try {
+      return yield context.df.callActivity(DrillActivities.advance, call);
+    } catch (error) {
+      const envelope: ErrorEnvelope = decodeEnvelope(error instanceof Error ? error.message : String(error));
+      return { ok: false, error: envelope };
+    }
+  }
   for (;;) {
-    const advance: AdvanceInput = { ...base, trigger: input.trigger, timeScale: scale, startedAt: progress.startedAt, started, at: at(), ...(abandon ? { abandon } : {}) };
-    const result: ActivityResult<AdvanceResult> = yield context.df.callActivity(DrillActivities.advance, advance);
+    const result: ActivityResult<AdvanceResult> = yield* advance(abandon);
     if (!result.ok) {
-      if (result.error.retryable && attempts < MAX_ATTEMPTS - 1) {
+      failingSince ??= now();
+      if (result.error.retryable && now() - failingSince < WATCH_HORIZON_MS / scale) {
         attempts++;
-        yield wait(BACKOFF_MS * 2 ** (attempts - 1));
+        yield wait(Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** Math.min(attempts - 1, 20)));
+        if (++polls % POLLS_PER_EXECUTION === 0) return continueAsNew();
         continue;
       }
-      // The drill cannot tell where it stands (its plan or its history cannot be read): it ends unrecorded.
-      const reason = `the drill could not go on: ${result.error.message}`;
+      // One last advance records the drill's end, so that its history has it; if that fails too
+      // (its plan or its history cannot be read), the drill ends unrecorded.
+      const reason = `the drill could not go on: drillAdvance failed${result.error.retryable ? ` for ${WATCH_HORIZON_MS / 3600_000} h of Azure time` : ""}: ${result.error.message}`;
+      // (A drill already abandoning its run was asking the activity to record its end: that is what failed.)
+      const last: ActivityResult<AdvanceResult> = abandon === undefined ? yield* advance(reason) : result;
+      if (last.ok && last.value.state === "ended") return yield* ended(last.value);
       status({ phase: "done", outcome: "failed" });
       yield notify({ kind: "drill-finished", outcome: "failed", reason });
       return { ...base, outcome: "failed", reason };
     }
     attempts = 0;
+    failingSince = undefined;
     const r = result.value;
-    if (r.state === "ended") {
-      status({ phase: "done", outcome: r.outcome });
-      yield notify({ kind: "drill-finished", outcome: r.outcome, reason: r.reason, runs: r.record.runs.map(runLine), ...(r.trend ? { trend: r.trend } : {}) });
-      return { ...base, outcome: r.outcome, reason: r.reason, record: r.record };
-    }
+    if (r.state === "ended") return yield* ended(r);
     if (!started.includes(r.kind)) {
       started.push(r.kind);
       watchingSince = now();
@@ -94,11 +112,28 @@ export function* plannedDrill(context: df.OrchestrationContext): Gen<PlannedDril
       continue;
     }
     yield wait(POLL_MS);
-    if (++polls % POLLS_PER_EXECUTION === 0) {
-      const next: DrillProgress = { started, polls, notices, execution: progress.execution + 1, startedAt: progress.startedAt, watchingSince };
-      context.df.continueAsNew({ ...input, progress: next } satisfies PlannedDrillInput);
-      return undefined;
-    }
+    if (++polls % POLLS_PER_EXECUTION === 0) return continueAsNew();
+  }
+
+  function* ended(r: Extract<AdvanceResult, { state: "ended" }>): Gen<PlannedDrillOutput> {
+    status({ phase: "done", outcome: r.outcome });
+    yield notify({ kind: "drill-finished", outcome: r.outcome, reason: r.reason, runs: r.record.runs.map(runLine), ...(r.trend ? { trend: r.trend } : {}) });
+    return { ...base, outcome: r.outcome, reason: r.reason, record: r.record };
+  }
+
+  function continueAsNew(): undefined {
+    const next: DrillProgress = {
+      started,
+      polls,
+      notices,
+      execution: progress.execution + 1,
+      startedAt: progress.startedAt,
+      ...(watchingSince !== undefined ? { watchingSince } : {}),
+      ...(failingSince !== undefined ? { failingSince } : {}),
+      ...(abandon !== undefined ? { abandon } : {}),
+    };
+    context.df.continueAsNew({ ...input, progress: next } satisfies PlannedDrillInput);
+    return undefined;
   }
 }
 

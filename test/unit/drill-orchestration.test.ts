@@ -12,7 +12,7 @@ import { MemoryInstanceStore } from "../../src/durable/instanceStore.ts";
 import { ORCHESTRATIONS } from "../../src/orchestrations/index.ts";
 import { DrillActivities, DrillOrchestrations, drillInstanceId, drillRunId, type AdvanceInput, type AdvanceResult, type DrillNotice, type PlannedDrillInput, type PlannedDrillOutput, type ScheduledDrillsOutput } from "../../src/core/drill/model.ts";
 import type { DrillRecord } from "../../src/core/drill/history.ts";
-import { MAX_ATTEMPTS, POLLS_PER_EXECUTION } from "../../src/orchestrations/drill.ts";
+import { POLLS_PER_EXECUTION } from "../../src/orchestrations/drill.ts";
 import { advanceDrill, type DrillDeps } from "../../src/drills/activities.ts";
 import { MemoryDrillHistoryStore } from "../../src/drills/store.ts";
 import { MemoryDrillReportStore } from "../../src/drills/reports.ts";
@@ -96,19 +96,41 @@ describe("the planned drill orchestration", () => {
     expect(output.outcome).toBe("passed");
   });
 
-  it("tries a retryable failure of its activity again, and ends failed, unrecorded, on one that is not", async () => {
+  it("tries a retryable failure of its activity again until the watch horizon, then asks once more to record the drill failed", async () => {
     const flaky = await drill((n) => (n === 1 ? fail(true) : ended("passed")));
     expect(flaky.advances).toHaveLength(2);
     expect(flaky.output.outcome).toBe("passed");
 
-    const down = await drill(() => fail(true));
-    expect(down.advances).toHaveLength(MAX_ATTEMPTS);
-    expect(down.output).toMatchObject({ outcome: "failed", reason: "the drill could not go on: the state store answered 503" });
+    const down = await drill(() => fail(true), 1e8);
+    const last = down.advances.at(-1)!;
+    expect(down.advances.length).toBeGreaterThan(2);
+    expect(down.advances.slice(0, -1).every((a) => a.abandon === undefined)).toBe(true);
+    expect(last.abandon).toBe("the drill could not go on: drillAdvance failed for 96 h of Azure time: the state store answered 503");
+    // The last advance failed too: the drill ends unrecorded, and says so.
+    expect(down.output).toMatchObject({ outcome: "failed", reason: last.abandon });
     expect(down.output.record).toBeUndefined();
 
     const missing = await drill(() => fail(false, "the plan of drill x is not stored"));
-    expect(missing.advances).toHaveLength(1);
+    expect(missing.advances.map((a) => a.abandon)).toEqual([undefined, "the drill could not go on: drillAdvance failed: the plan of drill x is not stored"]);
     expect(missing.notices.map((n) => [n.kind, n.outcome])).toEqual([["drill-finished", "failed"]]);
+  });
+
+  it("records its end when its activity throws past its wrapper (a Functions timeout) for as long as the horizon, instead of failing unrecorded", async () => {
+    const timeout = Object.assign(new Error("Timeout value of 00:30:00 was exceeded by function: Functions.drillAdvance"), { name: "FunctionTimeoutException" });
+
+    const { output, advances, notices } = await drill((n, input) => {
+      if (n === 1) return watching("failover", true);
+      if (input.abandon) return ended("failed");
+      throw timeout;
+    }, 1e8);
+
+    expect(advances.at(-1)!.abandon).toMatch(/^the drill could not go on: drillAdvance failed for 96 h of Azure time: .*Timeout value of 00:30:00 was exceeded/);
+    expect(advances.at(-1)!.started).toEqual(["failover"]);
+    expect(output).toMatchObject({ outcome: "failed", record: { outcome: "failed" } });
+    expect(notices.map((n) => [n.kind, n.outcome])).toEqual([
+      ["drill-started", undefined],
+      ["drill-finished", "failed"],
+    ]);
   });
 
   it("stops watching a run that outlasts its horizon and asks the activity to end the drill failed", async () => {

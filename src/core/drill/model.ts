@@ -69,6 +69,10 @@ export interface DrillProgress {
   readonly polls: number;
   /** When it began watching its current run (orchestration ms). */
   readonly watchingSince?: number;
+  /** When drillAdvance began failing, if it is failing (orchestration ms). */
+  readonly failingSince?: number;
+  /** The reason the drill stopped watching its run, if it did (its end is still to be recorded). */
+  readonly abandon?: string;
   /** Notices sent (the event id is `{drillId}.{n}.{kind}`). */
   readonly notices: number;
   readonly execution: number;
