@@ -140,6 +140,14 @@ export async function advanceDrill(input: AdvanceInput, deps: DrillDeps): Promis
     if (stand.status !== "completed") return endShort("failover", stand);
     // The failover is done: an incident since stops the drill before it starts its failback.
     if (incident) return end("preempted", `pre-empted after its failover: ${incident}; no failback was started (going home after the incident is a failback for an operator or the policy)`);
+    // Another run took the plan over after the failover (an operator's, the policy's): the failback is not the drill's to start.
+    if (view?.runId !== ids.failover) {
+      return end("preempted", `pre-empted after its failover: ${view ? `run ${view.runId} (${view.kind} ${view.from} → ${view.to}, ${view.status}) holds the plan now` : "the plan shows no run, not its failover"}; no failback was started`);
+    }
+    const home = plan.regions.primary.name;
+    if (state.primary?.region === home && state.primary.runId !== undefined && state.primary.runId !== ids.failover && Date.parse(state.primary.since) >= Date.parse(input.startedAt)) {
+      return end("preempted", `pre-empted after its failover: run ${state.primary.runId} brought the plan home to ${home} already; no failback was started`);
+    }
     return startRun("failback", plan, input, ids.failback, now, deps, (reason) => end("preempted", `its failback could not start: ${reason}`), (run, now) => watching("failback", run, now));
   }
 

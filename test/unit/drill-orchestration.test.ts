@@ -351,6 +351,24 @@ describe("advancing a planned drill", () => {
     expect(runs.started).toEqual([]);
   });
 
+  it("does not start its failback when another run took the plan over after its failover: it ends pre-empted", async () => {
+    const failback = "northwind-logistics.20261203T100300Z.auto-failback-0001";
+    const runs = new MemoryRuns();
+    runs.current = { instanceId: "switchyard-northwind-logistics", runId: failback, status: "running", kind: "failback", from: "japanwest", to: "japaneast" };
+    runs.complete(NOW.toISOString());
+    // Nothing is down any more, and home serves again, by the other run.
+    const state: PlanState = { ...emptyPlanState(NORTHWIND.name), primary: { region: "japaneast", since: "2026-12-03T10:04:00.000Z", runId: failback } };
+    const { deps, history } = world({ runs, state, journal: { [FAILOVER]: [finishedEntry(FAILOVER, "failover", 2)], [failback]: [finishedEntry(failback, "failback", 3)] } });
+
+    const result = await advanceDrill(advanceInput(["failover"]), deps);
+
+    expect(result).toMatchObject({ state: "ended", outcome: "preempted" });
+    expect((result as { reason: string }).reason).toBe(`pre-empted after its failover: run ${failback} (failback japanwest → japaneast, completed) holds the plan now; no failback was started`);
+    expect(runs.started).toEqual([]);
+    const [kept] = (await history.read(NORTHWIND.name)).drills;
+    expect(kept!.runs.map((r) => [r.kind, r.outcome])).toEqual([["failover", "completed"]]);
+  });
+
   it("answers with the recorded drill when the drill was already recorded (a step that ran again)", async () => {
     const { deps, runs } = world({ state: { ...emptyPlanState(NORTHWIND.name), regions: { japanwest: { state: "down", since: "2026-12-03T09:50:00.000Z" } } } });
     const first = await advanceDrill(advanceInput(), deps);
