@@ -13,7 +13,7 @@ import { notifyActivity, type NotifyDeps } from "../activities/notify.ts";
 import { wrapActivity } from "../activities/wrap.ts";
 import { currentPrimary } from "../core/detection/policy.ts";
 import type { PlanState } from "../core/detection/model.ts";
-import { appendDrill, drillOf, drillTrend, formatTrend, type DrillRecord, type DrillRunRecord } from "../core/drill/history.ts";
+import { appendDrill, drillOf, drillTrend, fitDrillRecord, formatTrend, type DrillRecord, type DrillRunRecord } from "../core/drill/history.ts";
 import { DrillActivities, drillRunId, type AdvanceInput, type AdvanceResult, type DrillActivityName, type DrillNotice, type DrillOutcome, type DrillRunKind } from "../core/drill/model.ts";
 import { renderDrillReport } from "../core/drill/report.ts";
 import { SwitchyardError } from "../core/errors.ts";
@@ -249,7 +249,8 @@ async function finish(plan: Plan, input: AdvanceInput, outcome: DrillOutcome, re
     const allowed = [...new Set(runs.map((r) => r.dataLossAllowedBy).filter((by) => by !== "none"))];
     reason += allowed.length === 0 ? ", with no data loss allowed" : `; data loss was allowed by ${allowed.map((by) => by ?? "an unknown decision").join(" and ")}`;
   }
-  const base: DrillRecord = {
+  // Every field within what the history's reader takes: a record it refused would be invisible (and done again).
+  const base: DrillRecord = fitDrillRecord({
     drillId: input.drillId,
     plan: plan.name,
     mode: "planned",
@@ -260,11 +261,11 @@ async function finish(plan: Plan, input: AdvanceInput, outcome: DrillOutcome, re
     reason: redactText(reason),
     timeScale: scale,
     runs,
-  };
+  });
   // The drill's report shows the trend with this drill in it.
   const before = await deps.history.read(plan.name);
   const report = await deps.reports.put(input.drillId, renderDrillReport(base, appendDrill(before, base)));
-  const record: DrillRecord = { ...base, report };
+  const record: DrillRecord = fitDrillRecord({ ...base, report });
   const appended = await deps.history.append(record);
   for (const problem of appended.history.problems) deps.log.warn(`a record of the drill history did not read and was not kept: ${problem.path}: ${problem.problem}`, { plan: plan.name, drillId: input.drillId });
   const kept = drillOf(appended.history, input.drillId) ?? record;

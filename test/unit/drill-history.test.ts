@@ -11,6 +11,7 @@ import {
   drillsView,
   drillTrend,
   emptyHistory,
+  fitDrillRecord,
   formatTrend,
   latestPassedDrill,
   parseDrillHistory,
@@ -110,6 +111,27 @@ describe("reading a stored history", () => {
 
     expect(read.drills.map((d) => d.drillId)).toEqual([good.drillId]);
     expect(read.problems.map((p) => p.path)).toEqual(["drills[1].runs[0].rtoSeconds", "drills[2].outcome"]);
+  });
+
+  it("takes every record cut to its limits, however long its texts were", () => {
+    const base = drill(1, 100);
+    const long = (n: number) => "x".repeat(n);
+    const overlong: DrillRecord = {
+      ...base,
+      reason: long(2400),
+      trigger: { kind: "operator", by: long(900), reason: long(900) },
+      report: long(1500),
+      runs: base.runs.map((r) => ({ ...r, from: long(150), to: long(150), outcome: long(90), report: long(1500) })),
+    };
+    const raw = (d: DrillRecord) => JSON.stringify({ plan: PLAN, drills: [d] });
+
+    const refused = parseDrillHistory(PLAN, raw(overlong), "test");
+    const fitted = parseDrillHistory(PLAN, raw(fitDrillRecord(overlong)), "test");
+
+    expect(refused.drills).toEqual([]);
+    expect(fitted.problems).toEqual([]);
+    expect(fitted.drills[0]!.reason).toMatch(/^x+…$/);
+    expect(fitDrillRecord(base)).toEqual(base);
   });
 
   it("refuses a document that is not a drill history, saying where", () => {

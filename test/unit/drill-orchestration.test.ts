@@ -369,6 +369,34 @@ describe("advancing a planned drill", () => {
     expect(kept!.runs.map((r) => [r.kind, r.outcome])).toEqual([["failover", "completed"]]);
   });
 
+  it("writes only records its history's reader takes, cutting every text to the reader's limits, so that a step run again finds its drill recorded", async () => {
+    const long = `Failed in data-tier: ${"ARM said: the operation failed because ".repeat(60)}`;
+    const failed = (message: string): JournalEntry => {
+      const entry = finishedEntry(FAILOVER, "failover", 2);
+      const data = entry.data as { outcome: string; output: Record<string, unknown> };
+      return { ...entry, data: { outcome: "failed", output: { ...data.output, outcome: "failed", message } } } as unknown as JournalEntry;
+    };
+    const trigger = { kind: "operator" as const, by: "o".repeat(3000), reason: "r".repeat(3000) };
+    const cases: { name: string; started: AdvanceInput["started"]; extra?: Partial<AdvanceInput>; journal?: Record<string, JournalEntry[]>; state?: PlanState }[] = [
+      { name: "a failover that failed with a long message", started: ["failover"], journal: { [FAILOVER]: [failed(long)] } },
+      { name: "an abandon with a long reason", started: ["failover"], extra: { abandon: long }, journal: { [FAILOVER]: [finishedEntry(FAILOVER, "failover", 2)] } },
+      { name: "a refusal by a long trigger", started: [], extra: { trigger }, state: { ...emptyPlanState(NORTHWIND.name), regions: { japanwest: { state: "down", since: "2026-12-03T09:50:00.000Z" } } } },
+      { name: "a pass", started: ["failover", "failback"], journal: { [FAILOVER]: [finishedEntry(FAILOVER, "failover", 2)], [FAILBACK]: [finishedEntry(FAILBACK, "failback", 3)] } },
+    ];
+    for (const c of cases) {
+      const { deps, history } = world({ ...(c.state ? { state: c.state } : {}), ...(c.journal ? { journal: c.journal } : {}) });
+
+      const first = await advanceDrill(advanceInput(c.started, c.extra), deps);
+      const read = await history.read(NORTHWIND.name);
+      const again = await advanceDrill(advanceInput(c.started, c.extra), deps);
+
+      expect(read.problems, c.name).toEqual([]);
+      expect(read.drills.map((d) => d.drillId), c.name).toEqual([DRILL_ID]);
+      expect(first, c.name).toMatchObject({ state: "ended", record: read.drills[0] });
+      expect(again, c.name).toEqual(first);
+    }
+  });
+
   it("answers with the recorded drill when the drill was already recorded (a step that ran again)", async () => {
     const { deps, runs } = world({ state: { ...emptyPlanState(NORTHWIND.name), regions: { japanwest: { state: "down", since: "2026-12-03T09:50:00.000Z" } } } });
     const first = await advanceDrill(advanceInput(), deps);

@@ -121,38 +121,78 @@ export function latestPassedDrill(history: DrillHistory): DrillRecord | undefine
 
 // ---- reading ----------------------------------------------------------------------------------------
 
+/** The longest text each field of a record may hold: the reader refuses a longer one, the writer cuts to it (fitDrillRecord). */
+export const RECORD_LIMITS = {
+  drillId: 200,
+  plan: 40,
+  by: 500,
+  triggerReason: 600,
+  reason: 2000,
+  report: 1000,
+  runId: 200,
+  region: 100,
+  runOutcome: 60,
+} as const;
+
 const isoTime = z.string().max(40).refine((t) => !Number.isNaN(Date.parse(t)), "an ISO time");
 const seconds = z.number().finite().min(0);
 const text = (max: number) => z.string().max(max);
+const L = RECORD_LIMITS;
 
 const runSchema = z.object({
   kind: z.enum(["failover", "failback"]),
-  runId: text(200).min(1),
-  from: text(100),
-  to: text(100),
-  outcome: text(60).min(1),
+  runId: text(L.runId).min(1),
+  from: text(L.region),
+  to: text(L.region),
+  outcome: text(L.runOutcome).min(1),
   rtoSeconds: seconds.nullable(),
   rtoLocalSeconds: seconds.nullable().optional(),
   rtoProjected: z.boolean(),
   rtoTargetSeconds: seconds.nullable(),
   rpoExposureSeconds: seconds.nullable(),
   dataLossAllowedBy: z.enum(["none", "rpo-gate", "approval", "operator"]).nullable(),
-  report: text(1000).optional(),
+  report: text(L.report).optional(),
 });
 
 const recordSchema = z.object({
-  drillId: text(200).min(1),
-  plan: text(40),
+  drillId: text(L.drillId).min(1),
+  plan: text(L.plan),
   mode: z.literal("planned"),
-  trigger: z.object({ kind: z.enum(["timer", "cli", "operator"]), by: text(500), reason: text(600).optional() }),
+  trigger: z.object({ kind: z.enum(["timer", "cli", "operator"]), by: text(L.by), reason: text(L.triggerReason).optional() }),
   startedAt: isoTime,
   endedAt: isoTime,
   outcome: z.enum(DRILL_OUTCOMES as [DrillOutcome, ...DrillOutcome[]]),
-  reason: text(2000),
+  reason: text(L.reason),
   timeScale: z.number().finite().min(1),
   runs: z.array(runSchema).max(2),
-  report: text(1000).optional(),
+  report: text(L.report).optional(),
 });
+
+/** `value` cut to `max` characters, the cut marked with an ellipsis. */
+function cut(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+}
+
+/** A record with every text cut to what the reader takes (RECORD_LIMITS), so that a record written is a record read. */
+export function fitDrillRecord(record: DrillRecord): DrillRecord {
+  const { reason: triggerReason, ...trigger } = record.trigger;
+  return {
+    ...record,
+    drillId: cut(record.drillId, L.drillId),
+    plan: cut(record.plan, L.plan),
+    trigger: { ...trigger, by: cut(trigger.by, L.by), ...(triggerReason !== undefined ? { reason: cut(triggerReason, L.triggerReason) } : {}) },
+    reason: cut(record.reason, L.reason),
+    runs: record.runs.map((run) => ({
+      ...run,
+      runId: cut(run.runId, L.runId),
+      from: cut(run.from, L.region),
+      to: cut(run.to, L.region),
+      outcome: cut(run.outcome, L.runOutcome),
+      ...(run.report !== undefined ? { report: cut(run.report, L.report) } : {}),
+    })),
+    ...(record.report !== undefined ? { report: cut(record.report, L.report) } : {}),
+  };
+}
 
 /** `drills[3].runs[0].rtoSeconds` from a zod issue's path under `base`. */
 function pathOf(base: string, parts: readonly PropertyKey[]): string {
