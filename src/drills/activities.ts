@@ -268,6 +268,7 @@ async function finish(plan: Plan, input: AdvanceInput, outcome: DrillOutcome, re
   const record: DrillRecord = fitDrillRecord({ ...base, report });
   const appended = await deps.history.append(record);
   for (const problem of appended.history.problems) deps.log.warn(`a record of the drill history did not read and was not kept: ${problem.path}: ${problem.problem}`, { plan: plan.name, drillId: input.drillId });
+  if (appended.history.moreProblems) deps.log.warn(`${appended.history.moreProblems} more records of the drill history did not read and were not kept`, { plan: plan.name, drillId: input.drillId });
   const kept = drillOf(appended.history, input.drillId) ?? record;
   deps.log.info(`drill ${input.drillId} ${kept.outcome}: ${kept.reason}`, { plan: plan.name, drillId: input.drillId, outcome: kept.outcome });
   return { state: "ended", outcome: kept.outcome, reason: kept.reason, record: kept, trend: formatTrend(drillTrend(appended.history)) };

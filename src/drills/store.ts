@@ -64,7 +64,7 @@ export abstract class VersionedDrillHistoryStore implements DrillHistoryStore {
       const { history, etag } = await this.readVersioned(record.plan);
       const next = appendDrill(history, record, this.limit);
       if (next === history) return { history, appended: false };
-      if (await this.save(record.plan, { plan: next.plan, drills: next.drills }, etag)) return { history: { ...next, problems: history.problems }, appended: true };
+      if (await this.save(record.plan, { plan: next.plan, drills: next.drills }, etag)) return { history: { ...next, problems: history.problems, ...(history.moreProblems ? { moreProblems: history.moreProblems } : {}) }, appended: true };
       if (attempt >= 8) throw new Error(`the drill history of plan ${record.plan} kept changing under ${attempt} attempts to append drill ${record.drillId}`);
       await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
     }

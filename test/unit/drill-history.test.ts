@@ -14,6 +14,7 @@ import {
   fitDrillRecord,
   formatTrend,
   latestPassedDrill,
+  MAX_PROBLEMS,
   parseDrillHistory,
   TREND_BAND,
   TREND_WINDOW,
@@ -134,6 +135,31 @@ describe("reading a stored history", () => {
     expect(fitDrillRecord(base)).toEqual(base);
   });
 
+  it("reports the first MAX_PROBLEMS records that did not read and counts the rest, in the read and in the API's view", () => {
+    const raw = JSON.stringify({ plan: PLAN, drills: [drill(1, 100), ...Array.from({ length: 450 }, () => 0)] });
+
+    const read = parseDrillHistory(PLAN, raw, "test");
+    const view = drillsView(read);
+
+    expect(read.drills).toHaveLength(1);
+    expect(read.problems).toHaveLength(MAX_PROBLEMS);
+    expect(read.problems[0]!.path).toBe("drills[1]");
+    expect(read.moreProblems).toBe(450 - MAX_PROBLEMS);
+    expect(view.problems).toHaveLength(MAX_PROBLEMS);
+    expect(view.moreProblems).toBe(450 - MAX_PROBLEMS);
+  });
+
+  it("leaves out a record whose drill id is not a drill id of the plan", () => {
+    const other = drill(2, 100, "passed", { drillId: "harbor-freight.20261203T100000Z.drill-0a1b" });
+    const junk = drill(3, 100, "passed", { drillId: "x` | **pwn** | <img src=x>" });
+    const raw = JSON.stringify({ plan: PLAN, drills: [drill(1, 100), other, junk] });
+
+    const read = parseDrillHistory(PLAN, raw, "test");
+
+    expect(read.drills.map((d) => d.drillId)).toEqual([drill(1, 100).drillId]);
+    expect(read.problems.map((p) => p.path)).toEqual(["drills[1].drillId", "drills[2].drillId"]);
+  });
+
   it("refuses a document that is not a drill history, saying where", () => {
     const refused = (text: string) => {
       try {
@@ -202,6 +228,28 @@ describe("the RTO trend", () => {
 });
 
 describe("a drill's report", () => {
+  it("escapes every stored field: a hostile id stays inside its code span, and no field starts a heading, a cell or markup", () => {
+    const hostile = drill(1, 100, "passed", {
+      drillId: "x` | pwn | <script>",
+      plan: "a*b",
+      runs: [{ ...drill(1, 100).runs[0]!, runId: "r`\n# injected heading", from: "a | b", outcome: "<b>x</b>", report: "``x``" }],
+    });
+
+    const report = renderDrillReport(hostile, { drills: [hostile] });
+    const lines = report.split("\n");
+
+    expect(lines.filter((l) => l.startsWith("#")).map((l) => l.split(" ")[0])).toEqual(["#", "##", "##"]);
+    expect(report).toContain("`` x` \\| pwn \\| <script> ``");
+    expect(report).toContain("`` r` # injected heading ``");
+    expect(report).toContain("``` ``x`` ```");
+    expect(report).toContain("a \\| b");
+    expect(report).toContain("\\<b\\>x\\</b\\>");
+    expect(report).toContain("**a\\*b**");
+    // Each table row keeps its cells: the pipes a field held are escaped.
+    const row = lines.find((l) => l.startsWith("| failover"))!;
+    expect(row.split(/(?<!\\)\|/).length).toBe(10);
+  });
+
   it("shows the outcome, each run and the trend with this drill in it", () => {
     const earlier = historyOf(drill(1, 3000), drill(2, 3200));
     const record = drill(3, 5000);

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { SwitchyardError } from "../errors.ts";
-import { DRILL_OUTCOMES, type DrillMode, type DrillOutcome, type DrillRunKind, type DrillTrigger } from "./model.ts";
+import { DRILL_OUTCOMES, isDrillId, type DrillMode, type DrillOutcome, type DrillRunKind, type DrillTrigger } from "./model.ts";
 
 /** Drills kept per plan: the oldest gives way to the newest. */
 export const DRILL_HISTORY_LIMIT = 20;
@@ -78,9 +78,15 @@ export interface HistoryProblem {
   readonly problem: string;
 }
 
+/** Problems a read reports by path; any more are counted (a document of junk must not make a huge answer). */
+export const MAX_PROBLEMS = 20;
+
 /** A history as read: the records that are whole, and what did not read (each left out, never trusted). */
 export interface ReadHistory extends DrillHistory {
+  /** The first MAX_PROBLEMS records that did not read. */
   readonly problems: readonly HistoryProblem[];
+  /** How many more records did not read than `problems` lists. */
+  readonly moreProblems?: number;
 }
 
 /** The stored history is not a drill history at all (unreadable, another plan's, not a list of drills). */
@@ -220,20 +226,26 @@ export function parseDrillHistory(plan: string, raw: string, where: string): Rea
   if (!Array.isArray(doc.drills)) throw new DrillHistoryError(plan, where, "drills", "expected a list of drills");
   const drills: DrillRecord[] = [];
   const problems: HistoryProblem[] = [];
+  let more = 0;
+  const problem = (path: string, text: string) => (problems.length < MAX_PROBLEMS ? problems.push({ path, problem: text }) : more++);
   doc.drills.forEach((entry, i) => {
     const checked = recordSchema.safeParse(entry);
     if (!checked.success) {
       const issue = checked.error.issues[0]!;
-      problems.push({ path: pathOf(`drills[${i}]`, issue.path), problem: issue.message });
+      problem(pathOf(`drills[${i}]`, issue.path), issue.message);
       return;
     }
     if (checked.data.plan !== plan) {
-      problems.push({ path: `drills[${i}].plan`, problem: `expected "${plan}"` });
+      problem(`drills[${i}].plan`, `expected "${plan}"`);
+      return;
+    }
+    if (!isDrillId(checked.data.drillId) || !checked.data.drillId.startsWith(`${plan}.`)) {
+      problem(`drills[${i}].drillId`, `expected a drill id of plan ${plan} ({plan}.{stamp}.drill-{hex})`);
       return;
     }
     drills.push(checked.data as DrillRecord);
   });
-  return { plan, drills, problems };
+  return { plan, drills, problems, ...(more > 0 ? { moreProblems: more } : {}) };
 }
 
 // ---- trend ------------------------------------------------------------------------------------------
@@ -321,13 +333,16 @@ export interface DrillsView {
     readonly rpoExposureSeconds: number | null;
   }[];
   readonly trend: DrillTrend & { readonly line: string };
-  /** Records of the stored history that did not read (left out above). */
+  /** Records of the stored history that did not read (left out above): the first MAX_PROBLEMS. */
   readonly problems?: readonly HistoryProblem[];
+  /** How many more did not read. */
+  readonly moreProblems?: number;
 }
 
 export function drillsView(history: ReadHistory | DrillHistory, count: number = TREND_WINDOW): DrillsView {
   const trend = drillTrend(history);
-  const problems = "problems" in history ? history.problems : [];
+  const problems = "problems" in history ? history.problems.slice(0, MAX_PROBLEMS) : [];
+  const more = "problems" in history ? (history.moreProblems ?? 0) + Math.max(0, history.problems.length - MAX_PROBLEMS) : 0;
   return {
     last: history.drills
       .slice(-count)
@@ -350,6 +365,7 @@ export function drillsView(history: ReadHistory | DrillHistory, count: number = 
       }),
     trend: { ...trend, line: formatTrend(trend) },
     ...(problems.length > 0 ? { problems } : {}),
+    ...(more > 0 ? { moreProblems: more } : {}),
   };
 }
 
