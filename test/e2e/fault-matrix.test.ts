@@ -170,9 +170,12 @@ describe("an operation that ends Failed every time", () => {
     expect(out.message).toContain("data-tier");
     // Started once and again after each of the two journaled restarts; nothing more.
     expect(restartsOf(journal, "traffic").map((e) => e.data?.attempt)).toEqual([2, 3]);
-    const failedUpdates = world.estate.operations.list().filter((op) => op.operationId === "AFDOrigins_Update" && op.status === "Failed");
-    const starts = new Set(failedUpdates.map((op) => op.resourceId.toLowerCase()));
-    for (const origin of starts) expect(failedUpdates.filter((op) => op.resourceId.toLowerCase() === origin)).toHaveLength(OPERATION_MAX_ATTEMPTS);
+    // The step's restarts count for the step, and each restarts what had failed by then: an origin whose
+    // operation ended Failed in a later poll than another's may be started fewer times, never more.
+    const failedUpdates = world.estate.operations.list().filter((op) => op.operationId === "AFDOrigins_Update");
+    const perOrigin = [...new Set(failedUpdates.map((op) => op.resourceId.toLowerCase()))].map((origin) => failedUpdates.filter((op) => op.resourceId.toLowerCase() === origin).length);
+    expect(perOrigin.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(OPERATION_MAX_ATTEMPTS);
+    for (const count of perOrigin) expect(count).toBeLessThanOrEqual(OPERATION_MAX_ATTEMPTS);
     const state = planState(world.estate, world.plan);
     expect(state.sql.map((g) => g.primaryRegion)).toEqual(world.plan.sql.map(() => world.plan.regions.secondary.name));
   });
