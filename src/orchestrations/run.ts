@@ -132,6 +132,12 @@ export class Run {
     }
   }
 
+  /** The step `name` ran to its end but what it found fails the run (verification): its record says so. */
+  markFailed(name: string, detail: string): void {
+    const index = this.steps.findLastIndex((s) => s.step === name);
+    if (index >= 0) this.steps[index] = { ...this.steps[index]!, outcome: "failed", detail };
+  }
+
   get retry(): RetryPolicy {
     return this.input.options?.retry ?? DEFAULT_RETRY;
   }
@@ -709,6 +715,7 @@ function* orchestrateRun(context: Ctx, version: RunVersion): Gen<RunOutput> {
     });
     run.note("decision", verification.ok ? `${to} verified as primary end to end` : `${to} failed verification`, { passed: verification.passed, failed: failedChecks(verification) }, Steps.verify);
     if (!verification.ok) {
+      run.markFailed(Steps.verify, failedChecks(verification).map((c) => c.what).join("; "));
       outcome = "failed";
       message = `The switch to ${to} completed but verification failed: ${failedChecks(verification).map((c) => c.what).join("; ")}. ${resumeHint(input, run.steps)}`;
       return yield* finish();

@@ -444,6 +444,16 @@ describe("traffic only to a target that is still healthy", () => {
   });
 });
 
+describe("verification that does not pass", () => {
+  it("fails the run and shows the verify step failed, not ok, with what did not verify", async () => {
+    const w = world({ settlingVerifies: 10_000 });
+    const output = await runToEnd(w);
+    expect(output.outcome).toBe("failed");
+    expect(output.steps.at(-1)).toMatchObject({ step: "verify", outcome: "failed", detail: "Front Door deployment" });
+    expect(output.message).toMatch(/verification failed: Front Door deployment/);
+  });
+});
+
 describe("verification that settles", () => {
   it("checks again while Front Door propagates, and completes once it has", async () => {
     const w = world({ settlingVerifies: 3 });
