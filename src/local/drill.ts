@@ -18,7 +18,7 @@ import type { JournalEntry } from "../core/journal.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { applyScenario, type Scenario } from "../../estate/scenario.ts";
 import { AZURE_PROFILE } from "../../estate/profile.ts";
-import { startLocalApp, type LocalApp } from "./app.ts";
+import { startLocalApp, type LocalApp, type LocalAppOptions } from "./app.ts";
 import { watchUsers } from "./userWatch.ts";
 import type { InstanceStatus } from "../durable/durableHost.ts";
 import { localChannelSettings } from "./channelSettings.ts";
@@ -143,23 +143,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
         .catch(() => undefined)
         .finally(() => (ticking = false));
     }, Math.min(everyMs, 1_000));
-    // Made-up credentials for every channel the plan names: the estate plays each service.
-    const channels = localChannelSettings(plan, options.channelSettings);
-    app = await startLocalApp({
-      plans: [plan],
-      channelSettings: channels.settings,
-      deliveryTimer: true,
-      timeScale,
-      ...(options.durations ? { durations: options.durations } : {}),
-      log: jsonLogger((line) => logFile.write(`${line}\n`)),
-      // The runs' journals, kept where `switchyard report` finds them (<out>/journal, .switchyard/journal by default).
-      journalDir: join(options.outputDir, "journal"),
-      notifier: new DrillNotifier(options.progress),
-      onStatus,
-      pollIntervalMs: options.pollIntervalMs ?? 25,
-    });
+    const drillApp = await startDrillApp({ ...options, timeScale, logFile, onStatus });
+    app = drillApp.app;
+    const channels = drillApp.channels;
     const { estate, journal, runs } = app;
-    for (const { host, secret } of channels.webhookSecrets) estate.setWebhookSecret(host, secret);
 
     const execute = async (kind: RunInput["kind"], from: string, to: string, reason: string, detectedAt: string): Promise<DrillRun> => {
       // A synthetic user, for the failover: how long the outage lasts as users see it.
@@ -219,12 +206,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       options.onRunEnd?.("failback", failback);
     }
     const ok = failover.output.outcome === "completed" && (!options.failback || failback?.output.outcome === "completed");
-    // The delivery timer's last passes: retries due and email sends still running (a few seconds at most).
-    for (let pass = 0; pass < 50; pass++) {
-      const open = (await app.deliverNotifications()).flatMap((r) => r.channels.filter((c) => c.state === "pending" || c.state === "accepted"));
-      if (open.length === 0) break;
-      await new Promise((r) => setTimeout(r, Math.max(20, 5_000 / timeScale)));
-    }
+    await lastDeliveries(app, timeScale);
     const notifications = receivedByChannel(plan, estate.notifications() as readonly EstateDelivery[], channels.identify, Date.parse(outageAt));
     if (plan.notifications.length > 0) options.progress?.(formatReceived(notifications));
     await options.inspect?.(app);
@@ -233,6 +215,50 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     clearInterval(ticker);
     await app?.stop();
     await new Promise<void>((resolve) => logFile.end(() => resolve()));
+  }
+}
+
+/**
+ * The local app a drill runs on: made-up credentials for every channel the plan names (the estate plays
+ * each service, verifying webhook signatures), the delivery timer, the drill's log, and each run's
+ * journal where `switchyard report` finds it (<out>/journal). `extra` adds to the app's options.
+ */
+export async function startDrillApp(options: {
+  readonly plan: Plan;
+  readonly channelSettings?: Readonly<Record<string, string>>;
+  readonly timeScale: number;
+  readonly durations?: Record<string, number>;
+  readonly outputDir: string;
+  readonly progress?: (line: string) => void;
+  readonly pollIntervalMs?: number;
+  readonly onStatus: (status: InstanceStatus) => void;
+  readonly logFile: NodeJS.WritableStream;
+  readonly extra?: Partial<LocalAppOptions>;
+}): Promise<{ app: LocalApp; channels: ReturnType<typeof localChannelSettings> }> {
+  const channels = localChannelSettings(options.plan, options.channelSettings);
+  const app = await startLocalApp({
+    plans: [options.plan],
+    channelSettings: channels.settings,
+    deliveryTimer: true,
+    timeScale: options.timeScale,
+    ...(options.durations ? { durations: options.durations } : {}),
+    log: jsonLogger((line) => options.logFile.write(`${line}\n`)),
+    journalDir: join(options.outputDir, "journal"),
+    notifier: new DrillNotifier(options.progress),
+    onStatus: options.onStatus,
+    pollIntervalMs: options.pollIntervalMs ?? 25,
+    ...options.extra,
+  });
+  for (const { host, secret } of channels.webhookSecrets) app.estate.setWebhookSecret(host, secret);
+  return { app, channels };
+}
+
+/** The delivery timer's last passes after a drill: retries due and email sends still running (a few seconds at most). */
+export async function lastDeliveries(app: LocalApp, timeScale: number): Promise<void> {
+  for (let pass = 0; pass < 50; pass++) {
+    const open = (await app.deliverNotifications()).flatMap((r) => r.channels.filter((c) => c.state === "pending" || c.state === "accepted"));
+    if (open.length === 0) return;
+    await new Promise((r) => setTimeout(r, Math.max(20, 5_000 / timeScale)));
   }
 }
 

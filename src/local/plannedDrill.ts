@@ -12,15 +12,13 @@
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { jsonLogger } from "../app/logging.ts";
 import { drillsView, type DrillRecord, type DrillsView } from "../core/drill/history.ts";
 import { drillRunId, type DrillOutcome } from "../core/drill/model.ts";
 import type { Plan } from "../core/plan/index.ts";
 import { instanceIdFor, runIdOfInput, runStatusOf, Steps, type RunOutput } from "../core/run/model.ts";
 import type { InstanceStatus } from "../durable/durableHost.ts";
-import { startLocalApp, type LocalApp } from "./app.ts";
-import { localChannelSettings } from "./channelSettings.ts";
-import { DEFAULT_DRILL_TIME_SCALE, DrillNotifier, type DrillRun } from "./drill.ts";
+import type { LocalApp } from "./app.ts";
+import { DEFAULT_DRILL_TIME_SCALE, lastDeliveries, startDrillApp, type DrillRun } from "./drill.ts";
 import { FileDrillHistoryStore, FileDrillReportStore } from "./drillFiles.ts";
 import { formatReceived, receivedByChannel, type EstateDelivery, type ReceivedByChannel } from "./received.ts";
 
@@ -115,22 +113,15 @@ export async function runPlannedDrill(options: PlannedDrillOptions): Promise<Pla
         options.onRunEnd?.(kind, drillRun);
       });
     };
-    const channels = localChannelSettings(plan, options.channelSettings);
-    app = await startLocalApp({
-      plans: [plan],
-      channelSettings: channels.settings,
-      deliveryTimer: true,
+    const drillApp = await startDrillApp({
+      ...options,
       timeScale,
-      ...(options.durations ? { durations: options.durations } : {}),
-      log: jsonLogger((line) => logFile.write(`${line}\n`)),
-      journalDir: join(options.outputDir, "journal"),
-      notifier: new DrillNotifier(options.progress),
+      logFile,
       onStatus,
-      pollIntervalMs: options.pollIntervalMs ?? 25,
-      drillHistory: history,
-      drillReports: new FileDrillReportStore(join(options.outputDir, "reports")),
+      extra: { drillHistory: history, drillReports: new FileDrillReportStore(join(options.outputDir, "reports")) },
     });
-    for (const { host, secret } of channels.webhookSecrets) app.estate.setWebhookSecret(host, secret);
+    app = drillApp.app;
+    const channels = drillApp.channels;
 
     const since = Date.now();
     const start = await app.startDrill(plan.name, { kind: "cli", by: options.by ?? "switchyard drill --mode planned" });
@@ -142,12 +133,7 @@ export async function runPlannedDrill(options: PlannedDrillOptions): Promise<Pla
     for (const kind of ["failover", "failback"] as const) {
       if (!runs[kind] && output.record?.runs.some((r) => r.kind === kind)) show(`${kind}: ${output.record.runs.find((r) => r.kind === kind)!.outcome} (${drillRunId(drillId, kind)})`);
     }
-    // The delivery timer's last passes: retries due and email sends still running.
-    for (let pass = 0; pass < 50; pass++) {
-      const open = (await app.deliverNotifications()).flatMap((r) => r.channels.filter((c) => c.state === "pending" || c.state === "accepted"));
-      if (open.length === 0) break;
-      await new Promise((r) => setTimeout(r, Math.max(20, 5_000 / timeScale)));
-    }
+    await lastDeliveries(app, timeScale);
     const notifications = receivedByChannel(plan, app.estate.notifications() as readonly EstateDelivery[], channels.identify, since);
     if (plan.notifications.length > 0) show(formatReceived(notifications));
     await options.inspect?.(app);
