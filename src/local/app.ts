@@ -219,38 +219,24 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   // from runs through the plan's state (the run port below is given to them once it exists).
   const rotationJournal = new BlobJournal(blob.getContainerClient("switchyard-journal"), "rotations/");
   let runPort: LocalAppRuns | undefined;
+  // What rotation and drill steps share: Azure, the plan's state, the run snapshots, notifications.
+  const stepDeps = { clients, runPlans, store, clock, log: options.log, probe, pollIntervalMs: options.pollIntervalMs ?? 25, notifier: options.notifier, channels };
   const rotationActivities = createRotationActivities({
-    clients,
+    ...stepDeps,
     journal: rotationJournal,
-    runPlans,
-    store,
     runs: { get: (plan: string) => runPort!.get(plan) },
-    clock,
-    log: options.log,
-    probe,
-    pollIntervalMs: options.pollIntervalMs ?? 25,
-    notifier: options.notifier,
-    channels,
     sql: (options.sqlLogins ?? sqlLoginOps)(clients),
   });
   // Planned drills start and read the plan's runs through the same run port as every trigger (below).
   const drillJournal = new BlobJournal(blob.getContainerClient("switchyard-journal"), "drills/");
   const drillHistory = options.drillHistory ?? new BlobDrillHistoryStore(blob.getContainerClient("switchyard-state"));
   const drillActivities = createDrillActivities({
-    clients,
+    ...stepDeps,
     journal: drillJournal,
     runJournal: journal,
-    runPlans,
-    store,
     runs: { start: (input) => runPort!.start(input), get: (plan: string) => runPort!.get(plan), terminate: (plan: string, reason: string) => runPort!.terminate(plan, reason) },
     history: drillHistory,
     reports: options.drillReports ?? new BlobDrillReportStore(blob.getContainerClient("switchyard-state")),
-    clock,
-    log: options.log,
-    probe,
-    pollIntervalMs: options.pollIntervalMs ?? 25,
-    notifier: options.notifier,
-    channels,
   });
   const host = new LocalDurableHost({
     store: new BlobInstanceStore(blob.getContainerClient("switchyard-durable")),
