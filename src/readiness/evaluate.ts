@@ -323,39 +323,33 @@ async function currentVersion(deps: ReadinessDeps, vault: string, name: string) 
 // ---- permissions: asked of Azure for each resource, not assumed ------------------------------------
 
 async function permissionChecks(plan: Plan, deps: ReadinessDeps): Promise<ReadinessCheck[]> {
-  const roles = planRoles(plan).assignments;
-  const results = await settleEach(planNeeds(plan), 4, (need) => permissionCheck(need, deps));
-  return results.map((r, i) => {
+  const needs = planNeeds(plan);
+  const assignments = planRoles(plan).assignments;
+  // The plan's roles at a scope, those among them that grant any of `actions` when given.
+  const rolesAt = (scope: string, actions?: readonly string[]) => [
+    ...new Set(assignments.filter((a) => a.scope.toLowerCase() === scope.toLowerCase() && (!actions || a.actions.some((x) => actions.includes(x.action)))).map((a) => a.role)),
+  ];
+  const results = await settleEach(needs, 4, (need) => permissionCheck(need, deps));
+  return results.map((r, i): ReadinessCheck => {
+    const need = needs[i]!;
+    const base = { area: "permissions" as const, subject: subjectOf(need), resourceId: need.scope };
+    const grantedBy = (roles: string[]) => (roles.length > 0 ? ` (granted by ${roles.join(", ")})` : "");
     if (r.status === "fulfilled") {
       const missing = r.value;
-      const need = planNeeds(plan)[i]!;
-      if (missing.length === 0) return { area: "permissions", subject: subjectOf(need), resourceId: need.scope, result: "pass", detail: `all ${need.actions.length} action(s) granted` } satisfies ReadinessCheck;
-      const grantedBy = [...new Set(roles.filter((a) => a.scope.toLowerCase() === need.scope.toLowerCase() && a.actions.some((x) => missing.includes(x.action))).map((a) => a.role))];
-      return {
-        area: "permissions",
-        subject: subjectOf(need),
-        resourceId: need.scope,
-        result: "fail",
-        detail: `missing ${missing.join(", ")}${grantedBy.length > 0 ? ` (granted by ${grantedBy.join(", ")})` : ""}`,
-        missingActions: missing,
-      } satisfies ReadinessCheck;
+      if (missing.length === 0) return { ...base, result: "pass", detail: `all ${need.actions.length} action(s) granted` };
+      return { ...base, result: "fail", detail: `missing ${missing.join(", ")}${grantedBy(rolesAt(need.scope, missing))}`, missingActions: missing };
     }
-    const need = planNeeds(plan)[i]!;
-    const subject = subjectOf(need);
     if (statusOf(r.reason) === 403) {
       // Refused the question itself: the identity lacks at least the permission to ask (every role the
       // plan lists on a resource grants it), so it holds none of them here — or not that one.
-      const roles = [...new Set(planRoles(plan).assignments.filter((a) => a.scope.toLowerCase() === need.scope.toLowerCase()).map((a) => a.role))];
       return {
-        area: "permissions",
-        subject,
-        resourceId: need.scope,
+        ...base,
         result: "fail",
-        detail: `Azure refused to list the identity's permissions here (403): missing at least ${PERMISSIONS_READ}; the plan needs ${need.actions.map((a) => a.action).join(", ")}${roles.length > 0 ? ` (granted by ${roles.join(", ")})` : ""}`,
+        detail: `Azure refused to list the identity's permissions here (403): missing at least ${PERMISSIONS_READ}; the plan needs ${need.actions.map((a) => a.action).join(", ")}${grantedBy(rolesAt(need.scope))}`,
         missingActions: [PERMISSIONS_READ],
-      } satisfies ReadinessCheck;
+      };
     }
-    return { area: "permissions", subject, resourceId: need.scope, result: "unknown", detail: reason(r.reason, "Permissions_ListForResource", need.scope) } satisfies ReadinessCheck;
+    return { ...base, result: "unknown", detail: reason(r.reason, need.kind === "resource-group" ? "Permissions_ListForResourceGroup" : "Permissions_ListForResource", need.scope) };
   });
 }
 
