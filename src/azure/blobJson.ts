@@ -1,5 +1,5 @@
 import type { ContainerClient } from "@azure/storage-blob";
-import { budgetOptions } from "./budget.ts";
+import { budgetOptions, readBody } from "./budget.ts";
 import { errorCodeOf, statusCodeOf } from "./restErrors.ts";
 
 /**
@@ -25,5 +25,22 @@ export async function uploadJsonIf(container: ContainerClient, blobName: string,
       }
       throw error;
     }
+  }
+}
+
+/**
+ * A JSON document's text and version (ETag) from a blob, or undefined when there is none (404). A blob
+ * larger than `maxBytes` is refused before its body is read, with the message `tooLarge` gives.
+ */
+export async function readBlobText(container: ContainerClient, blobName: string, maxBytes: number, tooLarge: (bytes: number) => string): Promise<{ text: string; etag?: string } | undefined> {
+  const blob = container.getBlockBlobClient(blobName);
+  try {
+    const response = await blob.download(0, undefined, budgetOptions());
+    if ((response.contentLength ?? 0) > maxBytes) throw new Error(tooLarge(response.contentLength!));
+    const text = (await readBody(response.readableStreamBody)).toString("utf8");
+    return { text, ...(response.etag ? { etag: response.etag } : {}) };
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return undefined;
+    throw error;
   }
 }

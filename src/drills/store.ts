@@ -6,9 +6,7 @@
  * read is left out and reported, never trusted.
  */
 import type { ContainerClient } from "@azure/storage-blob";
-import { budgetOptions, readBody } from "../azure/budget.ts";
-import { uploadJsonIf } from "../azure/blobJson.ts";
-import { statusCodeOf } from "../azure/restErrors.ts";
+import { readBlobText, uploadJsonIf } from "../azure/blobJson.ts";
 import { appendDrill, DRILL_HISTORY_LIMIT, parseDrillHistory, type DrillHistory, type DrillRecord, type ReadHistory } from "../core/drill/history.ts";
 
 /** Stored documents above this are refused (20 drills are a few KB). */
@@ -84,18 +82,13 @@ export class BlobDrillHistoryStore extends VersionedDrillHistoryStore {
   }
 
   protected async load(plan: string): Promise<{ text: string; etag: string; where: string } | undefined> {
-    const blob = this.container.getBlockBlobClient(drillHistoryBlobName(plan));
-    try {
-      const response = await blob.download(0, undefined, budgetOptions());
-      if ((response.contentLength ?? 0) > MAX_DOCUMENT_BYTES) throw new Error(`the drill history of plan ${plan} (${this.whereOf(plan)}) is ${response.contentLength} bytes, more than ${MAX_DOCUMENT_BYTES}`);
-      const text = (await readBody(response.readableStreamBody)).toString("utf8");
-      if (!response.etag) throw new Error(`the blob store gave no ETag for ${blob.name}`);
-      return { text, etag: response.etag, where: this.whereOf(plan) };
-    } catch (error) {
-      if (statusCodeOf(error) === 404) return undefined;
-      throw error;
-    }
+    const name = drillHistoryBlobName(plan);
+    const stored = await readBlobText(this.container, name, MAX_DOCUMENT_BYTES, (bytes) => `the drill history of plan ${plan} (${this.whereOf(plan)}) is ${bytes} bytes, more than ${MAX_DOCUMENT_BYTES}`);
+    if (!stored) return undefined;
+    if (!stored.etag) throw new Error(`the blob store gave no ETag for ${name}`);
+    return { text: stored.text, etag: stored.etag, where: this.whereOf(plan) };
   }
+
 
   protected async save(plan: string, history: DrillHistory, etag: string | undefined): Promise<boolean> {
     return (await uploadJsonIf(this.container, drillHistoryBlobName(plan), history, etag !== undefined ? { ifMatch: etag } : { ifNoneMatch: "*" })) !== undefined;

@@ -5,9 +5,7 @@
  * optimistic concurrency (ETag), the way the detection state is.
  */
 import type { ContainerClient } from "@azure/storage-blob";
-import { budgetOptions, readBody } from "../azure/budget.ts";
-import { statusCodeOf } from "../azure/restErrors.ts";
-import { uploadJsonIf } from "../azure/blobJson.ts";
+import { readBlobText, uploadJsonIf } from "../azure/blobJson.ts";
 import { isObject } from "../core/guards.ts";
 import { z } from "zod";
 import { FUTURE_SKEW_MS, LAG_SOURCES, nextBreach, type BreachEvent, type LagSample } from "../core/lag.ts";
@@ -169,16 +167,10 @@ export class BlobLagStore extends VersionedLagStore {
   }
 
   protected async read(plan: string): Promise<{ doc: LagDocument; etag?: string }> {
-    const blob = this.container.getBlockBlobClient(BlobLagStore.blobName(plan));
-    try {
-      const response = await blob.download(0, undefined, budgetOptions());
-      if ((response.contentLength ?? 0) > MAX_DOCUMENT_BYTES) throw new Error(`the lag samples of plan ${plan} (blob ${blob.name}) are ${response.contentLength} bytes, more than ${MAX_DOCUMENT_BYTES}`);
-      const text = (await readBody(response.readableStreamBody)).toString("utf8");
-      return { doc: parseLagDocument(plan, text, `blob ${blob.name}`), ...(response.etag ? { etag: response.etag } : {}) };
-    } catch (error) {
-      if (statusCodeOf(error) === 404) return { doc: empty(plan) };
-      throw error;
-    }
+    const name = BlobLagStore.blobName(plan);
+    const stored = await readBlobText(this.container, name, MAX_DOCUMENT_BYTES, (bytes) => `the lag samples of plan ${plan} (blob ${name}) are ${bytes} bytes, more than ${MAX_DOCUMENT_BYTES}`);
+    if (!stored) return { doc: empty(plan) };
+    return { doc: parseLagDocument(plan, stored.text, `blob ${name}`), ...(stored.etag ? { etag: stored.etag } : {}) };
   }
 
   protected async write(plan: string, doc: LagDocument, etag: string | undefined): Promise<boolean> {

@@ -5,9 +5,7 @@
  */
 import type { ContainerClient } from "@azure/storage-blob";
 import { z } from "zod";
-import { uploadJsonIf } from "../azure/blobJson.ts";
-import { budgetOptions, readBody } from "../azure/budget.ts";
-import { statusCodeOf } from "../azure/restErrors.ts";
+import { readBlobText, uploadJsonIf } from "../azure/blobJson.ts";
 import { applyEvaluation, emptyReadinessRecord, READINESS_AREAS, READINESS_HISTORY, settlePending, type ReadinessChange, type ReadinessRecord, type ReadinessResult } from "../core/readiness.ts";
 
 export interface ReadinessStore {
@@ -122,16 +120,10 @@ export class BlobReadinessStore extends VersionedReadinessStore {
   }
 
   protected async read(plan: string): Promise<{ record: ReadinessRecord; etag?: string }> {
-    const blob = this.container.getBlockBlobClient(BlobReadinessStore.blobName(plan));
-    try {
-      const response = await blob.download(0, undefined, budgetOptions());
-      if ((response.contentLength ?? 0) > MAX_RECORD_BYTES) throw new Error(`the readiness record of plan ${plan} (blob ${blob.name}) is ${response.contentLength} bytes, more than ${MAX_RECORD_BYTES}`);
-      const raw = (await readBody(response.readableStreamBody)).toString("utf8");
-      return { record: parseReadinessRecord(plan, raw, `blob ${blob.name}`), ...(response.etag ? { etag: response.etag } : {}) };
-    } catch (error) {
-      if (statusCodeOf(error) === 404) return { record: emptyReadinessRecord(plan) };
-      throw error;
-    }
+    const name = BlobReadinessStore.blobName(plan);
+    const stored = await readBlobText(this.container, name, MAX_RECORD_BYTES, (bytes) => `the readiness record of plan ${plan} (blob ${name}) is ${bytes} bytes, more than ${MAX_RECORD_BYTES}`);
+    if (!stored) return { record: emptyReadinessRecord(plan) };
+    return { record: parseReadinessRecord(plan, stored.text, `blob ${name}`), ...(stored.etag ? { etag: stored.etag } : {}) };
   }
 
   protected async write(record: ReadinessRecord, etag: string | undefined): Promise<boolean> {
