@@ -1,6 +1,8 @@
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { formatIssue, loadPlanFile, planWarnings, PlanValidationError } from "../core/plan/index.ts";
 import { planRoles, type PlanRoles } from "../core/roles.ts";
+import { containerFor, type PushTarget } from "./pushTarget.ts";
+import { PlanPushError, pushPlan, readPlanForPush } from "../plan/push.ts";
 
 export function planCommand(setCode: (code: number) => void): Command {
   const plan = new Command("plan").description("Work with plan files.");
@@ -33,6 +35,51 @@ export function planCommand(setCode: (code: number) => void): Command {
       const roles = planRoles(await loadPlanFile(o.plan));
       process.stdout.write(o.json ? `${JSON.stringify(roles, null, 2)}\n` : formatPlanRoles(roles));
       setCode(0);
+    });
+  plan
+    .command("push")
+    .description("Validate a plan and upload it to the plans container the Function App reads (Azure, or Azurite with a connection string). An invalid plan is refused and nothing is sent.")
+    .requiredOption("--plan <file>", "plan file (YAML or JSON); stored as {plan name}.yaml (.json for a JSON file)")
+    .option("--account-url <url>", "the storage account's blob endpoint, e.g. https://contososwitchyard.blob.core.windows.net (signed in with DefaultAzureCredential: az login, azd auth login, or a managed identity)")
+    .option("--connection-string <text>", "a storage connection string instead (Azurite: UseDevelopmentStorage=true); default SWITCHYARD_STORAGE_CONNECTION_STRING")
+    .option("--container <name>", "the plans container (default SWITCHYARD_PLANS_CONTAINER, else switchyard-plans)")
+    .option("--create-container", "create the container when it does not exist (Azurite; azd provision creates it in Azure)")
+    .option("--json", "print the result as JSON")
+    .action(async (o: PushTarget & { plan: string; createContainer?: boolean; json?: boolean }) => {
+      let input;
+      try {
+        input = await readPlanForPush(o.plan);
+      } catch (error) {
+        if (!(error instanceof PlanValidationError)) throw error;
+        process.stdout.write(`${o.plan}: ${error.issues.length} error${error.issues.length === 1 ? "" : "s"}; not pushed\n`);
+        for (const issue of error.issues) process.stdout.write(`  ${formatIssue(issue)}\n`);
+        setCode(1);
+        return;
+      }
+      let container;
+      try {
+        container = await containerFor(o);
+      } catch (error) {
+        if (!(error instanceof InvalidArgumentError)) throw error;
+        process.stderr.write(`switchyard: ${error.message}\n`);
+        setCode(2);
+        return;
+      }
+      try {
+        const result = await pushPlan(container, input, { createContainer: o.createContainer === true });
+        if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        else {
+          process.stdout.write(`plan ${result.plan} ${result.outcome === "unchanged" ? "unchanged (the container already holds this text)" : result.outcome}: ${result.url}\n`);
+          for (const warning of result.warnings) process.stdout.write(`  warning: ${warning}\n`);
+          for (const blob of result.invalidBlobs) process.stdout.write(`  note: blob ${blob} in the container is not a valid plan: the app ignores it\n`);
+          if (result.outcome !== "unchanged") process.stdout.write("  the app reads the plans container at most a minute after a change\n");
+        }
+        setCode(0);
+      } catch (error) {
+        if (!(error instanceof PlanPushError)) throw error;
+        process.stderr.write(`switchyard: ${error.message}\n`);
+        setCode(1);
+      }
     });
   return plan;
 }

@@ -121,7 +121,7 @@ function commaList<T>(item: z.ZodType<T>) {
   });
 }
 
-const containerName = z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "a blob container name: 3-63 lower-case letters, digits and single dashes");
+export const containerName = z.string().regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "a blob container name: 3-63 lower-case letters, digits and single dashes");
 
 const settingsSchema = z
   .object({
