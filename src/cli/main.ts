@@ -7,6 +7,7 @@ import { secretsCommand } from "./secrets.ts";
 import { serveCommand } from "./serve.ts";
 import { reportCommand } from "./report.ts";
 import { operateCommands } from "./operate.ts";
+import { infraCommand } from "./infra.ts";
 import { readFileSync } from "node:fs";
 
 /** The package's version, for `--version`. */
@@ -38,6 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(lagCommand(setCode));
   program.addCommand(secretsCommand(setCode));
   program.addCommand(reportCommand(setCode));
+  program.addCommand(infraCommand(setCode));
   for (const command of operateCommands(setCode)) program.addCommand(command);
   throwUsageErrors(program);
   try {
