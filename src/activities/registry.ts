@@ -18,6 +18,9 @@ import { checkReprotection, verifyPrimary } from "./verify.ts";
 import { withKeys } from "../core/logger.ts";
 import { currentAbortSignal, withBudget } from "../azure/budget.ts";
 import { wrapActivity } from "./wrap.ts";
+import { Attr } from "../telemetry/attributes.ts";
+import { recordRunFinished } from "../telemetry/runs.ts";
+import { inSpan, Spans } from "../telemetry/telemetry.ts";
 
 export type ActivityHandlers = Record<ActivityName, (input: unknown) => Promise<ActivityResult<unknown>>>;
 
@@ -28,6 +31,8 @@ export type ActivityHandlers = Record<ActivityName, (input: unknown) => Promise<
 async function journalActivity(input: { runId: string; entries: JournalDraft[] }, deps: NotifyDeps): Promise<null> {
   // The drafts come back through durable history: each is checked into a journal entry of its kind.
   for (const entry of input.entries) await deps.journal.append(requireEntry({ ...entry, runId: input.runId, message: entry.message ?? impliedMessage(entry) }));
+  // The run's end, once journaled, is its root span and its metrics (src/telemetry/runs.ts).
+  await recordRunFinished(input.runId, input.entries, (runId) => deps.journal.read(runId));
   return null;
 }
 
@@ -80,8 +85,7 @@ export function createActivities(deps: NotifyDeps): ActivityHandlers {
         throw error;
       }
     });
-  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) =>
-    wrapActivity(name, async (input: I) => budgeted(async () => fn(await withWholePlan(input, deps), keyed(name, input))), deps.log);
+  const bind = <I>(name: ActivityName, fn: (input: I, deps: NotifyDeps) => Promise<unknown>) => traced(name, wrapActivity(name, async (input: I) => budgeted(async () => fn(await withWholePlan(input, deps), keyed(name, input))), deps.log));
   return {
     [Activities.assessRegions]: bind(Activities.assessRegions, assessRegions),
     [Activities.measureReplication]: bind(Activities.measureReplication, measureReplication),
@@ -101,4 +105,26 @@ export function createActivities(deps: NotifyDeps): ActivityHandlers {
     [Activities.notify]: bind(Activities.notify, handing(notifyActivity, (r) => ({ delivered: r.delivered, ...(r.error ? { error: r.error } : {}) }))),
     [Activities.journal]: bind(Activities.journal, journalActivity),
   } as ActivityHandlers;
+}
+
+/**
+ * A span per activity invocation, in its run's trace (the parent is the run's root span, derived from
+ * the run id): the activity, the run's step, run id, plan, attempt (the run passes it on a retry) and
+ * outcome, with the error code of a failure. The Azure calls it makes are its children.
+ */
+function traced<I>(name: ActivityName, run: (input: I) => Promise<ActivityResult<unknown>>): (input: I) => Promise<ActivityResult<unknown>> {
+  return (input: I) => {
+    const given = asObject(input);
+    const runId = asString(given?.runId);
+    const attempt = typeof given?.attempt === "number" ? given.attempt : 1;
+    return inSpan(
+      {
+        name: `${Spans.activity} ${name}`,
+        ...(runId ? { runId } : {}),
+        attributes: { [Attr.activity]: name, [Attr.step]: runStepOf(name, input), [Attr.runId]: runId, [Attr.plan]: asString(asObject(given?.plan)?.name), [Attr.attempt]: attempt },
+      },
+      () => run(input),
+      (result) => (result.ok ? undefined : { code: result.error.code, attributes: { [Attr.errorCode]: result.error.code, [Attr.retryable]: result.error.retryable } }),
+    );
+  };
 }

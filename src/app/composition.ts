@@ -30,6 +30,7 @@ import { createDrillActivities, type DrillActivityHandlers } from "../drills/act
 import { BlobDrillHistoryStore } from "../drills/store.ts";
 import { BlobDrillReportStore } from "../drills/reports.ts";
 import { ReservingRuns } from "../runs/reservingRuns.ts";
+import { telemetryEnabled } from "../telemetry/telemetry.ts";
 
 /** Everything the Functions app's handlers share, built once per worker process on first use. */
 export interface AppServices {
@@ -72,8 +73,16 @@ export const ACTIVITY_BUDGET_MS = 25 * 60_000;
 
 let built: AppServices | undefined;
 
-/** Application Insights when its connection string is usable; else the log (a bad string stops nothing else). */
+/** OpenTelemetry's meter, its own exporter's target (src/lag/round.ts records every sample there). */
+const OTEL_LAG_METRICS: MetricSink = { publish: async () => undefined };
+
+/**
+ * Where lag metrics go: with telemetry on (src/telemetry/worker.ts), the OpenTelemetry meter records
+ * each sample already, with the same name and dimensions; else Application Insights' classic ingestion
+ * when the connection string is usable; else the log (a bad string stops nothing else).
+ */
 function metricSink(connectionString: string | undefined, log: Logger): MetricSink {
+  if (telemetryEnabled()) return OTEL_LAG_METRICS;
   if (connectionString === undefined) return new LogMetricSink(log);
   try {
     return new AppInsightsMetricSink(connectionString);

@@ -14,6 +14,7 @@ import { MetricsClient } from "@azure/monitor-query-metrics";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { CLOUDS, type CloudName } from "./clouds.ts";
 import { estateRoutingPolicy, reroutePolicy } from "./estateRouting.ts";
+import { azureCallPolicy } from "../telemetry/azureCalls.ts";
 
 /** Where Switchyard's Azure calls go. */
 export type Target =
@@ -202,7 +203,8 @@ export class ClientFactory {
       // ("Duplicate policy names not allowed in pipeline"), and every container or blob client made
       // from this one adds them again to the pipeline they share. The budget reaches blob requests
       // through their options instead: the stores pass `budgetOptions()` (src/azure/budget.ts) on every
-      // call, and read download bodies with `readBody`, which the budget also cuts.
+      // call, and read download bodies with `readBody`, which the budget also cuts. For the same reason
+      // Switchyard's own blob requests (state, journal, plans) have no telemetry span.
       // The same retry count as the other clients (storage-blob counts tries, the first included).
       const scaled = this.scaledRetryDelays();
       const options = { userAgentOptions: { userAgentPrefix: USER_AGENT }, retryOptions: { maxTries: (this.options.maxRetries ?? 3) + 1, ...(scaled.retryDelayInMs !== undefined ? { retryDelayInMs: scaled.retryDelayInMs, maxRetryDelayInMs: scaled.maxRetryDelayInMs } : {}) } };
@@ -271,8 +273,13 @@ export class ClientFactory {
       userAgentOptions: { userAgentPrefix: USER_AGENT },
       retryOptions: { maxRetries: this.options.maxRetries ?? 3, ...this.scaledRetryDelays() },
       ...(target.kind === "estate" ? { tlsOptions: { ca: target.ca } } : {}),
-      // Every request carries the time budget of the activity that makes it (src/azure/budget.ts).
-      additionalPolicies: [{ policy: budgetPolicy, position: "perCall" }],
+      // Every request carries the time budget of the activity that makes it (src/azure/budget.ts), and
+      // each try is a span (src/telemetry/azureCalls.ts), placed before any estate routing policy added
+      // after it, so that it names the host the SDK addressed.
+      additionalPolicies: [
+        { policy: budgetPolicy, position: "perCall" },
+        { policy: azureCallPolicy, position: "perRetry" },
+      ],
     };
   }
 

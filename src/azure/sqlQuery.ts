@@ -14,6 +14,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { Target } from "./clients.ts";
 import { CLOUDS } from "./clouds.ts";
 import { currentAbortSignal } from "./budget.ts";
+import { traceSql } from "../telemetry/azureCalls.ts";
 
 export interface SqlQueryOptions {
   /** The logical server's name (not its host name). */
@@ -58,6 +59,11 @@ export function sqlEndpoint(target: Target, server: string): { host: string; por
 /** Runs `statement` on `database` and returns its rows. Rejects with a SqlQueryError. */
 export async function querySql(target: Target, credential: TokenCredential, options: SqlQueryOptions): Promise<SqlRow[]> {
   const endpoint = sqlEndpoint(target, options.server);
+  // A client span per connection and statement (the server and database; never the statement).
+  return traceSql({ server: endpoint.serverName, database: options.database }, () => query(target, credential, endpoint, options));
+}
+
+async function query(target: Target, credential: TokenCredential, endpoint: ReturnType<typeof sqlEndpoint>, options: SqlQueryOptions): Promise<SqlRow[]> {
   const signal = currentAbortSignal();
   signal?.throwIfAborted();
   const connection = new Connection({

@@ -22,6 +22,7 @@ import { RunInProgressError, type RunPort, type RunView } from "../core/run/port
 import type { DecisionEntry, Journal, JournalEntry } from "../core/journal.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { seeAlert, type PlanStateStore } from "./stateStore.ts";
+import { recordDetectionDecision } from "../telemetry/telemetry.ts";
 
 /*
  * One evaluation of a plan: record the signals, apply the quorum, ask the policy, and start an
@@ -281,6 +282,8 @@ async function evaluate(plan: Plan, signals: readonly Signal[], deps: EvaluateDe
   const journalDecision = async (p: Pass) => {
     const d = p.decision;
     const quiet = !d.start && (d.code === "not-down" || d.code === "not-primary") && changes.length === 0;
+    // Every decision is counted (switchyard.detection.decisions), the quiet ones apart: they are not journaled.
+    recordDetectionDecision(plan.name, d.start ? "start" : d.code, !quiet, options.trigger ?? "timer");
     if (quiet) return;
     await journal({
       message: d.start ? `automatic failover from ${d.from} to ${d.to}: ${d.reason}` : `no automatic failover (${d.code}): ${d.reason}`,

@@ -4,6 +4,8 @@
  * scheduledDrill timer drills every plan of the catalog, one at a time, in one durable pass. Thin: the
  * work is in src/drills and src/orchestrations/drill.ts.
  */
+// Telemetry first, once per worker process (a no-op without APPLICATIONINSIGHTS_CONNECTION_STRING).
+import "../telemetry/worker.ts";
 import azureFunctions, { type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";

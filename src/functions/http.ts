@@ -3,6 +3,8 @@
  * Functions host. Thin: each invocation builds the handlers (src/app/handlers.ts) over the shared
  * services and a run port on that invocation's Durable client, and calls one.
  */
+// Telemetry first, once per worker process (a no-op without APPLICATIONINSIGHTS_CONNECTION_STRING).
+import "../telemetry/worker.ts";
 import azureFunctions, { type HttpRequest, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";

@@ -2,6 +2,8 @@
  * Registrations of the failover run, the secret rotation and the planned drill with the Functions host: the
  * orchestrations and one activity function per step. Thin: the work is in src/orchestrations and src/activities.
  */
+// Telemetry first, once per worker process (a no-op without APPLICATIONINSIGHTS_CONNECTION_STRING).
+import "../telemetry/worker.ts";
 import * as df from "durable-functions";
 import { activitiesFor, appServices, drillActivitiesFor, rotationActivitiesFor } from "../app/composition.ts";
 import { RotationActivities } from "../core/rotation/model.ts";

@@ -4,6 +4,8 @@
  * function), and the daily sweep that catches events that never arrived. Thin: the work is in
  * src/rotation.
  */
+// Telemetry first, once per worker process (a no-op without APPLICATIONINSIGHTS_CONNECTION_STRING).
+import "../telemetry/worker.ts";
 import azureFunctions, { type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";

@@ -11,6 +11,9 @@ import type { EvaluationSummary } from "../detection/evaluate.ts";
 import { evaluatePlan, type EvaluateDeps } from "../detection/evaluate.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
 import { json } from "./errors.ts";
+import { SpanKind } from "@opentelemetry/api";
+import { Attr } from "../telemetry/attributes.ts";
+import { inSpan, recordWebhook, Spans } from "../telemetry/telemetry.ts";
 
 export interface AlertWebhookDeps extends EvaluateDeps {
   readonly plans: PlanCatalog;
@@ -19,7 +22,39 @@ export interface AlertWebhookDeps extends EvaluateDeps {
   readonly validateToken?: (authorization: string | null) => Promise<{ ok: true } | { ok: false; status: number; reason: string; retryable?: boolean }>;
 }
 
+/**
+ * The webhook, observed: a span per request (detection's Azure calls and the run start are its
+ * children) and its handling time as `switchyard.webhook.duration`, by outcome (the answer's status
+ * word, or the HTTP status when it has none).
+ */
 export function alertWebhook(deps: AlertWebhookDeps) {
+  const handle = handleAlert(deps);
+  return async (request: HttpRequest): Promise<HttpResponseInit> => {
+    const began = performance.now();
+    let outcome = "error";
+    try {
+      return await inSpan(
+        { name: Spans.webhook, kind: SpanKind.SERVER },
+        async () => {
+          const answer = await handle(request);
+          outcome = outcomeOf(answer);
+          return answer;
+        },
+        (answer) => ((answer.status ?? 200) >= 500 ? { code: outcome, attributes: { [Attr.status]: answer.status, [Attr.outcome]: outcome } } : undefined),
+      );
+    } finally {
+      recordWebhook(performance.now() - began, outcome);
+    }
+  };
+}
+
+/** `recorded`, `ignored`, `invalid`, `retry` (the answer's status word), else `http-<status>` (401, 503 for keys). */
+function outcomeOf(answer: HttpResponseInit): string {
+  const body = answer.jsonBody as { status?: unknown } | undefined;
+  return typeof body?.status === "string" ? body.status : `http-${answer.status ?? 200}`;
+}
+
+function handleAlert(deps: AlertWebhookDeps) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
     if (deps.validateToken) {
       const verdict = await deps.validateToken(request.headers.get("authorization"));

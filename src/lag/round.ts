@@ -11,6 +11,7 @@ import { redactText } from "../core/secrets.ts";
 import type { Notifier } from "../notify/notifier.ts";
 import { measureLag, type LagRound, type MeasureDeps, type MeasureOptions } from "./measure.ts";
 import type { BreachChange, LagStore } from "./store.ts";
+import { recordLag } from "../telemetry/telemetry.ts";
 
 /** The metric each sample is published as (seconds; one series per resource by its dimensions). */
 export const LAG_METRIC = "ReplicationLagSeconds";
@@ -46,6 +47,8 @@ async function planRound(plan: Plan, deps: LagRoundDeps, options: MeasureOptions
   const points: MetricPoint[] = round.samples
     .filter((s) => s.lagSeconds !== null)
     .map((s) => ({ name: LAG_METRIC, value: s.lagSeconds!, at: new Date(s.measuredAt), properties: { plan: plan.name, resourceId: s.resourceId, kind: s.kind, name: s.name, state: s.state } }));
+  // Each sample is also an OpenTelemetry gauge point (when telemetry is on: src/telemetry), with the same dimensions.
+  for (const s of round.samples) if (s.lagSeconds !== null) recordLag({ plan: plan.name, resourceId: s.resourceId, kind: s.kind, name: s.name, state: s.state, lagSeconds: s.lagSeconds });
   // A metric or a notification that fails is logged: the samples are stored, and the next round goes on.
   await deps.metrics.publish(points).catch((error) => deps.log.warn(`lag metrics of plan ${plan.name} not published`, { error: errorText(error) }));
   // One message per kind of change and round: a whole failover group going over together is one breach to read.

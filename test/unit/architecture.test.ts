@@ -52,14 +52,14 @@ describe("the estate's boundary", () => {
 /**
  * The layers of src/, lowest first: a module may import its own layer or a lower one, never a higher
  * one. core is pure (plan, run and detection models, gates, the journal's types and secret rules);
- * then the adapters to storage and Azure; then the steps (activities, orchestrations, detection, rotation);
+ * then the adapters to storage and Azure, and telemetry (which imports only core); then the steps (activities, orchestrations, detection, rotation);
  * then the run port implementations, the HTTP handlers and readiness (which reads through the steps' own
  * reads); then the assembly (app); then the hosts
  * (Functions registrations, the local app, the CLI).
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["core"],
-  ["config", "azure", "journal", "notify", "plan", "durable"],
+  ["config", "azure", "journal", "notify", "plan", "durable", "telemetry"],
   ["activities", "orchestrations", "detection", "lag", "rotation", "drills"],
   ["runs", "http", "readiness"],
   ["app"],
@@ -84,6 +84,20 @@ describe("the layers of src/", () => {
         .map((s) => `${relative(ROOT, file)} imports ${s}`),
     );
     expect(offending).toEqual([]);
+  });
+
+  it("keeps telemetry out of orchestrations, whose replays would repeat every span and metric, and keeps src/telemetry on core alone", () => {
+    const importsOf = (dir: string) =>
+      tsFiles(join(SRC, dir)).flatMap((file) =>
+        specifiers(file)
+          .map((s) => ({ s, target: resolved(file, s) }))
+          .filter(({ target }) => target !== undefined && inside(target, SRC))
+          .map(({ s, target }) => ({ file: relative(ROOT, file), s, folder: relative(SRC, target!).split(sep)[0]! })),
+      );
+    const orchestrations = importsOf("orchestrations");
+    expect(orchestrations.length).toBeGreaterThan(0);
+    expect(orchestrations.filter((i) => i.folder === "telemetry").map((i) => `${i.file} imports ${i.s}`)).toEqual([]);
+    expect(importsOf("telemetry").filter((i) => i.folder !== "telemetry" && i.folder !== "core").map((i) => `${i.file} imports ${i.s}`)).toEqual([]);
   });
 
   it("never imports upward", () => {

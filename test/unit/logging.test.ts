@@ -4,7 +4,7 @@ import { contextLogger, jsonLogger } from "../../src/app/logging.ts";
 import { withKeys } from "../../src/core/logger.ts";
 
 describe("loggers", () => {
-  it("writes through the invocation context in Azure, with the persistent keys on every line", () => {
+  it("writes through the invocation context in Azure, with the persistent keys and the invocation id on every line", () => {
     const lines: { level: string; args: unknown[] }[] = [];
     const context = new InvocationContext({ invocationId: "inv-1", functionName: "failoverSqlGroup", logHandler: (level, ...args) => lines.push({ level, args }) });
 
@@ -13,8 +13,8 @@ describe("loggers", () => {
     log.warn("retrying");
 
     expect(lines).toEqual([
-      { level: "information", args: ["failover accepted", JSON.stringify({ runId: "r-1", plan: "northwind", activity: "failoverSqlGroup", resourceId: "/subscriptions/x/fg" })] },
-      { level: "warning", args: ["retrying", JSON.stringify({ runId: "r-1", plan: "northwind", activity: "failoverSqlGroup" })] },
+      { level: "information", args: ["failover accepted", JSON.stringify({ runId: "r-1", plan: "northwind", activity: "failoverSqlGroup", resourceId: "/subscriptions/x/fg", invocationId: "inv-1" })] },
+      { level: "warning", args: ["retrying", JSON.stringify({ runId: "r-1", plan: "northwind", activity: "failoverSqlGroup", invocationId: "inv-1" })] },
     ]);
   });
 
