@@ -7,3 +7,4 @@ await import("./lag.ts");
 await import("./notifications.ts");
 await import("./rotation.ts");
 await import("./readiness.ts");
+await import("./bundle.ts");

@@ -21,7 +21,7 @@ import { writeZip } from "./zip.ts";
  * The most JavaScript (bytes, entry points and every chunk, lazy ones included; maps and legal notices
  * not counted) the bundle may hold. See scripts/README.md for the figures behind it.
  */
-export const BUNDLE_BUDGET_BYTES = 6_500_000;
+export const BUNDLE_BUDGET_BYTES = 6_600_000;
 
 /**
  * Modules the bundle imports at run time instead of containing.
@@ -52,6 +52,8 @@ export interface PackageOptions {
   /** Where to write the zip of the folder; null for none. Default: <outDir>/../switchyard.zip. */
   zipFile?: string | null;
   log?: (line: string) => void;
+  /** The budget to hold the bundle to (default BUNDLE_BUDGET_BYTES; Infinity to measure without one). */
+  budgetBytes?: number;
   /** Turns the size reductions off one by one, to measure each (bench/bundle.ts). All on by default. */
   reductions?: Partial<Reductions>;
 }
@@ -335,7 +337,7 @@ export async function packageApp(options: PackageOptions): Promise<PackageReport
   if (entries.length !== entryPoints.length) throw new PackageError("bundle", `${entryPoints.length} entry points but ${entries.length} entry files`);
   log(`package: bundle ${js.length} files, JavaScript ${jsBytes} bytes (${mb(jsBytes)}; budget ${BUNDLE_BUDGET_BYTES}), maps ${mb(mapBytes)}, legal notices ${kb(legalBytes)}`);
   for (const o of js.filter((f) => f.bytes >= 100_000 || entries.includes(f.file))) log(`  ${o.file.padEnd(40)} ${kb(o.bytes).padStart(8)}`);
-  assertWithinBudget(jsBytes, bytesByPackage(metafile));
+  assertWithinBudget(jsBytes, bytesByPackage(metafile), options.budgetBytes ?? BUNDLE_BUDGET_BYTES);
 
   // 3. The externals the bundle imports, checked against the ones it may import.
   const imported = new Set<string>();
