@@ -16,7 +16,7 @@ import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
 import { runDrill } from "../../src/local/drill.ts";
 import { runReadinessDrill } from "../../src/local/readiness.ts";
 import type { LocalApp } from "../../src/local/app.ts";
-import type { RbacSettings } from "../../estate/rbac.ts";
+import type { Scenario } from "../../estate/scenario.ts";
 import { findBuiltInRole, grants, type RolePermission } from "../../estate/roles.ts";
 
 const out = mkdtempSync(join(tmpdir(), "switchyard-plan-roles-drill-"));
@@ -44,14 +44,14 @@ function permissionsOf(roles: GeneratedRoles, a: GeneratedAssignment): readonly 
 }
 
 /** The estate's RBAC with the local identity holding exactly the file's assignments (less those `drop` names). */
-function rbacFrom(roles: GeneratedRoles, drop: (a: GeneratedAssignment) => boolean = () => false): RbacSettings {
+function rbacFrom(roles: GeneratedRoles, drop: (a: GeneratedAssignment) => boolean = () => false): NonNullable<Scenario["rbac"]> {
   return {
     enabled: true,
     assignments: allAssignments(roles)
       .filter((a) => !drop(a))
       .map((a) =>
         a.customRole
-          ? { principalId: LOCAL_IDENTITY_OBJECT_ID, scope: a.scope, roleName: roles.customRoles.find((r) => r.key === a.customRole)!.name, permissions: permissionsOf(roles, a) }
+          ? { principalId: LOCAL_IDENTITY_OBJECT_ID, scope: a.scope, roleName: roles.customRoles.find((r) => r.key === a.customRole)!.name, permissions: [{ actions: [...roles.customRoles.find((r) => r.key === a.customRole)!.actions] }] }
           : { principalId: LOCAL_IDENTITY_OBJECT_ID, scope: a.scope, role: a.roleDefinitionId },
       ),
   };
@@ -86,9 +86,10 @@ describe.each(plans.map((p) => [p.name, p] as const))("the deployment's role ass
         requests = app.estate.requests() as unknown as Logged[];
       },
     });
-    expect(result.failover.output.outcome).toBe("completed");
-    expect(result.failback?.output.outcome).toBe("completed");
-    expect(requests.filter((r) => r.status === 403).map((r) => `${r.operationId} ${r.action}`)).toEqual([]);
+    const refused = requests.filter((r) => r.status === 403).map((r) => `${r.operationId} ${r.action}`);
+    expect(refused).toEqual([]);
+    expect(result.failover.output.outcome, JSON.stringify(result.failover.output)).toBe("completed");
+    expect(result.failback?.output.outcome, JSON.stringify(result.failback?.output)).toBe("completed");
     const checked = requests.filter((r) => r.action && r.scope);
     expect(checked.length).toBeGreaterThan(20);
     expect(uncovered(requests, roles)).toEqual([]);
