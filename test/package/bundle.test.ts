@@ -198,10 +198,12 @@ describe("what the package holds", () => {
   it("no secrets, sources or tests in the folder or the zip", () => {
     const files = filesUnder(report.outDir).map((f) => posix(relative(report.outDir, f))).sort();
     const zipped = zipEntries(report.zipFile!).sort();
-    expect(zipped).toEqual(files);
+    expect(zipped).toEqual(files.filter((f) => f !== ".funcignore"));
     for (const name of files) for (const [pattern, what] of forbidden) expect(pattern.test(name), `${name} is ${what}`).toBe(false);
     const top = readdirSync(report.outDir).sort();
-    expect(top).toEqual(["dist", "host.json", "node_modules", "package-lock.json", "package.json"]);
+    expect(top).toEqual([".funcignore", "dist", "host.json", "node_modules", "package-lock.json", "package.json"]);
+    // The folder's .funcignore keeps node_modules in the deployment.
+    expect(readFileSync(join(report.outDir, ".funcignore"), "utf8")).not.toMatch(/^\s*\/?node_modules/m);
   });
 
   it("the source maps carry mappings but no source text", () => {
