@@ -112,8 +112,8 @@ var appClientId = createApp ? entraApp!.outputs.clientId : existingAppClientId
 var appObjectId = createApp ? entraApp!.outputs.objectId : existingAppObjectId
 var appIdentifierUri = createApp ? entraApp!.outputs.identifierUri : existingAppIdentifierUri
 
-module function 'app/function.bicep' = {
-  name: 'function'
+module functionApp 'app/function.bicep' = {
+  name: 'function-app'
   scope: rg
   params: {
     name: '${abbrs.webSitesFunctions}switchyard-${resourceToken}'
@@ -144,7 +144,7 @@ module alerts 'app/alerts.bicep' = if (createActionGroup) {
   params: {
     name: '${abbrs.insightsActionGroups}switchyard-${resourceToken}'
     tags: tags
-    functionAppName: function.outputs.name
+    functionAppName: functionApp.outputs.name
     appObjectId: appObjectId
     appIdentifierUri: appIdentifierUri
   }
@@ -225,8 +225,8 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_CLIENT_ID string = identity.outputs.clientId
-output SWITCHYARD_FUNCTION_APP_NAME string = function.outputs.name
-output SWITCHYARD_APP_URL string = 'https://${function.outputs.defaultHostName}'
+output SWITCHYARD_FUNCTION_APP_NAME string = functionApp.outputs.name
+output SWITCHYARD_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output SWITCHYARD_APP_SCOPE string = appIdentifierUri
 output SWITCHYARD_APP_CLIENT_ID string = appClientId
 output SWITCHYARD_APP_USER_SCOPE_ID string = createApp ? entraApp!.outputs.userScopeId : ''
