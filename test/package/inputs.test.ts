@@ -1,0 +1,76 @@
+/**
+ * The packager's own rules, without a build: which lock file entries go into node_modules, and the
+ * messages it stops with when its inputs are wrong.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { dependencyClosure, packageApp, PackageError, packageOf } from "../../scripts/package.ts";
+
+describe("dependencyClosure", () => {
+  const lock = {
+    packages: {
+      "": { dependencies: { a: "1" } },
+      "node_modules/a": { version: "1.0.0", dependencies: { b: "^2", c: "^1" }, optionalDependencies: { gone: "1" } },
+      "node_modules/a/node_modules/b": { version: "2.0.0", dependencies: { c: "^1" } },
+      "node_modules/b": { version: "1.0.0" },
+      "node_modules/c": { version: "1.2.0" },
+      "node_modules/unrelated": { version: "9.0.0" },
+    },
+  };
+
+  it("follows Node's lookup: a package's nested copy first, then the folders above", () => {
+    expect(dependencyClosure(lock, ["a"])).toEqual(["node_modules/a", "node_modules/a/node_modules/b", "node_modules/c"]);
+  });
+
+  it("a missing optional dependency is skipped, a missing dependency names who needs it", () => {
+    expect(() => dependencyClosure({ packages: { ...lock.packages, "node_modules/c": undefined as never } }, ["a"])).toThrow(/^package: node_modules: c \(needed by node_modules\/a[^)]*\) is not in package-lock\.json$/);
+    expect(() => dependencyClosure(lock, ["nothere"])).toThrow(PackageError);
+  });
+
+  it("packageOf names the package of a specifier", () => {
+    expect(packageOf("@azure/functions")).toBe("@azure/functions");
+    expect(packageOf("@azure/functions/types/index.js")).toBe("@azure/functions");
+    expect(packageOf("cookie/index.js")).toBe("cookie");
+  });
+});
+
+describe("packageApp's inputs", () => {
+  let root: string | undefined;
+  afterEach(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+    root = undefined;
+  });
+  const checkout = (files: Record<string, string>) => {
+    root = mkdtempSync(join(tmpdir(), "switchyard-inputs-"));
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(root, name, ".."), { recursive: true });
+      writeFileSync(join(root, name), text);
+    }
+    return root;
+  };
+  const manifest = JSON.stringify({ name: "x", version: "1.0.0", dependencies: {} });
+  const lockFile = JSON.stringify({ lockfileVersion: 3, packages: { "": {} } });
+
+  it("stops with the stage and the file at fault", async () => {
+    await expect(packageApp({ root: checkout({ "package.json": manifest }), log: () => undefined })).rejects.toThrow(/^package: inputs: cannot read package-lock\.json/);
+    await expect(packageApp({ root: checkout({ "package.json": manifest, "package-lock.json": lockFile }), log: () => undefined })).rejects.toThrow("package: inputs: host.json is missing");
+    await expect(
+      packageApp({ root: checkout({ "package.json": manifest, "package-lock.json": JSON.stringify({ lockfileVersion: 1, dependencies: {} }), "host.json": "{}" }), log: () => undefined }),
+    ).rejects.toThrow(/has no "packages" \(lockfileVersion 1/);
+    await expect(packageApp({ root: checkout({ "package.json": manifest, "package-lock.json": lockFile, "host.json": "{}" }), log: () => undefined })).rejects.toThrow(
+      "package: inputs: no entry points in src/functions/*.ts",
+    );
+  });
+
+  it("a bundling error names the file and line", async () => {
+    const dir = checkout({ "package.json": manifest, "package-lock.json": lockFile, "host.json": "{}", "src/functions/broken.ts": 'import { nothing } from "./missing.ts";\nexport const x = nothing;\n' });
+    await expect(packageApp({ root: dir, outDir: join(dir, "out"), zipFile: null, log: () => undefined })).rejects.toThrow(/^package: bundle: src\/functions\/broken\.ts:1: Could not resolve "\.\/missing\.ts"/);
+  });
+
+  it("refuses an output folder that would hold the checkout", async () => {
+    const dir = checkout({ "package.json": manifest });
+    await expect(packageApp({ root: dir, outDir: join(dir, ".."), log: () => undefined })).rejects.toThrow(/would contain the checkout/);
+  });
+});
