@@ -49,19 +49,29 @@ function zipEntries(file: string): string[] {
   return names;
 }
 
+const FAKE_CORE = join(ROOT, "test/package/fake-functions-core.mjs");
+
+interface Registration {
+  name: string;
+  bindings: Record<string, unknown>;
+}
+
 /**
- * The functions an app registers: its modules are imported in a fresh Node.js process, where
- * @azure/functions finds no Functions host and logs, for each registration it skips, the function's
- * name. The optional scheduled drill is turned on so that every registration the code can make is made.
+ * The functions an app registers, with their bindings: its modules are imported in a fresh Node.js
+ * process where test/package/fake-functions-core.mjs answers `require("@azure/functions-core")` the way
+ * the Functions worker does, and records every registration. The optional scheduled drill is turned on
+ * so that every registration the code can make is made.
  */
-async function registrations(cwd: string, files: string[], nodeArgs: string[] = []): Promise<string[]> {
+async function registrations(cwd: string, files: string[], nodeArgs: string[] = []): Promise<Registration[]> {
   const script = `for (const f of ${JSON.stringify(files.map((f) => pathToFileURL(f).href))}) await import(f);`;
-  const { stderr } = await run(process.execPath, [...nodeArgs, "--input-type=module", "-e", script], {
+  const { stdout } = await run(process.execPath, [...nodeArgs, "--import", pathToFileURL(FAKE_CORE).href, "--input-type=module", "-e", script], {
     cwd,
     env: { ...process.env, SWITCHYARD_DRILL_SCHEDULE: "0 0 3 * * 1", NODE_OPTIONS: "" },
     maxBuffer: 16 * 1024 * 1024,
   });
-  return [...stderr.matchAll(/register function "([^"]+)"/g)].map((m) => m[1]!).sort();
+  const line = /^REGISTERED (.*)$/m.exec(stdout);
+  if (!line) throw new Error(`no registrations reported:\n${stdout.slice(-2000)}`);
+  return (JSON.parse(line[1]!) as Registration[]).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 let work: string;
@@ -114,7 +124,7 @@ describe("the bundled app", () => {
     expect(report.entries).toEqual(sources.map((f) => `${ENTRY_DIR}/${f}`));
   });
 
-  it("loads every entry point and registers the same functions as the sources", async () => {
+  it("loads every entry point and registers, through the worker's module, the same functions and bindings as the sources", async () => {
     const bundled = await registrations(
       report.outDir,
       report.entries.map((e) => join(report.outDir, e)),
@@ -123,7 +133,8 @@ describe("the bundled app", () => {
     const unbundled = await registrations(ROOT, sources, ["--import", "tsx"]);
     expect(unbundled.length).toBeGreaterThan(30);
     // The optional registration was made: the comparison covers the conditional paths too.
-    expect(unbundled).toContain("scheduledDrill");
+    expect(unbundled.map((r) => r.name)).toContain("scheduledDrill");
+    expect(bundled.map((r) => r.name)).toEqual(unbundled.map((r) => r.name));
     expect(bundled).toEqual(unbundled);
   }, 120_000);
 });
