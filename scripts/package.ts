@@ -128,7 +128,7 @@ const leaveOut: Plugin = {
     );
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
       /[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer)
-        ? { path: join(dirname(args.importer), "../locales/en.js"), namespace: "zod-locales" }
+        ? { path: "english-only", namespace: "zod-locales", pluginData: { dir: join(dirname(args.importer), "../locales") } }
         : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: "left-out" }, () => ({
@@ -138,9 +138,9 @@ const leaveOut: Plugin = {
       loader: "js",
     }));
     b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.path)};\n`,
+      contents: 'export { default as en } from "./en.js";\n',
       loader: "js",
-      resolveDir: dirname(args.path),
+      resolveDir: (args.pluginData as { dir: string }).dir,
     }));
   },
 };
@@ -336,7 +336,16 @@ export async function packageApp(options: PackageOptions): Promise<PackageReport
   const outputs = Object.entries(metafile.outputs).map(([file, o]) => ({ file: posix(relative(outDir, resolve(root, file))), ...o }));
   const js = outputs.filter((o) => o.file.endsWith(".js")).map((o) => ({ file: o.file, bytes: o.bytes }));
   const jsBytes = js.reduce((n, o) => n + o.bytes, 0);
-  const mapBytes = outputs.filter((o) => o.file.endsWith(".map")).reduce((n, o) => n + o.bytes, 0);
+  // The maps name their sources from the checkout's root ("/src/app/handlers.ts", "/node_modules/..."),
+  // so that a stack trace reads the same wherever the package is built or installed.
+  for (const o of outputs.filter((f) => f.file.endsWith(".map"))) {
+    const mapFile = join(outDir, o.file);
+    const map = JSON.parse(readFileSync(mapFile, "utf8")) as { sources: string[]; sourceRoot?: string };
+    map.sources = map.sources.map((source) => (/^[a-z-]+:/.test(source) ? source : posix(relative(root, resolve(dirname(mapFile), source)))));
+    map.sourceRoot = "/";
+    writeFileSync(mapFile, JSON.stringify(map));
+  }
+  const mapBytes = outputs.filter((o) => o.file.endsWith(".map")).reduce((n, o) => n + statSync(join(outDir, o.file)).size, 0);
   const legalBytes = filesUnder(join(outDir, "dist")).filter((f) => f.endsWith(".LEGAL.txt")).reduce((n, f) => n + statSync(f).size, 0);
   const entries = outputs.filter((o) => o.entryPoint?.startsWith("src/functions/")).map((o) => o.file).sort();
   if (entries.length !== entryPoints.length) throw new PackageError("bundle", `${entryPoints.length} entry points but ${entries.length} entry files`);

@@ -224,6 +224,15 @@ describe("what the package holds", () => {
       const json = JSON.parse(readFileSync(map, "utf8"));
       expect(json.sourcesContent, map).toBeUndefined();
       expect(typeof json.mappings).toBe("string");
+      // Wherever the package is installed, a source resolves to its path in the checkout; none names a local folder.
+      for (const source of json.sources as string[]) {
+        if (/^[a-z-]+:/.test(source)) {
+          expect(source, map).toMatch(/^(left-out|zod-locales):[a-z-]+$/);
+          continue;
+        }
+        const installed = new URL(json.sourceRoot + source, pathToFileURL(join("/home/site/wwwroot", relative(report.outDir, map)))).pathname;
+        expect(installed, `${source} in ${map}`).toMatch(/^\/(src|node_modules)\//);
+      }
     }
   });
 
