@@ -56,6 +56,10 @@ var appSettings = {
   SWITCHYARD_ALERT_TENANT_ID: tenant().tenantId
   SWITCHYARD_ALERT_AUDIENCE: authIdentifierUri
   SWITCHYARD_ALERT_ALLOWED_ROLES: secureWebhookRole
+  // The override API checks operators' tokens itself (Switchyard.Operator role), for either form of
+  // the audience Entra puts in them (v1 tokens: the identifier URI; v2: the client id), instead of
+  // trusting the principal header App Service authentication would set in front.
+  SWITCHYARD_OPERATOR_AUDIENCE: '${authIdentifierUri},${authClientId}'
   // Empty: no scheduled drill.
   SWITCHYARD_DRILL_SCHEDULE: drillSchedule
 }

@@ -8,6 +8,7 @@ import type { Probe } from "../core/probe.ts";
 import { createProbe } from "../activities/probe.ts";
 import { BlobPlanStateStore } from "../detection/stateStore.ts";
 import { createEntraTokenValidator } from "../http/entraToken.ts";
+import { OPERATOR_ROLE } from "../http/auth.ts";
 import { BlobRunPlanStore, type RunPlanStore } from "../journal/runPlans.ts";
 import type { NotifyDeps } from "../activities/notify.ts";
 import { contextLogger, jsonLogger } from "./logging.ts";
@@ -46,6 +47,7 @@ export interface AppServices {
   /** What activities are built over (each invocation's get its own logger: activitiesFor). */
   readonly activityDeps: NotifyDeps;
   readonly validateToken?: ReturnType<typeof createEntraTokenValidator>;
+  readonly validateOperatorToken?: ReturnType<typeof createEntraTokenValidator>;
   /** The replicationLag timer's samples and where its metrics go. */
   readonly lag: { readonly store: BlobLagStore; readonly metrics: MetricSink };
   /** Notifications outside runs (detection, lag, auto-failover switches): the console and the plan's channels. */
@@ -155,6 +157,8 @@ export function appServices(): AppServices {
     },
     // Secure webhook: the tenant's tokens in the configured cloud, of an allowed role or app, and not long-lived.
     ...(settings.alertToken ? { validateToken: createEntraTokenValidator(settings.alertToken) } : {}),
+    // Operators' tokens checked by the app, not left to App Service authentication's principal header.
+    ...(settings.operatorToken ? { validateOperatorToken: createEntraTokenValidator({ ...settings.operatorToken, audience: [...settings.operatorToken.audience], allowedRoles: [OPERATOR_ROLE] }) } : {}),
   };
   return built;
 }

@@ -18,6 +18,7 @@ import { alertWebhook, type AlertWebhookDeps } from "../http/alerts.ts";
 import { planDryRun } from "../activities/dryRun.ts";
 import { operatorHandlers } from "../http/operator.ts";
 import type { HttpHandlers } from "../http/routes.ts";
+import type { EntraTokenValidator } from "../http/entraToken.ts";
 import type { Journal } from "../core/journal.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
 import type { Notifier } from "../notify/notifier.ts";
@@ -44,6 +45,8 @@ export interface HandlerDeps {
   readonly appServiceAuthOn: boolean;
   /** Secure webhook: validates the alert's Entra token (absent: function key only). */
   readonly validateToken?: AlertWebhookDeps["validateToken"];
+  /** Operators' tokens, checked by the app (SWITCHYARD_OPERATOR_AUDIENCE). */
+  readonly validateOperatorToken?: EntraTokenValidator;
   /** How often a pre-emption asks whether the drill has ended (default 1 s). */
   readonly preemptPollIntervalMs?: number;
   /**
@@ -147,7 +150,7 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
   };
   const detection = { store, journal, runs: detectionRuns, clock, log, preemptDrill, ...(deps.notifier ? { notifier: deps.notifier } : {}) };
   const dryRun = (input: Parameters<typeof planDryRun>[0]) => planDryRun(input, { clients: deps.clients, probe: deps.probe, log });
-  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}), ...(deps.drills ? { drills: deps.drills } : {}), ...(deps.readiness ? { readiness: deps.readiness.store } : {}) });
+  const operator = operatorHandlers({ plans, runs, journal, clock, log, appServiceAuthOn: deps.appServiceAuthOn, ...(deps.validateOperatorToken ? { validateOperatorToken: deps.validateOperatorToken } : {}), detection: detectionControl(store, clock), dryRun, ...(deps.lag ? { lag: deps.lag.store } : {}), ...(deps.notifier ? { notifier: deps.notifier } : {}), ...(deps.rotations ? { rotations: deps.rotations } : {}), ...(deps.drills ? { drills: deps.drills } : {}), ...(deps.readiness ? { readiness: deps.readiness.store } : {}) });
   const checkHealth = (plan: Plan) => checkPlanHealth(plan, { ...detection, probe: deps.probe, clients: deps.clients });
   const control = detectionControl(store, clock);
   const currentPrimary = async (plan: Plan): Promise<string> => {

@@ -28,6 +28,13 @@ export const SETTINGS = {
   alertAllowedApps: "SWITCHYARD_ALERT_ALLOWED_APPS",
   /** Secure webhook: longest token lifetime (exp − iat) accepted, in minutes (default 1440: 24 h). */
   alertMaxTokenLifetimeMinutes: "SWITCHYARD_ALERT_MAX_TOKEN_LIFETIME_MINUTES",
+  /**
+   * The override API checks operators' tokens itself: accepted audiences of the app registration
+   * (comma-separated: its Application ID URI and/or client id), with SWITCHYARD_ALERT_TENANT_ID's tenant.
+   * Set: override routes need `Authorization: Bearer` with the Switchyard.Operator role, whatever
+   * App Service authentication does in front. Unset: App Service authentication's principal decides.
+   */
+  operatorAudience: "SWITCHYARD_OPERATOR_AUDIENCE",
   /** Set by App Service when its authentication is on: the override API then needs the operator role. */
   appServiceAuth: "WEBSITE_AUTH_ENABLED",
   /** The replicationLag timer's NCRONTAB schedule (six fields; default every minute). */
@@ -138,6 +145,7 @@ const settingsSchema = z
     [SETTINGS.stateContainer]: containerName.default("switchyard-state"),
     [SETTINGS.alertTenantId]: z.guid("a tenant id is a GUID").optional(),
     [SETTINGS.alertAudience]: z.string().min(1).optional(),
+    [SETTINGS.operatorAudience]: z.string().optional(),
     [SETTINGS.alertAllowedRoles]: commaList(z.string().regex(/^[^\s,]{1,120}$/, "app role values: no spaces, at most 120 characters")).optional(),
     [SETTINGS.alertAllowedApps]: commaList(z.guid("client application ids are GUIDs")).optional(),
     [SETTINGS.alertMaxTokenLifetimeMinutes]: z.coerce.number().int("whole minutes").min(5).max(2 * 24 * 60).default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS / 60),
@@ -158,6 +166,9 @@ function crossIssues(raw: Record<string, string | undefined>): string[] {
   if (raw[SETTINGS.alertAllowedRoles] !== undefined && raw[SETTINGS.alertAllowedRoles]!.replace(/[\s,]/g, "") === "" && !raw[SETTINGS.alertAllowedApps]?.replace(/[\s,]/g, "")) {
     issues.push(`${SETTINGS.alertAllowedRoles}: name at least one app role, or set ${SETTINGS.alertAllowedApps}`);
   }
+  if (raw[SETTINGS.operatorAudience]?.trim() && !raw[SETTINGS.alertTenantId]) {
+    issues.push(`${SETTINGS.operatorAudience}: operators' tokens are checked for the tenant in ${SETTINGS.alertTenantId}, which is not set`);
+  }
   if (!raw[SETTINGS.storageConnectionString] && !raw[SETTINGS.storageAccountUrl]) {
     issues.push(`${SETTINGS.storageAccountUrl}: set this or ${SETTINGS.storageConnectionString}`);
   }
@@ -173,6 +184,8 @@ export interface Settings {
   /** Secure webhook: validate Azure Monitor's Entra token for this tenant and audience, in the configured cloud. */
   readonly alertToken?: AlertTokenSettings;
   readonly appServiceAuthOn: boolean;
+  /** The override API validates operators' bearer tokens itself (SWITCHYARD_OPERATOR_AUDIENCE). */
+  readonly operatorToken?: { readonly tenantId: string; readonly audience: readonly string[]; readonly cloud: CloudName };
   /** Lag samples kept per resource. */
   readonly lagRetention: number;
   /**
@@ -289,5 +302,11 @@ export function readSettings(env: Readonly<Record<string, string | undefined>> =
         }
       : {}),
     appServiceAuthOn: appServiceAuthEnabled(raw),
+    ...operatorToken(s[SETTINGS.operatorAudience], alertTenantId, s[SETTINGS.cloud]),
   };
+}
+
+function operatorToken(audience: string | undefined, tenantId: string | undefined, cloud: CloudName): Pick<Settings, "operatorToken"> {
+  const audiences = (audience ?? "").split(",").map((a) => a.trim()).filter((a) => a.length > 0);
+  return audiences.length > 0 && tenantId ? { operatorToken: { tenantId, audience: audiences, cloud } } : {};
 }

@@ -43,6 +43,7 @@ function handlersFor(context: InvocationContext): AppHandlers {
     drills: services.drillHistory,
     readiness: services.readiness,
     ...(services.validateToken ? { validateToken: services.validateToken } : {}),
+    ...(services.validateOperatorToken ? { validateOperatorToken: services.validateOperatorToken } : {}),
   });
 }
 

@@ -120,6 +120,16 @@ function principalOf(header: string): ClientPrincipal | undefined {
 }
 
 /**
+ * The caller a validated Entra token names (the app checked its signature, issuer, audience, lifetime
+ * and role itself): its name claim (redacted, cut) and its `roles`.
+ */
+export function callerOfClaims(claims: Record<string, unknown>): Caller {
+  const name = NAME_CLAIMS.map((t) => claims[t]).find((v): v is string => typeof v === "string" && v.trim() !== "") ?? "";
+  const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === "string") : [];
+  return { name: recordableName(name) || "signed-in caller", roles, authenticated: true };
+}
+
+/**
  * When App Service authentication is on, override routes need the Switchyard.Operator app role: 401
  * without a principal, 403 without the role. (The function key is checked by the Functions host.)
  */

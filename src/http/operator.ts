@@ -27,7 +27,8 @@ import type { Logger } from "../core/logger.ts";
 import type { PlanCatalog } from "../plan/catalog.ts";
 import { redactText } from "../core/secrets.ts";
 import type { DryRunInput, DryRunReport } from "../activities/dryRun.ts";
-import { callerOf, requireOperator, type Caller } from "./auth.ts";
+import { callerOf, callerOfClaims, OPERATOR_ROLE, requireOperator, type Caller } from "./auth.ts";
+import type { EntraTokenValidator } from "./entraToken.ts";
 import { ApiError, errorResponse, json, readJson, validate } from "./errors.ts";
 import type { Rotations } from "../rotation/port.ts";
 import { secretOf } from "../core/rotation/model.ts";
@@ -43,6 +44,12 @@ export interface OperatorDeps {
   readonly clock: () => Date;
   /** App Service authentication is on: override routes need the Switchyard.Operator role. */
   readonly appServiceAuthOn: boolean;
+  /**
+   * Operators' tokens checked by the app itself (SWITCHYARD_OPERATOR_AUDIENCE): override routes then
+   * need `Authorization: Bearer` with the Switchyard.Operator role, validated here, and the caller is
+   * the token's; the `x-ms-client-principal` header is not what lets them in.
+   */
+  readonly validateOperatorToken?: EntraTokenValidator;
   readonly detection?: OperatorDetection;
   /** Where a journal failure after an action is told (it does not change the answer). */
   readonly log?: Logger;
@@ -207,6 +214,14 @@ export function operatorHandlers(deps: OperatorDeps) {
   const guarded = (needsOperator: boolean, body: (request: HttpRequest, caller: Caller) => Promise<HttpResponseInit>): Handler => {
     return async (request) => {
       try {
+        if (needsOperator && deps.validateOperatorToken) {
+          const verdict = await deps.validateOperatorToken(request.headers.get("authorization"));
+          if (!verdict.ok) {
+            if (verdict.retryable) return errorResponse(new ApiError(503, "SigningKeysUnavailable", "the operator's token cannot be checked now (Entra signing keys unavailable): try again"));
+            return errorResponse(new ApiError(401, "Unauthenticated", `an operator's Entra token with the ${OPERATOR_ROLE} role is required: ${verdict.reason}`));
+          }
+          return await body(request, callerOfClaims(verdict.claims));
+        }
         const caller = callerOf(request.headers, deps.appServiceAuthOn);
         if (needsOperator) requireOperator(caller, deps.appServiceAuthOn);
         return await body(request, caller);

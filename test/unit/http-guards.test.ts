@@ -9,7 +9,7 @@ import { HttpRequest } from "@azure/functions";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parsePlanText } from "../../src/core/plan/index.ts";
 import { callerOf, MAX_CALLER_NAME_LENGTH, MAX_CLIENT_PRINCIPAL_CLAIMS, MAX_CLIENT_PRINCIPAL_LENGTH, OPERATOR_ROLE } from "../../src/http/auth.ts";
-import { createEntraTokenValidator } from "../../src/http/entraToken.ts";
+import { createEntraTokenValidator, type Jwks } from "../../src/http/entraToken.ts";
 import { ApiError } from "../../src/http/errors.ts";
 import { operatorHandlers } from "../../src/http/operator.ts";
 import { serveHttp } from "../../src/http/server.ts";
@@ -294,5 +294,63 @@ describe("serveHttp", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+// ---- operators' tokens checked by the app ---------------------------------------------------------------
+
+describe("override routes with SWITCHYARD_OPERATOR_AUDIENCE: the app checks the operator's token itself", () => {
+  const OPERATOR_AUDIENCE = "api://switchyard-operators";
+  const key = signingKey("op-key");
+
+  function operatorToken(claims: Record<string, unknown>, signer: { kid: string; privateKey: KeyObject } = key): string {
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const now = NOW_MS / 1000;
+    const input = `${part({ typ: "JWT", alg: "RS256", kid: signer.kid })}.${part({ aud: OPERATOR_AUDIENCE, iss: `https://login.microsoftonline.com/${TENANT}/v2.0`, iat: now - 60, nbf: now - 60, exp: now + 3600, ...claims })}`;
+    return `Bearer ${input}.${sign("RSA-SHA256", Buffer.from(input), signer.privateKey).toString("base64url")}`;
+  }
+
+  function api(appServiceAuthOn: boolean) {
+    const runs = new MemoryRuns();
+    const journal = new MemoryJournal();
+    const validateOperatorToken = createEntraTokenValidator({ tenantId: TENANT, audience: [OPERATOR_AUDIENCE], allowedRoles: [OPERATOR_ROLE], clock: () => NOW_MS, fetchJwks: async () => ({ keys: [key.jwk] as Jwks["keys"] }) });
+    const handlers = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal, clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn, validateOperatorToken });
+    const failover = (headers: Record<string, string>) =>
+      handlers.failover(new HttpRequest({ method: "POST", url: "http://localhost/api/x", params: { plan: plan.name }, headers: { "content-type": "application/json", ...headers }, body: { string: JSON.stringify({ reason: "outage drill" }) } }));
+    return { runs, journal, failover };
+  }
+
+  it("refuses a forged x-ms-client-principal with the operator role: without a valid token nothing starts, whatever WEBSITE_AUTH_ENABLED says", async () => {
+    for (const authOn of [true, false]) {
+      const { runs, journal, failover } = api(authOn);
+      const forged = await failover({ "x-ms-client-principal": base64(easyAuth) });
+      expect(forged.status).toBe(401);
+      expect((forged.jsonBody as { error: { code: string; message: string } }).error.message).toMatch(/Switchyard\.Operator role is required/);
+      // A token signed by another key, one without the role, and one for another audience.
+      const other = signingKey("op-key");
+      expect((await failover({ authorization: operatorToken({ roles: [OPERATOR_ROLE] }, other) })).status).toBe(401);
+      expect((await failover({ authorization: operatorToken({ roles: ["Reader"] }) })).status).toBe(401);
+      expect((await failover({ authorization: operatorToken({ roles: [OPERATOR_ROLE], aud: "api://someone-else" }) })).status).toBe(401);
+      expect(runs.started).toEqual([]);
+      expect(await journal.listRuns()).toEqual([]);
+    }
+  });
+
+  it("starts the run for a valid operator token, recorded under the token's name (not a header's)", async () => {
+    const { runs, failover } = api(true);
+    const res = await failover({ authorization: operatorToken({ roles: [OPERATOR_ROLE], name: "oncall@contoso.com" }), "x-ms-client-principal": base64({ ...easyAuth, claims: [{ typ: "name", val: "someone-else" }] }) });
+    expect(res.status, JSON.stringify(res.jsonBody)).toBe(202);
+    expect(runs.started).toHaveLength(1);
+    expect(JSON.stringify(runs.started[0])).toContain("oncall@contoso.com");
+    expect(JSON.stringify(runs.started[0])).not.toContain("someone-else");
+  });
+
+  it("answers 503 (try again) when the tenant's signing keys cannot be fetched, and starts nothing", async () => {
+    const runs = new MemoryRuns();
+    const validateOperatorToken = createEntraTokenValidator({ tenantId: TENANT, audience: [OPERATOR_AUDIENCE], allowedRoles: [OPERATOR_ROLE], clock: () => NOW_MS, fetchJwks: async () => Promise.reject(new Error("network down")) });
+    const handlers = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal: new MemoryJournal(), clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn: true, validateOperatorToken });
+    const res = await handlers.failover(new HttpRequest({ method: "POST", url: "http://localhost/api/x", params: { plan: plan.name }, headers: { "content-type": "application/json", authorization: operatorToken({ roles: [OPERATOR_ROLE] }) }, body: { string: JSON.stringify({ reason: "outage" }) } }));
+    expect(res.status).toBe(503);
+    expect(runs.started).toEqual([]);
   });
 });

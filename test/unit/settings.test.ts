@@ -89,6 +89,17 @@ describe("settings", () => {
     expect(appServiceAuthEnabled({})).toBe(false);
   });
 
+  it("checks operators' tokens in the app when SWITCHYARD_OPERATOR_AUDIENCE names audiences, for the alert tenant; refuses it without a tenant", () => {
+    expect(readSettings(AZURE).operatorToken).toBeUndefined();
+    expect(readSettings({ ...SECURE, SWITCHYARD_OPERATOR_AUDIENCE: " api://switchyard-ops , 0b8a1f7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b ," }).operatorToken).toEqual({
+      tenantId: SECURE.SWITCHYARD_ALERT_TENANT_ID,
+      audience: ["api://switchyard-ops", "0b8a1f7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"],
+      cloud: "AzurePublicCloud",
+    });
+    expect(readSettings({ ...SECURE, SWITCHYARD_OPERATOR_AUDIENCE: " , " }).operatorToken).toBeUndefined();
+    expect(() => readSettings({ ...AZURE, SWITCHYARD_OPERATOR_AUDIENCE: "api://switchyard-ops" })).toThrow(/SWITCHYARD_OPERATOR_AUDIENCE: operators' tokens are checked for the tenant in SWITCHYARD_ALERT_TENANT_ID/);
+  });
+
   it("takes Switchyard's address for notification links from SWITCHYARD_PUBLIC_URL, else WEBSITE_HOSTNAME; a bad one is dropped with a warning", () => {
     expect(readSettings({ ...AZURE, SWITCHYARD_PUBLIC_URL: "https://dr.contoso.com/" }).publicUrl).toBe("https://dr.contoso.com");
     expect(readSettings({ ...AZURE, WEBSITE_HOSTNAME: "switchyard-prod.azurewebsites.net" }).publicUrl).toBe("https://switchyard-prod.azurewebsites.net");
