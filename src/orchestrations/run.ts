@@ -60,6 +60,8 @@ export class StepFailed extends Error {
   }
 }
 
+const isPlainInput = (input: unknown): input is Record<string, unknown> => typeof input === "object" && input !== null && !Array.isArray(input);
+
 /** What a Run needs of its input (the watch sub-orchestration carries just this much). */
 export type RunBasics = Pick<RunOrchestrationInput, "runId" | "kind" | "options"> & { readonly plan: PlanOutline | PlanName };
 
@@ -160,7 +162,8 @@ export class Run {
     while (pending.length > 0) {
       let outcomes: ActivityResult<T>[];
       try {
-        outcomes = yield df.Task.all(pending.map((p) => df.callActivity(p.call.name, p.call.input)));
+        // A retry names its attempt in the input (for the activity's telemetry span); a first call is unchanged.
+        outcomes = yield df.Task.all(pending.map((p) => df.callActivity(p.call.name, p.attempt > 1 && isPlainInput(p.call.input) ? { ...p.call.input, attempt: p.attempt } : p.call.input)));
       } catch (error) {
         // An activity failed outside its wrapper (it never should): not retried, the step fails.
         throw new StepFailed(step, decodeEnvelope(error instanceof Error ? error.message : String(error)));
