@@ -46,6 +46,9 @@ var appSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   AZURE_CLIENT_ID: identityClientId
   SWITCHYARD_TARGET: 'azure'
+  // Stack traces name the TypeScript sources through the bundle's source maps (Node's own flag,
+  // passed to the worker: https://learn.microsoft.com/azure/azure-functions/functions-reference-node).
+  languageWorkers__node__arguments: '--enable-source-maps'
   SWITCHYARD_AZURE_CLOUD: environment().name == 'AzureCloud' ? 'AzurePublicCloud' : environment().name
   SWITCHYARD_STORAGE_ACCOUNT_URL: blobEndpoint
   SWITCHYARD_PLANS_CONTAINER: plansContainer

@@ -154,6 +154,12 @@ describe("the Function App", () => {
     const [name, service] = Object.entries(azure.services)[0]!;
     expect(fn).toContain(`tags: union(tags, { 'azd-service-name': '${name}' })`);
     expect(service).toMatchObject({ host: "function", language: "js", dist: "build/package", project: "." });
+    // azd does not run `npm run package` itself: the service's prepackage hook builds the folder it deploys.
+    const hooks = (service as unknown as { hooks?: { prepackage?: { posix?: { run?: string }; windows?: { run?: string } } } }).hooks;
+    expect(hooks?.prepackage?.posix?.run).toBe("npm run package");
+    expect(hooks?.prepackage?.windows?.run).toBe("npm run package");
+    expect((JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts["package"]).toBeDefined();
+    expect(read("scripts/package.ts")).toContain('join(root, "build/package")');
     for (const script of [azure.hooks.preprovision.posix.run, azure.hooks.preprovision.windows.run]) {
       expect(exists(script)).toBe(true);
       expect(read(script)).toMatch(/switchyard infra roles --plans-dir .* --location .*AZURE_LOCATION.* --out infra\/plan-roles.json/);
