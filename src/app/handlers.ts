@@ -4,6 +4,8 @@
  * per invocation (its run port holds that invocation's Durable client, src/functions/http.ts); the
  * local app once (src/local/app.ts). Only the wiring of the services differs between them.
  */
+import { SpanKind } from "@opentelemetry/api";
+import { inSpan, Spans } from "../telemetry/telemetry.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Probe } from "../core/probe.ts";
 import type { ClientFactory } from "../azure/clients.ts";
@@ -158,7 +160,7 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
     if (last?.status === "completed" && last.output?.outcome === "completed") return last.to;
     return control.currentPrimary(plan);
   };
-  return {
+  const handlers: AppHandlers = {
     http: { ...operator, alerts: alertWebhook({ ...detection, plans, ...(deps.validateToken ? { validateToken: deps.validateToken } : {}) }) },
     checkHealth,
     async checkAllHealth(options = {}) {
@@ -203,5 +205,13 @@ export function buildHandlers(deps: HandlerDeps): AppHandlers {
       return results;
     },
     currentPrimary,
+  };
+  // Each timer round is one trace: its Azure calls, and a run it starts, are children of its span.
+  const timer = <T>(name: string, work: () => Promise<T>) => inSpan({ name: `${Spans.timer} ${name}`, kind: SpanKind.SERVER }, work);
+  return {
+    ...handlers,
+    checkAllHealth: (options) => timer("healthProbe", () => handlers.checkAllHealth(options)),
+    measureAllLag: () => timer("replicationLag", () => handlers.measureAllLag()),
+    checkAllReadiness: () => timer("readiness", () => handlers.checkAllReadiness()),
   };
 }

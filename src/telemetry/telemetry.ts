@@ -39,6 +39,8 @@ export const Spans = {
   /** An activity invocation: `switchyard.activity <name>`. */
   activity: "switchyard.activity",
   webhook: "switchyard.webhook alerts",
+  /** A timer's round: `switchyard.timer <name>`. */
+  timer: "switchyard.timer",
   sql: "SQL",
 } as const;
 

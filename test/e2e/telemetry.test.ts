@@ -284,6 +284,13 @@ describe("telemetry on the local outage drill (in-memory exporters)", () => {
     const sql = spans.getFinishedSpans().filter((s: ReadableSpan) => s.attributes[Attr.dbSystem] === "microsoft.sql_server");
     expect(sql.length).toBeGreaterThan(0);
     for (const s of sql) expect(s.name).toBe(`${Spans.sql} ${s.attributes[Attr.dbNamespace]}`);
+    // The lag round before the outage is one trace under its timer span; the run measures in the run's trace.
+    const timers = spans.getFinishedSpans().filter((s) => s.name === `${Spans.timer} replicationLag`);
+    expect(timers).toHaveLength(1);
+    expect(timers[0]!.parentSpanContext).toBeUndefined();
+    const traces = new Set([timers[0]!.spanContext().traceId, runTraceIds(result.failover.output.runId).traceId]);
+    for (const s of sql) expect(traces.has(s.spanContext().traceId), s.name).toBe(true);
+    expect(sql.some((s) => s.spanContext().traceId === timers[0]!.spanContext().traceId)).toBe(true);
     expect(calls.length).toBeGreaterThan(0);
     const [rto] = points<Histogram>(Metrics.rto, { [Attr.plan]: plan.name, [Attr.kind]: "failover", [Attr.outcome]: "completed" });
     expect(rto?.value.sum).toBe(result.failover.output.rtoSeconds);
