@@ -220,6 +220,8 @@ describe("the worker's setup from its environment", () => {
     expect(parseAuthenticationString(undefined)).toEqual({ entra: false });
     expect(parseAuthenticationString("Authorization=AAD")).toEqual({ entra: true });
     expect(parseAuthenticationString("Authorization=AAD;ClientId=1b7c5a3e-7d2f-4c11-9a55-1f0e2d3c4b5a")).toEqual({ entra: true, clientId: "1b7c5a3e-7d2f-4c11-9a55-1f0e2d3c4b5a" });
+    // The order the infrastructure writes it in (infra/app/function.bicep).
+    expect(parseAuthenticationString("ClientId=1b7c5a3e-7d2f-4c11-9a55-1f0e2d3c4b5a;Authorization=AAD")).toEqual({ entra: true, clientId: "1b7c5a3e-7d2f-4c11-9a55-1f0e2d3c4b5a" });
     const bad = parseAuthenticationString("Authorization=Basic;Secret=hunter2");
     expect(bad).toMatchObject({ error: expect.stringContaining("Authorization=AAD") });
     expect(JSON.stringify(bad)).not.toContain("hunter2");
