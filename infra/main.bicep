@@ -156,7 +156,8 @@ module alerts 'app/alerts.bicep' = if (createActionGroup) {
 resource customRoles 'Microsoft.Authorization/roleDefinitions@2022-04-01' = [for role in planRoles.customRoles: {
   name: guid(subscription().id, environmentName, role.key)
   properties: {
-    roleName: '${role.name} (${environmentName})'
+    // A custom role's name is unique in the tenant: the environment and its token keep two deployments apart.
+    roleName: '${role.name} (${environmentName}-${resourceToken})'
     description: role.description
     type: 'CustomRole'
     permissions: [

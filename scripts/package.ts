@@ -267,6 +267,9 @@ export function assertWithinBudget(jsBytes: number, byPackage: [string, number][
   throw new PackageError("budget", `the bundle holds ${jsBytes} bytes of JavaScript (${mb(jsBytes)}), over its budget of ${budget} bytes (BUNDLE_BUDGET_BYTES in scripts/package.ts); largest: ${top}`);
 }
 
+/** Written into every package folder: a folder holding it may be emptied by the next run. */
+export const PACKAGE_MARKER = ".switchyard-package";
+
 export async function packageApp(options: PackageOptions): Promise<PackageReport> {
   const started = performance.now();
   const root = resolve(options.root);
@@ -274,7 +277,12 @@ export async function packageApp(options: PackageOptions): Promise<PackageReport
   const zipFile = options.zipFile === null ? null : resolve(options.zipFile ?? join(outDir, "../switchyard.zip"));
   const log = options.log ?? ((line: string) => console.log(line));
   const reductions: Reductions = { esmFirst: true, legalOutside: true, dedupe: true, leaveOut: true, ...options.reductions };
-  if (outDir === root || root.startsWith(outDir + sep)) throw new PackageError("setup", `the output folder ${outDir} would contain the checkout`);
+  const within = (folder: string, path: string) => path === folder || path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+  if (within(outDir, root)) throw new PackageError("setup", `the output folder ${outDir} would contain the checkout`);
+  // The folder is emptied first: only one that is empty, absent, or an earlier package (its marker file).
+  if (existsSync(outDir) && readdirSync(outDir).length > 0 && !existsSync(join(outDir, PACKAGE_MARKER))) {
+    throw new PackageError("setup", `the output folder ${outDir} is not empty and is not an earlier package (no ${PACKAGE_MARKER}): give an empty or new folder`);
+  }
 
   // 1. Inputs.
   const readJson = (file: string) => {
@@ -296,6 +304,7 @@ export async function packageApp(options: PackageOptions): Promise<PackageReport
   // 2. Bundle.
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, PACKAGE_MARKER), "A folder written by `npm run package`: the next run empties it.\n");
   let result;
   try {
     result = await build({
@@ -398,14 +407,14 @@ export async function packageApp(options: PackageOptions): Promise<PackageReport
   cpSync(join(root, "host.json"), join(outDir, "host.json"));
   // Deployment tools read a .funcignore in the folder they zip (Core Tools; azd: with none, it leaves
   // node_modules out of a JavaScript app's zip unless remoteBuild is false). This one keeps node_modules.
-  writeFileSync(join(outDir, ".funcignore"), "# The folder deploys as it is, node_modules included (no remote build).\nlocal.settings.json\n");
+  writeFileSync(join(outDir, ".funcignore"), `# The folder deploys as it is, node_modules included (no remote build).\nlocal.settings.json\n${PACKAGE_MARKER}\n`);
   log(`package: package.json (main ${PACKAGE_MAIN}; dependencies ${Object.entries(dependencies).map(([n, v]) => `${n}@${v}`).join(", ")}), package-lock.json, host.json, .funcignore`);
 
   // 6. The zip.
   let zipBytes: number | null = null;
   if (zipFile) {
     mkdirSync(dirname(zipFile), { recursive: true });
-    const files = filesUnder(outDir).map((f) => posix(relative(outDir, f))).filter((f) => f !== ".funcignore").sort();
+    const files = filesUnder(outDir).map((f) => posix(relative(outDir, f))).filter((f) => f !== ".funcignore" && f !== PACKAGE_MARKER).sort();
     zipBytes = writeZip(zipFile, outDir, files);
     log(`package: ${relative(root, zipFile) || zipFile} ${files.length} files, ${mb(zipBytes)}`);
   }

@@ -1,7 +1,9 @@
 // The action group alert rules point at: one webhook receiver posting to Switchyard's alert webhook
 // with the common alert schema and the secure webhook (an Entra token for the app registration).
-// The route has the function authorization level (src/functions/http.ts): the URL carries the
-// host's default function key.
+// With the secure webhook configured (SWITCHYARD_ALERT_TENANT_ID and SWITCHYARD_ALERT_AUDIENCE, set by
+// function.bicep) the route takes no function key (src/functions/http.ts): the app checks Azure
+// Monitor's Entra token itself, so the URL carries no key (nothing to read with listKeys on a host
+// that may not have started yet, nothing for readers of the action group to see, nothing to rotate).
 param name string
 param tags object
 param functionAppName string
@@ -13,8 +15,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-var functionKey = listKeys('${site.id}/host/default', '2024-04-01').functionKeys.default
-
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: name
   location: 'Global'
@@ -25,7 +25,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     webhookReceivers: [
       {
         name: 'switchyard-alerts'
-        serviceUri: 'https://${site.properties.defaultHostName}/api/alerts?code=${functionKey}'
+        serviceUri: 'https://${site.properties.defaultHostName}/api/alerts'
         useCommonAlertSchema: true
         useAadAuth: true
         objectId: appObjectId

@@ -61,8 +61,11 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   ]
 }
 
+// Only principals given one of the app's roles get tokens for it (operators, the Action Groups
+// application): any other user or application of the tenant is refused a token by Entra ID.
 resource servicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appId: app.appId
+  appRoleAssignmentRequired: true
 }
 
 resource actionGroups 'Microsoft.Graph/servicePrincipals@v1.0' existing = {

@@ -137,12 +137,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
 
   // App Service authentication: every request needs a Microsoft Entra token for the app registration
-  // (401 otherwise), and the app reads the caller from x-ms-client-principal (WEBSITE_AUTH_ENABLED).
-  // The override API also needs the Switchyard.Operator role, /api/alerts the action group's token
-  // with ActionGroupsSecureWebhook; both are checked by the app. Event Grid's deliveries to the
+  // (401 otherwise). The app checks the tokens itself as well: the override API needs the
+  // Switchyard.Operator role (SWITCHYARD_OPERATOR_AUDIENCE), /api/alerts the action group's token with
+  // ActionGroupsSecureWebhook. Event Grid's deliveries to the
   // keyVaultSecretEvents function carry no Entra token (they are checked with the system key).
   resource auth 'config' = {
     name: 'authsettingsV2'
+    // Writes to a site's config are made one after the other (concurrent ones can fail).
+    dependsOn: [settings]
     properties: {
       platform: {
         enabled: true

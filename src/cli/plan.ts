@@ -39,7 +39,7 @@ export function planCommand(setCode: (code: number) => void): Command {
   plan
     .command("push")
     .description("Validate a plan and upload it to the plans container the Function App reads (Azure, or Azurite with a connection string). An invalid plan is refused and nothing is sent.")
-    .requiredOption("--plan <file>", "plan file (YAML or JSON); stored as {plan name}.yaml (.json for a JSON file)")
+    .requiredOption("--plan <file>", "plan file (YAML or JSON); stored as {plan name}.yaml")
     .option("--account-url <url>", "the storage account's blob endpoint, e.g. https://contososwitchyard.blob.core.windows.net (signed in with DefaultAzureCredential: az login, azd auth login, or a managed identity)")
     .option("--connection-string <text>", "a storage connection string instead (Azurite: UseDevelopmentStorage=true); default SWITCHYARD_STORAGE_CONNECTION_STRING")
     .option("--container <name>", "the plans container (default SWITCHYARD_PLANS_CONTAINER, else switchyard-plans)")

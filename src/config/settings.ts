@@ -166,7 +166,12 @@ function crossIssues(raw: Record<string, string | undefined>): string[] {
   if (raw[SETTINGS.alertAllowedRoles] !== undefined && raw[SETTINGS.alertAllowedRoles]!.replace(/[\s,]/g, "") === "" && !raw[SETTINGS.alertAllowedApps]?.replace(/[\s,]/g, "")) {
     issues.push(`${SETTINGS.alertAllowedRoles}: name at least one app role, or set ${SETTINGS.alertAllowedApps}`);
   }
-  if (raw[SETTINGS.operatorAudience]?.trim() && !raw[SETTINGS.alertTenantId]) {
+  const operatorAudience = raw[SETTINGS.operatorAudience];
+  if (operatorAudience !== undefined && operatorAudience.trim() !== "" && operatorAudience.split(",").every((a) => a.trim() === "")) {
+    // Set but naming no audience: it must not quietly turn the check off.
+    issues.push(`${SETTINGS.operatorAudience}: names no audience (comma-separated identifier URI and/or client id)`);
+  }
+  if (operatorAudience?.trim() && !raw[SETTINGS.alertTenantId]) {
     issues.push(`${SETTINGS.operatorAudience}: operators' tokens are checked for the tenant in ${SETTINGS.alertTenantId}, which is not set`);
   }
   if (!raw[SETTINGS.storageConnectionString] && !raw[SETTINGS.storageAccountUrl]) {
@@ -232,6 +237,15 @@ export interface AlertTokenSettings {
 export class SettingsError extends Error {}
 
 /** Whether App Service authentication is on: WEBSITE_AUTH_ENABLED, which App Service sets to True when it is. */
+/**
+ * Whether the secure webhook is configured (its tenant and audience both set): the alert webhook then
+ * checks Azure Monitor's token itself and is registered without a function key. Read where the routes
+ * are registered (the worker's start).
+ */
+export function secureWebhookConfigured(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return (env[SETTINGS.alertTenantId] ?? "").trim() !== "" && (env[SETTINGS.alertAudience] ?? "").trim() !== "";
+}
+
 export function appServiceAuthEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   return (env[SETTINGS.appServiceAuth] ?? "").trim().toLowerCase() === "true";
 }

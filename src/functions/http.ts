@@ -8,7 +8,7 @@ import "../telemetry/worker.ts";
 import azureFunctions, { type HttpRequest, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { appServices } from "../app/composition.ts";
-import { lagSchedule, readinessSchedule } from "../config/settings.ts";
+import { lagSchedule, readinessSchedule, secureWebhookConfigured } from "../config/settings.ts";
 import { buildHandlers, SharedRunReads, type AppHandlers } from "../app/handlers.ts";
 import { contextLogger } from "../app/logging.ts";
 import { ReservingRuns } from "../runs/reservingRuns.ts";
@@ -47,14 +47,22 @@ function handlersFor(context: InvocationContext): AppHandlers {
   });
 }
 
-// The route table is the one `switchyard serve` uses.
+// The route table is the one `switchyard serve` uses. Every route needs the function key, but the alert
+// webhook when the secure webhook is configured: the app then checks Azure Monitor's Entra token itself
+// (and refuses anything else with 401), so the action group's URL carries no key to leak or rotate.
+const alertsAnonymous = secureWebhookConfigured(process.env);
 for (const spec of ROUTES) {
+  const anonymous = spec.name === "alerts" && alertsAnonymous;
   app.http(spec.name, {
     route: spec.route,
     methods: [...spec.methods],
-    authLevel: "function",
+    authLevel: anonymous ? "anonymous" : "function",
     extraInputs: [df.input.durableClient()],
-    handler: (request: HttpRequest, context: InvocationContext) => handlersFor(context).http[spec.handler](request),
+    handler: (request: HttpRequest, context: InvocationContext) => {
+      // Never an anonymous webhook without its token check (settings read differently than at registration).
+      if (anonymous && !appServices().validateToken) return Promise.resolve({ status: 500, jsonBody: { error: { code: "SecureWebhookNotConfigured", message: "the alert webhook takes no key and its token check is not configured" } } });
+      return handlersFor(context).http[spec.handler](request);
+    },
   });
 }
 

@@ -45,9 +45,9 @@ export interface OperatorDeps {
   /** App Service authentication is on: override routes need the Switchyard.Operator role. */
   readonly appServiceAuthOn: boolean;
   /**
-   * Operators' tokens checked by the app itself (SWITCHYARD_OPERATOR_AUDIENCE): override routes then
-   * need `Authorization: Bearer` with the Switchyard.Operator role, validated here, and the caller is
-   * the token's; the `x-ms-client-principal` header is not what lets them in.
+   * Operators' tokens checked by the app itself (SWITCHYARD_OPERATOR_AUDIENCE): every route (reads and
+   * overrides) then needs `Authorization: Bearer` with the Switchyard.Operator role, validated here, and
+   * the caller is the token's; the `x-ms-client-principal` header is not what lets anyone in.
    */
   readonly validateOperatorToken?: EntraTokenValidator;
   readonly detection?: OperatorDetection;
@@ -214,7 +214,9 @@ export function operatorHandlers(deps: OperatorDeps) {
   const guarded = (needsOperator: boolean, body: (request: HttpRequest, caller: Caller) => Promise<HttpResponseInit>): Handler => {
     return async (request) => {
       try {
-        if (needsOperator && deps.validateOperatorToken) {
+        // With operators' tokens checked by the app, every route of the API needs one, reads included:
+        // App Service authentication lets in any token of the tenant for the app, role or none.
+        if (deps.validateOperatorToken) {
           const verdict = await deps.validateOperatorToken(request.headers.get("authorization"));
           if (!verdict.ok) {
             if (verdict.retryable) return errorResponse(new ApiError(503, "SigningKeysUnavailable", "the operator's token cannot be checked now (Entra signing keys unavailable): try again"));

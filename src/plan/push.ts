@@ -8,7 +8,7 @@ import { sharedClassicFrontDoors } from "./catalog.ts";
 
 /**
  * `switchyard plan push`: a plan file checked as the Function App will check it, then written to the
- * plans container as `{plan name}.yaml` (or `.json` for a JSON file), the file's own text (comments kept).
+ * plans container as `{plan name}.yaml` (a JSON file too: JSON is YAML), the file's own text (comments kept).
  * The app's catalog reads every `*.yaml`/`*.yml`/`*.json` blob of the container and ignores (and logs)
  * one that does not validate, so an invalid plan is refused here before anything is sent; so is a plan
  * whose name another blob of the container already holds (two blobs of one plan name would leave the app
@@ -54,8 +54,10 @@ export async function readPlanForPush(file: string): Promise<{ plan: Plan; text:
   if (bytes.length > MAX_PLAN_BYTES) throw new PlanValidationError(file, [{ path: "", message: `is ${bytes.length} bytes: a plan file is at most ${MAX_PLAN_BYTES} bytes` }]);
   const text = bytes.toString("utf8");
   const plan = parsePlanText(text, file);
+  // Always `{name}.yaml` (JSON is YAML), whatever the file's kind: one blob name per plan, so the
+  // conditional write serializes every push of a plan, a JSON file's included.
   const json = extname(file).toLowerCase() === ".json";
-  return { plan, text, blob: `${plan.name}${json ? ".json" : ".yaml"}`, contentType: json ? "application/json" : "application/yaml" };
+  return { plan, text, blob: `${plan.name}.yaml`, contentType: json ? "application/json" : "application/yaml" };
 }
 
 /** An account URL or SDK error with any query string (a SAS) removed. */
@@ -125,7 +127,7 @@ export async function pushPlan(container: ContainerClient, input: { plan: Plan; 
       try {
         const other = parsePlanText(text, item.name);
         if (other.name === input.plan.name) {
-          throw new PlanPushError(`the ${where} already holds plan ${input.plan.name} in blob ${item.name}: the app would use one of the two blobs, not both; delete ${item.name} first (or push the plan from a file of the same kind, ${extname(item.name)})`);
+          throw new PlanPushError(`the ${where} already holds plan ${input.plan.name} in blob ${item.name}: the app would use one of the two blobs, not both; delete ${item.name} first`);
         }
         others.push(other);
       } catch (error) {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { BlobPlanCatalog } from "../../src/plan/catalog.ts";
+import { PlanPushError, pushPlan, readPlanForPush } from "../../src/plan/push.ts";
 
 /**
  * `switchyard plan push` against Azurite: what it writes is what the Function App's catalog reads, an
@@ -88,6 +89,31 @@ describe("switchyard plan push", () => {
     expect((await container("plans-a").getBlobClient("meridian-claims.yaml").downloadToBuffer()).toString("utf8")).toContain("# reviewed");
   });
 
+  it("two pushes of one plan at once: never two blobs, never a silent overwrite (the loser is told to push again)", async () => {
+    const target = container("plans-race");
+    await target.createIfNotExists();
+    const a = await readPlanForPush(CONTOSO);
+    const edited = join(dir, "contoso-edited.json");
+    const { parse } = await import("yaml");
+    writeFileSync(edited, JSON.stringify({ ...parse(readFileSync(CONTOSO, "utf8")), description: "edited" }));
+    const b = await readPlanForPush(edited);
+    const results = await Promise.allSettled([pushPlan(target, a), pushPlan(target, b)]);
+    const written = results.flatMap((r, i) => (r.status === "fulfilled" ? [{ ...r.value, text: [a, b][i]!.text }] : []));
+    const refused = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+    expect(await blobNames("plans-race")).toEqual(["contoso-orders.yaml"]);
+    const stored = (await target.getBlobClient("contoso-orders.yaml").downloadToBuffer()).toString("utf8");
+    if (refused.length === 1) {
+      // Both read the container before either wrote: the second write's condition failed.
+      expect(refused[0]).toBeInstanceOf(PlanPushError);
+      expect(String(refused[0])).toMatch(/changed while the plan was being pushed: push again/);
+      expect(stored).toBe(written[0]!.text);
+    } else {
+      // One wrote before the other read: the second replaced exactly the version it read.
+      expect(written.map((w) => w.outcome).sort()).toEqual(["created", "updated"]);
+      expect(stored).toBe(written.find((w) => w.outcome === "updated")!.text);
+    }
+  });
+
   it("refuses an invalid plan with the path of every bad field, and sends nothing", async () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, readFileSync(CONTOSO, "utf8").replace(/rpoSeconds: \d+/, "rpoSeconds: -5").replace(/^name: .*$/m, "name: Not A Name"));
@@ -103,17 +129,28 @@ describe("switchyard plan push", () => {
     expect(notThere.stdout).toContain("file not found");
   });
 
-  it("refuses a second blob of the same plan name, and a blob of its name holding another plan", async () => {
+  it("keeps one blob per plan name: a JSON file of the plan replaces its YAML; refuses another blob of the plan, and a blob of its name holding another plan", async () => {
     const c = azurite.connectionString;
     expect((await cli("--plan", CONTOSO, "--connection-string", c, "--container", "plans-c", "--create-container")).code).toBe(0);
-    // The same plan as JSON would be contoso-orders.json beside contoso-orders.yaml.
+    // The same plan as JSON goes to the same blob (JSON is YAML): one blob per plan name, so two pushes
+    // of a plan, whatever their files' kinds, meet at one conditional write.
     const { parse } = await import("yaml");
     const asJson = join(dir, "contoso.json");
     writeFileSync(asJson, JSON.stringify(parse(readFileSync(CONTOSO, "utf8"))));
-    const twice = await cli("--plan", asJson, "--connection-string", c, "--container", "plans-c");
-    expect(twice.code).toBe(1);
-    expect(twice.stderr).toMatch(/already holds plan contoso-orders in blob contoso-orders\.yaml/);
+    const json = await cli("--plan", asJson, "--connection-string", c, "--container", "plans-c", "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ blob: "contoso-orders.yaml", outcome: "updated" });
     expect(await blobNames("plans-c")).toEqual(["contoso-orders.yaml"]);
+    const catalog = new BlobPlanCatalog(container("plans-c"));
+    expect((await catalog.list()).map((p) => p.name)).toEqual(["contoso-orders"]);
+
+    // A blob of another name holding the plan (put there by hand) refuses the push.
+    const text = readFileSync(CONTOSO, "utf8");
+    await container("plans-d2").createIfNotExists();
+    await container("plans-d2").getBlockBlobClient("orders-by-hand.yml").upload(text, Buffer.byteLength(text));
+    const twice = await cli("--plan", CONTOSO, "--connection-string", c, "--container", "plans-d2");
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/already holds plan contoso-orders in blob orders-by-hand\.yml/);
+    expect(await blobNames("plans-d2")).toEqual(["orders-by-hand.yml"]);
 
     // A blob named for meridian-claims that holds another plan is not overwritten.
     await container("plans-c").getBlockBlobClient("meridian-claims.yaml").upload("x", 1);

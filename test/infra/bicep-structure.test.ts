@@ -177,14 +177,17 @@ describe("the Function App", () => {
 describe("the action group", () => {
   const alerts = stripComments(read("infra/app/alerts.bicep"));
 
-  it("posts to the alert webhook with the common alert schema, the secure webhook and the function key", () => {
+  it("posts to the alert webhook with the common alert schema and the secure webhook, and no function key", () => {
     const route = ROUTES.find((r) => r.handler === "alerts")!;
     expect(route.methods).toContain("POST");
-    expect(alerts).toContain(`serviceUri: 'https://\${site.properties.defaultHostName}/api/${route.route}?code=\${functionKey}'`);
+    expect(alerts).toContain(`serviceUri: 'https://\${site.properties.defaultHostName}/api/${route.route}'`);
+    expect(alerts).not.toMatch(/listKeys|code=/);
+    // The route takes no key exactly when the secure webhook's settings are set, which function.bicep does.
+    expect(stripComments(read("src/functions/http.ts"))).toContain('authLevel: anonymous ? "anonymous" : "function"');
+    expect(stripComments(read("infra/app/function.bicep"))).toMatch(/SWITCHYARD_ALERT_TENANT_ID: tenant\(\)\.tenantId\s+SWITCHYARD_ALERT_AUDIENCE: authIdentifierUri/);
     expect(alerts).toContain("useCommonAlertSchema: true");
     expect(alerts).toContain("useAadAuth: true");
     expect(alerts).toMatch(/objectId: appObjectId\s*identifierUri: appIdentifierUri\s*tenantId: tenant\(\)\.tenantId/);
-    expect(stripComments(read("src/functions/http.ts"))).toContain('authLevel: "function"');
   });
 });
 

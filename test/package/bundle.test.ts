@@ -19,6 +19,7 @@ import {
   packageOf,
   PackageError,
   PACKAGE_MAIN,
+  PACKAGE_MARKER,
   type PackageReport,
 } from "../../scripts/package.ts";
 
@@ -62,11 +63,11 @@ interface Registration {
  * the Functions worker does, and records every registration. The optional scheduled drill is turned on
  * so that every registration the code can make is made.
  */
-async function registrations(cwd: string, files: string[], nodeArgs: string[] = []): Promise<Registration[]> {
+async function registrations(cwd: string, files: string[], nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<Registration[]> {
   const script = `for (const f of ${JSON.stringify(files.map((f) => pathToFileURL(f).href))}) await import(f);`;
   const { stdout } = await run(process.execPath, [...nodeArgs, "--import", pathToFileURL(FAKE_CORE).href, "--input-type=module", "-e", script], {
     cwd,
-    env: { ...process.env, SWITCHYARD_DRILL_SCHEDULE: "0 0 3 * * 1", NODE_OPTIONS: "" },
+    env: { ...process.env, SWITCHYARD_DRILL_SCHEDULE: "0 0 3 * * 1", NODE_OPTIONS: "", ...env },
     maxBuffer: 16 * 1024 * 1024,
   });
   const line = /^REGISTERED (.*)$/m.exec(stdout);
@@ -136,6 +137,18 @@ describe("the bundled app", () => {
     expect(unbundled.map((r) => r.name)).toContain("scheduledDrill");
     expect(bundled.map((r) => r.name)).toEqual(unbundled.map((r) => r.name));
     expect(bundled).toEqual(unbundled);
+  }, 120_000);
+
+  it("registers the alert webhook without a function key only when the secure webhook is configured; every other route keeps it", async () => {
+    const http = [join(report.outDir, ENTRY_DIR, "http.js")];
+    const authLevels = (regs: Registration[]) => Object.fromEntries(regs.filter((r) => JSON.stringify(r.bindings).includes("httpTrigger")).map((r) => [r.name, JSON.stringify(r.bindings).match(/"authLevel":"(\w+)"/)?.[1]]));
+    const plain = authLevels(await registrations(report.outDir, http));
+    const secure = authLevels(await registrations(report.outDir, http, [], { SWITCHYARD_ALERT_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47", SWITCHYARD_ALERT_AUDIENCE: "api://switchyard" }));
+    const halfway = authLevels(await registrations(report.outDir, http, [], { SWITCHYARD_ALERT_TENANT_ID: "72f988bf-86f1-41af-91ab-2d7cd011db47", SWITCHYARD_ALERT_AUDIENCE: " " }));
+    expect(Object.keys(plain).length).toBeGreaterThan(10);
+    expect(Object.values(plain).every((level) => level === "function")).toBe(true);
+    expect(halfway).toEqual(plain);
+    expect(secure).toEqual({ ...plain, alerts: "anonymous" });
   }, 120_000);
 });
 
@@ -209,10 +222,10 @@ describe("what the package holds", () => {
   it("no secrets, sources or tests in the folder or the zip", () => {
     const files = filesUnder(report.outDir).map((f) => posix(relative(report.outDir, f))).sort();
     const zipped = zipEntries(report.zipFile!).sort();
-    expect(zipped).toEqual(files.filter((f) => f !== ".funcignore"));
+    expect(zipped).toEqual(files.filter((f) => f !== ".funcignore" && f !== PACKAGE_MARKER));
     for (const name of files) for (const [pattern, what] of forbidden) expect(pattern.test(name), `${name} is ${what}`).toBe(false);
     const top = readdirSync(report.outDir).sort();
-    expect(top).toEqual([".funcignore", "dist", "host.json", "node_modules", "package-lock.json", "package.json"]);
+    expect(top).toEqual([".funcignore", PACKAGE_MARKER, "dist", "host.json", "node_modules", "package-lock.json", "package.json"]);
     // The folder's .funcignore keeps node_modules in the deployment.
     expect(readFileSync(join(report.outDir, ".funcignore"), "utf8")).not.toMatch(/^\s*\/?node_modules/m);
   });

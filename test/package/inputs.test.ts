@@ -2,7 +2,7 @@
  * The packager's own rules, without a build: which lock file entries go into node_modules, and the
  * messages it stops with when its inputs are wrong.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -72,5 +72,20 @@ describe("packageApp's inputs", () => {
   it("refuses an output folder that would hold the checkout", async () => {
     const dir = checkout({ "package.json": manifest });
     await expect(packageApp({ root: dir, outDir: join(dir, ".."), log: () => undefined })).rejects.toThrow(/would contain the checkout/);
+    // The file system's root holds every checkout.
+    await expect(packageApp({ root: dir, outDir: "/", log: () => undefined })).rejects.toThrow(/would contain the checkout/);
+  });
+
+  it("empties only a folder that is empty or an earlier package: another folder is refused and left as it was", async () => {
+    const dir = checkout({ "package.json": manifest, "package-lock.json": lockFile, "host.json": "{}", "src/functions/a.ts": "export const a = 1;\n", "docs/notes.md": "keep me\n" });
+    await expect(packageApp({ root: dir, outDir: join(dir, "docs"), zipFile: null, log: () => undefined })).rejects.toThrow(/docs is not empty and is not an earlier package/);
+    expect(readFileSync(join(dir, "docs", "notes.md"), "utf8")).toBe("keep me\n");
+    // A package folder is emptied and written again.
+    const out = join(dir, "out");
+    await packageApp({ root: dir, outDir: out, zipFile: null, log: () => undefined });
+    writeFileSync(join(out, "stale.txt"), "from before");
+    await packageApp({ root: dir, outDir: out, zipFile: null, log: () => undefined });
+    expect(existsSync(join(out, "stale.txt"))).toBe(false);
+    expect(existsSync(join(out, "host.json"))).toBe(true);
   });
 });

@@ -315,10 +315,21 @@ describe("override routes with SWITCHYARD_OPERATOR_AUDIENCE: the app checks the 
     const journal = new MemoryJournal();
     const validateOperatorToken = createEntraTokenValidator({ tenantId: TENANT, audience: [OPERATOR_AUDIENCE], allowedRoles: [OPERATOR_ROLE], clock: () => NOW_MS, fetchJwks: async () => ({ keys: [key.jwk] as Jwks["keys"] }) });
     const handlers = operatorHandlers({ plans: new StaticPlanCatalog([plan]), runs, journal, clock: () => new Date("2026-11-28T10:00:00Z"), appServiceAuthOn, validateOperatorToken });
+    const listPlans = (headers: Record<string, string>) => handlers.listPlans(new HttpRequest({ method: "GET", url: "http://localhost/api/plans", headers }));
     const failover = (headers: Record<string, string>) =>
       handlers.failover(new HttpRequest({ method: "POST", url: "http://localhost/api/x", params: { plan: plan.name }, headers: { "content-type": "application/json", ...headers }, body: { string: JSON.stringify({ reason: "outage drill" }) } }));
-    return { runs, journal, failover };
+    return { runs, journal, failover, listPlans };
   }
+
+  it("needs the operator's token on read routes too: a token of the tenant without the role, or a forged principal, reads nothing", async () => {
+    const { listPlans } = api(true);
+    expect((await listPlans({})).status).toBe(401);
+    expect((await listPlans({ "x-ms-client-principal": base64(easyAuth) })).status).toBe(401);
+    expect((await listPlans({ authorization: operatorToken({ roles: [] }) })).status).toBe(401);
+    const ok = await listPlans({ authorization: operatorToken({ roles: [OPERATOR_ROLE] }) });
+    expect(ok.status).toBe(200);
+    expect(JSON.stringify(ok.jsonBody)).toContain(plan.name);
+  });
 
   it("refuses a forged x-ms-client-principal with the operator role: without a valid token nothing starts, whatever WEBSITE_AUTH_ENABLED says", async () => {
     for (const authOn of [true, false]) {

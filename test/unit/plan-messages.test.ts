@@ -64,6 +64,16 @@ describe("plan syntax errors", () => {
     for (const issue of issues) expect(issue.message).not.toMatch(/:$|\n/);
   });
 
+  it("show the offending line with any credential in it redacted", () => {
+    const signature = "sig=Zm9vYmFyYmF6cXV4c2VjcmV0c2lnbmF0dXJlMTIzNDU2Nzg5MA%3D%3D";
+    const text = `name: x\nregions:\n  primary:\n    name: eastus2\n   bad: [https://prod-00.westus.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sv=1.0&${signature}\n`;
+    const issues = issuesOf(() => parsePlanText(text, "leaky.plan.yaml"));
+    expect(issues.length).toBeGreaterThan(0);
+    // The line is still shown (redacted), so the test reads the message that would have leaked.
+    expect(issues[0]!.message).toMatch(/\(line 5: ".*logic\.azure\.com.*\[redacted\]/);
+    for (const issue of issues) expect(issue.message).not.toContain("Zm9vYmFyYmF6cXV4c2VjcmV0c2lnbmF0dXJlMTIzNDU2Nzg5MA");
+  });
+
   it("name JSON for a .json file", () => {
     const issues = issuesOf(() => parsePlanText('{"name": "x",\n  "regions": {"primary": [1}\n', "plan.json"));
     expect(issues[0]!.message).toMatch(/^JSON syntax error at line 2, column \d+: /);

@@ -96,7 +96,9 @@ describe("settings", () => {
       audience: ["api://switchyard-ops", "0b8a1f7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"],
       cloud: "AzurePublicCloud",
     });
-    expect(readSettings({ ...SECURE, SWITCHYARD_OPERATOR_AUDIENCE: " , " }).operatorToken).toBeUndefined();
+    expect(readSettings({ ...SECURE, SWITCHYARD_OPERATOR_AUDIENCE: "" }).operatorToken).toBeUndefined();
+    // Set, but naming no audience: an error, not the check quietly off.
+    expect(() => readSettings({ ...SECURE, SWITCHYARD_OPERATOR_AUDIENCE: " , " })).toThrow(/SWITCHYARD_OPERATOR_AUDIENCE: names no audience/);
     expect(() => readSettings({ ...AZURE, SWITCHYARD_OPERATOR_AUDIENCE: "api://switchyard-ops" })).toThrow(/SWITCHYARD_OPERATOR_AUDIENCE: operators' tokens are checked for the tenant in SWITCHYARD_ALERT_TENANT_ID/);
   });
 

@@ -3,6 +3,7 @@ import { extname } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { crossChecks } from "./crossChecks.ts";
+import { redactText } from "../secrets.ts";
 import { planSchema, type Plan } from "./schema.ts";
 
 export interface PlanIssue {
@@ -103,7 +104,9 @@ export function parsePlanText(text: string, source = "plan"): Plan {
         const reason = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
         const at = e.linePos?.[0];
         if (!at) return { path: "", message: `${syntax} syntax error: ${reason}` };
-        const shown = lines[at.line - 1];
+        // The line is shown as evidence, redacted: a plan's line may hold a credential (a URL with a signature).
+        const raw = lines[at.line - 1];
+        const shown = raw === undefined ? undefined : redactText(raw);
         return { path: "", message: `${syntax} syntax error at line ${at.line}, column ${at.col}: ${reason}${shown !== undefined && shown.trim() !== "" ? ` (line ${at.line}: ${JSON.stringify(shown.length > 120 ? `${shown.slice(0, 117)}...` : shown)})` : ""}` };
       }),
     );
