@@ -124,6 +124,12 @@ export async function advanceDrill(input: AdvanceInput, deps: DrillDeps): Promis
       return end("preempted", `pre-empted: its ${kind} run ${ids[kind]} was terminated${incident ? ` for an incident: ${incident}` : ""}${by}${kind === "failover" ? "; no failback was started" : ""}`);
     }
     const output = stand.output;
+    // A run that failed once a region of the plan was down (by detection's verdict) met the incident: an
+    // incident pre-empts a drill, whether it terminated the run or the outage failed it first.
+    if (incident && stand.status === "failed") {
+      const why = output ? output.message : stand.error ? stand.error : "without an output";
+      return end("preempted", `pre-empted: its ${kind} run ${ids[kind]} ended failed during an incident: ${incident}: ${why}${kind === "failover" ? "; no failback was started" : ""}`);
+    }
     return end("failed", `its ${kind} run ${ids[kind]} ended ${output ? `${output.outcome}: ${output.message}` : stand.error ? `without an output: ${stand.error}` : "without an output"}`);
   };
 

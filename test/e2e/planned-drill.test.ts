@@ -115,9 +115,15 @@ describe("a planned drill of northwind pre-empted by an incident, automatic fail
   it("ends preempted when the incident's failover terminates its failover run, and never starts its failback", async () => {
     // The drill's storage failover lasts long enough for the incident to arrive while it runs.
     world.app.estate.setTiming({ durations: { StorageAccounts_Failover: 120_000 } });
+    const since = lastSeq(world);
     const { drill } = await world.app.startDrill(PLAN, { kind: "cli", by: "planned-drill test" });
     const failover = drillRunId(drill.drillId, "failover");
     await world.waitForRun(PLAN, (run) => run.runId === failover && run.progress?.step === "data-tier", 60_000);
+    // The incident arrives once the first account's failover is under way (before it, the outage fails
+    // the run's planned storage failover on its own: a case of its own, in the unit tests).
+    const accountFailover = async () => (await writesSince(world, since)).some((w) => /\/storageAccounts\/nwlabels\/failover$/i.test(w.path));
+    for (let i = 0; i < 600 && !(await accountFailover()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await accountFailover()).toBe(true);
 
     await world.setRegionDown("japaneast", true);
     const checks: EvaluationSummary[] = [];

@@ -282,6 +282,27 @@ describe("advancing a planned drill", () => {
     expect(kept!.runs.map((r) => [r.kind, r.outcome])).toEqual([["failover", "terminated"]]);
   });
 
+  it("ends pre-empted when its failover run failed on its own once a region was down, and failed when no region is down", async () => {
+    const failedOutput = { ...(finishedEntry(FAILOVER, "failover", 2).data as { output: Record<string, unknown> }).output, outcome: "failed", message: "Failed in data-tier: a planned failover is impossible" };
+    const outcomes: [string, string][] = [];
+    for (const down of [true, false]) {
+      const runs = new MemoryRuns();
+      runs.current = { instanceId: "switchyard-northwind-logistics", runId: FAILOVER, status: "failed", kind: "failover", from: "japaneast", to: "japanwest", output: failedOutput } as unknown as MemoryRuns["current"];
+      const state: PlanState = { ...emptyPlanState(NORTHWIND.name), regions: down ? { japaneast: { state: "down", since: "2026-12-03T10:04:00.000Z" } } : {} };
+      const { deps, history } = world({ runs, state });
+
+      const result = (await advanceDrill(advanceInput(["failover"]), deps)) as { outcome: string; reason: string };
+
+      outcomes.push([result.outcome, result.reason]);
+      expect(runs.started).toEqual([]);
+      expect((await history.read(NORTHWIND.name)).drills[0]!.runs.map((r) => [r.kind, r.outcome])).toEqual([["failover", "failed"]]);
+    }
+    expect(outcomes).toEqual([
+      ["preempted", `pre-empted: its failover run ${FAILOVER} ended failed during an incident: japaneast is down (detection's verdict): Failed in data-tier: a planned failover is impossible; no failback was started`],
+      ["failed", `its failover run ${FAILOVER} ended failed: Failed in data-tier: a planned failover is impossible`],
+    ]);
+  });
+
   it("ends pre-empted, terminating its failover and starting no failback, when a region goes down while it runs and automatic failover is off", async () => {
     expect(NORTHWIND.autoFailover.enabled).toBe(false);
     for (const region of ["japaneast", "japanwest"]) {
