@@ -21,8 +21,8 @@ const ROUNDS = Number(process.env.BENCH_BUNDLE_ROUNDS ?? 9);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const run = promisify(execFile);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 
 const work = mkdtempSync(join(tmpdir(), "switchyard-bench-bundle-"));
 mkdirSync(join(ROOT, ".switchyard"), { recursive: true });

@@ -102,8 +102,8 @@ export class PackageError extends Error {
   }
 }
 
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 const posix = (p: string) => p.split(sep).join("/");
 const isBuiltin = (spec: string) => spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0]!);
 /** The npm package a bare specifier names: "@scope/name" or "name". */
@@ -270,6 +270,16 @@ export function assertWithinBudget(jsBytes: number, byPackage: [string, number][
 /** Written into every package folder: a folder holding it may be emptied by the next run. */
 export const PACKAGE_MARKER = ".switchyard-package";
 
+/** The first line of the .funcignore every package has written (packages from before the marker have only this). */
+const FUNCIGNORE_HEAD = "# The folder deploys as it is, node_modules included (no remote build).";
+
+/** Whether `dir` holds a package this script wrote: its marker, or (written before the marker) its .funcignore. */
+function isEarlierPackage(dir: string): boolean {
+  if (existsSync(join(dir, PACKAGE_MARKER))) return true;
+  const ignore = join(dir, ".funcignore");
+  return existsSync(ignore) && existsSync(join(dir, "host.json")) && readFileSync(ignore, "utf8").split("\n")[0] === FUNCIGNORE_HEAD;
+}
+
 export async function packageApp(options: PackageOptions): Promise<PackageReport> {
   const started = performance.now();
   const root = resolve(options.root);
@@ -280,8 +290,8 @@ export async function packageApp(options: PackageOptions): Promise<PackageReport
   const within = (folder: string, path: string) => path === folder || path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
   if (within(outDir, root)) throw new PackageError("setup", `the output folder ${outDir} would contain the checkout`);
   // The folder is emptied first: only one that is empty, absent, or an earlier package (its marker file).
-  if (existsSync(outDir) && readdirSync(outDir).length > 0 && !existsSync(join(outDir, PACKAGE_MARKER))) {
-    throw new PackageError("setup", `the output folder ${outDir} is not empty and is not an earlier package (no ${PACKAGE_MARKER}): give an empty or new folder`);
+  if (existsSync(outDir) && readdirSync(outDir).length > 0 && !isEarlierPackage(outDir)) {
+    throw new PackageError("setup", `the output folder ${outDir} is not empty and is not an earlier package (no ${PACKAGE_MARKER}): delete it, or give an empty or new folder with --out`);
   }
 
   // 1. Inputs.
@@ -407,7 +417,7 @@ export async function packageApp(options: PackageOptions): Promise<PackageReport
   cpSync(join(root, "host.json"), join(outDir, "host.json"));
   // Deployment tools read a .funcignore in the folder they zip (Core Tools; azd: with none, it leaves
   // node_modules out of a JavaScript app's zip unless remoteBuild is false). This one keeps node_modules.
-  writeFileSync(join(outDir, ".funcignore"), `# The folder deploys as it is, node_modules included (no remote build).\nlocal.settings.json\n${PACKAGE_MARKER}\n`);
+  writeFileSync(join(outDir, ".funcignore"), `${FUNCIGNORE_HEAD}\nlocal.settings.json\n${PACKAGE_MARKER}\n`);
   log(`package: package.json (main ${PACKAGE_MAIN}; dependencies ${Object.entries(dependencies).map(([n, v]) => `${n}@${v}`).join(", ")}), package-lock.json, host.json, .funcignore`);
 
   // 6. The zip.

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { dependencyClosure, packageApp, PackageError, packageOf } from "../../scripts/package.ts";
+import { dependencyClosure, packageApp, PACKAGE_MARKER, PackageError, packageOf } from "../../scripts/package.ts";
 
 describe("dependencyClosure", () => {
   const lock = {
@@ -87,5 +87,17 @@ describe("packageApp's inputs", () => {
     await packageApp({ root: dir, outDir: out, zipFile: null, log: () => undefined });
     expect(existsSync(join(out, "stale.txt"))).toBe(false);
     expect(existsSync(join(out, "host.json"))).toBe(true);
+    // A package written before the marker (its .funcignore and host.json, no marker) is emptied too; a
+    // .funcignore of someone else's is not enough.
+    rmSync(join(out, PACKAGE_MARKER));
+    writeFileSync(join(out, "stale.txt"), "from before");
+    await packageApp({ root: dir, outDir: out, zipFile: null, log: () => undefined });
+    expect(existsSync(join(out, "stale.txt"))).toBe(false);
+    const other = join(dir, "other");
+    mkdirSync(other);
+    writeFileSync(join(other, ".funcignore"), "local.settings.json\n");
+    writeFileSync(join(other, "host.json"), "{}");
+    await expect(packageApp({ root: dir, outDir: other, zipFile: null, log: () => undefined })).rejects.toThrow(/other is not empty and is not an earlier package .*delete it, or give an empty or new folder with --out/);
+    expect(readFileSync(join(other, "host.json"), "utf8")).toBe("{}");
   });
 });
