@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { BlobPlanCatalog } from "../../src/plan/catalog.ts";
 import { PlanPushError, pushPlan, readPlanForPush } from "../../src/plan/push.ts";
+import { runCli } from "../helpers/cli.ts";
 
 /**
  * `switchyard plan push` against Azurite: what it writes is what the Function App's catalog reads, an
@@ -28,17 +28,7 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
-  try {
-    return { code: await main(["node", "switchyard", "plan", "push", ...args]), stdout: stdout.join(""), stderr: stderr.join("") };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const cli = (...args: string[]) => runCli("plan", "push", ...args);
 
 function container(name: string) {
   return BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(name);

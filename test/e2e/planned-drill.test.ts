@@ -11,13 +11,13 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.ts";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadPlanFile, parsePlan, type Plan } from "../../src/core/plan/index.ts";
 import { drillRunId, SCHEDULED_DRILLS_INSTANCE, type ScheduledDrillsOutput } from "../../src/core/drill/model.ts";
 import { latestPassedDrill } from "../../src/core/drill/history.ts";
 import { useServeWorld } from "../helpers/serveWorld.ts";
+import { runCli } from "../helpers/cli.ts";
 import { rawRequest } from "../helpers/estate.ts";
 import type { EvaluationSummary } from "../../src/detection/evaluate.ts";
 
@@ -174,18 +174,7 @@ describe("the scheduledDrill timer's pass, on two plans", () => {
 });
 
 describe("switchyard drill --mode planned", () => {
-  /** Runs the command line, with what it prints. */
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const stdout: string[] = [];
-    const stderr: string[] = [];
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
-    try {
-      return { code: await main(["node", "switchyard", "drill", ...args]), stdout: stdout.join(""), stderr: stderr.join("") };
-    } finally {
-      vi.restoreAllMocks();
-    }
-  }
+  const cli = (...args: string[]) => runCli("drill", ...args);
 
   it("drills the plan with every region up, prints each run's summary and the trend, and shares the history with the next drill of the same --out", async () => {
     const out = mkdtempSync(join(tmpdir(), "switchyard-planned-"));

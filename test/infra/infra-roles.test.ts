@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.ts";
+import { runCli } from "../helpers/cli.ts";
 import { allAssignments, CUSTOM_ROLES, generateRoles, InfraRolesError, KIND_MODULES, regionWarnings, type GeneratedRoles } from "../../src/core/infraRoles.ts";
 import { loadPlanFile, type Plan } from "../../src/core/plan/index.ts";
 import { planNeeds, planRoles } from "../../src/core/roles.ts";
@@ -109,15 +109,7 @@ describe("the generated roles", () => {
   });
 });
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s) => ((stdout += String(s)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((s) => ((stderr += String(s)), true));
-  const code = await main(["node", "switchyard", ...argv]);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
+const run = (argv: string[]) => runCli(...argv);
 
 describe("switchyard infra roles", () => {
   it("writes the file for several plans and summarises it per plan, with what is left to do by hand", async () => {
