@@ -15,24 +15,17 @@ import { runDrill } from "../../src/local/drill.ts";
 import { planRbac, runReadinessDrill } from "../../src/local/readiness.ts";
 import { rotateLocally } from "../../src/local/rotate.ts";
 import type { LocalApp } from "../../src/local/app.ts";
+import type { LoggedRequest } from "../../estate/server.ts";
 
 const out = mkdtempSync(join(tmpdir(), "switchyard-rbac-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 const plan: Plan = await loadPlanFile(new URL("../fixtures/meridian.plan.yaml", import.meta.url).pathname);
 
-interface Logged {
-  readonly operationId: string;
-  readonly status: number;
-  readonly action?: string;
-  readonly actionKind?: "action" | "dataAction";
-  readonly scope?: string;
-}
-
-const logged = (app: LocalApp) => app.estate.requests() as unknown as Logged[];
+const logged = (app: LocalApp) => app.estate.requests();
 
 /** Each request whose action the plan's needs do not declare at a scope covering the request's. */
-function undeclared(requests: readonly Logged[]): string[] {
+function undeclared(requests: readonly LoggedRequest[]): string[] {
   const needs = planNeeds(plan);
   return requests
     .filter((r) => r.action && r.scope && !/^Microsoft\.Insights\/metrics\/read$/i.test(r.action))
@@ -45,7 +38,7 @@ function undeclared(requests: readonly Logged[]): string[] {
 
 describe("the plan's roles against an estate that enforces RBAC", () => {
   it("let a whole drill run without a refusal, and it performs only the actions they are listed for", async () => {
-    let requests: Logged[] = [];
+    let requests: LoggedRequest[] = [];
     const result = await runDrill({
       plan,
       scenario: { regions: { [plan.regions.primary.name]: { down: true, healthWhenDown: "refused", controlPlane: "down" } }, rbac: planRbac(plan) },
@@ -66,7 +59,7 @@ describe("the plan's roles against an estate that enforces RBAC", () => {
   }, 180_000);
 
   it("let every secret rotate without a refusal", async () => {
-    let requests: Logged[] = [];
+    let requests: LoggedRequest[] = [];
     const result = await rotateLocally({
       plan,
       outputDir: join(out, "rotate"),

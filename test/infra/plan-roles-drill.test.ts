@@ -18,17 +18,10 @@ import { runReadinessDrill } from "../../src/local/readiness.ts";
 import type { LocalApp } from "../../src/local/app.ts";
 import type { Scenario } from "../../estate/scenario.ts";
 import { findBuiltInRole, grants, type RolePermission } from "../../estate/roles.ts";
+import type { LoggedRequest } from "../../estate/server.ts";
 
 const out = mkdtempSync(join(tmpdir(), "switchyard-plan-roles-drill-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-interface Logged {
-  readonly operationId: string;
-  readonly status: number;
-  readonly action?: string;
-  readonly actionKind?: "action" | "dataAction";
-  readonly scope?: string;
-}
 
 /** The file as the deployment reads it (JSON, not the objects that made it). */
 const asDeployed = (roles: GeneratedRoles) => JSON.parse(JSON.stringify(roles)) as GeneratedRoles;
@@ -60,7 +53,7 @@ function rbacFrom(roles: GeneratedRoles, drop: (a: GeneratedAssignment) => boole
 const covers = (scope: string, requested: string) => requested.toLowerCase() === scope.toLowerCase() || requested.toLowerCase().startsWith(`${scope.toLowerCase()}/`);
 
 /** Each logged action no assignment of the file grants at a scope covering the request's. */
-function uncovered(requests: readonly Logged[], roles: GeneratedRoles, drop: (a: GeneratedAssignment) => boolean = () => false): string[] {
+function uncovered(requests: readonly LoggedRequest[], roles: GeneratedRoles, drop: (a: GeneratedAssignment) => boolean = () => false): string[] {
   const held = allAssignments(roles).filter((a) => !drop(a));
   return requests
     .filter((r) => r.action && r.scope)
@@ -73,7 +66,7 @@ const plans: Plan[] = [await loadPlanFile(new URL("../../examples/contoso.plan.y
 describe.each(plans.map((p) => [p.name, p] as const))("the deployment's role assignments for %s", (name, plan) => {
   // Switchyard in the plan's secondary region, as the deployment advises.
   const roles = asDeployed(generateRoles([plan], plan.regions.secondary.name));
-  let requests: Logged[] = [];
+  let requests: LoggedRequest[] = [];
 
   it("let a whole drill run on an estate that enforces them, and grant every action it performed", async () => {
     const result = await runDrill({
@@ -83,7 +76,7 @@ describe.each(plans.map((p) => [p.name, p] as const))("the deployment's role ass
       approve: true,
       outputDir: join(out, name, "drill"),
       inspect: (app: LocalApp) => {
-        requests = app.estate.requests() as unknown as Logged[];
+        requests = app.estate.requests();
       },
     });
     const refused = requests.filter((r) => r.status === 403).map((r) => `${r.operationId} ${r.action}`);
