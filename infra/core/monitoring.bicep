@@ -28,8 +28,11 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   properties: {
     Application_Type: 'web'
     WorkspaceResourceId: workspace.id
-    // Local (instrumentation key) authentication stays on: Switchyard's lag metrics are sent with the
-    // connection string alone (src/azure/appInsights.ts). The host's telemetry uses Entra ID.
+    // Local (instrumentation key) authentication stays on. Switchyard's own telemetry is sent with
+    // Entra ID (APPLICATIONINSIGHTS_AUTHENTICATION_STRING); only when its exporter cannot be set up do
+    // the lag metrics fall back to the classic ingestion API with the connection string alone
+    // (src/azure/appInsights.ts), and the Functions host's own telemetry with Entra-only ingestion is
+    // not verified here. Set it to true where policy requires Entra-only ingestion.
     DisableLocalAuth: false
   }
 }
