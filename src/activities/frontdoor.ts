@@ -10,7 +10,7 @@ import { azureCall, requestIdOf } from "./azureCall.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
+import { journaledFailure, journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 /*
@@ -122,7 +122,7 @@ function captureResponses() {
   };
 }
 
-/** The operation handed to the run to watch (its resume token is in the journal: see resumeTokenOf). */
+/** The operation handed to the run to watch (its resume token is in the journal: see watchOf). */
 function pendingOf(poll: PendingOperation["poll"], resourceId: string, operation: string, deps: ActivityDeps, context: PendingOperation["context"]): PendingOperation {
   return {
     poll,
@@ -269,10 +269,14 @@ export async function pollFrontDoorStandard(input: OperationPollInput, deps: Act
   }
 
   const key = keyOfPending(input.runId, pending);
-  const token = await resumeTokenOf(deps, input.runId, pending);
+  const watch = await watchOf(deps, input.runId, pending);
+  if ("ended" in watch) {
+    if (!watch.ended.ok) throw journaledFailure(pending, `the update of origin ${ref.origin}`, watch.ended);
+    return result("succeeded");
+  }
   let done: boolean;
   try {
-    const poller = await client.afdOrigins.beginUpdate(ref.resourceGroup, ref.profile, ref.group, ref.origin, {}, { resumeFrom: token, updateIntervalInMs: 0, ...capture.options });
+    const poller = await client.afdOrigins.beginUpdate(ref.resourceGroup, ref.profile, ref.group, ref.origin, {}, { resumeFrom: watch.token, updateIntervalInMs: 0, ...capture.options });
     done = poller.isDone();
   } catch (error) {
     const failure = normaliseAzureError(error, AFD_UPDATE, pending.resourceId);
@@ -426,21 +430,26 @@ export async function pollFrontDoorClassic(input: OperationPollInput, deps: Acti
   }
 
   const key = keyOfPending(input.runId, pending);
-  const token = await resumeTokenOf(deps, input.runId, pending);
+  const watch = await watchOf(deps, input.runId, pending);
   let result: FrontDoor | undefined;
-  try {
-    const poller = restorePoller(client, token, client.frontDoors.createOrUpdate, { updateIntervalInMs: 0 });
-    await poller.poll();
-    if (!poller.isDone) return { status: "running", requestIds: [] };
-    result = poller.result;
-  } catch (error) {
-    const failure = normaliseAzureError(error, CLASSIC_PUT, fdRef.id);
-    if (!isOperationEnd(error) && failure.retryable) throw failure;
-    const ended = operationEnded(error, CLASSIC_PUT, fdRef.id, `the update of Front Door ${fdRef.name}`);
-    await journalEnded(deps, key, { ok: false, error: ended.message });
-    throw ended;
+  if ("ended" in watch) {
+    // An earlier attempt of this poll saw the update end: what follows reads the Front Door as it is.
+    if (!watch.ended.ok) throw journaledFailure(pending, `the update of Front Door ${fdRef.name}`, watch.ended);
+  } else {
+    try {
+      const poller = restorePoller(client, watch.token, client.frontDoors.createOrUpdate, { updateIntervalInMs: 0 });
+      await poller.poll();
+      if (!poller.isDone) return { status: "running", requestIds: [] };
+      result = poller.result;
+    } catch (error) {
+      const failure = normaliseAzureError(error, CLASSIC_PUT, fdRef.id);
+      if (!isOperationEnd(error) && failure.retryable) throw failure;
+      const ended = operationEnded(error, CLASSIC_PUT, fdRef.id, `the update of Front Door ${fdRef.name}`);
+      await journalEnded(deps, key, { ok: false, error: ended.message });
+      throw ended;
+    }
+    await journalEnded(deps, key, { ok: true });
   }
-  await journalEnded(deps, key, { ok: true });
   const to = String(pending.context.to);
   const targets = targetsFor(input.plan, spec.backends, to, pending.context.disableOther === true, `backend pool '${spec.backendPool}' of ${fdRef.id}`);
   const final = result ?? (await azureCall("FrontDoors_Get", fdRef.id, () => client.frontDoors.get(fdRef.resourceGroup, fdRef.name)));

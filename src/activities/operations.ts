@@ -21,7 +21,12 @@ export interface InFlight {
    * request may have reached Azure (the attempt died before Azure's answer was journaled).
    */
   unconfirmed(key: Pick<OperationKey, "resourceId" | "operation">): boolean;
+  /** The operation's end, when the journal's last word on it is that it ended (as a poll saw it). */
+  endOf(key: Pick<OperationKey, "resourceId" | "operation">): OperationEnd | undefined;
 }
+
+/** How a long-running operation ended, as the poll that saw it journaled (journalEnded). */
+export type OperationEnd = { readonly ok: true } | { readonly ok: false; readonly error: string };
 
 /**
  * Reads of a run's journal in progress, per journal: the activities of a step start together and each
@@ -51,14 +56,26 @@ function sharedRead(deps: ActivityDeps, runId: string): Promise<readonly Journal
  */
 export async function readInFlight(deps: ActivityDeps, runId: string, options: { shared?: boolean } = {}): Promise<InFlight> {
   const entries = options.shared ? await sharedRead(deps, runId) : await deps.journal.read(runId);
-  const last = new Map<string, { status: unknown; token?: string }>();
+  const last = new Map<string, { status: unknown; token?: string; error?: string }>();
   const keyOf = (resourceId: string, operation: string) => JSON.stringify([resourceId, operation]);
   for (const { data } of entriesOf(entries, "operation")) {
-    last.set(keyOf(data.resourceId, data.operation), data.status === "running" && data.resumeToken !== undefined ? { status: data.status, token: data.resumeToken } : { status: data.status });
+    last.set(
+      keyOf(data.resourceId, data.operation),
+      data.status === "running" && data.resumeToken !== undefined
+        ? { status: data.status, token: data.resumeToken }
+        : { status: data.status, ...(typeof data.error === "string" ? { error: data.error } : {}) },
+    );
   }
+  const lastOf = (key: Pick<OperationKey, "resourceId" | "operation">) => last.get(keyOf(key.resourceId, key.operation));
   return {
-    tokenOf: (key) => last.get(keyOf(key.resourceId, key.operation))?.token,
-    unconfirmed: (key) => last.get(keyOf(key.resourceId, key.operation))?.status === "sending",
+    tokenOf: (key) => lastOf(key)?.token,
+    unconfirmed: (key) => lastOf(key)?.status === "sending",
+    endOf: (key) => {
+      const seen = lastOf(key);
+      if (seen?.status === "succeeded") return { ok: true };
+      if (seen?.status === "failed") return { ok: false, error: seen.error ?? "the operation failed" };
+      return undefined;
+    },
   };
 }
 
@@ -122,21 +139,32 @@ export async function journalEnded(deps: ActivityDeps, key: OperationKey, outcom
 }
 
 /**
- * The resume token of a pending operation. The run's history does not carry tokens (each is several
- * hundred bytes of URLs, and the run, its watch and every poll would repeat it): the activity that
- * started the operation journaled the token with Azure's acceptance (journalAccepted) before it handed
- * the operation to the run, so a poll reads it there. A pending operation recorded with its token (runs
- * started before tokens left the history) uses its own.
+ * What a poll of a pending operation watches: the operation's resume token, or its end when an earlier
+ * attempt of the same poll already saw it end and journaled it. The run's history does not carry
+ * tokens (each is several hundred bytes of URLs, and the run, its watch and every poll would repeat
+ * it): the activity that started the operation journaled the token with Azure's acceptance
+ * (journalAccepted) before it handed the operation to the run, so a poll reads it there. A poll runs at
+ * least once: one that journaled the end and died before the run recorded its answer is run again,
+ * and then answers that end instead of asking Azure about an operation it no longer follows. A
+ * pending operation recorded with its token (runs started before tokens left the history) uses its own.
  */
-export async function resumeTokenOf(deps: ActivityDeps, runId: string, pending: PendingOperation): Promise<string> {
-  if (pending.resumeToken) return pending.resumeToken;
+export async function watchOf(deps: ActivityDeps, runId: string, pending: PendingOperation): Promise<{ readonly token: string } | { readonly ended: OperationEnd }> {
+  if (pending.resumeToken) return { token: pending.resumeToken };
   // Not a shared read: one started before the token was journaled could be in flight still.
-  const token = (await readInFlight(deps, runId)).tokenOf(pending);
-  if (token !== undefined) return token;
+  const inFlight = await readInFlight(deps, runId);
+  const token = inFlight.tokenOf(pending);
+  if (token !== undefined) return { token };
+  const ended = inFlight.endOf(pending);
+  if (ended) return { ended };
   throw new SwitchyardError(
-    `${pending.operation} on ${pending.resourceId}: the run's journal holds no resume token for it (no accepted, unfinished operation of that name on that resource)`,
+    `${pending.operation} on ${pending.resourceId}: the run's journal holds no resume token for it (no accepted operation of that name on that resource)`,
     { code: "ResumeTokenMissing", retryable: false },
   );
+}
+
+/** The error a poll answers for an operation an earlier attempt of it saw fail (see watchOf). */
+export function journaledFailure(pending: PendingOperation, what: string, ended: { readonly ok: false; readonly error: string }): OperationEndedError {
+  return new OperationEndedError(`${what} ended without being applied (as an earlier attempt of this poll journaled): ${ended.error}`, { operation: pending.operation, resourceId: pending.resourceId });
 }
 
 /** The journal key of a pending operation (the step that started it, the resource, the operation). */

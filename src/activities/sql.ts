@@ -7,7 +7,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journalAccepted, journalEnded, journalSending, keyOfPending, OperationEndedError, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
+import { journaledFailure, journalAccepted, journalEnded, journalSending, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
 import { journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
@@ -159,10 +159,14 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
     await journalEnded(deps, { ...key, operation: pending.operation.slice(0, -UNCONFIRMED.length) }, { ok: true });
     return { status: "succeeded", requestIds: [], method: methodOf(pending.operation.slice(0, -UNCONFIRMED.length) as FailoverOperation) };
   }
-  const token = await resumeTokenOf(deps, input.runId, pending);
+  const watch = await watchOf(deps, input.runId, pending);
+  if ("ended" in watch) {
+    if (!watch.ended.ok) throw journaledFailure(pending, `${operation} of ${group.name} to ${to}`, watch.ended);
+    return { status: "succeeded", requestIds: [], method: methodOf(operation) };
+  }
   let state: { done: false; retryAfterSeconds?: number } | { done: true };
   try {
-    state = await pollFailover(deps, group, token, capture.ids);
+    state = await pollFailover(deps, group, watch.token, capture.ids);
   } catch (error) {
     const failure = normaliseAzureError(error, operation, resourceId);
     if (failure.retryable) throw failure;
@@ -182,7 +186,7 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
   return { status: "succeeded", requestIds: [...capture.ids], method: methodOf(operation) };
 }
 
-/** The operation handed to the run to watch (its resume token is in the journal: see resumeTokenOf). */
+/** The operation handed to the run to watch (its resume token is in the journal: see watchOf). */
 function pendingOf(input: DataTierInput, group: SqlGroupInRegion, operation: string, deps: ActivityDeps): PendingOperation {
   return {
     poll: Activities.pollSqlFailover,

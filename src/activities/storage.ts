@@ -6,7 +6,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion, sameRegion } from "./health.ts";
-import { journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, resumeTokenOf, type OperationKey } from "./operations.ts";
+import { journaledFailure, journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 const FAILOVER = "StorageAccounts_Failover";
@@ -177,9 +177,13 @@ export async function pollStorageFailover(input: OperationPollInput, deps: Activ
   let pollError: unknown;
   if (pending.operation !== OBSERVED) {
     const client: StorageManagementClient = deps.clients.storage(ref.subscriptionId);
-    const token = await resumeTokenOf(deps, input.runId, pending);
+    const watch = await watchOf(deps, input.runId, pending);
+    if ("ended" in watch) {
+      if (!watch.ended.ok) throw journaledFailure(pending, `${FAILOVER} of ${ref.id}`, watch.ended);
+      return { status: "succeeded", requestIds: [], method };
+    }
     try {
-      const poller = restorePoller(client, token, client.storageAccounts.failover, { updateIntervalInMs: 0 });
+      const poller = restorePoller(client, watch.token, client.storageAccounts.failover, { updateIntervalInMs: 0 });
       await poller.poll(capture.options as never);
       if (poller.isDone && poller.operationState?.status === "succeeded") {
         await journalEnded(deps, key, { ok: true });
@@ -206,7 +210,7 @@ export async function pollStorageFailover(input: OperationPollInput, deps: Activ
   throw failure;
 }
 
-/** The operation handed to the run to watch (its resume token is in the journal: see resumeTokenOf). */
+/** The operation handed to the run to watch (its resume token is in the journal: see watchOf). */
 function pendingOf(input: DataTierInput, ref: AccountRef, operation: string, deps: ActivityDeps): PendingOperation {
   return {
     poll: Activities.pollStorageFailover,

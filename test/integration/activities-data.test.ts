@@ -4,7 +4,7 @@ import { measureReplication } from "../../src/activities/replication.ts";
 import { failoverSqlGroup, pollSqlFailover } from "../../src/activities/sql.ts";
 import { failoverStorageAccount, pollStorageFailover } from "../../src/activities/storage.ts";
 import { AzureRequestError, PreconditionError, SwitchyardError } from "../../src/core/errors.ts";
-import type { DataTierInput, MeasureReplicationResult, PendingOperation, ReplicationObserved } from "../../src/core/run/model.ts";
+import { OPERATION_ENDED, type DataTierInput, type MeasureReplicationResult, type PendingOperation, type ReplicationObserved } from "../../src/core/run/model.ts";
 import { MemoryJournal, type JournalEntry } from "../../src/journal/journal.ts";
 import { activityDeps, driveOperation, pollInputOf, pollUntilDone, requestMark, writesSince, type TestDeps } from "../helpers/activities.ts";
 import { FAST_POLL, useEstate, type EstateFixture } from "../helpers/estate.ts";
@@ -271,6 +271,38 @@ describe("failoverSqlGroup", () => {
     expect(missing.message).toContain(pending.resourceId);
   });
 
+  it("answers a poll run again after it journaled the end (the run never recorded its answer) with that end, asking Azure nothing", async () => {
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
+    const deps = depsWith(fx);
+    const { pending } = await failoverSqlGroup(dataInput(fx), deps);
+    const answered = (await pollSql(dataInput(fx), deps, pending!)).at(-1)!;
+    const mark = requestMark(fx);
+
+    const again = await pollSqlFailover(pollInputOf(dataInput(fx), pending!), deps);
+
+    expect(answered).toMatchObject({ status: "succeeded", method: "planned" });
+    expect(again).toEqual({ status: "succeeded", requestIds: [], method: answered.method });
+    expect(fx.estate.requests({ since: mark })).toEqual([]);
+    expect(await operationStatuses(deps.journal)).toEqual(["FailoverGroups_Failover sending", "FailoverGroups_Failover running", "FailoverGroups_Failover succeeded"]);
+  });
+
+  it("answers a poll run again after it journaled a Failed end with the same non-retryable end, asking Azure nothing", async () => {
+    fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
+    fx.estate.addFault({ kind: "lroFailure", operationId: "FailoverGroups_Failover", count: 1 });
+    const deps = depsWith(fx);
+    const { pending } = await failoverSqlGroup(dataInput(fx), deps);
+    const first = await rejection(pollSql(dataInput(fx), deps, pending!));
+    const mark = requestMark(fx);
+
+    const again = await rejection(pollSqlFailover(pollInputOf(dataInput(fx), pending!), deps));
+
+    expect(again).toMatchObject({ code: first.code, retryable: false });
+    expect(first.code).toBe(OPERATION_ENDED);
+    expect(again.message).toContain(String((await deps.journal.read(RUN)).filter((e) => e.kind === "operation").at(-1)!.data!.error));
+    expect(fx.estate.requests({ since: mark })).toEqual([]);
+    expect(partnerIsPrimary(fx)).toBe(false);
+  });
+
   it("resumes the operation a crashed attempt started, without a second POST, and polling completes it", async () => {
     fx.estate.setTiming({ durations: { FailoverGroups_Failover: 50 } });
     const journal = new CrashingJournal();
@@ -533,6 +565,36 @@ describe("failoverStorageAccount", () => {
     expect(error.retryable).toBe(false);
     expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).primary, failoverInProgress: false });
     expect(await operationStatuses(deps.journal)).toEqual(["StorageAccounts_Failover (Planned) running", "StorageAccounts_Failover (Planned) failed"]);
+  });
+
+  it("answers a poll run again after it journaled the end (the run never recorded its answer) with that end, asking Azure nothing", async () => {
+    fx.estate.setTiming({ durations: { StorageAccounts_Failover: 50 } });
+    const deps = depsWith(fx);
+    const { pending } = await failoverStorageAccount(dataInput(fx), deps);
+    const answered = (await pollStorage(dataInput(fx), deps, pending!)).at(-1)!;
+    const mark = requestMark(fx);
+
+    const again = await pollStorageFailover(pollInputOf(dataInput(fx), pending!), deps);
+
+    expect(answered).toMatchObject({ status: "succeeded", method: "planned" });
+    expect(again).toEqual({ status: "succeeded", requestIds: [], method: answered.method });
+    expect(fx.estate.requests({ since: mark })).toEqual([]);
+    expect(await operationStatuses(deps.journal)).toEqual(["StorageAccounts_Failover (Planned) running", "StorageAccounts_Failover (Planned) succeeded"]);
+  });
+
+  it("answers a poll run again after it journaled a Failed end with the same non-retryable end", async () => {
+    const deps = depsWith(fx);
+    fx.estate.addFault({ kind: "lroFailure", operationId: "StorageAccounts_Failover", count: 1 });
+    const { pending } = await failoverStorageAccount(dataInput(fx), deps);
+    const first = await rejection(pollStorage(dataInput(fx), deps, pending!));
+    const mark = requestMark(fx);
+
+    const again = await rejection(pollStorageFailover(pollInputOf(dataInput(fx), pending!), deps));
+
+    expect(again).toMatchObject({ code: first.code, retryable: false });
+    expect(first.code).toBe(OPERATION_ENDED);
+    expect(fx.estate.requests({ since: mark })).toEqual([]);
+    expect(storedAccount(fx)).toMatchObject({ primaryLocation: regions(fx).primary, failoverInProgress: false });
   });
 
   it("resumes the failover a crashed attempt started, without a second POST, and polling completes it", async () => {

@@ -9,7 +9,7 @@ import type { FrontDoorLease } from "../../src/activities/deps.ts";
 import { ClientFactory } from "../../src/azure/clients.ts";
 import { AzureRequestError } from "../../src/core/errors.ts";
 import { loadPlanFile, parsePlan, type Plan } from "../../src/core/plan/index.ts";
-import { Activities, type SwitchInput } from "../../src/core/run/model.ts";
+import { Activities, OPERATION_ENDED, type SwitchInput } from "../../src/core/run/model.ts";
 import type { Journal, JournalEntry } from "../../src/journal/journal.ts";
 import { startAzuriteBlob, type AzuriteBlob } from "../../src/local/azurite.ts";
 import { startEstate, type Estate } from "../../estate/server.ts";
@@ -163,6 +163,24 @@ describe("switchFrontDoorStandard and pollFrontDoorStandard", () => {
     ]);
   });
 
+  it("answers a poll run again after it journaled the end (the run never recorded its answer) with that end, asking Azure nothing", async () => {
+    const deps = activityDeps(fx);
+    const first = await switchFrontDoorStandard(input(fx, "northeurope", true), deps);
+    now += OPERATION_MS;
+    const polls = await watch(pendingsOf(first), input(fx, "northeurope", true), deps, tick);
+    const mark = requestMark(fx);
+
+    const again = await Promise.all(pendingsOf(first).map((pending) => pollFrontDoorStandard({ runId: RUN, plan: fx.plan, pending }, deps)));
+
+    expect(polls.map((p) => p.status)).toEqual(["succeeded", "succeeded"]);
+    expect(again).toEqual([
+      { status: "succeeded", requestIds: [] },
+      { status: "succeeded", requestIds: [] },
+    ]);
+    expect(fx.estate.requests({ since: mark })).toEqual([]);
+    expect((await entries(deps, "operation")).map((e) => e.data?.status)).toEqual(["running", "running", "succeeded", "succeeded"]);
+  });
+
   it("changes the target's origin first when it is disabled, and the other only on the call after it has been applied", async () => {
     const deps = activityDeps(fx);
     const { weu, neu, id, update, state } = afd(fx);
@@ -311,6 +329,39 @@ describe("switchFrontDoorClassic and pollFrontDoorClassic", () => {
     expect((await entries(deps, "operation")).map((e) => e.data?.status)).toEqual(["running", "succeeded"]);
     expect(third).toEqual({ resourceId: spec.frontDoor.id, changed: false, requestIds: [] });
     expect(await state()).toEqual({ westeurope: [2, "Disabled"], northeurope: [1, "Enabled"] });
+  });
+
+  it("answers a poll run again after it journaled the end with success, reading the Front Door and writing nothing", async () => {
+    const deps = activityDeps(fx);
+    const { state } = classic(fx);
+    const first = await switchFrontDoorClassic(input(fx, "northeurope", true), deps);
+    now += OPERATION_MS;
+    const done = await pollFrontDoorClassic({ runId: RUN, plan: fx.plan, pending: first.pending! }, deps);
+    const mark = requestMark(fx);
+
+    const again = await pollFrontDoorClassic({ runId: RUN, plan: fx.plan, pending: first.pending! }, deps);
+
+    expect(done.status).toBe("succeeded");
+    expect(again).toEqual({ status: "succeeded", requestIds: [] });
+    expect(fx.estate.requests({ since: mark }).map((r) => r.operationId)).toEqual(["FrontDoors_Get"]);
+    expect((await entries(deps, "operation")).map((e) => e.data?.status)).toEqual(["running", "succeeded"]);
+    expect(await entries(deps, "decision")).toEqual([]);
+    expect(await state()).toEqual({ westeurope: [2, "Disabled"], northeurope: [1, "Enabled"] });
+  });
+
+  it("answers a poll run again after it journaled a Failed end with the same non-retryable end, writing nothing", async () => {
+    const deps = activityDeps(fx);
+    fx.estate.addFault({ kind: "lroFailure", operationId: "FrontDoors_CreateOrUpdate", count: 1 });
+    const first = await switchFrontDoorClassic(input(fx, "northeurope", true), deps);
+    now += OPERATION_MS;
+    const failed = await pollFrontDoorClassic({ runId: RUN, plan: fx.plan, pending: first.pending! }, deps).catch((e: unknown) => e);
+    const mark = requestMark(fx);
+
+    const again = await pollFrontDoorClassic({ runId: RUN, plan: fx.plan, pending: first.pending! }, deps).catch((e: unknown) => e);
+
+    expect(failed).toMatchObject({ retryable: false, code: OPERATION_ENDED });
+    expect(again).toMatchObject({ retryable: false, code: OPERATION_ENDED, details: { operation: "FrontDoors_CreateOrUpdate" } });
+    expect(fx.estate.requests({ since: mark })).toEqual([]);
   });
 
   it("reports an update that ended Failed as a non-retryable poll error; the Front Door shows Failed and the next call writes it again", async () => {
