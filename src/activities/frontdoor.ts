@@ -10,7 +10,7 @@ import { azureCall, requestIdOf } from "./azureCall.ts";
 import { normaliseAzureError } from "./azureErrors.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journaledFailure, journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 /*
@@ -270,10 +270,7 @@ export async function pollFrontDoorStandard(input: OperationPollInput, deps: Act
 
   const key = keyOfPending(input.runId, pending);
   const watch = await watchOf(deps, input.runId, pending);
-  if ("ended" in watch) {
-    if (!watch.ended.ok) throw journaledFailure(pending, `the update of origin ${ref.origin}`, watch.ended);
-    return result("succeeded");
-  }
+  if ("ended" in watch) return result("succeeded");
   let done: boolean;
   try {
     const poller = await client.afdOrigins.beginUpdate(ref.resourceGroup, ref.profile, ref.group, ref.origin, {}, { resumeFrom: watch.token, updateIntervalInMs: 0, ...capture.options });
@@ -432,10 +429,8 @@ export async function pollFrontDoorClassic(input: OperationPollInput, deps: Acti
   const key = keyOfPending(input.runId, pending);
   const watch = await watchOf(deps, input.runId, pending);
   let result: FrontDoor | undefined;
-  if ("ended" in watch) {
-    // An earlier attempt of this poll saw the update end: what follows reads the Front Door as it is.
-    if (!watch.ended.ok) throw journaledFailure(pending, `the update of Front Door ${fdRef.name}`, watch.ended);
-  } else {
+  // "ended": an earlier attempt of this poll saw the update succeed; what follows reads the Front Door as it is.
+  if (!("ended" in watch)) {
     try {
       const poller = restorePoller(client, watch.token, client.frontDoors.createOrUpdate, { updateIntervalInMs: 0 });
       await poller.poll();

@@ -139,32 +139,34 @@ export async function journalEnded(deps: ActivityDeps, key: OperationKey, outcom
 }
 
 /**
- * What a poll of a pending operation watches: the operation's resume token, or its end when an earlier
- * attempt of the same poll already saw it end and journaled it. The run's history does not carry
+ * What a poll of a pending operation watches: the operation's resume token, or `ended` when an earlier
+ * attempt of the same poll already saw it succeed and journaled that. The run's history does not carry
  * tokens (each is several hundred bytes of URLs, and the run, its watch and every poll would repeat
  * it): the activity that started the operation journaled the token with Azure's acceptance
  * (journalAccepted) before it handed the operation to the run, so a poll reads it there. A poll runs at
- * least once: one that journaled the end and died before the run recorded its answer is run again,
- * and then answers that end instead of asking Azure about an operation it no longer follows. A
- * pending operation recorded with its token (runs started before tokens left the history) uses its own.
+ * least once: one that journaled the end and died before the run recorded its answer is run again, and
+ * answers that end instead of asking Azure about an operation it no longer follows: success as
+ * `ended`, a failure thrown again as the same non-retryable OperationEndedError. A pending operation
+ * recorded with its token (runs started before tokens left the history) uses its own.
  */
-export async function watchOf(deps: ActivityDeps, runId: string, pending: PendingOperation): Promise<{ readonly token: string } | { readonly ended: OperationEnd }> {
+export async function watchOf(deps: ActivityDeps, runId: string, pending: PendingOperation): Promise<{ readonly token: string } | { readonly ended: true }> {
   if (pending.resumeToken) return { token: pending.resumeToken };
   // Not a shared read: one started before the token was journaled could be in flight still.
   const inFlight = await readInFlight(deps, runId);
   const token = inFlight.tokenOf(pending);
   if (token !== undefined) return { token };
   const ended = inFlight.endOf(pending);
-  if (ended) return { ended };
+  if (ended?.ok) return { ended: true };
+  if (ended) {
+    throw new OperationEndedError(`${pending.operation} on ${pending.resourceId} ended, as an earlier attempt of this poll journaled: ${ended.error}`, {
+      operation: pending.operation,
+      resourceId: pending.resourceId,
+    });
+  }
   throw new SwitchyardError(
     `${pending.operation} on ${pending.resourceId}: the run's journal holds no resume token for it (no accepted operation of that name on that resource)`,
     { code: "ResumeTokenMissing", retryable: false },
   );
-}
-
-/** The error a poll answers for an operation an earlier attempt of it saw fail (see watchOf). */
-export function journaledFailure(pending: PendingOperation, what: string, ended: { readonly ok: false; readonly error: string }): OperationEndedError {
-  return new OperationEndedError(`${what} ended without being applied (as an earlier attempt of this poll journaled): ${ended.error}`, { operation: pending.operation, resourceId: pending.resourceId });
 }
 
 /** The journal key of a pending operation (the step that started it, the resource, the operation). */

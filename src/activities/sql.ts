@@ -7,7 +7,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion } from "./health.ts";
-import { journaledFailure, journalAccepted, journalEnded, journalSending, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, journalSending, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
 import { journalWrite } from "./writes.ts";
 
 const STEP = Activities.failoverSqlGroup;
@@ -160,10 +160,7 @@ export async function pollSqlFailover(input: OperationPollInput, deps: ActivityD
     return { status: "succeeded", requestIds: [], method: methodOf(pending.operation.slice(0, -UNCONFIRMED.length) as FailoverOperation) };
   }
   const watch = await watchOf(deps, input.runId, pending);
-  if ("ended" in watch) {
-    if (!watch.ended.ok) throw journaledFailure(pending, `${operation} of ${group.name} to ${to}`, watch.ended);
-    return { status: "succeeded", requestIds: [], method: methodOf(operation) };
-  }
+  if ("ended" in watch) return { status: "succeeded", requestIds: [], method: methodOf(operation) };
   let state: { done: false; retryAfterSeconds?: number } | { done: true };
   try {
     state = await pollFailover(deps, group, watch.token, capture.ids);

